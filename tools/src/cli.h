@@ -1,0 +1,50 @@
+/* Internal interface between the tally dispatcher and its subcommands. */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdio.h>
+
+/*
+** One subcommand. 'run' is NULL while the part it needs is not built yet;
+** 'needs' then names those parts, and the dispatcher says so and exits 1
+** rather than pretend. 'usage' is the full `tally <cmd> --help` text.
+*/
+struct cli_command {
+        const char *name;
+        const char *summary;
+        const char *usage;
+        const char *needs;
+        int (*run)(int argc, char **argv);
+};
+
+/* The table, in help order; defined in commands.c. */
+extern const struct cli_command cli_commands[];
+extern const unsigned cli_command_count;
+
+/* Exit codes of cli.md. */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_RUNTIME = 1, CLI_EXIT_USAGE = 2 };
+
+const struct cli_command *cli_find(const char *name);
+
+/* Print 'cmd's usage to 'out'. */
+void cli_print_usage(const struct cli_command *cmd, FILE *out);
+
+/*
+** Report a usage error for 'cmd' on stderr ("tally broker: <message>",
+** then a pointer to --help) and return CLI_EXIT_USAGE.
+*/
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/*
+** Parse a decimal integer option value in [min, max] for option 'opt' of
+** 'cmd'. Returns 0 and sets '*out', or reports a usage error and returns
+** CLI_EXIT_USAGE.
+*/
+int cli_parse_long(const struct cli_command *cmd, const char *opt,
+                   const char *text, long min, long max, long *out);
+
+/* Subcommand entry points. */
+int cli_broker_main(int argc, char **argv);
+
+#endif

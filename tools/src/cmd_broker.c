@@ -1,0 +1,206 @@
+/* tally broker: librdkafka's mock cluster served over TCP on loopback. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "cli.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#define MAX_TOPICS 64
+
+struct broker_opts {
+        long brokers;
+        long partitions;
+        const char *address_file;
+        char *topics[MAX_TOPICS];
+        int topic_count;
+};
+
+/* librdkafka syslog levels (0 emerg ... 7 debug) to ours. */
+static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
+                      const char *buf)
+{
+        tl_log_level l = level <= 3   ? TL_LOG_ERROR
+                         : level <= 4 ? TL_LOG_WARN
+                         : level <= 6 ? TL_LOG_INFO
+                                      : TL_LOG_DEBUG;
+        char qbuf[512];
+
+        (void)rk;
+        tl_log(l, "broker", "librdkafka", "facility=%s detail=%s", fac,
+               tl_log_quote(buf, qbuf, sizeof qbuf));
+}
+
+static int parse_opts(const struct cli_command *cmd, int argc, char **argv,
+                      struct broker_opts *o)
+{
+        static const struct option longopts[] = {
+                {"brokers", required_argument, NULL, 'b'},
+                {"partitions", required_argument, NULL, 'p'},
+                {"topic", required_argument, NULL, 't'},
+                {"address-file", required_argument, NULL, 'a'},
+                {NULL, 0, NULL, 0},
+        };
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+                switch (c) {
+                case 'b':
+                        if (cli_parse_long(cmd, "--brokers", optarg, 1, 9,
+                                           &o->brokers))
+                                return CLI_EXIT_USAGE;
+                        break;
+                case 'p':
+                        if (cli_parse_long(cmd, "--partitions", optarg, 1,
+                                           256, &o->partitions))
+                                return CLI_EXIT_USAGE;
+                        break;
+                case 't':
+                        if (o->topic_count == MAX_TOPICS)
+                                return cli_usage_error(
+                                        cmd, "at most %d --topic options",
+                                        MAX_TOPICS);
+                        o->topics[o->topic_count++] = optarg;
+                        break;
+                case 'a':
+                        o->address_file = optarg;
+                        break;
+                case ':':
+                        return cli_usage_error(cmd, "%s needs a value",
+                                               argv[optind - 1]);
+                default:
+                        return cli_usage_error(cmd, "unknown option '%s'",
+                                               argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return cli_usage_error(cmd, "unexpected argument '%s'",
+                                       argv[optind]);
+        return 0;
+}
+
+/*
+** Split "NAME[:PARTITIONS]" and create the topic. Returns 0, or a usage or
+** runtime exit code after saying why.
+*/
+static int create_topic(const struct cli_command *cmd,
+                        rd_kafka_mock_cluster_t *mc, char *spec,
+                        long default_partitions, long brokers)
+{
+        char *colon = strrchr(spec, ':');
+        long partitions = default_partitions;
+        rd_kafka_resp_err_t kerr;
+
+        if (colon) {
+                *colon = '\0';
+                if (cli_parse_long(cmd, "--topic partitions", colon + 1, 1,
+                                   256, &partitions))
+                        return CLI_EXIT_USAGE;
+        }
+        if (!*spec || strlen(spec) > 249)
+                return cli_usage_error(cmd, "--topic needs a name of 1 to "
+                                            "249 characters");
+        kerr = rd_kafka_mock_topic_create(mc, spec, (int)partitions,
+                                          (int)(brokers < 3 ? brokers : 3));
+        if (kerr) {
+                fprintf(stderr, "tally broker: topic '%s': %s\n", spec,
+                        rd_kafka_err2str(kerr));
+                return CLI_EXIT_RUNTIME;
+        }
+        return 0;
+}
+
+/* Write the address to 'path' through a rename so a reader never sees half. */
+static int write_address_file(const char *path, const char *addr)
+{
+        char tmp[4096];
+        FILE *f;
+
+        if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+                return -1;
+        f = fopen(tmp, "w");
+        if (!f)
+                return -1;
+        fprintf(f, "%s\n", addr);
+        if (fclose(f) != 0 || rename(tmp, path) != 0)
+                return -1;
+        return 0;
+}
+
+static int serve(const struct cli_command *cmd, struct broker_opts *o,
+                 const sigset_t *stop_signals)
+{
+        char errstr[512], num[16];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_mock_cluster_t *mc;
+        rd_kafka_t *rk;
+        const char *addr;
+        int rc = 0, sig;
+
+        /* The mock cluster lives inside a client handle; letting librdkafka
+           create it from test.mock.num.brokers keeps that handle from ever
+           dialling a real cluster. */
+        snprintf(num, sizeof num, "%ld", o->brokers);
+        rd_kafka_conf_set_log_cb(conf, kafka_log);
+        if (rd_kafka_conf_set(conf, "test.mock.num.brokers", num, errstr,
+                              sizeof errstr) != RD_KAFKA_CONF_OK) {
+                fprintf(stderr, "tally broker: %s\n", errstr);
+                rd_kafka_conf_destroy(conf);
+                return CLI_EXIT_RUNTIME;
+        }
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+        if (!rk) {
+                fprintf(stderr, "tally broker: %s\n", errstr);
+                rd_kafka_conf_destroy(conf);
+                return CLI_EXIT_RUNTIME;
+        }
+        mc = rd_kafka_handle_mock_cluster(rk);
+        for (int i = 0; i < o->topic_count && !rc; i++)
+                rc = create_topic(cmd, mc, o->topics[i], o->partitions,
+                                  o->brokers);
+        if (rc)
+                goto out;
+        addr = rd_kafka_mock_cluster_bootstraps(mc);
+        if (o->address_file && write_address_file(o->address_file, addr)) {
+                fprintf(stderr, "tally broker: cannot write %s\n",
+                        o->address_file);
+                rc = CLI_EXIT_RUNTIME;
+                goto out;
+        }
+        printf("%s\n", addr);
+        fflush(stdout);
+        tl_log(TL_LOG_INFO, "broker", "serving", "bootstrap=%s brokers=%ld",
+               addr, o->brokers);
+        sigwait(stop_signals, &sig);
+        tl_log(TL_LOG_INFO, "broker", "stopping", "signal=%d", sig);
+out:
+        rd_kafka_destroy(rk);
+        return rc;
+}
+
+int cli_broker_main(int argc, char **argv)
+{
+        const struct cli_command *cmd = cli_find("broker");
+        struct broker_opts o = {.brokers = 1, .partitions = 4};
+        sigset_t stop_signals;
+        int rc;
+
+        rc = parse_opts(cmd, argc, argv, &o);
+        if (rc)
+                return rc;
+        /* Block before librdkafka starts its threads so they inherit the
+           mask and only sigwait below sees SIGINT/SIGTERM. */
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGINT);
+        sigaddset(&stop_signals, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        return serve(cmd, &o, &stop_signals);
+}

@@ -1,0 +1,97 @@
+/* The subcommand table: names, one-line summaries, usage, what each needs. */
+#include <stddef.h>
+
+#include "cli.h"
+
+/* A command whose part has landed gets its entry point; the others name the
+   part they wait for, so `tally help` tells the truth about this build. */
+const struct cli_command cli_commands[] = {
+    {"rules", "validate, compare and simulate pricing catalogs",
+     "usage: tally rules check PATH...\n"
+     "       tally rules diff OLD NEW\n"
+     "       tally rules simulate --rules PATH --period YYYY-MM\n\n"
+     "check     validate catalog files; prints every error as\n"
+     "          file:line:column: message; exit 2 if any\n"
+     "diff      what changed between two catalogs, price by price\n"
+     "simulate  re-rate a period held in the database with other rules,\n"
+     "          read-only: revenue per customer and cohort, before/after\n",
+     "the rating part (rating/)", NULL},
+    {"rate", "price events offline into draft invoices",
+     "usage: tally rate --rules PATH --customers FILE --events FILE...\n"
+     "                  --period YYYY-MM [--format json|table] "
+     "[--skip-invalid]\n\n"
+     "Offline rating: no Kafka, no database. Events are JSON Lines or CBOR\n"
+     "sequence files. Prints the period's draft invoices (JSON: an array in\n"
+     "customer id order). Invalid events are reported with their place and\n"
+     "the command exits 2, unless --skip-invalid is given.\n",
+     "the schemas and rating parts (schemas/, rating/)", NULL},
+    {"meter", "the ingest service: Kafka -> PostgreSQL",
+     "usage: tally meter [--config FILE]\n\n"
+     "Consumes usage events from Kafka, validates, deduplicates and stores\n"
+     "them in PostgreSQL exactly once. Serves /metrics, /healthz and\n"
+     "GET /v1/customers/{id}/usage over HTTP.\n",
+     "the meter part (meter/)", NULL},
+    {"customers", "import customers from a customers file",
+     "usage: tally customers import FILE\n\n"
+     "Loads or updates customers (upsert); invalid input is reported as\n"
+     "file:line:column and nothing is half-imported.\n",
+     "the invoicing part (invoicing/)", NULL},
+    {"usage", "usage and cost to date for the open period",
+     "usage: tally usage --customer ID [--period YYYY-MM]\n",
+     "the invoicing part (invoicing/)", NULL},
+    {"invoice", "draft or finalize a period's invoices",
+     "usage: tally invoice --period YYYY-MM [--customer ID] [--finalize]\n"
+     "                     [--out DIR] [--report]\n\n"
+     "Drafts or finalizes invoices from the database; writes JSON, PDF and\n"
+     "CSV.\n",
+     "the invoicing part (invoicing/)", NULL},
+    {"infer", "the reference inference engine; emits metered events",
+     "usage: tally infer [--model DIR] [--prompt TEXT] [--offline --spool "
+     "FILE]\n"
+     "       tally infer --init-model DIR [--dim --layers --heads "
+     "--kv-heads\n"
+     "                   --vocab --seq-len --seed]\n"
+     "       tally infer --bench\n",
+     "the inference part (inference/)", NULL},
+    {"upload", "send a device's offline spool to Kafka",
+     "usage: tally upload --spool FILE\n\n"
+     "Sends the spool as CBOR batches; truncates only what delivery reports\n"
+     "confirmed; idempotent.\n",
+     "the inference part (inference/)", NULL},
+    {"broker", "a Kafka-protocol broker on loopback for development",
+     "usage: tally broker [--brokers N] [--partitions N]\n"
+     "                    [--topic NAME[:PARTITIONS]]... "
+     "[--address-file FILE]\n\n"
+     "Serves the Kafka protocol on 127.0.0.1 with librdkafka's mock\n"
+     "cluster, for development, tests and the demo (never production).\n"
+     "Prints its bootstrap address (host:port,...) as the first line on\n"
+     "stdout and runs until SIGINT or SIGTERM. Topics named with --topic\n"
+     "are created at start; any other topic is created on first use with\n"
+     "4 partitions (librdkafka's mock default, not configurable).\n\n"
+     "  --brokers N          brokers in the cluster (1-9, default 1)\n"
+     "  --partitions N       partitions of each --topic without its own\n"
+     "                       count (1-256, default 4)\n"
+     "  --topic NAME[:P]     create NAME with P partitions (default\n"
+     "                       --partitions); repeatable\n"
+     "  --address-file FILE  also write the bootstrap address to FILE\n",
+     NULL, cli_broker_main},
+    {"loadgen", "produce synthetic events for tests and benchmarks",
+     "usage: tally loadgen [--customers N] [--events N] [--rate N]\n"
+     "                     [--duplicates RATIO] [--bad RATIO] "
+     "[--truth FILE]\n",
+     "the schemas part (schemas/)", NULL},
+    {"db", "database schema migrations",
+     "usage: tally db migrate\n\n"
+     "Applies the SQL migrations of schemas/ (idempotent; records the\n"
+     "version).\n",
+     "the schemas part (schemas/)", NULL},
+    {"demo", "the main job: a month of business, end to end",
+     "usage: tally demo [--customers N] [--days D]\n\n"
+     "Starts a local broker and database, runs the reference engine for a\n"
+     "set of customers, ingests through the meter, closes the month and\n"
+     "prints a summary with the invoices it wrote.\n",
+     "the schemas, rating, meter, invoicing and inference parts", NULL},
+};
+
+const unsigned cli_command_count =
+        sizeof cli_commands / sizeof cli_commands[0];
