@@ -16,14 +16,6 @@ TK_INTEGRATION_POST_ALL()
 #define N_MESSAGES 2000
 #define N_CUSTOMERS 7
 
-static void set(rd_kafka_conf_t *conf, const char *k, const char *v)
-{
-        char errstr[256];
-
-        cr_assert_eq(rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr),
-                     RD_KAFKA_CONF_OK, "%s: %s", k, errstr);
-}
-
 static void dr_count(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
 {
         (void)rk;
@@ -41,9 +33,9 @@ static long long produce_all(const char *topic)
         long long total = 0;
         rd_kafka_t *p;
 
-        set(conf, "bootstrap.servers", getenv("TALLY_KAFKA_BROKERS"));
-        set(conf, "enable.idempotence", "true");
-        set(conf, "acks", "all");
+        tk_kafka_set(conf, "bootstrap.servers", getenv("TALLY_KAFKA_BROKERS"));
+        tk_kafka_set(conf, "enable.idempotence", "true");
+        tk_kafka_set(conf, "acks", "all");
         rd_kafka_conf_set_dr_msg_cb(conf, dr_count);
         rd_kafka_conf_set_opaque(conf, counts);
         p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
@@ -69,15 +61,6 @@ static long long produce_all(const char *topic)
         return total;
 }
 
-static void exec_ok(PGconn *c, const char *sql)
-{
-        PGresult *r = PQexec(c, sql);
-
-        cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql,
-                     PQerrorMessage(c));
-        PQclear(r);
-}
-
 /* Consume everything and COPY it into 'messages' in one transaction. */
 static void consume_into(PGconn *db, const char *topic)
 {
@@ -86,10 +69,10 @@ static void consume_into(PGconn *db, const char *topic)
         int got = 0;
         rd_kafka_t *c;
 
-        set(conf, "bootstrap.servers", getenv("TALLY_KAFKA_BROKERS"));
-        set(conf, "group.id", "it-kafka-to-pg");
-        set(conf, "auto.offset.reset", "earliest");
-        set(conf, "enable.auto.commit", "false");
+        tk_kafka_set(conf, "bootstrap.servers", getenv("TALLY_KAFKA_BROKERS"));
+        tk_kafka_set(conf, "group.id", "it-kafka-to-pg");
+        tk_kafka_set(conf, "auto.offset.reset", "earliest");
+        tk_kafka_set(conf, "enable.auto.commit", "false");
         c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
         cr_assert(c, "%s", errstr);
         rd_kafka_poll_set_consumer(c);
@@ -99,7 +82,7 @@ static void consume_into(PGconn *db, const char *topic)
         cr_assert_eq(rd_kafka_subscribe(c, t), 0);
         rd_kafka_topic_partition_list_destroy(t);
 
-        exec_ok(db, "BEGIN");
+        tk_exec(db, "BEGIN");
         PGresult *r = PQexec(db, "COPY messages (part, off, customer, tokens)"
                                  " FROM STDIN");
         cr_assert_eq(PQresultStatus(r), PGRES_COPY_IN, "%s",
@@ -130,7 +113,7 @@ static void consume_into(PGconn *db, const char *topic)
         cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s",
                      PQerrorMessage(db));
         PQclear(r);
-        exec_ok(db, "COMMIT");
+        tk_exec(db, "COMMIT");
         rd_kafka_consumer_close(c);
         rd_kafka_destroy(c);
 }
@@ -141,7 +124,7 @@ Test(kafka_to_pg, produced_messages_are_stored_and_read_back_exactly,
         tk_require_env();
         PGconn *db = tk_pg_fresh_db("it_kafka_to_pg");
         cr_assert(db);
-        exec_ok(db, "CREATE TABLE messages (part int NOT NULL, off bigint NOT "
+        tk_exec(db, "CREATE TABLE messages (part int NOT NULL, off bigint NOT "
                     "NULL, customer text NOT NULL, tokens bigint NOT NULL, "
                     "PRIMARY KEY (part, off))");
 

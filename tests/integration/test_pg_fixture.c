@@ -13,36 +13,15 @@
 TK_INTEGRATION_PRE_ALL()
 TK_INTEGRATION_POST_ALL()
 
-static char *scalar(PGconn *c, const char *sql)
-{
-        PGresult *r = PQexec(c, sql);
-        char *v;
-
-        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql,
-                     PQerrorMessage(c));
-        v = strdup(PQgetvalue(r, 0, 0));
-        PQclear(r);
-        return v;
-}
-
-static void exec_ok(PGconn *c, const char *sql)
-{
-        PGresult *r = PQexec(c, sql);
-
-        cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql,
-                     PQerrorMessage(c));
-        PQclear(r);
-}
-
 Test(pg_fixture, serves_postgresql_15_on_a_private_socket)
 {
         tk_require_env();
         PGconn *c = tk_pg_fresh_db("pgfix_version");
         cr_assert(c);
-        char *v = scalar(c, "SHOW server_version_num");
+        char *v = tk_scalar(c, "SHOW server_version_num");
         cr_assert_geq(atoi(v), 150000, "%s", v);
         free(v);
-        v = scalar(c, "SHOW listen_addresses");
+        v = tk_scalar(c, "SHOW listen_addresses");
         cr_assert_str_eq(v, "", "no TCP listener");
         free(v);
         cr_assert_str_eq(PQhost(c), getenv("PGHOST"));
@@ -67,17 +46,17 @@ Test(pg_fixture, each_suite_gets_a_fresh_database)
 {
         tk_require_env();
         PGconn *a = tk_pg_fresh_db("pgfix_a");
-        exec_ok(a, "CREATE TABLE only_in_a (x int)");
+        tk_exec(a, "CREATE TABLE only_in_a (x int)");
         PQfinish(a);
         PGconn *b = tk_pg_fresh_db("pgfix_b");
-        char *n = scalar(b, "SELECT count(*) FROM pg_tables "
+        char *n = tk_scalar(b, "SELECT count(*) FROM pg_tables "
                             "WHERE tablename = 'only_in_a'");
         cr_assert_str_eq(n, "0");
         free(n);
         PQfinish(b);
         /* Asking again for a name wipes what was there. */
         a = tk_pg_fresh_db("pgfix_a");
-        n = scalar(a, "SELECT count(*) FROM pg_tables "
+        n = tk_scalar(a, "SELECT count(*) FROM pg_tables "
                       "WHERE tablename = 'only_in_a'");
         cr_assert_str_eq(n, "0");
         free(n);

@@ -10,14 +10,6 @@
 
 #include "testkit.h"
 
-static void set(rd_kafka_conf_t *conf, const char *k, const char *v)
-{
-        char errstr[256];
-
-        cr_assert_eq(rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr),
-                     RD_KAFKA_CONF_OK, "%s: %s", k, errstr);
-}
-
 Test(broker, prints_address_and_stops_cleanly_on_sigterm)
 {
         struct tk_broker b;
@@ -80,8 +72,8 @@ Test(broker, librdkafka_round_trip_through_auto_created_topic)
         int got = 0;
 
         cr_assert_eq(tk_broker_start(&b, 1, NULL), 0);
-        set(pc, "bootstrap.servers", b.bootstrap);
-        set(pc, "enable.idempotence", "true");
+        tk_kafka_set(pc, "bootstrap.servers", b.bootstrap);
+        tk_kafka_set(pc, "enable.idempotence", "true");
         rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
         p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr);
         cr_assert(p, "%s", errstr);
@@ -99,9 +91,9 @@ Test(broker, librdkafka_round_trip_through_auto_created_topic)
         cr_assert_eq(failed, 0);
         rd_kafka_destroy(p);
 
-        set(cc, "bootstrap.servers", b.bootstrap);
-        set(cc, "group.id", "broker-rt");
-        set(cc, "auto.offset.reset", "earliest");
+        tk_kafka_set(cc, "bootstrap.servers", b.bootstrap);
+        tk_kafka_set(cc, "group.id", "broker-rt");
+        tk_kafka_set(cc, "auto.offset.reset", "earliest");
         c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof errstr);
         cr_assert(c, "%s", errstr);
         rd_kafka_poll_set_consumer(c);
