@@ -31,6 +31,14 @@ void tl_buf_clear(struct tl_buf *b)
                 b->data[0] = '\0';
 }
 
+void tl_buf_truncate(struct tl_buf *b, size_t len)
+{
+        if (len >= b->len)
+                return;
+        b->len = len;
+        b->data[len] = '\0';
+}
+
 /* Make room for 'extra' more bytes plus the terminating NUL. */
 static tl_status reserve(struct tl_buf *b, size_t extra, struct tl_error *err)
 {

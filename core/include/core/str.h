@@ -24,6 +24,9 @@ void tl_buf_release(struct tl_buf *b);
 /* Forget the contents, keep the memory. */
 void tl_buf_clear(struct tl_buf *b);
 
+/* Cut the contents back to 'len' bytes (no-op when already shorter). */
+void tl_buf_truncate(struct tl_buf *b, size_t len);
+
 /* Append bytes. Returns TL_OK, TL_ENOMEM or TL_ELIMIT; 'b' unchanged on error. */
 tl_status tl_buf_append(struct tl_buf *b, const void *data, size_t len,
                         struct tl_error *err);

@@ -1,0 +1,413 @@
+/* CloudEvents JSON decoder: strict RFC 8259, one pass, zero-copy strings.
+   Written for the event's flat shape rather than built on a tree library:
+   see docs/architecture.md (decode speed) and the differential tests that
+   check it against jansson. */
+#include "builder.h"
+
+#include <string.h>
+
+#include "core/str.h"
+
+typedef enum { LVL_TOP, LVL_DATA, LVL_SKIP } level;
+
+struct jp {
+        const unsigned char *p;
+        const unsigned char *end;
+        const unsigned char *base;
+        struct sch_decoder *d;
+        struct tl_error *err;
+        unsigned items;
+};
+
+/* 1 for bytes that may stand in a string as themselves: printable ASCII
+   other than '"' and '\\'. Everything else takes the slow path. */
+static const unsigned char plain[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+        R16(0), R16(0), /* 0x00-0x1f: control bytes */
+        1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f: '"' */
+        R16(1), R16(1),
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50-0x5f: '\\' */
+        R16(1), R16(1), /* 0x60-0x7f */
+        R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),
+#undef R16
+};
+
+static tl_status syntax(struct jp *j, const char *what)
+{
+        return tl_fail(j->err, TL_EPARSE, "JSON: %s at byte %zu", what,
+                       (size_t)(j->p - j->base));
+}
+
+static void skip_ws(struct jp *j)
+{
+        while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' ||
+                                 *j->p == '\r' || *j->p == '\t'))
+                j->p++;
+}
+
+/* Length of the UTF-8 sequence at 'p' (lead byte >= 0x80), 0 if invalid. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+        size_t n = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
+
+        if ((size_t)(end - p) < n || !tl_utf8_valid((const char *)p, n))
+                return 0;
+        return n;
+}
+
+static int hex4(const unsigned char *p, unsigned *out)
+{
+        unsigned v = 0;
+
+        for (int i = 0; i < 4; i++) {
+                unsigned c = p[i], d;
+                if (c >= '0' && c <= '9')
+                        d = c - '0';
+                else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+                        d = (c | 0x20) - 'a' + 10;
+                else
+                        return 0;
+                v = v << 4 | d;
+        }
+        *out = v;
+        return 1;
+}
+
+static size_t put_utf8(unsigned cp, char *o)
+{
+        if (cp < 0x80) {
+                o[0] = (char)cp;
+                return 1;
+        }
+        if (cp < 0x800) {
+                o[0] = (char)(0xC0 | cp >> 6);
+                o[1] = (char)(0x80 | (cp & 0x3F));
+                return 2;
+        }
+        if (cp < 0x10000) {
+                o[0] = (char)(0xE0 | cp >> 12);
+                o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                o[2] = (char)(0x80 | (cp & 0x3F));
+                return 3;
+        }
+        o[0] = (char)(0xF0 | cp >> 18);
+        o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[3] = (char)(0x80 | (cp & 0x3F));
+        return 4;
+}
+
+/* One \uXXXX escape (a surrogate pair when needed) at j->p, past the 'u'. */
+static tl_status unescape_u(struct jp *j, char *o, size_t *olen)
+{
+        unsigned cp, lo;
+
+        if (j->end - j->p < 4 || !hex4(j->p, &cp))
+                return syntax(j, "bad \\u escape");
+        j->p += 4;
+        if (cp >= 0xDC00 && cp <= 0xDFFF)
+                return syntax(j, "lone low surrogate in \\u escape");
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' ||
+                    !hex4(j->p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+                        return syntax(j, "lone high surrogate in \\u escape");
+                j->p += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        *olen += put_utf8(cp, o + *olen);
+        return TL_OK;
+}
+
+/* Slow path for a string with escapes: copy it unescaped into the arena.
+   'start' is just past the opening quote; 'raw_end' at the closing one. */
+static tl_status unescape(struct jp *j, const unsigned char *start,
+                          const unsigned char *raw_end, struct sch_str *out)
+{
+        char *o;
+        size_t olen = 0;
+        void *mem;
+        tl_status rc;
+
+        /* Unescaped text is never longer than its escaped form. */
+        rc = tl_arena_alloc(&j->d->arena, (size_t)(raw_end - start), &mem,
+                            j->err);
+        if (rc)
+                return rc;
+        o = mem;
+        j->p = start;
+        while (j->p < raw_end) {
+                unsigned char c = *j->p++;
+                if (c != '\\') {
+                        o[olen++] = (char)c;
+                        continue;
+                }
+                c = *j->p++;
+                switch (c) {
+                case '"': case '\\': case '/':
+                        o[olen++] = (char)c;
+                        break;
+                case 'b': o[olen++] = '\b'; break;
+                case 'f': o[olen++] = '\f'; break;
+                case 'n': o[olen++] = '\n'; break;
+                case 'r': o[olen++] = '\r'; break;
+                case 't': o[olen++] = '\t'; break;
+                case 'u':
+                        rc = unescape_u(j, o, &olen);
+                        if (rc)
+                                return rc;
+                        break;
+                default:
+                        j->p--;
+                        return syntax(j, "bad escape");
+                }
+        }
+        j->p = raw_end + 1;
+        out->ptr = o;
+        out->len = (uint32_t)olen;
+        return TL_OK;
+}
+
+/* A string at j->p (on the opening quote). Zero-copy unless escaped. */
+static tl_status parse_string(struct jp *j, struct sch_str *out)
+{
+        const unsigned char *start = ++j->p;
+        bool escaped = false;
+
+        for (;;) {
+                while (j->p < j->end && plain[*j->p])
+                        j->p++;
+                if (j->p >= j->end)
+                        return syntax(j, "unterminated string");
+                if (*j->p == '"')
+                        break;
+                if (*j->p == '\\') {
+                        escaped = true;
+                        if (j->end - j->p < 2)
+                                return syntax(j, "unterminated string");
+                        j->p += 2; /* checked when unescaping */
+                } else if (*j->p < 0x20) {
+                        return syntax(j, "control character in string");
+                } else {
+                        size_t n = utf8_len(j->p, j->end);
+                        if (!n)
+                                return syntax(j, "invalid UTF-8 in string");
+                        j->p += n;
+                }
+        }
+        if ((size_t)(j->p - start) > UINT32_MAX)
+                return tl_fail(j->err, TL_ELIMIT, "JSON: string too long");
+        if (escaped)
+                return unescape(j, start, j->p, out);
+        out->ptr = (const char *)start;
+        out->len = (uint32_t)(j->p - start);
+        j->p++;
+        return TL_OK;
+}
+
+static bool is_digit(unsigned char c)
+{
+        return c >= '0' && c <= '9';
+}
+
+/* A number, classified: UINT (fits 64 bits), BIGUINT, NEGINT or FLOAT. */
+static tl_status parse_number(struct jp *j, struct sch__value *v)
+{
+        const unsigned char *start = j->p;
+        bool neg = false, frac = false, big = false;
+        uint64_t u = 0;
+
+        if (*j->p == '-') {
+                neg = true;
+                j->p++;
+        }
+        if (j->p >= j->end || !is_digit(*j->p))
+                return syntax(j, "bad number");
+        if (*j->p == '0' && j->p + 1 < j->end && is_digit(j->p[1]))
+                return syntax(j, "leading zero in number");
+        while (j->p < j->end && is_digit(*j->p)) {
+                unsigned d = (unsigned)(*j->p++ - '0');
+                if (u > (UINT64_MAX - d) / 10)
+                        big = true;
+                else
+                        u = u * 10 + d;
+        }
+        if (j->p < j->end && *j->p == '.') {
+                frac = true;
+                if (++j->p >= j->end || !is_digit(*j->p))
+                        return syntax(j, "bad fraction");
+                while (j->p < j->end && is_digit(*j->p))
+                        j->p++;
+        }
+        if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+                frac = true;
+                j->p++;
+                if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+                        j->p++;
+                if (j->p >= j->end || !is_digit(*j->p))
+                        return syntax(j, "bad exponent");
+                while (j->p < j->end && is_digit(*j->p))
+                        j->p++;
+        }
+        v->kind = frac  ? SCH__FLOAT
+                  : neg ? SCH__NEGINT
+                  : big ? SCH__BIGUINT
+                        : SCH__UINT;
+        v->u = u;
+        v->text.ptr = (const char *)start;
+        v->text.len = (uint32_t)(j->p - start);
+        return TL_OK;
+}
+
+static tl_status parse_literal(struct jp *j, const char *word, sch__kind kind,
+                               struct sch__value *v)
+{
+        size_t n = strlen(word);
+
+        if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
+                return syntax(j, "unexpected character");
+        j->p += n;
+        v->kind = kind;
+        return TL_OK;
+}
+
+static tl_status parse_container(struct jp *j, level lvl, int depth);
+
+/*
+** A value at j->p. Scalars are returned in 'v'. A container is announced
+** in 'v' (MAP or ARRAY) and also parsed here, at level 'inner'.
+*/
+static tl_status parse_value(struct jp *j, struct sch__value *v, level inner,
+                             int depth, bool announce_only)
+{
+        tl_status rc;
+
+        if (++j->items > SCH_MAX_ITEMS)
+                return tl_fail(j->err, TL_ELIMIT,
+                               "JSON: more than %d items in one event",
+                               SCH_MAX_ITEMS);
+        v->tag = SCH__NO_TAG;
+        v->text.len = 0;
+        if (j->p >= j->end)
+                return syntax(j, "value expected");
+        switch (*j->p) {
+        case '"':
+                v->kind = SCH__TEXT;
+                return parse_string(j, &v->text);
+        case '{':
+        case '[':
+                v->kind = *j->p == '{' ? SCH__MAP : SCH__ARRAY;
+                if (announce_only)
+                        return TL_OK;
+                rc = parse_container(j, v->kind == SCH__MAP ? inner : LVL_SKIP,
+                                     depth + 1);
+                return rc;
+        case 't':
+                return parse_literal(j, "true", SCH__BOOL, v);
+        case 'f':
+                return parse_literal(j, "false", SCH__BOOL, v);
+        case 'n':
+                return parse_literal(j, "null", SCH__NULL, v);
+        default:
+                return parse_number(j, v);
+        }
+}
+
+static tl_status member(struct jp *j, level lvl, int depth,
+                        struct sch_str key)
+{
+        struct sch__value v;
+        level inner = LVL_SKIP;
+        tl_status rc;
+
+        if (lvl == LVL_TOP && key.len == 4 && memcmp(key.ptr, "data", 4) == 0)
+                inner = LVL_DATA;
+        /* Announce containers to the builder before descending, so that a
+           wrong kind is reported by the key that holds it. */
+        rc = parse_value(j, &v, inner, depth, true);
+        if (rc)
+                return rc;
+        if (lvl == LVL_TOP)
+                rc = sch__builder_top(&j->d->b, key, &v, j->err);
+        else if (lvl == LVL_DATA)
+                rc = sch__builder_data(&j->d->b, key, &v, j->err);
+        if (rc)
+                return rc;
+        if (v.kind == SCH__MAP || v.kind == SCH__ARRAY)
+                return parse_container(
+                        j, v.kind == SCH__MAP ? inner : LVL_SKIP, depth + 1);
+        return TL_OK;
+}
+
+static tl_status parse_container(struct jp *j, level lvl, int depth)
+{
+        bool object = *j->p == '{';
+        unsigned char close = object ? '}' : ']';
+        struct sch_str key;
+        struct sch__value v;
+        tl_status rc;
+
+        if (depth > SCH_MAX_DEPTH)
+                return tl_fail(j->err, TL_ELIMIT,
+                               "JSON: nesting deeper than %d", SCH_MAX_DEPTH);
+        j->p++;
+        skip_ws(j);
+        if (j->p < j->end && *j->p == close) {
+                j->p++;
+                return TL_OK;
+        }
+        for (;;) {
+                if (object) {
+                        if (j->p >= j->end || *j->p != '"')
+                                return syntax(j, "expected a string key");
+                        rc = parse_string(j, &key);
+                        if (rc)
+                                return rc;
+                        skip_ws(j);
+                        if (j->p >= j->end || *j->p != ':')
+                                return syntax(j, "expected ':' after key");
+                        j->p++;
+                        skip_ws(j);
+                        rc = member(j, lvl, depth, key);
+                } else {
+                        rc = parse_value(j, &v, LVL_SKIP, depth, false);
+                }
+                if (rc)
+                        return rc;
+                skip_ws(j);
+                if (j->p < j->end && *j->p == ',') {
+                        j->p++;
+                        skip_ws(j);
+                        continue;
+                }
+                if (j->p < j->end && *j->p == close) {
+                        j->p++;
+                        return TL_OK;
+                }
+                return syntax(j, object ? "expected ',' or '}'"
+                                        : "expected ',' or ']'");
+        }
+}
+
+tl_status sch_decode_json(struct sch_decoder *d, const void *buf, size_t len,
+                          struct sch_event *ev, struct tl_error *err)
+{
+        struct jp j = {buf, (const unsigned char *)buf + len, buf, d, err, 0};
+        tl_status rc;
+
+        if (len > SCH_MAX_MESSAGE_BYTES)
+                return tl_fail(err, TL_ELIMIT,
+                               "message of %zu bytes is over the %d byte limit",
+                               len, SCH_MAX_MESSAGE_BYTES);
+        tl_arena_reset(&d->arena);
+        sch__builder_start(&d->b, ev, true);
+        skip_ws(&j);
+        if (j.p >= j.end || *j.p != '{')
+                return syntax(&j, "expected '{' to start an event object");
+        rc = parse_container(&j, LVL_TOP, 1);
+        if (rc)
+                return rc;
+        skip_ws(&j);
+        if (j.p != j.end)
+                return syntax(&j, "unexpected data after the event object");
+        return sch__builder_finish(&d->b, &d->opt, err);
+}
