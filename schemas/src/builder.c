@@ -229,8 +229,11 @@ static tl_status resolve_time(struct sch__builder *b,
         if (v->kind == SCH__TEXT && (v->tag == SCH__NO_TAG || v->tag == 0)) {
                 rc = tl_time_parse_rfc3339(v->text.ptr, v->text.len, &t, err);
                 if (rc) {
+                        /* The parser's reason, under this field's name. */
                         tl_error_prefix(err, "time");
-                        return FAIL(b, err, TL_EINVAL, "%s", err->msg);
+                        if (err)
+                                err->code = TL_EINVAL;
+                        return b->rc = TL_EINVAL;
                 }
         } else if (v->tag == 1) {
                 rc = epoch_seconds(b, v, &t, err);

@@ -288,7 +288,7 @@ static tl_status parse_value(struct jp *j, struct sch__value *v, level inner,
         v->tag = SCH__NO_TAG;
         v->text.len = 0;
         if (j->p >= j->end)
-                return syntax(j, "value expected");
+                return syntax(j, "expected a value");
         switch (*j->p) {
         case '"':
                 v->kind = SCH__TEXT;
@@ -307,8 +307,11 @@ static tl_status parse_value(struct jp *j, struct sch__value *v, level inner,
                 return parse_literal(j, "false", SCH__BOOL, v);
         case 'n':
                 return parse_literal(j, "null", SCH__NULL, v);
-        default:
+        case '-': case '0': case '1': case '2': case '3': case '4':
+        case '5': case '6': case '7': case '8': case '9':
                 return parse_number(j, v);
+        default:
+                return syntax(j, "expected a value");
         }
 }
 

@@ -2,7 +2,7 @@
 # Start or stop a private PostgreSQL cluster on a Unix socket inside DIR.
 #
 #   pg-fixture.sh start DIR [--watch PID]   init (first time) and start; prints
-#                                           PGHOST/PGPORT/PGUSER lines to eval
+#                                           export lines for PGHOST/PGPORT/PGUSER
 #   pg-fixture.sh stop DIR [--remove]       fast stop; --remove deletes DIR
 #
 # No TCP listener: the socket lives in DIR, so clusters never collide. As root
@@ -75,9 +75,9 @@ start() {
       rm -rf "$2"' _ "$watch" "$dir" "$bin" "$user" </dev/null >/dev/null 2>&1 &
     echo $! >"$dir/watchdog.pid"
   fi
-  echo "PGHOST=$dir"
-  echo "PGPORT=$PORT"
-  echo "PGUSER=$SUPERUSER"
+  echo "export PGHOST=$dir"
+  echo "export PGPORT=$PORT"
+  echo "export PGUSER=$SUPERUSER"
 }
 
 stop() {

@@ -46,5 +46,6 @@ int cli_parse_long(const struct cli_command *cmd, const char *opt,
 
 /* Subcommand entry points. */
 int cli_broker_main(int argc, char **argv);
+int cli_db_main(int argc, char **argv);
 
 #endif

@@ -82,9 +82,13 @@ const struct cli_command cli_commands[] = {
      "the schemas part (schemas/)", NULL},
     {"db", "database schema migrations",
      "usage: tally db migrate\n\n"
-     "Applies the SQL migrations of schemas/ (idempotent; records the\n"
-     "version).\n",
-     "the schemas part (schemas/)", NULL},
+     "Applies the SQL migrations that this tally carries (schemas/sql),\n"
+     "each once, in order, each in its own transaction, and records them\n"
+     "with their SHA-256 in tally_migrations. Idempotent; safe to run from\n"
+     "several processes at once. Connects with DATABASE_URL or libpq's\n"
+     "PG* variables. Fails (exit 1) if an applied migration has changed or\n"
+     "the database is newer than this tally.\n",
+     NULL, cli_db_main},
     {"demo", "the main job: a month of business, end to end",
      "usage: tally demo [--customers N] [--days D]\n\n"
      "Starts a local broker and database, runs the reference engine for a\n"

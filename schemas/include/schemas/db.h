@@ -1,0 +1,38 @@
+/* The PostgreSQL schema: connecting and applying the embedded migrations. */
+#ifndef SCH_DB_H
+#define SCH_DB_H
+
+#include <libpq-fe.h>
+
+#include "core/error.h"
+
+/*
+** Connect with DATABASE_URL when set, else libpq's own variables (PGHOST,
+** PGDATABASE, ...). Returns TL_OK and '*out' (the caller PQfinish()es it),
+** or TL_EDB with libpq's reason, which never holds the password.
+*/
+tl_status sch_db_connect(PGconn **out, struct tl_error *err);
+
+/* What sch_db_migrate did. */
+struct sch_migrate_report {
+        int version_before; /* 0 on an empty database */
+        int version_after;
+        int applied;        /* migrations applied by this call */
+};
+
+/*
+** Bring the database to the newest schema this binary carries: each
+** missing migration runs in its own transaction and is recorded in
+** tally_migrations with its SHA-256. Idempotent, and safe when several
+** processes migrate at once (an advisory lock serialises them).
+** Returns TL_OK; TL_ECONFLICT when an applied migration's text changed, or
+** the database is newer than this binary; TL_EDB for a failed statement
+** (that migration is rolled back, 'err' names it).
+*/
+tl_status sch_db_migrate(PGconn *conn, struct sch_migrate_report *report,
+                         struct tl_error *err);
+
+/* The newest schema version this binary carries. */
+int sch_db_latest_version(void);
+
+#endif

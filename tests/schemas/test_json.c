@@ -1,0 +1,185 @@
+/* The JSON decoder's syntax, limits, and agreement with jansson. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "evtest.h"
+
+#define GOOD                                                                   \
+        "{\"specversion\":\"1.0\",\"id\":\"req-8f2c-0001\",\"source\":"        \
+        "\"cloud/eu-west-1/gw-3\",\"type\":\"inference.tokens\",\"subject\":"  \
+        "\"cust_0042\",\"time\":\"2026-10-14T09:30:12.123Z\",\"data\":{"       \
+        "\"model\":\"mercury-coder-small\",\"deployment\":\"cloud\","          \
+        "\"decoding\":\"diffusion\",\"input_tokens\":812,\"output_tokens\":"   \
+        "1204,\"cached_input_tokens\":0,\"region\":\"eu\\u00e9\\n\"}}"
+
+static void expect_parse_error(const char *json, const char *frag)
+{
+        struct tl_error err;
+        tl_status rc = evt_decode(json, false, NULL, &err);
+
+        cr_expect_eq(rc, TL_EPARSE, "%s: got %s (%s)", json,
+                     tl_status_name(rc), err.msg);
+        cr_expect(strstr(err.msg, frag), "%s: '%s' lacks '%s'", json, err.msg,
+                  frag);
+}
+
+Test(json, syntax_errors_name_the_byte)
+{
+        expect_parse_error("", "expected '{' to start an event object at byte 0");
+        expect_parse_error("[]", "expected '{'");
+        expect_parse_error("{\"id\" \"x\"}", "expected ':' after key at byte 6");
+        expect_parse_error("{\"id\":\"x\",}", "expected a string key");
+        expect_parse_error("{\"id\":\"x\"", "expected ',' or '}'");
+        expect_parse_error("{\"id\":\"x", "unterminated string");
+        expect_parse_error("{\"a\":012}", "leading zero");
+        expect_parse_error("{\"a\":1.}", "bad fraction");
+        expect_parse_error("{\"a\":1e}", "bad exponent");
+        expect_parse_error("{\"a\":-}", "bad number");
+        expect_parse_error("{\"a\":tru}", "unexpected character");
+        expect_parse_error("{\"a\":}", "expected a value at byte 5");
+        expect_parse_error("{\"a\":[1,]}", "expected a value at byte 8");
+        expect_parse_error("{\"a\":\"\\x\"}", "bad escape");
+        expect_parse_error("{\"a\":\"\\u12\"}", "bad \\u escape");
+        expect_parse_error("{\"a\":\"\\ud800\"}", "lone high surrogate");
+        expect_parse_error("{\"a\":\"\\udc00\"}", "lone low surrogate");
+        expect_parse_error("{\"a\":\"tab\there\"}", "control character");
+        expect_parse_error("{\"a\":\"\xff\"}", "invalid UTF-8");
+        expect_parse_error("{\"a\":\"\xc0\xaf\"}", "invalid UTF-8");
+        expect_parse_error("{} {}", "unexpected data after the event object");
+}
+
+Test(json, escapes_are_decoded)
+{
+        struct sch_event ev;
+        struct tl_error err;
+        struct sch_str v;
+
+        cr_assert_eq(evt_decode(GOOD, false, &ev, &err), TL_OK, "%s", err.msg);
+        cr_assert(sch_event_text_field(&ev, "region", &v));
+        cr_assert_eq(v.len, 5);
+        cr_assert_eq(memcmp(v.ptr, "eu\xc3\xa9\n", 5), 0);
+        cr_assert_eq(evt_decode("{\"specversion\":\"1.0\",\"id\":"
+                                "\"\\ud83d\\ude00\\\"\\/\\\\\",\"source\":\"s\","
+                                "\"type\":\"device.seat\",\"subject\":\"c\","
+                                "\"time\":\"2026-10-14T09:30:12Z\",\"data\":{"
+                                "\"device_id\":\"d\",\"action\":\"activate\","
+                                "\"model_class\":\"small\"}}",
+                                false, &ev, &err),
+                     TL_OK, "%s", err.msg);
+        cr_assert_eq(ev.id.len, 7);
+        cr_assert_eq(memcmp(ev.id.ptr, "\xf0\x9f\x98\x80\"/\\", 7), 0);
+}
+
+Test(json, whitespace_is_allowed_between_tokens)
+{
+        cr_assert_eq(evt_decode(" \n{ \"specversion\" : \"1.0\" ,\t\"id\":\"i\","
+                                "\"source\":\"s\",\"type\":\"device.seat\","
+                                "\"subject\":\"c\",\"time\":"
+                                "\"2026-10-14T09:30:12Z\",\"data\" : { "
+                                "\"device_id\":\"d\",\"action\":\"activate\","
+                                "\"model_class\":\"small\" } }\r\n",
+                                false, NULL, NULL),
+                     TL_OK);
+}
+
+Test(json, limits_bound_hostile_input)
+{
+        struct tl_error err;
+        size_t big = SCH_MAX_MESSAGE_BYTES + 1;
+        char *s = malloc(big + 1);
+        struct sch_decoder *d;
+        struct sch_event ev;
+
+        /* Over the message limit: refused before parsing. */
+        memset(s, ' ', big);
+        s[0] = '{';
+        s[big] = '\0';
+        sch_decoder_new(NULL, &d, NULL);
+        cr_assert_eq(sch_decode_json(d, s, big, &ev, &err), TL_ELIMIT);
+        cr_assert(strstr(err.msg, "over the 1048576 byte limit"), "%s",
+                  err.msg);
+        /* Deep nesting in an ignored extension attribute. */
+        strcpy(s, "{\"ext\":");
+        for (int i = 0; i < 40; i++)
+                strcat(s, "[");
+        for (int i = 0; i < 40; i++)
+                strcat(s, "]");
+        strcat(s, "}");
+        cr_assert_eq(sch_decode_json(d, s, strlen(s), &ev, &err), TL_ELIMIT);
+        cr_assert(strstr(err.msg, "nesting deeper than 16"), "%s", err.msg);
+        /* Many items: a long array of zeros. */
+        strcpy(s, "{\"ext\":[0");
+        for (int i = 0; i < 5000; i++)
+                strcat(s, ",0");
+        strcat(s, "]}");
+        cr_assert_eq(sch_decode_json(d, s, strlen(s), &ev, &err), TL_ELIMIT);
+        cr_assert(strstr(err.msg, "more than 4096 items"), "%s", err.msg);
+        sch_decoder_free(&d);
+        free(s);
+}
+
+/*
+** Differential: mutate a valid event byte by byte and compare with jansson.
+** Where we accept, jansson must accept (we read the whole document); where
+** jansson accepts, we must not call it malformed. Jansson is stricter than
+** JSON on a few numbers (overflow), which those cases skip.
+*/
+Test(json, agrees_with_jansson_on_mutated_documents)
+{
+        static const char alphabet[] = "{}[]:,\"\\0123456789-+.eEtruefalsn \x7f\x80\xc3";
+        unsigned long long seed = 42;
+        size_t base_len = strlen(GOOD);
+        char doc[1024];
+        int compared = 0;
+
+        for (int i = 0; i < 20000; i++) {
+                size_t len = base_len, at;
+                json_error_t je;
+                struct tl_error err;
+                json_t *j;
+                tl_status rc;
+
+                memcpy(doc, GOOD, base_len);
+                for (int m = 0; m < 1 + (i % 3); m++) {
+                        seed = seed * 6364136223846793005ULL + 1;
+                        at = (size_t)(seed >> 33) % len;
+                        char c = alphabet[(seed >> 20) % (sizeof alphabet - 1)];
+                        switch ((seed >> 12) % 3) {
+                        case 0:
+                                doc[at] = c;
+                                break;
+                        case 1:
+                                memmove(doc + at, doc + at + 1, len - at - 1);
+                                len--;
+                                break;
+                        default:
+                                memmove(doc + at + 1, doc + at, len - at);
+                                doc[at] = c;
+                                len++;
+                        }
+                }
+                doc[len] = '\0';
+                j = json_loadb(doc, len,
+                               JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &je);
+                rc = evt_decode(doc, false, NULL, &err);
+                if ((!j && strstr(je.text, "overflow")) ||
+                    (j && !json_is_object(j))) {
+                        json_decref(j);
+                        continue;
+                }
+                compared++;
+                if (rc == TL_OK)
+                        cr_assert(j, "we accept, jansson rejects (%s): %s",
+                                  je.text, doc);
+                if (j)
+                        cr_assert_neq(rc, TL_EPARSE,
+                                      "jansson accepts, we say '%s': %s",
+                                      err.msg, doc);
+                json_decref(j);
+        }
+        cr_assert_gt(compared, 19000);
+}
