@@ -57,81 +57,61 @@ unsigned tl_days_in_month(int64_t year, unsigned month)
         return days[month - 1] + (unsigned)(month == 2 && leap);
 }
 
-/* Read exactly 'n' digits at s[*i]; -1 when any is not a digit. */
-static int64_t digits(const char *s, size_t len, size_t *i, int n)
+/* Two digits at 's', or -1. Unsigned arithmetic rejects non-digits. */
+static int two(const char *s)
 {
-        int64_t v = 0;
+        unsigned a = (unsigned)(unsigned char)s[0] - '0';
+        unsigned b = (unsigned)(unsigned char)s[1] - '0';
 
-        for (int k = 0; k < n; k++, (*i)++) {
-                if (*i >= len || s[*i] < '0' || s[*i] > '9')
-                        return -1;
-                v = v * 10 + (s[*i] - '0');
-        }
-        return v;
+        return a <= 9 && b <= 9 ? (int)(a * 10 + b) : -1;
 }
 
-static int expect(const char *s, size_t len, size_t *i, char a, char b)
+/* The zone suffix at s[i..len): offset in seconds east of UTC. */
+static int parse_zone(const char *s, size_t len, size_t i, int64_t *off_s)
 {
-        if (*i < len && (s[*i] == a || s[*i] == b)) {
-                (*i)++;
-                return 1;
-        }
-        return 0;
-}
+        int hh, mm;
 
-/* Parse the zone suffix at s[*i] into an offset in seconds east of UTC. */
-static int parse_zone(const char *s, size_t len, size_t *i, int64_t *off_s)
-{
-        int64_t hh, mm;
-        int sign;
-
-        if (expect(s, len, i, 'Z', 'z')) {
+        if (len - i == 1 && (s[i] == 'Z' || s[i] == 'z')) {
                 *off_s = 0;
                 return 1;
         }
-        if (*i >= len || (s[*i] != '+' && s[*i] != '-'))
+        if (len - i != 6 || (s[i] != '+' && s[i] != '-') || s[i + 3] != ':')
                 return 0;
-        sign = s[(*i)++] == '-' ? -1 : 1;
-        hh = digits(s, len, i, 2);
-        if (hh < 0 || !expect(s, len, i, ':', ':'))
+        hh = two(s + i + 1);
+        mm = two(s + i + 4);
+        if (hh < 0 || mm < 0 || hh > 23 || mm > 59)
                 return 0;
-        mm = digits(s, len, i, 2);
-        if (mm < 0 || hh > 23 || mm > 59)
-                return 0;
-        *off_s = sign * (hh * 3600 + mm * 60);
+        *off_s = (s[i] == '-' ? -1 : 1) * (int64_t)(hh * 3600 + mm * 60);
         return 1;
 }
 
 tl_status tl_time_parse_rfc3339(const char *s, size_t len, tl_time_us *out,
                                 struct tl_error *err)
 {
-        size_t i = 0;
-        int64_t y, mo, d, h, mi, sec, frac_us = 0, off_s;
-        int frac_digits = 0;
+        int c1, c2, mo, d, h, mi, sec, frac_digits = 0;
+        int64_t y, frac_us = 0, off_s;
+        size_t i = 19;
 
-        y = digits(s, len, &i, 4);
-        if (y < 1 || !expect(s, len, &i, '-', '-') ||
-            (mo = digits(s, len, &i, 2)) < 0 ||
-            !expect(s, len, &i, '-', '-') ||
-            (d = digits(s, len, &i, 2)) < 0 || !expect(s, len, &i, 'T', 't') ||
-            (h = digits(s, len, &i, 2)) < 0 ||
-            !expect(s, len, &i, ':', ':') ||
-            (mi = digits(s, len, &i, 2)) < 0 ||
-            !expect(s, len, &i, ':', ':') || (sec = digits(s, len, &i, 2)) < 0)
+        /* Fixed positions: YYYY-MM-DDTHH:MM:SS, read without a scanner. */
+        if (len < 19 || s[4] != '-' || s[7] != '-' ||
+            (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' ||
+            (c1 = two(s)) < 0 || (c2 = two(s + 2)) < 0 ||
+            (mo = two(s + 5)) < 0 || (d = two(s + 8)) < 0 ||
+            (h = two(s + 11)) < 0 || (mi = two(s + 14)) < 0 ||
+            (sec = two(s + 17)) < 0 || c1 * 100 + c2 == 0)
                 return tl_fail(err, TL_EPARSE,
                                "expected RFC 3339 time "
                                "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm)");
+        y = c1 * 100 + c2;
         if (mo < 1 || mo > 12 || d < 1 ||
-            d > tl_days_in_month(y, (unsigned)mo) || h > 23 || mi > 59 ||
-            sec > 60)
+            (unsigned)d > tl_days_in_month(y, (unsigned)mo) || h > 23 ||
+            mi > 59 || sec > 60)
                 return tl_fail(err, TL_EPARSE, "date or time out of range");
         if (i < len && s[i] == '.') {
-                i++;
-                while (i < len && s[i] >= '0' && s[i] <= '9') {
+                for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
                         if (frac_digits < 6)
                                 frac_us = frac_us * 10 + (s[i] - '0');
                         frac_digits++;
-                        i++;
                 }
                 if (frac_digits == 0 || frac_digits > 9)
                         return tl_fail(err, TL_EPARSE,
@@ -140,7 +120,7 @@ tl_status tl_time_parse_rfc3339(const char *s, size_t len, tl_time_us *out,
                 for (int k = frac_digits; k < 6; k++)
                         frac_us *= 10;
         }
-        if (!parse_zone(s, len, &i, &off_s) || i != len)
+        if (i >= len || !parse_zone(s, len, i, &off_s))
                 return tl_fail(err, TL_EPARSE,
                                "expected 'Z' or a +hh:mm offset at the end");
         /* A leap second (:60) is folded into the next second, as POSIX does. */

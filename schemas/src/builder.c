@@ -16,14 +16,17 @@ enum {
         ATTR_DATA = 1u << 6,
 };
 
+#define LIT(s) s, sizeof s - 1
+
 static const struct {
         const char *name;
+        uint32_t len;
         unsigned bit;
 } attrs[] = {
-        {"specversion", ATTR_SPECVERSION}, {"id", ATTR_ID},
-        {"source", ATTR_SOURCE},           {"type", ATTR_TYPE},
-        {"subject", ATTR_SUBJECT},         {"time", ATTR_TIME},
-        {"data", ATTR_DATA},
+        {LIT("specversion"), ATTR_SPECVERSION}, {LIT("id"), ATTR_ID},
+        {LIT("source"), ATTR_SOURCE},           {LIT("type"), ATTR_TYPE},
+        {LIT("subject"), ATTR_SUBJECT},         {LIT("time"), ATTR_TIME},
+        {LIT("data"), ATTR_DATA},
 };
 
 const char *sch__kind_name(sch__kind k)
@@ -41,14 +44,18 @@ static bool str_is(struct sch_str s, const char *lit)
         return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
+
 void sch__builder_start(struct sch__builder *b, struct sch_event *ev,
                         bool json)
 {
-        memset(ev, 0, sizeof *ev);
+        /* Everything but the dimension array, which dim_count guards. */
+        memset(ev, 0, offsetof(struct sch_event, dims));
         b->ev = ev;
         b->seen = 0;
         b->json = json;
         b->data_is_map = false;
+        b->ndata = 0;
+        b->data_seen = 0;
         b->nfields = 0;
         b->rc = TL_OK;
 }
@@ -72,34 +79,39 @@ static void describe(const struct sch__value *v, char *out, size_t size)
                 snprintf(out, size, "%s", sch__kind_name(v->kind));
 }
 
-/* A text value used as an identifier or name: length bounds, no NUL. */
-static tl_status check_text(struct sch__builder *b, const char *path,
-                            const struct sch__value *v, size_t min, size_t max,
-                            struct tl_error *err)
+/*
+** A text value used as an identifier or name: length bounds, no NUL.
+** The field path is 'prefix' + 'name' ("data." + "model"); it is only
+** formatted when there is an error, which keeps the valid path cheap.
+*/
+static tl_status check_text(struct sch__builder *b, const char *prefix,
+                            const char *name, const struct sch__value *v,
+                            size_t min, size_t max, struct tl_error *err)
 {
         char got[64];
 
         if (v->kind != SCH__TEXT || v->tag != SCH__NO_TAG) {
                 describe(v, got, sizeof got);
-                return FAIL(b, err, TL_EINVAL, "%s: expected text, got %s",
-                            path, got);
+                return FAIL(b, err, TL_EINVAL, "%s%s: expected text, got %s",
+                            prefix, name, got);
         }
         if (v->text.len < min)
-                return FAIL(b, err, TL_EINVAL, "%s: must not be empty", path);
+                return FAIL(b, err, TL_EINVAL, "%s%s: must not be empty",
+                            prefix, name);
         if (v->text.len > max)
                 return FAIL(b, err, TL_EINVAL,
-                            "%s: longer than %zu bytes (%u)", path, max,
-                            v->text.len);
-        if (memchr(v->text.ptr, '\0', v->text.len))
+                            "%s%s: longer than %zu bytes (%u)", prefix, name,
+                            max, v->text.len);
+        if (v->has_nul)
                 return FAIL(b, err, TL_EINVAL,
-                            "%s: NUL character not allowed", path);
+                            "%s%s: NUL character not allowed", prefix, name);
         return TL_OK;
 }
 
 static tl_status set_type(struct sch__builder *b, const struct sch__value *v,
                           struct tl_error *err)
 {
-        tl_status rc = check_text(b, "type", v, 1, 64, err);
+        tl_status rc = check_text(b, "", "type", v, 1, 64, err);
 
         if (rc)
                 return rc;
@@ -124,15 +136,15 @@ static tl_status set_attr(struct sch__builder *b, unsigned bit,
                 return TL_OK;
         case ATTR_ID:
                 b->ev->id = v->text;
-                return check_text(b, "id", v, 1, SCH_MAX_ID_BYTES, err);
+                return check_text(b, "", "id", v, 1, SCH_MAX_ID_BYTES, err);
         case ATTR_SOURCE:
                 b->ev->source = v->text;
-                return check_text(b, "source", v, 1, SCH_MAX_SOURCE_BYTES,
-                                  err);
+                return check_text(b, "", "source", v, 1,
+                                  SCH_MAX_SOURCE_BYTES, err);
         case ATTR_SUBJECT:
                 b->ev->subject = v->text;
-                return check_text(b, "subject", v, 1, SCH_MAX_SUBJECT_BYTES,
-                                  err);
+                return check_text(b, "", "subject", v, 1,
+                                  SCH_MAX_SUBJECT_BYTES, err);
         case ATTR_TYPE:
                 return set_type(b, v, err);
         case ATTR_TIME:
@@ -149,40 +161,43 @@ static tl_status set_attr(struct sch__builder *b, unsigned bit,
         }
 }
 
+/* Index in attrs[] of 'key', or -1. Lengths first: most keys differ in
+   them, and memcmp of a constant size compiles to a few compares. */
+static int attr_index(struct sch_str k)
+{
+        switch (k.len) {
+        case 2:
+                return memcmp(k.ptr, "id", 2) == 0 ? 1 : -1;
+        case 4:
+                if (memcmp(k.ptr, "type", 4) == 0)
+                        return 3;
+                if (memcmp(k.ptr, "time", 4) == 0)
+                        return 5;
+                return memcmp(k.ptr, "data", 4) == 0 ? 6 : -1;
+        case 6:
+                return memcmp(k.ptr, "source", 6) == 0 ? 2 : -1;
+        case 7:
+                return memcmp(k.ptr, "subject", 7) == 0 ? 4 : -1;
+        case 11:
+                return memcmp(k.ptr, "specversion", 11) == 0 ? 0 : -1;
+        default:
+                return -1;
+        }
+}
+
 tl_status sch__builder_top(struct sch__builder *b, struct sch_str key,
                            const struct sch__value *v, struct tl_error *err)
 {
-        for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
-                if (!str_is(key, attrs[i].name))
-                        continue;
-                if (b->seen & attrs[i].bit)
-                        return FAIL(b, err, TL_EINVAL,
-                                    "%s: attribute given twice",
-                                    attrs[i].name);
-                b->seen |= attrs[i].bit;
-                return set_attr(b, attrs[i].bit, v, err);
-        }
-        /* Any other attribute is a CloudEvents extension: not ours. */
-        return b->rc;
-}
+        int i = attr_index(key);
 
-tl_status sch__builder_data(struct sch__builder *b, struct sch_str key,
-                            const struct sch__value *v, struct tl_error *err)
-{
-        for (unsigned i = 0; i < b->nfields; i++)
-                if (b->fields[i].key.len == key.len &&
-                    memcmp(b->fields[i].key.ptr, key.ptr, key.len) == 0)
-                        return FAIL(b, err, TL_EINVAL,
-                                    "data.%.*s: field given twice",
-                                    (int)(key.len > 64 ? 64 : key.len),
-                                    key.ptr);
-        if (b->nfields == SCH_MAX_FIELDS)
-                return FAIL(b, err, TL_ELIMIT, "data: more than %d fields",
-                            SCH_MAX_FIELDS);
-        b->fields[b->nfields].key = key;
-        b->fields[b->nfields].value = *v;
-        b->nfields++;
-        return b->rc;
+        /* Any other attribute is a CloudEvents extension: not ours. */
+        if (i < 0)
+                return b->rc;
+        if (b->seen & attrs[i].bit)
+                return FAIL(b, err, TL_EINVAL, "%s: attribute given twice",
+                            attrs[i].name);
+        b->seen |= attrs[i].bit;
+        return set_attr(b, attrs[i].bit, v, err);
 }
 
 /* ---- time ---- */
@@ -247,17 +262,20 @@ static tl_status resolve_time(struct sch__builder *b,
                                       "or epoch seconds (tag 1), got %s",
                             got);
         }
-        tl_time_format_rfc3339(t, when, sizeof when);
-        if (t < Y2000_US)
+        if (t < Y2000_US) {
+                tl_time_format_rfc3339(t, when, sizeof when);
                 return FAIL(b, err, TL_EINVAL,
                             "time: %s is before 2000-01-01T00:00:00Z", when);
+        }
         now = opt->now_us ? opt->now_us : tl_time_now_us();
         skew = opt->skew_us ? opt->skew_us : SCH_DEFAULT_SKEW_US;
-        if (t > now + skew)
+        if (t > now + skew) {
+                tl_time_format_rfc3339(t, when, sizeof when);
                 return FAIL(b, err, TL_EINVAL,
                             "time: %s is more than %lld s ahead of the "
                             "receiver's clock",
                             when, (long long)(skew / TL_US_PER_SEC));
+        }
         b->ev->time_us = t;
         return TL_OK;
 }
@@ -268,6 +286,7 @@ typedef enum { F_NAME, F_DEPLOY, F_ACTION, F_COUNT } field_kind;
 
 struct field_spec {
         const char *name;
+        uint32_t len;
         field_kind kind;
         size_t offset;
         bool required;
@@ -277,34 +296,34 @@ struct field_spec {
 #define EV_OFF(f) offsetof(struct sch_event, f)
 
 static const struct field_spec tokens_fields[] = {
-        {"model", F_NAME, EV_OFF(model), true, 0},
-        {"deployment", F_DEPLOY, 0, true, 0},
-        {"decoding", F_NAME, EV_OFF(decoding), true, 0},
-        {"input_tokens", F_COUNT, EV_OFF(input_tokens), true, 0},
-        {"output_tokens", F_COUNT, EV_OFF(output_tokens), true, 0},
-        {"cached_input_tokens", F_COUNT, EV_OFF(cached_input_tokens), false,
+        {LIT("model"), F_NAME, EV_OFF(model), true, 0},
+        {LIT("deployment"), F_DEPLOY, 0, true, 0},
+        {LIT("decoding"), F_NAME, EV_OFF(decoding), true, 0},
+        {LIT("input_tokens"), F_COUNT, EV_OFF(input_tokens), true, 0},
+        {LIT("output_tokens"), F_COUNT, EV_OFF(output_tokens), true, 0},
+        {LIT("cached_input_tokens"), F_COUNT, EV_OFF(cached_input_tokens), false,
          0},
-        {NULL, F_NAME, 0, false, 0},
+        {NULL, 0, F_NAME, 0, false, 0},
 };
 static const struct field_spec iterations_fields[] = {
-        {"model", F_NAME, EV_OFF(model), true, 0},
-        {"deployment", F_DEPLOY, 0, true, 0},
-        {"decoding", F_NAME, EV_OFF(decoding), true, 0},
-        {"iterations", F_COUNT, EV_OFF(iterations), true, 1},
-        {"tokens", F_COUNT, EV_OFF(tokens), true, 0},
-        {NULL, F_NAME, 0, false, 0},
+        {LIT("model"), F_NAME, EV_OFF(model), true, 0},
+        {LIT("deployment"), F_DEPLOY, 0, true, 0},
+        {LIT("decoding"), F_NAME, EV_OFF(decoding), true, 0},
+        {LIT("iterations"), F_COUNT, EV_OFF(iterations), true, 1},
+        {LIT("tokens"), F_COUNT, EV_OFF(tokens), true, 0},
+        {NULL, 0, F_NAME, 0, false, 0},
 };
 static const struct field_spec matrix_ops_fields[] = {
-        {"model", F_NAME, EV_OFF(model), true, 0},
-        {"deployment", F_DEPLOY, 0, true, 0},
-        {"mac", F_COUNT, EV_OFF(mac), true, 0},
-        {NULL, F_NAME, 0, false, 0},
+        {LIT("model"), F_NAME, EV_OFF(model), true, 0},
+        {LIT("deployment"), F_DEPLOY, 0, true, 0},
+        {LIT("mac"), F_COUNT, EV_OFF(mac), true, 0},
+        {NULL, 0, F_NAME, 0, false, 0},
 };
 static const struct field_spec seat_fields[] = {
-        {"device_id", F_NAME, EV_OFF(device_id), true, 0},
-        {"action", F_ACTION, 0, true, 0},
-        {"model_class", F_NAME, EV_OFF(model_class), true, 0},
-        {NULL, F_NAME, 0, false, 0},
+        {LIT("device_id"), F_NAME, EV_OFF(device_id), true, 0},
+        {LIT("action"), F_ACTION, 0, true, 0},
+        {LIT("model_class"), F_NAME, EV_OFF(model_class), true, 0},
+        {NULL, 0, F_NAME, 0, false, 0},
 };
 
 static const struct field_spec *fields_of(sch_event_type t)
@@ -321,8 +340,7 @@ static const struct field_spec *fields_of(sch_event_type t)
         }
 }
 
-static tl_status set_count(struct sch__builder *b, const char *path,
-                           const struct field_spec *fs,
+static tl_status set_count(struct sch__builder *b, const struct field_spec *fs,
                            const struct sch__value *v, struct tl_error *err)
 {
         char got[64];
@@ -331,27 +349,30 @@ static tl_status set_count(struct sch__builder *b, const char *path,
             (v->kind != SCH__UINT && v->kind != SCH__BIGUINT)) {
                 describe(v, got, sizeof got);
                 return FAIL(b, err, TL_EINVAL,
-                            "%s: expected unsigned integer, got %s", path, got);
+                            "data.%s: expected unsigned integer, got %s",
+                            fs->name, got);
         }
         if (v->kind == SCH__BIGUINT) /* JSON: only the literal holds it */
-                return FAIL(b, err, TL_EINVAL, "%s: %.*s is not below 2^63",
-                            path, (int)(v->text.len > 40 ? 40 : v->text.len),
+                return FAIL(b, err, TL_EINVAL,
+                            "data.%s: %.*s is not below 2^63", fs->name,
+                            (int)(v->text.len > 40 ? 40 : v->text.len),
                             v->text.ptr);
         if (v->u > (uint64_t)SCH_MAX_COUNT)
-                return FAIL(b, err, TL_EINVAL, "%s: %llu is not below 2^63",
-                            path, (unsigned long long)v->u);
+                return FAIL(b, err, TL_EINVAL,
+                            "data.%s: %llu is not below 2^63", fs->name,
+                            (unsigned long long)v->u);
         if (v->u < fs->min)
-                return FAIL(b, err, TL_EINVAL, "%s: must be at least %llu",
-                            path, (unsigned long long)fs->min);
+                return FAIL(b, err, TL_EINVAL, "data.%s: must be at least %llu",
+                            fs->name, (unsigned long long)fs->min);
         *(uint64_t *)((char *)b->ev + fs->offset) = v->u;
         return TL_OK;
 }
 
-static tl_status set_enum(struct sch__builder *b, const char *path,
-                          const struct field_spec *fs,
+static tl_status set_enum(struct sch__builder *b, const struct field_spec *fs,
                           const struct sch__value *v, struct tl_error *err)
 {
-        tl_status rc = check_text(b, path, v, 1, SCH_MAX_NAME_BYTES, err);
+        tl_status rc =
+                check_text(b, "data.", fs->name, v, 1, SCH_MAX_NAME_BYTES, err);
         struct sch_str t = v->text;
 
         if (rc)
@@ -362,9 +383,9 @@ static tl_status set_enum(struct sch__builder *b, const char *path,
                                                           : SCH_DEPLOY_NONE;
                 if (b->ev->deployment == SCH_DEPLOY_NONE)
                         return FAIL(b, err, TL_EINVAL,
-                                    "%s: expected \"cloud\" or \"device\", "
-                                    "got \"%.*s\"",
-                                    path, (int)t.len, t.ptr);
+                                    "data.%s: expected \"cloud\" or "
+                                    "\"device\", got \"%.*s\"",
+                                    fs->name, (int)t.len, t.ptr);
                 return TL_OK;
         }
         b->ev->action = str_is(t, "activate")     ? SCH_SEAT_ACTIVATE
@@ -373,31 +394,28 @@ static tl_status set_enum(struct sch__builder *b, const char *path,
                                                   : SCH_SEAT_NONE;
         if (b->ev->action == SCH_SEAT_NONE)
                 return FAIL(b, err, TL_EINVAL,
-                            "%s: expected \"activate\", \"deactivate\" or "
-                            "\"heartbeat\", got \"%.*s\"",
-                            path, (int)t.len, t.ptr);
+                            "data.%s: expected \"activate\", \"deactivate\" "
+                            "or \"heartbeat\", got \"%.*s\"",
+                            fs->name, (int)t.len, t.ptr);
         return TL_OK;
 }
 
 static tl_status set_field(struct sch__builder *b, const struct field_spec *fs,
                            const struct sch__value *v, struct tl_error *err)
 {
-        char path[80];
-
-        snprintf(path, sizeof path, "data.%s", fs->name);
         switch (fs->kind) {
         case F_COUNT:
-                return set_count(b, path, fs, v, err);
+                return set_count(b, fs, v, err);
         case F_NAME: {
-                tl_status rc =
-                        check_text(b, path, v, 1, SCH_MAX_NAME_BYTES, err);
+                tl_status rc = check_text(b, "data.", fs->name, v, 1,
+                                          SCH_MAX_NAME_BYTES, err);
                 if (!rc)
                         *(struct sch_str *)((char *)b->ev + fs->offset) =
                                 v->text;
                 return rc;
         }
         default:
-                return set_enum(b, path, fs, v, err);
+                return set_enum(b, fs, v, err);
         }
 }
 
@@ -405,22 +423,26 @@ static tl_status add_dim(struct sch__builder *b, const struct sch__field *f,
                          struct tl_error *err)
 {
         struct sch_event *ev = b->ev;
-        char path[80];
-        tl_status rc;
+        int klen = (int)(f->key.len > 64 ? 64 : f->key.len);
         uint32_t i;
 
-        snprintf(path, sizeof path, "data.%.*s",
-                 (int)(f->key.len > 64 ? 64 : f->key.len), f->key.ptr);
+        /* Only text values get here (see resolve_data). */
         if (f->key.len == 0 || f->key.len > SCH_MAX_DIM_KEY_BYTES)
                 return FAIL(b, err, TL_EINVAL,
-                            "%s: field names are 1 to %d bytes", path,
-                            SCH_MAX_DIM_KEY_BYTES);
+                            "data.%.*s: field names are 1 to %d bytes", klen,
+                            f->key.ptr, SCH_MAX_DIM_KEY_BYTES);
         if (memchr(f->key.ptr, '\0', f->key.len))
                 return FAIL(b, err, TL_EINVAL,
                             "data: NUL character in a field name");
-        rc = check_text(b, path, &f->value, 0, SCH_MAX_DIM_VALUE_BYTES, err);
-        if (rc)
-                return rc;
+        if (f->value.text.len > SCH_MAX_DIM_VALUE_BYTES)
+                return FAIL(b, err, TL_EINVAL,
+                            "data.%.*s: longer than %d bytes (%u)", klen,
+                            f->key.ptr, SCH_MAX_DIM_VALUE_BYTES,
+                            f->value.text.len);
+        if (f->value.has_nul)
+                return FAIL(b, err, TL_EINVAL,
+                            "data.%.*s: NUL character not allowed", klen,
+                            f->key.ptr);
         if (ev->dim_count == SCH_MAX_DIMS)
                 return FAIL(b, err, TL_ELIMIT,
                             "data: more than %d dimension fields", SCH_MAX_DIMS);
@@ -429,6 +451,14 @@ static tl_status add_dim(struct sch__builder *b, const struct sch__field *f,
                 const struct sch_str *k = &ev->dims[i - 1].key;
                 uint32_t n = k->len < f->key.len ? k->len : f->key.len;
                 int c = memcmp(k->ptr, f->key.ptr, n);
+                if (c == 0 && k->len == f->key.len) {
+                        /* Undo the shift: the event stays as it was. */
+                        for (uint32_t j = i; j < ev->dim_count; j++)
+                                ev->dims[j] = ev->dims[j + 1];
+                        return FAIL(b, err, TL_EINVAL,
+                                    "data.%.*s: field given twice", klen,
+                                    f->key.ptr);
+                }
                 if (c < 0 || (c == 0 && k->len < f->key.len))
                         break;
                 ev->dims[i] = ev->dims[i - 1];
@@ -439,29 +469,73 @@ static tl_status add_dim(struct sch__builder *b, const struct sch__field *f,
         return TL_OK;
 }
 
+/* Index of 'key' in 'specs', or the index of the terminator. Lengths
+   first: a typical key differs from all but one spec in length. */
+static unsigned spec_index(const struct field_spec *specs, struct sch_str key)
+{
+        unsigned k;
+
+        for (k = 0; specs[k].name; k++)
+                if (specs[k].len == key.len &&
+                    specs[k].name[0] == key.ptr[0] &&
+                    memcmp(specs[k].name, key.ptr, key.len) == 0)
+                        break;
+        return k;
+}
+
+/* One data field of an event whose type is known: typed, dimension, or
+   (any other non-text value) ignored. */
+static tl_status apply_data(struct sch__builder *b, const struct sch__field *f,
+                            struct tl_error *err)
+{
+        const struct field_spec *specs = fields_of(b->ev->type);
+        unsigned k = spec_index(specs, f->key);
+
+        if (specs[k].name) {
+                if (b->data_seen & (1u << k))
+                        return FAIL(b, err, TL_EINVAL,
+                                    "data.%s: field given twice",
+                                    specs[k].name);
+                b->data_seen |= 1u << k;
+                return set_field(b, &specs[k], &f->value, err);
+        }
+        if (f->value.kind == SCH__TEXT && f->value.tag == SCH__NO_TAG)
+                return add_dim(b, f, err);
+        return b->rc; /* nothing billable in it */
+}
+
+tl_status sch__builder_data(struct sch__builder *b, struct sch_str key,
+                            const struct sch__value *v, struct tl_error *err)
+{
+        struct sch__field f;
+
+        if (b->ndata++ == SCH_MAX_FIELDS)
+                return FAIL(b, err, TL_ELIMIT, "data: more than %d fields",
+                            SCH_MAX_FIELDS);
+        if (b->rc)
+                return b->rc;
+        /* Usually 'type' came first and the field can go straight in;
+           otherwise it waits for sch__builder_finish. */
+        if (b->ev->type == SCH_TYPE_NONE) {
+                b->fields[b->nfields].key = key;
+                b->fields[b->nfields].value = *v;
+                b->nfields++;
+                return TL_OK;
+        }
+        f.key = key;
+        f.value = *v;
+        return apply_data(b, &f, err);
+}
+
 static tl_status resolve_data(struct sch__builder *b, struct tl_error *err)
 {
         const struct field_spec *specs = fields_of(b->ev->type);
-        unsigned seen = 0;
         tl_status rc = TL_OK;
 
-        for (unsigned i = 0; i < b->nfields && !rc; i++) {
-                const struct sch__field *f = &b->fields[i];
-                unsigned k;
-                for (k = 0; specs[k].name; k++)
-                        if (str_is(f->key, specs[k].name))
-                                break;
-                if (specs[k].name) {
-                        seen |= 1u << k;
-                        rc = set_field(b, &specs[k], &f->value, err);
-                } else if (f->value.kind == SCH__TEXT &&
-                           f->value.tag == SCH__NO_TAG) {
-                        rc = add_dim(b, f, err);
-                }
-                /* Other non-text fields carry nothing billable: ignored. */
-        }
+        for (unsigned i = 0; i < b->nfields && !rc; i++)
+                rc = apply_data(b, &b->fields[i], err);
         for (unsigned k = 0; specs[k].name && !rc; k++)
-                if (specs[k].required && !(seen & (1u << k)))
+                if (specs[k].required && !(b->data_seen & (1u << k)))
                         rc = FAIL(b, err, TL_EINVAL,
                                   "data.%s: required field missing",
                                   specs[k].name);

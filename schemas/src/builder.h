@@ -4,6 +4,9 @@
 #ifndef SCH_BUILDER_H
 #define SCH_BUILDER_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "schemas/decode.h"
 
 typedef enum {
@@ -24,6 +27,8 @@ typedef enum {
 
 struct sch__value {
         sch__kind kind;
+        bool has_nul;        /* TEXT holds a U+0000 (never stored) */
+        bool bad_utf8;       /* TEXT is not UTF-8 (CBOR; JSON stops first) */
         struct sch_str text; /* TEXT; the literal for numbers in JSON */
         uint64_t u;          /* UINT */
         double f;            /* FLOAT (CBOR only; time tag 1) */
@@ -41,7 +46,9 @@ struct sch__builder {
         bool json;          /* specversion is required in JSON */
         bool data_is_map;
         struct sch__value time;
-        unsigned nfields;   /* data fields, buffered: 'type' may come last */
+        unsigned ndata;     /* data fields seen, kept or not */
+        unsigned data_seen; /* bit per typed field of the event's type */
+        unsigned nfields;   /* fields buffered while 'type' is unknown */
         struct sch__field fields[SCH_MAX_FIELDS];
         tl_status rc;       /* first error, kept */
 };
@@ -67,6 +74,51 @@ tl_status sch__builder_finish(struct sch__builder *b,
 
 /* Name of a value's kind for messages: "text", "map", ... */
 const char *sch__kind_name(sch__kind k);
+
+/*
+** Scan 'len' bytes of text at 'p' once: true when all of it is ASCII
+** without NUL, the common case, eight bytes at a time. 'base' is where the
+** enclosing buffer starts: a short string is read as the last bytes of one
+** 8-byte word reaching back into what precedes it (its own head, at
+** least), with those earlier bytes masked off, so no byte loop is needed.
+** Otherwise the caller falls back to full UTF-8 validation and a NUL search.
+*/
+static inline bool sch__plain_ascii(const char *p, size_t len,
+                                    const char *base)
+{
+        const uint64_t high = UINT64_C(0x8080808080808080);
+        const uint64_t ones = UINT64_C(0x0101010101010101);
+        uint64_t acc = 0, w;
+        size_t i = 0;
+
+        if (len < 8) {
+                if (len == 0)
+                        return true;
+                if ((size_t)(p - base) < 8 - len) {
+                        for (; i < len; i++) {
+                                unsigned char c = (unsigned char)p[i];
+                                acc |= (c & 0x80u) | (c == 0 ? 0x80u : 0u);
+                        }
+                        return acc == 0;
+                }
+                /* Little-endian: the low bytes are the ones before 'p';
+                   make them plain spaces. */
+                __builtin_memcpy(&w, p + len - 8, 8);
+                uint64_t keep = ~UINT64_C(0) << (8 * (8 - len));
+                w = (w & keep) | (ones * 0x20 & ~keep);
+                return !((w & high) | ((w - ones) & ~w & high));
+        }
+        for (; i + 8 <= len; i += 8) {
+                __builtin_memcpy(&w, p + i, 8);
+                /* High bit set, or a zero byte (Mycroft's haszero). */
+                acc |= (w & high) | ((w - ones) & ~w & high);
+        }
+        if (i < len) { /* the last word again, overlapping: no tail loop */
+                __builtin_memcpy(&w, p + len - 8, 8);
+                acc |= (w & high) | ((w - ones) & ~w & high);
+        }
+        return acc == 0;
+}
 
 /* Decoder internals shared by the two formats. */
 struct sch_decoder {

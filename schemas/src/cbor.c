@@ -1,272 +1,290 @@
-/* CBOR events on libcbor's streaming decoder: an explicit stack of frames,
-   definite lengths only, limits enforced before anything is allocated. */
+/* CBOR events (RFC 8949), definite lengths only: a recursive-descent reader
+   feeding the event builder. libcbor encodes (encode.c) and is the oracle
+   the tests and the fuzz target check this reader against; its streaming
+   decoder alone runs at about the target rate with empty callbacks, so the
+   hot path reads heads itself (docs/architecture.md, decode speed). */
 #include "builder.h"
 
-#include <stdio.h>
+#include <math.h>
 #include <string.h>
-
-#include <cbor.h>
 
 #include "core/str.h"
 
 typedef enum { LVL_TOP, LVL_DATA, LVL_SKIP } level;
 
-struct frame {
-        bool map;
-        level lvl;
-        bool want_key;      /* maps: the next item is a key */
-        bool key_ok;        /* the pending key is text */
-        uint64_t left;      /* items (arrays) or pairs (maps) still to come */
-        struct sch_str key; /* the pending key */
-};
-
-struct cctx {
+struct cr {
+        const unsigned char *p;
+        const unsigned char *end;
+        const unsigned char *base;
         struct sch_decoder *d;
         struct tl_error *err;
-        struct frame stack[SCH_MAX_DEPTH + 1];
-        int depth;           /* frames in use; 0 before the root item */
-        uint64_t tag;        /* tag of the next item, or SCH__NO_TAG */
         unsigned items;
-        tl_status fatal;     /* a malformed or over-limit item: stop */
-        bool done;           /* the root item is complete */
 };
 
-static void fatal(struct cctx *c, tl_status code, const char *what)
+/* Builder-level problems (a well-formed but invalid event) are kept and
+   reading goes on to find the item's end; these stop reading. */
+static tl_status fatal(struct cr *r, tl_status code, const char *what)
 {
-        if (!c->fatal)
-                c->fatal = tl_fail(c->err, code, "CBOR: %s", what);
+        return tl_fail(r->err, code, "CBOR: %s at byte %zu", what,
+                       (size_t)(r->p - r->base));
 }
 
-/* An item is complete: advance the enclosing frames, closing full ones. */
-static void item_done(struct cctx *c)
+static void invalid(struct cr *r, const char *where, const char *what)
 {
-        while (c->depth > 0) {
-                struct frame *f = &c->stack[c->depth - 1];
-                if (f->map) {
-                        f->want_key = !f->want_key;
-                        if (!f->want_key)
-                                return; /* a key: its value comes next */
-                }
-                if (--f->left > 0)
-                        return;
-                c->depth--; /* the container itself is now complete */
+        if (!r->d->b.rc)
+                r->d->b.rc = tl_fail(r->err, TL_EINVAL, "%s%s", where, what);
+}
+
+static double half_to_double(unsigned h)
+{
+        unsigned exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+        double v = exp == 0    ? ldexp(mant, -24)
+                   : exp == 31 ? (mant ? NAN : INFINITY)
+                               : ldexp(mant + 1024, (int)exp - 25);
+        return (h & 0x8000) ? -v : v;
+}
+
+/*
+** Read one head: major type and argument. Indefinite lengths and breaks
+** are refused here, so everything after is bounded by declared sizes.
+*/
+static inline __attribute__((always_inline)) tl_status
+head(struct cr *r, unsigned *major, uint64_t *arg)
+{
+        unsigned b, ai, n;
+        uint64_t v = 0;
+
+        if (r->p >= r->end)
+                return tl_fail(r->err, TL_EPARSE,
+                               "CBOR: item truncated at byte %zu",
+                               (size_t)(r->p - r->base));
+        b = *r->p;
+        *major = b >> 5;
+        ai = b & 31;
+        if (ai < 24) {
+                r->p++;
+                *arg = ai;
+                return TL_OK;
         }
-        c->done = true;
+        if (ai == 31)
+                return *major == 7 ? fatal(r, TL_EPARSE, "unexpected break")
+                       : *major >= 2 && *major <= 5
+                               ? fatal(r, TL_ELIMIT,
+                                       "indefinite-length items are not "
+                                       "accepted")
+                               : fatal(r, TL_EPARSE, "malformed item");
+        if (ai > 27)
+                return fatal(r, TL_EPARSE, "malformed item");
+        n = 1u << (ai - 24);
+        if ((size_t)(r->end - r->p) < 1 + n)
+                return tl_fail(r->err, TL_EPARSE,
+                               "CBOR: item truncated at byte %zu",
+                               (size_t)(r->p - r->base));
+        for (unsigned i = 1; i <= n; i++)
+                v = v << 8 | r->p[i];
+        r->p += 1 + n;
+        *arg = v;
+        return TL_OK;
 }
 
-static void path_of(const struct frame *f, char *out, size_t size)
+/* A definite string's bytes, which must all be present. */
+static tl_status payload(struct cr *r, uint64_t len, struct sch_str *out)
 {
-        int n = (int)(f->key.len > 64 ? 64 : f->key.len);
-
-        if (f->lvl == LVL_DATA)
-                snprintf(out, size, "data.%.*s", n, f->key.ptr);
-        else
-                snprintf(out, size, "%.*s", n, f->key.ptr);
-}
-
-/* Hand a value to the builder, by the key that holds it. */
-static void deliver(struct cctx *c, struct sch__value *v)
-{
-        struct frame *f;
-        char path[80];
-
-        v->tag = c->tag;
-        c->tag = SCH__NO_TAG;
-        if (++c->items > SCH_MAX_ITEMS)
-                return fatal(c, TL_ELIMIT, "more than 4096 items in one event");
-        if (c->depth == 0) {
-                if (v->kind != SCH__MAP && !c->d->b.rc)
-                        c->d->b.rc = tl_fail(c->err, TL_EINVAL,
-                                             "event: expected a map, got %s",
-                                             sch__kind_name(v->kind));
-                return;
-        }
-        f = &c->stack[c->depth - 1];
-        if (!f->map || f->lvl == LVL_SKIP)
-                return;
-        if (f->want_key) {
-                f->key_ok = v->kind == SCH__TEXT && v->tag == SCH__NO_TAG;
-                f->key = f->key_ok ? v->text : (struct sch_str){"?", 1};
-                if (!f->key_ok && !c->d->b.rc)
-                        c->d->b.rc = tl_fail(
-                                c->err, TL_EINVAL, "%s: map keys must be text",
-                                f->lvl == LVL_DATA ? "data" : "event");
-                else if (!tl_utf8_valid(v->text.ptr, v->text.len) &&
-                         !c->d->b.rc)
-                        c->d->b.rc = tl_fail(
-                                c->err, TL_EINVAL,
-                                "%s: invalid UTF-8 in a field name",
-                                f->lvl == LVL_DATA ? "data" : "event");
-                f->key_ok = f->key_ok && !c->d->b.rc;
-                return;
-        }
-        if (!f->key_ok)
-                return;
-        if (v->kind == SCH__TEXT &&
-            !tl_utf8_valid(v->text.ptr, v->text.len)) {
-                path_of(f, path, sizeof path);
-                if (!c->d->b.rc)
-                        c->d->b.rc = tl_fail(c->err, TL_EINVAL,
-                                             "%s: invalid UTF-8", path);
-                return;
-        }
-        if (f->lvl == LVL_TOP)
-                sch__builder_top(&c->d->b, f->key, v, c->err);
-        else
-                sch__builder_data(&c->d->b, f->key, v, c->err);
-}
-
-static void scalar(struct cctx *c, struct sch__value *v)
-{
-        if (c->fatal)
-                return;
-        deliver(c, v);
-        item_done(c);
-}
-
-static void on_uint(void *ctx, uint64_t u)
-{
-        struct sch__value v = {.kind = SCH__UINT, .u = u};
-
-        scalar(ctx, &v);
-}
-
-static void on_u8(void *ctx, uint8_t u) { on_uint(ctx, u); }
-static void on_u16(void *ctx, uint16_t u) { on_uint(ctx, u); }
-static void on_u32(void *ctx, uint32_t u) { on_uint(ctx, u); }
-static void on_u64(void *ctx, uint64_t u) { on_uint(ctx, u); }
-
-static void on_negint(void *ctx, uint64_t u)
-{
-        struct sch__value v = {.kind = SCH__NEGINT};
-
-        (void)u;
-        scalar(ctx, &v);
-}
-
-static void on_n8(void *ctx, uint8_t u) { on_negint(ctx, u); }
-static void on_n16(void *ctx, uint16_t u) { on_negint(ctx, u); }
-static void on_n32(void *ctx, uint32_t u) { on_negint(ctx, u); }
-static void on_n64(void *ctx, uint64_t u) { on_negint(ctx, u); }
-
-static void on_text(void *ctx, cbor_data data, size_t len)
-{
-        struct cctx *c = ctx;
-        struct sch__value v = {.kind = SCH__TEXT};
-
+        if (len > (uint64_t)(r->end - r->p))
+                return tl_fail(r->err, TL_EPARSE,
+                               "CBOR: item truncated at byte %zu",
+                               (size_t)(r->p - r->base));
         if (len > SCH_MAX_MESSAGE_BYTES)
-                return fatal(c, TL_ELIMIT, "text string over 1 MiB");
-
-        v.text.ptr = (const char *)data;
-        v.text.len = (uint32_t)len;
-        /* Keys and values of the event are checked in deliver(); text in
-           ignored places must still be UTF-8 for the event to be valid. */
-        if (c->depth > 0 && c->stack[c->depth - 1].lvl == LVL_SKIP &&
-            !tl_utf8_valid(v.text.ptr, v.text.len) && !c->d->b.rc)
-                c->d->b.rc = tl_fail(c->err, TL_EINVAL,
-                                     "invalid UTF-8 in a text string");
-        scalar(ctx, &v);
+                return fatal(r, TL_ELIMIT, "text string over 1 MiB");
+        out->ptr = (const char *)r->p;
+        out->len = (uint32_t)len;
+        r->p += len;
+        return TL_OK;
 }
 
-static void on_bytes(void *ctx, cbor_data data, size_t len)
+static void simple(unsigned ai, uint64_t arg, struct sch__value *v)
 {
-        struct sch__value v = {.kind = SCH__BYTES};
-
-        (void)data;
-        (void)len;
-        scalar(ctx, &v);
-}
-
-static void on_float(void *ctx, double f)
-{
-        struct sch__value v = {.kind = SCH__FLOAT, .f = f};
-
-        scalar(ctx, &v);
-}
-
-static void on_f4(void *ctx, float f) { on_float(ctx, f); }
-static void on_f8(void *ctx, double f) { on_float(ctx, f); }
-
-static void on_simple(void *ctx, sch__kind k)
-{
-        struct sch__value v = {.kind = k};
-
-        scalar(ctx, &v);
-}
-
-static void on_null(void *ctx) { on_simple(ctx, SCH__NULL); }
-static void on_undef(void *ctx) { on_simple(ctx, SCH__UNDEFINED); }
-static void on_bool(void *ctx, bool b) { (void)b; on_simple(ctx, SCH__BOOL); }
-
-static void on_tag(void *ctx, uint64_t tag)
-{
-        struct cctx *c = ctx;
-
-        if (c->fatal)
-                return;
-        if (c->tag != SCH__NO_TAG)
-                return fatal(c, TL_ELIMIT, "nested tags are not accepted");
-        c->tag = tag;
-}
-
-static void container(struct cctx *c, bool map, size_t count)
-{
-        struct sch__value v = {.kind = map ? SCH__MAP : SCH__ARRAY};
-        level lvl = LVL_SKIP;
-        struct frame *parent;
-
-        if (c->fatal)
-                return;
-        parent = c->depth ? &c->stack[c->depth - 1] : NULL;
-        if (!parent && map)
-                lvl = LVL_TOP;
-        else if (parent && map && parent->lvl == LVL_TOP && !parent->want_key &&
-                 parent->key_ok && parent->key.len == 4 &&
-                 memcmp(parent->key.ptr, "data", 4) == 0)
-                lvl = LVL_DATA;
-        deliver(c, &v);
-        if (c->fatal)
-                return;
-        if (lvl != LVL_SKIP && count > SCH_MAX_FIELDS)
-                return fatal(c, TL_ELIMIT, "map of more than 64 entries");
-        if (count > SCH_MAX_ITEMS)
-                return fatal(c, TL_ELIMIT, "container of over 4096 items");
-        if (c->depth == SCH_MAX_DEPTH)
-                return fatal(c, TL_ELIMIT, "nesting deeper than 16");
-        if (count == 0) {
-                item_done(c);
-                return;
+        switch (ai) {
+        case 20:
+        case 21:
+                v->kind = SCH__BOOL;
+                break;
+        case 22:
+                v->kind = SCH__NULL;
+                break;
+        case 25:
+                v->kind = SCH__FLOAT;
+                v->f = half_to_double((unsigned)arg);
+                break;
+        case 26: {
+                uint32_t bits = (uint32_t)arg;
+                float f;
+                memcpy(&f, &bits, 4);
+                v->kind = SCH__FLOAT;
+                v->f = f;
+                break;
         }
-        c->stack[c->depth++] = (struct frame){map, lvl, map, false, count,
-                                              {NULL, 0}};
+        case 27:
+                v->kind = SCH__FLOAT;
+                memcpy(&v->f, &arg, 8);
+                break;
+        default: /* undefined and unassigned simple values */
+                v->kind = SCH__UNDEFINED;
+        }
 }
 
-static void on_map(void *ctx, size_t n) { container(ctx, true, n); }
-static void on_array(void *ctx, size_t n) { container(ctx, false, n); }
-
-static void on_indefinite(void *ctx)
+/*
+** Read one value into 'v'. Scalars are complete; for an array or map only
+** the head is read (kind and v->u = its count) and the caller reads or
+** skips the contents. A tag is read with the item it tags.
+*/
+static tl_status value(struct cr *r, struct sch__value *v)
 {
-        fatal(ctx, TL_ELIMIT, "indefinite-length items are not accepted");
+        const unsigned char *at = r->p;
+        unsigned major = 0;
+        uint64_t arg = 0;
+        tl_status rc;
+
+        v->tag = SCH__NO_TAG;
+        v->has_nul = v->bad_utf8 = false;
+        v->text.len = 0;
+        if (++r->items > SCH_MAX_ITEMS)
+                return fatal(r, TL_ELIMIT, "more than 4096 items in one event");
+        rc = head(r, &major, &arg);
+        if (rc)
+                return rc;
+        switch (major) {
+        case 0:
+                v->kind = SCH__UINT;
+                v->u = arg;
+                return TL_OK;
+        case 1:
+                v->kind = SCH__NEGINT;
+                return TL_OK;
+        case 2:
+                v->kind = SCH__BYTES;
+                return payload(r, arg, &v->text);
+        case 3:
+                v->kind = SCH__TEXT;
+                rc = payload(r, arg, &v->text);
+                /* One pass settles the common case; the rest is looked at
+                   closely. Invalid text is named by whoever holds it. */
+                if (!rc && !sch__plain_ascii(v->text.ptr, v->text.len,
+                                             (const char *)r->base)) {
+                        v->bad_utf8 = !tl_utf8_valid(v->text.ptr, v->text.len);
+                        v->has_nul = memchr(v->text.ptr, '\0', v->text.len);
+                }
+                return rc;
+        case 4:
+        case 5:
+                v->kind = major == 4 ? SCH__ARRAY : SCH__MAP;
+                v->u = arg;
+                return TL_OK;
+        case 6:
+                if (at < r->end && r->p < r->end && (*r->p >> 5) == 6)
+                        return fatal(r, TL_ELIMIT,
+                                     "nested tags are not accepted");
+                rc = value(r, v);
+                v->tag = arg;
+                r->items--; /* tag and item count as one */
+                return rc;
+        default:
+                simple((unsigned)(*at & 31), arg, v);
+                return TL_OK;
+        }
 }
 
-static void on_break(void *ctx)
+static tl_status map(struct cr *r, const struct sch__value *v, level lvl,
+                     int depth);
+
+/* Skip the contents of a container whose head is in 'v'. */
+static tl_status skip(struct cr *r, const struct sch__value *v, int depth)
 {
-        fatal(ctx, TL_EPARSE, "unexpected break");
+        uint64_t n = v->kind == SCH__MAP ? 2 * v->u : v->u;
+        struct sch__value x;
+        tl_status rc;
+
+        if (depth > SCH_MAX_DEPTH)
+                return fatal(r, TL_ELIMIT, "nesting deeper than 16");
+        if (v->u > SCH_MAX_ITEMS)
+                return fatal(r, TL_ELIMIT, "container of over 4096 items");
+        for (uint64_t i = 0; i < n; i++) {
+                rc = value(r, &x);
+                if (rc)
+                        return rc;
+                if (x.kind == SCH__TEXT && x.bad_utf8)
+                        invalid(r, "", "invalid UTF-8 in a text string");
+                if (x.kind == SCH__MAP || x.kind == SCH__ARRAY) {
+                        rc = skip(r, &x, depth + 1);
+                        if (rc)
+                                return rc;
+                }
+        }
+        return TL_OK;
 }
 
-static const struct cbor_callbacks callbacks = {
-        .uint8 = on_u8, .uint16 = on_u16, .uint32 = on_u32, .uint64 = on_u64,
-        .negint8 = on_n8, .negint16 = on_n16, .negint32 = on_n32,
-        .negint64 = on_n64,
-        .byte_string = on_bytes, .byte_string_start = on_indefinite,
-        .string = on_text, .string_start = on_indefinite,
-        .array_start = on_array, .indef_array_start = on_indefinite,
-        .map_start = on_map, .indef_map_start = on_indefinite,
-        .tag = on_tag,
-        .float2 = on_f4, .float4 = on_f4, .float8 = on_f8,
-        .undefined = on_undef, .null = on_null, .boolean = on_bool,
-        .indef_break = on_break,
-};
+static bool is_data(struct sch_str k)
+{
+        return k.len == 4 && memcmp(k.ptr, "data", 4) == 0;
+}
+
+/* One key/value pair of the envelope (TOP) or of data (DATA). */
+static tl_status pair(struct cr *r, level lvl, int depth)
+{
+        const char *where = lvl == LVL_DATA ? "data" : "event";
+        struct sch__value k, v;
+        tl_status rc;
+        bool key_ok;
+
+        rc = value(r, &k);
+        if (rc)
+                return rc;
+        key_ok = k.kind == SCH__TEXT && k.tag == SCH__NO_TAG;
+        if (!key_ok) {
+                invalid(r, where, ": map keys must be text");
+                if (k.kind == SCH__MAP || k.kind == SCH__ARRAY)
+                        rc = skip(r, &k, depth + 1);
+        } else if (k.bad_utf8) {
+                invalid(r, where, ": invalid UTF-8 in a field name");
+                key_ok = false;
+        }
+        if (!rc)
+                rc = value(r, &v);
+        if (rc)
+                return rc;
+        if (key_ok && v.kind == SCH__TEXT && v.bad_utf8 && !r->d->b.rc)
+                r->d->b.rc = tl_fail(r->err, TL_EINVAL, "%s%.*s: invalid UTF-8",
+                                     lvl == LVL_DATA ? "data." : "",
+                                     (int)(k.text.len > 64 ? 64 : k.text.len),
+                                     k.text.ptr);
+        else if (key_ok && lvl == LVL_TOP)
+                sch__builder_top(&r->d->b, k.text, &v, r->err);
+        else if (key_ok)
+                sch__builder_data(&r->d->b, k.text, &v, r->err);
+        if (v.kind != SCH__MAP && v.kind != SCH__ARRAY)
+                return TL_OK;
+        if (key_ok && lvl == LVL_TOP && v.kind == SCH__MAP && is_data(k.text))
+                return map(r, &v, LVL_DATA, depth + 1);
+        return skip(r, &v, depth + 1);
+}
+
+/* The contents of the envelope map, or of data. */
+static tl_status map(struct cr *r, const struct sch__value *v, level lvl,
+                     int depth)
+{
+        tl_status rc;
+
+        if (depth > SCH_MAX_DEPTH)
+                return fatal(r, TL_ELIMIT, "nesting deeper than 16");
+        if (v->u > SCH_MAX_FIELDS)
+                return fatal(r, TL_ELIMIT, "map of more than 64 entries");
+        for (uint64_t i = 0; i < v->u; i++) {
+                rc = pair(r, lvl, depth);
+                if (rc)
+                        return rc;
+        }
+        return TL_OK;
+}
 
 /*
 ** Decode one item at buf[*pos] as an event. On return '*pos' is past the
@@ -276,54 +294,39 @@ static tl_status decode_item(struct sch_decoder *d, const unsigned char *buf,
                              size_t len, size_t *pos, struct sch_event *ev,
                              struct tl_error *err)
 {
-        struct cctx c = {.d = d, .err = err, .tag = SCH__NO_TAG};
-        size_t p = *pos;
+        struct cr r = {buf + *pos, buf + len, buf, d, err, 0};
+        struct sch__value v;
+        tl_status rc;
 
         tl_arena_reset(&d->arena);
         sch__builder_start(&d->b, ev, false);
-        while (!c.done && !c.fatal) {
-                struct cbor_decoder_result r =
-                        cbor_stream_decode(buf + p, len - p, &callbacks, &c);
-                if (r.status == CBOR_DECODER_NEDATA)
-                        return tl_fail(err, TL_EPARSE,
-                                       "CBOR: item truncated at byte %zu", p);
-                if (r.status == CBOR_DECODER_ERROR)
-                        return tl_fail(err, TL_EPARSE,
-                                       "CBOR: malformed item at byte %zu", p);
-                p += r.read;
+        rc = value(&r, &v);
+        if (!rc && v.kind == SCH__MAP)
+                rc = map(&r, &v, LVL_TOP, 1);
+        else if (!rc) {
+                if (!d->b.rc)
+                        d->b.rc = tl_fail(err, TL_EINVAL,
+                                          "event: expected a map, got %s",
+                                          sch__kind_name(v.kind));
+                if (v.kind == SCH__ARRAY)
+                        rc = skip(&r, &v, 1);
         }
-        if (c.fatal)
-                return c.fatal;
-        *pos = p;
+        if (rc)
+                return rc;
+        *pos = (size_t)(r.p - buf);
         if (d->b.rc)
                 return d->b.rc;
         return sch__builder_finish(&d->b, &d->opt, err);
 }
 
-/* Read the array head of a batch message without decoding its elements. */
-struct head {
-        bool array;
-        bool indefinite;
-        size_t count;
-};
-
-static void head_array(void *ctx, size_t n)
-{
-        ((struct head *)ctx)->array = true;
-        ((struct head *)ctx)->count = n;
-}
-
-static void head_indef(void *ctx)
-{
-        ((struct head *)ctx)->indefinite = true;
-}
-
 tl_status sch_cbor_reader_open(struct sch_cbor_reader *r, const void *buf,
                                size_t len, bool sequence, struct tl_error *err)
 {
-        struct cbor_callbacks cb = cbor_empty_callbacks;
-        struct head h = {false, false, 0};
-        struct cbor_decoder_result res;
+        struct cr c = {buf, (const unsigned char *)buf + len, buf, NULL, err,
+                       0};
+        unsigned major = 0;
+        uint64_t count = 0;
+        tl_status rc;
 
         memset(r, 0, sizeof *r);
         r->buf = buf;
@@ -338,26 +341,24 @@ tl_status sch_cbor_reader_open(struct sch_cbor_reader *r, const void *buf,
                                len, SCH_MAX_MESSAGE_BYTES);
         if (len == 0)
                 return tl_fail(err, TL_EPARSE, "CBOR: empty message");
-        if ((r->buf[0] >> 5) != 4) /* major type 4: array */
+        if ((r->buf[0] >> 5) != 4) /* not an array: one event */
                 return TL_OK;
-        cb.array_start = head_array;
-        cb.indef_array_start = head_indef;
-        res = cbor_stream_decode(r->buf, len, &cb, &h);
-        if (h.indefinite)
+        if ((r->buf[0] & 31) == 31)
                 return tl_fail(err, TL_ELIMIT,
                                "CBOR: indefinite-length batch arrays are not "
                                "accepted");
-        if (res.status != CBOR_DECODER_FINISHED || !h.array)
+        rc = head(&c, &major, &count);
+        if (rc)
                 return tl_fail(err, TL_EPARSE, "CBOR: malformed batch head");
-        if (h.count == 0)
+        if (count == 0)
                 return tl_fail(err, TL_EPARSE, "CBOR: empty batch");
-        if (h.count > SCH_MAX_BATCH_EVENTS)
+        if (count > SCH_MAX_BATCH_EVENTS)
                 return tl_fail(err, TL_ELIMIT,
-                               "CBOR: batch of %zu events is over the limit "
+                               "CBOR: batch of %llu events is over the limit "
                                "of %d",
-                               h.count, SCH_MAX_BATCH_EVENTS);
-        r->pos = res.read;
-        r->count = h.count;
+                               (unsigned long long)count, SCH_MAX_BATCH_EVENTS);
+        r->pos = (size_t)(c.p - c.base);
+        r->count = (size_t)count;
         return TL_OK;
 }
 
@@ -382,21 +383,16 @@ tl_status sch_cbor_reader_next(struct sch_cbor_reader *r,
         size_t start = r->pos, pos = r->pos;
         tl_status rc = decode_item(d, r->buf, r->len, &pos, ev, err);
 
+        raw->ptr = (const char *)r->buf + start;
         if (rc == TL_EPARSE || rc == TL_ELIMIT) {
                 /* Nothing says where this item ends: the rest goes together. */
                 r->broken = true;
-                raw->ptr = (const char *)r->buf + start;
                 raw->len = (uint32_t)(r->len - start);
                 return rc;
         }
         r->pos = pos;
         r->index++;
-        raw->ptr = (const char *)r->buf + start;
         raw->len = (uint32_t)(pos - start);
-        if (pos - start > SCH_MAX_MESSAGE_BYTES)
-                return tl_fail(err, TL_EINVAL,
-                               "event of %zu bytes is over the %d byte limit",
-                               pos - start, SCH_MAX_MESSAGE_BYTES);
         if (!r->sequence && r->index == r->count && pos != r->len) {
                 r->broken = true;
                 raw->len = (uint32_t)(r->len - start);
@@ -406,5 +402,9 @@ tl_status sch_cbor_reader_next(struct sch_cbor_reader *r,
                                "event",
                                r->len - pos);
         }
+        if (!rc && pos - start > SCH_MAX_MESSAGE_BYTES)
+                return tl_fail(err, TL_EINVAL,
+                               "event of %zu bytes is over the %d byte limit",
+                               pos - start, SCH_MAX_MESSAGE_BYTES);
         return rc;
 }

@@ -29,11 +29,24 @@ const char *sch_seat_action_name(sch_seat_action a)
 
 sch_event_type sch_event_type_parse(const char *s, size_t len)
 {
-        for (unsigned t = SCH_TYPE_TOKENS; t <= SCH_TYPE_SEAT; t++)
-                if (strlen(type_names[t]) == len &&
-                    memcmp(type_names[t], s, len) == 0)
-                        return (sch_event_type)t;
-        return SCH_TYPE_NONE;
+        /* Called for every event: lengths first, constant-size compares. */
+        switch (len) {
+        case 11:
+                return memcmp(s, "device.seat", 11) == 0 ? SCH_TYPE_SEAT
+                                                         : SCH_TYPE_NONE;
+        case 16:
+                return memcmp(s, "inference.tokens", 16) == 0
+                               ? SCH_TYPE_TOKENS
+                               : SCH_TYPE_NONE;
+        case 20:
+                if (memcmp(s, "inference.iterations", 20) == 0)
+                        return SCH_TYPE_ITERATIONS;
+                return memcmp(s, "inference.matrix_ops", 20) == 0
+                               ? SCH_TYPE_MATRIX_OPS
+                               : SCH_TYPE_NONE;
+        default:
+                return SCH_TYPE_NONE;
+        }
 }
 
 static struct sch_str cstr(const char *s)

@@ -38,7 +38,7 @@ static tl_status syntax(struct jp *j, const char *what)
                        (size_t)(j->p - j->base));
 }
 
-static void skip_ws(struct jp *j)
+static inline void skip_ws(struct jp *j)
 {
         while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' ||
                                  *j->p == '\r' || *j->p == '\t'))
@@ -121,7 +121,7 @@ static tl_status unescape_u(struct jp *j, char *o, size_t *olen)
 /* Slow path for a string with escapes: copy it unescaped into the arena.
    'start' is just past the opening quote; 'raw_end' at the closing one. */
 static tl_status unescape(struct jp *j, const unsigned char *start,
-                          const unsigned char *raw_end, struct sch_str *out)
+                          const unsigned char *raw_end, struct sch__value *out)
 {
         char *o;
         size_t olen = 0;
@@ -162,18 +162,50 @@ static tl_status unescape(struct jp *j, const unsigned char *start,
                 }
         }
         j->p = raw_end + 1;
-        out->ptr = o;
-        out->len = (uint32_t)olen;
+        out->text.ptr = o;
+        out->text.len = (uint32_t)olen;
+        /* Only an escape can put a NUL in JSON text. */
+        out->has_nul = memchr(o, '\0', olen) != NULL;
         return TL_OK;
 }
 
-/* A string at j->p (on the opening quote). Zero-copy unless escaped. */
-static tl_status parse_string(struct jp *j, struct sch_str *out)
+/*
+** The bytes among the 8 at 'p' that need a look ('"', '\\', < 0x20,
+** >= 0x80) as a mask of high bits; 0 when all are plain. The lowest set
+** bit is exact (borrows only spoil bits above it), which is all the
+** caller uses.
+*/
+static uint64_t special8(const unsigned char *p)
+{
+        const uint64_t ones = UINT64_C(0x0101010101010101);
+        const uint64_t high = UINT64_C(0x8080808080808080);
+        uint64_t w, q, bs, lo;
+
+        memcpy(&w, p, 8);
+        q = w ^ (ones * '"');
+        bs = w ^ (ones * '\\');
+        lo = w - ones * 0x20; /* borrows where a byte is below 0x20 */
+        return ((q - ones) & ~q & high) | ((bs - ones) & ~bs & high) |
+               (lo & ~w & high) | (w & high);
+}
+
+/* A string at j->p (on the opening quote) into 'out' (kind TEXT).
+   Zero-copy unless escaped. */
+static inline __attribute__((always_inline)) tl_status
+parse_string(struct jp *j, struct sch__value *out)
 {
         const unsigned char *start = ++j->p;
         bool escaped = false;
 
         for (;;) {
+                while (j->end - j->p >= 8) {
+                        uint64_t m = special8(j->p);
+                        if (m) {
+                                j->p += __builtin_ctzll(m) >> 3;
+                                break;
+                        }
+                        j->p += 8;
+                }
                 while (j->p < j->end && plain[*j->p])
                         j->p++;
                 if (j->p >= j->end)
@@ -196,10 +228,11 @@ static tl_status parse_string(struct jp *j, struct sch_str *out)
         }
         if ((size_t)(j->p - start) > UINT32_MAX)
                 return tl_fail(j->err, TL_ELIMIT, "JSON: string too long");
+        out->has_nul = false;
         if (escaped)
                 return unescape(j, start, j->p, out);
-        out->ptr = (const char *)start;
-        out->len = (uint32_t)(j->p - start);
+        out->text.ptr = (const char *)start;
+        out->text.len = (uint32_t)(j->p - start);
         j->p++;
         return TL_OK;
 }
@@ -287,12 +320,14 @@ static tl_status parse_value(struct jp *j, struct sch__value *v, level inner,
                                SCH_MAX_ITEMS);
         v->tag = SCH__NO_TAG;
         v->text.len = 0;
+        v->has_nul = false;
+        v->bad_utf8 = false;
         if (j->p >= j->end)
                 return syntax(j, "expected a value");
         switch (*j->p) {
         case '"':
                 v->kind = SCH__TEXT;
-                return parse_string(j, &v->text);
+                return parse_string(j, v);
         case '{':
         case '[':
                 v->kind = *j->p == '{' ? SCH__MAP : SCH__ARRAY;
@@ -345,7 +380,7 @@ static tl_status parse_container(struct jp *j, level lvl, int depth)
 {
         bool object = *j->p == '{';
         unsigned char close = object ? '}' : ']';
-        struct sch_str key;
+        struct sch__value key;
         struct sch__value v;
         tl_status rc;
 
@@ -370,7 +405,7 @@ static tl_status parse_container(struct jp *j, level lvl, int depth)
                                 return syntax(j, "expected ':' after key");
                         j->p++;
                         skip_ws(j);
-                        rc = member(j, lvl, depth, key);
+                        rc = member(j, lvl, depth, key.text);
                 } else {
                         rc = parse_value(j, &v, LVL_SKIP, depth, false);
                 }
