@@ -13,6 +13,11 @@ if(TALLY_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+if(TALLY_FUZZ)
+  # Coverage feedback for libFuzzer in every library the targets link.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 # tally_strict(TARGET): the project's warning set on a target's own sources.
 function(tally_strict target)
   target_compile_options(${target} PRIVATE ${TALLY_WARNINGS})

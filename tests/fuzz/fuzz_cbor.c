@@ -1,0 +1,74 @@
+/* libFuzzer target: the CBOR event reader, as a Kafka message and as a
+   sequence file. What is accepted must re-encode to an equal event, and
+   libcbor (an independent decoder) must read exactly its bytes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cbor.h>
+
+#include "schemas/decode.h"
+
+static struct sch_decoder *d, *d2;
+
+static void check_accepted(const struct sch_event *ev, struct sch_str raw)
+{
+        struct cbor_load_result res;
+        cbor_item_t *item;
+        struct sch_cbor_reader r;
+        struct sch_event back;
+        struct sch_str raw2;
+        struct tl_buf b;
+
+        item = cbor_load((const unsigned char *)raw.ptr, raw.len, &res);
+        if (!item || res.read != raw.len)
+                abort();
+        cbor_decref(&item);
+        tl_buf_init(&b, 0);
+        if (sch_encode_cbor(ev, &b, NULL) ||
+            sch_cbor_reader_open(&r, b.data, b.len, false, NULL) ||
+            sch_cbor_reader_next(&r, d2, &back, &raw2, NULL) ||
+            !sch_event_equal(ev, &back))
+                abort();
+        tl_buf_release(&b);
+}
+
+static void read_all(const uint8_t *data, size_t size, bool sequence)
+{
+        struct sch_cbor_reader r;
+        struct sch_event ev;
+        struct sch_str raw;
+        size_t n = 0;
+
+        if (sch_cbor_reader_open(&r, data, size, sequence, NULL))
+                return;
+        while (sch_cbor_reader_more(&r)) {
+                tl_status rc = sch_cbor_reader_next(&r, d, &ev, &raw, NULL);
+                /* Every element is accounted for, and raw stays inside. */
+                if ((const uint8_t *)raw.ptr < data ||
+                    (const uint8_t *)raw.ptr + raw.len > data + size)
+                        abort();
+                if (rc == TL_OK)
+                        check_accepted(&ev, raw);
+                if (++n > size + 1)
+                        abort(); /* no progress */
+        }
+        if (!sequence && !r.broken &&
+            sch_cbor_reader_remaining(&r) != 0)
+                abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        struct sch_options opt = {INT64_C(4102444800000000), 0};
+
+        if (!d) {
+                sch_decoder_new(&opt, &d, NULL);
+                sch_decoder_new(&opt, &d2, NULL);
+        }
+        read_all(data, size, false);
+        read_all(data, size, true);
+        return 0;
+}
