@@ -120,6 +120,19 @@ static inline bool sch__plain_ascii(const char *p, size_t len,
         return acc == 0;
 }
 
+/* Where a reader is in an event: the envelope, data, or a skipped value. */
+typedef enum { SCH__LVL_TOP, SCH__LVL_DATA, SCH__LVL_SKIP } sch__level;
+
+/* A reader's cursor over one message, for the JSON and CBOR readers. */
+struct sch__cursor {
+        const unsigned char *p;
+        const unsigned char *end;
+        const unsigned char *base;
+        struct sch_decoder *d;
+        struct tl_error *err;
+        unsigned items; /* values read, against SCH_MAX_ITEMS */
+};
+
 /* Decoder internals shared by the two formats. */
 struct sch_decoder {
         struct tl_arena arena;

@@ -10,26 +10,16 @@
 
 #include "core/str.h"
 
-typedef enum { LVL_TOP, LVL_DATA, LVL_SKIP } level;
-
-struct cr {
-        const unsigned char *p;
-        const unsigned char *end;
-        const unsigned char *base;
-        struct sch_decoder *d;
-        struct tl_error *err;
-        unsigned items;
-};
 
 /* Builder-level problems (a well-formed but invalid event) are kept and
    reading goes on to find the item's end; these stop reading. */
-static tl_status fatal(struct cr *r, tl_status code, const char *what)
+static tl_status fatal(struct sch__cursor *r, tl_status code, const char *what)
 {
         return tl_fail(r->err, code, "CBOR: %s at byte %zu", what,
                        (size_t)(r->p - r->base));
 }
 
-static void invalid(struct cr *r, const char *where, const char *what)
+static void invalid(struct sch__cursor *r, const char *where, const char *what)
 {
         if (!r->d->b.rc)
                 r->d->b.rc = tl_fail(r->err, TL_EINVAL, "%s%s", where, what);
@@ -49,7 +39,7 @@ static double half_to_double(unsigned h)
 ** are refused here, so everything after is bounded by declared sizes.
 */
 static inline __attribute__((always_inline)) tl_status
-head(struct cr *r, unsigned *major, uint64_t *arg)
+head(struct sch__cursor *r, unsigned *major, uint64_t *arg)
 {
         unsigned b, ai, n;
         uint64_t v = 0;
@@ -88,7 +78,7 @@ head(struct cr *r, unsigned *major, uint64_t *arg)
 }
 
 /* A definite string's bytes, which must all be present. */
-static tl_status payload(struct cr *r, uint64_t len, struct sch_str *out)
+static tl_status payload(struct sch__cursor *r, uint64_t len, struct sch_str *out)
 {
         if (len > (uint64_t)(r->end - r->p))
                 return tl_fail(r->err, TL_EPARSE,
@@ -138,7 +128,7 @@ static void simple(unsigned ai, uint64_t arg, struct sch__value *v)
 ** the head is read (kind and v->u = its count) and the caller reads or
 ** skips the contents. A tag is read with the item it tags.
 */
-static tl_status value(struct cr *r, struct sch__value *v)
+static tl_status value(struct sch__cursor *r, struct sch__value *v)
 {
         const unsigned char *at = r->p;
         unsigned major = 0;
@@ -181,7 +171,7 @@ static tl_status value(struct cr *r, struct sch__value *v)
                 v->u = arg;
                 return TL_OK;
         case 6:
-                if (at < r->end && r->p < r->end && (*r->p >> 5) == 6)
+                if (r->p < r->end && (*r->p >> 5) == 6)
                         return fatal(r, TL_ELIMIT,
                                      "nested tags are not accepted");
                 rc = value(r, v);
@@ -194,11 +184,11 @@ static tl_status value(struct cr *r, struct sch__value *v)
         }
 }
 
-static tl_status map(struct cr *r, const struct sch__value *v, level lvl,
+static tl_status map(struct sch__cursor *r, const struct sch__value *v, sch__level lvl,
                      int depth);
 
 /* Skip the contents of a container whose head is in 'v'. */
-static tl_status skip(struct cr *r, const struct sch__value *v, int depth)
+static tl_status skip(struct sch__cursor *r, const struct sch__value *v, int depth)
 {
         uint64_t n = v->kind == SCH__MAP ? 2 * v->u : v->u;
         struct sch__value x;
@@ -229,9 +219,9 @@ static bool is_data(struct sch_str k)
 }
 
 /* One key/value pair of the envelope (TOP) or of data (DATA). */
-static tl_status pair(struct cr *r, level lvl, int depth)
+static tl_status pair(struct sch__cursor *r, sch__level lvl, int depth)
 {
-        const char *where = lvl == LVL_DATA ? "data" : "event";
+        const char *where = lvl == SCH__LVL_DATA ? "data" : "event";
         struct sch__value k, v;
         tl_status rc;
         bool key_ok;
@@ -254,22 +244,22 @@ static tl_status pair(struct cr *r, level lvl, int depth)
                 return rc;
         if (key_ok && v.kind == SCH__TEXT && v.bad_utf8 && !r->d->b.rc)
                 r->d->b.rc = tl_fail(r->err, TL_EINVAL, "%s%.*s: invalid UTF-8",
-                                     lvl == LVL_DATA ? "data." : "",
+                                     lvl == SCH__LVL_DATA ? "data." : "",
                                      (int)(k.text.len > 64 ? 64 : k.text.len),
                                      k.text.ptr);
-        else if (key_ok && lvl == LVL_TOP)
+        else if (key_ok && lvl == SCH__LVL_TOP)
                 sch__builder_top(&r->d->b, k.text, &v, r->err);
         else if (key_ok)
                 sch__builder_data(&r->d->b, k.text, &v, r->err);
         if (v.kind != SCH__MAP && v.kind != SCH__ARRAY)
                 return TL_OK;
-        if (key_ok && lvl == LVL_TOP && v.kind == SCH__MAP && is_data(k.text))
-                return map(r, &v, LVL_DATA, depth + 1);
+        if (key_ok && lvl == SCH__LVL_TOP && v.kind == SCH__MAP && is_data(k.text))
+                return map(r, &v, SCH__LVL_DATA, depth + 1);
         return skip(r, &v, depth + 1);
 }
 
 /* The contents of the envelope map, or of data. */
-static tl_status map(struct cr *r, const struct sch__value *v, level lvl,
+static tl_status map(struct sch__cursor *r, const struct sch__value *v, sch__level lvl,
                      int depth)
 {
         tl_status rc;
@@ -294,15 +284,22 @@ static tl_status decode_item(struct sch_decoder *d, const unsigned char *buf,
                              size_t len, size_t *pos, struct sch_event *ev,
                              struct tl_error *err)
 {
-        struct cr r = {buf + *pos, buf + len, buf, d, err, 0};
+        struct sch__cursor r = {buf + *pos, buf + len, buf, d, err, 0};
         struct sch__value v;
         tl_status rc;
 
         tl_arena_reset(&d->arena);
         sch__builder_start(&d->b, ev, false);
         rc = value(&r, &v);
+        /* Tag 55799 only says "this is CBOR" (RFC 8949, 3.4.6); any other
+           tag on the event would give it a meaning we do not know. */
+        if (!rc && v.kind == SCH__MAP && v.tag != SCH__NO_TAG &&
+            v.tag != 55799 && !d->b.rc)
+                d->b.rc = tl_fail(err, TL_EINVAL,
+                                  "event: unexpected tag %llu on the event map",
+                                  (unsigned long long)v.tag);
         if (!rc && v.kind == SCH__MAP)
-                rc = map(&r, &v, LVL_TOP, 1);
+                rc = map(&r, &v, SCH__LVL_TOP, 1);
         else if (!rc) {
                 if (!d->b.rc)
                         d->b.rc = tl_fail(err, TL_EINVAL,
@@ -322,7 +319,7 @@ static tl_status decode_item(struct sch_decoder *d, const unsigned char *buf,
 tl_status sch_cbor_reader_open(struct sch_cbor_reader *r, const void *buf,
                                size_t len, bool sequence, struct tl_error *err)
 {
-        struct cr c = {buf, (const unsigned char *)buf + len, buf, NULL, err,
+        struct sch__cursor c = {buf, (const unsigned char *)buf + len, buf, NULL, err,
                        0};
         unsigned major = 0;
         uint64_t count = 0;

@@ -68,3 +68,57 @@ sch_encoding sch_detect_encoding(const char *content_type, const void *buf,
                 p++;
         return p < end && *p == '{' ? SCH_ENC_JSON : SCH_ENC_CBOR;
 }
+
+void sch_jsonl_reader_open(struct sch_jsonl_reader *r, const void *buf,
+                           size_t len)
+{
+        r->buf = buf;
+        r->len = len;
+        r->pos = 0;
+        r->line = 0;
+        r->next_line = 1;
+}
+
+static bool blank(const char *p, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+                        return false;
+        return true;
+}
+
+bool sch_jsonl_reader_more(struct sch_jsonl_reader *r)
+{
+        while (r->pos < r->len) {
+                const char *p = r->buf + r->pos;
+                const char *nl = memchr(p, '\n', r->len - r->pos);
+                size_t n = nl ? (size_t)(nl - p) : r->len - r->pos;
+                if (!blank(p, n))
+                        return true;
+                r->pos += n + (nl != NULL);
+                r->next_line++;
+        }
+        return false;
+}
+
+tl_status sch_jsonl_reader_next(struct sch_jsonl_reader *r,
+                                struct sch_decoder *d, struct sch_event *ev,
+                                struct sch_str *raw, struct tl_error *err)
+{
+        const char *p;
+        const char *nl;
+        size_t n;
+
+        if (!sch_jsonl_reader_more(r))
+                return tl_fail(err, TL_ENOTFOUND, "no more lines");
+        p = r->buf + r->pos;
+        nl = memchr(p, '\n', r->len - r->pos);
+        n = nl ? (size_t)(nl - p) : r->len - r->pos;
+        r->pos += n + (nl != NULL);
+        r->line = r->next_line++;
+        if (n && p[n - 1] == '\r')
+                n--;
+        raw->ptr = p;
+        raw->len = (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n);
+        return sch_decode_json(d, p, n, ev, err);
+}

@@ -8,16 +8,6 @@
 
 #include "core/str.h"
 
-typedef enum { LVL_TOP, LVL_DATA, LVL_SKIP } level;
-
-struct jp {
-        const unsigned char *p;
-        const unsigned char *end;
-        const unsigned char *base;
-        struct sch_decoder *d;
-        struct tl_error *err;
-        unsigned items;
-};
 
 /* 1 for bytes that may stand in a string as themselves: printable ASCII
    other than '"' and '\\'. Everything else takes the slow path. */
@@ -32,13 +22,13 @@ static const unsigned char plain[256] = {
 #undef R16
 };
 
-static tl_status syntax(struct jp *j, const char *what)
+static tl_status syntax(struct sch__cursor *j, const char *what)
 {
         return tl_fail(j->err, TL_EPARSE, "JSON: %s at byte %zu", what,
                        (size_t)(j->p - j->base));
 }
 
-static inline void skip_ws(struct jp *j)
+static inline void skip_ws(struct sch__cursor *j)
 {
         while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' ||
                                  *j->p == '\r' || *j->p == '\t'))
@@ -98,7 +88,7 @@ static size_t put_utf8(unsigned cp, char *o)
 }
 
 /* One \uXXXX escape (a surrogate pair when needed) at j->p, past the 'u'. */
-static tl_status unescape_u(struct jp *j, char *o, size_t *olen)
+static tl_status unescape_u(struct sch__cursor *j, char *o, size_t *olen)
 {
         unsigned cp, lo;
 
@@ -120,7 +110,7 @@ static tl_status unescape_u(struct jp *j, char *o, size_t *olen)
 
 /* Slow path for a string with escapes: copy it unescaped into the arena.
    'start' is just past the opening quote; 'raw_end' at the closing one. */
-static tl_status unescape(struct jp *j, const unsigned char *start,
+static tl_status unescape(struct sch__cursor *j, const unsigned char *start,
                           const unsigned char *raw_end, struct sch__value *out)
 {
         char *o;
@@ -192,7 +182,7 @@ static uint64_t special8(const unsigned char *p)
 /* A string at j->p (on the opening quote) into 'out' (kind TEXT).
    Zero-copy unless escaped. */
 static inline __attribute__((always_inline)) tl_status
-parse_string(struct jp *j, struct sch__value *out)
+parse_string(struct sch__cursor *j, struct sch__value *out)
 {
         const unsigned char *start = ++j->p;
         bool escaped = false;
@@ -243,7 +233,7 @@ static bool is_digit(unsigned char c)
 }
 
 /* A number, classified: UINT (fits 64 bits), BIGUINT, NEGINT or FLOAT. */
-static tl_status parse_number(struct jp *j, struct sch__value *v)
+static tl_status parse_number(struct sch__cursor *j, struct sch__value *v)
 {
         const unsigned char *start = j->p;
         bool neg = false, frac = false, big = false;
@@ -291,7 +281,7 @@ static tl_status parse_number(struct jp *j, struct sch__value *v)
         return TL_OK;
 }
 
-static tl_status parse_literal(struct jp *j, const char *word, sch__kind kind,
+static tl_status parse_literal(struct sch__cursor *j, const char *word, sch__kind kind,
                                struct sch__value *v)
 {
         size_t n = strlen(word);
@@ -303,13 +293,13 @@ static tl_status parse_literal(struct jp *j, const char *word, sch__kind kind,
         return TL_OK;
 }
 
-static tl_status parse_container(struct jp *j, level lvl, int depth);
+static tl_status parse_container(struct sch__cursor *j, sch__level lvl, int depth);
 
 /*
 ** A value at j->p. Scalars are returned in 'v'. A container is announced
 ** in 'v' (MAP or ARRAY) and also parsed here, at level 'inner'.
 */
-static tl_status parse_value(struct jp *j, struct sch__value *v, level inner,
+static tl_status parse_value(struct sch__cursor *j, struct sch__value *v, sch__level inner,
                              int depth, bool announce_only)
 {
         tl_status rc;
@@ -333,7 +323,7 @@ static tl_status parse_value(struct jp *j, struct sch__value *v, level inner,
                 v->kind = *j->p == '{' ? SCH__MAP : SCH__ARRAY;
                 if (announce_only)
                         return TL_OK;
-                rc = parse_container(j, v->kind == SCH__MAP ? inner : LVL_SKIP,
+                rc = parse_container(j, v->kind == SCH__MAP ? inner : SCH__LVL_SKIP,
                                      depth + 1);
                 return rc;
         case 't':
@@ -350,33 +340,33 @@ static tl_status parse_value(struct jp *j, struct sch__value *v, level inner,
         }
 }
 
-static tl_status member(struct jp *j, level lvl, int depth,
+static tl_status member(struct sch__cursor *j, sch__level lvl, int depth,
                         struct sch_str key)
 {
         struct sch__value v;
-        level inner = LVL_SKIP;
+        sch__level inner = SCH__LVL_SKIP;
         tl_status rc;
 
-        if (lvl == LVL_TOP && key.len == 4 && memcmp(key.ptr, "data", 4) == 0)
-                inner = LVL_DATA;
+        if (lvl == SCH__LVL_TOP && key.len == 4 && memcmp(key.ptr, "data", 4) == 0)
+                inner = SCH__LVL_DATA;
         /* Announce containers to the builder before descending, so that a
            wrong kind is reported by the key that holds it. */
         rc = parse_value(j, &v, inner, depth, true);
         if (rc)
                 return rc;
-        if (lvl == LVL_TOP)
+        if (lvl == SCH__LVL_TOP)
                 rc = sch__builder_top(&j->d->b, key, &v, j->err);
-        else if (lvl == LVL_DATA)
+        else if (lvl == SCH__LVL_DATA)
                 rc = sch__builder_data(&j->d->b, key, &v, j->err);
         if (rc)
                 return rc;
         if (v.kind == SCH__MAP || v.kind == SCH__ARRAY)
                 return parse_container(
-                        j, v.kind == SCH__MAP ? inner : LVL_SKIP, depth + 1);
+                        j, v.kind == SCH__MAP ? inner : SCH__LVL_SKIP, depth + 1);
         return TL_OK;
 }
 
-static tl_status parse_container(struct jp *j, level lvl, int depth)
+static tl_status parse_container(struct sch__cursor *j, sch__level lvl, int depth)
 {
         bool object = *j->p == '{';
         unsigned char close = object ? '}' : ']';
@@ -407,7 +397,7 @@ static tl_status parse_container(struct jp *j, level lvl, int depth)
                         skip_ws(j);
                         rc = member(j, lvl, depth, key.text);
                 } else {
-                        rc = parse_value(j, &v, LVL_SKIP, depth, false);
+                        rc = parse_value(j, &v, SCH__LVL_SKIP, depth, false);
                 }
                 if (rc)
                         return rc;
@@ -429,7 +419,7 @@ static tl_status parse_container(struct jp *j, level lvl, int depth)
 tl_status sch_decode_json(struct sch_decoder *d, const void *buf, size_t len,
                           struct sch_event *ev, struct tl_error *err)
 {
-        struct jp j = {buf, (const unsigned char *)buf + len, buf, d, err, 0};
+        struct sch__cursor j = {buf, (const unsigned char *)buf + len, buf, d, err, 0};
         tl_status rc;
 
         if (len > SCH_MAX_MESSAGE_BYTES)
@@ -441,7 +431,7 @@ tl_status sch_decode_json(struct sch_decoder *d, const void *buf, size_t len,
         skip_ws(&j);
         if (j.p >= j.end || *j.p != '{')
                 return syntax(&j, "expected '{' to start an event object");
-        rc = parse_container(&j, LVL_TOP, 1);
+        rc = parse_container(&j, SCH__LVL_TOP, 1);
         if (rc)
                 return rc;
         skip_ws(&j);

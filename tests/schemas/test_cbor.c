@@ -136,49 +136,41 @@ Test(cbor, time_as_tag_0_text_or_tag_1_epoch_seconds)
                   err.msg);
 }
 
+/* Decode 'b' as one event: it must be invalid with 'frag' in the reason. */
+static void expect_invalid(struct tl_buf *b, const char *frag)
+{
+        struct tl_error err;
+
+        cr_assert_eq(evt_decode_cbor_bytes(b->data, b->len, NULL, &err),
+                     TL_EINVAL, "%s", frag);
+        cr_assert(strstr(err.msg, frag), "'%s' lacks '%s'", err.msg, frag);
+        tl_buf_clear(b);
+}
+
 Test(cbor, wrong_kinds_are_named)
 {
         struct tl_buf b;
-        struct tl_error err;
 
         tl_buf_init(&b, 0);
         head(&b, map_h, 1);
         text(&b, "id");
         raw(&b, "\x43" "abc", 4); /* byte string */
-        cr_assert_eq(evt_decode_cbor_bytes(b.data, b.len, NULL, &err),
-                     TL_EINVAL);
-        cr_assert(strstr(err.msg, "id: expected text, got byte string"), "%s",
-                  err.msg);
-        tl_buf_clear(&b);
+        expect_invalid(&b, "id: expected text, got byte string");
         head(&b, map_h, 1);
         head(&b, cbor_encode_uint, 7); /* a non-text key */
         text(&b, "x");
-        cr_assert_eq(evt_decode_cbor_bytes(b.data, b.len, NULL, &err),
-                     TL_EINVAL);
-        cr_assert(strstr(err.msg, "event: map keys must be text"), "%s",
-                  err.msg);
-        tl_buf_clear(&b);
+        expect_invalid(&b, "event: map keys must be text");
         text(&b, "not a map");
-        cr_assert_eq(evt_decode_cbor_bytes(b.data, b.len, NULL, &err),
-                     TL_EINVAL);
-        cr_assert(strstr(err.msg, "event: expected a map, got text"), "%s",
-                  err.msg);
-        tl_buf_clear(&b);
+        expect_invalid(&b, "event: expected a map, got text");
         head(&b, map_h, 1);
         text(&b, "id");
         head(&b, cbor_encode_tag, 2); /* a bignum tag */
         raw(&b, "\x41\x01", 2);
-        cr_assert_eq(evt_decode_cbor_bytes(b.data, b.len, NULL, &err),
-                     TL_EINVAL);
-        cr_assert(strstr(err.msg, "id: expected text, got tagged item (tag 2)"),
-                  "%s", err.msg);
-        tl_buf_clear(&b);
+        expect_invalid(&b, "id: expected text, got tagged item (tag 2)");
         head(&b, map_h, 1);
         text(&b, "id");
         raw(&b, "\x62\xc3\x28", 3); /* invalid UTF-8 */
-        cr_assert_eq(evt_decode_cbor_bytes(b.data, b.len, NULL, &err),
-                     TL_EINVAL);
-        cr_assert(strstr(err.msg, "id: invalid UTF-8"), "%s", err.msg);
+        expect_invalid(&b, "id: invalid UTF-8");
         tl_buf_release(&b);
 }
 
@@ -380,4 +372,21 @@ Test(cbor, detect_uses_content_type_then_first_byte)
         cr_assert_eq(sch_detect_encoding("text/plain", "\xa1", 1),
                      SCH_ENC_CBOR);
         cr_assert_eq(sch_detect_encoding(NULL, "", 0), SCH_ENC_CBOR);
+}
+
+Test(cbor, only_the_self_describe_tag_may_wrap_the_event)
+{
+        struct tl_buf b;
+        struct tl_error err;
+
+        tl_buf_init(&b, 0);
+        head(&b, cbor_encode_tag, 55799);
+        append_event(&b, SEAT_JSON("a", "2026-10-14T09:30:12Z"));
+        cr_assert_eq(evt_decode_cbor_bytes(b.data, b.len, NULL, &err), TL_OK,
+                     "%s", err.msg);
+        tl_buf_clear(&b);
+        head(&b, cbor_encode_tag, 10);
+        append_event(&b, SEAT_JSON("a", "2026-10-14T09:30:12Z"));
+        expect_invalid(&b, "event: unexpected tag 10 on the event map");
+        tl_buf_release(&b);
 }

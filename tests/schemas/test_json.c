@@ -183,3 +183,78 @@ Test(json, agrees_with_jansson_on_mutated_documents)
         }
         cr_assert_gt(compared, 19000);
 }
+
+Test(jsonl, reads_events_line_by_line_with_line_numbers)
+{
+        static const char file[] =
+                "\n"
+                "{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\","
+                "\"type\":\"device.seat\",\"subject\":\"c\",\"time\":"
+                "\"2026-10-14T09:30:12Z\",\"data\":{\"device_id\":\"d\","
+                "\"action\":\"activate\",\"model_class\":\"small\"}}\r\n"
+                "   \n"
+                "{\"specversion\":\"1.0\",\"id\":\"b\"}\n"
+                "{\"specversion\":\"1.0\",\"id\":\"c\",\"source\":\"s\","
+                "\"type\":\"device.seat\",\"subject\":\"c\",\"time\":"
+                "\"2026-10-14T09:30:12Z\",\"data\":{\"device_id\":\"d\","
+                "\"action\":\"heartbeat\",\"model_class\":\"small\"}}";
+        struct sch_options opt = {EVT_NOW_US, 0};
+        struct sch_jsonl_reader r;
+        struct sch_decoder *d;
+        struct sch_event ev;
+        struct sch_str raw;
+        struct tl_error err;
+
+        sch_decoder_new(&opt, &d, NULL);
+        sch_jsonl_reader_open(&r, file, sizeof file - 1);
+        cr_assert(sch_jsonl_reader_more(&r));
+        cr_assert_eq(sch_jsonl_reader_next(&r, d, &ev, &raw, &err), TL_OK,
+                     "%s", err.msg);
+        cr_assert_eq(r.line, 2);
+        cr_assert_eq(ev.id.ptr[0], 'a');
+        cr_assert_eq(raw.ptr[raw.len - 1], '}', "CR dropped");
+        cr_assert_eq(sch_jsonl_reader_next(&r, d, &ev, &raw, &err), TL_EINVAL);
+        cr_assert_eq(r.line, 4, "blank line 3 skipped");
+        cr_assert(strstr(err.msg, "source: required attribute missing"), "%s",
+                  err.msg);
+        cr_assert_eq(sch_jsonl_reader_next(&r, d, &ev, &raw, &err), TL_OK,
+                     "%s", err.msg);
+        cr_assert_eq(r.line, 5);
+        cr_assert_eq(ev.action, SCH_SEAT_HEARTBEAT);
+        cr_assert_not(sch_jsonl_reader_more(&r));
+        cr_assert_eq(sch_jsonl_reader_next(&r, d, &ev, &raw, &err),
+                     TL_ENOTFOUND);
+        sch_decoder_free(&d);
+}
+
+Test(jsonl, the_worked_example_file_decodes_completely)
+{
+        char path[1024];
+        struct sch_options opt = {EVT_NOW_US, 0};
+        struct sch_jsonl_reader r;
+        struct sch_decoder *d;
+        struct sch_event ev;
+        struct sch_str raw;
+        struct tl_error err;
+        static char buf[1 << 16];
+        size_t n;
+        int events = 0;
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/../shared/examples/worked/events.jsonl",
+                 TK_SRC);
+        f = fopen(path, "rb");
+        if (!f)
+                cr_skip_test("the worked example is not beside this checkout");
+        n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        sch_decoder_new(&opt, &d, NULL);
+        sch_jsonl_reader_open(&r, buf, n);
+        while (sch_jsonl_reader_more(&r)) {
+                cr_assert_eq(sch_jsonl_reader_next(&r, d, &ev, &raw, &err),
+                             TL_OK, "line %zu: %s", r.line, err.msg);
+                events++;
+        }
+        cr_assert_eq(events, 46);
+        sch_decoder_free(&d);
+}

@@ -48,6 +48,35 @@ tl_status sch_decode_json(struct sch_decoder *d, const void *buf, size_t len,
                           struct sch_event *ev, struct tl_error *err);
 
 /*
+** A reader over a JSON Lines file held in memory: one event per line;
+** blank lines are skipped and a CR before the LF is ignored. 'line' is the
+** 1-based line of the event last returned, for "events.jsonl:17: ..."
+** messages (the caller adds the file name).
+*/
+struct sch_jsonl_reader {
+        const char *buf;
+        size_t len;
+        size_t pos;
+        size_t line;      /* line of the last event returned */
+        size_t next_line; /* line at 'pos' */
+};
+
+void sch_jsonl_reader_open(struct sch_jsonl_reader *r, const void *buf,
+                           size_t len);
+
+/* True while a non-blank line remains. */
+bool sch_jsonl_reader_more(struct sch_jsonl_reader *r);
+
+/*
+** Decode the next line into '*ev', with sch_decode_json's statuses; '*raw'
+** is the line's bytes whatever the outcome. Reading goes on after an
+** invalid line.
+*/
+tl_status sch_jsonl_reader_next(struct sch_jsonl_reader *r,
+                                struct sch_decoder *d, struct sch_event *ev,
+                                struct sch_str *raw, struct tl_error *err);
+
+/*
 ** A CBOR reader over one Kafka message (a map, or an array of up to
 ** SCH_MAX_BATCH_EVENTS maps) or over a file holding a CBOR sequence of maps.
 ** Each event is decoded and validated on its own, so one bad element
