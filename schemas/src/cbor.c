@@ -178,9 +178,21 @@ static tl_status value(struct sch__cursor *r, struct sch__value *v)
                 v->tag = arg;
                 r->items--; /* tag and item count as one */
                 return rc;
-        default:
-                simple((unsigned)(*at & 31), arg, v);
+        default: {
+                unsigned ai = (unsigned)(*at & 31);
+                /* RFC 8949 3.3: a one-byte simple value below 32 is not
+                   well-formed; unassigned ones are, but no event has a
+                   use for them. */
+                if (ai == 24 && arg < 32)
+                        return fatal(r, TL_EPARSE, "malformed item");
+                if ((ai < 20 || ai == 24) && !r->d->b.rc)
+                        r->d->b.rc = tl_fail(r->err, TL_EINVAL,
+                                             "CBOR: unassigned simple value "
+                                             "%llu",
+                                             (unsigned long long)arg);
+                simple(ai, arg, v);
                 return TL_OK;
+        }
         }
 }
 

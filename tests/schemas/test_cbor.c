@@ -192,6 +192,10 @@ Test(cbor, hostile_items_are_refused_with_bounded_work)
                 {"\xa1\x62id\xc0\xc0\x61x", 8, TL_ELIMIT, "nested tags"},
                 {"\xa1\x62id\xff", 5, TL_EPARSE, "unexpected break"},
                 {"\xa1\x62id\x1c", 5, TL_EPARSE, "malformed"},
+                {"\xa1\x62id\xf8\x10", 6, TL_EPARSE, "malformed"},
+                {"\xa1\x62id\xe1", 5, TL_EINVAL, "unassigned simple value 1"},
+                {"\xa1\x62id\xf8\xff", 6, TL_EINVAL,
+                 "unassigned simple value 255"},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
                 struct tl_error err = {TL_OK, ""};
