@@ -85,6 +85,20 @@ static int parse_zone(const char *s, size_t len, size_t i, int64_t *off_s)
         return 1;
 }
 
+/* Events in a stream mostly share their date: remember the last one.
+   Per thread, so concurrent parsers never share it. */
+static int64_t days_of(int64_t y, int mo, int d)
+{
+        static _Thread_local int64_t last_key = -1, last_days;
+        int64_t key = (y * 16 + mo) * 32 + d;
+
+        if (key != last_key) {
+                last_days = tl_days_from_civil(y, (unsigned)mo, (unsigned)d);
+                last_key = key;
+        }
+        return last_days;
+}
+
 tl_status tl_time_parse_rfc3339(const char *s, size_t len, tl_time_us *out,
                                 struct tl_error *err)
 {
@@ -124,7 +138,7 @@ tl_status tl_time_parse_rfc3339(const char *s, size_t len, tl_time_us *out,
                 return tl_fail(err, TL_EPARSE,
                                "expected 'Z' or a +hh:mm offset at the end");
         /* A leap second (:60) is folded into the next second, as POSIX does. */
-        *out = ((tl_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+        *out = ((days_of(y, mo, d) * 86400 +
                  h * 3600 + mi * 60 + sec - off_s) *
                 TL_US_PER_SEC) +
                frac_us;

@@ -14,19 +14,17 @@ enum {
         ATTR_SUBJECT = 1u << 4,
         ATTR_TIME = 1u << 5,
         ATTR_DATA = 1u << 6,
+        ATTR_ALL = (1u << 7) - 1,
 };
-
-#define LIT(s) s, sizeof s - 1
 
 static const struct {
         const char *name;
-        uint32_t len;
         unsigned bit;
 } attrs[] = {
-        {LIT("specversion"), ATTR_SPECVERSION}, {LIT("id"), ATTR_ID},
-        {LIT("source"), ATTR_SOURCE},           {LIT("type"), ATTR_TYPE},
-        {LIT("subject"), ATTR_SUBJECT},         {LIT("time"), ATTR_TIME},
-        {LIT("data"), ATTR_DATA},
+        {"specversion", ATTR_SPECVERSION}, {"id", ATTR_ID},
+        {"source", ATTR_SOURCE},           {"type", ATTR_TYPE},
+        {"subject", ATTR_SUBJECT},         {"time", ATTR_TIME},
+        {"data", ATTR_DATA},
 };
 
 const char *sch__kind_name(sch__kind k)
@@ -79,14 +77,11 @@ static void describe(const struct sch__value *v, char *out, size_t size)
                 snprintf(out, size, "%s", sch__kind_name(v->kind));
 }
 
-/*
-** A text value used as an identifier or name: length bounds, no NUL.
-** The field path is 'prefix' + 'name' ("data." + "model"); it is only
-** formatted when there is an error, which keeps the valid path cheap.
-*/
-static tl_status check_text(struct sch__builder *b, const char *prefix,
-                            const char *name, const struct sch__value *v,
-                            size_t min, size_t max, struct tl_error *err)
+/* Why a text value failed check_text; formatted only then. */
+static __attribute__((cold, noinline)) tl_status
+text_failure(struct sch__builder *b, const char *prefix, const char *name,
+             const struct sch__value *v, size_t min, size_t max,
+             struct tl_error *err)
 {
         char got[64];
 
@@ -102,10 +97,23 @@ static tl_status check_text(struct sch__builder *b, const char *prefix,
                 return FAIL(b, err, TL_EINVAL,
                             "%s%s: longer than %zu bytes (%u)", prefix, name,
                             max, v->text.len);
-        if (v->has_nul)
-                return FAIL(b, err, TL_EINVAL,
-                            "%s%s: NUL character not allowed", prefix, name);
-        return TL_OK;
+        return FAIL(b, err, TL_EINVAL, "%s%s: NUL character not allowed",
+                    prefix, name);
+}
+
+/*
+** A text value used as an identifier or name: length bounds, no NUL.
+** The field path is 'prefix' + 'name' ("data." + "model"), formatted only
+** when there is an error, which keeps the valid path to a few compares.
+*/
+static inline tl_status check_text(struct sch__builder *b, const char *prefix,
+                                   const char *name, const struct sch__value *v,
+                                   size_t min, size_t max, struct tl_error *err)
+{
+        if (v->kind == SCH__TEXT && v->tag == SCH__NO_TAG &&
+            v->text.len >= min && v->text.len <= max && !v->has_nul)
+                return TL_OK;
+        return text_failure(b, prefix, name, v, min, max, err);
 }
 
 static tl_status set_type(struct sch__builder *b, const struct sch__value *v,
@@ -286,7 +294,6 @@ typedef enum { F_NAME, F_DEPLOY, F_ACTION, F_COUNT } field_kind;
 
 struct field_spec {
         const char *name;
-        uint32_t len;
         field_kind kind;
         size_t offset;
         bool required;
@@ -296,34 +303,34 @@ struct field_spec {
 #define EV_OFF(f) offsetof(struct sch_event, f)
 
 static const struct field_spec tokens_fields[] = {
-        {LIT("model"), F_NAME, EV_OFF(model), true, 0},
-        {LIT("deployment"), F_DEPLOY, 0, true, 0},
-        {LIT("decoding"), F_NAME, EV_OFF(decoding), true, 0},
-        {LIT("input_tokens"), F_COUNT, EV_OFF(input_tokens), true, 0},
-        {LIT("output_tokens"), F_COUNT, EV_OFF(output_tokens), true, 0},
-        {LIT("cached_input_tokens"), F_COUNT, EV_OFF(cached_input_tokens), false,
+        {"model", F_NAME, EV_OFF(model), true, 0},
+        {"deployment", F_DEPLOY, 0, true, 0},
+        {"decoding", F_NAME, EV_OFF(decoding), true, 0},
+        {"input_tokens", F_COUNT, EV_OFF(input_tokens), true, 0},
+        {"output_tokens", F_COUNT, EV_OFF(output_tokens), true, 0},
+        {"cached_input_tokens", F_COUNT, EV_OFF(cached_input_tokens), false,
          0},
-        {NULL, 0, F_NAME, 0, false, 0},
+        {NULL, F_NAME, 0, false, 0},
 };
 static const struct field_spec iterations_fields[] = {
-        {LIT("model"), F_NAME, EV_OFF(model), true, 0},
-        {LIT("deployment"), F_DEPLOY, 0, true, 0},
-        {LIT("decoding"), F_NAME, EV_OFF(decoding), true, 0},
-        {LIT("iterations"), F_COUNT, EV_OFF(iterations), true, 1},
-        {LIT("tokens"), F_COUNT, EV_OFF(tokens), true, 0},
-        {NULL, 0, F_NAME, 0, false, 0},
+        {"model", F_NAME, EV_OFF(model), true, 0},
+        {"deployment", F_DEPLOY, 0, true, 0},
+        {"decoding", F_NAME, EV_OFF(decoding), true, 0},
+        {"iterations", F_COUNT, EV_OFF(iterations), true, 1},
+        {"tokens", F_COUNT, EV_OFF(tokens), true, 0},
+        {NULL, F_NAME, 0, false, 0},
 };
 static const struct field_spec matrix_ops_fields[] = {
-        {LIT("model"), F_NAME, EV_OFF(model), true, 0},
-        {LIT("deployment"), F_DEPLOY, 0, true, 0},
-        {LIT("mac"), F_COUNT, EV_OFF(mac), true, 0},
-        {NULL, 0, F_NAME, 0, false, 0},
+        {"model", F_NAME, EV_OFF(model), true, 0},
+        {"deployment", F_DEPLOY, 0, true, 0},
+        {"mac", F_COUNT, EV_OFF(mac), true, 0},
+        {NULL, F_NAME, 0, false, 0},
 };
 static const struct field_spec seat_fields[] = {
-        {LIT("device_id"), F_NAME, EV_OFF(device_id), true, 0},
-        {LIT("action"), F_ACTION, 0, true, 0},
-        {LIT("model_class"), F_NAME, EV_OFF(model_class), true, 0},
-        {NULL, 0, F_NAME, 0, false, 0},
+        {"device_id", F_NAME, EV_OFF(device_id), true, 0},
+        {"action", F_ACTION, 0, true, 0},
+        {"model_class", F_NAME, EV_OFF(model_class), true, 0},
+        {NULL, F_NAME, 0, false, 0},
 };
 
 static const struct field_spec *fields_of(sch_event_type t)
@@ -419,112 +426,132 @@ static tl_status set_field(struct sch__builder *b, const struct field_spec *fs,
         }
 }
 
-static tl_status add_dim(struct sch__builder *b, const struct sch__field *f,
-                         struct tl_error *err)
+static tl_status add_dim(struct sch__builder *b, struct sch_str key,
+                         const struct sch__value *value, struct tl_error *err)
 {
         struct sch_event *ev = b->ev;
-        int klen = (int)(f->key.len > 64 ? 64 : f->key.len);
+        int klen = (int)(key.len > 64 ? 64 : key.len);
         uint32_t i;
 
         /* Only text values get here (see resolve_data). */
-        if (f->key.len == 0 || f->key.len > SCH_MAX_DIM_KEY_BYTES)
+        if (key.len == 0 || key.len > SCH_MAX_DIM_KEY_BYTES)
                 return FAIL(b, err, TL_EINVAL,
                             "data.%.*s: field names are 1 to %d bytes", klen,
-                            f->key.ptr, SCH_MAX_DIM_KEY_BYTES);
-        if (memchr(f->key.ptr, '\0', f->key.len))
+                            key.ptr, SCH_MAX_DIM_KEY_BYTES);
+        if (memchr(key.ptr, '\0', key.len))
                 return FAIL(b, err, TL_EINVAL,
                             "data: NUL character in a field name");
-        if (f->value.text.len > SCH_MAX_DIM_VALUE_BYTES)
+        if (value->text.len > SCH_MAX_DIM_VALUE_BYTES)
                 return FAIL(b, err, TL_EINVAL,
                             "data.%.*s: longer than %d bytes (%u)", klen,
-                            f->key.ptr, SCH_MAX_DIM_VALUE_BYTES,
-                            f->value.text.len);
-        if (f->value.has_nul)
+                            key.ptr, SCH_MAX_DIM_VALUE_BYTES,
+                            value->text.len);
+        if (value->has_nul)
                 return FAIL(b, err, TL_EINVAL,
                             "data.%.*s: NUL character not allowed", klen,
-                            f->key.ptr);
+                            key.ptr);
         if (ev->dim_count == SCH_MAX_DIMS)
                 return FAIL(b, err, TL_ELIMIT,
                             "data: more than %d dimension fields", SCH_MAX_DIMS);
         /* Insertion keeps them sorted by key: canonical for the hash. */
         for (i = ev->dim_count; i > 0; i--) {
                 const struct sch_str *k = &ev->dims[i - 1].key;
-                uint32_t n = k->len < f->key.len ? k->len : f->key.len;
-                int c = memcmp(k->ptr, f->key.ptr, n);
-                if (c == 0 && k->len == f->key.len) {
+                uint32_t n = k->len < key.len ? k->len : key.len;
+                int c = memcmp(k->ptr, key.ptr, n);
+                if (c == 0 && k->len == key.len) {
                         /* Undo the shift: the event stays as it was. */
                         for (uint32_t j = i; j < ev->dim_count; j++)
                                 ev->dims[j] = ev->dims[j + 1];
                         return FAIL(b, err, TL_EINVAL,
                                     "data.%.*s: field given twice", klen,
-                                    f->key.ptr);
+                                    key.ptr);
                 }
-                if (c < 0 || (c == 0 && k->len < f->key.len))
+                if (c < 0 || (c == 0 && k->len < key.len))
                         break;
                 ev->dims[i] = ev->dims[i - 1];
         }
-        ev->dims[i].key = f->key;
-        ev->dims[i].value = f->value.text;
+        ev->dims[i].key = key;
+        ev->dims[i].value = value->text;
         ev->dim_count++;
         return TL_OK;
 }
 
-/* Index of 'key' in 'specs', or the index of the terminator. Lengths
-   first: a typical key differs from all but one spec in length. */
-static unsigned spec_index(const struct field_spec *specs, struct sch_str key)
+/* Index in fields_of(type) of data field 'k', or -1. A switch on the
+   length finds the one candidate; one compare of constant size confirms. */
+static int spec_index(sch_event_type t, struct sch_str k)
 {
-        unsigned k;
-
-        for (k = 0; specs[k].name; k++)
-                if (specs[k].len == key.len &&
-                    specs[k].name[0] == key.ptr[0] &&
-                    memcmp(specs[k].name, key.ptr, key.len) == 0)
-                        break;
-        return k;
+#define IS(lit) (memcmp(k.ptr, lit, sizeof lit - 1) == 0)
+        if (t == SCH_TYPE_SEAT) {
+                switch (k.len) {
+                case 9: return IS("device_id") ? 0 : -1;
+                case 6: return IS("action") ? 1 : -1;
+                case 11: return IS("model_class") ? 2 : -1;
+                default: return -1;
+                }
+        }
+        switch (k.len) { /* shared by the three inference types */
+        case 5: return IS("model") ? 0 : -1;
+        case 10:
+                if (IS("deployment"))
+                        return 1;
+                return t == SCH_TYPE_ITERATIONS && IS("iterations") ? 3 : -1;
+        default: break;
+        }
+        switch (t) {
+        case SCH_TYPE_TOKENS:
+                switch (k.len) {
+                case 8: return IS("decoding") ? 2 : -1;
+                case 12: return IS("input_tokens") ? 3 : -1;
+                case 13: return IS("output_tokens") ? 4 : -1;
+                case 19: return IS("cached_input_tokens") ? 5 : -1;
+                default: return -1;
+                }
+        case SCH_TYPE_ITERATIONS:
+                if (k.len == 8)
+                        return IS("decoding") ? 2 : -1;
+                return k.len == 6 && IS("tokens") ? 4 : -1;
+        default: /* matrix_ops */
+                return k.len == 3 && IS("mac") ? 2 : -1;
+        }
+#undef IS
 }
 
 /* One data field of an event whose type is known: typed, dimension, or
    (any other non-text value) ignored. */
-static tl_status apply_data(struct sch__builder *b, const struct sch__field *f,
-                            struct tl_error *err)
+static tl_status apply_data(struct sch__builder *b, struct sch_str key,
+                            const struct sch__value *v, struct tl_error *err)
 {
-        const struct field_spec *specs = fields_of(b->ev->type);
-        unsigned k = spec_index(specs, f->key);
+        int k = spec_index(b->ev->type, key);
 
-        if (specs[k].name) {
+        if (k >= 0) {
+                const struct field_spec *fs = &fields_of(b->ev->type)[k];
                 if (b->data_seen & (1u << k))
                         return FAIL(b, err, TL_EINVAL,
-                                    "data.%s: field given twice",
-                                    specs[k].name);
+                                    "data.%s: field given twice", fs->name);
                 b->data_seen |= 1u << k;
-                return set_field(b, &specs[k], &f->value, err);
+                return set_field(b, fs, v, err);
         }
-        if (f->value.kind == SCH__TEXT && f->value.tag == SCH__NO_TAG)
-                return add_dim(b, f, err);
+        if (v->kind == SCH__TEXT && v->tag == SCH__NO_TAG)
+                return add_dim(b, key, v, err);
         return b->rc; /* nothing billable in it */
 }
 
 tl_status sch__builder_data(struct sch__builder *b, struct sch_str key,
                             const struct sch__value *v, struct tl_error *err)
 {
-        struct sch__field f;
-
         if (b->ndata++ == SCH_MAX_FIELDS)
                 return FAIL(b, err, TL_ELIMIT, "data: more than %d fields",
                             SCH_MAX_FIELDS);
         if (b->rc)
                 return b->rc;
-        /* Usually 'type' came first and the field can go straight in;
+        /* Usually 'type' came first and the field goes straight in;
            otherwise it waits for sch__builder_finish. */
-        if (b->ev->type == SCH_TYPE_NONE) {
-                b->fields[b->nfields].key = key;
-                b->fields[b->nfields].value = *v;
-                b->nfields++;
-                return TL_OK;
-        }
-        f.key = key;
-        f.value = *v;
-        return apply_data(b, &f, err);
+        if (b->ev->type != SCH_TYPE_NONE)
+                return apply_data(b, key, v, err);
+        b->fields[b->nfields].key = key;
+        b->fields[b->nfields].value = *v;
+        b->nfields++;
+        return TL_OK;
 }
 
 static tl_status resolve_data(struct sch__builder *b, struct tl_error *err)
@@ -533,7 +560,7 @@ static tl_status resolve_data(struct sch__builder *b, struct tl_error *err)
         tl_status rc = TL_OK;
 
         for (unsigned i = 0; i < b->nfields && !rc; i++)
-                rc = apply_data(b, &b->fields[i], err);
+                rc = apply_data(b, b->fields[i].key, &b->fields[i].value, err);
         for (unsigned k = 0; specs[k].name && !rc; k++)
                 if (specs[k].required && !(b->data_seen & (1u << k)))
                         rc = FAIL(b, err, TL_EINVAL,
@@ -550,13 +577,16 @@ tl_status sch__builder_finish(struct sch__builder *b,
 
         if (b->rc)
                 return b->rc;
-        for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
-                if (attrs[i].bit == ATTR_SPECVERSION && !b->json)
-                        continue; /* optional in CBOR */
-                if (!(b->seen & attrs[i].bit))
-                        return FAIL(b, err, TL_EINVAL,
-                                    "%s: required attribute missing",
-                                    attrs[i].name);
+        /* specversion is optional in CBOR. */
+        if ((b->seen | (b->json ? 0u : ATTR_SPECVERSION)) != ATTR_ALL) {
+                for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
+                        if (attrs[i].bit == ATTR_SPECVERSION && !b->json)
+                                continue;
+                        if (!(b->seen & attrs[i].bit))
+                                return FAIL(b, err, TL_EINVAL,
+                                            "%s: required attribute missing",
+                                            attrs[i].name);
+                }
         }
         rc = resolve_time(b, opt, err);
         if (rc)

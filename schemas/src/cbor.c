@@ -70,8 +70,26 @@ head(struct sch__cursor *r, unsigned *major, uint64_t *arg)
                 return tl_fail(r->err, TL_EPARSE,
                                "CBOR: item truncated at byte %zu",
                                (size_t)(r->p - r->base));
-        for (unsigned i = 1; i <= n; i++)
-                v = v << 8 | r->p[i];
+        switch (n) { /* big-endian arguments of 1, 2, 4 or 8 bytes */
+        case 1:
+                v = r->p[1];
+                break;
+        case 2: {
+                uint16_t x;
+                memcpy(&x, r->p + 1, 2);
+                v = __builtin_bswap16(x);
+                break;
+        }
+        case 4: {
+                uint32_t x;
+                memcpy(&x, r->p + 1, 4);
+                v = __builtin_bswap32(x);
+                break;
+        }
+        default:
+                memcpy(&v, r->p + 1, 8);
+                v = __builtin_bswap64(v);
+        }
         r->p += 1 + n;
         *arg = v;
         return TL_OK;

@@ -30,8 +30,10 @@ static tl_status syntax(struct sch__cursor *j, const char *what)
 
 static inline void skip_ws(struct sch__cursor *j)
 {
-        while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' ||
-                                 *j->p == '\r' || *j->p == '\t'))
+        /* Producers rarely send whitespace: one compare says "none". */
+        while (j->p < j->end && *j->p <= ' ' &&
+               (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' ||
+                *j->p == '\t'))
                 j->p++;
 }
 
