@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "core/alloc.h"
 #include "evtest.h"
 
 #define GOOD                                                                   \
@@ -257,4 +258,31 @@ Test(jsonl, the_worked_example_file_decodes_completely)
         }
         cr_assert_eq(events, 46);
         sch_decoder_free(&d);
+}
+
+Test(json, every_failed_allocation_is_reported_cleanly)
+{
+        /* Escaped strings are the only allocation of a decode: fail each
+           allocation in turn, from creating the decoder on. */
+        static const char doc[] = GOOD;
+        for (long n = 0;; n++) {
+                struct sch_decoder *d = NULL;
+                struct sch_event ev;
+                struct tl_error err;
+                tl_status rc;
+
+                tl_alloc_fail_after(n);
+                rc = sch_decoder_new(NULL, &d, &err);
+                if (!rc) {
+                        sch_decoder_set_now(d, EVT_NOW_US);
+                        rc = sch_decode_json(d, doc, sizeof doc - 1, &ev, &err);
+                }
+                tl_alloc_fail_reset();
+                sch_decoder_free(&d);
+                if (rc == TL_OK) {
+                        cr_assert_geq(n, 2, "decoder and arena chunk");
+                        break;
+                }
+                cr_assert_eq(rc, TL_ENOMEM, "allocation %ld: %s", n, err.msg);
+        }
 }

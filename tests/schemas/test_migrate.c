@@ -44,6 +44,30 @@ Test(migrate, applies_every_migration_once_and_records_it)
         PQfinish(c);
 }
 
+Test(migrate, a_failing_migration_leaves_nothing_half_applied)
+{
+        PGconn *c = fresh("mig_fails");
+        struct tl_error err;
+        char *v;
+
+        /* A table in the way makes migration 0001 fail part-way. */
+        tk_exec(c, "CREATE TABLE invoices (x int)");
+        cr_assert_eq(sch_db_migrate(c, NULL, &err), TL_EDB);
+        cr_assert(strstr(err.msg, "migration 0001_core.sql"), "%s", err.msg);
+        cr_assert(strstr(err.msg, "already exists"), "%s", err.msg);
+        v = tk_scalar(c, "SELECT count(*) FROM tally_migrations");
+        cr_assert_str_eq(v, "0", "not recorded");
+        free(v);
+        v = tk_scalar(c, "SELECT count(*) FROM pg_tables WHERE tablename IN "
+                         "('customers', 'event_keys', 'dead_letters')");
+        cr_assert_str_eq(v, "0", "earlier statements rolled back");
+        free(v);
+        /* With the obstacle gone, the same call succeeds. */
+        tk_exec(c, "DROP TABLE invoices");
+        cr_assert_eq(sch_db_migrate(c, NULL, &err), TL_OK, "%s", err.msg);
+        PQfinish(c);
+}
+
 Test(migrate, a_changed_migration_is_refused)
 {
         PGconn *c = fresh("mig_changed");

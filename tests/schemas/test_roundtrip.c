@@ -220,3 +220,22 @@ Test(hash, changes_with_any_billable_content)
                 cr_assert_neq(memcmp(base, h, sizeof h), 0, "%s", doc);
         }
 }
+
+Test(encode, a_full_buffer_is_a_limit_error_and_leaves_it_unchanged)
+{
+        static struct owned o;
+        struct tl_buf b;
+        struct tl_error err;
+
+        random_event(&o);
+        for (int cbor = 0; cbor <= 1; cbor++) {
+                tl_buf_init(&b, 40);
+                cr_assert_eq(tl_buf_puts(&b, "keep", NULL), TL_OK);
+                cr_assert_eq(cbor ? sch_encode_cbor(&o.ev, &b, &err)
+                                  : sch_encode_json(&o.ev, &b, &err),
+                             TL_ELIMIT);
+                cr_assert_eq(b.len, 4);
+                cr_assert_str_eq(b.data, "keep");
+                tl_buf_release(&b);
+        }
+}
