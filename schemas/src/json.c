@@ -89,7 +89,8 @@ static size_t put_utf8(unsigned cp, char *o)
         return 4;
 }
 
-/* One \uXXXX escape (a surrogate pair when needed) at j->p, past the 'u'. */
+/* One \u escape of four hex digits (two escapes for a surrogate pair)
+   at j->p, just past the 'u'. */
 static tl_status unescape_u(struct sch__cursor *j, char *o, size_t *olen)
 {
         unsigned cp, lo;
