@@ -42,7 +42,6 @@ static bool str_is(struct sch_str s, const char *lit)
         return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
-
 void sch__builder_start(struct sch__builder *b, struct sch_event *ev,
                         bool json)
 {
@@ -51,7 +50,6 @@ void sch__builder_start(struct sch__builder *b, struct sch_event *ev,
         b->ev = ev;
         b->seen = 0;
         b->json = json;
-        b->data_is_map = false;
         b->ndata = 0;
         b->data_seen = 0;
         b->nfields = 0;
@@ -164,7 +162,6 @@ static tl_status set_attr(struct sch__builder *b, unsigned bit,
                         return FAIL(b, err, TL_EINVAL,
                                     "data: expected map, got %s", got);
                 }
-                b->data_is_map = true;
                 return TL_OK;
         }
 }

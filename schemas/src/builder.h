@@ -44,7 +44,6 @@ struct sch__builder {
         struct sch_event *ev;
         unsigned seen;      /* bit per envelope attribute */
         bool json;          /* specversion is required in JSON */
-        bool data_is_map;
         struct sch__value time;
         unsigned ndata;     /* data fields seen, kept or not */
         unsigned data_seen; /* bit per typed field of the event's type */
