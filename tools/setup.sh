@@ -13,6 +13,7 @@ PACKAGES=(
   libpq-dev postgresql         # PostgreSQL client library and a real server
   librdkafka-dev kcat          # Kafka client (with its mock cluster) and a CLI
   libyaml-dev libcbor-dev      # pricing catalogs, CBOR events
+  libgmp-dev                   # exact rationals for pricing
   libcriterion-dev libjansson-dev  # tests (jansson: an independent JSON oracle)
   libssl-dev                   # SHA-256 (content hashes, migrations)
 )
