@@ -46,14 +46,12 @@ void rate_amount_add(struct rate_amount *a, const struct rate_amount *b)
 
 void rate_amount_mul_dec(struct rate_amount *a, const struct tl_dec *d)
 {
-        mpq_t t;
+        struct rate_amount t;
 
-        mpq_init(t);
-        mpz_set_i128(mpq_numref(t), d->coef);
-        mpz_ui_pow_ui(mpq_denref(t), 10, (unsigned long)d->scale);
-        mpq_canonicalize(t);
-        mpq_mul(a->q, a->q, t);
-        mpq_clear(t);
+        rate_amount_init(&t);
+        rate_amount_set_dec(&t, d);
+        mpq_mul(a->q, a->q, t.q);
+        rate_amount_release(&t);
 }
 
 void rate_amount_mul_ratio(struct rate_amount *a, unsigned long num,
