@@ -47,5 +47,7 @@ int cli_parse_long(const struct cli_command *cmd, const char *opt,
 /* Subcommand entry points. */
 int cli_broker_main(int argc, char **argv);
 int cli_db_main(int argc, char **argv);
+int cli_rules_main(int argc, char **argv);
+int cli_rate_main(int argc, char **argv);
 
 #endif

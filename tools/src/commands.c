@@ -15,7 +15,7 @@ const struct cli_command cli_commands[] = {
      "diff      what changed between two catalogs, price by price\n"
      "simulate  re-rate a period held in the database with other rules,\n"
      "          read-only: revenue per customer and cohort, before/after\n",
-     "the rating part (rating/)", NULL},
+     NULL, cli_rules_main},
     {"rate", "price events offline into draft invoices",
      "usage: tally rate --rules PATH --customers FILE --events FILE...\n"
      "                  --period YYYY-MM [--format json|table] "

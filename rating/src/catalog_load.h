@@ -1,0 +1,21 @@
+/* Internals of the catalog loader shared by its two files. */
+#ifndef RATE_CATALOG_LOAD_H
+#define RATE_CATALOG_LOAD_H
+
+#include "loader.h"
+#include "rating/catalog.h"
+
+#define RATE__PATH_MAX 256
+
+struct rate__cload {
+        struct rate__ld ld;
+        struct rate_catalog *cat;
+};
+
+/*
+** Resolve `extends` among the plans of map 'n' and build each into
+** c->cat->plans (meters must be loaded first); failures are reported.
+*/
+void rate__load_plans(struct rate__cload *c, const struct rate_yaml_node *n);
+
+#endif

@@ -1,0 +1,245 @@
+/* Typed reads from positioned YAML nodes, with precise messages. */
+#include "loader.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "core/alloc.h"
+#include "core/str.h"
+#include "core/time.h"
+
+void rate_diags_add(struct rate_diags *d, const char *fmt, ...)
+{
+        char msg[RATE_DIAG_MSG_MAX];
+        va_list ap;
+
+        if (!d)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        /* A plan that extends another re-validates what it inherits; the
+           same fault must be reported once. */
+        for (size_t i = 0; i < d->count; i++)
+                if (strcmp(d->msg[i], msg) == 0)
+                        return;
+        if (d->count == RATE_DIAG_MAX) {
+                d->dropped++;
+                return;
+        }
+        memcpy(d->msg[d->count++], msg, sizeof msg);
+}
+
+void rate__bad(struct rate__ld *ld, const struct rate_yaml_node *n,
+               const char *path, const char *fmt, ...)
+{
+        char what[RATE_DIAG_MSG_MAX];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+        if (ld->errors++ == 0)
+                tl_fail(ld->err, TL_EINVAL, "%s:%u:%u: %s%s%s", ld->file,
+                        n ? n->line : 1, n ? n->col : 1, path,
+                        *path ? ": " : "", what);
+        rate_diags_add(ld->diags, "%s:%u:%u: %s%s%s", ld->file,
+                       n ? n->line : 1, n ? n->col : 1, path,
+                       *path ? ": " : "", what);
+}
+
+static const char *kind_name(rate_yaml_kind k)
+{
+        return k == RATE_YAML_MAP   ? "a map"
+               : k == RATE_YAML_SEQ ? "a list"
+                                    : "a scalar";
+}
+
+bool rate__is_map(struct rate__ld *ld, const struct rate_yaml_node *n,
+                  const char *path)
+{
+        if (n->kind == RATE_YAML_MAP)
+                return true;
+        rate__bad(ld, n, path, "expected a map, got %s", kind_name(n->kind));
+        return false;
+}
+
+bool rate__is_seq(struct rate__ld *ld, const struct rate_yaml_node *n,
+                  const char *path)
+{
+        if (n->kind == RATE_YAML_SEQ)
+                return true;
+        rate__bad(ld, n, path, "expected a list, got %s", kind_name(n->kind));
+        return false;
+}
+
+bool rate__known_keys(struct rate__ld *ld, const struct rate_yaml_node *map,
+                      const char *path, const char *const *allowed)
+{
+        bool ok = true;
+
+        for (size_t i = 0; i < map->count; i++) {
+                const struct rate_yaml_node *k = map->pairs[i].key;
+                size_t j = 0;
+
+                while (allowed[j] && strcmp(allowed[j], k->text) != 0)
+                        j++;
+                if (!allowed[j]) {
+                        rate__bad(ld, k, path, "unknown key '%s'", k->text);
+                        ok = false;
+                }
+        }
+        return ok;
+}
+
+const struct rate_yaml_node *rate__need(struct rate__ld *ld,
+                                        const struct rate_yaml_node *map,
+                                        const char *path, const char *key)
+{
+        const struct rate_yaml_node *v = rate_yaml_get(map, key);
+
+        if (!v)
+                rate__bad(ld, map, path, "missing required key '%s'", key);
+        return v;
+}
+
+void *rate__alloc(struct rate__ld *ld, size_t count, size_t size)
+{
+        void *mem;
+
+        if (count == 0)
+                count = 1;
+        if (count > SIZE_MAX / size ||
+            tl_arena_alloc(ld->arena, count * size, &mem, NULL) != TL_OK) {
+                ld->oom = true;
+                return NULL;
+        }
+        memset(mem, 0, count * size);
+        return mem;
+}
+
+const char *rate__text(struct rate__ld *ld, const struct rate_yaml_node *n,
+                       const char *path)
+{
+        char *s;
+
+        if (n->kind != RATE_YAML_SCALAR) {
+                rate__bad(ld, n, path, "expected text, got %s",
+                          kind_name(n->kind));
+                return NULL;
+        }
+        if (rate_yaml_is_null(n) || n->len == 0) {
+                rate__bad(ld, n, path, "must not be empty");
+                return NULL;
+        }
+        if (tl_arena_strndup(ld->arena, n->text, n->len, &s, NULL)) {
+                ld->oom = true;
+                return NULL;
+        }
+        return s;
+}
+
+bool rate__number(struct rate__ld *ld, const struct rate_yaml_node *n,
+                  const char *path, bool nonneg, struct tl_dec *out)
+{
+        struct tl_error e;
+        struct tl_dec d;
+
+        if (n->kind != RATE_YAML_SCALAR || rate_yaml_is_null(n)) {
+                rate__bad(ld, n, path, "expected a number, got %s",
+                          n->kind == RATE_YAML_SCALAR ? "null"
+                                                      : kind_name(n->kind));
+                return false;
+        }
+        if (tl_dec_parse(n->text, n->len, &d, &e)) {
+                rate__bad(ld, n, path, "'%s' is not an exact decimal number",
+                          n->text);
+                return false;
+        }
+        if (d.scale > RATE_MAX_PRICE_SCALE) {
+                rate__bad(ld, n, path,
+                          "'%s' has more than %d fractional digits", n->text,
+                          RATE_MAX_PRICE_SCALE);
+                return false;
+        }
+        if (nonneg && tl_dec_is_negative(&d)) {
+                rate__bad(ld, n, path, "must not be negative (got %s)",
+                          n->text);
+                return false;
+        }
+        *out = d;
+        return true;
+}
+
+bool rate__date(struct rate__ld *ld, const struct rate_yaml_node *n,
+                const char *path, int64_t *out_day)
+{
+        unsigned y, m, d;
+        char tail;
+
+        if (n->kind != RATE_YAML_SCALAR || n->len != 10 ||
+            sscanf(n->text, "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3 ||
+            n->text[4] != '-' || n->text[7] != '-' || y < 1970 || m < 1 ||
+            m > 12 || d < 1 || d > tl_days_in_month(y, m)) {
+                rate__bad(ld, n, path, "expected a date YYYY-MM-DD, got '%s'",
+                          n->kind == RATE_YAML_SCALAR ? n->text : "");
+                return false;
+        }
+        *out_day = tl_days_from_civil(y, m, d);
+        return true;
+}
+
+void rate__sha256_hex(const void *buf, size_t len, char out[65])
+{
+        unsigned char h[SHA256_DIGEST_LENGTH];
+        static const char hex[] = "0123456789abcdef";
+
+        SHA256(buf, len, h);
+        for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+                out[2 * i] = hex[h[i] >> 4];
+                out[2 * i + 1] = hex[h[i] & 15];
+        }
+        out[64] = '\0';
+}
+
+tl_status rate__read_file(const char *path, char **out, size_t *out_len,
+                          struct tl_error *err)
+{
+        struct tl_buf data;
+        char chunk[65536];
+        FILE *f = fopen(path, "rb");
+        tl_status rc = TL_OK;
+        size_t n;
+
+        if (!f)
+                return tl_fail(err, TL_EIO, "%s: %s", path, strerror(errno));
+        tl_buf_init(&data, RATE_YAML_MAX_BYTES + 1);
+        while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+                rc = tl_buf_append(&data, chunk, n, err);
+        if (rc == TL_ELIMIT)
+                rc = tl_fail(err, TL_ELIMIT,
+                             "%s: over the 1 MiB limit for a YAML document",
+                             path);
+        else if (!rc && ferror(f))
+                rc = tl_fail(err, TL_EIO, "%s: read error", path);
+        fclose(f);
+        if (!rc && !data.data) {
+                /* An empty file still hands back a string. */
+                data.data = tl_malloc(1);
+                if (!data.data)
+                        rc = tl_fail(err, TL_ENOMEM, "%s: out of memory", path);
+                else
+                        data.data[0] = '\0';
+        }
+        if (rc) {
+                tl_buf_release(&data);
+                return rc;
+        }
+        *out = (char *)data.data;
+        *out_len = data.len;
+        return TL_OK;
+}
