@@ -1,6 +1,7 @@
 /* Exact amounts over GMP rationals; one half-to-even rounding. */
 #include "rating/money.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 void rate_amount_init(struct rate_amount *a)
@@ -117,4 +118,114 @@ tl_status rate_amount_round(const struct rate_amount *a,
                             struct tl_dec *out, struct tl_error *err)
 {
         return rate_amount_round_digits(a, cur->minor_digits, out, err);
+}
+
+void rate_amount_set(struct rate_amount *a, const struct rate_amount *b)
+{
+        mpq_set(a->q, b->q);
+}
+
+void rate_amount_sub(struct rate_amount *a, const struct rate_amount *b)
+{
+        mpq_sub(a->q, a->q, b->q);
+}
+
+void rate_amount_mul(struct rate_amount *a, const struct rate_amount *b)
+{
+        mpq_mul(a->q, a->q, b->q);
+}
+
+void rate_amount_div_dec(struct rate_amount *a, const struct tl_dec *d)
+{
+        struct rate_amount t;
+
+        rate_amount_init(&t);
+        rate_amount_set_dec(&t, d);
+        mpq_div(a->q, a->q, t.q);
+        rate_amount_release(&t);
+}
+
+void rate_amount_ceil(struct rate_amount *a)
+{
+        mpz_cdiv_q(mpq_numref(a->q), mpq_numref(a->q), mpq_denref(a->q));
+        mpz_set_ui(mpq_denref(a->q), 1);
+}
+
+int rate_amount_cmp(const struct rate_amount *a, const struct rate_amount *b)
+{
+        return mpq_cmp(a->q, b->q);
+}
+
+int rate_amount_sign(const struct rate_amount *a)
+{
+        return mpq_sgn(a->q);
+}
+
+/* How many times 'f' divides 'z' (which it divides out). */
+static unsigned strip(mpz_t z, unsigned long f)
+{
+        mpz_t fz;
+        unsigned n;
+
+        mpz_init_set_ui(fz, f);
+        n = (unsigned)mpz_remove(z, z, fz);
+        mpz_clear(fz);
+        return n;
+}
+
+size_t rate_amount_format_exact(const struct rate_amount *a, char *out,
+                                size_t size)
+{
+        void (*gmp_free)(void *, size_t);
+        mpz_t den, n;
+        unsigned twos, fives, digits;
+        size_t nd, w = 0, need;
+        bool neg;
+        char *s;
+
+        /* Only a denominator of 2^i 5^j has a finite decimal: 10^max(i, j)
+           clears it. */
+        mpz_init_set(den, mpq_denref(a->q));
+        twos = strip(den, 2);
+        fives = strip(den, 5);
+        if (mpz_cmp_ui(den, 1) != 0) {
+                mpz_clear(den);
+                return 0;
+        }
+        mpz_clear(den);
+        digits = twos > fives ? twos : fives;
+        mpz_init(n);
+        mpz_ui_pow_ui(n, 10, digits);
+        mpz_mul(n, n, mpq_numref(a->q));
+        mpz_divexact(n, n, mpq_denref(a->q));
+        neg = mpz_sgn(n) < 0;
+        mpz_abs(n, n);
+        s = mpz_get_str(NULL, 10, n);
+        mpz_clear(n);
+        nd = strlen(s);
+        need = neg + (nd > digits ? nd : digits + 1) + (digits ? 1 : 0) + 1;
+        if (need <= size) {
+                if (neg)
+                        out[w++] = '-';
+                if (nd <= digits) {
+                        out[w++] = '0';
+                        out[w++] = '.';
+                        for (size_t z = nd; z < digits; z++)
+                                out[w++] = '0';
+                        memcpy(out + w, s, nd);
+                        w += nd;
+                } else {
+                        memcpy(out + w, s, nd - digits);
+                        w += nd - digits;
+                        if (digits) {
+                                out[w++] = '.';
+                                memcpy(out + w, s + nd - digits, digits);
+                                w += digits;
+                        }
+                }
+                out[w] = '\0';
+        }
+        mp_get_memory_functions(NULL, NULL, &gmp_free);
+        gmp_free(s, nd + 1);
+        return w;
 }

@@ -23,8 +23,9 @@ const struct cli_command cli_commands[] = {
      "Offline rating: no Kafka, no database. Events are JSON Lines or CBOR\n"
      "sequence files. Prints the period's draft invoices (JSON: an array in\n"
      "customer id order). Invalid events are reported with their place and\n"
-     "the command exits 2, unless --skip-invalid is given.\n",
-     "the schemas and rating parts (schemas/, rating/)", NULL},
+     "the command exits 2, unless --skip-invalid is given.\n\n"
+     "  --threads N   decoding threads (default: one per CPU)\n",
+     NULL, cli_rate_main},
     {"meter", "the ingest service: Kafka -> PostgreSQL",
      "usage: tally meter [--config FILE]\n\n"
      "Consumes usage events from Kafka, validates, deduplicates and stores\n"

@@ -45,6 +45,26 @@ void rate_amount_mul_dec(struct rate_amount *a, const struct tl_dec *d);
 void rate_amount_mul_ratio(struct rate_amount *a, unsigned long num,
                            unsigned long den);
 
+/* '*a' = 'b'; -= 'b'; *= 'b'; /= 'd' ('d' != 0); rounded up to an integer. */
+void rate_amount_set(struct rate_amount *a, const struct rate_amount *b);
+void rate_amount_sub(struct rate_amount *a, const struct rate_amount *b);
+void rate_amount_mul(struct rate_amount *a, const struct rate_amount *b);
+void rate_amount_div_dec(struct rate_amount *a, const struct tl_dec *d);
+void rate_amount_ceil(struct rate_amount *a);
+
+/* <0, 0, >0 as 'a' is below, equal to or above 'b'; the sign of 'a'. */
+int rate_amount_cmp(const struct rate_amount *a, const struct rate_amount *b);
+int rate_amount_sign(const struct rate_amount *a);
+
+/*
+** Write 'a' exactly in plain decimal notation ("11000000", "0.5") into
+** 'out'. Returns the length, or 0 when 'a' has no finite decimal form or
+** 'size' is too small. Quantities always have one: they are counts times
+** weights of at most 12 fractional digits, less an allowance.
+*/
+size_t rate_amount_format_exact(const struct rate_amount *a, char *out,
+                                size_t size);
+
 /*
 ** Round 'a' once, half to even, to the minor unit of 'cur' into '*out'
 ** (scale = its minor digits). Returns TL_OK, or TL_EOVERFLOW when the

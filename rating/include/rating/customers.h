@@ -1,0 +1,68 @@
+/* The customers file (spec: pricing-rules.md, "Customers file"): who is
+   billed, on which plan, from when, with which tax, credit and cohorts. */
+#ifndef RATE_CUSTOMERS_H
+#define RATE_CUSTOMERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/dec.h"
+#include "core/error.h"
+#include "rating/catalog.h"
+
+/* An explicit placement: this customer is in 'cohort' of 'experiment'. */
+struct rate_placement {
+        const char *experiment;
+        const char *cohort;
+        unsigned line, col;
+};
+
+struct rate_customer {
+        const char *id;
+        const char *name;
+        const char *plan;
+        unsigned line, col;           /* where the entry starts */
+        unsigned plan_line, plan_col; /* where `plan` is written */
+        int64_t start_day;            /* first subscribed day */
+        bool has_end;
+        int64_t end_day; /* first day no longer subscribed (exclusive) */
+        struct tl_dec tax_rate; /* 0 <= rate <= 1 */
+        struct tl_dec credits;  /* prepaid balance, >= 0 */
+        size_t placement_count;
+        const struct rate_placement *placements;
+};
+
+struct rate_customers {
+        const char *path;
+        size_t count;
+        const struct rate_customer *items; /* sorted by id (bytes) */
+        struct tl_arena arena;             /* owns everything */
+};
+
+/*
+** Load and validate a customers file of 'len' bytes at 'buf' ('name' for
+** messages): unknown or missing keys, duplicate ids, bad dates (end after
+** start), negative credits, tax_rate outside [0, 1]. Plans and cohorts are
+** checked against a catalog when rating, since the catalog in force
+** depends on the period. Returns TL_OK and '*out', TL_EINVAL (every fault
+** in 'diags', the first in 'err'), TL_EPARSE, TL_ELIMIT or TL_ENOMEM.
+*/
+tl_status rate_customers_parse(const char *name, const void *buf, size_t len,
+                               struct rate_customers **out,
+                               struct rate_diags *diags, struct tl_error *err);
+
+/* Read the file at 'path' and rate_customers_parse it. Adds TL_EIO. */
+tl_status rate_customers_load_file(const char *path,
+                                   struct rate_customers **out,
+                                   struct rate_diags *diags,
+                                   struct tl_error *err);
+
+void rate_customers_free(struct rate_customers **pp);
+
+/* The customer with id 'len' bytes at 'id', or NULL. */
+const struct rate_customer *rate_customers_find(const struct rate_customers *cs,
+                                                const char *id, size_t len);
+
+#endif

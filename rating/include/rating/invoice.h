@@ -1,0 +1,130 @@
+/* A customer's invoice for one period, priced (spec: invoices.md): lines
+   in their order, totals that add up to the cent, usage and savings. */
+#ifndef RATE_INVOICE_H
+#define RATE_INVOICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/dec.h"
+#include "core/error.h"
+#include "core/str.h"
+#include "rating/catalog.h"
+#include "rating/customers.h"
+#include "rating/usage.h"
+
+typedef enum {
+        RATE_LINE_FEE,
+        RATE_LINE_SEAT,
+        RATE_LINE_USAGE,
+        RATE_LINE_ADJUSTMENT,
+        RATE_LINE_MINIMUM,
+        RATE_LINE_CREDIT,
+        RATE_LINE_TAX,
+} rate_line_kind;
+
+/* Exact decimals too long for a tl_dec (10^30 units x a 12-digit weight). */
+#define RATE_QTY_MAX 96
+
+struct rate_line {
+        rate_line_kind kind;
+        const char *ref;  /* fee id, charge id, model_class, period */
+        const char *name;
+        struct tl_dec amount; /* rounded to the currency's minor unit */
+        /* usage: billable units (exact); seat: seat-months at 4 digits */
+        char quantity[RATE_QTY_MAX];
+        struct tl_dec unit;   /* usage */
+        struct tl_dec price;  /* seat: per seat-month; tax: the rate */
+        uint64_t seat_days;   /* seat */
+        uint32_t active_days; /* fee, minimum: proration numerator */
+};
+
+/* Usage shown on the invoice, per meter and group (informational). */
+struct rate_usage_group {
+        const char *const *values;
+        char quantity[RATE_QTY_MAX];
+};
+
+struct rate_usage_report {
+        const struct rate_meter *meter;
+        char quantity[RATE_QTY_MAX];
+        size_t group_count;
+        struct rate_usage_group *groups;
+};
+
+struct rate_savings_line {
+        const char *meter;
+        const char *priced_as;
+        char quantity[RATE_QTY_MAX];
+        struct tl_dec cloud_equivalent;
+};
+
+struct rate_cohort_choice {
+        const char *experiment;
+        const char *cohort;
+        bool explicit_; /* from the customers file rather than the bucket */
+};
+
+struct rate_invoice {
+        const char *customer;
+        const char *customer_name;
+        const char *subscribed_plan; /* from the customers file */
+        const struct rate_catalog *catalog;
+        const struct rate_plan *plan; /* the one priced: the cohort's */
+        struct rate_period period;
+        uint32_t active_days; /* subscribed days of the period */
+        size_t cohort_count;
+        struct rate_cohort_choice *cohorts;
+        size_t line_count;
+        struct rate_line *lines;
+        struct tl_dec subtotal, credit, tax, total;
+        size_t usage_count;
+        struct rate_usage_report *usage;
+        size_t savings_count;
+        struct rate_savings_line *savings;
+        struct tl_arena arena; /* owns the arrays and strings above */
+};
+
+/*
+** Price customer 'cust' for 'period' from catalog 'cat' and its usage in
+** 'acc', whose period it is (customer index 'ci', RATE_NO_INDEX when
+** it has no usage). Every line
+** is the exact rational result rounded once, half to even, to the
+** currency's minor unit; totals are sums of rounded lines. Returns TL_OK
+** and '*out' (free with rate_invoice_free); TL_EINVAL naming the customers
+** file place when the plan, an explicit cohort or a seat class's price is
+** missing from 'cat'; TL_EOVERFLOW; TL_ENOMEM.
+*/
+tl_status rate_invoice_build(const struct rate_catalog *cat,
+                             const struct rate_customers *customers,
+                             const struct rate_customer *cust,
+                             const struct rate_acc *acc, size_t ci,
+                             struct rate_invoice **out, struct tl_error *err);
+
+void rate_invoice_free(struct rate_invoice **pp);
+
+/*
+** Append the invoice JSON of invoices.md to 'out' (no trailing newline):
+** money and quantities as strings of exact decimals; status "draft" and
+** number null until invoicing finalizes it. TL_OK, TL_ENOMEM or TL_ELIMIT.
+*/
+tl_status rate_invoice_json(const struct rate_invoice *inv, struct tl_buf *out,
+                            struct tl_error *err);
+
+/* Append a human-readable table of the invoice to 'out'. */
+tl_status rate_invoice_table(const struct rate_invoice *inv,
+                             struct tl_buf *out, struct tl_error *err);
+
+const char *rate_line_kind_name(rate_line_kind k);
+
+/*
+** The bucket and cohort of customer 'cust' in experiment 'e': an explicit
+** placement wins. Returns the cohort index, or RATE_NO_INDEX when the
+** explicit placement names no cohort of 'e'.
+*/
+size_t rate_place(const struct rate_experiment *e,
+                  const struct rate_customer *cust, bool *explicit_);
+
+#endif

@@ -1,0 +1,204 @@
+/* The customers file loader. */
+#include "rating/customers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "loader.h"
+
+static void load_customer(struct rate__ld *ld, const struct rate_yaml_node *n,
+                          size_t index, struct rate_customer *c)
+{
+        static const char *const KEYS[] = {"id",       "name",    "plan",
+                                           "start",    "end",     "tax_rate",
+                                           "credits",  "cohorts", NULL};
+        const struct rate_yaml_node *x;
+        char path[RATE_DIAG_MSG_MAX / 2], p[RATE_DIAG_MSG_MAX / 2];
+
+        snprintf(path, sizeof path, "customers[%zu]", index);
+        c->line = n->line;
+        c->col = n->col;
+        if (!rate__is_map(ld, n, path))
+                return;
+        rate__known_keys(ld, n, path, KEYS);
+        if ((x = rate__need(ld, n, path, "id")) != NULL &&
+            (c->id = rate__text(ld, x, path)) != NULL)
+                snprintf(path, sizeof path, "customers[%s]", c->id);
+        snprintf(p, sizeof p, "%s.name", path);
+        if ((x = rate_yaml_get(n, "name")) != NULL)
+                c->name = rate__text(ld, x, p);
+        snprintf(p, sizeof p, "%s.plan", path);
+        if ((x = rate__need(ld, n, path, "plan")) != NULL) {
+                c->plan = rate__text(ld, x, p);
+                c->plan_line = x->line;
+                c->plan_col = x->col;
+        }
+        snprintf(p, sizeof p, "%s.start", path);
+        if ((x = rate__need(ld, n, path, "start")) != NULL)
+                rate__date(ld, x, p, &c->start_day);
+        snprintf(p, sizeof p, "%s.end", path);
+        if ((x = rate_yaml_get(n, "end")) != NULL &&
+            (c->has_end = rate__date(ld, x, p, &c->end_day)) &&
+            c->end_day <= c->start_day)
+                rate__bad(ld, x, p, "must be after start");
+        snprintf(p, sizeof p, "%s.tax_rate", path);
+        if ((x = rate_yaml_get(n, "tax_rate")) != NULL &&
+            rate__number(ld, x, p, true, &c->tax_rate)) {
+                struct tl_dec one = tl_dec_from_i64(1);
+
+                if (tl_dec_cmp(&c->tax_rate, &one) > 0)
+                        rate__bad(ld, x, p,
+                                  "a rate between 0 and 1 (0.19 is 19 %%), "
+                                  "got %s",
+                                  x->text);
+        }
+        snprintf(p, sizeof p, "%s.credits", path);
+        if ((x = rate_yaml_get(n, "credits")) != NULL)
+                rate__number(ld, x, p, true, &c->credits);
+        snprintf(p, sizeof p, "%s.cohorts", path);
+        if ((x = rate_yaml_get(n, "cohorts")) != NULL &&
+            rate__is_map(ld, x, p)) {
+                struct rate_placement *pl =
+                        rate__alloc(ld, x->count, sizeof *pl);
+
+                if (!pl)
+                        return;
+                for (size_t i = 0; i < x->count; i++) {
+                        pl[i].experiment =
+                                rate__text(ld, x->pairs[i].key, p);
+                        pl[i].cohort = rate__text(ld, x->pairs[i].value, p);
+                        pl[i].line = x->pairs[i].value->line;
+                        pl[i].col = x->pairs[i].value->col;
+                }
+                c->placements = pl;
+                c->placement_count = x->count;
+        }
+}
+
+static int by_id(const void *a, const void *b)
+{
+        const struct rate_customer *x = a, *y = b;
+
+        return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+}
+
+tl_status rate_customers_parse(const char *name, const void *buf, size_t len,
+                               struct rate_customers **out,
+                               struct rate_diags *diags, struct tl_error *err)
+{
+        static const char *const KEYS[] = {"customers", NULL};
+        struct rate_yaml_doc *doc = NULL;
+        struct rate_customers *cs;
+        struct rate_customer *items = NULL;
+        const struct rate_yaml_node *list;
+        struct rate__ld ld;
+        tl_status rc;
+
+        rc = rate_yaml_parse(name, buf, len, &doc, err);
+        if (rc) {
+                if (err)
+                        rate_diags_add(diags, "%s", err->msg);
+                return rc;
+        }
+        cs = tl_calloc(1, sizeof *cs);
+        if (!cs) {
+                rate_yaml_free(&doc);
+                return tl_fail(err, TL_ENOMEM, "%s: out of memory", name);
+        }
+        tl_arena_init(&cs->arena, 16384, 0);
+        ld = (struct rate__ld){.file = name, .arena = &cs->arena,
+                               .diags = diags, .err = err};
+        cs->path = rate__text(&ld, &(struct rate_yaml_node){
+                                           .kind = RATE_YAML_SCALAR,
+                                           .text = name,
+                                           .len = strlen(name)},
+                              "");
+        if (rate__is_map(&ld, doc->root, "")) {
+                rate__known_keys(&ld, doc->root, "", KEYS);
+                list = rate__need(&ld, doc->root, "", "customers");
+                if (list && rate__is_seq(&ld, list, "customers") &&
+                    (items = rate__alloc(&ld, list->count, sizeof *items))) {
+                        for (size_t i = 0; i < list->count; i++)
+                                load_customer(&ld, list->items[i], i,
+                                              &items[i]);
+                        cs->items = items;
+                        cs->count = list->count;
+                        qsort(items, list->count, sizeof *items, by_id);
+                        for (size_t i = 1; i < list->count; i++)
+                                if (items[i].id && items[i - 1].id &&
+                                    strcmp(items[i].id, items[i - 1].id) ==
+                                            0)
+                                        rate__bad(&ld,
+                                                  &(struct rate_yaml_node){
+                                                          .line = items[i].line,
+                                                          .col = items[i].col},
+                                                  "customers",
+                                                  "duplicate customer id "
+                                                  "'%s'",
+                                                  items[i].id);
+                }
+        }
+        rate_yaml_free(&doc);
+        if (ld.oom || ld.errors) {
+                rate_customers_free(&cs);
+                if (ld.oom)
+                        return tl_fail(err, TL_ENOMEM, "%s: out of memory",
+                                       name);
+                return TL_EINVAL;
+        }
+        *out = cs;
+        return TL_OK;
+}
+
+tl_status rate_customers_load_file(const char *path,
+                                   struct rate_customers **out,
+                                   struct rate_diags *diags,
+                                   struct tl_error *err)
+{
+        char *data;
+        size_t len;
+        tl_status rc = rate__read_file(path, &data, &len, err);
+
+        if (rc) {
+                if (err)
+                        rate_diags_add(diags, "%s", err->msg);
+                return rc;
+        }
+        rc = rate_customers_parse(path, data, len, out, diags, err);
+        tl_free(data);
+        return rc;
+}
+
+void rate_customers_free(struct rate_customers **pp)
+{
+        if (!pp || !*pp)
+                return;
+        tl_arena_release(&(*pp)->arena);
+        tl_free(*pp);
+        *pp = NULL;
+}
+
+const struct rate_customer *rate_customers_find(const struct rate_customers *cs,
+                                                const char *id, size_t len)
+{
+        size_t lo = 0, hi = cs->count;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                const char *m = cs->items[mid].id;
+                size_t mlen = strlen(m);
+                int c = memcmp(m, id, mlen < len ? mlen : len);
+
+                if (c == 0)
+                        c = (mlen > len) - (mlen < len);
+                if (c == 0)
+                        return &cs->items[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}

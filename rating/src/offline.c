@@ -1,0 +1,745 @@
+/* Offline rating: files -> decoded, deduplicated events -> usage, with the
+   customers split among threads so each customer stays in file order. */
+/* memmem: glibc and the BSDs have it; POSIX will (2024). */
+#define _GNU_SOURCE
+#include "rating/offline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/str.h"
+#include "schemas/decode.h"
+
+#define MAX_THREADS 64
+#define BROADCAST 0x80000000u /* record flag: every owner decodes it */
+
+struct file {
+        const char *path;
+        const char *buf;
+        size_t len;
+        bool mapped;
+        bool cbor;
+};
+
+/* A line of a JSON Lines file routed to an owner thread. */
+struct rec {
+        uint64_t off;
+        uint32_t len;
+        uint32_t line; /* within its range; BROADCAST flag in the top bit */
+};
+
+struct recs {
+        size_t n, cap;
+        struct rec *v;
+};
+
+struct report {
+        size_t file;
+        uint64_t pos;
+        bool cbor;
+        char msg[TL_ERROR_MSG_MAX];
+};
+
+struct dentry {
+        uint64_t h;
+        const char *raw; /* NULL: empty slot */
+        uint32_t len;
+        bool cbor;
+};
+
+/* What one thread owns: its customers' usage, dedup state and reports. */
+struct owner {
+        unsigned index;
+        struct rate_offline *o;
+        struct sch_decoder *dec, *dec2;
+        struct rate_acc *acc;
+        size_t dn, dcap;
+        struct dentry *dedup;
+        struct rate_offline_stats st;
+        size_t rn, rcap;
+        struct report *reports;
+        const char *first_unknown;
+        char first_unknown_buf[SCH_MAX_SUBJECT_BYTES + 1];
+        tl_status rc;
+        struct tl_error err;
+};
+
+struct rate_offline {
+        const struct rate_catalog *cat;
+        const struct rate_customers *customers;
+        struct rate_period period;
+        struct rate_offline_opts opts;
+        unsigned threads;
+        struct file *files;
+        size_t file_count;
+        struct owner *owners;
+        /* Routing of the JSON Lines file being read: ranges x owners. */
+        struct recs *routes;  /* [range * threads + owner] */
+        uint64_t *range_start;
+        uint64_t *range_lines; /* lines in each range */
+        size_t cur_file;
+};
+
+static unsigned owner_of(const struct rate_offline *o, const char *s,
+                         size_t len)
+{
+        if (o->threads == 1)
+                return 0;
+        return (unsigned)(rate_fnv1a64(s, len, UINT64_C(0xcbf29ce484222325)) %
+                          o->threads);
+}
+
+/* ---- reports ------------------------------------------------------------------- */
+
+static void report(struct owner *w, size_t file, uint64_t pos, bool cbor,
+                   const char *msg)
+{
+        w->st.invalid++;
+        /* Only the first max_report of the run are printed; each thread
+           keeps at most that many of its own earliest. */
+        if (w->rn >= w->o->opts.max_report)
+                return;
+        if (w->rn == w->rcap) {
+                size_t cap = w->rcap ? w->rcap * 2 : 16;
+                struct report *r;
+
+                r = tl_reallocarray(w->reports, cap, sizeof *r);
+                if (!r)
+                        return;
+                w->reports = r;
+                w->rcap = cap;
+        }
+        w->reports[w->rn].file = file;
+        w->reports[w->rn].pos = pos;
+        w->reports[w->rn].cbor = cbor;
+        snprintf(w->reports[w->rn].msg, sizeof w->reports[w->rn].msg, "%s",
+                 msg);
+        w->rn++;
+}
+
+static int by_place(const void *x, const void *y)
+{
+        const struct report *a = x, *b = y;
+
+        if (a->file != b->file)
+                return a->file < b->file ? -1 : 1;
+        return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+/* ---- dedup ----------------------------------------------------------------------- */
+
+static uint64_t key_hash(const struct sch_event *ev)
+{
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        static const unsigned char sep = 0xff; /* never in UTF-8 */
+
+        h = rate_fnv1a64(ev->subject.ptr, ev->subject.len, h);
+        h = rate_fnv1a64(&sep, 1, h);
+        h = rate_fnv1a64(ev->source.ptr, ev->source.len, h);
+        h = rate_fnv1a64(&sep, 1, h);
+        return rate_fnv1a64(ev->id.ptr, ev->id.len, h);
+}
+
+static bool same_str(struct sch_str a, struct sch_str b)
+{
+        return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+static tl_status dedup_grow(struct owner *w)
+{
+        size_t cap = w->dcap ? w->dcap * 2 : 4096;
+        struct dentry *t = tl_calloc(cap, sizeof *t);
+
+        if (!t)
+                return tl_fail(&w->err, TL_ENOMEM, "out of memory");
+        for (size_t i = 0; i < w->dcap; i++) {
+                size_t s;
+
+                if (!w->dedup[i].raw)
+                        continue;
+                for (s = w->dedup[i].h & (cap - 1); t[s].raw;
+                     s = (s + 1) & (cap - 1))
+                        ;
+                t[s] = w->dedup[i];
+        }
+        tl_free(w->dedup);
+        w->dedup = t;
+        w->dcap = cap;
+        return TL_OK;
+}
+
+/* Decode a stored event again (it decoded before, so it does again). */
+static bool redecode(struct owner *w, const struct dentry *e,
+                     struct sch_event *ev)
+{
+        struct sch_cbor_reader r;
+        struct sch_str raw;
+
+        if (!e->cbor)
+                return sch_decode_json(w->dec2, e->raw, e->len, ev, NULL) ==
+                       TL_OK;
+        return sch_cbor_reader_open(&r, e->raw, e->len, true, NULL) == TL_OK &&
+               sch_cbor_reader_next(&r, w->dec2, ev, &raw, NULL) == TL_OK;
+}
+
+/*
+** 0: new (and remembered); 1: a duplicate; 2: the same key with different
+** content (refused, like the service's dead letter).
+*/
+static int dedup(struct owner *w, const struct sch_event *ev,
+                 struct sch_str raw, bool cbor, struct tl_error *why)
+{
+        uint64_t h = key_hash(ev);
+        size_t s;
+
+        if ((w->dn + 1) * 2 > w->dcap && dedup_grow(w) != TL_OK)
+                return -1;
+        for (s = h & (w->dcap - 1); w->dedup[s].raw;
+             s = (s + 1) & (w->dcap - 1)) {
+                struct sch_event first;
+
+                if (w->dedup[s].h != h || !redecode(w, &w->dedup[s], &first))
+                        continue;
+                if (!same_str(first.subject, ev->subject) ||
+                    !same_str(first.source, ev->source) ||
+                    !same_str(first.id, ev->id))
+                        continue;
+                if (sch_event_equal(&first, ev))
+                        return 1;
+                tl_fail(why, TL_EINVAL,
+                        "id '%.*s' (subject %.*s, source %.*s) seen before "
+                        "with different content",
+                        (int)ev->id.len, ev->id.ptr, (int)ev->subject.len,
+                        ev->subject.ptr, (int)ev->source.len, ev->source.ptr);
+                return 2;
+        }
+        w->dedup[s] = (struct dentry){h, raw.ptr, raw.len, cbor};
+        w->dn++;
+        return 0;
+}
+
+/* ---- one event ----------------------------------------------------------------------- */
+
+static void take(struct owner *w, const struct sch_event *ev,
+                 struct sch_str raw, bool cbor, size_t file, uint64_t pos)
+{
+        const struct rate_period *p = &w->o->period;
+        struct tl_error why;
+        int d;
+
+        if (ev->time_us >= p->end_us ||
+            (ev->time_us < p->start_us && ev->type != SCH_TYPE_SEAT)) {
+                w->st.outside++;
+                return;
+        }
+        if (!rate_customers_find(w->o->customers, ev->subject.ptr,
+                                 ev->subject.len)) {
+                if (!w->first_unknown) {
+                        snprintf(w->first_unknown_buf,
+                                 sizeof w->first_unknown_buf, "%.*s",
+                                 (int)ev->subject.len, ev->subject.ptr);
+                        w->first_unknown = w->first_unknown_buf;
+                }
+                w->st.unknown++;
+                return;
+        }
+        d = dedup(w, ev, raw, cbor, &why);
+        if (d < 0) {
+                w->rc = TL_ENOMEM;
+                return;
+        }
+        if (d == 1) {
+                w->st.duplicates++;
+                return;
+        }
+        if (d == 2) {
+                report(w, file, pos, cbor, why.msg);
+                return;
+        }
+        w->st.rated++;
+        if ((w->rc = rate_acc_add(w->acc, ev, &w->err)) != TL_OK)
+                tl_error_prefix(&w->err, "%s:%s%llu", w->o->files[file].path,
+                                cbor ? "#" : "", (unsigned long long)pos);
+}
+
+/* ---- JSON Lines: routing, then decoding by owner --------------------------------------- */
+
+static bool blank(const char *p, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+                        return false;
+        return true;
+}
+
+/*
+** The subject of a line when a plain scan can be sure of it: exactly one
+** `"subject"` and no backslash anywhere (an escape could spell a key the
+** scan cannot see). Unsure lines go to every owner.
+*/
+static bool scan_subject(const char *p, size_t n, struct sch_str *out)
+{
+        static const char key[] = "\"subject\"";
+        const char *k, *end = p + n, *v;
+
+        if (memchr(p, '\\', n))
+                return false;
+        k = memmem(p, n, key, sizeof key - 1);
+        if (!k || memmem(k + 1, (size_t)(end - k - 1), key, sizeof key - 1))
+                return false;
+        v = k + sizeof key - 1;
+        while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+        if (v == end || *v++ != ':')
+                return false;
+        while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+        if (v == end || *v++ != '"')
+                return false;
+        k = memchr(v, '"', (size_t)(end - v));
+        if (!k)
+                return false;
+        *out = (struct sch_str){v, (uint32_t)(k - v)};
+        return true;
+}
+
+static bool push(struct recs *r, struct rec x)
+{
+        if (r->n == r->cap) {
+                size_t cap = r->cap ? r->cap * 2 : 1024;
+                struct rec *v = tl_reallocarray(r->v, cap, sizeof *v);
+
+                if (!v)
+                        return false;
+                r->v = v;
+                r->cap = cap;
+        }
+        r->v[r->n++] = x;
+        return true;
+}
+
+struct job {
+        struct rate_offline *o;
+        unsigned t;
+        tl_status rc;
+};
+
+static void *route_range(void *arg)
+{
+        struct job *j = arg;
+        struct rate_offline *o = j->o;
+        const struct file *f = &o->files[o->cur_file];
+        size_t pos = o->range_start[j->t], end = o->range_start[j->t + 1];
+        uint32_t line = 0;
+
+        while (pos < end) {
+                const char *p = f->buf + pos;
+                const char *nl = memchr(p, '\n', f->len - pos);
+                size_t n = nl ? (size_t)(nl - p) : f->len - pos;
+                struct sch_str subj;
+
+                line++;
+                if (!blank(p, n)) {
+                        struct rec r = {pos, (uint32_t)n, line};
+
+                        if (n > SCH_MAX_MESSAGE_BYTES)
+                                r.len = SCH_MAX_MESSAGE_BYTES + 1;
+                        if (scan_subject(p, n, &subj)) {
+                                if (!push(&o->routes[j->t * o->threads +
+                                                     owner_of(o, subj.ptr,
+                                                              subj.len)],
+                                          r))
+                                        j->rc = TL_ENOMEM;
+                        } else {
+                                r.line |= BROADCAST;
+                                for (unsigned w = 0; w < o->threads; w++)
+                                        if (!push(&o->routes[j->t * o->threads +
+                                                             w],
+                                                  r))
+                                                j->rc = TL_ENOMEM;
+                        }
+                }
+                pos += n + 1;
+        }
+        o->range_lines[j->t] = line;
+        return NULL;
+}
+
+static void *decode_owned(void *arg)
+{
+        struct job *j = arg;
+        struct rate_offline *o = j->o;
+        struct owner *w = &o->owners[j->t];
+        const struct file *f = &o->files[o->cur_file];
+        uint64_t base = 0;
+
+        for (unsigned t = 0; t < o->threads && !w->rc; t++) {
+                const struct recs *r = &o->routes[t * o->threads + j->t];
+
+                for (size_t i = 0; i < r->n && !w->rc; i++) {
+                        const struct rec *x = &r->v[i];
+                        bool bcast = x->line & BROADCAST;
+                        uint64_t line = base + (x->line & ~BROADCAST);
+                        const char *p = f->buf + x->off;
+                        size_t n = x->len;
+                        struct sch_event ev;
+                        struct tl_error e;
+
+                        if (n > 0 && p[n - 1] == '\r')
+                                n--;
+                        w->st.read += !bcast || j->t == 0;
+                        if (sch_decode_json(w->dec, p, n, &ev, &e) != TL_OK) {
+                                /* An unsure line is everybody's: owner 0
+                                   alone reports it. */
+                                if (!bcast || j->t == 0)
+                                        report(w, o->cur_file, line, false,
+                                               e.msg);
+                                continue;
+                        }
+                        if (bcast &&
+                            owner_of(o, ev.subject.ptr, ev.subject.len) !=
+                                    j->t)
+                                continue;
+                        take(w, &ev, (struct sch_str){p, (uint32_t)n}, false,
+                             o->cur_file, line);
+                }
+                base += o->range_lines[t];
+        }
+        return NULL;
+}
+
+static tl_status run_threads(struct rate_offline *o, void *(*fn)(void *),
+                             struct tl_error *err)
+{
+        pthread_t tid[MAX_THREADS];
+        struct job jobs[MAX_THREADS];
+        tl_status rc = TL_OK;
+
+        for (unsigned t = 0; t < o->threads; t++) {
+                jobs[t] = (struct job){o, t, TL_OK};
+                if (t > 0 && pthread_create(&tid[t], NULL, fn, &jobs[t]) != 0)
+                        return tl_fail(err, TL_ENOMEM, "cannot start a thread");
+        }
+        fn(&jobs[0]);
+        for (unsigned t = 1; t < o->threads; t++)
+                pthread_join(tid[t], NULL);
+        for (unsigned t = 0; t < o->threads; t++)
+                if (jobs[t].rc && !rc)
+                        rc = tl_fail(err, jobs[t].rc, "out of memory");
+        return rc;
+}
+
+static tl_status read_jsonl(struct rate_offline *o, size_t fi,
+                            struct tl_error *err)
+{
+        const struct file *f = &o->files[fi];
+        tl_status rc;
+
+        o->cur_file = fi;
+        /* Ranges of about equal size, each starting at a line. */
+        o->range_start[0] = 0;
+        for (unsigned t = 1; t < o->threads; t++) {
+                size_t pos = f->len / o->threads * t;
+                const char *nl;
+
+                if (pos < o->range_start[t - 1])
+                        pos = o->range_start[t - 1];
+                nl = pos < f->len ? memchr(f->buf + pos, '\n', f->len - pos)
+                                  : NULL;
+                o->range_start[t] = nl ? (uint64_t)(nl - f->buf) + 1 : f->len;
+        }
+        o->range_start[o->threads] = f->len;
+        for (size_t i = 0; i < (size_t)o->threads * o->threads; i++)
+                o->routes[i].n = 0;
+        if ((rc = run_threads(o, route_range, err)) != TL_OK)
+                return rc;
+        return run_threads(o, decode_owned, err);
+}
+
+/* CBOR sequences are read by one thread, handing each event to its owner
+   (the owners are idle meanwhile, so nothing is shared at once). */
+static tl_status read_cbor(struct rate_offline *o, size_t fi,
+                           struct tl_error *err)
+{
+        const struct file *f = &o->files[fi];
+        struct sch_cbor_reader r;
+        struct sch_decoder *dec = o->owners[0].dec;
+        tl_status rc;
+
+        rc = sch_cbor_reader_open(&r, f->buf, f->len, true, err);
+        if (rc)
+                return tl_error_prefix(err, "%s", f->path);
+        while (sch_cbor_reader_more(&r)) {
+                struct sch_event ev;
+                struct sch_str raw;
+                struct tl_error e;
+                uint64_t item = r.index + 1;
+                struct owner *w;
+
+                rc = sch_cbor_reader_next(&r, dec, &ev, &raw, &e);
+                if (rc) {
+                        o->owners[0].st.read++;
+                        report(&o->owners[0], fi, item, true, e.msg);
+                        if (r.broken)
+                                break;
+                        continue;
+                }
+                w = &o->owners[owner_of(o, ev.subject.ptr, ev.subject.len)];
+                w->st.read++;
+                take(w, &ev, raw, true, fi, item);
+                if (w->rc)
+                        return tl_fail(err, w->rc, "%s", w->err.msg);
+        }
+        return TL_OK;
+}
+
+/* ---- files --------------------------------------------------------------------------------- */
+
+static tl_status open_file(struct file *f, const char *path,
+                           struct tl_error *err)
+{
+        struct stat st;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        f->path = path;
+        if (fd < 0)
+                return tl_fail(err, TL_EIO, "%s: %s", path, strerror(errno));
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+                void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+                               fd, 0);
+
+                if (m != MAP_FAILED) {
+                        posix_madvise(m, (size_t)st.st_size, POSIX_MADV_SEQUENTIAL);
+                        f->buf = m;
+                        f->len = (size_t)st.st_size;
+                        f->mapped = true;
+                }
+        }
+        if (!f->mapped) {
+                /* Pipes and empty files: read it all. */
+                struct tl_buf b;
+                char chunk[65536];
+                ssize_t n;
+                tl_status rc = TL_OK;
+
+                tl_buf_init(&b, 0);
+                while ((n = read(fd, chunk, sizeof chunk)) > 0 && !rc)
+                        rc = tl_buf_append(&b, chunk, (size_t)n, err);
+                if (!rc && n < 0)
+                        rc = tl_fail(err, TL_EIO, "%s: %s", path,
+                                     strerror(errno));
+                if (rc) {
+                        tl_buf_release(&b);
+                        close(fd);
+                        return rc;
+                }
+                f->buf = b.data ? b.data : "";
+                f->len = b.len;
+                if (!b.data)
+                        f->buf = NULL;
+        }
+        close(fd);
+        {
+                size_t plen = strlen(path), i = 0;
+
+                while (i < f->len && (f->buf[i] == ' ' || f->buf[i] == '\n' ||
+                                      f->buf[i] == '\r' || f->buf[i] == '\t'))
+                        i++;
+                f->cbor = (plen > 5 && strcmp(path + plen - 5, ".cbor") == 0) ||
+                          (i < f->len && f->buf[i] != '{');
+        }
+        return TL_OK;
+}
+
+static void close_file(struct file *f)
+{
+        if (f->mapped)
+                munmap((void *)f->buf, f->len);
+        else
+                tl_free((void *)f->buf);
+}
+
+/* ---- the run ---------------------------------------------------------------------------------- */
+
+void rate_offline_free(struct rate_offline **pp)
+{
+        struct rate_offline *o;
+
+        if (!pp || !*pp)
+                return;
+        o = *pp;
+        for (unsigned t = 0; o->owners && t < o->threads; t++) {
+                struct owner *w = &o->owners[t];
+
+                sch_decoder_free(&w->dec);
+                sch_decoder_free(&w->dec2);
+                rate_acc_free(&w->acc);
+                tl_free(w->dedup);
+                tl_free(w->reports);
+        }
+        for (size_t i = 0; o->routes && i < (size_t)o->threads * o->threads;
+             i++)
+                tl_free(o->routes[i].v);
+        for (size_t i = 0; o->files && i < o->file_count; i++)
+                close_file(&o->files[i]);
+        tl_free(o->routes);
+        tl_free(o->range_start);
+        tl_free(o->range_lines);
+        tl_free(o->owners);
+        tl_free(o->files);
+        tl_free(o);
+        *pp = NULL;
+}
+
+static tl_status setup(struct rate_offline *o, struct tl_error *err)
+{
+        struct sch_options so = {o->opts.now_us, 0};
+
+        o->owners = tl_calloc(o->threads, sizeof *o->owners);
+        o->routes = tl_calloc((size_t)o->threads * o->threads,
+                              sizeof *o->routes);
+        o->range_start = tl_calloc(o->threads + 1, sizeof *o->range_start);
+        o->range_lines = tl_calloc(o->threads, sizeof *o->range_lines);
+        if (!o->owners || !o->routes || !o->range_start || !o->range_lines)
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        for (unsigned t = 0; t < o->threads; t++) {
+                struct owner *w = &o->owners[t];
+                tl_status rc;
+
+                w->index = t;
+                w->o = o;
+                if ((rc = sch_decoder_new(&so, &w->dec, err)) ||
+                    (rc = sch_decoder_new(&so, &w->dec2, err)) ||
+                    (rc = rate_acc_new(o->cat, &o->period, &w->acc, err)))
+                        return rc;
+        }
+        return TL_OK;
+}
+
+static void finish_reports(struct rate_offline *o,
+                           struct rate_offline_stats *total)
+{
+        FILE *out = o->opts.report ? o->opts.report : stderr;
+        struct report *all = NULL;
+        size_t n = 0, shown;
+        const char *unknown = NULL;
+
+        memset(total, 0, sizeof *total);
+        for (unsigned t = 0; t < o->threads; t++) {
+                const struct owner *w = &o->owners[t];
+
+                total->read += w->st.read;
+                total->rated += w->st.rated;
+                total->duplicates += w->st.duplicates;
+                total->invalid += w->st.invalid;
+                total->outside += w->st.outside;
+                total->unknown += w->st.unknown;
+                n += w->rn;
+                if (!unknown)
+                        unknown = w->first_unknown;
+        }
+        all = tl_calloc(n + 1, sizeof *all);
+        n = 0;
+        for (unsigned t = 0; all && t < o->threads; t++) {
+                memcpy(all + n, o->owners[t].reports,
+                       o->owners[t].rn * sizeof *all);
+                n += o->owners[t].rn;
+        }
+        if (all)
+                qsort(all, n, sizeof *all, by_place);
+        shown = all ? (n < o->opts.max_report ? n : o->opts.max_report) : 0;
+        for (size_t i = 0; i < shown; i++)
+                fprintf(out, "%s:%s%llu: %s\n", o->files[all[i].file].path,
+                        all[i].cbor ? "#" : "",
+                        (unsigned long long)all[i].pos, all[i].msg);
+        if (total->invalid > shown)
+                fprintf(out, "... and %llu more invalid events\n",
+                        (unsigned long long)(total->invalid - shown));
+        if (total->unknown)
+                fprintf(out,
+                        "warning: %llu events of customers not in %s (e.g. "
+                        "%s) were not rated\n",
+                        (unsigned long long)total->unknown,
+                        o->customers->path, unknown ? unknown : "?");
+        tl_free(all);
+}
+
+tl_status rate_offline_run(const struct rate_catalog *cat,
+                           const struct rate_customers *customers,
+                           const struct rate_period *period,
+                           const char *const *paths, size_t path_count,
+                           const struct rate_offline_opts *opts,
+                           struct rate_offline **out,
+                           struct rate_offline_stats *stats,
+                           struct tl_error *err)
+{
+        struct rate_offline *o = tl_calloc(1, sizeof *o);
+        tl_status rc = TL_OK;
+        long cpus;
+
+        if (!o)
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        o->cat = cat;
+        o->customers = customers;
+        o->period = *period;
+        if (opts)
+                o->opts = *opts;
+        if (!o->opts.max_report)
+                o->opts.max_report = 100;
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        o->threads = o->opts.threads ? o->opts.threads
+                                     : (unsigned)(cpus > 0 ? cpus : 1);
+        if (o->threads > MAX_THREADS)
+                o->threads = MAX_THREADS;
+        o->files = tl_calloc(path_count + 1, sizeof *o->files);
+        if (!o->files)
+                rc = tl_fail(err, TL_ENOMEM, "out of memory");
+        if (!rc)
+                rc = setup(o, err);
+        for (size_t i = 0; !rc && i < path_count; i++) {
+                rc = open_file(&o->files[i], paths[i], err);
+                if (rc)
+                        break;
+                o->file_count++;
+                rc = o->files[i].cbor ? read_cbor(o, i, err)
+                                      : read_jsonl(o, i, err);
+                for (unsigned t = 0; !rc && t < o->threads; t++)
+                        if (o->owners[t].rc)
+                                rc = tl_fail(err, o->owners[t].rc, "%s",
+                                             o->owners[t].err.msg);
+        }
+        if (rc) {
+                rate_offline_free(&o);
+                return rc;
+        }
+        finish_reports(o, stats);
+        for (size_t i = 0; i < o->file_count; i++)
+                stats->bytes += o->files[i].len;
+        *out = o;
+        return TL_OK;
+}
+
+bool rate_offline_find(const struct rate_offline *o, const char *id,
+                       const struct rate_acc **acc, size_t *index)
+{
+        unsigned t = owner_of(o, id, strlen(id));
+        size_t i = rate_acc_find(o->owners[t].acc, id);
+
+        if (i == RATE_NO_INDEX)
+                return false;
+        *acc = o->owners[t].acc;
+        *index = i;
+        return true;
+}
+
+const struct rate_acc *rate_offline_any_acc(const struct rate_offline *o)
+{
+        return o->owners[0].acc;
+}

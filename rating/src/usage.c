@@ -1,0 +1,788 @@
+/* Usage accumulation per customer and meter, and seat-day counting. */
+#include "rating/usage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/arena.h"
+
+/* Distinct values of a unique_count group: open addressing on a hash,
+   strings compared in full, so a hash collision never merges two values. */
+struct uset {
+        size_t count, cap;
+        uint64_t *hashes;
+        const char **keys;
+        uint32_t *lens;
+};
+
+struct group {
+        uint64_t hash; /* of the values */
+        const char **values;
+        tl_u128 quantity;
+        tl_time_us latest_us; /* latest: the time of the value held */
+        uint64_t latest_seq;
+        struct uset *set;
+};
+
+struct seat_ev {
+        tl_time_us time_us;
+        uint64_t seq;
+        sch_seat_action action;
+        const char *device;
+        const char *model_class;
+};
+
+struct mstate {
+        size_t group_count, group_cap;
+        struct group *groups;
+        struct rate_group_usage *view;
+        size_t seat_count, seat_cap;
+        struct seat_ev *seats;
+};
+
+struct cust {
+        const char *id;
+        uint32_t id_len;
+        uint64_t hash;
+        bool in_period;
+        struct mstate *meters; /* one per catalog meter */
+};
+
+struct rate_acc {
+        const struct rate_catalog *cat;
+        struct rate_period period;
+        struct tl_arena arena;
+        uint64_t seq;
+        size_t count, cap; /* customers; the table has 2 x cap slots */
+        struct cust **list;
+        struct cust **table;
+        /* The meters each event type feeds, so an event tests only those. */
+        size_t type_meter_count[SCH_TYPE_SEAT + 1];
+        size_t *type_meters[SCH_TYPE_SEAT + 1];
+};
+
+static uint64_t hash_bytes(const void *data, size_t len, uint64_t h)
+{
+        return rate_fnv1a64(data, len, h ^ UINT64_C(0xcbf29ce484222325));
+}
+
+tl_status rate_acc_new(const struct rate_catalog *cat,
+                       const struct rate_period *period, struct rate_acc **out,
+                       struct tl_error *err)
+{
+        struct rate_acc *a = tl_calloc(1, sizeof *a);
+
+        if (!a)
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        a->cat = cat;
+        a->period = *period;
+        tl_arena_init(&a->arena, 65536, 0);
+        for (int t = SCH_TYPE_TOKENS; t <= SCH_TYPE_SEAT; t++) {
+                a->type_meters[t] =
+                        tl_calloc(cat->meter_count + 1, sizeof(size_t));
+                if (!a->type_meters[t]) {
+                        rate_acc_free(&a);
+                        return tl_fail(err, TL_ENOMEM, "out of memory");
+                }
+                for (size_t m = 0; m < cat->meter_count; m++)
+                        if ((int)cat->meters[m].event == t)
+                                a->type_meters[t][a->type_meter_count[t]++] =
+                                        m;
+        }
+        *out = a;
+        return TL_OK;
+}
+
+static void free_mstate(struct mstate *ms)
+{
+        for (size_t g = 0; g < ms->group_count; g++)
+                if (ms->groups[g].set) {
+                        tl_free(ms->groups[g].set->hashes);
+                        tl_free(ms->groups[g].set->keys);
+                        tl_free(ms->groups[g].set->lens);
+                        tl_free(ms->groups[g].set);
+                }
+        tl_free(ms->groups);
+        tl_free(ms->view);
+        tl_free(ms->seats);
+}
+
+void rate_acc_free(struct rate_acc **pp)
+{
+        struct rate_acc *a;
+
+        if (!pp || !*pp)
+                return;
+        a = *pp;
+        for (size_t i = 0; i < a->count; i++)
+                for (size_t m = 0; m < a->cat->meter_count; m++)
+                        free_mstate(&a->list[i]->meters[m]);
+        for (int t = 0; t <= SCH_TYPE_SEAT; t++)
+                tl_free(a->type_meters[t]);
+        tl_free(a->list);
+        tl_free(a->table);
+        tl_arena_release(&a->arena);
+        tl_free(a);
+        *pp = NULL;
+}
+
+/* ---- customers -------------------------------------------------------------- */
+
+static tl_status grow_customers(struct rate_acc *a, struct tl_error *err)
+{
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        struct cust **list = tl_reallocarray(a->list, cap, sizeof *list);
+        struct cust **table;
+
+        if (!list)
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        a->list = list;
+        table = tl_calloc(cap * 2, sizeof *table);
+        if (!table)
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        for (size_t i = 0; i < a->count; i++) {
+                size_t s = list[i]->hash & (cap * 2 - 1);
+
+                while (table[s])
+                        s = (s + 1) & (cap * 2 - 1);
+                table[s] = list[i];
+        }
+        tl_free(a->table);
+        a->table = table;
+        a->cap = cap;
+        return TL_OK;
+}
+
+static tl_status customer(struct rate_acc *a, struct sch_str id,
+                          struct cust **out, struct tl_error *err)
+{
+        uint64_t h = hash_bytes(id.ptr, id.len, 0);
+        size_t mask, s;
+        struct cust *c;
+        void *mem;
+        tl_status rc;
+
+        if (a->cap) {
+                mask = a->cap * 2 - 1;
+                for (s = h & mask; a->table[s]; s = (s + 1) & mask) {
+                        c = a->table[s];
+                        if (c->hash == h && c->id_len == id.len &&
+                            memcmp(c->id, id.ptr, id.len) == 0) {
+                                *out = c;
+                                return TL_OK;
+                        }
+                }
+        }
+        if (a->count == a->cap && (rc = grow_customers(a, err)) != TL_OK)
+                return rc;
+        if ((rc = tl_arena_alloc(&a->arena, sizeof *c, &mem, err)) != TL_OK)
+                return rc;
+        c = mem;
+        memset(c, 0, sizeof *c);
+        c->hash = h;
+        c->id_len = id.len;
+        if ((rc = tl_arena_strndup(&a->arena, id.ptr, id.len,
+                                   (char **)&c->id, err)) != TL_OK)
+                return rc;
+        c->meters = tl_calloc(a->cat->meter_count + 1, sizeof *c->meters);
+        if (!c->meters)
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        mask = a->cap * 2 - 1;
+        for (s = h & mask; a->table[s]; s = (s + 1) & mask)
+                ;
+        a->table[s] = c;
+        a->list[a->count++] = c;
+        *out = c;
+        return TL_OK;
+}
+
+/* ---- fields ------------------------------------------------------------------ */
+
+static bool text_field(const struct sch_event *ev, const struct rate_field *f,
+                       struct sch_str *out)
+{
+        const char *s;
+
+        switch (f->kind) {
+        case RATE_FIELD_MODEL:
+                *out = ev->model;
+                return out->ptr != NULL;
+        case RATE_FIELD_DECODING:
+                *out = ev->decoding;
+                return out->ptr != NULL;
+        case RATE_FIELD_DEVICE_ID:
+                *out = ev->device_id;
+                return out->ptr != NULL;
+        case RATE_FIELD_MODEL_CLASS:
+                *out = ev->model_class;
+                return out->ptr != NULL;
+        case RATE_FIELD_DEPLOYMENT:
+                if (!ev->deployment)
+                        return false;
+                s = sch_deployment_name(ev->deployment);
+                *out = (struct sch_str){s, (uint32_t)strlen(s)};
+                return true;
+        case RATE_FIELD_ACTION:
+                if (!ev->action)
+                        return false;
+                s = sch_seat_action_name(ev->action);
+                *out = (struct sch_str){s, (uint32_t)strlen(s)};
+                return true;
+        default:
+                break;
+        }
+        for (uint32_t i = 0; i < ev->dim_count; i++)
+                if (ev->dims[i].key.len == f->name_len &&
+                    memcmp(ev->dims[i].key.ptr, f->name, f->name_len) == 0) {
+                        *out = ev->dims[i].value;
+                        return true;
+                }
+        return false;
+}
+
+static uint64_t count_field(const struct sch_event *ev, rate_field_kind k)
+{
+        switch (k) {
+        case RATE_FIELD_INPUT_TOKENS:
+                return ev->input_tokens;
+        case RATE_FIELD_OUTPUT_TOKENS:
+                return ev->output_tokens;
+        case RATE_FIELD_CACHED_INPUT_TOKENS:
+                return ev->cached_input_tokens;
+        case RATE_FIELD_ITERATIONS:
+                return ev->iterations;
+        case RATE_FIELD_TOKENS:
+                return ev->tokens;
+        case RATE_FIELD_MAC:
+                return ev->mac;
+        default:
+                return 0;
+        }
+}
+
+static bool str_is(struct sch_str s, const char *c)
+{
+        size_t n = strlen(c);
+
+        return s.len == n && memcmp(s.ptr, c, n) == 0;
+}
+
+static bool passes(const struct rate_meter *m, const struct sch_event *ev)
+{
+        for (size_t i = 0; i < m->filter_count; i++) {
+                const struct rate_filter *f = &m->filters[i];
+                struct sch_str v;
+                bool any = false;
+
+                if (!text_field(ev, &f->field, &v))
+                        return false;
+                for (size_t j = 0; !any && j < f->value_count; j++)
+                        any = str_is(v, f->values[j]);
+                if (!any)
+                        return false;
+        }
+        return true;
+}
+
+/* ---- groups -------------------------------------------------------------------- */
+
+static tl_status find_group(struct rate_acc *a, const struct rate_meter *m,
+                            struct mstate *ms, const struct sch_event *ev,
+                            struct group **out, struct tl_error *err)
+{
+        struct sch_str vals[64];
+        size_t n = m->group_by_count < 64 ? m->group_by_count : 64;
+        uint64_t h = 0;
+        struct group *g;
+        tl_status rc;
+
+        for (size_t i = 0; i < n; i++) {
+                if (!text_field(ev, &m->group_by[i], &vals[i]))
+                        vals[i] = (struct sch_str){"", 0};
+                h = hash_bytes(vals[i].ptr, vals[i].len, h + i);
+        }
+        for (size_t gi = 0; gi < ms->group_count; gi++) {
+                bool same;
+
+                g = &ms->groups[gi];
+                if (g->hash != h)
+                        continue;
+                same = true;
+                for (size_t i = 0; same && i < n; i++)
+                        same = str_is(vals[i], g->values[i]);
+                if (same) {
+                        *out = g;
+                        return TL_OK;
+                }
+        }
+        if (ms->group_count == ms->group_cap) {
+                size_t cap = ms->group_cap ? ms->group_cap * 2 : 2;
+                struct group *gs =
+                        tl_reallocarray(ms->groups, cap, sizeof *gs);
+
+                if (!gs)
+                        return tl_fail(err, TL_ENOMEM, "out of memory");
+                ms->groups = gs;
+                ms->group_cap = cap;
+        }
+        g = &ms->groups[ms->group_count];
+        memset(g, 0, sizeof *g);
+        g->hash = h;
+        if ((rc = tl_arena_alloc(&a->arena, (n + 1) * sizeof *g->values,
+                                 (void **)&g->values, err)) != TL_OK)
+                return rc;
+        for (size_t i = 0; i < n; i++)
+                if ((rc = tl_arena_strndup(&a->arena, vals[i].ptr,
+                                           vals[i].len,
+                                           (char **)&g->values[i], err)))
+                        return rc;
+        ms->group_count++;
+        *out = g;
+        return TL_OK;
+}
+
+/* Insert 'v' into 's'; '*added' tells whether it was new. */
+static tl_status uset_add(struct rate_acc *a, struct uset *s, struct sch_str v,
+                          bool *added, struct tl_error *err)
+{
+        uint64_t h = hash_bytes(v.ptr, v.len, 7);
+        size_t mask, i;
+        tl_status rc;
+
+        if ((s->count + 1) * 2 > s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 16;
+                uint64_t *hs = tl_calloc(cap, sizeof *hs);
+                const char **ks = tl_calloc(cap, sizeof *ks);
+                uint32_t *ls = tl_calloc(cap, sizeof *ls);
+
+                if (!hs || !ks || !ls) {
+                        tl_free(hs);
+                        tl_free(ks);
+                        tl_free(ls);
+                        return tl_fail(err, TL_ENOMEM, "out of memory");
+                }
+                for (size_t j = 0; j < s->cap; j++) {
+                        if (!s->keys[j])
+                                continue;
+                        for (i = s->hashes[j] & (cap - 1); ks[i];
+                             i = (i + 1) & (cap - 1))
+                                ;
+                        hs[i] = s->hashes[j];
+                        ks[i] = s->keys[j];
+                        ls[i] = s->lens[j];
+                }
+                tl_free(s->hashes);
+                tl_free(s->keys);
+                tl_free(s->lens);
+                s->hashes = hs;
+                s->keys = ks;
+                s->lens = ls;
+                s->cap = cap;
+        }
+        mask = s->cap - 1;
+        for (i = h & mask; s->keys[i]; i = (i + 1) & mask)
+                if (s->hashes[i] == h && s->lens[i] == v.len &&
+                    memcmp(s->keys[i], v.ptr, v.len) == 0) {
+                        *added = false;
+                        return TL_OK;
+                }
+        if ((rc = tl_arena_strndup(&a->arena, v.ptr, v.len,
+                                   (char **)&s->keys[i], err)) != TL_OK)
+                return rc;
+        s->hashes[i] = h;
+        s->lens[i] = v.len;
+        s->count++;
+        *added = true;
+        return TL_OK;
+}
+
+static tl_status add_seat(struct rate_acc *a, struct mstate *ms,
+                          const struct sch_event *ev, struct tl_error *err)
+{
+        struct seat_ev *se;
+        tl_status rc;
+
+        if (ms->seat_count == ms->seat_cap) {
+                size_t cap = ms->seat_cap ? ms->seat_cap * 2 : 8;
+                struct seat_ev *s = tl_reallocarray(ms->seats, cap, sizeof *s);
+
+                if (!s)
+                        return tl_fail(err, TL_ENOMEM, "out of memory");
+                ms->seats = s;
+                ms->seat_cap = cap;
+        }
+        se = &ms->seats[ms->seat_count];
+        se->time_us = ev->time_us;
+        se->seq = a->seq;
+        se->action = ev->action;
+        if ((rc = tl_arena_strndup(&a->arena, ev->device_id.ptr,
+                                   ev->device_id.len, (char **)&se->device,
+                                   err)) ||
+            (rc = tl_arena_strndup(&a->arena, ev->model_class.ptr,
+                                   ev->model_class.len,
+                                   (char **)&se->model_class, err)))
+                return rc;
+        ms->seat_count++;
+        return TL_OK;
+}
+
+static tl_status fold(struct rate_acc *a, const struct rate_meter *m,
+                      struct mstate *ms, const struct sch_event *ev,
+                      struct tl_error *err)
+{
+        struct group *g;
+        struct sch_str v;
+        bool added;
+        uint64_t x;
+        tl_status rc;
+
+        if (m->aggregation == RATE_AGG_SEATS)
+                return add_seat(a, ms, ev, err);
+        if ((rc = find_group(a, m, ms, ev, &g, err)) != TL_OK)
+                return rc;
+        switch (m->aggregation) {
+        case RATE_AGG_SUM:
+                x = count_field(ev, m->value.kind);
+                if (!tl_u128_add(g->quantity, x, &g->quantity))
+                        return tl_fail(err, TL_EOVERFLOW,
+                                       "meter %s: the sum passes 2^128",
+                                       m->id);
+                break;
+        case RATE_AGG_COUNT:
+                g->quantity++;
+                break;
+        case RATE_AGG_MAX:
+                x = count_field(ev, m->value.kind);
+                if (x > g->quantity)
+                        g->quantity = x;
+                break;
+        case RATE_AGG_LATEST:
+                /* The newest event by time; at equal times, the one read
+                   last, so the result never depends on anything else. */
+                if (ev->time_us >= g->latest_us) {
+                        g->quantity = count_field(ev, m->value.kind);
+                        g->latest_us = ev->time_us;
+                        g->latest_seq = a->seq;
+                }
+                break;
+        case RATE_AGG_UNIQUE_COUNT:
+                if (!text_field(ev, &m->value, &v))
+                        break;
+                if (!g->set && !(g->set = tl_calloc(1, sizeof *g->set)))
+                        return tl_fail(err, TL_ENOMEM, "out of memory");
+                if ((rc = uset_add(a, g->set, v, &added, err)) != TL_OK)
+                        return rc;
+                g->quantity += added;
+                break;
+        case RATE_AGG_SEATS:
+                break;
+        }
+        return TL_OK;
+}
+
+tl_status rate_acc_add(struct rate_acc *a, const struct sch_event *ev,
+                       struct tl_error *err)
+{
+        bool in_period = ev->time_us >= a->period.start_us &&
+                         ev->time_us < a->period.end_us;
+        size_t n = (unsigned)ev->type <= SCH_TYPE_SEAT
+                           ? a->type_meter_count[ev->type]
+                           : 0;
+        struct cust *c = NULL;
+        tl_status rc;
+
+        if (ev->time_us >= a->period.end_us)
+                return TL_OK;
+        if (!in_period && ev->type != SCH_TYPE_SEAT)
+                return TL_OK;
+        a->seq++;
+        /* A sum that would overflow must refuse the event whole: check
+           every sum first, fold after. */
+        for (size_t k = 0; k < n && in_period; k++) {
+                const struct rate_meter *m =
+                        &a->cat->meters[a->type_meters[ev->type][k]];
+
+                if (m->aggregation == RATE_AGG_SUM && passes(m, ev)) {
+                        struct group *g;
+                        tl_u128 sum;
+
+                        if (!c && (rc = customer(a, ev->subject, &c, err)))
+                                return rc;
+                        rc = find_group(a, m,
+                                        &c->meters[a->type_meters[ev->type][k]],
+                                        ev, &g, err);
+                        if (rc)
+                                return rc;
+                        if (!tl_u128_add(g->quantity,
+                                         count_field(ev, m->value.kind), &sum))
+                                return tl_fail(err, TL_EOVERFLOW,
+                                               "meter %s: the sum for %.*s "
+                                               "passes 2^128",
+                                               m->id, (int)ev->subject.len,
+                                               ev->subject.ptr);
+                }
+        }
+        for (size_t k = 0; k < n; k++) {
+                size_t mi = a->type_meters[ev->type][k];
+                const struct rate_meter *m = &a->cat->meters[mi];
+
+                if (!in_period && m->aggregation != RATE_AGG_SEATS)
+                        continue;
+                if (!passes(m, ev))
+                        continue;
+                if (!c && (rc = customer(a, ev->subject, &c, err)))
+                        return rc;
+                if ((rc = fold(a, m, &c->meters[mi], ev, err)) != TL_OK)
+                        return rc;
+        }
+        if (in_period) {
+                if (!c && (rc = customer(a, ev->subject, &c, err)))
+                        return rc;
+                c->in_period = true;
+        }
+        return TL_OK;
+}
+
+const struct rate_period *rate_acc_period(const struct rate_acc *acc)
+{
+        return &acc->period;
+}
+
+size_t rate_acc_customer_count(const struct rate_acc *acc)
+{
+        return acc->count;
+}
+
+const char *rate_acc_customer_id(const struct rate_acc *acc, size_t i)
+{
+        return acc->list[i]->id;
+}
+
+bool rate_acc_in_period(const struct rate_acc *acc, size_t i)
+{
+        return acc->list[i]->in_period;
+}
+
+size_t rate_acc_find(const struct rate_acc *acc, const char *id)
+{
+        size_t len = strlen(id);
+        uint64_t h = hash_bytes(id, len, 0);
+
+        if (!acc->cap)
+                return RATE_NO_INDEX;
+        for (size_t s = h & (acc->cap * 2 - 1); acc->table[s];
+             s = (s + 1) & (acc->cap * 2 - 1)) {
+                const struct cust *c = acc->table[s];
+
+                if (c->hash == h && c->id_len == len &&
+                    memcmp(c->id, id, len) == 0)
+                        for (size_t i = 0; i < acc->count; i++)
+                                if (acc->list[i] == c)
+                                        return i;
+        }
+        return RATE_NO_INDEX;
+}
+
+size_t rate_acc_groups(const struct rate_acc *acc, size_t i, size_t m,
+                       const struct rate_group_usage **out)
+{
+        struct mstate *ms = &acc->list[i]->meters[m];
+        struct rate_group_usage *v;
+
+        if (ms->group_count == 0)
+                return 0;
+        v = tl_reallocarray(ms->view, ms->group_count, sizeof *v);
+        if (!v)
+                return 0;
+        ms->view = v;
+        for (size_t g = 0; g < ms->group_count; g++) {
+                v[g].values = ms->groups[g].values;
+                v[g].quantity = ms->groups[g].quantity;
+        }
+        *out = v;
+        return ms->group_count;
+}
+
+/* ---- seats -------------------------------------------------------------------------- */
+
+static int by_device_time(const void *x, const void *y)
+{
+        const struct seat_ev *a = x, *b = y;
+        int c = strcmp(a->device, b->device);
+
+        if (c)
+                return c;
+        if (a->time_us != b->time_us)
+                return a->time_us < b->time_us ? -1 : 1;
+        return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static tl_status credit_days(struct rate_seat_usage **list, size_t *n,
+                             const char *cls, uint64_t days,
+                             struct tl_error *err)
+{
+        struct rate_seat_usage *l;
+
+        if (days == 0)
+                return TL_OK;
+        for (size_t i = 0; i < *n; i++)
+                if (strcmp((*list)[i].model_class, cls) == 0) {
+                        (*list)[i].seat_days += days;
+                        return TL_OK;
+                }
+        l = tl_reallocarray(*list, *n + 1, sizeof *l);
+        if (!l)
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        l[*n] = (struct rate_seat_usage){cls, days};
+        *list = l;
+        (*n)++;
+        return TL_OK;
+}
+
+/* Mark in 'bits' the days of the period that [from, to) touches: day D
+   counts when the device was active at any moment of it. */
+static uint64_t touched_days(const struct rate_period *p, tl_time_us from,
+                             tl_time_us to)
+{
+        int64_t first, last;
+        uint64_t bits = 0;
+
+        if (from < p->start_us)
+                from = p->start_us;
+        if (to > p->end_us)
+                to = p->end_us;
+        if (to <= from)
+                return 0;
+        first = (from - p->start_us) / TL_US_PER_DAY;
+        last = (to - 1 - p->start_us) / TL_US_PER_DAY;
+        for (int64_t d = first; d <= last; d++)
+                bits |= UINT64_C(1) << d;
+        return bits;
+}
+
+static int by_class(const void *x, const void *y)
+{
+        return strcmp(((const struct rate_seat_usage *)x)->model_class,
+                      ((const struct rate_seat_usage *)y)->model_class);
+}
+
+/* The classes one device held in the period, with the days of each. */
+struct dev_class {
+        const char *cls;
+        uint64_t days; /* bit D: day D of the period */
+};
+
+static void mark(struct dev_class *dc, size_t *n, const char *cls,
+                 uint64_t bits)
+{
+        size_t i = 0;
+
+        while (i < *n && strcmp(dc[i].cls, cls) != 0)
+                i++;
+        if (i == *n) {
+                if (*n == 8)
+                        i = 7; /* a device that changes class more often
+                                  than this keeps its last ones apart */
+                else
+                        dc[(*n)++] = (struct dev_class){cls, 0};
+        }
+        dc[i].days |= bits;
+}
+
+tl_status rate_acc_seats(const struct rate_acc *acc, size_t i, size_t m,
+                         struct rate_seat_usage **out, size_t *count,
+                         struct tl_error *err)
+{
+        struct mstate *ms = &acc->list[i]->meters[m];
+        const struct rate_period *p = &acc->period;
+        struct rate_seat_usage *list = NULL;
+        size_t n = 0, k = 0;
+        tl_status rc = TL_OK;
+
+        /* Sorting in place is harmless: order carries no meaning here. */
+        qsort(ms->seats, ms->seat_count, sizeof *ms->seats, by_device_time);
+        while (!rc && k < ms->seat_count) {
+                const char *dev = ms->seats[k].device;
+                /* A device is active from an activate (or a heartbeat while
+                   inactive) until a deactivate; the days of the period it
+                   touches count for the class that activated it. */
+                struct dev_class dc[8];
+                size_t ndc = 0;
+                bool active = false;
+                tl_time_us since = 0;
+                const char *cls = NULL;
+
+                for (; k < ms->seat_count &&
+                       strcmp(ms->seats[k].device, dev) == 0;
+                     k++) {
+                        const struct seat_ev *e = &ms->seats[k];
+
+                        if (e->action == SCH_SEAT_DEACTIVATE) {
+                                if (active)
+                                        mark(dc, &ndc, cls,
+                                             touched_days(p, since,
+                                                          e->time_us));
+                                active = false;
+                        } else if (!active) {
+                                active = true;
+                                since = e->time_us;
+                                cls = e->model_class;
+                        }
+                }
+                if (active)
+                        mark(dc, &ndc, cls, touched_days(p, since, p->end_us));
+                for (size_t c = 0; !rc && c < ndc; c++)
+                        rc = credit_days(&list, &n, dc[c].cls,
+                                         (uint64_t)__builtin_popcountll(
+                                                 dc[c].days),
+                                         err);
+        }
+        if (rc) {
+                tl_free(list);
+                return rc;
+        }
+        if (n)
+                qsort(list, n, sizeof *list, by_class);
+        *out = list;
+        *count = n;
+        return TL_OK;
+}
+
+/* ---- periods --------------------------------------------------------------------- */
+
+void rate_period_of_day(int64_t day, struct rate_period *out)
+{
+        int64_t y;
+        unsigned m, d;
+
+        tl_civil_from_days(day, &y, &m, &d);
+        memset(out, 0, sizeof *out);
+        out->start_day = tl_days_from_civil(y, m, 1);
+        out->days = tl_days_in_month(y, m);
+        out->end_day = out->start_day + out->days;
+        out->start_us = out->start_day * TL_US_PER_DAY;
+        out->end_us = out->end_day * TL_US_PER_DAY;
+        snprintf(out->label, sizeof out->label, "%04d-%02u", (int)y, m);
+        snprintf(out->start_iso, sizeof out->start_iso, "%04d-%02u-01", (int)y,
+                 m);
+        tl_civil_from_days(out->end_day, &y, &m, &d);
+        snprintf(out->end_iso, sizeof out->end_iso, "%04d-%02u-01", (int)y, m);
+}
+
+tl_status rate_period_parse(const char *text, struct rate_period *out,
+                            struct tl_error *err)
+{
+        unsigned y, m;
+        char tail;
+
+        if (strlen(text) != 7 || text[4] != '-' ||
+            sscanf(text, "%4u-%2u%c", &y, &m, &tail) != 2 || y < 2000 ||
+            y > 9999 || m < 1 || m > 12)
+                return tl_fail(err, TL_EINVAL,
+                               "period '%s': expected YYYY-MM (e.g. 2026-10)",
+                               text);
+        rate_period_of_day(tl_days_from_civil(y, m, 1), out);
+        return TL_OK;
+}
