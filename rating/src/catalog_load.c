@@ -118,6 +118,7 @@ static bool load_filter(struct rate__cload *c, struct rate_meter *m,
         for (size_t i = 0; i < n->count; i++) {
                 const struct rate_yaml_node *v = n->pairs[i].value;
                 const char **vals;
+                uint32_t *lens;
                 size_t nv = v->kind == RATE_YAML_SEQ ? v->count : 1;
 
                 snprintf(p, sizeof p, "%s.%s", path, n->pairs[i].key->text);
@@ -131,7 +132,8 @@ static bool load_filter(struct rate__cload *c, struct rate_meter *m,
                         return false;
                 }
                 vals = rate__alloc(&c->ld, nv, sizeof *vals);
-                if (!vals)
+                lens = rate__alloc(&c->ld, nv, sizeof *lens);
+                if (!vals || !lens)
                         return false;
                 for (size_t j = 0; j < nv; j++) {
                         const struct rate_yaml_node *x =
@@ -140,8 +142,10 @@ static bool load_filter(struct rate__cload *c, struct rate_meter *m,
                         vals[j] = rate__text(&c->ld, x, p);
                         if (!vals[j])
                                 return false;
+                        lens[j] = (uint32_t)strlen(vals[j]);
                 }
                 fs[i].values = vals;
+                fs[i].value_lens = lens;
                 fs[i].value_count = nv;
         }
         m->filters = fs;
@@ -217,12 +221,14 @@ static void load_meter(struct rate__cload *c, const struct rate_yaml_node *key,
                           agg->kind == RATE_YAML_SCALAR ? agg->text : "");
                 return;
         }
-        m->aggregation = (rate_aggregation)a;
-        if (m->aggregation == RATE_AGG_SEATS && m->event != SCH_TYPE_SEAT) {
+        /* Checked before it is kept: a refused seats meter must not draw
+           a second message from each charge that names it. */
+        if (a == RATE_AGG_SEATS && m->event != SCH_TYPE_SEAT) {
                 rate__bad(&c->ld, agg, p,
                           "seats counts device.seat events only");
                 return;
         }
+        m->aggregation = (rate_aggregation)a;
         val = rate_yaml_get(n, "value");
         snprintf(p, sizeof p, "%s.value", path);
         if (m->aggregation == RATE_AGG_COUNT ||
@@ -401,17 +407,23 @@ static void load_experiments(struct rate__cload *c,
         if (!es)
                 return;
         for (size_t i = 0; i < n->count; i++) {
+                /* Reported where the clashing id or plan is written. */
+                const struct rate_yaml_node *id =
+                        rate_yaml_get(n->items[i], "id");
+                const struct rate_yaml_node *plan =
+                        rate_yaml_get(n->items[i], "plan");
+
                 load_experiment(c, n->items[i], i, &es[i]);
                 for (size_t j = 0; es[i].id && j < i; j++) {
                         if (es[j].id && strcmp(es[j].id, es[i].id) == 0)
-                                rate__bad(&c->ld, n->items[i], "experiments",
+                                rate__bad(&c->ld, id, "experiments",
                                           "duplicate experiment id '%s'",
                                           es[i].id);
                         /* Two experiments on one plan would each want to
                            choose its price: ambiguous, so refused. */
                         else if (es[j].id && es[i].plan != RATE_NO_INDEX &&
                                  es[j].plan == es[i].plan)
-                                rate__bad(&c->ld, n->items[i], "experiments",
+                                rate__bad(&c->ld, plan, "experiments",
                                           "plan '%s' is already in "
                                           "experiment '%s'",
                                           c->cat->plans[es[i].plan].id,

@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/hash.h"
 #include "core/str.h"
 #include "schemas/decode.h"
 
 #define MAX_THREADS 64
-#define BROADCAST 0x80000000u /* record flag: every owner decodes it */
 
 struct file {
         const char *path;
@@ -32,7 +32,7 @@ struct file {
 struct rec {
         uint64_t off;
         uint32_t len;
-        uint32_t line; /* within its range; BROADCAST flag in the top bit */
+        uint32_t line; /* within its range */
 };
 
 struct recs {
@@ -85,15 +85,56 @@ struct rate_offline {
         uint64_t *range_start;
         uint64_t *range_lines; /* lines in each range */
         size_t cur_file;
+        /* The customers file as a hash set, for one probe per event. */
+        size_t cust_mask;
+        uint32_t *cust_slots; /* customer index + 1; 0: empty */
+        /* Set when an owner decoded a line whose subject the quick scan
+           misread: the run is then redone by one thread, exactly. */
+        volatile int misrouted;
 };
 
-static unsigned owner_of(const struct rate_offline *o, const char *s,
-                         size_t len)
+static uint64_t subject_hash(const char *s, size_t len)
 {
-        if (o->threads == 1)
-                return 0;
-        return (unsigned)(rate_fnv1a64(s, len, UINT64_C(0xcbf29ce484222325)) %
-                          o->threads);
+        return tl_hash64(s, len, UINT64_C(0x5ca1ab1e));
+}
+
+static tl_status index_customers(struct rate_offline *o, struct tl_error *err)
+{
+        size_t cap = 16;
+
+        while (cap < o->customers->count * 2)
+                cap *= 2;
+        o->cust_slots = tl_calloc(cap, sizeof *o->cust_slots);
+        if (!o->cust_slots)
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        o->cust_mask = cap - 1;
+        for (size_t i = 0; i < o->customers->count; i++) {
+                const char *id = o->customers->items[i].id;
+                size_t s = subject_hash(id, strlen(id)) & o->cust_mask;
+
+                while (o->cust_slots[s])
+                        s = (s + 1) & o->cust_mask;
+                o->cust_slots[s] = (uint32_t)i + 1;
+        }
+        return TL_OK;
+}
+
+static bool known_customer(const struct rate_offline *o, struct sch_str id,
+                           uint64_t h)
+{
+        for (size_t s = h & o->cust_mask; o->cust_slots[s];
+             s = (s + 1) & o->cust_mask) {
+                const char *c = o->customers->items[o->cust_slots[s] - 1].id;
+
+                if (strncmp(c, id.ptr, id.len) == 0 && c[id.len] == '\0')
+                        return true;
+        }
+        return false;
+}
+
+static unsigned owner_of(const struct rate_offline *o, uint64_t subject_h)
+{
+        return (unsigned)(subject_h % o->threads);
 }
 
 /* ---- reports ------------------------------------------------------------------- */
@@ -135,16 +176,13 @@ static int by_place(const void *x, const void *y)
 
 /* ---- dedup ----------------------------------------------------------------------- */
 
-static uint64_t key_hash(const struct sch_event *ev)
+/* Chained with the lengths folded in, so ("ab", "c") != ("a", "bc"). */
+static uint64_t key_hash(const struct sch_event *ev, uint64_t subject_h)
 {
-        uint64_t h = UINT64_C(0xcbf29ce484222325);
-        static const unsigned char sep = 0xff; /* never in UTF-8 */
+        uint64_t h = tl_hash64(ev->source.ptr, ev->source.len,
+                               subject_h ^ ev->source.len);
 
-        h = rate_fnv1a64(ev->subject.ptr, ev->subject.len, h);
-        h = rate_fnv1a64(&sep, 1, h);
-        h = rate_fnv1a64(ev->source.ptr, ev->source.len, h);
-        h = rate_fnv1a64(&sep, 1, h);
-        return rate_fnv1a64(ev->id.ptr, ev->id.len, h);
+        return tl_hash64(ev->id.ptr, ev->id.len, h ^ ev->id.len);
 }
 
 static bool same_str(struct sch_str a, struct sch_str b)
@@ -194,9 +232,10 @@ static bool redecode(struct owner *w, const struct dentry *e,
 ** content (refused, like the service's dead letter).
 */
 static int dedup(struct owner *w, const struct sch_event *ev,
-                 struct sch_str raw, bool cbor, struct tl_error *why)
+                 uint64_t subject_h, struct sch_str raw, bool cbor,
+                 struct tl_error *why)
 {
-        uint64_t h = key_hash(ev);
+        uint64_t h = key_hash(ev, subject_h);
         size_t s;
 
         if ((w->dn + 1) * 2 > w->dcap && dedup_grow(w) != TL_OK)
@@ -228,7 +267,8 @@ static int dedup(struct owner *w, const struct sch_event *ev,
 /* ---- one event ----------------------------------------------------------------------- */
 
 static void take(struct owner *w, const struct sch_event *ev,
-                 struct sch_str raw, bool cbor, size_t file, uint64_t pos)
+                 uint64_t subject_h, struct sch_str raw, bool cbor,
+                 size_t file, uint64_t pos)
 {
         const struct rate_period *p = &w->o->period;
         struct tl_error why;
@@ -239,8 +279,7 @@ static void take(struct owner *w, const struct sch_event *ev,
                 w->st.outside++;
                 return;
         }
-        if (!rate_customers_find(w->o->customers, ev->subject.ptr,
-                                 ev->subject.len)) {
+        if (!known_customer(w->o, ev->subject, subject_h)) {
                 if (!w->first_unknown) {
                         snprintf(w->first_unknown_buf,
                                  sizeof w->first_unknown_buf, "%.*s",
@@ -250,7 +289,7 @@ static void take(struct owner *w, const struct sch_event *ev,
                 w->st.unknown++;
                 return;
         }
-        d = dedup(w, ev, raw, cbor, &why);
+        d = dedup(w, ev, subject_h, raw, cbor, &why);
         if (d < 0) {
                 w->rc = TL_ENOMEM;
                 return;
@@ -280,19 +319,18 @@ static bool blank(const char *p, size_t n)
 }
 
 /*
-** The subject of a line when a plain scan can be sure of it: exactly one
-** `"subject"` and no backslash anywhere (an escape could spell a key the
-** scan cannot see). Unsure lines go to every owner.
+** The subject of a line by a plain scan for its first `"subject":"`. It
+** only routes the line: the owner checks it against the decoded event,
+** and a misread (an escaped key, a data field of that name first) sends
+** the whole run to one thread instead.
 */
 static bool scan_subject(const char *p, size_t n, struct sch_str *out)
 {
         static const char key[] = "\"subject\"";
         const char *k, *end = p + n, *v;
 
-        if (memchr(p, '\\', n))
-                return false;
         k = memmem(p, n, key, sizeof key - 1);
-        if (!k || memmem(k + 1, (size_t)(end - k - 1), key, sizeof key - 1))
+        if (!k)
                 return false;
         v = k + sizeof key - 1;
         while (v < end && (*v == ' ' || *v == '\t'))
@@ -351,20 +389,13 @@ static void *route_range(void *arg)
 
                         if (n > SCH_MAX_MESSAGE_BYTES)
                                 r.len = SCH_MAX_MESSAGE_BYTES + 1;
-                        if (scan_subject(p, n, &subj)) {
-                                if (!push(&o->routes[j->t * o->threads +
-                                                     owner_of(o, subj.ptr,
-                                                              subj.len)],
-                                          r))
-                                        j->rc = TL_ENOMEM;
-                        } else {
-                                r.line |= BROADCAST;
-                                for (unsigned w = 0; w < o->threads; w++)
-                                        if (!push(&o->routes[j->t * o->threads +
-                                                             w],
-                                                  r))
-                                                j->rc = TL_ENOMEM;
-                        }
+                        unsigned w = 0;
+
+                        if (scan_subject(p, n, &subj))
+                                w = owner_of(o, subject_hash(subj.ptr,
+                                                             subj.len));
+                        if (!push(&o->routes[j->t * o->threads + w], r))
+                                j->rc = TL_ENOMEM;
                 }
                 pos += n + 1;
         }
@@ -385,30 +416,28 @@ static void *decode_owned(void *arg)
 
                 for (size_t i = 0; i < r->n && !w->rc; i++) {
                         const struct rec *x = &r->v[i];
-                        bool bcast = x->line & BROADCAST;
-                        uint64_t line = base + (x->line & ~BROADCAST);
+                        uint64_t line = base + x->line;
                         const char *p = f->buf + x->off;
                         size_t n = x->len;
                         struct sch_event ev;
                         struct tl_error e;
 
+                        uint64_t h;
+
                         if (n > 0 && p[n - 1] == '\r')
                                 n--;
-                        w->st.read += !bcast || j->t == 0;
+                        w->st.read++;
                         if (sch_decode_json(w->dec, p, n, &ev, &e) != TL_OK) {
-                                /* An unsure line is everybody's: owner 0
-                                   alone reports it. */
-                                if (!bcast || j->t == 0)
-                                        report(w, o->cur_file, line, false,
-                                               e.msg);
+                                report(w, o->cur_file, line, false, e.msg);
                                 continue;
                         }
-                        if (bcast &&
-                            owner_of(o, ev.subject.ptr, ev.subject.len) !=
-                                    j->t)
-                                continue;
-                        take(w, &ev, (struct sch_str){p, (uint32_t)n}, false,
-                             o->cur_file, line);
+                        h = subject_hash(ev.subject.ptr, ev.subject.len);
+                        if (owner_of(o, h) != j->t) {
+                                o->misrouted = 1;
+                                return NULL;
+                        }
+                        take(w, &ev, h, (struct sch_str){p, (uint32_t)n},
+                             false, o->cur_file, line);
                 }
                 base += o->range_lines[t];
         }
@@ -491,9 +520,14 @@ static tl_status read_cbor(struct rate_offline *o, size_t fi,
                                 break;
                         continue;
                 }
-                w = &o->owners[owner_of(o, ev.subject.ptr, ev.subject.len)];
-                w->st.read++;
-                take(w, &ev, raw, true, fi, item);
+                {
+                        uint64_t h = subject_hash(ev.subject.ptr,
+                                                  ev.subject.len);
+
+                        w = &o->owners[owner_of(o, h)];
+                        w->st.read++;
+                        take(w, &ev, h, raw, true, fi, item);
+                }
                 if (w->rc)
                         return tl_fail(err, w->rc, "%s", w->err.msg);
         }
@@ -590,6 +624,7 @@ void rate_offline_free(struct rate_offline **pp)
         for (size_t i = 0; o->files && i < o->file_count; i++)
                 close_file(&o->files[i]);
         tl_free(o->routes);
+        tl_free(o->cust_slots);
         tl_free(o->range_start);
         tl_free(o->range_lines);
         tl_free(o->owners);
@@ -609,6 +644,8 @@ static tl_status setup(struct rate_offline *o, struct tl_error *err)
         o->range_lines = tl_calloc(o->threads, sizeof *o->range_lines);
         if (!o->owners || !o->routes || !o->range_start || !o->range_lines)
                 return tl_fail(err, TL_ENOMEM, "out of memory");
+        if (index_customers(o, err) != TL_OK)
+                return TL_ENOMEM;
         for (unsigned t = 0; t < o->threads; t++) {
                 struct owner *w = &o->owners[t];
                 tl_status rc;
@@ -710,6 +747,8 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
                 o->file_count++;
                 rc = o->files[i].cbor ? read_cbor(o, i, err)
                                       : read_jsonl(o, i, err);
+                if (o->misrouted)
+                        break;
                 for (unsigned t = 0; !rc && t < o->threads; t++)
                         if (o->owners[t].rc)
                                 rc = tl_fail(err, o->owners[t].rc, "%s",
@@ -718,6 +757,16 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
         if (rc) {
                 rate_offline_free(&o);
                 return rc;
+        }
+        if (o->misrouted) {
+                /* A line fooled the quick subject scan: one thread reads
+                   everything again, which needs no routing at all. */
+                struct rate_offline_opts one = o->opts;
+
+                rate_offline_free(&o);
+                one.threads = 1;
+                return rate_offline_run(cat, customers, period, paths,
+                                        path_count, &one, out, stats, err);
         }
         finish_reports(o, stats);
         for (size_t i = 0; i < o->file_count; i++)
@@ -729,7 +778,7 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
 bool rate_offline_find(const struct rate_offline *o, const char *id,
                        const struct rate_acc **acc, size_t *index)
 {
-        unsigned t = owner_of(o, id, strlen(id));
+        unsigned t = owner_of(o, subject_hash(id, strlen(id)));
         size_t i = rate_acc_find(o->owners[t].acc, id);
 
         if (i == RATE_NO_INDEX)

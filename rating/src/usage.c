@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "core/hash.h"
 
 /* Distinct values of a unique_count group: open addressing on a hash,
    strings compared in full, so a hash collision never merges two values. */
@@ -65,7 +66,7 @@ struct rate_acc {
 
 static uint64_t hash_bytes(const void *data, size_t len, uint64_t h)
 {
-        return rate_fnv1a64(data, len, h ^ UINT64_C(0xcbf29ce484222325));
+        return tl_hash64(data, len, h);
 }
 
 tl_status rate_acc_new(const struct rate_catalog *cat,
@@ -219,10 +220,12 @@ static bool text_field(const struct sch_event *ev, const struct rate_field *f,
                 *out = ev->model_class;
                 return out->ptr != NULL;
         case RATE_FIELD_DEPLOYMENT:
-                if (!ev->deployment)
+                if (ev->deployment == SCH_DEPLOY_CLOUD)
+                        *out = (struct sch_str){"cloud", 5};
+                else if (ev->deployment == SCH_DEPLOY_DEVICE)
+                        *out = (struct sch_str){"device", 6};
+                else
                         return false;
-                s = sch_deployment_name(ev->deployment);
-                *out = (struct sch_str){s, (uint32_t)strlen(s)};
                 return true;
         case RATE_FIELD_ACTION:
                 if (!ev->action)
@@ -279,7 +282,8 @@ static bool passes(const struct rate_meter *m, const struct sch_event *ev)
                 if (!text_field(ev, &f->field, &v))
                         return false;
                 for (size_t j = 0; !any && j < f->value_count; j++)
-                        any = str_is(v, f->values[j]);
+                        any = v.len == f->value_lens[j] &&
+                              memcmp(v.ptr, f->values[j], v.len) == 0;
                 if (!any)
                         return false;
         }
@@ -298,6 +302,11 @@ static tl_status find_group(struct rate_acc *a, const struct rate_meter *m,
         struct group *g;
         tl_status rc;
 
+        /* Most meters do not group: their one group is always the first. */
+        if (n == 0 && ms->group_count == 1) {
+                *out = &ms->groups[0];
+                return TL_OK;
+        }
         for (size_t i = 0; i < n; i++) {
                 if (!text_field(ev, &m->group_by[i], &vals[i]))
                         vals[i] = (struct sch_str){"", 0};

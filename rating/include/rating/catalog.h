@@ -66,6 +66,7 @@ struct rate_filter {
         struct rate_field field;
         size_t value_count;
         const char *const *values;
+        const uint32_t *value_lens;
 };
 
 struct rate_meter {
