@@ -1,40 +1,46 @@
 /* Allocation wrappers with a fault-injection countdown for tests. */
 #include "core/alloc.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static long fail_after = -1; /* -1: never fail */
-static long attempts;
+/* Atomic: services and offline rating allocate from several threads; the
+   countdown itself is only armed by single-threaded tests. */
+static _Atomic long fail_after = -1; /* -1: never fail */
+static _Atomic long attempts;
 
 /* Returns nonzero when this allocation must fail. */
 static int injected_failure(void)
 {
-        attempts++;
-        if (fail_after < 0)
+        long left;
+
+        atomic_fetch_add_explicit(&attempts, 1, memory_order_relaxed);
+        left = atomic_load_explicit(&fail_after, memory_order_relaxed);
+        if (left < 0)
                 return 0;
-        if (fail_after == 0)
+        if (left == 0)
                 return 1;
-        fail_after--;
+        atomic_fetch_sub_explicit(&fail_after, 1, memory_order_relaxed);
         return 0;
 }
 
 void tl_alloc_fail_after(long n)
 {
-        fail_after = n;
-        attempts = 0;
+        atomic_store(&fail_after, n);
+        atomic_store(&attempts, 0);
 }
 
 void tl_alloc_fail_reset(void)
 {
-        fail_after = -1;
-        attempts = 0;
+        atomic_store(&fail_after, -1);
+        atomic_store(&attempts, 0);
 }
 
 long tl_alloc_count(void)
 {
-        return attempts;
+        return atomic_load(&attempts);
 }
 
 void *tl_malloc(size_t size)
