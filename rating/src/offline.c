@@ -59,6 +59,7 @@ struct owner {
         unsigned index;
         struct rate_offline *o;
         struct sch_decoder *dec, *dec2;
+        struct sch_decoder *dec_pair[2]; /* dec and a second, in turns */
         struct rate_acc *acc;
         size_t dn, dcap;
         struct dentry *dedup;
@@ -403,43 +404,80 @@ static void *route_range(void *arg)
         return NULL;
 }
 
+/* A decoded event waiting one step for its dedup slot to arrive. */
+struct pending {
+        struct sch_event ev;
+        uint64_t subject_h;
+        struct sch_str raw;
+        uint64_t line;
+        bool full;
+};
+
 static void *decode_owned(void *arg)
 {
         struct job *j = arg;
         struct rate_offline *o = j->o;
         struct owner *w = &o->owners[j->t];
         const struct file *f = &o->files[o->cur_file];
+        struct pending pend[2];
+        unsigned cur = 0;
         uint64_t base = 0;
 
+        pend[0].full = pend[1].full = false;
         for (unsigned t = 0; t < o->threads && !w->rc; t++) {
                 const struct recs *r = &o->routes[t * o->threads + j->t];
 
                 for (size_t i = 0; i < r->n && !w->rc; i++) {
                         const struct rec *x = &r->v[i];
-                        uint64_t line = base + x->line;
+                        struct pending *pe = &pend[cur];
                         const char *p = f->buf + x->off;
                         size_t n = x->len;
-                        struct sch_event ev;
                         struct tl_error e;
-
-                        uint64_t h;
 
                         if (n > 0 && p[n - 1] == '\r')
                                 n--;
                         w->st.read++;
-                        if (sch_decode_json(w->dec, p, n, &ev, &e) != TL_OK) {
-                                report(w, o->cur_file, line, false, e.msg);
+                        /* Two decoders take turns, so the event decoded
+                           last stays valid while the next one is read. */
+                        if (sch_decode_json(w->dec_pair[cur], p, n, &pe->ev,
+                                            &e) != TL_OK) {
+                                report(w, o->cur_file, base + x->line, false,
+                                       e.msg);
                                 continue;
                         }
-                        h = subject_hash(ev.subject.ptr, ev.subject.len);
-                        if (owner_of(o, h) != j->t) {
+                        pe->subject_h = subject_hash(pe->ev.subject.ptr,
+                                                     pe->ev.subject.len);
+                        if (owner_of(o, pe->subject_h) != j->t) {
                                 o->misrouted = 1;
                                 return NULL;
                         }
-                        take(w, &ev, h, (struct sch_str){p, (uint32_t)n},
-                             false, o->cur_file, line);
+                        pe->raw = (struct sch_str){p, (uint32_t)n};
+                        pe->line = base + x->line;
+                        pe->full = true;
+                        /* The dedup table is far bigger than the caches:
+                           ask for this event's slot now, use it after the
+                           next decode. */
+                        if (w->dcap)
+                                __builtin_prefetch(
+                                        &w->dedup[key_hash(&pe->ev,
+                                                           pe->subject_h) &
+                                                  (w->dcap - 1)]);
+                        cur ^= 1;
+                        pe = &pend[cur];
+                        if (pe->full) {
+                                pe->full = false;
+                                take(w, &pe->ev, pe->subject_h, pe->raw,
+                                     false, o->cur_file, pe->line);
+                        }
                 }
                 base += o->range_lines[t];
+        }
+        /* The last event decoded is still waiting. */
+        if (pend[cur ^ 1].full && !w->rc) {
+                struct pending *pe = &pend[cur ^ 1];
+
+                take(w, &pe->ev, pe->subject_h, pe->raw, false, o->cur_file,
+                     pe->line);
         }
         return NULL;
 }
@@ -614,6 +652,7 @@ void rate_offline_free(struct rate_offline **pp)
 
                 sch_decoder_free(&w->dec);
                 sch_decoder_free(&w->dec2);
+                sch_decoder_free(&w->dec_pair[1]);
                 rate_acc_free(&w->acc);
                 tl_free(w->dedup);
                 tl_free(w->reports);
@@ -652,10 +691,13 @@ static tl_status setup(struct rate_offline *o, struct tl_error *err)
 
                 w->index = t;
                 w->o = o;
+                w->dec_pair[0] = NULL;
                 if ((rc = sch_decoder_new(&so, &w->dec, err)) ||
                     (rc = sch_decoder_new(&so, &w->dec2, err)) ||
+                    (rc = sch_decoder_new(&so, &w->dec_pair[1], err)) ||
                     (rc = rate_acc_new(o->cat, &o->period, &w->acc, err)))
                         return rc;
+                w->dec_pair[0] = w->dec;
         }
         return TL_OK;
 }
