@@ -65,6 +65,21 @@ static void mset(struct mitem *it, const struct rate_yaml_pair *kv)
                 it->kv[it->n++] = *kv;
 }
 
+/* Whether an item before the 'i'th of list 'n' has 'idkey' equal to 'id'. */
+static bool written_before(const struct rate_yaml_node *n, size_t i,
+                           const char *idkey, const char *id)
+{
+        for (size_t j = 0; j < i; j++) {
+                const struct rate_yaml_node *o =
+                        rate_yaml_get(n->items[j], idkey);
+
+                if (o && o->kind == RATE_YAML_SCALAR &&
+                    strcmp(o->text, id) == 0)
+                        return true;
+        }
+        return false;
+}
+
 /*
 ** Merge the list 'n' (a plan's own `fees` / `charges` / `savings`) into
 ** 'l': an item whose key 'idkey' matches an inherited one overrides it key
@@ -75,7 +90,6 @@ static void merge_list(struct plans *pl, struct mlist *l,
                        const char *idkey, const char *const *keys)
 {
         struct rate__ld *ld = &pl->c->ld;
-        size_t inherited = l->n;
         struct mitem *items;
 
         if (!rate__is_seq(ld, n, path))
@@ -99,13 +113,15 @@ static void merge_list(struct plans *pl, struct mlist *l,
                 if (!(idn = rate__need(ld, it, p, idkey)) ||
                     !(id = rate__text(ld, idn, p)))
                         continue;
-                for (size_t j = 0; j < l->n; j++)
-                        if (strcmp(l->items[j].id, id) == 0)
-                                dst = &l->items[j];
-                if (dst && dst >= l->items + inherited) {
+                /* Twice in this plan's own list is a duplicate, also when
+                   both would override the same inherited item. */
+                if (written_before(n, i, idkey, id)) {
                         rate__bad(ld, idn, p, "duplicate %s '%s'", idkey, id);
                         continue;
                 }
+                for (size_t j = 0; j < l->n; j++)
+                        if (strcmp(l->items[j].id, id) == 0)
+                                dst = &l->items[j];
                 if (!dst) {
                         dst = &l->items[l->n++];
                         memset(dst, 0, sizeof *dst);

@@ -77,11 +77,18 @@ static void load_customer(struct rate__ld *ld, const struct rate_yaml_node *n,
         }
 }
 
+/* By id, then by position: qsort need not be stable, and a duplicate is
+   reported at the later of two entries. */
 static int by_id(const void *a, const void *b)
 {
         const struct rate_customer *x = a, *y = b;
+        int c = strcmp(x->id ? x->id : "", y->id ? y->id : "");
 
-        return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+        if (c == 0)
+                c = (x->line > y->line) - (x->line < y->line);
+        if (c == 0)
+                c = (x->col > y->col) - (x->col < y->col);
+        return c;
 }
 
 tl_status rate_customers_parse(const char *name, const void *buf, size_t len,

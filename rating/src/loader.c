@@ -34,15 +34,40 @@ void rate_diags_add(struct rate_diags *d, const char *fmt, ...)
         memcpy(d->msg[d->count++], msg, sizeof msg);
 }
 
+/*
+** Whether 'd' already holds a message starting with 'at' and ending with
+** 'what'. A plan that extends another re-validates the nodes it inherits
+** under its own path: the same message at the same place is one fault.
+*/
+static bool reported_at(const struct rate_diags *d, const char *at,
+                        const char *what)
+{
+        size_t at_len = strlen(at), what_len = strlen(what);
+
+        for (size_t i = 0; d && i < d->count; i++) {
+                size_t len = strlen(d->msg[i]);
+
+                if (len >= at_len + what_len &&
+                    strncmp(d->msg[i], at, at_len) == 0 &&
+                    strcmp(d->msg[i] + len - what_len, what) == 0)
+                        return true;
+        }
+        return false;
+}
+
 void rate__bad(struct rate__ld *ld, const struct rate_yaml_node *n,
                const char *path, const char *fmt, ...)
 {
-        char what[RATE_DIAG_MSG_MAX];
+        char what[RATE_DIAG_MSG_MAX], at[RATE_DIAG_MSG_MAX];
         va_list ap;
 
         va_start(ap, fmt);
         vsnprintf(what, sizeof what, fmt, ap);
         va_end(ap);
+        snprintf(at, sizeof at, "%s:%u:%u: ", ld->file, n ? n->line : 1,
+                 n ? n->col : 1);
+        if (ld->errors > 0 && reported_at(ld->diags, at, what))
+                return;
         if (ld->errors++ == 0)
                 tl_fail(ld->err, TL_EINVAL, "%s:%u:%u: %s%s%s", ld->file,
                         n ? n->line : 1, n ? n->col : 1, path,
@@ -181,7 +206,12 @@ bool rate__date(struct rate__ld *ld, const struct rate_yaml_node *n,
         unsigned y, m, d;
         char tail;
 
+        /* sscanf's %u alone would take "2026-+1-01": digits are checked
+           first, position by position. */
         if (n->kind != RATE_YAML_SCALAR || n->len != 10 ||
+            strspn(n->text, "0123456789") != 4 ||
+            strspn(n->text + 5, "0123456789") != 2 ||
+            strspn(n->text + 8, "0123456789") != 2 ||
             sscanf(n->text, "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3 ||
             n->text[4] != '-' || n->text[7] != '-' || y < 1970 || m < 1 ||
             m > 12 || d < 1 || d > tl_days_in_month(y, m)) {

@@ -727,6 +727,8 @@ static void finish_reports(struct rate_offline *o,
         all = tl_calloc(n + 1, sizeof *all);
         n = 0;
         for (unsigned t = 0; all && t < o->threads; t++) {
+                if (o->owners[t].rn == 0)
+                        continue;
                 memcpy(all + n, o->owners[t].reports,
                        o->owners[t].rn * sizeof *all);
                 n += o->owners[t].rn;
