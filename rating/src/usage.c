@@ -117,9 +117,12 @@ void rate_acc_free(struct rate_acc **pp)
         if (!pp || !*pp)
                 return;
         a = *pp;
-        for (size_t i = 0; i < a->count; i++)
+        for (size_t i = 0; i < a->count; i++) {
                 for (size_t m = 0; m < a->cat->meter_count; m++)
                         free_mstate(&a->list[i]->meters[m]);
+                /* The customer lives in the arena; its meter array does not. */
+                tl_free(a->list[i]->meters);
+        }
         for (int t = 0; t <= SCH_TYPE_SEAT; t++)
                 tl_free(a->type_meters[t]);
         tl_free(a->list);
@@ -711,7 +714,9 @@ tl_status rate_acc_seats(const struct rate_acc *acc, size_t i, size_t m,
         tl_status rc = TL_OK;
 
         /* Sorting in place is harmless: order carries no meaning here. */
-        qsort(ms->seats, ms->seat_count, sizeof *ms->seats, by_device_time);
+        if (ms->seat_count)
+                qsort(ms->seats, ms->seat_count, sizeof *ms->seats,
+                      by_device_time);
         while (!rc && k < ms->seat_count) {
                 const char *dev = ms->seats[k].device;
                 /* A device is active from an activate (or a heartbeat while
