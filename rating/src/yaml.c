@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/str.h"
+#include "loader.h"
 
 /* Nodes and strings of a 1 MiB document fit well within this. */
 #define ARENA_CAP (32u * 1024 * 1024)
@@ -279,29 +280,14 @@ tl_status rate_yaml_parse(const char *name, const void *buf, size_t len,
 tl_status rate_yaml_load_file(const char *path, struct rate_yaml_doc **out,
                               struct tl_error *err)
 {
-        struct tl_buf data;
-        char chunk[65536];
-        FILE *f = fopen(path, "rb");
-        tl_status rc = TL_OK;
-        size_t n;
+        char *data;
+        size_t len;
+        tl_status rc = rate__read_file(path, &data, &len, err);
 
-        if (!f)
-                return tl_fail(err, TL_EIO, "%s: %s", path, strerror(errno));
-        /* One byte over the limit is enough to know it is too big. */
-        tl_buf_init(&data, RATE_YAML_MAX_BYTES + 1);
-        while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-                rc = tl_buf_append(&data, chunk, n, err);
-        if (rc == TL_ELIMIT)
-                rc = tl_fail(err, TL_ELIMIT,
-                             "%s: over the 1 MiB limit for a YAML document",
-                             path);
-        else if (!rc && ferror(f))
-                rc = tl_fail(err, TL_EIO, "%s: read error", path);
-        fclose(f);
-        if (!rc)
-                rc = rate_yaml_parse(path, data.data ? data.data : "", data.len,
-                                     out, err);
-        tl_buf_release(&data);
+        if (rc)
+                return rc;
+        rc = rate_yaml_parse(path, data, len, out, err);
+        tl_free(data);
         return rc;
 }
 
