@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/hash.h"
 #include "loader.h"
 
 static void load_customer(struct rate__ld *ld, const struct rate_yaml_node *n,
@@ -91,6 +92,28 @@ static int by_id(const void *a, const void *b)
         return c;
 }
 
+/* The hash index of rate_customers_find. */
+static void index_ids(struct rate__ld *ld, struct rate_customers *cs)
+{
+        size_t cap = 16;
+        uint32_t *slots;
+
+        while (cap < cs->count * 2)
+                cap *= 2;
+        if (!(slots = rate__alloc(ld, cap, sizeof *slots)))
+                return;
+        for (size_t i = 0; i < cs->count; i++) {
+                const char *id = cs->items[i].id;
+                size_t s = tl_hash64(id, strlen(id), 0) & (cap - 1);
+
+                while (slots[s])
+                        s = (s + 1) & (cap - 1);
+                slots[s] = (uint32_t)i + 1;
+        }
+        cs->slots = slots;
+        cs->slot_mask = cap - 1;
+}
+
 tl_status rate_customers_parse(const char *name, const void *buf, size_t len,
                                struct rate_customers **out,
                                struct rate_diags *diags, struct tl_error *err)
@@ -145,6 +168,8 @@ tl_status rate_customers_parse(const char *name, const void *buf, size_t len,
                                                   "duplicate customer id "
                                                   "'%s'",
                                                   items[i].id);
+                        if (!ld.errors)
+                                index_ids(&ld, cs);
                 }
         }
         rate_yaml_free(&doc);
@@ -190,22 +215,14 @@ void rate_customers_free(struct rate_customers **pp)
 const struct rate_customer *rate_customers_find(const struct rate_customers *cs,
                                                 const char *id, size_t len)
 {
-        size_t lo = 0, hi = cs->count;
+        if (!cs->slots)
+                return NULL;
+        for (size_t s = tl_hash64(id, len, 0) & cs->slot_mask; cs->slots[s];
+             s = (s + 1) & cs->slot_mask) {
+                const struct rate_customer *c = &cs->items[cs->slots[s] - 1];
 
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                const char *m = cs->items[mid].id;
-                size_t mlen = strlen(m);
-                int c = memcmp(m, id, mlen < len ? mlen : len);
-
-                if (c == 0)
-                        c = (mlen > len) - (mlen < len);
-                if (c == 0)
-                        return &cs->items[mid];
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
+                if (strncmp(c->id, id, len) == 0 && c->id[len] == '\0')
+                        return c;
         }
         return NULL;
 }

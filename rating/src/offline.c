@@ -86,9 +86,6 @@ struct rate_offline {
         uint64_t *range_start;
         uint64_t *range_lines; /* lines in each range */
         size_t cur_file;
-        /* The customers file as a hash set, for one probe per event. */
-        size_t cust_mask;
-        uint32_t *cust_slots; /* customer index + 1; 0: empty */
         /* Set when an owner decoded a line whose subject the quick scan
            misread: the run is then redone by one thread, exactly. */
         volatile int misrouted;
@@ -97,40 +94,6 @@ struct rate_offline {
 static uint64_t subject_hash(const char *s, size_t len)
 {
         return tl_hash64(s, len, UINT64_C(0x5ca1ab1e));
-}
-
-static tl_status index_customers(struct rate_offline *o, struct tl_error *err)
-{
-        size_t cap = 16;
-
-        while (cap < o->customers->count * 2)
-                cap *= 2;
-        o->cust_slots = tl_calloc(cap, sizeof *o->cust_slots);
-        if (!o->cust_slots)
-                return tl_fail(err, TL_ENOMEM, "out of memory");
-        o->cust_mask = cap - 1;
-        for (size_t i = 0; i < o->customers->count; i++) {
-                const char *id = o->customers->items[i].id;
-                size_t s = subject_hash(id, strlen(id)) & o->cust_mask;
-
-                while (o->cust_slots[s])
-                        s = (s + 1) & o->cust_mask;
-                o->cust_slots[s] = (uint32_t)i + 1;
-        }
-        return TL_OK;
-}
-
-static bool known_customer(const struct rate_offline *o, struct sch_str id,
-                           uint64_t h)
-{
-        for (size_t s = h & o->cust_mask; o->cust_slots[s];
-             s = (s + 1) & o->cust_mask) {
-                const char *c = o->customers->items[o->cust_slots[s] - 1].id;
-
-                if (strncmp(c, id.ptr, id.len) == 0 && c[id.len] == '\0')
-                        return true;
-        }
-        return false;
 }
 
 static unsigned owner_of(const struct rate_offline *o, uint64_t subject_h)
@@ -280,7 +243,8 @@ static void take(struct owner *w, const struct sch_event *ev,
                 w->st.outside++;
                 return;
         }
-        if (!known_customer(w->o, ev->subject, subject_h)) {
+        if (!rate_customers_find(w->o->customers, ev->subject.ptr,
+                                 ev->subject.len)) {
                 if (!w->first_unknown) {
                         snprintf(w->first_unknown_buf,
                                  sizeof w->first_unknown_buf, "%.*s",
@@ -663,7 +627,6 @@ void rate_offline_free(struct rate_offline **pp)
         for (size_t i = 0; o->files && i < o->file_count; i++)
                 close_file(&o->files[i]);
         tl_free(o->routes);
-        tl_free(o->cust_slots);
         tl_free(o->range_start);
         tl_free(o->range_lines);
         tl_free(o->owners);
@@ -683,8 +646,6 @@ static tl_status setup(struct rate_offline *o, struct tl_error *err)
         o->range_lines = tl_calloc(o->threads, sizeof *o->range_lines);
         if (!o->owners || !o->routes || !o->range_start || !o->range_lines)
                 return tl_fail(err, TL_ENOMEM, "out of memory");
-        if (index_customers(o, err) != TL_OK)
-                return TL_ENOMEM;
         for (unsigned t = 0; t < o->threads; t++) {
                 struct owner *w = &o->owners[t];
                 tl_status rc;

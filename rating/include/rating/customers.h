@@ -38,7 +38,11 @@ struct rate_customers {
         const char *path;
         size_t count;
         const struct rate_customer *items; /* sorted by id (bytes) */
-        struct tl_arena arena;             /* owns everything */
+        /* Ids hashed for one probe per event when rating: slot values are
+           item index + 1, 0 is empty. */
+        size_t slot_mask;
+        const uint32_t *slots;
+        struct tl_arena arena; /* owns everything */
 };
 
 /*
@@ -61,7 +65,8 @@ tl_status rate_customers_load_file(const char *path,
 
 void rate_customers_free(struct rate_customers **pp);
 
-/* The customer with id 'len' bytes at 'id', or NULL. */
+/* The customer with id 'len' bytes at 'id', or NULL. One hash probe: this
+   runs once per rated event. */
 const struct rate_customer *rate_customers_find(const struct rate_customers *cs,
                                                 const char *id, size_t len);
 
