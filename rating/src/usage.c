@@ -47,6 +47,7 @@ struct cust {
         const char *id;
         uint32_t id_len;
         uint64_t hash;
+        size_t index; /* in the accumulator's list */
         bool in_period;
         struct mstate *meters; /* one per catalog meter */
 };
@@ -62,6 +63,7 @@ struct rate_acc {
         /* The meters each event type feeds, so an event tests only those. */
         size_t type_meter_count[SCH_TYPE_SEAT + 1];
         size_t *type_meters[SCH_TYPE_SEAT + 1];
+        struct group **scratch; /* rate_acc_add: a group per meter */
 };
 
 static uint64_t hash_bytes(const void *data, size_t len, uint64_t h)
@@ -80,6 +82,11 @@ tl_status rate_acc_new(const struct rate_catalog *cat,
         a->cat = cat;
         a->period = *period;
         tl_arena_init(&a->arena, 65536, 0);
+        a->scratch = tl_calloc(cat->meter_count + 1, sizeof *a->scratch);
+        if (!a->scratch) {
+                rate_acc_free(&a);
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        }
         for (int t = SCH_TYPE_TOKENS; t <= SCH_TYPE_SEAT; t++) {
                 a->type_meters[t] =
                         tl_calloc(cat->meter_count + 1, sizeof(size_t));
@@ -125,6 +132,7 @@ void rate_acc_free(struct rate_acc **pp)
         }
         for (int t = 0; t <= SCH_TYPE_SEAT; t++)
                 tl_free(a->type_meters[t]);
+        tl_free(a->scratch);
         tl_free(a->list);
         tl_free(a->table);
         tl_arena_release(&a->arena);
@@ -159,25 +167,36 @@ static tl_status grow_customers(struct rate_acc *a, struct tl_error *err)
         return TL_OK;
 }
 
+/* The customer with id 'len' bytes at 'id' (hash 'h'), or NULL. */
+static struct cust *lookup(const struct rate_acc *a, const char *id,
+                           size_t len, uint64_t h)
+{
+        size_t mask = a->cap * 2 - 1;
+
+        if (!a->cap)
+                return NULL;
+        for (size_t s = h & mask; a->table[s]; s = (s + 1) & mask) {
+                struct cust *c = a->table[s];
+
+                if (c->hash == h && c->id_len == len &&
+                    memcmp(c->id, id, len) == 0)
+                        return c;
+        }
+        return NULL;
+}
+
 static tl_status customer(struct rate_acc *a, struct sch_str id,
                           struct cust **out, struct tl_error *err)
 {
         uint64_t h = hash_bytes(id.ptr, id.len, 0);
         size_t mask, s;
-        struct cust *c;
+        struct cust *c = lookup(a, id.ptr, id.len, h);
         void *mem;
         tl_status rc;
 
-        if (a->cap) {
-                mask = a->cap * 2 - 1;
-                for (s = h & mask; a->table[s]; s = (s + 1) & mask) {
-                        c = a->table[s];
-                        if (c->hash == h && c->id_len == id.len &&
-                            memcmp(c->id, id.ptr, id.len) == 0) {
-                                *out = c;
-                                return TL_OK;
-                        }
-                }
+        if (c) {
+                *out = c;
+                return TL_OK;
         }
         if (a->count == a->cap && (rc = grow_customers(a, err)) != TL_OK)
                 return rc;
@@ -197,6 +216,7 @@ static tl_status customer(struct rate_acc *a, struct sch_str id,
         for (s = h & mask; a->table[s]; s = (s + 1) & mask)
                 ;
         a->table[s] = c;
+        c->index = a->count;
         a->list[a->count++] = c;
         *out = c;
         return TL_OK;
@@ -440,27 +460,19 @@ static tl_status add_seat(struct rate_acc *a, struct mstate *ms,
         return TL_OK;
 }
 
+/* Fold 'ev' into group 'g' of meter 'm' (sums were checked by the caller). */
 static tl_status fold(struct rate_acc *a, const struct rate_meter *m,
-                      struct mstate *ms, const struct sch_event *ev,
+                      struct group *g, const struct sch_event *ev,
                       struct tl_error *err)
 {
-        struct group *g;
         struct sch_str v;
         bool added;
         uint64_t x;
         tl_status rc;
 
-        if (m->aggregation == RATE_AGG_SEATS)
-                return add_seat(a, ms, ev, err);
-        if ((rc = find_group(a, m, ms, ev, &g, err)) != TL_OK)
-                return rc;
         switch (m->aggregation) {
         case RATE_AGG_SUM:
-                x = count_field(ev, m->value.kind);
-                if (!tl_u128_add(g->quantity, x, &g->quantity))
-                        return tl_fail(err, TL_EOVERFLOW,
-                                       "meter %s: the sum passes 2^128",
-                                       m->id);
+                g->quantity += count_field(ev, m->value.kind);
                 break;
         case RATE_AGG_COUNT:
                 g->quantity++;
@@ -494,6 +506,9 @@ static tl_status fold(struct rate_acc *a, const struct rate_meter *m,
         return TL_OK;
 }
 
+/* Marks a seat meter the event feeds: seats keep events, not groups. */
+static struct group seat_mark;
+
 tl_status rate_acc_add(struct rate_acc *a, const struct sch_event *ev,
                        struct tl_error *err)
 {
@@ -502,6 +517,7 @@ tl_status rate_acc_add(struct rate_acc *a, const struct sch_event *ev,
         size_t n = (unsigned)ev->type <= SCH_TYPE_SEAT
                            ? a->type_meter_count[ev->type]
                            : 0;
+        struct group **groups = a->scratch;
         struct cust *c = NULL;
         tl_status rc;
 
@@ -510,43 +526,46 @@ tl_status rate_acc_add(struct rate_acc *a, const struct sch_event *ev,
         if (!in_period && ev->type != SCH_TYPE_SEAT)
                 return TL_OK;
         a->seq++;
-        /* A sum that would overflow must refuse the event whole: check
-           every sum first, fold after. */
-        for (size_t k = 0; k < n && in_period; k++) {
-                const struct rate_meter *m =
-                        &a->cat->meters[a->type_meters[ev->type][k]];
+        /* A sum that would overflow must refuse the event whole: find every
+           group and check every sum first, fold after. */
+        for (size_t k = 0; k < n; k++) {
+                size_t mi = a->type_meters[ev->type][k];
+                const struct rate_meter *m = &a->cat->meters[mi];
+                tl_u128 sum;
 
-                if (m->aggregation == RATE_AGG_SUM && passes(m, ev)) {
-                        struct group *g;
-                        tl_u128 sum;
-
-                        if (!c && (rc = customer(a, ev->subject, &c, err)))
-                                return rc;
-                        rc = find_group(a, m,
-                                        &c->meters[a->type_meters[ev->type][k]],
-                                        ev, &g, err);
-                        if (rc)
-                                return rc;
-                        if (!tl_u128_add(g->quantity,
-                                         count_field(ev, m->value.kind), &sum))
-                                return tl_fail(err, TL_EOVERFLOW,
-                                               "meter %s: the sum for %.*s "
-                                               "passes 2^128",
-                                               m->id, (int)ev->subject.len,
-                                               ev->subject.ptr);
+                groups[k] = NULL;
+                if ((!in_period && m->aggregation != RATE_AGG_SEATS) ||
+                    !passes(m, ev))
+                        continue;
+                if (!c && (rc = customer(a, ev->subject, &c, err)))
+                        return rc;
+                if (m->aggregation == RATE_AGG_SEATS) {
+                        groups[k] = &seat_mark;
+                        continue;
                 }
+                if ((rc = find_group(a, m, &c->meters[mi], ev, &groups[k],
+                                     err)))
+                        return rc;
+                if (m->aggregation == RATE_AGG_SUM &&
+                    !tl_u128_add(groups[k]->quantity,
+                                 count_field(ev, m->value.kind), &sum))
+                        return tl_fail(err, TL_EOVERFLOW,
+                                       "meter %s: the sum for %.*s passes "
+                                       "2^128",
+                                       m->id, (int)ev->subject.len,
+                                       ev->subject.ptr);
         }
         for (size_t k = 0; k < n; k++) {
                 size_t mi = a->type_meters[ev->type][k];
                 const struct rate_meter *m = &a->cat->meters[mi];
 
-                if (!in_period && m->aggregation != RATE_AGG_SEATS)
+                if (groups[k] == &seat_mark)
+                        rc = add_seat(a, &c->meters[mi], ev, err);
+                else if (groups[k])
+                        rc = fold(a, m, groups[k], ev, err);
+                else
                         continue;
-                if (!passes(m, ev))
-                        continue;
-                if (!c && (rc = customer(a, ev->subject, &c, err)))
-                        return rc;
-                if ((rc = fold(a, m, &c->meters[mi], ev, err)) != TL_OK)
+                if (rc)
                         return rc;
         }
         if (in_period) {
@@ -580,21 +599,9 @@ bool rate_acc_in_period(const struct rate_acc *acc, size_t i)
 size_t rate_acc_find(const struct rate_acc *acc, const char *id)
 {
         size_t len = strlen(id);
-        uint64_t h = hash_bytes(id, len, 0);
+        const struct cust *c = lookup(acc, id, len, hash_bytes(id, len, 0));
 
-        if (!acc->cap)
-                return RATE_NO_INDEX;
-        for (size_t s = h & (acc->cap * 2 - 1); acc->table[s];
-             s = (s + 1) & (acc->cap * 2 - 1)) {
-                const struct cust *c = acc->table[s];
-
-                if (c->hash == h && c->id_len == len &&
-                    memcmp(c->id, id, len) == 0)
-                        for (size_t i = 0; i < acc->count; i++)
-                                if (acc->list[i] == c)
-                                        return i;
-        }
-        return RATE_NO_INDEX;
+        return c ? c->index : RATE_NO_INDEX;
 }
 
 size_t rate_acc_groups(const struct rate_acc *acc, size_t i, size_t m,
