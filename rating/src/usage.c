@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/hash.h"
+#include "seats.h"
 
 /* Distinct values of a unique_count group: open addressing on a hash,
    strings compared in full, so a hash collision never merges two values. */
@@ -27,20 +28,12 @@ struct group {
         struct uset *set;
 };
 
-struct seat_ev {
-        tl_time_us time_us;
-        uint64_t seq;
-        sch_seat_action action;
-        const char *device;
-        const char *model_class;
-};
-
 struct mstate {
         size_t group_count, group_cap;
         struct group *groups;
         struct rate_group_usage *view;
         size_t seat_count, seat_cap;
-        struct seat_ev *seats;
+        struct rate__seat_ev *seats;
 };
 
 struct cust {
@@ -433,12 +426,12 @@ static tl_status uset_add(struct rate_acc *a, struct uset *s, struct sch_str v,
 static tl_status add_seat(struct rate_acc *a, struct mstate *ms,
                           const struct sch_event *ev, struct tl_error *err)
 {
-        struct seat_ev *se;
+        struct rate__seat_ev *se;
         tl_status rc;
 
         if (ms->seat_count == ms->seat_cap) {
                 size_t cap = ms->seat_cap ? ms->seat_cap * 2 : 8;
-                struct seat_ev *s = tl_reallocarray(ms->seats, cap, sizeof *s);
+                struct rate__seat_ev *s = tl_reallocarray(ms->seats, cap, sizeof *s);
 
                 if (!s)
                         return tl_fail(err, TL_ENOMEM, "out of memory");
@@ -624,186 +617,14 @@ size_t rate_acc_groups(const struct rate_acc *acc, size_t i, size_t m,
         return ms->group_count;
 }
 
-/* ---- seats -------------------------------------------------------------------------- */
-
-static int by_device_time(const void *x, const void *y)
-{
-        const struct seat_ev *a = x, *b = y;
-        int c = strcmp(a->device, b->device);
-
-        if (c)
-                return c;
-        if (a->time_us != b->time_us)
-                return a->time_us < b->time_us ? -1 : 1;
-        return (a->seq > b->seq) - (a->seq < b->seq);
-}
-
-static tl_status credit_days(struct rate_seat_usage **list, size_t *n,
-                             const char *cls, uint64_t days,
-                             struct tl_error *err)
-{
-        struct rate_seat_usage *l;
-
-        if (days == 0)
-                return TL_OK;
-        for (size_t i = 0; i < *n; i++)
-                if (strcmp((*list)[i].model_class, cls) == 0) {
-                        (*list)[i].seat_days += days;
-                        return TL_OK;
-                }
-        l = tl_reallocarray(*list, *n + 1, sizeof *l);
-        if (!l)
-                return tl_fail(err, TL_ENOMEM, "out of memory");
-        l[*n] = (struct rate_seat_usage){cls, days};
-        *list = l;
-        (*n)++;
-        return TL_OK;
-}
-
-/* Mark in 'bits' the days of the period that [from, to) touches: day D
-   counts when the device was active at any moment of it. */
-static uint64_t touched_days(const struct rate_period *p, tl_time_us from,
-                             tl_time_us to)
-{
-        int64_t first, last;
-        uint64_t bits = 0;
-
-        if (from < p->start_us)
-                from = p->start_us;
-        if (to > p->end_us)
-                to = p->end_us;
-        if (to <= from)
-                return 0;
-        first = (from - p->start_us) / TL_US_PER_DAY;
-        last = (to - 1 - p->start_us) / TL_US_PER_DAY;
-        for (int64_t d = first; d <= last; d++)
-                bits |= UINT64_C(1) << d;
-        return bits;
-}
-
-static int by_class(const void *x, const void *y)
-{
-        return strcmp(((const struct rate_seat_usage *)x)->model_class,
-                      ((const struct rate_seat_usage *)y)->model_class);
-}
-
-/* The classes one device held in the period, with the days of each. */
-struct dev_class {
-        const char *cls;
-        uint64_t days; /* bit D: day D of the period */
-};
-
-static void mark(struct dev_class *dc, size_t *n, const char *cls,
-                 uint64_t bits)
-{
-        size_t i = 0;
-
-        while (i < *n && strcmp(dc[i].cls, cls) != 0)
-                i++;
-        if (i == *n) {
-                if (*n == 8)
-                        i = 7; /* a device that changes class more often
-                                  than this keeps its last ones apart */
-                else
-                        dc[(*n)++] = (struct dev_class){cls, 0};
-        }
-        dc[i].days |= bits;
-}
+/* ---- seats ---------------------------------------------------------------- */
 
 tl_status rate_acc_seats(const struct rate_acc *acc, size_t i, size_t m,
                          struct rate_seat_usage **out, size_t *count,
                          struct tl_error *err)
 {
         struct mstate *ms = &acc->list[i]->meters[m];
-        const struct rate_period *p = &acc->period;
-        struct rate_seat_usage *list = NULL;
-        size_t n = 0, k = 0;
-        tl_status rc = TL_OK;
 
-        /* Sorting in place is harmless: order carries no meaning here. */
-        if (ms->seat_count)
-                qsort(ms->seats, ms->seat_count, sizeof *ms->seats,
-                      by_device_time);
-        while (!rc && k < ms->seat_count) {
-                const char *dev = ms->seats[k].device;
-                /* A device is active from an activate (or a heartbeat while
-                   inactive) until a deactivate; the days of the period it
-                   touches count for the class that activated it. */
-                struct dev_class dc[8];
-                size_t ndc = 0;
-                bool active = false;
-                tl_time_us since = 0;
-                const char *cls = NULL;
-
-                for (; k < ms->seat_count &&
-                       strcmp(ms->seats[k].device, dev) == 0;
-                     k++) {
-                        const struct seat_ev *e = &ms->seats[k];
-
-                        if (e->action == SCH_SEAT_DEACTIVATE) {
-                                if (active)
-                                        mark(dc, &ndc, cls,
-                                             touched_days(p, since,
-                                                          e->time_us));
-                                active = false;
-                        } else if (!active) {
-                                active = true;
-                                since = e->time_us;
-                                cls = e->model_class;
-                        }
-                }
-                if (active)
-                        mark(dc, &ndc, cls, touched_days(p, since, p->end_us));
-                for (size_t c = 0; !rc && c < ndc; c++)
-                        rc = credit_days(&list, &n, dc[c].cls,
-                                         (uint64_t)__builtin_popcountll(
-                                                 dc[c].days),
-                                         err);
-        }
-        if (rc) {
-                tl_free(list);
-                return rc;
-        }
-        if (n)
-                qsort(list, n, sizeof *list, by_class);
-        *out = list;
-        *count = n;
-        return TL_OK;
-}
-
-/* ---- periods --------------------------------------------------------------------- */
-
-void rate_period_of_day(int64_t day, struct rate_period *out)
-{
-        int64_t y;
-        unsigned m, d;
-
-        tl_civil_from_days(day, &y, &m, &d);
-        memset(out, 0, sizeof *out);
-        out->start_day = tl_days_from_civil(y, m, 1);
-        out->days = tl_days_in_month(y, m);
-        out->end_day = out->start_day + out->days;
-        out->start_us = out->start_day * TL_US_PER_DAY;
-        out->end_us = out->end_day * TL_US_PER_DAY;
-        snprintf(out->label, sizeof out->label, "%04d-%02u", (int)y, m);
-        snprintf(out->start_iso, sizeof out->start_iso, "%04d-%02u-01", (int)y,
-                 m);
-        tl_civil_from_days(out->end_day, &y, &m, &d);
-        snprintf(out->end_iso, sizeof out->end_iso, "%04d-%02u-01", (int)y, m);
-}
-
-tl_status rate_period_parse(const char *text, struct rate_period *out,
-                            struct tl_error *err)
-{
-        unsigned y, m;
-        char tail;
-
-        if (strlen(text) != 7 || text[4] != '-' ||
-            sscanf(text, "%4u-%2u%c", &y, &m, &tail) != 2 || y < 2000 ||
-            y > 9999 || m < 1 || m > 12)
-                return tl_fail(err, TL_EINVAL,
-                               "period '%s': expected YYYY-MM (e.g. 2026-10)",
-                               text);
-        rate_period_of_day(tl_days_from_civil(y, m, 1), out);
-        return TL_OK;
+        return rate__seat_days(&acc->period, ms->seats, ms->seat_count, out,
+                               count, err);
 }

@@ -427,6 +427,38 @@ Test(seats, active_days_touch_the_period_half_open)
         fini();
 }
 
+Test(seats, a_device_may_change_class_any_number_of_times)
+{
+        char body[512] = "    seats: { meter: devices, prices: {";
+
+        for (int k = 0; k < 10; k++)
+                snprintf(body + strlen(body), sizeof body - strlen(body),
+                         "%s k%d: 31", k ? "," : "", k);
+        strcat(body, " } }\n");
+        catalog("USD", body);
+        customer("    plan: p\n    start: 2020-01-01", "2026-10");
+        /* One device, ten classes, each active on a day of its own. */
+        for (int k = 0; k < 10; k++) {
+                char cls[8], on[32], off[32];
+
+                snprintf(cls, sizeof cls, "k%d", k);
+                snprintf(on, sizeof on, "2026-10-%02dT01:00:00Z", 2 * k + 1);
+                snprintf(off, sizeof off, "2026-10-%02dT02:00:00Z", 2 * k + 1);
+                seat("z", "activate", cls, on);
+                seat("z", "deactivate", cls, off);
+        }
+        for (int k = 0; k < 10; k++) {
+                char cls[8];
+
+                snprintf(cls, sizeof cls, "k%d", k);
+                cr_assert(line(RATE_LINE_SEAT, cls), "no line for %s", cls);
+                cr_assert_eq(line(RATE_LINE_SEAT, cls)->seat_days, 1, "%s",
+                             cls);
+                amount_is(RATE_LINE_SEAT, cls, "1.00");
+        }
+        fini();
+}
+
 Test(seats, a_class_without_a_price_refuses_the_invoice)
 {
         struct tl_error err;
