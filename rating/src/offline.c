@@ -16,17 +16,10 @@
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "core/str.h"
+#include "files.h"
 #include "schemas/decode.h"
 
 #define MAX_THREADS 64
-
-struct file {
-        const char *path;
-        const char *buf;
-        size_t len;
-        bool mapped;
-        bool cbor;
-};
 
 /* A line of a JSON Lines file routed to an owner thread. */
 struct rec {
@@ -78,7 +71,7 @@ struct rate_offline {
         struct rate_period period;
         struct rate_offline_opts opts;
         unsigned threads;
-        struct file *files;
+        struct rate__file *files;
         size_t file_count;
         struct owner *owners;
         /* Routing of the JSON Lines file being read: ranges x owners. */
@@ -338,7 +331,7 @@ static void *route_range(void *arg)
 {
         struct job *j = arg;
         struct rate_offline *o = j->o;
-        const struct file *f = &o->files[o->cur_file];
+        const struct rate__file *f = &o->files[o->cur_file];
         size_t pos = o->range_start[j->t], end = o->range_start[j->t + 1];
         uint32_t line = 0;
 
@@ -382,7 +375,7 @@ static void *decode_owned(void *arg)
         struct job *j = arg;
         struct rate_offline *o = j->o;
         struct owner *w = &o->owners[j->t];
-        const struct file *f = &o->files[o->cur_file];
+        const struct rate__file *f = &o->files[o->cur_file];
         struct pending pend[2];
         unsigned cur = 0;
         uint64_t base = 0;
@@ -470,7 +463,7 @@ static tl_status run_threads(struct rate_offline *o, void *(*fn)(void *),
 static tl_status read_jsonl(struct rate_offline *o, size_t fi,
                             struct tl_error *err)
 {
-        const struct file *f = &o->files[fi];
+        const struct rate__file *f = &o->files[fi];
         tl_status rc;
 
         o->cur_file = fi;
@@ -499,7 +492,7 @@ static tl_status read_jsonl(struct rate_offline *o, size_t fi,
 static tl_status read_cbor(struct rate_offline *o, size_t fi,
                            struct tl_error *err)
 {
-        const struct file *f = &o->files[fi];
+        const struct rate__file *f = &o->files[fi];
         struct sch_cbor_reader r;
         struct sch_decoder *dec = o->owners[0].dec;
         tl_status rc;
@@ -536,72 +529,6 @@ static tl_status read_cbor(struct rate_offline *o, size_t fi,
         return TL_OK;
 }
 
-/* ---- files --------------------------------------------------------------------------------- */
-
-static tl_status open_file(struct file *f, const char *path,
-                           struct tl_error *err)
-{
-        struct stat st;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-        f->path = path;
-        if (fd < 0)
-                return tl_fail(err, TL_EIO, "%s: %s", path, strerror(errno));
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-                void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
-                               fd, 0);
-
-                if (m != MAP_FAILED) {
-                        posix_madvise(m, (size_t)st.st_size, POSIX_MADV_SEQUENTIAL);
-                        f->buf = m;
-                        f->len = (size_t)st.st_size;
-                        f->mapped = true;
-                }
-        }
-        if (!f->mapped) {
-                /* Pipes and empty files: read it all. */
-                struct tl_buf b;
-                char chunk[65536];
-                ssize_t n;
-                tl_status rc = TL_OK;
-
-                tl_buf_init(&b, 0);
-                while ((n = read(fd, chunk, sizeof chunk)) > 0 && !rc)
-                        rc = tl_buf_append(&b, chunk, (size_t)n, err);
-                if (!rc && n < 0)
-                        rc = tl_fail(err, TL_EIO, "%s: %s", path,
-                                     strerror(errno));
-                if (rc) {
-                        tl_buf_release(&b);
-                        close(fd);
-                        return rc;
-                }
-                f->buf = b.data ? b.data : "";
-                f->len = b.len;
-                if (!b.data)
-                        f->buf = NULL;
-        }
-        close(fd);
-        {
-                size_t plen = strlen(path), i = 0;
-
-                while (i < f->len && (f->buf[i] == ' ' || f->buf[i] == '\n' ||
-                                      f->buf[i] == '\r' || f->buf[i] == '\t'))
-                        i++;
-                f->cbor = (plen > 5 && strcmp(path + plen - 5, ".cbor") == 0) ||
-                          (i < f->len && f->buf[i] != '{');
-        }
-        return TL_OK;
-}
-
-static void close_file(struct file *f)
-{
-        if (f->mapped)
-                munmap((void *)f->buf, f->len);
-        else
-                tl_free((void *)f->buf);
-}
-
 /* ---- the run ---------------------------------------------------------------------------------- */
 
 void rate_offline_free(struct rate_offline **pp)
@@ -625,7 +552,7 @@ void rate_offline_free(struct rate_offline **pp)
              i++)
                 tl_free(o->routes[i].v);
         for (size_t i = 0; o->files && i < o->file_count; i++)
-                close_file(&o->files[i]);
+                rate__file_close(&o->files[i]);
         tl_free(o->routes);
         tl_free(o->range_start);
         tl_free(o->range_lines);
@@ -750,7 +677,7 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
         if (!rc)
                 rc = setup(o, err);
         for (size_t i = 0; !rc && i < path_count; i++) {
-                rc = open_file(&o->files[i], paths[i], err);
+                rc = rate__file_open(&o->files[i], paths[i], err);
                 if (rc)
                         break;
                 o->file_count++;
