@@ -463,8 +463,8 @@ static tl_status close_lines(struct build *b, struct rate_amount *sum)
         }
         if ((rc = round_money(b, sum, &inv->subtotal)))
                 goto out;
-        /* Credit: at most the subtotal; the rest carries over. */
-        inv->credit = (struct tl_dec){0, (int32_t)b->cat->currency->minor_digits};
+        /* Credit: the balance in money (rounded), at most the subtotal;
+           the rest carries over. */
         rate_amount_set_dec(&a, &b->cust->credits);
         if ((rc = round_money(b, &a, &inv->credit)))
                 goto out;

@@ -9,7 +9,7 @@
 
 static int check(int argc, char **argv)
 {
-        int bad = 0, files = 0;
+        int bad = 0;
 
         for (int i = 0; i < argc; i++) {
                 struct rate_diags *d = tl_calloc(1, sizeof *d);
@@ -45,7 +45,6 @@ static int check(int argc, char **argv)
                                        c->path, c->name, c->version,
                                        c->meter_count, c->plan_count,
                                        c->experiment_count, c->sha256_hex);
-                                files++;
                         }
                         rate_catalog_set_free(&set);
                 }
@@ -53,7 +52,6 @@ static int check(int argc, char **argv)
         }
         if (bad)
                 return CLI_EXIT_USAGE;
-        (void)files;
         return CLI_EXIT_OK;
 }
 
