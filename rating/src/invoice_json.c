@@ -67,6 +67,28 @@ static void num(struct out *o, uint64_t v)
         lit(o, t);
 }
 
+/* ,"k":value — a field after the first of an object. */
+static void f_str(struct out *o, const char *k, const char *v)
+{
+        lit(o, ",");
+        key(o, k);
+        str(o, v);
+}
+
+static void f_dec(struct out *o, const char *k, const struct tl_dec *d)
+{
+        lit(o, ",");
+        key(o, k);
+        dec(o, d);
+}
+
+static void f_num(struct out *o, const char *k, uint64_t v)
+{
+        lit(o, ",");
+        key(o, k);
+        num(o, v);
+}
+
 static void line(struct out *o, const struct rate_invoice *inv,
                  const struct rate_line *l)
 {
@@ -75,61 +97,33 @@ static void line(struct out *o, const struct rate_invoice *inv,
         str(o, rate_line_kind_name(l->kind));
         switch (l->kind) {
         case RATE_LINE_FEE:
-                lit(o, ",");
-                key(o, "id");
-                str(o, l->ref);
-                lit(o, ",");
-                key(o, "active_days");
-                num(o, l->active_days);
-                lit(o, ",");
-                key(o, "period_days");
-                num(o, inv->period.days);
+                f_str(o, "id", l->ref);
+                f_num(o, "active_days", l->active_days);
+                f_num(o, "period_days", inv->period.days);
                 break;
         case RATE_LINE_SEAT:
-                lit(o, ",");
-                key(o, "model_class");
-                str(o, l->ref);
-                lit(o, ",");
-                key(o, "seat_days");
-                num(o, l->seat_days);
-                lit(o, ",");
-                key(o, "quantity");
-                str(o, l->quantity);
-                lit(o, ",");
-                key(o, "price");
-                dec(o, &l->price);
+                f_str(o, "model_class", l->ref);
+                f_num(o, "seat_days", l->seat_days);
+                f_str(o, "quantity", l->quantity);
+                f_dec(o, "price", &l->price);
                 break;
         case RATE_LINE_USAGE:
-                lit(o, ",");
-                key(o, "charge");
-                str(o, l->ref);
-                lit(o, ",");
-                key(o, "quantity");
-                str(o, l->quantity);
-                lit(o, ",");
-                key(o, "unit");
-                dec(o, &l->unit);
+                f_str(o, "charge", l->ref);
+                f_str(o, "quantity", l->quantity);
+                f_dec(o, "unit", &l->unit);
                 break;
         case RATE_LINE_ADJUSTMENT:
-                lit(o, ",");
-                key(o, "period");
-                str(o, l->ref);
+                f_str(o, "period", l->ref);
                 break;
         case RATE_LINE_TAX:
-                lit(o, ",");
-                key(o, "rate");
-                dec(o, &l->price);
+                f_dec(o, "rate", &l->price);
                 break;
         case RATE_LINE_MINIMUM:
         case RATE_LINE_CREDIT:
                 break;
         }
-        lit(o, ",");
-        key(o, "name");
-        str(o, l->name ? l->name : "");
-        lit(o, ",");
-        key(o, "amount");
-        dec(o, &l->amount);
+        f_str(o, "name", l->name ? l->name : "");
+        f_dec(o, "amount", &l->amount);
         lit(o, "}");
 }
 
@@ -140,24 +134,16 @@ static void usage(struct out *o, const struct rate_usage_report *r)
         lit(o, "{");
         key(o, "meter");
         str(o, m->id);
-        lit(o, ",");
-        key(o, "event");
-        str(o, sch_event_type_name(m->event));
-        lit(o, ",");
-        key(o, "aggregation");
-        str(o, rate_aggregation_name(m->aggregation));
+        f_str(o, "event", sch_event_type_name(m->event));
+        f_str(o, "aggregation", rate_aggregation_name(m->aggregation));
         /* Local and cloud side by side: the deployment a meter filters on,
            when it names exactly one. */
         for (size_t f = 0; f < m->filter_count; f++)
                 if (m->filters[f].field.kind == RATE_FIELD_DEPLOYMENT &&
                     m->filters[f].value_count == 1) {
-                        lit(o, ",");
-                        key(o, "deployment");
-                        str(o, m->filters[f].values[0]);
+                        f_str(o, "deployment", m->filters[f].values[0]);
                 }
-        lit(o, ",");
-        key(o, "quantity");
-        str(o, r->quantity);
+        f_str(o, "quantity", r->quantity);
         if (m->group_by_count) {
                 lit(o, ",");
                 key(o, "groups");
@@ -188,9 +174,7 @@ tl_status rate_invoice_json(const struct rate_invoice *inv, struct tl_buf *b,
         key(&o, "customer");
         str(&o, inv->customer);
         if (inv->customer_name) {
-                lit(&o, ",");
-                key(&o, "customer_name");
-                str(&o, inv->customer_name);
+                f_str(&o, "customer_name", inv->customer_name);
         }
         lit(&o, ",\"period\":{\"start\":");
         str(&o, inv->period.start_iso);
@@ -199,15 +183,9 @@ tl_status rate_invoice_json(const struct rate_invoice *inv, struct tl_buf *b,
         lit(&o, "},");
         key(&o, "currency");
         str(&o, c->currency->code);
-        lit(&o, ",");
-        key(&o, "plan");
-        str(&o, inv->plan->id);
-        lit(&o, ",");
-        key(&o, "plan_name");
-        str(&o, inv->plan->name);
-        lit(&o, ",");
-        key(&o, "subscribed_plan");
-        str(&o, inv->subscribed_plan);
+        f_str(&o, "plan", inv->plan->id);
+        f_str(&o, "plan_name", inv->plan->name);
+        f_str(&o, "subscribed_plan", inv->subscribed_plan);
         lit(&o, ",");
         key(&o, "cohorts");
         lit(&o, "{");
@@ -236,15 +214,9 @@ tl_status rate_invoice_json(const struct rate_invoice *inv, struct tl_buf *b,
         lit(&o, "],");
         key(&o, "subtotal");
         dec(&o, &inv->subtotal);
-        lit(&o, ",");
-        key(&o, "credit");
-        dec(&o, &inv->credit);
-        lit(&o, ",");
-        key(&o, "tax");
-        dec(&o, &inv->tax);
-        lit(&o, ",");
-        key(&o, "total");
-        dec(&o, &inv->total);
+        f_dec(&o, "credit", &inv->credit);
+        f_dec(&o, "tax", &inv->tax);
+        f_dec(&o, "total", &inv->total);
         lit(&o, ",\"usage\":[");
         for (size_t i = 0; i < inv->usage_count; i++) {
                 if (i)
@@ -258,15 +230,9 @@ tl_status rate_invoice_json(const struct rate_invoice *inv, struct tl_buf *b,
                 lit(&o, i ? ",{" : "{");
                 key(&o, "meter");
                 str(&o, s->meter);
-                lit(&o, ",");
-                key(&o, "quantity");
-                str(&o, s->quantity);
-                lit(&o, ",");
-                key(&o, "priced_as");
-                str(&o, s->priced_as);
-                lit(&o, ",");
-                key(&o, "cloud_equivalent");
-                dec(&o, &s->cloud_equivalent);
+                f_str(&o, "quantity", s->quantity);
+                f_str(&o, "priced_as", s->priced_as);
+                f_dec(&o, "cloud_equivalent", &s->cloud_equivalent);
                 lit(&o, "}");
         }
         lit(&o, "]}");
