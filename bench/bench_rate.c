@@ -196,7 +196,7 @@ int main(int argc, char **argv)
                                 "[--threads N]\n");
                 return 2;
         }
-        snprintf(rules, sizeof rules, "%s/../shared/examples/worked/catalog.yaml",
+        snprintf(rules, sizeof rules, "%s/tests/rating/worked/catalog.yaml",
                  TALLY_SOURCE_DIR);
         snprintf(stamp, sizeof stamp, "%s/stamp-%zu-%u", dir, n, customers);
         if (stat(stamp, &st) != 0) {

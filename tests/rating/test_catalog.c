@@ -17,7 +17,7 @@
 
 #define BAD_DIR "tests/rating/catalogs/bad"
 #define GOOD_DIR "tests/rating/catalogs/good"
-#define WORKED "tests/rating/catalogs/good/worked.yaml"
+#define WORKED "tests/rating/worked/catalog.yaml"
 #define SEVERAL "tests/rating/catalogs/bad/several-faults.yaml"
 #define CUSTOMERS_BAD_DIR "tests/rating/catalogs/customers-bad"
 
@@ -254,6 +254,16 @@ Test(catalog, one_file_reports_every_fault_once)
 
 /* ---- the worked example ---- */
 
+static struct rate_catalog *worked(void)
+{
+        struct rate_catalog *cat = NULL;
+        struct tl_error err;
+
+        cr_assert_eq(rate_catalog_load_file(src(WORKED), &cat, NULL, &err),
+                     TL_OK, "%s", err.msg);
+        return cat;
+}
+
 static struct rate_catalog *good(const char *name)
 {
         struct rate_catalog *cat = NULL;
@@ -268,7 +278,7 @@ static struct rate_catalog *good(const char *name)
 
 Test(worked, header_names_version_date_currency_and_file_hash)
 {
-        struct rate_catalog *cat = good("worked.yaml");
+        struct rate_catalog *cat = worked();
         const char *argv[] = {"/usr/bin/sha256sum", src(WORKED), NULL};
         struct tk_proc_result r;
 
@@ -311,7 +321,7 @@ Test(worked, meters_resolve_event_value_filter_and_group_by)
                 {"devices", SCH_TYPE_SEAT, RATE_AGG_SEATS, RATE_FIELD_DIM,
                  NULL},
         };
-        struct rate_catalog *cat = good("worked.yaml");
+        struct rate_catalog *cat = worked();
 
         cr_assert_eq(cat->meter_count, 6);
         for (size_t i = 0; i < 6; i++) {
@@ -393,7 +403,7 @@ static void expect_cloud_output(const struct rate_plan *p, const char *low,
 
 Test(worked, extends_inherits_everything_and_merges_the_charge_by_key)
 {
-        struct rate_catalog *cat = good("worked.yaml");
+        struct rate_catalog *cat = worked();
         const struct rate_plan *pro, *low;
 
         cr_assert_eq(cat->plan_count, 2);
@@ -418,7 +428,7 @@ Test(worked, extends_inherits_everything_and_merges_the_charge_by_key)
 
 Test(worked, cohorts_split_the_buckets_and_place_the_example_customer)
 {
-        struct rate_catalog *cat = good("worked.yaml");
+        struct rate_catalog *cat = worked();
         const struct rate_experiment *e;
         const char *key = "q4-2026:cust_0042";
 

@@ -6,12 +6,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "schemas/decode.h"
 #include "testkit.h"
 
-#define WORKED "/../shared/examples/worked/"
+/* The spec's worked example, kept in the repository so the suite runs
+   anywhere; the first test checks it still equals ../shared when that is
+   beside the checkout. */
+#define WORKED "/tests/rating/worked/"
+static const char *const WORKED_FILES[] = {"catalog.yaml", "customers.yaml",
+                                           "events.jsonl", "expected.json",
+                                           "README.md"};
 
 static char tmpdir[64];
 
@@ -112,6 +119,25 @@ static long long cents(json_t *s)
         neg = t[0] == '-';
         cr_assert_eq(sscanf(t + neg, "%lld.%2lld", &whole, &frac), 2, "%s", t);
         return (neg ? -1 : 1) * (whole * 100 + frac);
+}
+
+Test(worked, the_copy_equals_the_spec_when_it_is_beside, .init = setup,
+     .fini = teardown)
+{
+        char spec[512], cmd[1200];
+        struct stat st;
+
+        snprintf(spec, sizeof spec, "%s/../shared/examples/worked",
+                 tk_source_dir());
+        if (stat(spec, &st) != 0)
+                cr_skip_test("../shared is not beside this checkout");
+        for (size_t i = 0; i < sizeof WORKED_FILES / sizeof *WORKED_FILES;
+             i++) {
+                snprintf(cmd, sizeof cmd, "cmp -s %s/%s %s", spec,
+                         WORKED_FILES[i], worked(WORKED_FILES[i]));
+                cr_assert_eq(system(cmd), 0, "%s differs from the spec's",
+                             worked(WORKED_FILES[i]));
+        }
 }
 
 Test(worked, reproduces_every_amount_of_expected_json, .init = setup,
