@@ -1,5 +1,6 @@
 /* tally broker: Kafka protocol on loopback, for librdkafka and kcat alike. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,5 +117,98 @@ Test(broker, librdkafka_round_trip_through_auto_created_topic)
         cr_assert_eq(got, 100);
         rd_kafka_consumer_close(c);
         rd_kafka_destroy(c);
+        cr_assert_eq(tk_broker_stop(&b), 0);
+}
+
+/* A producer for 'bootstrap' that counts deliveries in the globals above
+   and reconnects quickly after an outage. */
+static rd_kafka_t *quick_producer(const char *bootstrap)
+{
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        char errstr[256];
+        rd_kafka_t *p;
+
+        tk_kafka_set(conf, "bootstrap.servers", bootstrap);
+        tk_kafka_set(conf, "enable.idempotence", "true");
+        tk_kafka_set(conf, "reconnect.backoff.max.ms", "200");
+        tk_kafka_set(conf, "linger.ms", "1");
+        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+        p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+        cr_assert(p, "%s", errstr);
+        return p;
+}
+
+static void produce_n(rd_kafka_t *p, const char *topic, int n)
+{
+        for (int i = 0; i < n; i++)
+                cr_assert_eq(rd_kafka_producev(
+                                     p, RD_KAFKA_V_TOPIC(topic),
+                                     RD_KAFKA_V_VALUE("x", 1),
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                     RD_KAFKA_V_END),
+                             RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+Test(broker, control_takes_a_broker_down_and_up_again)
+{
+        struct tk_broker b;
+        rd_kafka_t *p;
+
+        cr_assert_eq(tk_broker_start(&b, 1, NULL), 0);
+        cr_assert_str_eq(getenv("TALLY_BROKER_CONTROL"), b.control);
+        delivered = failed = 0;
+        p = quick_producer(b.bootstrap);
+        produce_n(p, "broker.ctl", 10);
+        cr_assert_eq(rd_kafka_flush(p, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
+        cr_assert_eq(delivered, 10);
+
+        cr_assert_eq(tk_broker_control(&b, "down 1"), 0);
+        produce_n(p, "broker.ctl", 10);
+        /* Nothing can be delivered while the only broker is down. */
+        for (int i = 0; i < 15; i++)
+                rd_kafka_poll(p, 100);
+        cr_assert_eq(delivered, 10, "delivered while down");
+        cr_assert_eq(failed, 0);
+
+        cr_assert_eq(tk_broker_control_env("up 1"), 0);
+        cr_assert_eq(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+        cr_assert_eq(delivered, 20, "after up: %d", delivered);
+        cr_assert_eq(failed, 0);
+        rd_kafka_destroy(p);
+        cr_assert_eq(tk_broker_stop(&b), 0);
+}
+
+Test(broker, control_pushes_errors_and_rejects_bad_commands)
+{
+        struct tk_broker b;
+        char fifo[sizeof b.control];
+        rd_kafka_t *p;
+
+        cr_assert_eq(tk_broker_start(&b, 2, NULL), 0);
+        cr_assert_eq(tk_broker_control(&b, "down 7"), -1, "no broker 7");
+        cr_assert_eq(tk_broker_control(&b, "launch 1"), -1);
+        cr_assert_eq(tk_broker_control(&b, "errors Produce 2 NO_SUCH_ERROR"),
+                     -1);
+        cr_assert_eq(tk_broker_control(&b, "rtt 1"), -1, "missing MS");
+        cr_assert_eq(tk_broker_control(&b, "leader broker.err 0 2"), 0);
+        cr_assert_eq(tk_broker_control(&b, "rtt -1 20"), 0);
+        /* Retriable errors: the producer retries through them. */
+        cr_assert_eq(tk_broker_control(
+                             &b, "errors Produce 3 NOT_LEADER_FOR_PARTITION"),
+                     0);
+        delivered = failed = 0;
+        p = quick_producer(b.bootstrap);
+        produce_n(p, "broker.err", 5);
+        cr_assert_eq(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+        cr_assert_eq(delivered, 5);
+        cr_assert_eq(failed, 0);
+        rd_kafka_destroy(p);
+
+        /* The broker removes its FIFO when it stops. */
+        strcpy(fifo, b.control);
+        kill(b.pid, SIGTERM);
+        for (int i = 0; i < 500 && access(fifo, F_OK) == 0; i++)
+                usleep(10000);
+        cr_assert_neq(access(fifo, F_OK), 0, "FIFO left behind");
         cr_assert_eq(tk_broker_stop(&b), 0);
 }

@@ -8,6 +8,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "broker_control.h"
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -18,6 +19,7 @@ struct broker_opts {
         long brokers;
         long partitions;
         const char *address_file;
+        const char *control;
         char *topics[MAX_TOPICS];
         int topic_count;
 };
@@ -45,6 +47,7 @@ static int parse_opts(const struct cli_command *cmd, int argc, char **argv,
                 {"partitions", required_argument, NULL, 'p'},
                 {"topic", required_argument, NULL, 't'},
                 {"address-file", required_argument, NULL, 'a'},
+                {"control", required_argument, NULL, 'c'},
                 {NULL, 0, NULL, 0},
         };
         int c;
@@ -71,6 +74,9 @@ static int parse_opts(const struct cli_command *cmd, int argc, char **argv,
                         break;
                 case 'a':
                         o->address_file = optarg;
+                        break;
+                case 'c':
+                        o->control = optarg;
                         break;
                 case ':':
                         return cli_usage_error(cmd, "%s needs a value",
@@ -139,6 +145,7 @@ static int serve(const struct cli_command *cmd, struct broker_opts *o,
 {
         char errstr[512], num[16];
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        struct cli_broker_control *control = NULL;
         rd_kafka_mock_cluster_t *mc;
         rd_kafka_t *rk;
         const char *addr;
@@ -167,6 +174,12 @@ static int serve(const struct cli_command *cmd, struct broker_opts *o,
                                   o->brokers);
         if (rc)
                 goto out;
+        /* Ready before the address is printed: whoever reads that line may
+           send commands at once. */
+        if (o->control && cli_broker_control_start(mc, o->control, &control)) {
+                rc = CLI_EXIT_RUNTIME;
+                goto out;
+        }
         addr = rd_kafka_mock_cluster_bootstraps(mc);
         if (o->address_file && write_address_file(o->address_file, addr)) {
                 fprintf(stderr, "tally broker: cannot write %s\n",
@@ -181,6 +194,7 @@ static int serve(const struct cli_command *cmd, struct broker_opts *o,
         sigwait(stop_signals, &sig);
         tl_log(TL_LOG_INFO, "broker", "stopping", "signal=%d", sig);
 out:
+        cli_broker_control_stop(&control);
         rd_kafka_destroy(rk);
         return rc;
 }

@@ -62,7 +62,8 @@ const struct cli_command cli_commands[] = {
     {"broker", "a Kafka-protocol broker on loopback for development",
      "usage: tally broker [--brokers N] [--partitions N]\n"
      "                    [--topic NAME[:PARTITIONS]]... "
-     "[--address-file FILE]\n\n"
+     "[--address-file FILE]\n"
+     "                    [--control PATH]\n\n"
      "Serves the Kafka protocol on 127.0.0.1 with librdkafka's mock\n"
      "cluster, for development, tests and the demo (never production).\n"
      "Prints its bootstrap address (host:port,...) as the first line on\n"
@@ -74,7 +75,27 @@ const struct cli_command cli_commands[] = {
      "                       count (1-256, default 4)\n"
      "  --topic NAME[:P]     create NAME with P partitions (default\n"
      "                       --partitions); repeatable\n"
-     "  --address-file FILE  also write the bootstrap address to FILE\n",
+     "  --address-file FILE  also write the bootstrap address to FILE\n"
+     "  --control PATH       fault injection: create a FIFO at PATH and\n"
+     "                       apply each line written to it; each is\n"
+     "                       acknowledged in PATH.log with a line\n"
+     "                       'ok COMMAND' or 'error COMMAND: WHY'\n\n"
+     "Control commands (BROKER_ID -1: every broker):\n"
+     "  down BROKER_ID           disconnect it, refuse connections\n"
+     "  up BROKER_ID             accept connections again\n"
+     "  leader TOPIC PARTITION BROKER_ID\n"
+     "                           move a partition's leader\n"
+     "  errors APIKEY COUNT ERRCODE\n"
+     "                           fail the next COUNT requests of APIKEY\n"
+     "                           (Produce, Fetch, ListOffsets, Metadata,\n"
+     "                           OffsetCommit, OffsetFetch, JoinGroup,\n"
+     "                           Heartbeat, SyncGroup, ... or a number)\n"
+     "                           with ERRCODE (a librdkafka error name\n"
+     "                           such as NOT_LEADER_FOR_PARTITION,\n"
+     "                           REQUEST_TIMED_OUT, _TRANSPORT, or a\n"
+     "                           number)\n"
+     "  clear APIKEY             drop errors still queued for APIKEY\n"
+     "  rtt BROKER_ID MS         delay its responses by MS\n",
      NULL, cli_broker_main},
     {"loadgen", "produce synthetic events for tests and benchmarks",
      "usage: tally loadgen [--customers N] [--events N] [--rate N]\n"
