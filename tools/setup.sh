@@ -16,6 +16,7 @@ PACKAGES=(
   libgmp-dev                   # exact rationals for pricing
   libcriterion-dev libjansson-dev  # tests (jansson: an independent JSON oracle)
   libssl-dev                   # SHA-256 (content hashes, migrations)
+  libmicrohttpd-dev            # the meter's /metrics, /healthz and usage API
 )
 
 missing=()

@@ -27,11 +27,25 @@ const struct cli_command cli_commands[] = {
      "  --threads N   decoding threads (default: one per CPU)\n",
      NULL, cli_rate_main},
     {"meter", "the ingest service: Kafka -> PostgreSQL",
-     "usage: tally meter [--config FILE]\n\n"
+     "usage: tally meter [--config FILE] [--brokers LIST] [--topic T,...]\n"
+     "                   [--group NAME] [--http HOST:PORT]\n"
+     "                   [--batch-events N] [--batch-ms MS]\n"
+     "                   [--offset-reset earliest|error] [--exit-idle-ms MS]\n"
+     "                   [-X KEY=VALUE]...\n\n"
      "Consumes usage events from Kafka, validates, deduplicates and stores\n"
-     "them in PostgreSQL exactly once. Serves /metrics, /healthz and\n"
-     "GET /v1/customers/{id}/usage over HTTP.\n",
-     "the meter part (meter/)", NULL},
+     "them in PostgreSQL exactly once: each batch's events, dead letters,\n"
+     "rollups and consumed offsets commit in one transaction. Serves\n"
+     "/metrics and /healthz over HTTP with --http (or meter.http).\n\n"
+     "  --config FILE      YAML config (default tally.yaml if present); the\n"
+     "                     environment (TALLY_KAFKA_BROKERS, TALLY_KAFKA_GROUP,\n"
+     "                     TALLY_KAFKA_TOPICS, TALLY_METER_HTTP, libpq's PG*\n"
+     "                     or DATABASE_URL) overrides it, flags override both\n"
+     "  --exit-idle-ms MS  stop once every partition is read to its end and\n"
+     "                     nothing came for MS (tests, benchmarks, backfills)\n"
+     "  -X KEY=VALUE       a librdkafka property (TLS, SASL, timeouts) or a\n"
+     "                     config key (meter.batch_ms=200)\n\n"
+     "SIGTERM or SIGINT: finish the batch, store offsets, leave the group.\n",
+     NULL, cli_meter_main},
     {"customers", "import customers from a customers file",
      "usage: tally customers import FILE\n\n"
      "Loads or updates customers (upsert); invalid input is reported as\n"

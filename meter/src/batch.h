@@ -1,0 +1,123 @@
+/* One ingest batch: Kafka messages decoded into staged rows and dead
+   letters, waiting to be written in one PostgreSQL transaction. */
+#ifndef METER_BATCH_H
+#define METER_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "core/str.h"
+#include "schemas/decode.h"
+#include "schemas/event.h"
+
+/*
+** An assigned partition. 'stored' is the next offset the database holds for
+** it as far as this process knows (-1: no row yet); a commit checks it
+** under a row lock, which fences off a stale owner after a rebalance.
+*/
+struct meter_part {
+        char topic[256];
+        int32_t partition;
+        int64_t stored;
+        int64_t pos;  /* next offset expected from Kafka */
+        int64_t high; /* high watermark seen, for lag */
+        bool eof;
+        /* the in-flight batch's share */
+        int64_t last; /* last offset in the batch, -1: none */
+        uint64_t consumed, stored_n, dups, dead;
+};
+
+enum meter_fate { ROW_NEW, ROW_STORED, ROW_DUP, ROW_CONFLICT };
+
+/* A valid event of the batch. */
+struct meter_row {
+        uint32_t part;
+        int32_t batch_index;
+        int64_t offset;
+        const unsigned char *raw; /* the event's own bytes, for a dead letter */
+        uint32_t raw_len;
+        int32_t dup_of; /* earlier row of the batch with this key, or -1 */
+        uint8_t fate;
+        unsigned char hash[SCH_HASH_BYTES];
+        const char *subject, *source, *id; /* arena copies */
+        uint32_t subject_len, source_len, id_len;
+};
+
+/* Something that cannot be stored, with why. */
+struct meter_dead {
+        uint32_t part;
+        int32_t batch_index;
+        int32_t batch_count;
+        int64_t offset;
+        const unsigned char *raw;
+        size_t raw_len;
+        const char *reason; /* arena, valid UTF-8 */
+};
+
+struct meter_batch {
+        rd_kafka_message_t **msgs; /* held until the batch ends: rows point in */
+        size_t nmsg, msg_cap;
+        struct meter_row *rows;
+        size_t nrows, row_cap;
+        struct meter_dead *dead;
+        size_t ndead, dead_cap;
+        uint64_t units;   /* events and batch elements consumed */
+        size_t staged;    /* rows written to 'stage' */
+        struct tl_buf stage; /* COPY BINARY of the staging rows, no trailer */
+        struct tl_buf scratch;
+        uint32_t *slots;     /* in-batch dedup: row index + 1, 0 empty */
+        size_t slot_cap;
+        int32_t months[512]; /* months touched, as year * 12 + month - 1 */
+        int nmonths;
+        bool months_overflow;
+        struct tl_arena arena;
+        struct sch_decoder *dec;
+        int64_t started_us; /* monotonic, first message */
+};
+
+tl_status meter_batch_init(struct meter_batch *b, int64_t skew_us,
+                           struct tl_error *err);
+void meter_batch_release(struct meter_batch *b);
+
+/* Forget every row and dead letter; destroys the held messages. */
+void meter_batch_clear(struct meter_batch *b);
+
+/*
+** Decode 'msg' of partition 'part' (index 'pi') into rows and dead letters.
+** The batch takes ownership of 'msg'. Returns TL_OK, or TL_ENOMEM (the
+** message is then still owned by the batch and the batch must be dropped).
+*/
+tl_status meter_batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
+                          struct meter_part *part, uint32_t pi,
+                          struct tl_error *err);
+
+/*
+** After the database said which staged rows were new: resolve in-batch
+** duplicates from their first row, turn conflicts into dead letters, and
+** add each fate to its partition's counters.
+*/
+tl_status meter_batch_settle(struct meter_batch *b, struct meter_part *parts,
+                             struct tl_error *err);
+
+/* Append a dead letter with a printf reason (made valid UTF-8). */
+tl_status meter_batch_dead(struct meter_batch *b, uint32_t pi, int64_t offset,
+                           int32_t index, int32_t count, const void *raw,
+                           size_t raw_len, struct tl_error *err,
+                           const char *fmt, ...)
+        __attribute__((format(printf, 9, 10)));
+
+/* The COPY BINARY signature and trailer around tuples. */
+tl_status meter_copy_header(struct tl_buf *out, struct tl_error *err);
+tl_status meter_copy_trailer(struct tl_buf *out, struct tl_error *err);
+
+/* Tuples of the dead-letter COPY for the batch's dead letters. */
+tl_status meter_batch_dead_copy(const struct meter_batch *b,
+                                const struct meter_part *parts,
+                                struct tl_buf *out, struct tl_error *err);
+
+#endif

@@ -1,0 +1,56 @@
+/* Inside the meter: the state the consumer loop and the HTTP thread share. */
+#ifndef METER_SERVICE_H
+#define METER_SERVICE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "batch.h"
+#include "meter/meter.h"
+#include "store.h"
+
+/* Upper bounds of the batch-latency histogram, in milliseconds. */
+#define METER_LAT_BUCKETS 11
+extern const int meter_lat_bounds_ms[METER_LAT_BUCKETS];
+
+struct meter_http;
+
+struct meter {
+        const struct meter_config *cfg;
+        rd_kafka_t *rk;
+        struct meter_store *st;
+        struct meter_batch batch;
+
+        /* Assigned partitions; the HTTP thread reads them under 'lock'. */
+        pthread_mutex_t lock;
+        struct meter_part *parts;
+        size_t nparts, part_cap;
+        uint32_t last_part; /* lookup hint: messages come in runs */
+
+        _Atomic uint64_t consumed, stored, duplicates, dead_lettered;
+        _Atomic uint64_t batches, conflicts, db_errors, kafka_errors;
+        _Atomic uint64_t gaps, lat_count, lat_sum_us;
+        _Atomic uint64_t lat_buckets[METER_LAT_BUCKETS];
+        _Atomic int db_up, kafka_up;
+
+        volatile sig_atomic_t *stop;
+        bool in_revoke;
+        bool fatal;
+        struct tl_error fatal_err;
+        int64_t last_msg_us;
+        int64_t last_lag_us;
+        struct meter_http *http;
+};
+
+/* Prometheus text of the counters and per-partition lag. */
+tl_status meter_metrics_text(struct meter *m, struct tl_buf *out,
+                             struct tl_error *err);
+
+/* The HTTP server (libmicrohttpd) on "HOST:PORT". */
+tl_status meter_http_start(struct meter *m, const char *addr,
+                           struct meter_http **out, struct tl_error *err);
+void meter_http_stop(struct meter_http **pp);
+
+int64_t meter_mono_us(void);
+
+#endif

@@ -1,0 +1,541 @@
+/* One batch, one transaction: the offsets a batch covers commit with the
+   events they brought, so a crash at any instant loses and doubles nothing. */
+#include "store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "schemas/db.h"
+
+#define MONTH_CACHE 512
+
+struct meter_store {
+        PGconn *conn;
+        char group[256];
+        int32_t months[MONTH_CACHE]; /* partitions known to exist */
+        int nmonths;
+        struct tl_buf sql;  /* array parameters */
+        struct tl_buf copy; /* dead-letter COPY */
+};
+
+static const char STAGE_DDL[] =
+        "CREATE TEMP TABLE IF NOT EXISTS meter_stage ("
+        " seq int4, event_time timestamptz, customer_id text, type int2,"
+        " source text, event_id text, model text, deployment int2,"
+        " decoding text, input_tokens int8, output_tokens int8,"
+        " cached_input_tokens int8, iterations int8, tokens int8, mac int8,"
+        " device_id text, seat_action int2, model_class text, dims jsonb,"
+        " content_hash bytea, kafka_topic text, kafka_partition int4,"
+        " kafka_offset int8, attrs_hash bytea) ON COMMIT DELETE ROWS";
+
+/* Dedup insert, events, rollups; returns the staged rows that were not new.
+   Locks are taken in key order so concurrent meters cannot deadlock. */
+static const char CHAIN_SQL[] =
+        "WITH ins AS ("
+        " INSERT INTO event_keys (customer_id, source, event_id,"
+        "  content_hash, event_time)"
+        " SELECT customer_id, source, event_id, content_hash, event_time"
+        " FROM meter_stage ORDER BY customer_id, source, event_id"
+        " ON CONFLICT DO NOTHING RETURNING customer_id, source, event_id),"
+        "fresh AS (SELECT s.* FROM meter_stage s"
+        " JOIN ins USING (customer_id, source, event_id)),"
+        "ev AS (INSERT INTO events (event_time, customer_id, type, source,"
+        " event_id, model, deployment, decoding, input_tokens, output_tokens,"
+        " cached_input_tokens, iterations, tokens, mac, device_id,"
+        " seat_action, model_class, dims, content_hash, kafka_topic,"
+        " kafka_partition, kafka_offset)"
+        " SELECT event_time, customer_id, type, source, event_id, model,"
+        " deployment, decoding, input_tokens, output_tokens,"
+        " cached_input_tokens, iterations, tokens, mac, device_id,"
+        " seat_action, model_class, dims, content_hash, kafka_topic,"
+        " kafka_partition, kafka_offset FROM fresh),"
+        "roll AS (INSERT INTO usage_rollups AS r (customer_id, day, type,"
+        " attrs_hash, model, deployment, decoding, dims, event_count,"
+        " input_tokens, output_tokens, cached_input_tokens, iterations,"
+        " tokens, mac)"
+        " SELECT customer_id, (event_time AT TIME ZONE 'UTC')::date, type,"
+        " attrs_hash, min(coalesce(model, '')), min(coalesce(deployment, 0)),"
+        " min(coalesce(decoding, '')),"
+        " (array_agg(coalesce(dims, '{}'::jsonb)))[1], count(*),"
+        " coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),"
+        " coalesce(sum(cached_input_tokens), 0),"
+        " coalesce(sum(iterations), 0), coalesce(sum(tokens), 0),"
+        " coalesce(sum(mac), 0)"
+        " FROM fresh WHERE type <> 4 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+        " ON CONFLICT (customer_id, day, type, attrs_hash) DO UPDATE SET"
+        " event_count = r.event_count + EXCLUDED.event_count,"
+        " input_tokens = r.input_tokens + EXCLUDED.input_tokens,"
+        " output_tokens = r.output_tokens + EXCLUDED.output_tokens,"
+        " cached_input_tokens = r.cached_input_tokens"
+        "  + EXCLUDED.cached_input_tokens,"
+        " iterations = r.iterations + EXCLUDED.iterations,"
+        " tokens = r.tokens + EXCLUDED.tokens, mac = r.mac + EXCLUDED.mac)"
+        "SELECT s.seq FROM meter_stage s WHERE NOT EXISTS (SELECT 1 FROM ins i"
+        " WHERE i.customer_id = s.customer_id AND i.source = s.source"
+        " AND i.event_id = s.event_id)";
+
+static const struct {
+        const char *name;
+        const char *sql;
+} PREPARED[] = {
+        {"chain", CHAIN_SQL},
+        {"probe", "SELECT s.seq, k.content_hash = s.content_hash"
+                  " FROM meter_stage s JOIN event_keys k"
+                  " USING (customer_id, source, event_id)"
+                  " WHERE s.seq = ANY($1::int4[])"},
+        {"fence", "SELECT kafka_topic, kafka_partition, next_offset"
+                  " FROM consumer_offsets WHERE consumer_group = $1"
+                  " AND (kafka_topic, kafka_partition) IN"
+                  " (SELECT * FROM unnest($2::text[], $3::int4[]))"
+                  " ORDER BY 1, 2 FOR UPDATE"},
+        {"offsets", "SELECT kafka_topic, kafka_partition, next_offset"
+                    " FROM consumer_offsets WHERE consumer_group = $1"},
+        /* A missing row is inserted without ON CONFLICT: two owners of a
+           new partition cannot both succeed. */
+        {"off_ins", "INSERT INTO consumer_offsets (consumer_group,"
+                    " kafka_topic, kafka_partition, next_offset)"
+                    " VALUES ($1, $2, $3, $4)"},
+        {"off_upd", "UPDATE consumer_offsets SET next_offset = $4,"
+                    " updated_at = now() WHERE consumer_group = $1"
+                    " AND kafka_topic = $2 AND kafka_partition = $3"},
+        {"counts", "INSERT INTO ingest_counts AS c (consumer_group,"
+                   " kafka_topic, kafka_partition, consumed, stored,"
+                   " duplicates, dead_lettered)"
+                   " SELECT $1, t, p, n, s, d, x FROM unnest($2::text[],"
+                   " $3::int4[], $4::int8[], $5::int8[], $6::int8[],"
+                   " $7::int8[]) AS u(t, p, n, s, d, x)"
+                   " ON CONFLICT (consumer_group, kafka_topic,"
+                   " kafka_partition) DO UPDATE SET"
+                   " consumed = c.consumed + EXCLUDED.consumed,"
+                   " stored = c.stored + EXCLUDED.stored,"
+                   " duplicates = c.duplicates + EXCLUDED.duplicates,"
+                   " dead_lettered = c.dead_lettered + EXCLUDED.dead_lettered"},
+        {"month", "SELECT tally_ensure_month($1::date)"},
+};
+
+static tl_status db_fail(struct meter_store *st, PGresult *r, const char *what,
+                         struct tl_error *err)
+{
+        const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(st->conn);
+        char line[512];
+        size_t n;
+
+        snprintf(line, sizeof line, "%s", msg && *msg ? msg : "no reply");
+        n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
+                line[--n] = '\0';
+        return tl_fail(err, TL_EDB, "%s: %s", what, line);
+}
+
+static tl_status exec_ok(struct meter_store *st, const char *sql,
+                         const char *what, struct tl_error *err)
+{
+        PGresult *r = PQexec(st->conn, sql);
+        ExecStatusType s = PQresultStatus(r);
+        tl_status rc = TL_OK;
+
+        if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+                rc = db_fail(st, r, what, err);
+        PQclear(r);
+        return rc;
+}
+
+/* Run prepared 'name'; '*out' gets the result when wanted (PQclear it). */
+static tl_status run(struct meter_store *st, const char *name, int n,
+                     const char *const *params, PGresult **out,
+                     struct tl_error *err)
+{
+        PGresult *r = PQexecPrepared(st->conn, name, n, params, NULL, NULL, 0);
+        ExecStatusType s = PQresultStatus(r);
+
+        if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+                tl_status rc = db_fail(st, r, name, err);
+                PQclear(r);
+                return rc;
+        }
+        if (out)
+                *out = r;
+        else
+                PQclear(r);
+        return TL_OK;
+}
+
+tl_status meter_store_open(const char *group, struct meter_store **out,
+                           struct tl_error *err)
+{
+        struct meter_store *st = tl_calloc(1, sizeof *st);
+        struct sch_migrate_report rep;
+        tl_status rc;
+
+        if (!st)
+                return tl_fail(err, TL_ENOMEM, "meter store: out of memory");
+        snprintf(st->group, sizeof st->group, "%s", group);
+        tl_buf_init(&st->sql, 0);
+        tl_buf_init(&st->copy, 0);
+        rc = sch_db_connect(&st->conn, err);
+        if (!rc)
+                rc = sch_db_migrate(st->conn, &rep, err);
+        if (!rc)
+                rc = exec_ok(st, "SET synchronous_commit = on", "settings",
+                             err);
+        if (!rc)
+                rc = exec_ok(st, STAGE_DDL, "staging table", err);
+        for (size_t i = 0; !rc && i < sizeof PREPARED / sizeof PREPARED[0];
+             i++) {
+                PGresult *r = PQprepare(st->conn, PREPARED[i].name,
+                                        PREPARED[i].sql, 0, NULL);
+                if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                        rc = db_fail(st, r, PREPARED[i].name, err);
+                PQclear(r);
+        }
+        if (rc) {
+                meter_store_free(&st);
+                return rc;
+        }
+        *out = st;
+        return TL_OK;
+}
+
+void meter_store_free(struct meter_store **pp)
+{
+        struct meter_store *st = *pp;
+
+        if (!st)
+                return;
+        if (st->conn)
+                PQfinish(st->conn);
+        tl_buf_release(&st->sql);
+        tl_buf_release(&st->copy);
+        tl_free(st);
+        *pp = NULL;
+}
+
+bool meter_store_alive(const struct meter_store *st)
+{
+        return st && st->conn && PQstatus(st->conn) == CONNECTION_OK;
+}
+
+tl_status meter_store_load_offsets(struct meter_store *st,
+                                   struct meter_part *parts, size_t n,
+                                   struct tl_error *err)
+{
+        const char *params[1] = {st->group};
+        PGresult *r;
+        tl_status rc = run(st, "offsets", 1, params, &r, err);
+
+        if (rc)
+                return rc;
+        for (size_t i = 0; i < n; i++) {
+                parts[i].stored = -1;
+                for (int row = 0; row < PQntuples(r); row++)
+                        if (!strcmp(PQgetvalue(r, row, 0), parts[i].topic) &&
+                            atoi(PQgetvalue(r, row, 1)) == parts[i].partition)
+                                parts[i].stored =
+                                        strtoll(PQgetvalue(r, row, 2), NULL, 10);
+        }
+        PQclear(r);
+        return TL_OK;
+}
+
+/* ---- array parameters ----------------------------------------------------- */
+
+/* Append a PostgreSQL array literal of the batch partitions' topics. */
+static tl_status topics_array(struct tl_buf *o, const struct meter_part *parts,
+                              size_t n, struct tl_error *err)
+{
+        tl_status rc = tl_buf_puts(o, "{", err);
+        bool first = true;
+
+        for (size_t i = 0; !rc && i < n; i++) {
+                if (parts[i].last < 0)
+                        continue;
+                rc = tl_buf_puts(o, first ? "\"" : ",\"", err);
+                for (const char *c = parts[i].topic; !rc && *c; c++)
+                        rc = (*c == '"' || *c == '\\')
+                                     ? tl_buf_printf(o, err, "\\%c", *c)
+                                     : tl_buf_append(o, c, 1, err);
+                if (!rc)
+                        rc = tl_buf_puts(o, "\"", err);
+                first = false;
+        }
+        if (!rc)
+                rc = tl_buf_puts(o, "}", err);
+        return rc ? rc : tl_buf_append(o, "", 1, err) /* NUL separator */;
+}
+
+enum col { COL_PARTITION, COL_CONSUMED, COL_STORED, COL_DUPS, COL_DEAD };
+
+static tl_status numbers_array(struct tl_buf *o, const struct meter_part *parts,
+                               size_t n, enum col col, struct tl_error *err)
+{
+        tl_status rc = tl_buf_puts(o, "{", err);
+        bool first = true;
+
+        for (size_t i = 0; !rc && i < n; i++) {
+                const struct meter_part *p = &parts[i];
+                uint64_t v = col == COL_PARTITION  ? (uint64_t)p->partition
+                             : col == COL_CONSUMED ? p->consumed
+                             : col == COL_STORED   ? p->stored_n
+                             : col == COL_DUPS     ? p->dups
+                                                   : p->dead;
+                if (p->last < 0)
+                        continue;
+                rc = tl_buf_printf(o, err, "%s%" PRIu64, first ? "" : ",", v);
+                first = false;
+        }
+        if (!rc)
+                rc = tl_buf_puts(o, "}", err);
+        return rc ? rc : tl_buf_append(o, "", 1, err);
+}
+
+/* ---- the transaction ------------------------------------------------------ */
+
+static tl_status ensure_months(struct meter_store *st,
+                               const struct meter_batch *b,
+                               struct tl_error *err)
+{
+        for (int i = 0; i < b->nmonths; i++) {
+                int32_t m = b->months[i];
+                char day[32];
+                const char *params[1] = {day};
+                bool known = false;
+                tl_status rc;
+
+                for (int j = 0; j < st->nmonths && !known; j++)
+                        known = st->months[j] == m;
+                if (known)
+                        continue;
+                snprintf(day, sizeof day, "%04d-%02d-01", (int)(m / 12),
+                         (int)(m % 12 + 1));
+                rc = run(st, "month", 1, params, NULL, err);
+                if (rc)
+                        return rc;
+                if (st->nmonths < MONTH_CACHE)
+                        st->months[st->nmonths++] = m;
+        }
+        return TL_OK;
+}
+
+/* Compare each batch partition's offset row with what we believe. */
+static tl_status fence(struct meter_store *st, struct meter_part *parts,
+                       size_t n, struct tl_error *err)
+{
+        const char *params[3];
+        size_t at;
+        PGresult *r;
+        tl_status rc;
+
+        tl_buf_clear(&st->sql);
+        rc = topics_array(&st->sql, parts, n, err);
+        at = st->sql.len;
+        if (!rc)
+                rc = numbers_array(&st->sql, parts, n, COL_PARTITION, err);
+        if (rc)
+                return rc;
+        params[0] = st->group;
+        params[1] = st->sql.data;
+        params[2] = st->sql.data + at;
+        rc = run(st, "fence", 3, params, &r, err);
+        if (rc)
+                return rc;
+        for (size_t i = 0; !rc && i < n; i++) {
+                int64_t held = -1;
+                if (parts[i].last < 0)
+                        continue;
+                for (int row = 0; row < PQntuples(r); row++)
+                        if (!strcmp(PQgetvalue(r, row, 0), parts[i].topic) &&
+                            atoi(PQgetvalue(r, row, 1)) == parts[i].partition)
+                                held = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+                if (held != parts[i].stored)
+                        rc = tl_fail(err, TL_ECONFLICT,
+                                     "%s[%d]: stored offset is %" PRId64
+                                     ", this consumer expected %" PRId64
+                                     ": another consumer owns it now",
+                                     parts[i].topic, parts[i].partition, held,
+                                     parts[i].stored);
+        }
+        PQclear(r);
+        return rc;
+}
+
+static tl_status copy_in(struct meter_store *st, const char *sql,
+                         const char *body, size_t body_len,
+                         struct tl_error *err)
+{
+        PGresult *r = PQexec(st->conn, sql);
+        tl_status rc = TL_OK;
+
+        if (PQresultStatus(r) != PGRES_COPY_IN) {
+                rc = db_fail(st, r, "COPY", err);
+                PQclear(r);
+                return rc;
+        }
+        PQclear(r);
+        if (body_len > INT32_MAX ||
+            PQputCopyData(st->conn, body, (int)body_len) != 1) {
+                PQputCopyEnd(st->conn, "tally: write failed");
+                rc = db_fail(st, NULL, "COPY", err);
+        } else if (PQputCopyEnd(st->conn, NULL) != 1) {
+                rc = db_fail(st, NULL, "COPY", err);
+        }
+        while ((r = PQgetResult(st->conn)) != NULL) {
+                if (!rc && PQresultStatus(r) != PGRES_COMMAND_OK)
+                        rc = db_fail(st, r, "COPY", err);
+                PQclear(r);
+        }
+        return rc;
+}
+
+/* Mark staged rows: new unless the chain or the probe says otherwise. */
+static tl_status classify(struct meter_store *st, struct meter_batch *b,
+                          PGresult *notnew, struct tl_error *err)
+{
+        const char *params[1];
+        PGresult *r;
+        tl_status rc = TL_OK;
+
+        for (size_t i = 0; i < b->nrows; i++)
+                if (b->rows[i].dup_of < 0)
+                        b->rows[i].fate = ROW_STORED;
+        if (PQntuples(notnew) == 0)
+                return TL_OK;
+        tl_buf_clear(&st->sql);
+        rc = tl_buf_puts(&st->sql, "{", err);
+        for (int i = 0; !rc && i < PQntuples(notnew); i++) {
+                rc = tl_buf_printf(&st->sql, err, "%s%s", i ? "," : "",
+                                   PQgetvalue(notnew, i, 0));
+                b->rows[atoi(PQgetvalue(notnew, i, 0))].fate = ROW_NEW;
+        }
+        if (!rc)
+                rc = tl_buf_puts(&st->sql, "}", err);
+        if (rc)
+                return rc;
+        params[0] = st->sql.data;
+        rc = run(st, "probe", 1, params, &r, err);
+        if (rc)
+                return rc;
+        for (int i = 0; i < PQntuples(r); i++) {
+                size_t seq = (size_t)atoi(PQgetvalue(r, i, 0));
+                if (seq < b->nrows)
+                        b->rows[seq].fate = PQgetvalue(r, i, 1)[0] == 't'
+                                                    ? ROW_DUP
+                                                    : ROW_CONFLICT;
+        }
+        PQclear(r);
+        return TL_OK;
+}
+
+static tl_status write_offsets(struct meter_store *st, struct meter_part *parts,
+                               size_t n, struct tl_error *err)
+{
+        for (size_t i = 0; i < n; i++) {
+                char part[16], next[24];
+                const char *params[4] = {st->group, parts[i].topic, part, next};
+                tl_status rc;
+
+                if (parts[i].last < 0)
+                        continue;
+                snprintf(part, sizeof part, "%d", parts[i].partition);
+                snprintf(next, sizeof next, "%" PRId64, parts[i].last + 1);
+                rc = run(st, parts[i].stored < 0 ? "off_ins" : "off_upd", 4,
+                         params, NULL, err);
+                if (rc)
+                        return rc;
+        }
+        return TL_OK;
+}
+
+static tl_status write_counts(struct meter_store *st, struct meter_part *parts,
+                              size_t n, struct tl_error *err)
+{
+        size_t at[7];
+        const char *params[7];
+        tl_status rc;
+
+        tl_buf_clear(&st->sql);
+        at[1] = 0;
+        rc = topics_array(&st->sql, parts, n, err);
+        for (int c = COL_PARTITION; !rc && c <= COL_DEAD; c++) {
+                at[2 + c] = st->sql.len;
+                rc = numbers_array(&st->sql, parts, n, (enum col)c, err);
+        }
+        if (rc)
+                return rc;
+        params[0] = st->group;
+        for (int i = 1; i < 7; i++)
+                params[i] = st->sql.data + at[i];
+        return run(st, "counts", 7, params, NULL, err);
+}
+
+static tl_status transaction(struct meter_store *st, struct meter_batch *b,
+                             struct meter_part *parts, size_t nparts,
+                             struct tl_error *err)
+{
+        PGresult *notnew = NULL;
+        tl_status rc = TL_OK;
+
+        if (b->staged)
+                rc = meter_copy_trailer(&b->stage, err);
+        if (!rc)
+                rc = exec_ok(st, "BEGIN", "BEGIN", err);
+        if (!rc)
+                rc = fence(st, parts, nparts, err);
+        if (!rc && b->staged)
+                rc = copy_in(st, "COPY meter_stage FROM STDIN BINARY",
+                             b->stage.data, b->stage.len, err);
+        if (!rc && b->staged)
+                rc = run(st, "chain", 0, NULL, &notnew, err);
+        if (!rc && b->staged)
+                rc = classify(st, b, notnew, err);
+        PQclear(notnew);
+        if (!rc)
+                rc = meter_batch_settle(b, parts, err);
+        if (!rc && b->ndead) {
+                tl_buf_clear(&st->copy);
+                rc = meter_batch_dead_copy(b, parts, &st->copy, err);
+                if (!rc)
+                        rc = copy_in(st,
+                                     "COPY dead_letters (kafka_topic,"
+                                     " kafka_partition, kafka_offset,"
+                                     " batch_index, batch_count, reason, raw)"
+                                     " FROM STDIN BINARY",
+                                     st->copy.data, st->copy.len, err);
+        }
+        if (!rc)
+                rc = write_counts(st, parts, nparts, err);
+        if (!rc)
+                rc = write_offsets(st, parts, nparts, err);
+        if (!rc)
+                rc = exec_ok(st, "COMMIT", "COMMIT", err);
+        return rc;
+}
+
+tl_status meter_store_commit(struct meter_store *st, struct meter_batch *b,
+                             struct meter_part *parts, size_t nparts,
+                             struct tl_error *err)
+{
+        tl_status rc;
+
+        if (b->months_overflow)
+                return tl_fail(err, TL_ELIMIT, "meter: one batch touched more "
+                                               "than 512 months");
+        rc = ensure_months(st, b, err);
+        if (!rc)
+                rc = transaction(st, b, parts, nparts, err);
+        if (rc) {
+                if (meter_store_alive(st))
+                        PQclear(PQexec(st->conn, "ROLLBACK"));
+                /* Counters of a rolled-back batch never happened. */
+                for (size_t i = 0; i < nparts; i++)
+                        parts[i].stored_n = parts[i].dups = parts[i].dead = 0;
+                return rc;
+        }
+        for (size_t i = 0; i < nparts; i++)
+                if (parts[i].last >= 0)
+                        parts[i].stored = parts[i].last + 1;
+        return TL_OK;
+}
