@@ -49,6 +49,7 @@ int cli_broker_main(int argc, char **argv);
 int cli_db_main(int argc, char **argv);
 int cli_rules_main(int argc, char **argv);
 int cli_rate_main(int argc, char **argv);
+int cli_loadgen_main(int argc, char **argv);
 int cli_meter_main(int argc, char **argv);
 
 #endif

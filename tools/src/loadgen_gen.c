@@ -1,0 +1,939 @@
+/* tally loadgen's generator: a seeded, reproducible stream of valid events,
+   duplicates and every kind of bad unit of events.md, with its truth. */
+#include "loadgen.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dec.h"
+#include "schemas/decode.h"
+
+/* A batch is closed once its events pass this many bytes, so a message
+   stays far below SCH_MAX_MESSAGE_BYTES and Kafka's message.max.bytes. */
+#define SOFT_MESSAGE_BYTES (512 * 1024)
+
+#define CT_JSON "application/cloudevents+json"
+#define CT_CBOR "application/cloudevents+cbor"
+
+enum unit_kind { UNIT_VALID, UNIT_DUP, UNIT_BAD };
+
+/* The bad units, in the order they take turns. */
+typedef enum {
+        BAD_BYTES, /* undecodable bytes; a message of its own */
+        BAD_JSON,  /* malformed JSON; a message of its own */
+        BAD_MISSING_ID,
+        BAD_MISSING_SOURCE,
+        BAD_MISSING_SUBJECT,
+        BAD_MISSING_TYPE,
+        BAD_MISSING_TIME,
+        BAD_MISSING_DATA,
+        BAD_UNKNOWN_TYPE,
+        BAD_WRONG_KIND, /* a count sent as text */
+        BAD_NEGATIVE,   /* a negative count */
+        BAD_TIME_OLD,   /* before 2000 */
+        BAD_TIME_FUTURE,
+        BAD_CONFLICT,   /* an earlier event's key with other content */
+        BAD_OVER_LIMIT, /* a CBOR array over the batch limit; own message */
+        BAD_CASE_COUNT
+} bad_case;
+
+/* Envelope keys dropped by BAD_MISSING_ID ... BAD_MISSING_DATA. */
+static const char *const missing_keys[] = {"id",   "source", "subject",
+                                           "type", "time",   "data"};
+
+/* Truth columns after 'events'. */
+enum {
+        COL_INPUT,
+        COL_OUTPUT,
+        COL_CACHED,
+        COL_ITERATIONS,
+        COL_TOKENS,
+        COL_MAC,
+        COL_COUNT
+};
+
+static const char *const models[] = {"mercury-coder-small",
+                                     "mercury-coder-mini", "mercury-large",
+                                     "edge-nano"};
+static const char *const decodings[] = {"autoregressive", "diffusion",
+                                        "speculative"};
+static const char *const regions[] = {"eu-west-1", "us-east-1",
+                                      "ap-south-1"};
+static const char *const classes[] = {"small", "medium", "large"};
+
+/* The distinct events of one customer, by number, in stream order. */
+struct lg_customer {
+        uint32_t *events;
+        uint32_t count, alloc;
+};
+
+/* One truth row: a customer's events of one type. */
+struct lg_sums {
+        uint64_t events;
+        tl_u128 cols[COL_COUNT];
+};
+
+/* Storage for the strings one struct sch_event borrows. */
+struct lg_text {
+        char id[64];
+        char source[48];
+        char subject[24];
+        char device_id[48];
+        char dim_value[16];
+};
+
+struct cli_lg {
+        struct cli_lg_config cfg;
+        uint64_t rng;             /* the stream's choices */
+        uint64_t left[3];         /* units still to come, by unit_kind */
+        uint64_t done[3];         /* units generated, by unit_kind */
+        uint32_t next_event;      /* number of the next distinct event */
+        uint32_t *event_customer; /* customer of each distinct event */
+        uint64_t bad_index;       /* bad units so far: whose turn it is */
+        bad_case cases[BAD_CASE_COUNT];
+        size_t case_count;
+        sch_event_type bad_type; /* bad units carry counts to break */
+        int digits;              /* width of customer numbers */
+        tl_time_us future_us;
+        struct lg_customer *customers;
+        struct lg_sums *sums; /* [customer * 4 + type - 1] */
+        struct sch_decoder *decoder;
+        struct tl_buf unit, scratch, elems, payload;
+        struct lg_text text;
+        struct sch_event ev, check_ev;
+};
+
+/* ---- randomness ---- */
+
+/* splitmix64: tiny state, full period, good enough spread for test data. */
+static uint64_t next_u64(uint64_t *s)
+{
+        uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+/* Uniform enough in [0, n) for n far below 2^64; 0 when n is 0. */
+static uint64_t below(uint64_t *s, uint64_t n)
+{
+        return n ? next_u64(s) % n : 0;
+}
+
+static uint32_t below32(uint64_t *s, uint32_t n)
+{
+        return (uint32_t)below(s, n);
+}
+
+/* A private stream for item 'n' of family 'family', so an event's content
+   depends on the seed and its number alone, never on what came before. */
+static uint64_t item_stream(const struct cli_lg *g, uint64_t family,
+                            uint64_t n)
+{
+        uint64_t s = g->cfg.seed ^ (family * UINT64_C(0xd1b54a32d192ed03));
+
+        s += n * UINT64_C(0x8cb92ba72f3d8dd7);
+        next_u64(&s);
+        return s;
+}
+
+/* ---- events ---- */
+
+static struct sch_str str_of(const char *s)
+{
+        return (struct sch_str){s, (uint32_t)strlen(s)};
+}
+
+static void customer_id(const struct cli_lg *g, uint32_t cust, char *out,
+                        size_t size)
+{
+        snprintf(out, size, "cust_%0*u", g->digits, cust + 1);
+}
+
+/* A time in the configured range, on a millisecond, often on a second:
+   whole seconds travel in CBOR as tag 1, the others as tag 0 text. */
+static tl_time_us pick_time(const struct cli_lg *g, uint64_t *s)
+{
+        tl_time_us from = g->cfg.time_from;
+        uint64_t span = (uint64_t)(g->cfg.time_to - from);
+        tl_time_us t = from + (tl_time_us)below(s, span + 1);
+        tl_time_us ms = t - t % 1000, sec = t - t % TL_US_PER_SEC;
+
+        if (below(s, 4) == 0 && sec >= from)
+                return sec;
+        return ms >= from ? ms : t;
+}
+
+static void fill_inference(struct sch_event *ev, uint64_t *s)
+{
+        ev->model = str_of(models[below(s, 4)]);
+        ev->deployment = below(s, 4) ? SCH_DEPLOY_CLOUD : SCH_DEPLOY_DEVICE;
+        if (ev->type != SCH_TYPE_MATRIX_OPS)
+                ev->decoding = str_of(decodings[below(s, 3)]);
+        switch (ev->type) {
+        case SCH_TYPE_TOKENS:
+                ev->input_tokens = 1 + below(s, 8192);
+                ev->output_tokens = 1 + below(s, 4096);
+                if (below(s, 3) == 0)
+                        ev->cached_input_tokens = below(s, ev->input_tokens);
+                break;
+        case SCH_TYPE_ITERATIONS:
+                ev->iterations = 1 + below(s, 128);
+                ev->tokens = 1 + below(s, 4096);
+                break;
+        default: /* matrix_ops: 10^6 .. about 10^16 multiply-accumulates */
+                ev->mac = 1 + below(s, 9);
+                for (uint64_t e = 6 + below(s, 10); e; e--)
+                        ev->mac *= 10;
+                ev->mac += below(s, 1000000);
+                break;
+        }
+}
+
+static void fill_seat(const struct cli_lg *g, struct sch_event *ev,
+                      struct lg_text *t, uint32_t cust, uint64_t *s)
+{
+        uint64_t a = below(s, 10);
+
+        snprintf(t->device_id, sizeof t->device_id, "dev-%0*u-%u", g->digits,
+                 cust + 1, (unsigned)(1 + below(s, 5)));
+        ev->device_id = str_of(t->device_id);
+        ev->action = a < 7   ? SCH_SEAT_HEARTBEAT
+                     : a < 9 ? SCH_SEAT_ACTIVATE
+                             : SCH_SEAT_DEACTIVATE;
+        ev->model_class = str_of(classes[below(s, 3)]);
+}
+
+/*
+** Fill '*ev' (strings in '*t') with the content of item 'n' of 'family'
+** (0: distinct events, 1: bad units) for customer 'cust'. 'type' NONE picks
+** one of the configured types. The same arguments give the same event.
+*/
+static void fill_event(const struct cli_lg *g, uint64_t family, uint64_t n,
+                       uint32_t cust, sch_event_type type,
+                       struct sch_event *ev, struct lg_text *t)
+{
+        uint64_t s = item_stream(g, family, n);
+
+        memset(ev, 0, offsetof(struct sch_event, dims));
+        snprintf(t->id, sizeof t->id, "lg-%llu-%s%llu",
+                 (unsigned long long)g->cfg.seed, family ? "bad-" : "",
+                 (unsigned long long)n);
+        snprintf(t->source, sizeof t->source, "loadgen/%s/gw-%u",
+                 regions[below(&s, 3)], (unsigned)(1 + below(&s, 8)));
+        customer_id(g, cust, t->subject, sizeof t->subject);
+        ev->id = str_of(t->id);
+        ev->source = str_of(t->source);
+        ev->subject = str_of(t->subject);
+        ev->type = type ? type : g->cfg.types[below(&s, g->cfg.type_count)];
+        ev->time_us = pick_time(g, &s);
+        if (ev->type == SCH_TYPE_SEAT)
+                fill_seat(g, ev, t, cust, &s);
+        else
+                fill_inference(ev, &s);
+        if (below(&s, 2)) {
+                snprintf(t->dim_value, sizeof t->dim_value, "app-%u",
+                         (unsigned)(1 + below(&s, 5)));
+                ev->dims[0].key = str_of("app");
+                ev->dims[0].value = str_of(t->dim_value);
+                ev->dim_count = 1;
+        }
+}
+
+static void add_to_truth(struct cli_lg *g, uint32_t cust,
+                         const struct sch_event *ev)
+{
+        struct lg_sums *r = &g->sums[cust * 4u + (unsigned)ev->type - 1u];
+
+        r->events++;
+        r->cols[COL_INPUT] += ev->input_tokens;
+        r->cols[COL_OUTPUT] += ev->output_tokens;
+        r->cols[COL_CACHED] += ev->cached_input_tokens;
+        r->cols[COL_ITERATIONS] += ev->iterations;
+        r->cols[COL_TOKENS] += ev->tokens;
+        r->cols[COL_MAC] += ev->mac;
+}
+
+/* ---- finding and breaking fields in encoded bytes ---- */
+
+/* The head of the CBOR item at 'pos': major type, argument, head length. */
+static bool cbor_head(const unsigned char *p, size_t len, size_t pos,
+                      unsigned *major, uint64_t *arg, size_t *hlen)
+{
+        unsigned ai;
+        size_t n;
+
+        if (pos >= len)
+                return false;
+        *major = p[pos] >> 5;
+        ai = p[pos] & 31u;
+        if (ai < 24) {
+                *arg = ai;
+                *hlen = 1;
+                return true;
+        }
+        if (ai > 27)
+                return false;
+        n = (size_t)1 << (ai - 24);
+        if (pos + 1 + n > len)
+                return false;
+        *arg = 0;
+        for (size_t i = 0; i < n; i++)
+                *arg = *arg << 8 | p[pos + 1 + i];
+        *hlen = 1 + n;
+        return true;
+}
+
+/* Offset just past the definite-length item at 'pos' (all the encoder
+   writes), or 0 when it is malformed. */
+static size_t cbor_skip(const unsigned char *p, size_t len, size_t pos,
+                        int depth)
+{
+        unsigned major;
+        uint64_t arg, items;
+        size_t hlen;
+
+        if (depth > 8 || !cbor_head(p, len, pos, &major, &arg, &hlen))
+                return 0;
+        pos += hlen;
+        switch (major) {
+        case 2:
+        case 3:
+                return arg <= len - pos ? pos + (size_t)arg : 0;
+        case 4:
+        case 5:
+                items = major == 5 ? 2 * arg : arg;
+                for (uint64_t i = 0; i < items && pos; i++)
+                        pos = cbor_skip(p, len, pos, depth + 1);
+                return pos;
+        case 6:
+                return cbor_skip(p, len, pos, depth + 1);
+        default:
+                return pos;
+        }
+}
+
+/* Offset of the value of text key 'key' in the CBOR map at 'map', or 0. */
+static size_t cbor_value(const unsigned char *p, size_t len, size_t map,
+                         const char *key)
+{
+        size_t klen = strlen(key), hlen, pos;
+        unsigned major;
+        uint64_t n, arg;
+
+        if (!cbor_head(p, len, map, &major, &n, &hlen) || major != 5)
+                return 0;
+        pos = map + hlen;
+        for (uint64_t i = 0; i < n && pos; i++) {
+                if (!cbor_head(p, len, pos, &major, &arg, &hlen))
+                        return 0;
+                if (major == 3 && arg == klen && pos + hlen + klen <= len &&
+                    memcmp(p + pos + hlen, key, klen) == 0)
+                        return pos + hlen + klen;
+                pos = cbor_skip(p, len, pos, 0);
+                if (pos)
+                        pos = cbor_skip(p, len, pos, 0);
+        }
+        return 0;
+}
+
+/*
+** Find 'key' (in "data" when 'in_data') in the encoded unit: '*key_last'
+** is the offset of the key's last byte, '*value' of its value's first.
+*/
+static bool locate(const struct tl_buf *b, bool json, bool in_data,
+                   const char *key, size_t *key_last, size_t *value)
+{
+        char pattern[80];
+        const char *from = b->data, *hit;
+        size_t at;
+
+        if (json) {
+                /* Only keys are followed by ':' outside strings, and the
+                   values loadgen writes hold neither quotes nor colons. */
+                if (in_data && !(from = strstr(b->data, "\"data\":")))
+                        return false;
+                snprintf(pattern, sizeof pattern, "\"%s\":", key);
+                hit = strstr(from, pattern);
+                if (!hit)
+                        return false;
+                *key_last = (size_t)(hit - b->data) + strlen(key);
+                *value = *key_last + 3;
+                return true;
+        }
+        at = 0;
+        if (in_data) {
+                at = cbor_value((const unsigned char *)b->data, b->len, 0,
+                                "data");
+                if (!at)
+                        return false;
+        }
+        at = cbor_value((const unsigned char *)b->data, b->len, at, key);
+        if (!at)
+                return false;
+        *key_last = at - 1;
+        *value = at;
+        return true;
+}
+
+/* Replace 'del' bytes at 'off' of the unit with 'n' bytes of 'ins'. */
+static tl_status splice(struct cli_lg *g, size_t off, size_t del,
+                        const char *ins, size_t n, struct tl_error *err)
+{
+        struct tl_buf swap;
+        tl_status rc;
+
+        tl_buf_clear(&g->scratch);
+        rc = tl_buf_append(&g->scratch, g->unit.data, off, err);
+        if (!rc)
+                rc = tl_buf_append(&g->scratch, ins, n, err);
+        if (!rc)
+                rc = tl_buf_append(&g->scratch, g->unit.data + off + del,
+                                   g->unit.len - off - del, err);
+        if (rc)
+                return rc;
+        swap = g->unit;
+        g->unit = g->scratch;
+        g->scratch = swap;
+        return TL_OK;
+}
+
+static const char *count_key(sch_event_type t)
+{
+        return t == SCH_TYPE_TOKENS       ? "output_tokens"
+               : t == SCH_TYPE_ITERATIONS ? "iterations"
+                                          : "mac";
+}
+
+/* Send the count of 'type' as text: 1234 becomes "1234". */
+static tl_status break_count_kind(struct cli_lg *g, bool json,
+                                  sch_event_type type, struct tl_error *err)
+{
+        size_t key_last, value, hlen;
+        unsigned major;
+        uint64_t arg;
+        char text[32];
+        int n;
+
+        if (!locate(&g->unit, json, true, count_key(type), &key_last, &value))
+                return tl_fail(err, TL_EINTERNAL, "loadgen: no count field");
+        if (json) {
+                size_t digits = strspn(g->unit.data + value, "0123456789");
+                n = snprintf(text, sizeof text, "\"%.*s\"", (int)digits,
+                             g->unit.data + value);
+                return splice(g, value, digits, text, (size_t)n, err);
+        }
+        if (!cbor_head((const unsigned char *)g->unit.data, g->unit.len, value,
+                       &major, &arg, &hlen))
+                return tl_fail(err, TL_EINTERNAL, "loadgen: bad count head");
+        n = snprintf(text, sizeof text, "%c%llu", 0x60,
+                     (unsigned long long)arg);
+        text[0] = (char)(0x60 | (n - 1)); /* text of n - 1 < 24 bytes */
+        return splice(g, value, hlen, text, (size_t)n, err);
+}
+
+/* Make the count of 'type' negative. */
+static tl_status break_count_sign(struct cli_lg *g, bool json,
+                                  sch_event_type type, struct tl_error *err)
+{
+        size_t key_last, value;
+
+        if (!locate(&g->unit, json, true, count_key(type), &key_last, &value))
+                return tl_fail(err, TL_EINTERNAL, "loadgen: no count field");
+        if (json)
+                return splice(g, value, 0, "-", 1, err);
+        /* Major type 0 (unsigned n) to 1 (-1 - n): same argument bytes. */
+        g->unit.data[value] = (char)(g->unit.data[value] | 0x20);
+        return TL_OK;
+}
+
+/* Give the event an unknown type: "inference.tokens" -> "inference.tokenX". */
+static tl_status break_type(struct cli_lg *g, bool json, struct tl_error *err)
+{
+        size_t key_last, value, hlen;
+        unsigned major;
+        uint64_t arg;
+        char *end;
+
+        if (!locate(&g->unit, json, false, "type", &key_last, &value))
+                return tl_fail(err, TL_EINTERNAL, "loadgen: no type");
+        if (json) {
+                end = strchr(g->unit.data + value + 1, '"');
+                if (!end)
+                        return tl_fail(err, TL_EINTERNAL, "loadgen: type?");
+                end[-1] = 'X';
+                return TL_OK;
+        }
+        if (!cbor_head((const unsigned char *)g->unit.data, g->unit.len, value,
+                       &major, &arg, &hlen) ||
+            major != 3 || arg == 0)
+                return tl_fail(err, TL_EINTERNAL, "loadgen: type?");
+        g->unit.data[value + hlen + arg - 1] = 'X';
+        return TL_OK;
+}
+
+/* Rename an envelope key to one nobody reads ("id" -> "ix"), which keeps
+   the map well formed with the attribute missing. */
+static tl_status drop_key(struct cli_lg *g, bool json, const char *key,
+                          struct tl_error *err)
+{
+        size_t key_last, value;
+
+        if (!locate(&g->unit, json, false, key, &key_last, &value))
+                return tl_fail(err, TL_EINTERNAL, "loadgen: no %s", key);
+        g->unit.data[key_last] = 'x';
+        return TL_OK;
+}
+
+/* ---- units ---- */
+
+/* Decode the unit alone and insist it is valid or rejected, as meant. */
+static tl_status check_unit(struct cli_lg *g, bool json, bool want_valid,
+                            const char *what, struct tl_error *err)
+{
+        struct sch_cbor_reader r;
+        struct tl_error derr;
+        struct sch_str raw;
+        tl_status rc;
+
+        if (json) {
+                rc = sch_decode_json(g->decoder, g->unit.data, g->unit.len,
+                                     &g->check_ev, &derr);
+        } else {
+                rc = sch_cbor_reader_open(&r, g->unit.data, g->unit.len, false,
+                                          &derr);
+                while (!rc && sch_cbor_reader_more(&r))
+                        rc = sch_cbor_reader_next(&r, g->decoder,
+                                                  &g->check_ev, &raw, &derr);
+        }
+        if ((rc == TL_OK) == want_valid)
+                return TL_OK;
+        return tl_fail(err, TL_EINTERNAL,
+                       "loadgen: generated %s (%s) %s%s", what,
+                       json ? "JSON" : "CBOR",
+                       want_valid ? "is rejected: " : "decodes as valid",
+                       want_valid ? derr.msg : "");
+}
+
+static tl_status encode(struct cli_lg *g, bool json, struct tl_error *err)
+{
+        tl_buf_clear(&g->unit);
+        return json ? sch_encode_json(&g->ev, &g->unit, err)
+                    : sch_encode_cbor(&g->ev, &g->unit, err);
+}
+
+static tl_status push_event(struct lg_customer *c, uint32_t n,
+                            struct tl_error *err)
+{
+        if (c->count == c->alloc) {
+                uint32_t alloc = c->alloc ? c->alloc * 2 : 16;
+                uint32_t *p = realloc(c->events, alloc * sizeof *p);
+                if (!p)
+                        return tl_fail(err, TL_ENOMEM, "loadgen: out of "
+                                                       "memory");
+                c->events = p;
+                c->alloc = alloc;
+        }
+        c->events[c->count++] = n;
+        return TL_OK;
+}
+
+static tl_status valid_unit(struct cli_lg *g, uint32_t cust, bool json,
+                            struct tl_error *err)
+{
+        uint32_t n = g->next_event;
+        tl_status rc = push_event(&g->customers[cust], n, err);
+
+        if (rc)
+                return rc;
+        g->next_event++;
+        g->event_customer[n] = cust;
+        fill_event(g, 0, n, cust, SCH_TYPE_NONE, &g->ev, &g->text);
+        add_to_truth(g, cust, &g->ev);
+        rc = encode(g, json, err);
+#ifndef NDEBUG
+        if (!rc)
+                rc = check_unit(g, json, true, "valid event", err);
+#endif
+        return rc;
+}
+
+/* An earlier distinct event of 'cust', regenerated. */
+static void earlier_event(struct cli_lg *g, uint32_t cust)
+{
+        const struct lg_customer *c = &g->customers[cust];
+        uint32_t n = c->events[below32(&g->rng, c->count)];
+
+        fill_event(g, 0, n, cust, SCH_TYPE_NONE, &g->ev, &g->text);
+}
+
+/* The same key with other content: one count more, or another class. */
+static void alter_content(struct sch_event *ev)
+{
+        static const struct sch_str other_class = {"unlisted", 8};
+
+        switch (ev->type) {
+        case SCH_TYPE_TOKENS:
+                ev->output_tokens++;
+                break;
+        case SCH_TYPE_ITERATIONS:
+                ev->tokens++;
+                break;
+        case SCH_TYPE_MATRIX_OPS:
+                ev->mac++;
+                break;
+        default:
+                ev->model_class = other_class;
+                break;
+        }
+}
+
+static tl_status bad_unit(struct cli_lg *g, bad_case bc, uint32_t cust,
+                          bool json, struct tl_error *err)
+{
+        tl_status rc;
+
+        if (bc == BAD_CONFLICT) {
+                earlier_event(g, cust);
+                alter_content(&g->ev);
+                rc = encode(g, json, err);
+                return rc ? rc : check_unit(g, json, true, "conflict", err);
+        }
+        fill_event(g, 1, g->bad_index, cust, g->bad_type, &g->ev, &g->text);
+        if (bc == BAD_TIME_OLD)
+                g->ev.time_us = tl_days_from_civil(1999, 7, 1) * TL_US_PER_DAY;
+        else if (bc == BAD_TIME_FUTURE)
+                g->ev.time_us = g->future_us;
+        rc = encode(g, json, err);
+        if (rc)
+                return rc;
+        if (bc >= BAD_MISSING_ID && bc <= BAD_MISSING_DATA)
+                rc = drop_key(g, json, missing_keys[bc - BAD_MISSING_ID], err);
+        else if (bc == BAD_UNKNOWN_TYPE)
+                rc = break_type(g, json, err);
+        else if (bc == BAD_WRONG_KIND)
+                rc = break_count_kind(g, json, g->ev.type, err);
+        else if (bc == BAD_NEGATIVE)
+                rc = break_count_sign(g, json, g->ev.type, err);
+        return rc ? rc : check_unit(g, json, false, "bad unit", err);
+}
+
+/* ---- messages ---- */
+
+static bool standalone(bad_case bc)
+{
+        return bc == BAD_BYTES || bc == BAD_JSON || bc == BAD_OVER_LIMIT;
+}
+
+/* A bad unit that cannot sit inside a batch, as a message of its own in
+   g->unit. Sets '*json' to its encoding. */
+static tl_status standalone_unit(struct cli_lg *g, bad_case bc, uint32_t cust,
+                                 bool *json, struct tl_error *err)
+{
+        static const unsigned char empty_map = 0xa0;
+        tl_status rc = TL_OK;
+
+        tl_buf_clear(&g->unit);
+        *json = bc == BAD_JSON;
+        if (bc == BAD_BYTES) {
+                /* 0xff is a "break" with nothing to end: never CBOR. */
+                unsigned char bytes[16] = {0xff};
+                for (size_t i = 1; i < sizeof bytes; i++)
+                        bytes[i] = (unsigned char)next_u64(&g->rng);
+                rc = tl_buf_append(&g->unit, bytes, sizeof bytes, err);
+        } else if (bc == BAD_JSON) {
+                fill_event(g, 1, g->bad_index, cust, g->bad_type, &g->ev,
+                           &g->text);
+                rc = sch_encode_json(&g->ev, &g->unit, err);
+                if (!rc)
+                        tl_buf_truncate(&g->unit, g->unit.len / 2);
+        } else {
+                rc = sch_encode_cbor_array_start(SCH_MAX_BATCH_EVENTS + 1,
+                                                 &g->unit, err);
+                for (int i = 0; i <= SCH_MAX_BATCH_EVENTS && !rc; i++)
+                        rc = tl_buf_append(&g->unit, &empty_map, 1, err);
+        }
+        return rc ? rc : check_unit(g, *json, false, "bad message", err);
+}
+
+/* The customer of a message: anyone while new events remain, else one
+   with events to repeat. */
+static uint32_t pick_customer(struct cli_lg *g)
+{
+        if (g->left[UNIT_VALID])
+                return below32(&g->rng, g->cfg.customers);
+        return g->event_customer[below32(&g->rng, g->next_event)];
+}
+
+/* Each kind in proportion to what is left of it, so the three interleave
+   evenly over the whole stream. */
+static enum unit_kind draw_kind(struct cli_lg *g)
+{
+        uint64_t r = below(&g->rng, g->left[0] + g->left[1] + g->left[2]);
+
+        if (r < g->left[UNIT_VALID])
+                return UNIT_VALID;
+        return r < g->left[UNIT_VALID] + g->left[UNIT_DUP] ? UNIT_DUP
+                                                           : UNIT_BAD;
+}
+
+static void count_unit(struct cli_lg *g, enum unit_kind kind)
+{
+        g->left[kind]--;
+        g->done[kind]++;
+        if (kind == UNIT_BAD)
+                g->bad_index++;
+}
+
+/* Generate one unit of 'kind' for 'cust' into g->unit. */
+static tl_status make_unit(struct cli_lg *g, enum unit_kind kind, bad_case bc,
+                           uint32_t cust, bool json, struct tl_error *err)
+{
+        if (kind == UNIT_VALID)
+                return valid_unit(g, cust, json, err);
+        if (kind == UNIT_DUP) {
+                earlier_event(g, cust);
+                return encode(g, json, err);
+        }
+        return bad_unit(g, bc, cust, json, err);
+}
+
+/* Finish the message: the units in g->elems, an array head when batched. */
+static tl_status seal(struct cli_lg *g, bool json, bool array, uint32_t units,
+                      uint32_t cust, struct cli_lg_message *msg,
+                      struct tl_error *err)
+{
+        tl_status rc = TL_OK;
+
+        tl_buf_clear(&g->payload);
+        if (array)
+                rc = sch_encode_cbor_array_start(units, &g->payload, err);
+        if (!rc)
+                rc = tl_buf_append(&g->payload, g->elems.data, g->elems.len,
+                                   err);
+        if (rc)
+                return rc;
+        customer_id(g, cust, g->text.subject, sizeof g->text.subject);
+        msg->key = g->text.subject;
+        /* events.md: without the header the first byte decides. */
+        msg->content_type = below(&g->rng, 8) == 0 ? NULL
+                            : json                 ? CT_JSON
+                                                   : CT_CBOR;
+        msg->payload = &g->payload;
+        msg->units = units;
+        return TL_OK;
+}
+
+tl_status cli_lg_next(struct cli_lg *g, struct cli_lg_message *msg,
+                      struct tl_error *err)
+{
+        cli_lg_encoding enc = g->cfg.encoding;
+        bool json = enc == CLI_LG_JSON ||
+                    (enc == CLI_LG_MIXED && below(&g->rng, 2) == 0);
+        bool array = !json && g->cfg.batch > 1;
+        uint32_t cust = pick_customer(g), units = 0;
+        tl_status rc;
+
+        tl_buf_clear(&g->elems);
+        while (cli_lg_more(g)) {
+                enum unit_kind kind = draw_kind(g);
+                bad_case bc = g->cases[g->bad_index % g->case_count];
+                bool needs_earlier =
+                        kind == UNIT_DUP ||
+                        (kind == UNIT_BAD && bc == BAD_CONFLICT);
+
+                /* Repeats need an earlier event of this customer; while
+                   it has none, a new event comes first. */
+                if (needs_earlier && g->customers[cust].count == 0) {
+                        if (!g->left[UNIT_VALID])
+                                return tl_fail(err, TL_EINTERNAL,
+                                               "loadgen: nothing to repeat");
+                        kind = UNIT_VALID;
+                }
+                if (kind == UNIT_BAD && standalone(bc)) {
+                        if (units)
+                                break; /* its own message, next time */
+                        rc = standalone_unit(g, bc, cust, &json, err);
+                        array = false;
+                } else {
+                        rc = make_unit(g, kind, bc, cust, json, err);
+                }
+                if (!rc)
+                        rc = tl_buf_append(&g->elems, g->unit.data,
+                                           g->unit.len, err);
+                if (rc)
+                        return rc;
+                count_unit(g, kind);
+                units++;
+                if (!array || units == g->cfg.batch ||
+                    g->elems.len >= SOFT_MESSAGE_BYTES)
+                        break;
+        }
+        return seal(g, json, array, units, cust, msg, err);
+}
+
+/* ---- setup, counts, truth ---- */
+
+bool cli_lg_more(const struct cli_lg *g)
+{
+        return g->left[0] + g->left[1] + g->left[2] > 0;
+}
+
+void cli_lg_counts(const struct cli_lg *g, struct cli_lg_counts *out)
+{
+        out->stored = g->done[UNIT_VALID];
+        out->duplicates = g->done[UNIT_DUP];
+        out->dead_lettered = g->done[UNIT_BAD];
+        out->produced = out->stored + out->duplicates + out->dead_lettered;
+}
+
+/* The bad cases that take turns: JSON ones only when JSON is sent, the
+   oversized batch only when asked for. */
+static void choose_cases(struct cli_lg *g)
+{
+        g->case_count = 0;
+        for (int c = 0; c < BAD_CASE_COUNT; c++) {
+                if (c == BAD_JSON && g->cfg.encoding == CLI_LG_CBOR)
+                        continue;
+                if (c == BAD_OVER_LIMIT && !g->cfg.batch_limit_case)
+                        continue;
+                g->cases[g->case_count++] = (bad_case)c;
+        }
+        g->bad_type = SCH_TYPE_TOKENS;
+        for (size_t i = 0; i < g->cfg.type_count; i++) {
+                if (g->cfg.types[i] != SCH_TYPE_SEAT) {
+                        g->bad_type = g->cfg.types[i];
+                        break;
+                }
+        }
+}
+
+static tl_status check_config(const struct cli_lg_config *c,
+                              struct tl_error *err)
+{
+        if (c->events < 1 || c->events >= UINT32_MAX)
+                return tl_fail(err, TL_EINVAL, "events must be 1 .. %u",
+                               UINT32_MAX - 1);
+        if (c->customers < 1 || c->customers > 1000000)
+                return tl_fail(err, TL_EINVAL, "customers must be 1 .. "
+                                               "1000000");
+        if (c->type_count < 1 || c->type_count > 4)
+                return tl_fail(err, TL_EINVAL, "1 to 4 event types");
+        if (c->batch < 1 || c->batch > SCH_MAX_BATCH_EVENTS)
+                return tl_fail(err, TL_EINVAL, "batch must be 1 .. %d",
+                               SCH_MAX_BATCH_EVENTS);
+        if (c->time_from > c->time_to)
+                return tl_fail(err, TL_EINVAL, "time range is empty");
+        return TL_OK;
+}
+
+tl_status cli_lg_new(const struct cli_lg_config *cfg, struct cli_lg **out,
+                     struct tl_error *err)
+{
+        struct cli_lg *g;
+        int64_t year;
+        unsigned month, day;
+        tl_status rc = check_config(cfg, err);
+
+        if (rc)
+                return rc;
+        g = calloc(1, sizeof *g);
+        if (!g)
+                return tl_fail(err, TL_ENOMEM, "loadgen: out of memory");
+        g->cfg = *cfg;
+        g->rng = item_stream(g, 2, 0);
+        g->left[UNIT_VALID] = cfg->events;
+        g->left[UNIT_DUP] = cfg->duplicates;
+        g->left[UNIT_BAD] = cfg->bad;
+        g->digits = snprintf(NULL, 0, "%u", cfg->customers);
+        if (g->digits < 4)
+                g->digits = 4;
+        /* "Far in the future": New Year two years on, whatever the skew. */
+        tl_civil_from_days(cfg->now_us / TL_US_PER_DAY, &year, &month, &day);
+        g->future_us = tl_days_from_civil(year + 2, 1, 1) * TL_US_PER_DAY;
+        choose_cases(g);
+        tl_buf_init(&g->unit, 0);
+        tl_buf_init(&g->scratch, 0);
+        tl_buf_init(&g->elems, 0);
+        tl_buf_init(&g->payload, 0);
+        g->event_customer = malloc(cfg->events * sizeof *g->event_customer);
+        g->customers = calloc(cfg->customers, sizeof *g->customers);
+        g->sums = calloc((size_t)cfg->customers * 4, sizeof *g->sums);
+        if (!g->event_customer || !g->customers || !g->sums) {
+                cli_lg_free(&g);
+                return tl_fail(err, TL_ENOMEM, "loadgen: out of memory");
+        }
+        rc = sch_decoder_new(NULL, &g->decoder, err);
+        if (rc) {
+                cli_lg_free(&g);
+                return rc;
+        }
+        *out = g;
+        return TL_OK;
+}
+
+void cli_lg_free(struct cli_lg **pp)
+{
+        struct cli_lg *g = *pp;
+
+        if (!g)
+                return;
+        for (uint32_t i = 0; g->customers && i < g->cfg.customers; i++)
+                free(g->customers[i].events);
+        free(g->customers);
+        free(g->event_customer);
+        free(g->sums);
+        sch_decoder_free(&g->decoder);
+        tl_buf_release(&g->unit);
+        tl_buf_release(&g->scratch);
+        tl_buf_release(&g->elems);
+        tl_buf_release(&g->payload);
+        free(g);
+        *pp = NULL;
+}
+
+tl_status cli_lg_truth(const struct cli_lg *g, struct tl_buf *out,
+                       struct tl_error *err)
+{
+        /* Rows sort by type name: device.seat < inference.iterations < ... */
+        static const sch_event_type by_name[] = {
+                SCH_TYPE_SEAT, SCH_TYPE_ITERATIONS, SCH_TYPE_MATRIX_OPS,
+                SCH_TYPE_TOKENS};
+        struct cli_lg_counts n;
+        char id[24], num[48];
+        tl_status rc;
+
+        cli_lg_counts(g, &n);
+        rc = tl_buf_printf(out, err,
+                           "# tally loadgen ground truth\n"
+                           "produced\t%llu\nstored\t%llu\nduplicates\t%llu\n"
+                           "dead_lettered\t%llu\n"
+                           "customer\ttype\tevents\tinput_tokens\t"
+                           "output_tokens\tcached_input_tokens\titerations\t"
+                           "tokens\tmac\n",
+                           (unsigned long long)n.produced,
+                           (unsigned long long)n.stored,
+                           (unsigned long long)n.duplicates,
+                           (unsigned long long)n.dead_lettered);
+        for (uint32_t c = 0; c < g->cfg.customers && !rc; c++) {
+                customer_id(g, c, id, sizeof id);
+                for (size_t t = 0; t < 4 && !rc; t++) {
+                        const struct lg_sums *r =
+                                &g->sums[c * 4u + (unsigned)by_name[t] - 1u];
+                        if (!r->events)
+                                continue;
+                        rc = tl_buf_printf(out, err, "%s\t%s\t%llu", id,
+                                           sch_event_type_name(by_name[t]),
+                                           (unsigned long long)r->events);
+                        for (int k = 0; k < COL_COUNT && !rc; k++) {
+                                tl_u128_format(r->cols[k], num, sizeof num);
+                                rc = tl_buf_printf(out, err, "\t%s", num);
+                        }
+                        if (!rc)
+                                rc = tl_buf_puts(out, "\n", err);
+                }
+        }
+        return rc;
+}
