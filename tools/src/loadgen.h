@@ -82,4 +82,28 @@ void cli_lg_counts(const struct cli_lg *g, struct cli_lg_counts *out);
 tl_status cli_lg_truth(const struct cli_lg *g, struct tl_buf *out,
                        struct tl_error *err);
 
+/*
+** Internal to the generator (loadgen_mutate.c): break one field of the
+** event encoded in 'unit' (one JSON object, or one CBOR map as
+** sch_encode_json / sch_encode_cbor write it), keeping the bytes well
+** formed so that only validation rejects them. Those that change its
+** length build the result in 'scratch' and swap the two buffers. Each
+** returns TL_OK, TL_ENOMEM, or TL_EINTERNAL when the field is not there.
+*/
+/* Rename envelope attribute 'key' ("id" -> "ix"): the attribute is then
+   missing, the renamed one an extension nobody reads. */
+tl_status cli__lg_drop_key(struct tl_buf *unit, bool json, const char *key,
+                           struct tl_error *err);
+/* "inference.tokens" -> "inference.tokenX". */
+tl_status cli__lg_unknown_type(struct tl_buf *unit, bool json,
+                               struct tl_error *err);
+/* The count of 'type' (output_tokens, iterations, mac) as text. */
+tl_status cli__lg_count_as_text(struct tl_buf *unit, struct tl_buf *scratch,
+                                bool json, sch_event_type type,
+                                struct tl_error *err);
+/* The count of 'type' made negative. */
+tl_status cli__lg_count_negative(struct tl_buf *unit, struct tl_buf *scratch,
+                                 bool json, sch_event_type type,
+                                 struct tl_error *err);
+
 #endif
