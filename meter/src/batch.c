@@ -620,14 +620,17 @@ tl_status meter_batch_settle(struct meter_batch *b, struct meter_part *parts,
 
 tl_status meter_batch_dead_copy(const struct meter_batch *b,
                                 const struct meter_part *parts,
-                                struct tl_buf *out, struct tl_error *err)
+                                const char *group, struct tl_buf *out,
+                                struct tl_error *err)
 {
         tl_status rc = meter_copy_header(out, err);
 
         for (size_t i = 0; !rc && i < b->ndead; i++) {
                 const struct meter_dead *d = &b->dead[i];
                 const struct meter_part *p = &parts[d->part];
-                rc = put_be(out, 7, 2, err);
+                rc = put_be(out, 8, 2, err);
+                if (!rc)
+                        rc = put_field(out, group, strlen(group), err);
                 if (!rc)
                         rc = put_field(out, p->topic, strlen(p->topic), err);
                 if (!rc)

@@ -118,6 +118,7 @@ tl_status meter_copy_trailer(struct tl_buf *out, struct tl_error *err);
 /* Tuples of the dead-letter COPY for the batch's dead letters. */
 tl_status meter_batch_dead_copy(const struct meter_batch *b,
                                 const struct meter_part *parts,
-                                struct tl_buf *out, struct tl_error *err);
+                                const char *group, struct tl_buf *out,
+                                struct tl_error *err);
 
 #endif

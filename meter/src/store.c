@@ -496,10 +496,12 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
                 rc = meter_batch_settle(b, parts, err);
         if (!rc && b->ndead) {
                 tl_buf_clear(&st->copy);
-                rc = meter_batch_dead_copy(b, parts, &st->copy, err);
+                rc = meter_batch_dead_copy(b, parts, st->group, &st->copy,
+                                           err);
                 if (!rc)
                         rc = copy_in(st,
-                                     "COPY dead_letters (kafka_topic,"
+                                     "COPY dead_letters (consumer_group,"
+                                     " kafka_topic,"
                                      " kafka_partition, kafka_offset,"
                                      " batch_index, batch_count, reason, raw)"
                                      " FROM STDIN BINARY",
