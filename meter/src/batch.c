@@ -587,12 +587,16 @@ tl_status meter_batch_settle(struct meter_batch *b, struct meter_part *parts,
                 tl_status rc;
 
                 if (r->dup_of >= 0) {
+                        /* Compare with what the database holds for the key:
+                           the first copy's content when it was just stored,
+                           else the older stored content. */
                         const struct meter_row *f = &b->rows[r->dup_of];
-                        bool same = !memcmp(f->hash, r->hash, SCH_HASH_BYTES);
-                        /* Same content as a first copy that conflicted
-                           conflicts too. */
-                        r->fate = same && f->fate != ROW_CONFLICT ? ROW_DUP
-                                                                  : ROW_CONFLICT;
+                        const unsigned char *ref = f->fate == ROW_STORED
+                                                           ? f->hash
+                                                           : f->db_hash;
+                        r->fate = memcmp(ref, r->hash, SCH_HASH_BYTES)
+                                          ? ROW_CONFLICT
+                                          : ROW_DUP;
                 }
                 if (r->fate == ROW_STORED) {
                         p->stored_n++;

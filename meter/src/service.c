@@ -257,6 +257,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 }
                 pthread_mutex_unlock(&m->lock);
                 m->last_part = 0;
+                m->last_assign_us = meter_mono_us();
                 if (!resync(m))
                         rd_kafka_assign(rk, NULL);
                 return;
@@ -495,7 +496,8 @@ static bool caught_up(struct meter *m, int64_t now)
         for (size_t i = 0; i < m->nparts; i++)
                 if (!m->parts[i].eof)
                         return false;
-        return now - m->last_msg_us >= m->cfg->exit_idle_ms * 1000;
+        return now - m->last_msg_us >= m->cfg->exit_idle_ms * 1000 &&
+               now - m->last_assign_us >= m->cfg->exit_idle_ms * 1000;
 }
 
 tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,

@@ -38,6 +38,7 @@ struct meter {
         bool fatal;
         struct tl_error fatal_err;
         int64_t last_msg_us;
+        int64_t last_assign_us; /* a rebalance may still move partitions */
         int64_t last_lag_us;
         struct meter_http *http;
 };

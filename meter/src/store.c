@@ -83,7 +83,7 @@ static const struct {
         const char *sql;
 } PREPARED[] = {
         {"chain", CHAIN_SQL},
-        {"probe", "SELECT s.seq, k.content_hash = s.content_hash"
+        {"probe", "SELECT s.seq, k.content_hash"
                   " FROM meter_stage s JOIN event_keys k"
                   " USING (customer_id, source, event_id)"
                   " WHERE s.seq = ANY($1::int4[])"},
@@ -420,10 +420,22 @@ static tl_status classify(struct meter_store *st, struct meter_batch *b,
                 return rc;
         for (int i = 0; i < PQntuples(r); i++) {
                 size_t seq = (size_t)atoi(PQgetvalue(r, i, 0));
-                if (seq < b->nrows)
-                        b->rows[seq].fate = PQgetvalue(r, i, 1)[0] == 't'
-                                                    ? ROW_DUP
-                                                    : ROW_CONFLICT;
+                struct meter_row *row = &b->rows[seq < b->nrows ? seq : 0];
+                const char *hex = PQgetvalue(r, i, 1); /* "\\x..." */
+                if (seq >= b->nrows || PQgetlength(r, i, 1) !=
+                                               2 + 2 * SCH_HASH_BYTES) {
+                        PQclear(r);
+                        return tl_fail(err, TL_EINTERNAL,
+                                       "meter: bad probe row %d", i);
+                }
+                for (int j = 0; j < SCH_HASH_BYTES; j++) {
+                        unsigned v;
+                        sscanf(hex + 2 + 2 * j, "%2x", &v);
+                        row->db_hash[j] = (unsigned char)v;
+                }
+                row->fate = memcmp(row->db_hash, row->hash, SCH_HASH_BYTES)
+                                    ? ROW_CONFLICT
+                                    : ROW_DUP;
         }
         PQclear(r);
         return TL_OK;

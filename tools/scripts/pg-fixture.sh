@@ -4,6 +4,9 @@
 #   pg-fixture.sh start DIR [--watch PID]   init (first time) and start; prints
 #                                           export lines for PGHOST/PGPORT/PGUSER
 #   pg-fixture.sh stop DIR [--remove]       fast stop; --remove deletes DIR
+#   pg-fixture.sh crash DIR                 immediate stop (no checkpoint, as
+#                                           after a power cut); start again
+#                                           with `start DIR`
 #
 # No TCP listener: the socket lives in DIR, so clusters never collide. As root
 # the server runs as the unprivileged 'postgres' user (PostgreSQL refuses
@@ -15,7 +18,7 @@ PORT=5432
 SUPERUSER=tally
 
 die() { echo "pg-fixture: $*" >&2; exit 1; }
-usage() { echo "usage: pg-fixture.sh start DIR [--watch PID] | stop DIR [--remove]" >&2; exit 2; }
+usage() { echo "usage: pg-fixture.sh start DIR [--watch PID] | stop DIR [--remove] | crash DIR" >&2; exit 2; }
 
 bindir() {
   local d
@@ -95,6 +98,12 @@ stop() {
   if [ -n "$remove" ]; then rm -rf "$dir"; fi
 }
 
+crash() {
+  local dir=$1
+  [ -f "$dir/data/postmaster.pid" ] || die "$dir: no running cluster"
+  as_user "$(bindir)/pg_ctl" -D "$dir/data" stop -m immediate -w >/dev/null
+}
+
 [ $# -ge 2 ] || usage
 cmd=$1 dir=$2
 shift 2
@@ -110,5 +119,8 @@ case "$cmd" in
     remove=
     if [ $# -gt 0 ]; then [ "$1" = --remove ] || usage; remove=1; fi
     stop "$dir" "$remove" ;;
+  crash)
+    [ $# -eq 0 ] || usage
+    crash "$dir" ;;
   *) usage ;;
 esac
