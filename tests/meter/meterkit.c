@@ -1,0 +1,354 @@
+#include "meterkit.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+void mk_sleep_ms(long ms)
+{
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+        while (nanosleep(&ts, &ts) && errno == EINTR)
+                ;
+}
+
+void mk_case_start(struct mk_case *c, const char *name, int brokers,
+                   int partitions)
+{
+        char parts[16];
+        const char *extra[] = {"--partitions", parts, NULL};
+
+        tk_require_env();
+        memset(c, 0, sizeof *c);
+        snprintf(c->name, sizeof c->name, "%s", name);
+        snprintf(c->dir, sizeof c->dir, "/tmp/tk-meter-%s-XXXXXX", name);
+        cr_assert_not_null(mkdtemp(c->dir), "mkdtemp: %s", strerror(errno));
+        snprintf(c->truth, sizeof c->truth, "%s/truth.tsv", c->dir);
+        c->db = tk_pg_fresh_db(name);
+        cr_assert_not_null(c->db, "no database %s", name);
+        setenv("PGDATABASE", name, 1);
+        snprintf(parts, sizeof parts, "%d", partitions);
+        cr_assert_eq(tk_broker_start(&c->broker, brokers, extra), 0,
+                     "broker did not start");
+        setenv("TALLY_BROKER_CONTROL", c->broker.control, 1);
+}
+
+void mk_case_stop(struct mk_case *c)
+{
+        char cmd[256];
+
+        tk_broker_stop(&c->broker);
+        if (c->db)
+                PQfinish(c->db);
+        c->db = NULL;
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "could not remove %s\n", c->dir);
+}
+
+static pid_t spawn(const char *const *argv, const char *log)
+{
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                int fd = open(log ? log : "/dev/null",
+                              O_WRONLY | O_CREAT | O_APPEND, 0644);
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (fd >= 0) {
+                        dup2(fd, 1);
+                        dup2(fd, 2);
+                }
+                execv(argv[0], (char *const *)argv);
+                _exit(127);
+        }
+        cr_assert_gt(pid, 0, "fork failed");
+        return pid;
+}
+
+int mk_wait(pid_t pid, int timeout_ms)
+{
+        int status;
+
+        for (int waited = 0; waited <= timeout_ms; waited += 20) {
+                pid_t r = waitpid(pid, &status, WNOHANG);
+                if (r == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+                mk_sleep_ms(20);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
+}
+
+static int build_argv(const char **argv, int n, const char *const *extra)
+{
+        for (; extra && *extra && n < 60; extra++)
+                argv[n++] = *extra;
+        argv[n] = NULL;
+        return n;
+}
+
+static int loadgen_argv(struct mk_case *c, const char **argv,
+                        const char *const *extra)
+{
+        int n = 0;
+
+        argv[n++] = tk_tally_bin();
+        argv[n++] = "loadgen";
+        argv[n++] = "--topic";
+        argv[n++] = c->name;
+        argv[n++] = "--truth";
+        argv[n++] = c->truth;
+        argv[n++] = "--quiet";
+        /* The mock broker keeps 5 MiB per partition: compress. */
+        argv[n++] = "-X";
+        argv[n++] = "compression.type=lz4";
+        return build_argv(argv, n, extra);
+}
+
+void mk_loadgen(struct mk_case *c, const char *const *extra)
+{
+        const char *argv[64];
+        char log[300];
+
+        loadgen_argv(c, argv, extra);
+        snprintf(log, sizeof log, "%s/loadgen.log", c->dir);
+        cr_assert_eq(mk_wait(spawn(argv, log), 240000), 0,
+                     "loadgen failed (see %s)", log);
+}
+
+pid_t mk_loadgen_spawn(struct mk_case *c, const char *const *extra)
+{
+        const char *argv[64];
+        char log[300];
+
+        loadgen_argv(c, argv, extra);
+        snprintf(log, sizeof log, "%s/loadgen.log", c->dir);
+        return spawn(argv, log);
+}
+
+pid_t mk_meter_spawn(struct mk_case *c, const char *const *extra)
+{
+        static int count;
+        const char *argv[64];
+        char log[300];
+        int n = 0;
+
+        argv[n++] = tk_tally_bin();
+        argv[n++] = "meter";
+        argv[n++] = "--topic";
+        argv[n++] = c->name;
+        argv[n++] = "--group";
+        argv[n++] = c->name;
+        argv[n++] = "--batch-ms";
+        argv[n++] = "200";
+        /* The mock cluster waits out a dead member's session. */
+        argv[n++] = "-X";
+        argv[n++] = "session.timeout.ms=4000";
+        argv[n++] = "-X";
+        argv[n++] = "heartbeat.interval.ms=500";
+        build_argv(argv, n, extra);
+        snprintf(log, sizeof log, "%s/meter-%d.log", c->dir, ++count);
+        return spawn(argv, log);
+}
+
+void mk_meter_drain(struct mk_case *c)
+{
+        const char *extra[] = {"--exit-idle-ms", "5000", NULL};
+
+        cr_assert_eq(mk_wait(mk_meter_spawn(c, extra), 240000), 0,
+                     "the draining meter failed (logs in %s)", c->dir);
+}
+
+/* ---- the truth ------------------------------------------------------------ */
+
+struct truth {
+        long long produced, stored, duplicates, dead;
+        char rows[1 << 20];
+};
+
+static void read_truth(const char *path, struct truth *t)
+{
+        FILE *f = fopen(path, "r");
+        char line[1024];
+        size_t len = 0;
+        bool table = false;
+
+        cr_assert_not_null(f, "no truth file %s", path);
+        memset(t, 0, sizeof *t);
+        while (fgets(line, sizeof line, f)) {
+                if (line[0] == '#')
+                        continue;
+                if (!strncmp(line, "customer\t", 9)) {
+                        table = true;
+                        continue;
+                }
+                if (table) {
+                        size_t n = strlen(line);
+                        cr_assert_lt(len + n, sizeof t->rows);
+                        memcpy(t->rows + len, line, n + 1);
+                        len += n;
+                        continue;
+                }
+                sscanf(line, "produced\t%lld", &t->produced);
+                sscanf(line, "stored\t%lld", &t->stored);
+                sscanf(line, "duplicates\t%lld", &t->duplicates);
+                sscanf(line, "dead_lettered\t%lld", &t->dead);
+        }
+        fclose(f);
+}
+
+void mk_truth_totals(struct mk_case *c, long long *produced, long long *stored,
+                     long long *duplicates, long long *dead)
+{
+        static struct truth t;
+
+        read_truth(c->truth, &t);
+        *produced = t.produced;
+        *stored = t.stored;
+        *duplicates = t.duplicates;
+        *dead = t.dead;
+}
+
+/* The rows of 'sql' as tab-separated lines. */
+static char *query_tsv(PGconn *db, const char *sql)
+{
+        PGresult *r = PQexec(db, sql);
+        size_t cap = 1 << 20, len = 0;
+        char *out = malloc(cap);
+
+        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql,
+                     PQresultErrorMessage(r));
+        out[0] = '\0';
+        for (int i = 0; i < PQntuples(r); i++)
+                for (int j = 0; j < PQnfields(r); j++) {
+                        const char *v = PQgetvalue(r, i, j);
+                        size_t n = strlen(v);
+                        cr_assert_lt(len + n + 2, cap);
+                        memcpy(out + len, v, n);
+                        len += n;
+                        out[len++] = j + 1 < PQnfields(r) ? '\t' : '\n';
+                        out[len] = '\0';
+                }
+        PQclear(r);
+        return out;
+}
+
+#define TYPE_NAME                                                              \
+        "CASE type WHEN 1 THEN 'inference.tokens' WHEN 2 THEN "                \
+        "'inference.iterations' WHEN 3 THEN 'inference.matrix_ops' ELSE "      \
+        "'device.seat' END"
+
+void mk_check_truth(struct mk_case *c)
+{
+        static struct truth t;
+        char *events, *rollups, *counts, *dead;
+        char want[256];
+
+        read_truth(c->truth, &t);
+        events = query_tsv(
+                c->db, "SELECT customer_id, " TYPE_NAME ", count(*),"
+                       " coalesce(sum(input_tokens), 0),"
+                       " coalesce(sum(output_tokens), 0),"
+                       " coalesce(sum(cached_input_tokens), 0),"
+                       " coalesce(sum(iterations), 0),"
+                       " coalesce(sum(tokens), 0), coalesce(sum(mac), 0)"
+                       " FROM events GROUP BY 1, 2 ORDER BY 1, 2");
+        cr_expect_str_eq(events, t.rows,
+                         "stored events differ from the ground truth");
+        /* Rollups hold the same sums (seats are read from events). */
+        rollups = query_tsv(
+                c->db, "SELECT customer_id, " TYPE_NAME ", sum(event_count),"
+                       " sum(input_tokens), sum(output_tokens),"
+                       " sum(cached_input_tokens), sum(iterations),"
+                       " sum(tokens), sum(mac) FROM usage_rollups"
+                       " GROUP BY 1, 2 ORDER BY 1, 2");
+        free(events);
+        events = query_tsv(
+                c->db, "SELECT customer_id, " TYPE_NAME ", count(*),"
+                       " coalesce(sum(input_tokens), 0),"
+                       " coalesce(sum(output_tokens), 0),"
+                       " coalesce(sum(cached_input_tokens), 0),"
+                       " coalesce(sum(iterations), 0),"
+                       " coalesce(sum(tokens), 0), coalesce(sum(mac), 0)"
+                       " FROM events WHERE type <> 4"
+                       " GROUP BY 1, 2 ORDER BY 1, 2");
+        cr_expect_str_eq(rollups, events, "rollups differ from the events");
+        counts = query_tsv(c->db, "SELECT sum(consumed), sum(stored),"
+                                  " sum(duplicates), sum(dead_lettered)"
+                                  " FROM ingest_counts");
+        snprintf(want, sizeof want, "%lld\t%lld\t%lld\t%lld\n", t.produced,
+                 t.stored, t.duplicates, t.dead);
+        cr_expect_str_eq(counts, want,
+                         "consumed, stored, duplicates, dead letters");
+        dead = query_tsv(c->db, "SELECT coalesce(sum(batch_count), 0)"
+                                " FROM dead_letters");
+        snprintf(want, sizeof want, "%lld\n", t.dead);
+        cr_expect_str_eq(dead, want, "dead-letter rows");
+        free(events);
+        free(rollups);
+        free(counts);
+        free(dead);
+}
+
+/* ---- HTTP ------------------------------------------------------------------- */
+
+int mk_free_port(void)
+{
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        socklen_t len = sizeof a;
+        int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+        getsockname(fd, (struct sockaddr *)&a, &len);
+        port = ntohs(a.sin_port);
+        close(fd);
+        return port;
+}
+
+int mk_http_get(int port, const char *path, char *body, size_t size)
+{
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+        char req[512];
+        size_t len = 0;
+        ssize_t n;
+
+        a.sin_port = htons((uint16_t)port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        body[0] = '\0';
+        if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
+                close(fd);
+                return -1;
+        }
+        snprintf(req, sizeof req,
+                 "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+        if (write(fd, req, strlen(req)) < 0) {
+                close(fd);
+                return -1;
+        }
+        while (len + 1 < size && (n = read(fd, body + len, size - len - 1)) > 0)
+                len += (size_t)n;
+        body[len] = '\0';
+        close(fd);
+        sscanf(body, "HTTP/1.%*d %d", &status);
+        {
+                char *b = strstr(body, "\r\n\r\n");
+                if (b)
+                        memmove(body, b + 4, strlen(b + 4) + 1);
+        }
+        return status;
+}
