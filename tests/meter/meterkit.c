@@ -222,6 +222,25 @@ void mk_truth_totals(struct mk_case *c, long long *produced, long long *stored,
         *dead = t.dead;
 }
 
+bool mk_wait_consumed(struct mk_case *c, long long want, int timeout_ms)
+{
+        for (int waited = 0; waited <= timeout_ms; waited += 250) {
+                PGresult *r;
+                if (PQstatus(c->db) != CONNECTION_OK)
+                        PQreset(c->db);
+                r = PQexec(c->db, "SELECT coalesce(sum(consumed), 0)"
+                                  " FROM ingest_counts");
+                if (PQresultStatus(r) == PGRES_TUPLES_OK &&
+                    atoll(PQgetvalue(r, 0, 0)) >= want) {
+                        PQclear(r);
+                        return true;
+                }
+                PQclear(r);
+                mk_sleep_ms(250);
+        }
+        return false;
+}
+
 /* The rows of 'sql' as tab-separated lines. */
 static char *query_tsv(PGconn *db, const char *sql)
 {

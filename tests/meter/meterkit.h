@@ -55,6 +55,10 @@ void mk_check_truth(struct mk_case *c);
 void mk_truth_totals(struct mk_case *c, long long *produced, long long *stored,
                      long long *duplicates, long long *dead);
 
+/* Poll ingest_counts until 'want' units are committed; false on timeout.
+   Survives the database going away meanwhile. */
+bool mk_wait_consumed(struct mk_case *c, long long want, int timeout_ms);
+
 /* Sleep 'ms' milliseconds. */
 void mk_sleep_ms(long ms);
 
