@@ -12,7 +12,7 @@
 #include "core/alloc.h"
 #include "core/hash.h"
 
-#define STAGE_FIELDS 24
+#define STAGE_FIELDS 25
 /* Microseconds from the Unix epoch to PostgreSQL's (2000-01-01). */
 #define PG_EPOCH_US (INT64_C(946684800) * 1000000)
 
@@ -291,6 +291,8 @@ static tl_status stage_row(struct meter_batch *b, const struct sch_event *ev,
                 rc = put_int(o, row->offset, 8, err);
         if (!rc)
                 rc = put_field(o, ah, sizeof ah, err);
+        if (!rc)
+                rc = put_field(o, row->key, METER_KEY_BYTES, err);
         return rc;
 }
 
@@ -342,6 +344,33 @@ static tl_status slots_reserve(struct meter_batch *b, struct tl_error *err)
                         s = (s + 1) & (cap - 1);
                 b->slots[s] = (uint32_t)i + 1;
         }
+        return TL_OK;
+}
+
+static tl_status event_key(struct meter_batch *b, const struct sch_event *ev,
+                           unsigned char out[METER_KEY_BYTES],
+                           struct tl_error *err)
+{
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        struct tl_buf *t = &b->scratch;
+        tl_status rc;
+
+        tl_buf_clear(t);
+        rc = tl_buf_append(t, ev->subject.ptr, ev->subject.len, err);
+        if (!rc)
+                rc = tl_buf_append(t, "", 1, err);
+        if (!rc)
+                rc = tl_buf_append(t, ev->source.ptr, ev->source.len, err);
+        if (!rc)
+                rc = tl_buf_append(t, "", 1, err);
+        if (!rc)
+                rc = tl_buf_append(t, ev->id.ptr, ev->id.len, err);
+        if (rc)
+                return rc;
+        if (!EVP_Digest(t->data, t->len, md, &mdlen, EVP_sha256(), NULL))
+                return tl_fail(err, TL_EINTERNAL, "meter: SHA-256 failed");
+        memcpy(out, md, METER_KEY_BYTES);
         return TL_OK;
 }
 
@@ -398,6 +427,9 @@ static tl_status add_row(struct meter_batch *b, const struct sch_event *ev,
                 .subject_len = ev->subject.len, .source_len = ev->source.len,
                 .id_len = ev->id.len};
         sch_event_hash(ev, r->hash);
+        rc = event_key(b, ev, r->key, err);
+        if (rc)
+                return rc;
         s = key_hash(ev) & (b->slot_cap - 1);
         for (; b->slots[s]; s = (s + 1) & (b->slot_cap - 1)) {
                 const struct meter_row *first = &b->rows[b->slots[s] - 1];

@@ -32,6 +32,10 @@ struct meter_part {
         uint64_t consumed, stored_n, dups, dead;
 };
 
+/* The dedup key: SHA-256(subject NUL source NUL id), first 16 bytes, as
+   tally_event_key() in schemas/sql/0003 computes it. */
+#define METER_KEY_BYTES 16
+
 enum meter_fate { ROW_NEW, ROW_STORED, ROW_DUP, ROW_CONFLICT };
 
 /* A valid event of the batch. */
@@ -44,6 +48,7 @@ struct meter_row {
         int32_t dup_of; /* earlier row of the batch with this key, or -1 */
         uint8_t fate;
         unsigned char hash[SCH_HASH_BYTES];
+        unsigned char key[METER_KEY_BYTES]; /* tally_event_key() */
         /* the stored content's hash when the key was stored before */
         unsigned char db_hash[SCH_HASH_BYTES];
         const char *subject, *source, *id; /* arena copies */

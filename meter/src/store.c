@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "schemas/db.h"
+#include "service.h"
 
 #define MONTH_CACHE 512
 
@@ -20,6 +21,7 @@ struct meter_store {
         int nmonths;
         struct tl_buf sql;  /* array parameters */
         struct tl_buf copy; /* dead-letter COPY */
+        int64_t t_begin, t_copy, t_chain, t_rest, t_commit; /* phases, us */
 };
 
 static const char STAGE_DDL[] =
@@ -30,19 +32,18 @@ static const char STAGE_DDL[] =
         " cached_input_tokens int8, iterations int8, tokens int8, mac int8,"
         " device_id text, seat_action int2, model_class text, dims jsonb,"
         " content_hash bytea, kafka_topic text, kafka_partition int4,"
-        " kafka_offset int8, attrs_hash bytea) ON COMMIT DELETE ROWS";
+        " kafka_offset int8, attrs_hash bytea, key_hash bytea)"
+        " ON COMMIT DELETE ROWS";
 
 /* Dedup insert, events, rollups; returns the staged rows that were not new.
    Locks are taken in key order so concurrent meters cannot deadlock. */
 static const char CHAIN_SQL[] =
         "WITH ins AS ("
-        " INSERT INTO event_keys (customer_id, source, event_id,"
-        "  content_hash, event_time)"
-        " SELECT customer_id, source, event_id, content_hash, event_time"
-        " FROM meter_stage ORDER BY customer_id, source, event_id"
-        " ON CONFLICT DO NOTHING RETURNING customer_id, source, event_id),"
-        "fresh AS (SELECT s.* FROM meter_stage s"
-        " JOIN ins USING (customer_id, source, event_id)),"
+        " INSERT INTO event_keys (key_hash, content_hash, event_time)"
+        " SELECT key_hash, content_hash, event_time"
+        " FROM meter_stage ORDER BY key_hash"
+        " ON CONFLICT DO NOTHING RETURNING key_hash),"
+        "fresh AS (SELECT s.* FROM meter_stage s JOIN ins USING (key_hash)),"
         "ev AS (INSERT INTO events (event_time, customer_id, type, source,"
         " event_id, model, deployment, decoding, input_tokens, output_tokens,"
         " cached_input_tokens, iterations, tokens, mac, device_id,"
@@ -75,8 +76,7 @@ static const char CHAIN_SQL[] =
         " iterations = r.iterations + EXCLUDED.iterations,"
         " tokens = r.tokens + EXCLUDED.tokens, mac = r.mac + EXCLUDED.mac)"
         "SELECT s.seq FROM meter_stage s WHERE NOT EXISTS (SELECT 1 FROM ins i"
-        " WHERE i.customer_id = s.customer_id AND i.source = s.source"
-        " AND i.event_id = s.event_id)";
+        " WHERE i.key_hash = s.key_hash)";
 
 static const struct {
         const char *name;
@@ -84,8 +84,7 @@ static const struct {
 } PREPARED[] = {
         {"chain", CHAIN_SQL},
         {"probe", "SELECT s.seq, k.content_hash"
-                  " FROM meter_stage s JOIN event_keys k"
-                  " USING (customer_id, source, event_id)"
+                  " FROM meter_stage s JOIN event_keys k USING (key_hash)"
                   " WHERE s.seq = ANY($1::int4[])"},
         {"fence", "SELECT kafka_topic, kafka_partition, next_offset"
                   " FROM consumer_offsets WHERE consumer_group = $1"
@@ -180,8 +179,11 @@ tl_status meter_store_open(const char *group, struct meter_store **out,
         if (!rc)
                 rc = sch_db_migrate(st->conn, &rep, err);
         if (!rc)
-                rc = exec_ok(st, "SET synchronous_commit = on", "settings",
-                             err);
+                /* Durability is not negotiable; sorts of a batch stay in
+                   memory. */
+                rc = exec_ok(st, "SET synchronous_commit = on;"
+                                 " SET work_mem = '64MB'",
+                             "settings", err);
         if (!rc)
                 rc = exec_ok(st, STAGE_DDL, "staging table", err);
         for (size_t i = 0; !rc && i < sizeof PREPARED / sizeof PREPARED[0];
@@ -490,6 +492,7 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
         PGresult *notnew = NULL;
         tl_status rc = TL_OK;
 
+        st->t_begin = meter_mono_us();
         if (b->staged)
                 rc = meter_copy_trailer(&b->stage, err);
         if (!rc)
@@ -499,8 +502,10 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
         if (!rc && b->staged)
                 rc = copy_in(st, "COPY meter_stage FROM STDIN BINARY",
                              b->stage.data, b->stage.len, err);
+        st->t_copy = meter_mono_us();
         if (!rc && b->staged)
                 rc = run(st, "chain", 0, NULL, &notnew, err);
+        st->t_chain = meter_mono_us();
         if (!rc && b->staged)
                 rc = classify(st, b, notnew, err);
         PQclear(notnew);
@@ -523,8 +528,10 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
                 rc = write_counts(st, parts, nparts, err);
         if (!rc)
                 rc = write_offsets(st, parts, nparts, err);
+        st->t_rest = meter_mono_us();
         if (!rc)
                 rc = exec_ok(st, "COMMIT", "COMMIT", err);
+        st->t_commit = meter_mono_us();
         return rc;
 }
 
@@ -551,5 +558,12 @@ tl_status meter_store_commit(struct meter_store *st, struct meter_batch *b,
         for (size_t i = 0; i < nparts; i++)
                 if (parts[i].last >= 0)
                         parts[i].stored = parts[i].last + 1;
+        tl_log(TL_LOG_DEBUG, "meter", "transaction",
+               "staged=%zu copy_ms=%.1f chain_ms=%.1f rest_ms=%.1f "
+               "commit_ms=%.1f",
+               b->staged, (double)(st->t_copy - st->t_begin) / 1000,
+               (double)(st->t_chain - st->t_copy) / 1000,
+               (double)(st->t_rest - st->t_chain) / 1000,
+               (double)(st->t_commit - st->t_rest) / 1000);
         return TL_OK;
 }

@@ -27,8 +27,8 @@ void mk_sleep_ms(long ms)
 void mk_case_start(struct mk_case *c, const char *name, int brokers,
                    int partitions)
 {
-        char parts[16];
-        const char *extra[] = {"--partitions", parts, NULL};
+        char topic[96];
+        const char *extra[] = {"--topic", topic, NULL};
 
         tk_require_env();
         memset(c, 0, sizeof *c);
@@ -39,7 +39,7 @@ void mk_case_start(struct mk_case *c, const char *name, int brokers,
         c->db = tk_pg_fresh_db(name);
         cr_assert_not_null(c->db, "no database %s", name);
         setenv("PGDATABASE", name, 1);
-        snprintf(parts, sizeof parts, "%d", partitions);
+        snprintf(topic, sizeof topic, "%s:%d", name, partitions);
         cr_assert_eq(tk_broker_start(&c->broker, brokers, extra), 0,
                      "broker did not start");
         setenv("TALLY_BROKER_CONTROL", c->broker.control, 1);
@@ -316,6 +316,13 @@ void mk_check_truth(struct mk_case *c)
                                 " FROM dead_letters");
         snprintf(want, sizeof want, "%lld\n", t.dead);
         cr_expect_str_eq(dead, want, "dead-letter rows");
+        free(dead);
+        /* The meter's keys are the ones tally_event_key() computes. */
+        dead = query_tsv(c->db, "SELECT count(*) FROM events e WHERE NOT EXISTS"
+                                " (SELECT 1 FROM event_keys k WHERE k.key_hash"
+                                " = tally_event_key(e.customer_id, e.source,"
+                                " e.event_id))");
+        cr_expect_str_eq(dead, "0\n", "events without their dedup key");
         free(events);
         free(rollups);
         free(counts);
