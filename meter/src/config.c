@@ -52,6 +52,7 @@ void meter_config_release(struct meter_config *c)
         }
         tl_free(c->http);
         tl_free(c->rules);
+        tl_free(c->customers);
         memset(c, 0, sizeof *c);
 }
 
@@ -151,6 +152,8 @@ tl_status meter_config_set(struct meter_config *c, const char *key,
                 return replace(&c->http, v, err);
         if (!strcmp(key, "meter.rules"))
                 return replace(&c->rules, v, err);
+        if (!strcmp(key, "meter.customers"))
+                return replace(&c->customers, v, err);
         return tl_fail(err, TL_EINVAL, "unknown key");
 }
 

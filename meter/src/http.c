@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "usage.h"
 
 struct meter_http {
         struct MHD_Daemon *d;
@@ -107,6 +108,10 @@ tl_status meter_metrics_text(struct meter *m, struct tl_buf *out,
                                    p->topic, p->partition, lag < 0 ? 0 : lag);
         }
         pthread_mutex_unlock(&m->lock);
+        if (!rc && m->usage)
+                rc = COUNTER("catalog_reloads_total",
+                             "Catalog sets published by hot reload.",
+                             meter_usage_generation(m->usage));
         if (!rc)
                 rc = tl_buf_printf(out, err,
                                    "# HELP tally_meter_up Whether the database "
@@ -160,6 +165,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                 status = up ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
                 tl_buf_printf(&body, &e, "%s\n",
                               up ? "ok" : "database unavailable");
+        } else if (!strncmp(url, "/v1/customers/", 14)) {
+                type = "application/json";
+                if (h->m->usage) {
+                        status = meter_usage_http(
+                                h->m->usage, url + 14,
+                                MHD_lookup_connection_value(
+                                        c, MHD_GET_ARGUMENT_KIND, "period"),
+                                &body);
+                } else {
+                        status = MHD_HTTP_SERVICE_UNAVAILABLE;
+                        tl_buf_puts(&body,
+                                    "{\"error\":\"no catalog: start the "
+                                    "meter with meter.rules and "
+                                    "meter.customers\"}\n",
+                                    &e);
+                }
         } else {
                 status = MHD_HTTP_NOT_FOUND;
                 tl_buf_puts(&body, "not found\n", &e);

@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "usage.h"
 
 const int meter_lat_bounds_ms[METER_LAT_BUCKETS] = {5,   10,  25,   50,
                                                     100, 250, 500,  1000,
@@ -382,6 +383,15 @@ tl_status meter_new(const struct meter_config *c, struct meter **out,
         rc = meter_batch_init(&m->batch, c->skew_s * 1000000, err);
         if (!rc)
                 rc = make_consumer(m, err);
+        if (!rc && c->rules) {
+                /* Ingest never waits for a valid catalog: a refused one
+                   only turns the usage API off (503). */
+                struct tl_error e = {0};
+                char q[600];
+                if (meter_usage_new(c->rules, c->customers, &m->usage, &e))
+                        tl_log(TL_LOG_ERROR, "meter", "usage API off",
+                               "error=%s", tl_log_quote(e.msg, q, sizeof q));
+        }
         if (!rc && c->http)
                 rc = meter_http_start(m, c->http, &m->http, err);
         if (rc) {
@@ -399,6 +409,7 @@ void meter_free(struct meter **pp)
         if (!m)
                 return;
         meter_http_stop(&m->http);
+        meter_usage_free(&m->usage);
         if (m->rk)
                 rd_kafka_destroy(m->rk);
         meter_store_free(&m->st);

@@ -41,6 +41,7 @@ struct meter {
         int64_t last_assign_us; /* a rebalance may still move partitions */
         int64_t last_lag_us;
         struct meter_http *http;
+        struct meter_usage *usage; /* NULL without meter.rules, or failing */
 };
 
 /* Prometheus text of the counters and per-partition lag. */

@@ -37,6 +37,7 @@ struct meter_config {
         long batch_ms;              /* age bound of a batch, default 500 */
         char *http;                 /* "HOST:PORT" to serve; NULL: none */
         char *rules;                /* catalog path for the usage API */
+        char *customers;            /* customers file for the usage API */
         long skew_s;                /* how far ahead event time may be */
         long exit_idle_ms;          /* >0: stop once caught up and idle */
 };

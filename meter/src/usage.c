@@ -1,0 +1,265 @@
+/* The live usage API. It reads the customer's stored events (exact for
+   every meter kind: sums, max, latest, unique counts, seats) and prices
+   them with the very code `tally rate` uses, against one snapshot of the
+   hot-reloaded catalog set. */
+#include "usage.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "rating/customers.h"
+#include "rating/invoice.h"
+#include "rating/reload.h"
+#include "rating/usage.h"
+#include "schemas/db.h"
+
+struct meter_usage {
+        struct rate_reloader *rl;
+        struct rate_customers *cs;
+        pthread_mutex_t lock; /* the connection */
+        PGconn *conn;
+};
+
+/* Seat events before the period count too: a device activated earlier is
+   active in it. Dimensions come one row each, in key order. */
+static const char EVENTS_SQL[] =
+        "SELECT e.type, (extract(epoch FROM e.event_time) * 1000000)::int8,"
+        " e.source, e.event_id, e.model, e.deployment, e.decoding,"
+        " e.input_tokens, e.output_tokens, e.cached_input_tokens,"
+        " e.iterations, e.tokens, e.mac, e.device_id, e.seat_action,"
+        " e.model_class, d.key, d.value"
+        " FROM events e LEFT JOIN LATERAL jsonb_each_text(e.dims) d ON true"
+        " WHERE e.customer_id = $1 AND e.event_time < $3::timestamptz"
+        " AND (e.event_time >= $2::timestamptz OR e.type = 4)"
+        " ORDER BY e.source, e.event_id, d.key COLLATE \"C\"";
+
+tl_status meter_usage_new(const char *rules, const char *customers,
+                          struct meter_usage **out, struct tl_error *err)
+{
+        struct meter_usage *u;
+        tl_status rc;
+
+        if (!customers)
+                return tl_fail(err, TL_EUSAGE,
+                               "meter.rules needs meter.customers (the "
+                               "customers file the usage API prices for)");
+        u = tl_calloc(1, sizeof *u);
+        if (!u)
+                return tl_fail(err, TL_ENOMEM, "meter: out of memory");
+        pthread_mutex_init(&u->lock, NULL);
+        rc = rate_customers_load_file(customers, &u->cs, NULL, err);
+        if (!rc)
+                rc = rate_reloader_new(rules, 0, &u->rl, NULL, err);
+        if (rc) {
+                meter_usage_free(&u);
+                return rc;
+        }
+        *out = u;
+        return TL_OK;
+}
+
+void meter_usage_free(struct meter_usage **pp)
+{
+        struct meter_usage *u = *pp;
+
+        if (!u)
+                return;
+        rate_reloader_free(&u->rl);
+        rate_customers_free(&u->cs);
+        if (u->conn)
+                PQfinish(u->conn);
+        pthread_mutex_destroy(&u->lock);
+        tl_free(u);
+        *pp = NULL;
+}
+
+unsigned long long meter_usage_generation(const struct meter_usage *u)
+{
+        return u ? rate_reloader_generation(u->rl) : 0;
+}
+
+static struct sch_str col(const PGresult *r, int row, int c)
+{
+        struct sch_str s = {NULL, 0};
+
+        if (!PQgetisnull(r, row, c)) {
+                s.ptr = PQgetvalue(r, row, c);
+                s.len = (uint32_t)PQgetlength(r, row, c);
+        }
+        return s;
+}
+
+static uint64_t count(const PGresult *r, int row, int c)
+{
+        return PQgetisnull(r, row, c)
+                       ? 0
+                       : strtoull(PQgetvalue(r, row, c), NULL, 10);
+}
+
+/* Rows [*row, next event) as one event of 'subject'. */
+static void row_event(const PGresult *r, int *row, const char *subject,
+                      struct sch_event *ev)
+{
+        int i = *row;
+
+        memset(ev, 0, sizeof *ev);
+        ev->subject.ptr = subject;
+        ev->subject.len = (uint32_t)strlen(subject);
+        ev->type = (sch_event_type)atoi(PQgetvalue(r, i, 0));
+        ev->time_us = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        ev->source = col(r, i, 2);
+        ev->id = col(r, i, 3);
+        ev->model = col(r, i, 4);
+        ev->deployment = (sch_deployment)count(r, i, 5);
+        ev->decoding = col(r, i, 6);
+        ev->input_tokens = count(r, i, 7);
+        ev->output_tokens = count(r, i, 8);
+        ev->cached_input_tokens = count(r, i, 9);
+        ev->iterations = count(r, i, 10);
+        ev->tokens = count(r, i, 11);
+        ev->mac = count(r, i, 12);
+        ev->device_id = col(r, i, 13);
+        ev->action = (sch_seat_action)count(r, i, 14);
+        ev->model_class = col(r, i, 15);
+        for (; *row < PQntuples(r); (*row)++) {
+                if (*row > i &&
+                    (strcmp(PQgetvalue(r, *row, 2), ev->source.ptr) ||
+                     strcmp(PQgetvalue(r, *row, 3), ev->id.ptr)))
+                        break;
+                if (!PQgetisnull(r, *row, 16) && ev->dim_count < SCH_MAX_DIMS) {
+                        ev->dims[ev->dim_count].key = col(r, *row, 16);
+                        ev->dims[ev->dim_count].value = col(r, *row, 17);
+                        ev->dim_count++;
+                }
+        }
+}
+
+static unsigned fail(struct tl_buf *body, unsigned status, const char *msg)
+{
+        tl_buf_clear(body);
+        tl_buf_puts(body, "{\"error\":\"", NULL);
+        for (const char *c = msg; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                        tl_buf_append(body, "\\", 1, NULL);
+                if ((unsigned char)*c >= 0x20)
+                        tl_buf_append(body, c, 1, NULL);
+        }
+        tl_buf_puts(body, "\"}\n", NULL);
+        return status;
+}
+
+/* The customer's events of the period into 'acc'. */
+static tl_status fold_events(struct meter_usage *u, const char *id,
+                             const struct rate_period *p, struct rate_acc *acc,
+                             struct tl_error *err)
+{
+        char from[40], to[40];
+        const char *params[3] = {id, from, to};
+        PGresult *r;
+        tl_status rc = TL_OK;
+
+        snprintf(from, sizeof from, "%s 00:00:00+00", p->start_iso);
+        snprintf(to, sizeof to, "%s 00:00:00+00", p->end_iso);
+        pthread_mutex_lock(&u->lock);
+        if (!u->conn || PQstatus(u->conn) != CONNECTION_OK) {
+                if (u->conn)
+                        PQfinish(u->conn);
+                u->conn = NULL;
+                rc = sch_db_connect(&u->conn, err);
+        }
+        if (rc) {
+                pthread_mutex_unlock(&u->lock);
+                return rc;
+        }
+        r = PQexecParams(u->conn, EVENTS_SQL, 3, NULL, params, NULL, NULL, 0);
+        pthread_mutex_unlock(&u->lock);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                rc = tl_fail(err, TL_EDB, "usage query: %s",
+                             PQresultErrorMessage(r));
+                PQclear(r);
+                return rc;
+        }
+        for (int row = 0; !rc && row < PQntuples(r);) {
+                struct sch_event ev;
+                row_event(r, &row, id, &ev);
+                rc = rate_acc_add(acc, &ev, err);
+        }
+        PQclear(r);
+        return rc;
+}
+
+static unsigned price(struct meter_usage *u, const struct rate_customer *cust,
+                      const struct rate_period *p, struct tl_buf *body)
+{
+        const struct rate_catalog_set *set = rate_reloader_acquire(u->rl);
+        const struct rate_catalog *cat =
+                rate_catalog_set_pick(set, p->start_day);
+        struct rate_acc *acc = NULL;
+        struct rate_invoice *inv = NULL;
+        struct tl_error e = {0};
+        char now[40];
+        unsigned status = 200;
+        tl_status rc;
+
+        if (!cat) {
+                rate_reloader_release(u->rl, set);
+                return fail(body, 404, "no catalog in force for the period");
+        }
+        rc = rate_acc_new(cat, p, &acc, &e);
+        if (!rc)
+                rc = fold_events(u, cust->id, p, acc, &e);
+        if (!rc)
+                rc = rate_invoice_build(cat, u->cs, cust, acc,
+                                        rate_acc_find(acc, cust->id), &inv,
+                                        &e);
+        if (!rc) {
+                tl_time_format_rfc3339(tl_time_now_us(), now, sizeof now);
+                tl_buf_printf(body, NULL,
+                              "{\"customer_id\":\"%s\",\"period\":\"%s\","
+                              "\"as_of\":\"%s\",\"catalog_generation\":%llu,"
+                              "\"draft\":",
+                              cust->id, p->label, now,
+                              (unsigned long long)rate_reloader_generation(
+                                      u->rl));
+                rc = rate_invoice_json(inv, body, &e);
+                tl_buf_puts(body, "}\n", NULL);
+        }
+        if (rc)
+                status = fail(body, rc == TL_EDB ? 503 : 500, e.msg);
+        rate_invoice_free(&inv);
+        rate_acc_free(&acc);
+        rate_reloader_release(u->rl, set);
+        return status;
+}
+
+unsigned meter_usage_http(struct meter_usage *u, const char *path,
+                          const char *period, struct tl_buf *body)
+{
+        const char *slash = strchr(path, '/');
+        const struct rate_customer *cust;
+        struct rate_period p;
+        struct tl_error e = {0};
+        char id[SCH_MAX_SUBJECT_BYTES + 1];
+        size_t n = slash ? (size_t)(slash - path) : 0;
+
+        if (!slash || strcmp(slash, "/usage") || n == 0 || n >= sizeof id)
+                return fail(body, 404, "expected /v1/customers/{id}/usage");
+        memcpy(id, path, n);
+        id[n] = '\0';
+        if (period) {
+                if (rate_period_parse(period, &p, &e))
+                        return fail(body, 400, e.msg);
+        } else {
+                tl_time_us now = tl_time_now_us();
+                rate_period_of_day(now / TL_US_PER_DAY, &p);
+        }
+        cust = rate_customers_find(u->cs, id, n);
+        if (!cust)
+                return fail(body, 404, "unknown customer");
+        return price(u, cust, &p, body);
+}
