@@ -104,3 +104,16 @@ void tl_log(tl_log_level level, const char *comp, const char *msg,
                 fprintf(stderr, "%s\n", line);
         pthread_mutex_unlock(&sink_lock);
 }
+
+void tl_log_library(int syslog_level, const char *comp, const char *lib,
+                    const char *facility, const char *text)
+{
+        tl_log_level l = syslog_level <= 3   ? TL_LOG_ERROR
+                         : syslog_level <= 4 ? TL_LOG_WARN
+                         : syslog_level <= 6 ? TL_LOG_INFO
+                                             : TL_LOG_DEBUG;
+        char q[512];
+
+        tl_log(l, comp, lib, "facility=%s detail=%s", facility,
+               tl_log_quote(text, q, sizeof q));
+}

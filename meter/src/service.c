@@ -35,15 +35,8 @@ static void sleep_ms(long ms)
 static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
                       const char *buf)
 {
-        tl_log_level l = level <= 3 ? TL_LOG_ERROR
-                         : level <= 4 ? TL_LOG_WARN
-                         : level <= 6 ? TL_LOG_INFO
-                                      : TL_LOG_DEBUG;
-        char q[512];
-
         (void)rk;
-        tl_log(l, "meter", "librdkafka", "facility=%s detail=%s", fac,
-               tl_log_quote(buf, q, sizeof q));
+        tl_log_library(level, "meter", "librdkafka", fac, buf);
 }
 
 static void kafka_error(rd_kafka_t *rk, int code, const char *reason,

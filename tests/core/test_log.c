@@ -59,3 +59,26 @@ Test(log, level_names_parse)
         cr_assert_eq(tl_log_level_parse("loud"), -1);
         cr_assert_eq(tl_log_level_parse(NULL), -1);
 }
+
+Test(log, library_lines_map_syslog_levels)
+{
+        static const struct {
+                int syslog;
+                const char *level;
+        } cases[] = {{0, "error"}, {3, "error"}, {4, "warn"},
+                     {5, "info"},  {6, "info"},  {7, "debug"}};
+
+        tl_log_set_sink(capture, NULL);
+        tl_log_set_level(TL_LOG_DEBUG);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                char want[64];
+                tl_log_library(cases[i].syslog, "meter", "librdkafka", "FAIL",
+                               "broker down: 127.0.0.1");
+                snprintf(want, sizeof want, " level=%s ", cases[i].level);
+                cr_expect(strstr(last, want), "%d: %s", cases[i].syslog, last);
+                cr_expect(strstr(last, "comp=meter msg=librdkafka facility=FAIL"
+                                       " detail=\"broker down: 127.0.0.1\""),
+                          "%s", last);
+        }
+        tl_log_set_sink(NULL, NULL);
+}

@@ -28,15 +28,8 @@ struct broker_opts {
 static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
                       const char *buf)
 {
-        tl_log_level l = level <= 3   ? TL_LOG_ERROR
-                         : level <= 4 ? TL_LOG_WARN
-                         : level <= 6 ? TL_LOG_INFO
-                                      : TL_LOG_DEBUG;
-        char qbuf[512];
-
         (void)rk;
-        tl_log(l, "broker", "librdkafka", "facility=%s detail=%s", fac,
-               tl_log_quote(buf, qbuf, sizeof qbuf));
+        tl_log_library(level, "broker", "librdkafka", fac, buf);
 }
 
 static int parse_opts(const struct cli_command *cmd, int argc, char **argv,

@@ -297,15 +297,8 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
 static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
                       const char *buf)
 {
-        tl_log_level l = level <= 3   ? TL_LOG_ERROR
-                         : level <= 4 ? TL_LOG_WARN
-                         : level <= 6 ? TL_LOG_INFO
-                                      : TL_LOG_DEBUG;
-        char qbuf[512];
-
         (void)rk;
-        tl_log(l, "loadgen", "librdkafka", "facility=%s detail=%s", fac,
-               tl_log_quote(buf, qbuf, sizeof qbuf));
+        tl_log_library(level, "loadgen", "librdkafka", fac, buf);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,

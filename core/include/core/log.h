@@ -39,4 +39,12 @@ void tl_log_set_sink(tl_log_fn fn, void *ctx);
 */
 const char *tl_log_quote(const char *s, char *out, size_t size);
 
+/*
+** Log a line that a library reported through its callback with a syslog(3)
+** level (0 emergency .. 7 debug, as librdkafka does): "msg=LIB
+** facility=FACILITY detail=TEXT", the text quoted.
+*/
+void tl_log_library(int syslog_level, const char *comp, const char *lib,
+                    const char *facility, const char *text);
+
 #endif
