@@ -120,13 +120,8 @@ static int loadgen_argv(struct mk_case *c, const char **argv,
 
 void mk_loadgen(struct mk_case *c, const char *const *extra)
 {
-        const char *argv[64];
-        char log[300];
-
-        loadgen_argv(c, argv, extra);
-        snprintf(log, sizeof log, "%s/loadgen.log", c->dir);
-        cr_assert_eq(mk_wait(spawn(argv, log), 240000), 0,
-                     "loadgen failed (see %s)", log);
+        cr_assert_eq(mk_wait(mk_loadgen_spawn(c, extra), 240000), 0,
+                     "loadgen failed (see %s/loadgen.log)", c->dir);
 }
 
 pid_t mk_loadgen_spawn(struct mk_case *c, const char *const *extra)
@@ -170,6 +165,20 @@ void mk_meter_drain(struct mk_case *c)
 
         cr_assert_eq(mk_wait(mk_meter_spawn(c, extra), 240000), 0,
                      "the draining meter failed (logs in %s)", c->dir);
+}
+
+void mk_finish_live(struct mk_case *c, pid_t loadgen, pid_t meter)
+{
+        long long produced, stored, dups, dead;
+
+        cr_assert_eq(mk_wait(loadgen, 180000), 0, "loadgen failed");
+        mk_truth_totals(c, &produced, &stored, &dups, &dead);
+        /* The same process recovers by itself. */
+        cr_expect(mk_wait_consumed(c, produced, 150000),
+                  "the meter did not catch up after the faults");
+        kill(meter, SIGTERM);
+        cr_expect_eq(mk_wait(meter, 30000), 0, "meter exit after SIGTERM");
+        mk_check_truth(c);
 }
 
 /* ---- the truth ------------------------------------------------------------ */

@@ -45,6 +45,13 @@ int mk_wait(pid_t pid, int timeout_ms);
 void mk_meter_drain(struct mk_case *c);
 
 /*
+** After faults against a running meter: wait for loadgen, then until the
+** meter has committed every unit, stop it with SIGTERM (exit 0 expected)
+** and check the truth.
+*/
+void mk_finish_live(struct mk_case *c, pid_t loadgen, pid_t meter);
+
+/*
 ** Compare the database with loadgen's truth file: events per customer and
 ** type with their sums, the rollups, the ingest counts (stored +
 ** duplicates + dead letters = produced) and the dead letters.
