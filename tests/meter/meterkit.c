@@ -134,11 +134,18 @@ pid_t mk_loadgen_spawn(struct mk_case *c, const char *const *extra)
         return spawn(argv, log);
 }
 
+static char meter_log[300];
+
+const char *mk_meter_log(void)
+{
+        return meter_log;
+}
+
 pid_t mk_meter_spawn(struct mk_case *c, const char *const *extra)
 {
         static int count;
         const char *argv[64];
-        char log[300];
+        char *log = meter_log;
         int n = 0;
 
         argv[n++] = tk_tally_bin();
@@ -155,7 +162,7 @@ pid_t mk_meter_spawn(struct mk_case *c, const char *const *extra)
         argv[n++] = "-X";
         argv[n++] = "heartbeat.interval.ms=500";
         build_argv(argv, n, extra);
-        snprintf(log, sizeof log, "%s/meter-%d.log", c->dir, ++count);
+        snprintf(log, sizeof meter_log, "%s/meter-%d.log", c->dir, ++count);
         return spawn(argv, log);
 }
 

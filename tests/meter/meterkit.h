@@ -38,6 +38,9 @@ pid_t mk_loadgen_spawn(struct mk_case *c, const char *const *extra);
    and extra arguments; stderr goes to DIR/meter-N.log. */
 pid_t mk_meter_spawn(struct mk_case *c, const char *const *extra);
 
+/* The log file of the meter mk_meter_spawn started last. */
+const char *mk_meter_log(void);
+
 /* Wait for 'pid' up to 'timeout_ms'; its exit code, or -1 (then killed). */
 int mk_wait(pid_t pid, int timeout_ms);
 

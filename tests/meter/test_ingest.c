@@ -2,6 +2,7 @@
    bad input dead-lettered with its reason, metrics, shutdown, config. */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,13 +63,15 @@ Test(ingest, every_bad_input_is_dead_lettered_with_its_reason, .timeout = 240)
         mk_check_truth(&c);
         for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
                 char sql[512];
+                char *lit = PQescapeLiteral(c.db, reasons[i],
+                                            strlen(reasons[i]));
                 char *n;
                 snprintf(sql, sizeof sql,
                          "SELECT count(*) FROM dead_letters WHERE"
                          " position(%s in reason) > 0 AND length(raw) > 0"
                          " AND kafka_topic = 'ingest_bad'",
-                         PQescapeLiteral(c.db, reasons[i],
-                                         strlen(reasons[i])));
+                         lit);
+                PQfreemem(lit);
                 n = tk_scalar(c.db, sql);
                 cr_expect_gt(atol(n), 0, "no dead letter says \"%s\"",
                              reasons[i]);
@@ -175,4 +178,35 @@ Test(ingest, bad_configuration_is_refused_with_its_place)
         cr_expect_eq(r.exit_code, 2);
         cr_expect(strstr(r.err, "no Kafka brokers"), "%s", r.err);
         tk_proc_result_release(&r);
+}
+
+/* Secrets given through the config never reach a log line, even when the
+   database is unreachable and every retry is logged. */
+Test(ingest, secrets_stay_out_of_the_logs, .timeout = 120)
+{
+        struct mk_case c;
+        const char *extra[] = {"-X", "sasl.password=kafka-secret-4711", NULL};
+        char line[4096];
+        bool seen_retry = false;
+        FILE *f;
+        pid_t m;
+
+        mk_case_start(&c, "ingest_secrets", 1, 1);
+        setenv("DATABASE_URL",
+               "postgresql://tally:pg-secret-4711@127.0.0.1:1/nowhere", 1);
+        m = mk_meter_spawn(&c, extra);
+        mk_sleep_ms(3000);
+        kill(m, SIGTERM);
+        cr_expect_eq(mk_wait(m, 30000), 0, "exit 0 after SIGTERM");
+        f = fopen(mk_meter_log(), "r");
+        cr_assert_not_null(f);
+        while (fgets(line, sizeof line, f)) {
+                cr_expect_null(strstr(line, "secret-4711"), "leaked: %s",
+                               line);
+                seen_retry |= strstr(line, "database unavailable") != NULL;
+        }
+        fclose(f);
+        cr_expect(seen_retry, "the unreachable database was not logged");
+        unsetenv("DATABASE_URL");
+        mk_case_stop(&c);
 }
