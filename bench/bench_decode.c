@@ -13,6 +13,7 @@
 #include <cbor.h>
 #include <jansson.h>
 
+#include "core/time.h"
 #include "schemas/decode.h"
 
 #define RUNS 5
@@ -102,10 +103,7 @@ static void build(struct corpus *c, size_t n, bool cbor)
 
 static double now_s(void)
 {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+        return (double)tl_mono_us() / 1e6;
 }
 
 typedef size_t (*decode_fn)(const struct corpus *c);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/str.h"
+#include "core/time.h"
 #include "schemas/event.h"
 
 static unsigned long long rng = 88172645463325252ULL;
@@ -122,10 +123,7 @@ static int generate(const char *dir, size_t n, unsigned customers)
 
 static double now_s(void)
 {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+        return (double)tl_mono_us() / 1e6;
 }
 
 /* One whole `tally rate` run, stdout discarded; its wall time, or < 0. */

@@ -12,6 +12,14 @@ tl_time_us tl_time_now_us(void)
         return (tl_time_us)ts.tv_sec * TL_US_PER_SEC + ts.tv_nsec / 1000;
 }
 
+int64_t tl_mono_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int64_t floor_div(int64_t a, int64_t b)
 {
         int64_t q = a / b;

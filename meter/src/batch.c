@@ -5,24 +5,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/evp.h>
 
 #include "core/alloc.h"
 #include "core/hash.h"
+#include "core/time.h"
 
 #define STAGE_FIELDS 25
 /* Microseconds from the Unix epoch to PostgreSQL's (2000-01-01). */
 #define PG_EPOCH_US (INT64_C(946684800) * 1000000)
-
-static int64_t mono_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 tl_status meter_batch_init(struct meter_batch *b, int64_t skew_us,
                            struct tl_error *err)
@@ -574,7 +566,7 @@ tl_status meter_batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
         }
         b->msgs[b->nmsg++] = msg;
         if (!b->started_us)
-                b->started_us = mono_us();
+                b->started_us = tl_mono_us();
         part->last = msg->offset;
         part->pos = msg->offset + 1;
         if (!msg->payload || msg->len == 0) {

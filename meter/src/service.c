@@ -17,14 +17,6 @@ const int meter_lat_bounds_ms[METER_LAT_BUCKETS] = {5,   10,  25,   50,
                                                     100, 250, 500,  1000,
                                                     2500, 5000, 10000};
 
-int64_t meter_mono_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void sleep_ms(long ms)
 {
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -167,7 +159,7 @@ static void drop_batch(struct meter *m)
 
 static void count_batch(struct meter *m)
 {
-        int64_t lat = meter_mono_us() - m->batch.started_us;
+        int64_t lat = tl_mono_us() - m->batch.started_us;
 
         for (size_t i = 0; i < m->nparts; i++) {
                 const struct meter_part *p = &m->parts[i];
@@ -251,7 +243,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 }
                 pthread_mutex_unlock(&m->lock);
                 m->last_part = 0;
-                m->last_assign_us = meter_mono_us();
+                m->last_assign_us = tl_mono_us();
                 if (!resync(m))
                         rd_kafka_assign(rk, NULL);
                 return;
@@ -470,7 +462,7 @@ static void on_message(struct meter *m, rd_kafka_message_t *msg)
                        topic, msg->partition, p->pos, msg->offset);
         }
         p->eof = false;
-        m->last_msg_us = meter_mono_us();
+        m->last_msg_us = tl_mono_us();
         if (meter_batch_add(&m->batch, msg, p, pi, &e)) {
                 char q[600];
                 tl_log(TL_LOG_ERROR, "meter", "batch dropped", "error=%s",
@@ -525,9 +517,9 @@ tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
                                rd_kafka_err2str(kerr));
         tl_log(TL_LOG_INFO, "meter", "started", "group=%s topics=%d",
                c->group, c->topic_count);
-        m->last_msg_us = meter_mono_us();
+        m->last_msg_us = tl_mono_us();
         while (!*stop && !m->fatal) {
-                int64_t now = meter_mono_us();
+                int64_t now = tl_mono_us();
                 int timeout = 100;
                 rd_kafka_message_t *msg;
 
@@ -541,7 +533,7 @@ tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
                 msg = rd_kafka_consumer_poll(m->rk, timeout);
                 if (msg)
                         on_message(m, msg);
-                now = meter_mono_us();
+                now = tl_mono_us();
                 if (m->batch.units >= (uint64_t)c->batch_events ||
                     (m->batch.nmsg &&
                      now - m->batch.started_us >= c->batch_ms * 1000))

@@ -53,6 +53,4 @@ tl_status meter_http_start(struct meter *m, const char *addr,
                            struct meter_http **out, struct tl_error *err);
 void meter_http_stop(struct meter_http **pp);
 
-int64_t meter_mono_us(void);
-
 #endif

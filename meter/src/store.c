@@ -492,7 +492,7 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
         PGresult *notnew = NULL;
         tl_status rc = TL_OK;
 
-        st->t_begin = meter_mono_us();
+        st->t_begin = tl_mono_us();
         if (b->staged)
                 rc = meter_copy_trailer(&b->stage, err);
         if (!rc)
@@ -502,10 +502,10 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
         if (!rc && b->staged)
                 rc = copy_in(st, "COPY meter_stage FROM STDIN BINARY",
                              b->stage.data, b->stage.len, err);
-        st->t_copy = meter_mono_us();
+        st->t_copy = tl_mono_us();
         if (!rc && b->staged)
                 rc = run(st, "chain", 0, NULL, &notnew, err);
-        st->t_chain = meter_mono_us();
+        st->t_chain = tl_mono_us();
         if (!rc && b->staged)
                 rc = classify(st, b, notnew, err);
         PQclear(notnew);
@@ -528,10 +528,10 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
                 rc = write_counts(st, parts, nparts, err);
         if (!rc)
                 rc = write_offsets(st, parts, nparts, err);
-        st->t_rest = meter_mono_us();
+        st->t_rest = tl_mono_us();
         if (!rc)
                 rc = exec_ok(st, "COMMIT", "COMMIT", err);
-        st->t_commit = meter_mono_us();
+        st->t_commit = tl_mono_us();
         return rc;
 }
 

@@ -17,6 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/time.h"
 
 #define LOG_COMP "rating"
 
@@ -94,14 +95,6 @@ static void snap_unref(struct snap *p)
                 rate_catalog_set_free(&p->owned);
                 tl_free(p);
         }
-}
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The names rate_catalog_set_load reads (its rule, repeated here because
@@ -267,12 +260,13 @@ static void *watch_main(void *arg)
 {
         struct rate_reloader *r = arg;
         bool dirty = false;
-        int64_t deadline_ms = 0;
+        int64_t deadline_us = 0;
 
         while (!atomic_load(&r->stopping)) {
                 struct pollfd fds[2] = {{r->wake_fd, POLLIN, 0},
                                         {r->inotify_fd, POLLIN, 0}};
-                int64_t wait_ms = dirty ? deadline_ms - now_ms() : -1;
+                int64_t wait_ms =
+                        dirty ? (deadline_us - tl_mono_us() + 999) / 1000 : -1;
                 bool now = false;
 
                 if (dirty && wait_ms < 0)
@@ -292,9 +286,10 @@ static void *watch_main(void *arg)
                         now = drain_wake(r);
                 if ((fds[1].revents & POLLIN) && drain_events(r)) {
                         dirty = true;
-                        deadline_ms = now_ms() + r->quiet_ms;
+                        deadline_us = tl_mono_us() +
+                                      (int64_t)r->quiet_ms * 1000;
                 }
-                if (now || (dirty && now_ms() >= deadline_ms)) {
+                if (now || (dirty && tl_mono_us() >= deadline_us)) {
                         /* A reload reads everything, so it also answers
                            the file events seen so far. */
                         dirty = false;

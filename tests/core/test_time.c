@@ -1,5 +1,6 @@
 /* UTC civil dates and RFC 3339 parsing. */
 #include <criterion/criterion.h>
+#include <time.h>
 #include <string.h>
 
 #include "core/time.h"
@@ -78,4 +79,16 @@ Test(time, rejects_bad_timestamps_with_reason)
         assert_bad("2026-10-14T09:30:12+0200", "'Z' or a +hh:mm");
         assert_bad("2026-10-14T09:30:12Zjunk", "'Z' or a +hh:mm");
         assert_bad("0000-01-01T00:00:00Z", "expected RFC 3339");
+}
+
+Test(time, monotonic_clock_advances_with_time)
+{
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        int64_t a = tl_mono_us(), b;
+
+        nanosleep(&ts, NULL);
+        b = tl_mono_us();
+        cr_assert_geq(b - a, 20000, "%lld us for a 20 ms sleep",
+                      (long long)(b - a));
+        cr_assert_lt(b - a, 5000000);
 }

@@ -16,6 +16,9 @@ typedef int64_t tl_time_us;
 /* The wall clock now. */
 tl_time_us tl_time_now_us(void);
 
+/* Microseconds of a monotonic clock (any origin), for durations. */
+int64_t tl_mono_us(void);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (any year). */
 int64_t tl_days_from_civil(int64_t year, unsigned month, unsigned day);
 
