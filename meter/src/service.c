@@ -150,8 +150,8 @@ static bool resync(struct meter *m)
         return true;
 }
 
-/* Drop the in-flight batch: its messages will be read again. */
-static void drop_batch(struct meter *m)
+/* Forget the batch: committed, or dropped to be read again. */
+static void end_batch(struct meter *m)
 {
         meter_batch_clear(&m->batch);
         parts_reset_batch(m);
@@ -186,7 +186,7 @@ static void flush(struct meter *m)
         if (!m->batch.nmsg)
                 return;
         if (!meter_store_alive(m->st)) {
-                drop_batch(m);
+                end_batch(m);
                 if (!m->in_revoke)
                         resync(m);
                 return;
@@ -199,8 +199,7 @@ static void flush(struct meter *m)
                 tl_log(TL_LOG_DEBUG, "meter", "batch stored",
                        "units=%" PRIu64 " rows=%zu dead=%zu", m->batch.units,
                        m->batch.nrows, m->batch.ndead);
-                meter_batch_clear(&m->batch);
-                parts_reset_batch(m);
+                end_batch(m);
                 return;
         }
         if (rc == TL_ECONFLICT)
@@ -212,7 +211,7 @@ static void flush(struct meter *m)
         tl_log(TL_LOG_WARN, "meter", "batch not stored; reading it again",
                "status=%s error=%s", tl_status_name(rc),
                tl_log_quote(e.msg, q, sizeof q));
-        drop_batch(m);
+        end_batch(m);
         if (!m->in_revoke)
                 resync(m);
 }
@@ -253,7 +252,6 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         m->in_revoke = true;
         flush(m);
         m->in_revoke = false;
-        drop_batch(m);
         pthread_mutex_lock(&m->lock);
         m->nparts = 0;
         pthread_mutex_unlock(&m->lock);
@@ -467,7 +465,7 @@ static void on_message(struct meter *m, rd_kafka_message_t *msg)
                 char q[600];
                 tl_log(TL_LOG_ERROR, "meter", "batch dropped", "error=%s",
                        tl_log_quote(e.msg, q, sizeof q));
-                drop_batch(m);
+                end_batch(m);
                 resync(m);
         }
 }

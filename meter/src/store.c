@@ -221,6 +221,17 @@ bool meter_store_alive(const struct meter_store *st)
         return st && st->conn && PQstatus(st->conn) == CONNECTION_OK;
 }
 
+/* The next offset in rows of (topic, partition, next_offset) for 'p', or
+   -1 when no row is there. */
+static int64_t held_offset(const PGresult *r, const struct meter_part *p)
+{
+        for (int row = 0; row < PQntuples(r); row++)
+                if (!strcmp(PQgetvalue(r, row, 0), p->topic) &&
+                    atoi(PQgetvalue(r, row, 1)) == p->partition)
+                        return strtoll(PQgetvalue(r, row, 2), NULL, 10);
+        return -1;
+}
+
 tl_status meter_store_load_offsets(struct meter_store *st,
                                    struct meter_part *parts, size_t n,
                                    struct tl_error *err)
@@ -232,12 +243,7 @@ tl_status meter_store_load_offsets(struct meter_store *st,
         if (rc)
                 return rc;
         for (size_t i = 0; i < n; i++) {
-                parts[i].stored = -1;
-                for (int row = 0; row < PQntuples(r); row++)
-                        if (!strcmp(PQgetvalue(r, row, 0), parts[i].topic) &&
-                            atoi(PQgetvalue(r, row, 1)) == parts[i].partition)
-                                parts[i].stored =
-                                        strtoll(PQgetvalue(r, row, 2), NULL, 10);
+                parts[i].stored = held_offset(r, &parts[i]);
         }
         PQclear(r);
         return TL_OK;
@@ -345,13 +351,10 @@ static tl_status fence(struct meter_store *st, struct meter_part *parts,
         if (rc)
                 return rc;
         for (size_t i = 0; !rc && i < n; i++) {
-                int64_t held = -1;
+                int64_t held;
                 if (parts[i].last < 0)
                         continue;
-                for (int row = 0; row < PQntuples(r); row++)
-                        if (!strcmp(PQgetvalue(r, row, 0), parts[i].topic) &&
-                            atoi(PQgetvalue(r, row, 1)) == parts[i].partition)
-                                held = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+                held = held_offset(r, &parts[i]);
                 if (held != parts[i].stored)
                         rc = tl_fail(err, TL_ECONFLICT,
                                      "%s[%d]: stored offset is %" PRId64
@@ -550,9 +553,6 @@ tl_status meter_store_commit(struct meter_store *st, struct meter_batch *b,
         if (rc) {
                 if (meter_store_alive(st))
                         PQclear(PQexec(st->conn, "ROLLBACK"));
-                /* Counters of a rolled-back batch never happened. */
-                for (size_t i = 0; i < nparts; i++)
-                        parts[i].stored_n = parts[i].dups = parts[i].dead = 0;
                 return rc;
         }
         for (size_t i = 0; i < nparts; i++)

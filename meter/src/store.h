@@ -34,7 +34,8 @@ tl_status meter_store_load_offsets(struct meter_store *st,
 ** compared with its 'stored': when another consumer moved it, nothing is
 ** written and TL_ECONFLICT is returned. On TL_OK each batch partition's
 ** 'stored' is its new next offset and the batch's fates are settled.
-** TL_EDB on a database failure (rolled back).
+** TL_EDB on a database failure (rolled back). After a failure the batch's
+** fates and the parts' batch counters mean nothing: drop the batch.
 */
 tl_status meter_store_commit(struct meter_store *st, struct meter_batch *b,
                              struct meter_part *parts, size_t nparts,
