@@ -172,44 +172,50 @@ static tl_status put_dims(struct tl_buf *o, const struct sch_event *ev,
         return rc ? rc : put_field(o, tmp->data, tmp->len, err);
 }
 
-/* What usage rollups group by: model, deployment, decoding, dimensions.
-   SHA-256, not a fast hash: a crafted collision would merge a customer's
-   usage across attributes that prices may tell apart. */
-static tl_status attrs_hash(const struct sch_event *ev, struct tl_buf *tmp,
-                            unsigned char out[16], struct tl_error *err)
+/* The first 16 bytes of SHA-256 of 't'. */
+static tl_status digest16(const struct tl_buf *t, unsigned char out[16],
+                          struct tl_error *err)
 {
         unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned char dep = (unsigned char)ev->deployment;
         unsigned int mdlen = 0;
-        tl_status rc;
 
-        tl_buf_clear(tmp);
-        rc = tl_buf_append(tmp, ev->model.ptr ? ev->model.ptr : "",
-                           ev->model.len, err);
-        if (!rc)
-                rc = tl_buf_append(tmp, "", 1, err);
-        if (!rc)
-                rc = tl_buf_append(tmp, &dep, 1, err);
-        if (!rc)
-                rc = tl_buf_append(tmp, ev->decoding.ptr ? ev->decoding.ptr : "",
-                                   ev->decoding.len, err);
-        for (uint32_t i = 0; !rc && i < ev->dim_count; i++) {
-                rc = tl_buf_append(tmp, "", 1, err);
-                if (!rc)
-                        rc = tl_buf_append(tmp, ev->dims[i].key.ptr,
-                                           ev->dims[i].key.len, err);
-                if (!rc)
-                        rc = tl_buf_append(tmp, "", 1, err);
-                if (!rc)
-                        rc = tl_buf_append(tmp, ev->dims[i].value.ptr,
-                                           ev->dims[i].value.len, err);
-        }
-        if (rc)
-                return rc;
-        if (!EVP_Digest(tmp->data, tmp->len, md, &mdlen, EVP_sha256(), NULL))
+        if (!EVP_Digest(t->data, t->len, md, &mdlen, EVP_sha256(), NULL))
                 return tl_fail(err, TL_EINTERNAL, "meter: SHA-256 failed");
         memcpy(out, md, 16);
         return TL_OK;
+}
+
+/* Append a NUL separator (unless first) and a field. */
+static tl_status put_part(struct tl_buf *t, struct sch_str f, bool first,
+                          struct tl_error *err)
+{
+        tl_status rc = first ? TL_OK : tl_buf_append(t, "", 1, err);
+
+        return rc ? rc : tl_buf_append(t, f.ptr ? f.ptr : "", f.len, err);
+}
+
+/* What usage rollups group by: model NUL deployment decoding (NUL key NUL
+   value)*. SHA-256, not a fast hash: a crafted collision would merge a
+   customer's usage across attributes that prices may tell apart. */
+static tl_status attrs_hash(const struct sch_event *ev, struct tl_buf *tmp,
+                            unsigned char out[16], struct tl_error *err)
+{
+        unsigned char dep = (unsigned char)ev->deployment;
+        tl_status rc;
+
+        tl_buf_clear(tmp);
+        rc = put_part(tmp, ev->model, true, err);
+        if (!rc)
+                rc = put_part(tmp, (struct sch_str){(const char *)&dep, 1},
+                              false, err);
+        if (!rc)
+                rc = put_part(tmp, ev->decoding, true, err);
+        for (uint32_t i = 0; !rc && i < ev->dim_count; i++) {
+                rc = put_part(tmp, ev->dims[i].key, false, err);
+                if (!rc)
+                        rc = put_part(tmp, ev->dims[i].value, false, err);
+        }
+        return rc ? rc : digest16(tmp, out, err);
 }
 
 static tl_status stage_row(struct meter_batch *b, const struct sch_event *ev,
@@ -339,31 +345,21 @@ static tl_status slots_reserve(struct meter_batch *b, struct tl_error *err)
         return TL_OK;
 }
 
+/* tally_event_key(): subject NUL source NUL id. */
 static tl_status event_key(struct meter_batch *b, const struct sch_event *ev,
                            unsigned char out[METER_KEY_BYTES],
                            struct tl_error *err)
 {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int mdlen = 0;
         struct tl_buf *t = &b->scratch;
         tl_status rc;
 
         tl_buf_clear(t);
-        rc = tl_buf_append(t, ev->subject.ptr, ev->subject.len, err);
+        rc = put_part(t, ev->subject, true, err);
         if (!rc)
-                rc = tl_buf_append(t, "", 1, err);
+                rc = put_part(t, ev->source, false, err);
         if (!rc)
-                rc = tl_buf_append(t, ev->source.ptr, ev->source.len, err);
-        if (!rc)
-                rc = tl_buf_append(t, "", 1, err);
-        if (!rc)
-                rc = tl_buf_append(t, ev->id.ptr, ev->id.len, err);
-        if (rc)
-                return rc;
-        if (!EVP_Digest(t->data, t->len, md, &mdlen, EVP_sha256(), NULL))
-                return tl_fail(err, TL_EINTERNAL, "meter: SHA-256 failed");
-        memcpy(out, md, METER_KEY_BYTES);
-        return TL_OK;
+                rc = put_part(t, ev->id, false, err);
+        return rc ? rc : digest16(t, out, err);
 }
 
 static void note_month(struct meter_batch *b, tl_time_us t)
