@@ -92,30 +92,17 @@ int mk_wait(pid_t pid, int timeout_ms)
         return -1;
 }
 
-static int build_argv(const char **argv, int n, const char *const *extra)
-{
-        for (; extra && *extra && n < 60; extra++)
-                argv[n++] = *extra;
-        argv[n] = NULL;
-        return n;
-}
-
-static int loadgen_argv(struct mk_case *c, const char **argv,
-                        const char *const *extra)
+/* 'fixed' then 'extra' (either NULL-terminated, 'extra' may be NULL). */
+static void join_argv(const char **argv, const char *const *fixed,
+                      const char *const *extra)
 {
         int n = 0;
 
-        argv[n++] = tk_tally_bin();
-        argv[n++] = "loadgen";
-        argv[n++] = "--topic";
-        argv[n++] = c->name;
-        argv[n++] = "--truth";
-        argv[n++] = c->truth;
-        argv[n++] = "--quiet";
-        /* The mock broker keeps 5 MiB per partition: compress. */
-        argv[n++] = "-X";
-        argv[n++] = "compression.type=lz4";
-        return build_argv(argv, n, extra);
+        for (; *fixed; fixed++)
+                argv[n++] = *fixed;
+        for (; extra && *extra && n < 63; extra++)
+                argv[n++] = *extra;
+        argv[n] = NULL;
 }
 
 void mk_loadgen(struct mk_case *c, const char *const *extra)
@@ -126,10 +113,14 @@ void mk_loadgen(struct mk_case *c, const char *const *extra)
 
 pid_t mk_loadgen_spawn(struct mk_case *c, const char *const *extra)
 {
+        /* The mock broker keeps 5 MiB per partition: compress. */
+        const char *fixed[] = {tk_tally_bin(), "loadgen", "--topic", c->name,
+                               "--truth", c->truth, "--quiet", "-X",
+                               "compression.type=lz4", NULL};
         const char *argv[64];
         char log[300];
 
-        loadgen_argv(c, argv, extra);
+        join_argv(argv, fixed, extra);
         snprintf(log, sizeof log, "%s/loadgen.log", c->dir);
         return spawn(argv, log);
 }
@@ -144,26 +135,17 @@ const char *mk_meter_log(void)
 pid_t mk_meter_spawn(struct mk_case *c, const char *const *extra)
 {
         static int count;
+        /* The mock cluster waits out a dead member's whole session. */
+        const char *fixed[] = {tk_tally_bin(), "meter", "--topic", c->name,
+                               "--group", c->name, "--batch-ms", "200", "-X",
+                               "session.timeout.ms=4000", "-X",
+                               "heartbeat.interval.ms=500", NULL};
         const char *argv[64];
-        char *log = meter_log;
-        int n = 0;
 
-        argv[n++] = tk_tally_bin();
-        argv[n++] = "meter";
-        argv[n++] = "--topic";
-        argv[n++] = c->name;
-        argv[n++] = "--group";
-        argv[n++] = c->name;
-        argv[n++] = "--batch-ms";
-        argv[n++] = "200";
-        /* The mock cluster waits out a dead member's session. */
-        argv[n++] = "-X";
-        argv[n++] = "session.timeout.ms=4000";
-        argv[n++] = "-X";
-        argv[n++] = "heartbeat.interval.ms=500";
-        build_argv(argv, n, extra);
-        snprintf(log, sizeof meter_log, "%s/meter-%d.log", c->dir, ++count);
-        return spawn(argv, log);
+        join_argv(argv, fixed, extra);
+        snprintf(meter_log, sizeof meter_log, "%s/meter-%d.log", c->dir,
+                 ++count);
+        return spawn(argv, meter_log);
 }
 
 void mk_meter_drain(struct mk_case *c)
