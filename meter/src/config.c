@@ -154,7 +154,7 @@ tl_status meter_config_set(struct meter_config *c, const char *key,
                 return replace(&c->rules, v, err);
         if (!strcmp(key, "meter.customers"))
                 return replace(&c->customers, v, err);
-        return tl_fail(err, TL_EINVAL, "unknown key");
+        return tl_fail(err, TL_ENOTFOUND, "unknown key");
 }
 
 /* Scalars of a map, as "section.key"; a topics sequence and the
@@ -203,17 +203,13 @@ static tl_status load_section(struct meter_config *c, const char *file,
                 } else {
                         rc = meter_config_set(c, key, v->text, &e);
                 }
-                if (rc)
+                if (rc) {
+                        /* An unknown key is pointed at, a bad value too. */
+                        const struct rate_yaml_node *at =
+                                rc == TL_ENOTFOUND ? k : v;
                         return tl_fail(err, rc, "%s:%u:%u: %s: %s", file,
-                                       rc == TL_EINVAL && !strcmp(e.msg,
-                                                                  "unknown key")
-                                               ? k->line
-                                               : v->line,
-                                       rc == TL_EINVAL && !strcmp(e.msg,
-                                                                  "unknown key")
-                                               ? k->col
-                                               : v->col,
-                                       key, e.msg);
+                                       at->line, at->col, key, e.msg);
+                }
         }
         return TL_OK;
 }

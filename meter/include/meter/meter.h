@@ -56,7 +56,9 @@ void meter_config_release(struct meter_config *c);
 tl_status meter_config_load(struct meter_config *c, const char *path,
                             struct tl_error *err);
 
-/* Set one key as the config file would ("kafka.group", ...). */
+/* Set one key as the config file would ("kafka.group", ...). Returns
+   TL_OK, TL_ENOTFOUND for an unknown key, TL_EINVAL for a bad value, or
+   TL_ENOMEM. */
 tl_status meter_config_set(struct meter_config *c, const char *key,
                            const char *value, struct tl_error *err);
 
