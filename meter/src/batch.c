@@ -218,13 +218,30 @@ static tl_status attrs_hash(const struct sch_event *ev, struct tl_buf *tmp,
         return rc ? rc : digest16(tmp, out, err);
 }
 
+/* tally_event_key(): subject NUL source NUL id. */
+static tl_status event_key(struct meter_batch *b, const struct sch_event *ev,
+                           unsigned char out[METER_KEY_BYTES],
+                           struct tl_error *err)
+{
+        struct tl_buf *t = &b->scratch;
+        tl_status rc;
+
+        tl_buf_clear(t);
+        rc = put_part(t, ev->subject, true, err);
+        if (!rc)
+                rc = put_part(t, ev->source, false, err);
+        if (!rc)
+                rc = put_part(t, ev->id, false, err);
+        return rc ? rc : digest16(t, out, err);
+}
+
 static tl_status stage_row(struct meter_batch *b, const struct sch_event *ev,
                            const struct meter_row *row,
                            const struct meter_part *part, struct tl_error *err)
 {
         struct tl_buf *o = &b->stage;
         struct tl_buf *tmp = &b->scratch;
-        unsigned char ah[16];
+        unsigned char ah[16], key[METER_KEY_BYTES];
         bool tok = ev->type == SCH_TYPE_TOKENS;
         bool itr = ev->type == SCH_TYPE_ITERATIONS;
         bool mac = ev->type == SCH_TYPE_MATRIX_OPS;
@@ -290,7 +307,9 @@ static tl_status stage_row(struct meter_batch *b, const struct sch_event *ev,
         if (!rc)
                 rc = put_field(o, ah, sizeof ah, err);
         if (!rc)
-                rc = put_field(o, row->key, METER_KEY_BYTES, err);
+                rc = event_key(b, ev, key, err);
+        if (!rc)
+                rc = put_field(o, key, METER_KEY_BYTES, err);
         return rc;
 }
 
@@ -343,23 +362,6 @@ static tl_status slots_reserve(struct meter_batch *b, struct tl_error *err)
                 b->slots[s] = (uint32_t)i + 1;
         }
         return TL_OK;
-}
-
-/* tally_event_key(): subject NUL source NUL id. */
-static tl_status event_key(struct meter_batch *b, const struct sch_event *ev,
-                           unsigned char out[METER_KEY_BYTES],
-                           struct tl_error *err)
-{
-        struct tl_buf *t = &b->scratch;
-        tl_status rc;
-
-        tl_buf_clear(t);
-        rc = put_part(t, ev->subject, true, err);
-        if (!rc)
-                rc = put_part(t, ev->source, false, err);
-        if (!rc)
-                rc = put_part(t, ev->id, false, err);
-        return rc ? rc : digest16(t, out, err);
 }
 
 static void note_month(struct meter_batch *b, tl_time_us t)
@@ -415,9 +417,6 @@ static tl_status add_row(struct meter_batch *b, const struct sch_event *ev,
                 .subject_len = ev->subject.len, .source_len = ev->source.len,
                 .id_len = ev->id.len};
         sch_event_hash(ev, r->hash);
-        rc = event_key(b, ev, r->key, err);
-        if (rc)
-                return rc;
         s = key_hash(ev) & (b->slot_cap - 1);
         for (; b->slots[s]; s = (s + 1) & (b->slot_cap - 1)) {
                 const struct meter_row *first = &b->rows[b->slots[s] - 1];

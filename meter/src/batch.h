@@ -48,7 +48,6 @@ struct meter_row {
         int32_t dup_of; /* earlier row of the batch with this key, or -1 */
         uint8_t fate;
         unsigned char hash[SCH_HASH_BYTES];
-        unsigned char key[METER_KEY_BYTES]; /* tally_event_key() */
         /* the stored content's hash when the key was stored before */
         unsigned char db_hash[SCH_HASH_BYTES];
         const char *subject, *source, *id; /* arena copies */
