@@ -17,6 +17,7 @@
 #include "rating/reload.h"
 #include "rating/usage.h"
 #include "schemas/db.h"
+#include "schemas/db_events.h"
 
 struct meter_usage {
         struct rate_reloader *rl;
@@ -26,17 +27,13 @@ struct meter_usage {
 };
 
 /* Seat events before the period count too: a device activated earlier is
-   active in it. Dimensions come one row each, in key order. */
+   active in it. */
 static const char EVENTS_SQL[] =
-        "SELECT e.type, (extract(epoch FROM e.event_time) * 1000000)::int8,"
-        " e.source, e.event_id, e.model, e.deployment, e.decoding,"
-        " e.input_tokens, e.output_tokens, e.cached_input_tokens,"
-        " e.iterations, e.tokens, e.mac, e.device_id, e.seat_action,"
-        " e.model_class, d.key, d.value"
+        "SELECT " SCH_DB_EVENT_COLUMNS
         " FROM events e LEFT JOIN LATERAL jsonb_each_text(e.dims) d ON true"
         " WHERE e.customer_id = $1 AND e.event_time < $3::timestamptz"
         " AND (e.event_time >= $2::timestamptz OR e.type = 4)"
-        " ORDER BY e.source, e.event_id, d.key COLLATE \"C\"";
+        " ORDER BY e.customer_id, e.source, e.event_id, d.key COLLATE \"C\"";
 
 tl_status meter_usage_new(const char *rules, const char *customers,
                           struct meter_usage **out, struct tl_error *err)
@@ -81,62 +78,6 @@ void meter_usage_free(struct meter_usage **pp)
 unsigned long long meter_usage_generation(const struct meter_usage *u)
 {
         return u ? rate_reloader_generation(u->rl) : 0;
-}
-
-static struct sch_str col(const PGresult *r, int row, int c)
-{
-        struct sch_str s = {NULL, 0};
-
-        if (!PQgetisnull(r, row, c)) {
-                s.ptr = PQgetvalue(r, row, c);
-                s.len = (uint32_t)PQgetlength(r, row, c);
-        }
-        return s;
-}
-
-static uint64_t count(const PGresult *r, int row, int c)
-{
-        return PQgetisnull(r, row, c)
-                       ? 0
-                       : strtoull(PQgetvalue(r, row, c), NULL, 10);
-}
-
-/* Rows [*row, next event) as one event of 'subject'. */
-static void row_event(const PGresult *r, int *row, const char *subject,
-                      struct sch_event *ev)
-{
-        int i = *row;
-
-        memset(ev, 0, sizeof *ev);
-        ev->subject.ptr = subject;
-        ev->subject.len = (uint32_t)strlen(subject);
-        ev->type = (sch_event_type)atoi(PQgetvalue(r, i, 0));
-        ev->time_us = strtoll(PQgetvalue(r, i, 1), NULL, 10);
-        ev->source = col(r, i, 2);
-        ev->id = col(r, i, 3);
-        ev->model = col(r, i, 4);
-        ev->deployment = (sch_deployment)count(r, i, 5);
-        ev->decoding = col(r, i, 6);
-        ev->input_tokens = count(r, i, 7);
-        ev->output_tokens = count(r, i, 8);
-        ev->cached_input_tokens = count(r, i, 9);
-        ev->iterations = count(r, i, 10);
-        ev->tokens = count(r, i, 11);
-        ev->mac = count(r, i, 12);
-        ev->device_id = col(r, i, 13);
-        ev->action = (sch_seat_action)count(r, i, 14);
-        ev->model_class = col(r, i, 15);
-        for (; *row < PQntuples(r); (*row)++) {
-                if (*row > i &&
-                    (strcmp(PQgetvalue(r, *row, 2), ev->source.ptr) ||
-                     strcmp(PQgetvalue(r, *row, 3), ev->id.ptr)))
-                        break;
-                if (!PQgetisnull(r, *row, 16) && ev->dim_count < SCH_MAX_DIMS) {
-                        ev->dims[ev->dim_count].key = col(r, *row, 16);
-                        ev->dims[ev->dim_count].value = col(r, *row, 17);
-                        ev->dim_count++;
-                }
-        }
 }
 
 static unsigned fail(struct tl_buf *body, unsigned status, const char *msg)
@@ -186,7 +127,7 @@ static tl_status fold_events(struct meter_usage *u, const char *id,
         }
         for (int row = 0; !rc && row < PQntuples(r);) {
                 struct sch_event ev;
-                row_event(r, &row, id, &ev);
+                sch_db_row_event(r, &row, &ev);
                 rc = rate_acc_add(acc, &ev, err);
         }
         PQclear(r);

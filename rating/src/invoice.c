@@ -431,8 +431,46 @@ static tl_status usage_report(struct build *b)
         return rc;
 }
 
-/* Minimum, credit and tax, then the totals: all from rounded lines. */
-static tl_status close_lines(struct build *b, struct rate_amount *sum)
+static tl_status adjustment_lines(struct build *b,
+                                  const struct rate_invoice_opts *opts,
+                                  struct rate_amount *adj)
+{
+        struct rate_amount a;
+        tl_status rc = TL_OK;
+
+        if (!opts)
+                return TL_OK;
+        rate_amount_init(&a);
+        for (size_t i = 0; !rc && i < opts->adjustment_count; i++) {
+                const struct rate_adjustment *x = &opts->adjustments[i];
+                struct rate_line *l;
+                char *name;
+                size_t n = strlen(x->period) + 32;
+
+                if ((rc = add_line(b, RATE_LINE_ADJUSTMENT, &l)) ||
+                    (rc = tl_arena_alloc(&b->inv->arena, n, (void **)&name,
+                                         b->err)) ||
+                    (rc = tl_arena_strndup(&b->inv->arena, x->period,
+                                           strlen(x->period),
+                                           (char **)&l->ref, b->err)))
+                        break;
+                snprintf(name, n, "Late usage of %s", x->period);
+                l->name = name;
+                rate_amount_set_dec(&a, &x->amount);
+                if (!(rc = round_money(b, &a, &l->amount))) {
+                        rate_amount_set_dec(&a, &l->amount);
+                        rate_amount_add(adj, &a);
+                }
+        }
+        rate_amount_release(&a);
+        return rc;
+}
+
+/* Minimum, credit and tax, then the totals: all from rounded lines. The
+   minimum floors 'sum' (fee + seat + usage); 'adj' (adjustments) is added
+   after it. */
+static tl_status close_lines(struct build *b, struct rate_amount *sum,
+                             const struct rate_amount *adj)
 {
         struct rate_invoice *inv = b->inv;
         const struct rate_plan *p = inv->plan;
@@ -461,6 +499,7 @@ static tl_status close_lines(struct build *b, struct rate_amount *sum)
                         rate_amount_add(sum, &a);
                 }
         }
+        rate_amount_add(sum, adj);
         if ((rc = round_money(b, sum, &inv->subtotal)))
                 goto out;
         /* Credit: the balance in money (rounded), at most the subtotal;
@@ -566,9 +605,44 @@ tl_status rate_invoice_build(const struct rate_catalog *cat,
                              const struct rate_acc *acc, size_t ci,
                              struct rate_invoice **out, struct tl_error *err)
 {
+        return rate_invoice_build_opts(cat, customers, cust, acc, ci, NULL,
+                                       out, err);
+}
+
+tl_status rate_invoice_base(const struct rate_invoice *inv,
+                            struct tl_dec *out, struct tl_error *err)
+{
+        struct rate_amount sum, a;
+        tl_status rc;
+
+        rate_amount_init(&sum);
+        rate_amount_init(&a);
+        for (size_t i = 0; i < inv->line_count; i++) {
+                rate_line_kind k = inv->lines[i].kind;
+
+                if (k == RATE_LINE_FEE || k == RATE_LINE_SEAT ||
+                    k == RATE_LINE_USAGE || k == RATE_LINE_MINIMUM) {
+                        rate_amount_set_dec(&a, &inv->lines[i].amount);
+                        rate_amount_add(&sum, &a);
+                }
+        }
+        rc = rate_amount_round(&sum, inv->catalog->currency, out, err);
+        rate_amount_release(&sum);
+        rate_amount_release(&a);
+        return rc;
+}
+
+tl_status rate_invoice_build_opts(const struct rate_catalog *cat,
+                                  const struct rate_customers *customers,
+                                  const struct rate_customer *cust,
+                                  const struct rate_acc *acc, size_t ci,
+                                  const struct rate_invoice_opts *opts,
+                                  struct rate_invoice **out,
+                                  struct tl_error *err)
+{
         struct rate_invoice *inv = tl_calloc(1, sizeof *inv);
         struct build b = {cat, customers, cust, acc, ci, inv, 0, err};
-        struct rate_amount sum;
+        struct rate_amount sum, adj;
         tl_status rc;
 
         if (!inv)
@@ -581,6 +655,7 @@ tl_status rate_invoice_build(const struct rate_catalog *cat,
         inv->period = *rate_acc_period(acc);
         inv->active_days = active_days(cust, &inv->period);
         rate_amount_init(&sum);
+        rate_amount_init(&adj);
         rc = choose_plan(&b);
         if (!rc)
                 rc = fee_lines(&b, &sum);
@@ -589,12 +664,15 @@ tl_status rate_invoice_build(const struct rate_catalog *cat,
         if (!rc)
                 rc = usage_lines(&b, &sum);
         if (!rc)
-                rc = close_lines(&b, &sum);
+                rc = adjustment_lines(&b, opts, &adj);
+        if (!rc)
+                rc = close_lines(&b, &sum, &adj);
         if (!rc)
                 rc = usage_report(&b);
         if (!rc)
                 rc = savings(&b);
         rate_amount_release(&sum);
+        rate_amount_release(&adj);
         if (rc) {
                 if (rc == TL_ENOMEM)
                         tl_fail(err, TL_ENOMEM, "out of memory");

@@ -170,7 +170,15 @@ tl_status rate_invoice_json(const struct rate_invoice *inv, struct tl_buf *b,
         struct out o = {b, err, TL_OK};
         const struct rate_catalog *c = inv->catalog;
 
-        lit(&o, "{\"number\":null,\"status\":\"draft\",");
+        if (inv->number) {
+                lit(&o, "{\"number\":");
+                str(&o, inv->number);
+        } else {
+                lit(&o, "{\"number\":null");
+        }
+        lit(&o, ",\"status\":");
+        str(&o, inv->status ? inv->status : "draft");
+        lit(&o, ",");
         key(&o, "customer");
         str(&o, inv->customer);
         if (inv->customer_name) {
@@ -235,7 +243,12 @@ tl_status rate_invoice_json(const struct rate_invoice *inv, struct tl_buf *b,
                 f_dec(&o, "cloud_equivalent", &s->cloud_equivalent);
                 lit(&o, "}");
         }
-        lit(&o, "]}");
+        lit(&o, "]");
+        if (inv->extra_json && *inv->extra_json) {
+                lit(&o, ",");
+                lit(&o, inv->extra_json);
+        }
+        lit(&o, "}");
         return o.rc;
 }
 

@@ -453,10 +453,38 @@ static tl_status add_seat(struct rate_acc *a, struct mstate *ms,
         return TL_OK;
 }
 
-/* Fold 'ev' into group 'g' of meter 'm' (sums were checked by the caller). */
+static tl_u128 rollup_field(const struct rate_rollup *r, rate_field_kind k)
+{
+        switch (k) {
+        case RATE_FIELD_INPUT_TOKENS:
+                return r->input_tokens;
+        case RATE_FIELD_OUTPUT_TOKENS:
+                return r->output_tokens;
+        case RATE_FIELD_CACHED_INPUT_TOKENS:
+                return r->cached_input_tokens;
+        case RATE_FIELD_ITERATIONS:
+                return r->iterations;
+        case RATE_FIELD_TOKENS:
+                return r->tokens;
+        case RATE_FIELD_MAC:
+                return r->mac;
+        default:
+                return 0;
+        }
+}
+
+/* What 'ev' (or rollup 'r' when not NULL) adds to a sum meter on 'k'. */
+static tl_u128 addend(const struct sch_event *ev, const struct rate_rollup *r,
+                      rate_field_kind k)
+{
+        return r ? rollup_field(r, k) : count_field(ev, k);
+}
+
+/* Fold 'ev' (or rollup 'r') into group 'g' of meter 'm' (sums were
+   checked by the caller). */
 static tl_status fold(struct rate_acc *a, const struct rate_meter *m,
                       struct group *g, const struct sch_event *ev,
-                      struct tl_error *err)
+                      const struct rate_rollup *r, struct tl_error *err)
 {
         struct sch_str v;
         bool added;
@@ -465,10 +493,10 @@ static tl_status fold(struct rate_acc *a, const struct rate_meter *m,
 
         switch (m->aggregation) {
         case RATE_AGG_SUM:
-                g->quantity += count_field(ev, m->value.kind);
+                g->quantity += addend(ev, r, m->value.kind);
                 break;
         case RATE_AGG_COUNT:
-                g->quantity++;
+                g->quantity += r ? r->events : 1;
                 break;
         case RATE_AGG_MAX:
                 x = count_field(ev, m->value.kind);
@@ -502,8 +530,20 @@ static tl_status fold(struct rate_acc *a, const struct rate_meter *m,
 /* Marks a seat meter the event feeds: seats keep events, not groups. */
 static struct group seat_mark;
 
-tl_status rate_acc_add(struct rate_acc *a, const struct sch_event *ev,
-                       struct tl_error *err)
+bool rate_catalog_rollup_ok(const struct rate_catalog *cat, sch_event_type t)
+{
+        if (t == SCH_TYPE_SEAT)
+                return false;
+        for (size_t m = 0; m < cat->meter_count; m++)
+                if ((int)cat->meters[m].event == (int)t &&
+                    cat->meters[m].aggregation != RATE_AGG_SUM &&
+                    cat->meters[m].aggregation != RATE_AGG_COUNT)
+                        return false;
+        return true;
+}
+
+static tl_status add(struct rate_acc *a, const struct sch_event *ev,
+                     const struct rate_rollup *r, struct tl_error *err)
 {
         bool in_period = ev->time_us >= a->period.start_us &&
                          ev->time_us < a->period.end_us;
@@ -539,9 +579,21 @@ tl_status rate_acc_add(struct rate_acc *a, const struct sch_event *ev,
                 if ((rc = find_group(a, m, &c->meters[mi], ev, &groups[k],
                                      err)))
                         return rc;
-                if (m->aggregation == RATE_AGG_SUM &&
-                    !tl_u128_add(groups[k]->quantity,
-                                 count_field(ev, m->value.kind), &sum))
+                if (r && m->aggregation != RATE_AGG_SUM &&
+                    m->aggregation != RATE_AGG_COUNT)
+                        return tl_fail(err, TL_EINVAL,
+                                       "meter %s: a %s meter needs the "
+                                       "events, not daily rollups",
+                                       m->id,
+                                       m->aggregation == RATE_AGG_SEATS
+                                               ? "seats"
+                                               : "max, latest or "
+                                                 "unique_count");
+                if ((m->aggregation == RATE_AGG_SUM &&
+                     !tl_u128_add(groups[k]->quantity,
+                                  addend(ev, r, m->value.kind), &sum)) ||
+                    (m->aggregation == RATE_AGG_COUNT && r &&
+                     !tl_u128_add(groups[k]->quantity, r->events, &sum)))
                         return tl_fail(err, TL_EOVERFLOW,
                                        "meter %s: the sum for %.*s passes "
                                        "2^128",
@@ -552,10 +604,15 @@ tl_status rate_acc_add(struct rate_acc *a, const struct sch_event *ev,
                 size_t mi = a->type_meters[ev->type][k];
                 const struct rate_meter *m = &a->cat->meters[mi];
 
-                if (groups[k] == &seat_mark)
+                if (groups[k] == &seat_mark && r)
+                        rc = tl_fail(err, TL_EINVAL,
+                                     "meter %s: seats need the events, not "
+                                     "daily rollups",
+                                     m->id);
+                else if (groups[k] == &seat_mark)
                         rc = add_seat(a, &c->meters[mi], ev, err);
                 else if (groups[k])
-                        rc = fold(a, m, groups[k], ev, err);
+                        rc = fold(a, m, groups[k], ev, r, err);
                 else
                         continue;
                 if (rc)
@@ -567,6 +624,19 @@ tl_status rate_acc_add(struct rate_acc *a, const struct sch_event *ev,
                 c->in_period = true;
         }
         return TL_OK;
+}
+
+tl_status rate_acc_add(struct rate_acc *a, const struct sch_event *ev,
+                       struct tl_error *err)
+{
+        return add(a, ev, NULL, err);
+}
+
+tl_status rate_acc_add_rollup(struct rate_acc *a, const struct sch_event *attrs,
+                              const struct rate_rollup *r,
+                              struct tl_error *err)
+{
+        return add(a, attrs, r, err);
 }
 
 const struct rate_period *rate_acc_period(const struct rate_acc *acc)

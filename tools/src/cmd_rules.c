@@ -96,10 +96,7 @@ int cli_rules_main(int argc, char **argv)
         }
         if (strcmp(argv[1], "diff") == 0)
                 return diff(cmd, argc - 2, argv + 2);
-        if (strcmp(argv[1], "simulate") == 0) {
-                fprintf(stderr, "tally rules simulate: needs the invoicing "
-                                "part (invoicing/), not built yet\n");
-                return CLI_EXIT_RUNTIME;
-        }
+        if (strcmp(argv[1], "simulate") == 0)
+                return cli_rules_simulate(argc - 1, argv + 1);
         return cli_usage_error(cmd, "unknown subcommand '%s'", argv[1]);
 }

@@ -47,19 +47,41 @@ const struct cli_command cli_commands[] = {
      "SIGTERM or SIGINT: finish the batch, store offsets, leave the group.\n",
      NULL, cli_meter_main},
     {"customers", "import customers from a customers file",
-     "usage: tally customers import FILE\n\n"
-     "Loads or updates customers (upsert); invalid input is reported as\n"
-     "file:line:column and nothing is half-imported.\n",
-     "the invoicing part (invoicing/)", NULL},
+     "usage: tally customers import FILE [--config FILE]\n\n"
+     "Loads or updates customers (upsert) in one transaction; invalid input\n"
+     "is reported as file:line:column and nothing is half-imported. The\n"
+     "file's `credits` is the total prepaid credit it grants: a re-import\n"
+     "grants only the difference.\n",
+     NULL, cli_customers_main},
     {"usage", "usage and cost to date for the open period",
-     "usage: tally usage --customer ID [--period YYYY-MM]\n",
-     "the invoicing part (invoicing/)", NULL},
+     "usage: tally usage --customer ID [--period YYYY-MM] [--format "
+     "table|json]\n"
+     "                   [--rules PATH] [--config FILE] [--as-of DATE]\n\n"
+     "The customer's draft invoice priced now from the database: usage to\n"
+     "date, pending late-usage adjustments, credit, tax. The period defaults\n"
+     "to the current month. Writes nothing.\n",
+     NULL, cli_usage_main},
     {"invoice", "draft or finalize a period's invoices",
      "usage: tally invoice --period YYYY-MM [--customer ID] [--finalize]\n"
-     "                     [--out DIR] [--report]\n\n"
-     "Drafts or finalizes invoices from the database; writes JSON, PDF and\n"
-     "CSV.\n",
-     "the invoicing part (invoicing/)", NULL},
+     "                     [--out DIR] [--report] [--rules PATH]\n"
+     "                     [--config FILE] [--grace-days N] [--as-of DATE]\n"
+     "                     [--batch N] [--quiet]\n\n"
+     "Drafts (default) or finalizes the period's invoices from the\n"
+     "database. Several processes may run at once: customers are claimed\n"
+     "with FOR UPDATE SKIP LOCKED. Finalized invoices get gap-free numbers\n"
+     "and never change; a rerun creates nothing new.\n\n"
+     "  --finalize      freeze and number them (after the period's end plus\n"
+     "                  the grace period, default 3 days)\n"
+     "  --out DIR       write each stored invoice of the period as JSON and\n"
+     "                  PDF, and all lines to invoices-YYYY-MM.csv\n"
+     "  --report        revenue per plan and per experiment cohort (alone:\n"
+     "                  of what is stored, without closing)\n"
+     "  --rules PATH    catalog file or directory (default invoicing.rules\n"
+     "                  of the config file, or $TALLY_RULES)\n"
+     "  --as-of DATE    the day the grace period is checked against\n"
+     "                  (default today)\n"
+     "  --batch N       customers per transaction (default 500)\n",
+     NULL, cli_invoice_main},
     {"infer", "the reference inference engine; emits metered events",
      "usage: tally infer [--model DIR] [--prompt TEXT] [--offline --spool "
      "FILE]\n"

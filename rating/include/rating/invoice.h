@@ -68,6 +68,11 @@ struct rate_cohort_choice {
 };
 
 struct rate_invoice {
+        /* Set by invoicing once the invoice is stored (NULL for a draft
+           that rate_invoice_json prints with "number": null). */
+        const char *number;
+        const char *status;     /* NULL: "draft" */
+        const char *extra_json; /* more members ("k":v,...) for the JSON */
         const char *customer;
         const char *customer_name;
         const char *subscribed_plan; /* from the customers file */
@@ -102,6 +107,36 @@ tl_status rate_invoice_build(const struct rate_catalog *cat,
                              const struct rate_customer *cust,
                              const struct rate_acc *acc, size_t ci,
                              struct rate_invoice **out, struct tl_error *err);
+
+/* Late usage of an earlier, finalized period, already priced: the
+   difference between that period re-rated and what was invoiced for it. */
+struct rate_adjustment {
+        const char *period; /* "YYYY-MM", the period corrected */
+        struct tl_dec amount; /* in the currency's minor unit; may be < 0 */
+};
+
+struct rate_invoice_opts {
+        size_t adjustment_count;
+        const struct rate_adjustment *adjustments;
+};
+
+/*
+** rate_invoice_build with adjustment lines: they follow the usage lines,
+** count in the subtotal, and not towards the minimum (which floors fee +
+** seat + usage only). 'opts' may be NULL.
+*/
+tl_status rate_invoice_build_opts(const struct rate_catalog *cat,
+                                  const struct rate_customers *customers,
+                                  const struct rate_customer *cust,
+                                  const struct rate_acc *acc, size_t ci,
+                                  const struct rate_invoice_opts *opts,
+                                  struct rate_invoice **out,
+                                  struct tl_error *err);
+
+/* Fee + seat + usage + minimum lines: what the period itself costs,
+   without adjustments, credit or tax (what a late re-rating compares). */
+tl_status rate_invoice_base(const struct rate_invoice *inv,
+                            struct tl_dec *out, struct tl_error *err);
 
 void rate_invoice_free(struct rate_invoice **pp);
 

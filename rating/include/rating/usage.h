@@ -54,6 +54,33 @@ void rate_acc_free(struct rate_acc **pp);
 tl_status rate_acc_add(struct rate_acc *acc, const struct sch_event *ev,
                        struct tl_error *err);
 
+/*
+** A daily rollup: 'events' events of one day sharing their attributes,
+** their numeric fields summed. Sums and counts fed this way equal the same
+** events fed one by one; max, latest, unique_count and seats cannot be
+** derived from it.
+*/
+struct rate_rollup {
+        uint64_t events;
+        tl_u128 input_tokens, output_tokens, cached_input_tokens;
+        tl_u128 iterations, tokens, mac;
+};
+
+/*
+** Fold rollup 'r' whose attributes (subject, type, model, deployment,
+** decoding, dims, and time: the day's start) are in 'attrs'. Returns what
+** rate_acc_add does, and TL_EINVAL when a meter the rollup feeds needs
+** the events (check rate_catalog_rollup_ok first).
+*/
+tl_status rate_acc_add_rollup(struct rate_acc *acc,
+                              const struct sch_event *attrs,
+                              const struct rate_rollup *r,
+                              struct tl_error *err);
+
+/* Whether every meter of 'cat' counting events of type 't' can be fed by
+   daily rollups (sum and count meters only; never seats). */
+bool rate_catalog_rollup_ok(const struct rate_catalog *cat, sch_event_type t);
+
 /* The period 'acc' accumulates. */
 const struct rate_period *rate_acc_period(const struct rate_acc *acc);
 

@@ -1,0 +1,135 @@
+/* The monthly close on PostgreSQL (spec: invoices.md): customers imported
+   from their file, drafts priced from the rollups, finalization with
+   gap-free numbers, late-event adjustments, credits carried over, reports
+   and what-if simulations. The pricing is rating/'s, unchanged. */
+#ifndef INV_INVOICING_H
+#define INV_INVOICING_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/error.h"
+#include "core/str.h"
+#include "core/time.h"
+#include "rating/catalog.h"
+#include "rating/usage.h"
+
+#define INV_MAX_ADDRESS 6
+
+/* Who issues the invoices: printed on them, and the numbering scope. */
+struct inv_issuer {
+        char *id;     /* numbering scope, default "tally" */
+        char *prefix; /* number prefix, default "INV" */
+        char *name;
+        char *email;
+        char *address[INV_MAX_ADDRESS];
+        int address_count;
+};
+
+struct inv_config {
+        char *rules;       /* catalog file or directory (required) */
+        long grace_days;   /* finalization waits this long, default 3 */
+        long batch;        /* customers claimed per transaction, 500 */
+        struct inv_issuer issuer;
+        tl_time_us now_us; /* 0: the clock; tests and the demo pin it */
+};
+
+void inv_config_init(struct inv_config *c);
+void inv_config_release(struct inv_config *c);
+
+/*
+** Read the `invoicing:` section of the tally config file at 'path' (NULL:
+** none), then TALLY_RULES from the environment. Keys: rules, grace_days,
+** batch, issuer {id, prefix, name, email, address: [lines]}. Unknown keys
+** and bad values are TL_EINVAL with file:line:col.
+*/
+tl_status inv_config_load(struct inv_config *c, const char *path,
+                          struct tl_error *err);
+
+/* ---- customers ------------------------------------------------------------ */
+
+struct inv_import_stats {
+        uint64_t inserted, updated, credit_grants;
+};
+
+/*
+** Load the customers file at 'path' (pricing-rules.md) and upsert every
+** customer in one transaction: all or nothing. Its `credits` value is the
+** total prepaid credit the file grants; a re-import grants only the
+** difference from what earlier imports granted. Returns TL_OK; TL_EINVAL
+** etc. with every fault in 'diags' (file:line:col); TL_EDB.
+*/
+tl_status inv_customers_import(PGconn *conn, const char *path,
+                               struct inv_import_stats *stats,
+                               struct rate_diags *diags, struct tl_error *err);
+
+/* ---- the close ------------------------------------------------------------ */
+
+struct inv_close_opts {
+        struct rate_period period;
+        const char *customer; /* NULL: every customer of the period */
+        bool finalize;
+        FILE *progress;       /* NULL: quiet */
+};
+
+struct inv_close_stats {
+        uint64_t customers;   /* rated in this run */
+        uint64_t drafted;
+        uint64_t finalized;
+        uint64_t skipped;     /* already finalized before this run */
+        uint64_t failed;      /* not produced: a rating error, reported */
+        uint64_t adjustments; /* adjustment lines written */
+        uint64_t rollup_rows, events;
+        char first_number[64], last_number[64];
+        int64_t ms_total, ms_read, ms_rate, ms_store;
+};
+
+/*
+** Draft or finalize the invoices of opts->period. Customers are claimed in
+** batches with FOR UPDATE SKIP LOCKED, so several processes may close one
+** period at once; each batch is one transaction (numbers, documents,
+** credit applied, adjustments), so a killed run leaves whole batches and a
+** rerun finishes the rest. Finalized invoices are never touched again.
+** Finalizing before the period's end + grace days is TL_EUSAGE. A
+** customer whose invoice cannot be priced (e.g. a seat class without a
+** price) is reported to opts->progress or stderr, counted in 'failed', and
+** the rest go on; the result is then TL_EINVAL.
+*/
+tl_status inv_close(PGconn *conn, const struct inv_config *cfg,
+                    const struct inv_close_opts *opts,
+                    struct inv_close_stats *stats, struct tl_error *err);
+
+/*
+** The draft invoice of customer 'id' for 'period' priced now from the
+** database (the rollups, pending late adjustments, the credit balance), as
+** JSON ('json') or a table. Nothing is written. TL_ENOTFOUND for an
+** unknown customer.
+*/
+tl_status inv_usage(PGconn *conn, const struct inv_config *cfg,
+                    const char *id, const struct rate_period *period,
+                    bool json, struct tl_buf *out, struct tl_error *err);
+
+/* Write every stored invoice of 'period' (or of one customer) to 'dir':
+   <name>.json, <name>.pdf, and invoices-YYYY-MM.csv for all of them.
+   '*written' counts invoices. */
+tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
+                          const char *customer, const char *dir,
+                          uint64_t *written, struct tl_error *err);
+
+/* Revenue per plan and per experiment cohort of the stored invoices. */
+tl_status inv_report(PGconn *conn, const struct rate_period *period,
+                     struct tl_buf *out, struct tl_error *err);
+
+/*
+** Re-rate 'period' with the catalog(s) at 'rules' in a READ ONLY
+** transaction: revenue (fee + seat + usage + minimum) per customer and per
+** cohort, before (the stored invoices, or the configured rules where none
+** is stored) and after.
+*/
+tl_status inv_simulate(PGconn *conn, const struct inv_config *cfg,
+                       const char *rules, const struct rate_period *period,
+                       struct tl_buf *out, struct tl_error *err);
+
+#endif

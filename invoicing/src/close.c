@@ -1,0 +1,582 @@
+/* The monthly close: customers claimed in batches with FOR UPDATE SKIP
+   LOCKED (the database is the only coordinator), priced by rating/, and
+   stored with their numbers, credit applications and adjustments in one
+   transaction per batch. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "internal.h"
+
+static const char CLAIM_SQL[] =
+        "SELECT " INV__CUSTOMER_COLUMNS " FROM customers c"
+        " WHERE c.customer_id > $1 AND c.sub_start < $3::date"
+        " AND (c.sub_end IS NULL OR c.sub_end > $2::date)"
+        " AND ($4::text IS NULL OR c.customer_id = $4)"
+        " AND NOT EXISTS (SELECT 1 FROM invoices i"
+        " WHERE i.customer_id = c.customer_id AND i.period_start = $2::date"
+        " AND i.status = 'finalized')"
+        " ORDER BY c.customer_id LIMIT $5 FOR UPDATE OF c SKIP LOCKED";
+
+/* Run under the claim's locks with a fresh snapshot: a worker that held
+   one of these customers and finalized it committed before we got the
+   lock, and its invoice shows here (the claim's snapshot may predate it). */
+static const char RECHECK_SQL[] =
+        "SELECT customer_id FROM invoices WHERE customer_id = ANY($1::text[])"
+        " AND period_start = $2::date AND status = 'finalized'";
+
+static const char NUMBER_SQL[] =
+        "WITH n AS (INSERT INTO invoice_numbers (issuer, year)"
+        " VALUES ($1, $2::int) ON CONFLICT DO NOTHING)"
+        " SELECT 1";
+static const char ADVANCE_SQL[] =
+        "UPDATE invoice_numbers SET last_seq = last_seq + $3::int8"
+        " WHERE issuer = $1 AND year = $2::int RETURNING last_seq";
+
+static const char STORE_SQL[] =
+        "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+        " $4::numeric[], $5::numeric[], $6::numeric[], $7::text[],"
+        " $8::jsonb[], $9::int8[], $10::numeric[]) AS v(customer_id, number,"
+        " body, total, subtotal, base, plan, cohorts, usage_events, credit)),"
+        " ins AS (INSERT INTO invoices AS i (customer_id, period_start, status,"
+        " number, currency, catalog_version_id, total, body, usage_events,"
+        " plan, cohorts, subtotal, base, issuer, finalized_at)"
+        " SELECT customer_id, $11::date, $12, number, $13, $14::int8, total,"
+        " body::json, usage_events, plan, cohorts, subtotal, base, $15,"
+        " CASE WHEN $12 = 'finalized' THEN now() END FROM v"
+        " ON CONFLICT (customer_id, period_start) DO UPDATE SET"
+        " status = excluded.status, number = excluded.number,"
+        " currency = excluded.currency,"
+        " catalog_version_id = excluded.catalog_version_id,"
+        " total = excluded.total, body = excluded.body,"
+        " usage_events = excluded.usage_events, plan = excluded.plan,"
+        " cohorts = excluded.cohorts, subtotal = excluded.subtotal,"
+        " base = excluded.base, issuer = excluded.issuer,"
+        " finalized_at = excluded.finalized_at, created_at = now()"
+        " WHERE i.status = 'draft'"
+        " RETURNING invoice_id, customer_id),"
+        " cr AS (INSERT INTO credit_ledger (customer_id, amount, reason,"
+        " invoice_id) SELECT v.customer_id, v.credit, 'invoice',"
+        " ins.invoice_id FROM v JOIN ins USING (customer_id)"
+        " WHERE $12 = 'finalized' AND v.credit <> 0 RETURNING 1),"
+        " adj AS (INSERT INTO invoice_adjustments (invoice_id, customer_id,"
+        " corrected_period, amount, usage_events)"
+        " SELECT ins.invoice_id, a.customer_id, a.period, a.amount,"
+        " a.usage_events FROM unnest($16::text[], $17::date[],"
+        " $18::numeric[], $19::int8[]) AS a(customer_id, period, amount,"
+        " usage_events) JOIN ins USING (customer_id)"
+        " WHERE $12 = 'finalized' RETURNING 1)"
+        " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM adj)";
+
+enum { STORE_ARRAYS = 10, ADJ_ARRAYS = 4 };
+
+static tl_status exec_ok(PGconn *conn, const char *sql, const char *what,
+                         struct tl_error *err)
+{
+        PGresult *r = PQexec(conn, sql);
+
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                return inv__db_fail(r, what, err);
+        PQclear(r);
+        return TL_OK;
+}
+
+tl_status inv__load_rules(const char *path, struct rate_catalog_set **out,
+                          struct tl_error *err)
+{
+        struct rate_diags *d = tl_calloc(1, sizeof *d);
+        tl_status rc;
+
+        if (!path || !*path) {
+                tl_free(d);
+                return tl_fail(err, TL_EUSAGE,
+                               "no pricing rules configured (invoicing.rules "
+                               "in the config file, TALLY_RULES, or --rules)");
+        }
+        rc = rate_catalog_set_load(path, out, d, err);
+        tl_free(d);
+        return rc;
+}
+
+/* Every catalog of 'set' into catalog_versions (once per SHA-256), and
+   the id of 'cat'. */
+static tl_status store_catalogs(PGconn *conn, const struct rate_catalog_set *set,
+                                const struct rate_catalog *cat, char id[24],
+                                struct tl_error *err)
+{
+        static const char SQL[] =
+                "WITH ins AS (INSERT INTO catalog_versions (catalog, version,"
+                " effective_from, sha256, body) VALUES ($1, $2,"
+                " date '1970-01-01' + $3::int, decode($4, 'hex'), $5)"
+                " ON CONFLICT (sha256) DO NOTHING RETURNING catalog_version_id)"
+                " SELECT catalog_version_id FROM ins UNION ALL"
+                " SELECT catalog_version_id FROM catalog_versions"
+                " WHERE sha256 = decode($4, 'hex')";
+        tl_status rc = TL_OK;
+
+        for (size_t i = 0; !rc && i < set->count; i++) {
+                const struct rate_catalog *c = set->catalogs[i];
+                char day[24], *body = NULL;
+                const char *params[5];
+                size_t len = 0;
+                FILE *f = fopen(c->path, "rb");
+                PGresult *r;
+
+                if (!f)
+                        return tl_fail(err, TL_EIO, "%s: %s", c->path,
+                                       strerror(errno));
+                if (fseek(f, 0, SEEK_END) == 0) {
+                        long n = ftell(f);
+                        len = n > 0 ? (size_t)n : 0;
+                        rewind(f);
+                }
+                body = tl_malloc(len + 1);
+                if (!body || fread(body, 1, len, f) != len) {
+                        fclose(f);
+                        tl_free(body);
+                        return tl_fail(err, TL_EIO, "%s: cannot read",
+                                       c->path);
+                }
+                fclose(f);
+                body[len] = '\0';
+                snprintf(day, sizeof day, "%lld",
+                         (long long)c->effective_from_day);
+                params[0] = c->name;
+                params[1] = c->version;
+                params[2] = day;
+                params[3] = c->sha256_hex;
+                params[4] = body;
+                r = PQexecParams(conn, SQL, 5, NULL, params, NULL, NULL, 0);
+                tl_free(body);
+                if (PQresultStatus(r) != PGRES_TUPLES_OK ||
+                    PQntuples(r) < 1) {
+                        rc = inv__db_fail(r, "storing catalog versions", err);
+                        break;
+                }
+                if (c == cat)
+                        snprintf(id, 24, "%s", PQgetvalue(r, 0, 0));
+                PQclear(r);
+        }
+        return rc;
+}
+
+/* One batch being closed. */
+struct batch {
+        const struct inv_config *cfg;
+        const struct inv_close_opts *opts;
+        const struct rate_catalog_set *set;
+        const struct rate_catalog *cat;
+        const char *catalog_id;
+        struct inv__custs cs;
+        struct inv__usage u;
+        struct inv__late late;
+        struct rate_invoice **inv; /* per customer; NULL: not produced */
+        size_t produced;
+        char issued[16];
+};
+
+static void batch_release(struct batch *b)
+{
+        for (size_t i = 0; b->inv && i < b->cs.count; i++)
+                rate_invoice_free(&b->inv[i]);
+        tl_free(b->inv);
+        b->inv = NULL;
+        inv__late_release(&b->late);
+        inv__usage_release(&b->u);
+        inv__custs_release(&b->cs);
+}
+
+/* Drop the customers another worker finalized since our claim began. */
+static tl_status recheck(PGconn *conn, struct batch *b, bool *dropped_any,
+                         struct tl_error *err)
+{
+        struct tl_buf ids;
+        const char *params[2];
+        PGresult *r;
+        tl_status rc;
+
+        tl_buf_init(&ids, 0);
+        rc = inv__custs_array(&b->cs, &ids, err);
+        params[0] = ids.data;
+        params[1] = b->opts->period.start_iso;
+        r = rc ? NULL
+               : PQexecParams(conn, RECHECK_SQL, 2, NULL, params, NULL, NULL,
+                              0);
+        tl_buf_release(&ids);
+        if (rc)
+                return rc;
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                return inv__db_fail(r, "re-checking claimed customers", err);
+        *dropped_any = PQntuples(r) > 0;
+        PQclear(r);
+        return TL_OK;
+}
+
+static tl_status price_all(struct batch *b, struct inv_close_stats *st,
+                           struct tl_error *err)
+{
+        b->inv = tl_calloc(b->cs.count + 1, sizeof *b->inv);
+        if (!b->inv)
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        for (size_t i = 0; i < b->cs.count; i++) {
+                struct tl_error e = {0};
+                tl_status rc = inv__price(b->cat, &b->cs, i, &b->u, &b->late,
+                                          &b->inv[i], &e);
+
+                if (rc == TL_ENOMEM || rc == TL_EDB)
+                        return tl_fail(err, rc, "%s", e.msg);
+                if (rc) {
+                        fprintf(b->opts->progress ? b->opts->progress : stderr,
+                                "tally invoice: %s: not produced: %s\n",
+                                b->cs.items[i].id, e.msg);
+                        st->failed++;
+                        continue;
+                }
+                b->produced++;
+        }
+        return TL_OK;
+}
+
+/* Numbers for the produced invoices, in customer order, from the issuer's
+   counter: advanced in this transaction, so a rollback returns them. */
+static tl_status number_all(PGconn *conn, struct batch *b,
+                            struct inv_close_stats *st, struct tl_error *err)
+{
+        const struct inv_issuer *is = &b->cfg->issuer;
+        char year[8], n[24];
+        const char *params[3] = {is->id, year, n};
+        unsigned long long seq;
+        PGresult *r;
+
+        snprintf(year, sizeof year, "%.4s", b->opts->period.label);
+        snprintf(n, sizeof n, "%zu", b->produced);
+        r = PQexecParams(conn, NUMBER_SQL, 2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                return inv__db_fail(r, "invoice numbers", err);
+        PQclear(r);
+        r = PQexecParams(conn, ADVANCE_SQL, 3, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+                return inv__db_fail(r, "invoice numbers", err);
+        seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10) - b->produced;
+        PQclear(r);
+        for (size_t i = 0; i < b->cs.count; i++) {
+                char num[64];
+                struct rate_invoice *inv = b->inv[i];
+
+                if (!inv)
+                        continue;
+                snprintf(num, sizeof num, "%s-%s-%06llu", is->prefix, year,
+                         ++seq);
+                if (tl_arena_strndup(&inv->arena, num, strlen(num),
+                                     (char **)&inv->number, err))
+                        return TL_ENOMEM;
+                inv->status = "finalized";
+                if (!st->first_number[0])
+                        snprintf(st->first_number, sizeof st->first_number,
+                                 "%s", num);
+                snprintf(st->last_number, sizeof st->last_number, "%s", num);
+        }
+        return TL_OK;
+}
+
+static tl_status dec_add(struct tl_buf *a, const struct tl_dec *d, bool first,
+                         struct tl_error *err)
+{
+        char s[TL_DEC_STR_MAX];
+
+        tl_dec_format(d, s, sizeof s);
+        return inv__array_add(a, s, first, err);
+}
+
+/* The batch's documents and rows as the arrays of STORE_SQL. */
+static tl_status arrays(struct batch *b, struct tl_buf *a, struct tl_buf *adj,
+                        struct tl_error *err)
+{
+        struct tl_buf doc, extra;
+        bool first = true, afirst = true;
+        tl_status rc = TL_OK;
+
+        tl_buf_init(&doc, 0);
+        tl_buf_init(&extra, 0);
+        for (size_t i = 0; !rc && i < b->cs.count; i++) {
+                struct rate_invoice *inv = b->inv[i];
+                struct tl_dec base;
+                char n[32];
+
+                if (!inv)
+                        continue;
+                tl_buf_clear(&doc);
+                tl_buf_clear(&extra);
+                rc = inv__extra_json(b->cfg, &b->u, i,
+                                     inv->number ? b->issued : NULL, &extra,
+                                     err);
+                inv->extra_json = extra.data;
+                if (!rc)
+                        rc = rate_invoice_json(inv, &doc, err);
+                if (!rc)
+                        rc = rate_invoice_base(inv, &base, err);
+                if (!rc)
+                        rc = inv__array_add(&a[0], inv->customer, first, err);
+                if (!rc)
+                        rc = inv->number ? inv__array_add(&a[1], inv->number,
+                                                          first, err)
+                                         : tl_buf_puts(&a[1],
+                                                       first ? "NULL" : ",NULL",
+                                                       err);
+                if (!rc)
+                        rc = inv__array_add(&a[2], doc.data, first, err);
+                if (!rc)
+                        rc = dec_add(&a[3], &inv->total, first, err);
+                if (!rc)
+                        rc = dec_add(&a[4], &inv->subtotal, first, err);
+                if (!rc)
+                        rc = dec_add(&a[5], &base, first, err);
+                if (!rc)
+                        rc = inv__array_add(&a[6], inv->plan->id, first, err);
+                /* The cohorts member of the document, as its own column. */
+                if (!rc) {
+                        struct tl_buf co;
+
+                        tl_buf_init(&co, 0);
+                        rc = tl_buf_puts(&co, "{", err);
+                        for (size_t k = 0; !rc && k < inv->cohort_count; k++)
+                                rc = tl_buf_printf(&co, err,
+                                                   "%s\"%s\":\"%s\"",
+                                                   k ? "," : "",
+                                                   inv->cohorts[k].experiment,
+                                                   inv->cohorts[k].cohort);
+                        if (!rc)
+                                rc = tl_buf_puts(&co, "}", err);
+                        if (!rc)
+                                rc = inv__array_add(&a[7], co.data, first,
+                                                    err);
+                        tl_buf_release(&co);
+                }
+                snprintf(n, sizeof n, "%llu",
+                         (unsigned long long)b->u.fingerprint[i]);
+                if (!rc)
+                        rc = inv__array_add(&a[8], n, first, err);
+                if (!rc)
+                        rc = dec_add(&a[9], &inv->credit, first, err);
+                first = false;
+                inv->extra_json = NULL;
+                for (size_t k = 0; !rc && k < b->late.count; k++) {
+                        const struct inv__late_item *it = &b->late.items[k];
+
+                        if (it->ci != i)
+                                continue;
+                        rc = inv__array_add(&adj[0], inv->customer, afirst,
+                                            err);
+                        if (!rc)
+                                rc = inv__array_add(&adj[1], it->start, afirst,
+                                                    err);
+                        if (!rc)
+                                rc = dec_add(&adj[2], &it->amount, afirst, err);
+                        snprintf(n, sizeof n, "%llu",
+                                 (unsigned long long)it->usage_events);
+                        if (!rc)
+                                rc = inv__array_add(&adj[3], n, afirst, err);
+                        afirst = false;
+                }
+        }
+        tl_buf_release(&doc);
+        tl_buf_release(&extra);
+        return rc;
+}
+
+static tl_status store(PGconn *conn, struct batch *b,
+                       struct inv_close_stats *st, struct tl_error *err)
+{
+        struct tl_buf a[STORE_ARRAYS + ADJ_ARRAYS];
+        const char *params[19];
+        PGresult *r;
+        tl_status rc = TL_OK;
+
+        for (int i = 0; i < STORE_ARRAYS + ADJ_ARRAYS; i++) {
+                tl_buf_init(&a[i], 0);
+                rc = rc ? rc : tl_buf_puts(&a[i], "{", err);
+        }
+        if (!rc)
+                rc = arrays(b, a, a + STORE_ARRAYS, err);
+        for (int i = 0; i < STORE_ARRAYS + ADJ_ARRAYS; i++)
+                rc = rc ? rc : tl_buf_puts(&a[i], "}", err);
+        if (!rc) {
+                for (int i = 0; i < STORE_ARRAYS; i++)
+                        params[i] = a[i].data;
+                params[10] = b->opts->period.start_iso;
+                params[11] = b->opts->finalize ? "finalized" : "draft";
+                params[12] = b->cat->currency->code;
+                params[13] = b->catalog_id;
+                params[14] = b->cfg->issuer.id;
+                for (int i = 0; i < ADJ_ARRAYS; i++)
+                        params[15 + i] = a[STORE_ARRAYS + i].data;
+                r = PQexecParams(conn, STORE_SQL, 19, NULL, params, NULL, NULL,
+                                 0);
+                if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                        rc = inv__db_fail(r, "storing invoices", err);
+                } else if (strtoull(PQgetvalue(r, 0, 0), NULL, 10) !=
+                           b->produced) {
+                        /* A number without its invoice would be a gap. */
+                        rc = tl_fail(err, TL_ECONFLICT,
+                                     "storing invoices: %s of %zu stored",
+                                     PQgetvalue(r, 0, 0), b->produced);
+                        PQclear(r);
+                } else {
+                        st->adjustments +=
+                                strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+                        PQclear(r);
+                }
+        }
+        for (int i = 0; i < STORE_ARRAYS + ADJ_ARRAYS; i++)
+                tl_buf_release(&a[i]);
+        return rc;
+}
+
+/* Claim, price and store one batch in one transaction. '*done' when no
+   customer was left to claim. */
+static tl_status one_batch(PGconn *conn, struct batch *b, char *cursor,
+                           struct inv_close_stats *st, bool *done,
+                           struct tl_error *err)
+{
+        char limit[24];
+        const char *params[5] = {cursor, b->opts->period.start_iso,
+                                 b->opts->period.end_iso, b->opts->customer,
+                                 limit};
+        int64_t t0 = tl_mono_us(), t1, t2;
+        bool dropped = false;
+        tl_status rc;
+
+        snprintf(limit, sizeof limit, "%ld", b->cfg->batch);
+        rc = exec_ok(conn, "BEGIN", "BEGIN", err);
+        if (!rc)
+                rc = inv__custs_query(conn, CLAIM_SQL, 5, params, &b->cs, err);
+        if (!rc && b->cs.count == 0)
+                *done = true;
+        if (!rc && !*done) {
+                snprintf(cursor, 1024, "%s", b->cs.items[b->cs.count - 1].id);
+                rc = recheck(conn, b, &dropped, err);
+        }
+        if (!rc && dropped) {
+                /* Rare: release and claim again; they no longer qualify. */
+                batch_release(b);
+                rc = exec_ok(conn, "ROLLBACK", "ROLLBACK", err);
+                snprintf(cursor, 1024, "%s", "");
+                return rc;
+        }
+        if (!rc && !*done)
+                rc = inv__usage_read(conn, b->cat, &b->opts->period, &b->cs,
+                                     &b->u, err);
+        if (!rc && !*done)
+                rc = inv__late_find(conn, b->set, &b->cs, &b->opts->period,
+                                    &b->late, err);
+        t1 = tl_mono_us();
+        if (!rc && !*done)
+                rc = price_all(b, st, err);
+        t2 = tl_mono_us();
+        if (!rc && !*done && b->opts->finalize && b->produced)
+                rc = number_all(conn, b, st, err);
+        if (!rc && !*done && b->produced)
+                rc = store(conn, b, st, err);
+        if (!rc)
+                rc = exec_ok(conn, "COMMIT", "COMMIT", err);
+        else
+                PQclear(PQexec(conn, "ROLLBACK"));
+        if (!rc) {
+                st->customers += b->cs.count;
+                st->rollup_rows += b->u.rollup_rows;
+                st->events += b->u.events;
+                if (b->opts->finalize)
+                        st->finalized += b->produced;
+                else
+                        st->drafted += b->produced;
+                st->ms_read += (t1 - t0) / 1000;
+                st->ms_rate += (t2 - t1) / 1000;
+                st->ms_store += (tl_mono_us() - t2) / 1000;
+        }
+        batch_release(b);
+        b->produced = 0;
+        return rc;
+}
+
+/* The first day 'p' may be finalized: its end plus the grace days. */
+static int64_t finalize_from(const struct inv_config *cfg,
+                             const struct rate_period *p)
+{
+        return p->end_day + cfg->grace_days;
+}
+
+static void day_iso(int64_t day, char out[16])
+{
+        int64_t y;
+        unsigned m, d;
+
+        tl_civil_from_days(day, &y, &m, &d);
+        snprintf(out, 16, "%04lld-%02u-%02u", (long long)y, m, d);
+}
+
+tl_status inv_close(PGconn *conn, const struct inv_config *cfg,
+                    const struct inv_close_opts *opts,
+                    struct inv_close_stats *st, struct tl_error *err)
+{
+        struct rate_catalog_set *set = NULL;
+        struct batch b;
+        char cursor[1024] = "", catalog_id[24] = "";
+        tl_time_us now = cfg->now_us ? cfg->now_us : tl_time_now_us();
+        int64_t today = now / TL_US_PER_DAY, t0 = tl_mono_us();
+        bool done = false;
+        tl_status rc;
+
+        memset(st, 0, sizeof *st);
+        memset(&b, 0, sizeof b);
+        if (opts->finalize && today < finalize_from(cfg, &opts->period)) {
+                char from[16];
+
+                day_iso(finalize_from(cfg, &opts->period), from);
+                return tl_fail(err, TL_EUSAGE,
+                               "period %s cannot be finalized before %s "
+                               "(it ends %s; grace period %ld days)",
+                               opts->period.label, from, opts->period.end_iso,
+                               cfg->grace_days);
+        }
+        rc = inv__load_rules(cfg->rules, &set, err);
+        if (rc)
+                return rc;
+        b.cfg = cfg;
+        b.opts = opts;
+        b.set = set;
+        b.cat = rate_catalog_set_pick(set, opts->period.start_day);
+        if (!b.cat) {
+                rate_catalog_set_free(&set);
+                return tl_fail(err, TL_EINVAL,
+                               "%s: no catalog in force for %s (none has "
+                               "effective_from on or before %s)",
+                               cfg->rules, opts->period.label,
+                               opts->period.start_iso);
+        }
+        rc = store_catalogs(conn, set, b.cat, catalog_id, err);
+        b.catalog_id = catalog_id;
+        day_iso(today, b.issued);
+        while (!rc && !done) {
+                rc = one_batch(conn, &b, cursor, st, &done, err);
+                if (!rc && opts->progress && !done)
+                        fprintf(opts->progress,
+                                "invoice %s: %llu customers, %llu %s%s%s\n",
+                                opts->period.label,
+                                (unsigned long long)st->customers,
+                                (unsigned long long)(opts->finalize
+                                                             ? st->finalized
+                                                             : st->drafted),
+                                opts->finalize ? "finalized " : "drafted",
+                                st->last_number, "");
+        }
+        st->ms_total = (tl_mono_us() - t0) / 1000;
+        rate_catalog_set_free(&set);
+        if (!rc && st->failed)
+                rc = tl_fail(err, TL_EINVAL,
+                             "%llu invoice(s) of %s could not be produced "
+                             "(reported above)",
+                             (unsigned long long)st->failed, opts->period.label);
+        return rc;
+}

@@ -1,0 +1,305 @@
+/* Customers: imported from their file into PostgreSQL, and read back as
+   the rate_customer values the rater takes. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/dec.h"
+#include "core/hash.h"
+#include "internal.h"
+#include "rating/customers.h"
+
+tl_status inv__db_fail(PGresult *r, const char *what, struct tl_error *err)
+{
+        tl_status rc = tl_fail(err, TL_EDB, "%s: %s", what,
+                               r ? PQresultErrorMessage(r) : "no result");
+        size_t n = strlen(err ? err->msg : "");
+
+        /* libpq ends its messages with a newline; ours never do. */
+        while (err && n && (err->msg[n - 1] == '\n' || err->msg[n - 1] == ' '))
+                err->msg[--n] = '\0';
+        PQclear(r);
+        return rc;
+}
+
+tl_status inv__array_add(struct tl_buf *out, const char *s, bool first,
+                         struct tl_error *err)
+{
+        tl_status rc = tl_buf_puts(out, first ? "\"" : ",\"", err);
+
+        for (const char *p = s; !rc && *p; p++) {
+                const char *run = p;
+
+                while (*p && *p != '"' && *p != '\\')
+                        p++;
+                rc = tl_buf_append(out, run, (size_t)(p - run), err);
+                if (!rc && *p)
+                        rc = tl_buf_printf(out, err, "\\%c", *p);
+                if (!*p)
+                        break;
+        }
+        return rc ? rc : tl_buf_puts(out, "\"", err);
+}
+
+tl_status inv__custs_array(const struct inv__custs *c, struct tl_buf *out,
+                           struct tl_error *err)
+{
+        tl_status rc = tl_buf_puts(out, "{", err);
+
+        for (size_t i = 0; !rc && i < c->count; i++)
+                rc = inv__array_add(out, c->items[i].id, i == 0, err);
+        return rc ? rc : tl_buf_puts(out, "}", err);
+}
+
+size_t inv__custs_find(const struct inv__custs *c, const char *id, size_t len)
+{
+        if (!c->slots)
+                return RATE_NO_INDEX;
+        for (size_t s = tl_hash64(id, len, 0) & c->slot_mask; c->slots[s];
+             s = (s + 1) & c->slot_mask) {
+                const char *have = c->items[c->slots[s] - 1].id;
+
+                if (strlen(have) == len && memcmp(have, id, len) == 0)
+                        return c->slots[s] - 1;
+        }
+        return RATE_NO_INDEX;
+}
+
+void inv__custs_release(struct inv__custs *c)
+{
+        tl_free(c->slots);
+        tl_arena_release(&c->arena);
+        memset(c, 0, sizeof *c);
+}
+
+static tl_status dup(struct inv__custs *c, const char *s, const char **out,
+                     struct tl_error *err)
+{
+        return tl_arena_strndup(&c->arena, s, strlen(s), (char **)out, err);
+}
+
+/* cohorts jsonb -> explicit placements. */
+static tl_status placements(struct inv__custs *c, struct rate_customer *cu,
+                            const char *text, struct tl_error *err)
+{
+        json_t *o = json_loads(text, 0, NULL);
+        struct rate_placement *pl;
+        const char *k;
+        json_t *v;
+        size_t n = 0;
+        tl_status rc = TL_OK;
+
+        if (!o || !json_is_object(o)) {
+                json_decref(o);
+                return tl_fail(err, TL_EINVAL,
+                               "customers table: %s: cohorts is not an object",
+                               cu->id);
+        }
+        if (json_object_size(o) &&
+            (rc = tl_arena_alloc(&c->arena,
+                                 json_object_size(o) * sizeof *pl,
+                                 (void **)&pl, err)) == TL_OK) {
+                json_object_foreach(o, k, v)
+                {
+                        if (!json_is_string(v) || rc)
+                                continue;
+                        pl[n].line = pl[n].col = 0;
+                        rc = dup(c, k, &pl[n].experiment, err);
+                        if (!rc)
+                                rc = dup(c, json_string_value(v),
+                                         &pl[n].cohort, err);
+                        n++;
+                }
+                cu->placements = pl;
+                cu->placement_count = n;
+        }
+        json_decref(o);
+        return rc;
+}
+
+static tl_status dec_col(const PGresult *r, int row, int col,
+                         struct tl_dec *out, struct tl_error *err)
+{
+        const char *s = PQgetvalue(r, row, col);
+
+        return tl_dec_parse(s, strlen(s), out, err);
+}
+
+tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
+                           const char *const *params, struct inv__custs *out,
+                           struct tl_error *err)
+{
+        PGresult *r;
+        size_t n, cap;
+        tl_status rc = TL_OK;
+
+        memset(out, 0, sizeof *out);
+        tl_arena_init(&out->arena, 65536, 0);
+        r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                return inv__db_fail(r, "reading customers", err);
+        n = (size_t)PQntuples(r);
+        for (cap = 16; cap < n * 2; cap *= 2)
+                ;
+        out->slots = tl_calloc(cap, sizeof *out->slots);
+        if (!out->slots ||
+            tl_arena_alloc(&out->arena, (n + 1) * sizeof *out->items,
+                           (void **)&out->items, err)) {
+                PQclear(r);
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        }
+        out->slot_mask = cap - 1;
+        for (int i = 0; !rc && i < (int)n; i++) {
+                struct rate_customer *cu = &out->items[i];
+                size_t s;
+
+                memset(cu, 0, sizeof *cu);
+                rc = dup(out, PQgetvalue(r, i, 0), &cu->id, err);
+                if (!rc)
+                        rc = dup(out, PQgetvalue(r, i, 1), &cu->name, err);
+                if (!rc)
+                        rc = dup(out, PQgetvalue(r, i, 2), &cu->plan, err);
+                cu->start_day = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+                cu->has_end = !PQgetisnull(r, i, 4);
+                if (cu->has_end)
+                        cu->end_day = strtoll(PQgetvalue(r, i, 4), NULL, 10);
+                if (!rc)
+                        rc = dec_col(r, i, 5, &cu->tax_rate, err);
+                if (!rc)
+                        rc = placements(out, cu, PQgetvalue(r, i, 6), err);
+                if (!rc)
+                        rc = dec_col(r, i, 7, &cu->credits, err);
+                if (rc)
+                        break;
+                for (s = tl_hash64(cu->id, strlen(cu->id), 0) & out->slot_mask;
+                     out->slots[s]; s = (s + 1) & out->slot_mask)
+                        ;
+                out->slots[s] = (uint32_t)i + 1;
+                out->count++;
+        }
+        PQclear(r);
+        return rc;
+}
+
+/* ---- import ------------------------------------------------------------------ */
+
+/* Every customer as parallel text[] literals, one statement for all. */
+static const char IMPORT_SQL[] =
+        "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+        " $4::date[], $5::date[], $6::numeric[], $7::jsonb[], $8::numeric[])"
+        " AS v(id, name, plan, sub_start, sub_end, tax_rate, cohorts,"
+        " credits)),"
+        " up AS (INSERT INTO customers AS c (customer_id, name, plan,"
+        " sub_start, sub_end, tax_rate, cohorts)"
+        " SELECT id, name, plan, sub_start, sub_end, tax_rate, cohorts FROM v"
+        " ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name,"
+        " plan = excluded.plan, sub_start = excluded.sub_start,"
+        " sub_end = excluded.sub_end, tax_rate = excluded.tax_rate,"
+        " cohorts = excluded.cohorts, updated_at = now()"
+        " RETURNING customer_id, (xmax = 0) AS inserted),"
+        " grants AS (SELECT v.id, v.credits - coalesce((SELECT sum(l.amount)"
+        " FROM credit_ledger l WHERE l.customer_id = v.id"
+        " AND l.reason = 'import'), 0) AS amount FROM v),"
+        " g AS (INSERT INTO credit_ledger (customer_id, amount, reason)"
+        " SELECT id, amount, 'import' FROM grants WHERE amount <> 0"
+        " RETURNING 1)"
+        " SELECT (SELECT count(*) FROM up WHERE inserted),"
+        " (SELECT count(*) FROM up WHERE NOT inserted),"
+        " (SELECT count(*) FROM g)";
+
+enum { IMPORT_COLS = 8 };
+
+static tl_status import_row(const struct rate_customer *c, struct tl_buf *a,
+                            bool first, struct tl_error *err)
+{
+        char day[16], dec[TL_DEC_STR_MAX];
+        int64_t y;
+        unsigned m, d;
+        tl_status rc;
+        json_t *co = json_object();
+        char *cj;
+
+        if (!co)
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        for (size_t i = 0; i < c->placement_count; i++)
+                json_object_set_new(co, c->placements[i].experiment,
+                                    json_string(c->placements[i].cohort));
+        cj = json_dumps(co, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(co);
+        if (!cj)
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        rc = inv__array_add(&a[0], c->id, first, err);
+        if (!rc)
+                rc = inv__array_add(&a[1], c->name, first, err);
+        if (!rc)
+                rc = inv__array_add(&a[2], c->plan, first, err);
+        tl_civil_from_days(c->start_day, &y, &m, &d);
+        snprintf(day, sizeof day, "%04lld-%02u-%02u", (long long)y, m, d);
+        if (!rc)
+                rc = inv__array_add(&a[3], day, first, err);
+        if (c->has_end) {
+                tl_civil_from_days(c->end_day, &y, &m, &d);
+                snprintf(day, sizeof day, "%04lld-%02u-%02u", (long long)y, m,
+                         d);
+                if (!rc)
+                        rc = inv__array_add(&a[4], day, first, err);
+        } else if (!rc) {
+                rc = tl_buf_puts(&a[4], first ? "NULL" : ",NULL", err);
+        }
+        tl_dec_format(&c->tax_rate, dec, sizeof dec);
+        if (!rc)
+                rc = inv__array_add(&a[5], dec, first, err);
+        if (!rc)
+                rc = inv__array_add(&a[6], cj, first, err);
+        tl_dec_format(&c->credits, dec, sizeof dec);
+        if (!rc)
+                rc = inv__array_add(&a[7], dec, first, err);
+        free(cj);
+        return rc;
+}
+
+tl_status inv_customers_import(PGconn *conn, const char *path,
+                               struct inv_import_stats *stats,
+                               struct rate_diags *diags, struct tl_error *err)
+{
+        struct rate_customers *cs = NULL;
+        struct tl_buf a[IMPORT_COLS];
+        const char *params[IMPORT_COLS];
+        PGresult *r;
+        tl_status rc;
+
+        memset(stats, 0, sizeof *stats);
+        rc = rate_customers_load_file(path, &cs, diags, err);
+        if (rc)
+                return rc;
+        for (int i = 0; i < IMPORT_COLS; i++) {
+                tl_buf_init(&a[i], 0);
+                rc = rc ? rc : tl_buf_puts(&a[i], "{", err);
+        }
+        for (size_t i = 0; !rc && i < cs->count; i++)
+                rc = import_row(&cs->items[i], a, i == 0, err);
+        for (int i = 0; i < IMPORT_COLS; i++) {
+                rc = rc ? rc : tl_buf_puts(&a[i], "}", err);
+                params[i] = a[i].data;
+        }
+        if (!rc) {
+                /* One statement is one transaction: all or nothing. */
+                r = PQexecParams(conn, IMPORT_SQL, IMPORT_COLS, NULL, params,
+                                 NULL, NULL, 0);
+                if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                        rc = inv__db_fail(r, path, err);
+                } else {
+                        stats->inserted = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+                        stats->updated = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+                        stats->credit_grants =
+                                strtoull(PQgetvalue(r, 0, 2), NULL, 10);
+                        PQclear(r);
+                }
+        }
+        for (int i = 0; i < IMPORT_COLS; i++)
+                tl_buf_release(&a[i]);
+        rate_customers_free(&cs);
+        return rc;
+}

@@ -1,0 +1,114 @@
+/* Pieces shared by the close, the usage command, reports and simulation. */
+#ifndef INV_INTERNAL_H
+#define INV_INTERNAL_H
+
+#include <libpq-fe.h>
+
+#include "core/arena.h"
+#include "core/str.h"
+#include "invoicing/invoicing.h"
+#include "rating/customers.h"
+#include "rating/invoice.h"
+#include "rating/usage.h"
+
+/* Customers as the database holds them, in query order. */
+struct inv__custs {
+        size_t count;
+        struct rate_customer *items;
+        size_t slot_mask; /* id -> index + 1, open addressing */
+        uint32_t *slots;
+        struct tl_arena arena;
+};
+
+/* The SELECT list inv__custs_query reads, over "customers c". The credit
+   balance is the ledger's sum: grants less what invoices applied. */
+#define INV__CUSTOMER_COLUMNS                                                 \
+        "c.customer_id, c.name, c.plan,"                                      \
+        " (c.sub_start - date '1970-01-01'),"                                 \
+        " (c.sub_end - date '1970-01-01'), c.tax_rate::text,"                 \
+        " c.cohorts::text, coalesce((SELECT sum(l.amount) FROM"               \
+        " credit_ledger l WHERE l.customer_id = c.customer_id), 0)::text"
+
+/* Run 'sql' (selecting INV__CUSTOMER_COLUMNS) into 'out' (released with
+   inv__custs_release, also on failure). */
+tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
+                           const char *const *params, struct inv__custs *out,
+                           struct tl_error *err);
+void inv__custs_release(struct inv__custs *c);
+/* The index of customer 'id', or RATE_NO_INDEX. */
+size_t inv__custs_find(const struct inv__custs *c, const char *id, size_t len);
+/* The ids as a PostgreSQL text[] literal, for "= ANY($1::text[])". */
+tl_status inv__custs_array(const struct inv__custs *c, struct tl_buf *out,
+                           struct tl_error *err);
+/* Append 's' to a text[] literal being built in 'out' ("{" and "}" are
+   the caller's; 'first' says whether a comma is needed). */
+tl_status inv__array_add(struct tl_buf *out, const char *s, bool first,
+                         struct tl_error *err);
+
+/* The usage of a set of customers for one period, read from the database. */
+struct inv__usage {
+        struct rate_acc *acc;
+        uint64_t rollup_rows, events;
+        uint64_t *fingerprint; /* per customer: see invoices.usage_events */
+        tl_u128 *daily;        /* per customer, day, [cloud, local] tokens */
+        uint32_t days;
+};
+
+/*
+** Fold the usage of 'cs' in 'p' into out->acc, priced by 'cat': rollups for
+** event types whose meters all sum or count, the events themselves for the
+** rest and for seats (with seat events before the period).
+*/
+tl_status inv__usage_read(PGconn *conn, const struct rate_catalog *cat,
+                          const struct rate_period *p,
+                          const struct inv__custs *cs, struct inv__usage *out,
+                          struct tl_error *err);
+void inv__usage_release(struct inv__usage *u);
+
+/* Late usage found for the customers of a batch, already priced. */
+struct inv__late_item {
+        size_t ci;       /* customer index */
+        char period[8];  /* the period corrected, "YYYY-MM" */
+        char start[11];  /* its first day */
+        struct tl_dec amount;
+        uint64_t usage_events; /* the fingerprint it brings it to */
+};
+struct inv__late {
+        size_t count;
+        struct inv__late_item *items;
+};
+
+/*
+** For each customer of 'cs', the finalized periods before 'p' whose usage
+** changed since they were invoiced, each re-rated with the catalog of
+** 'set' in force for it: the difference is what an adjustment line bills.
+*/
+tl_status inv__late_find(PGconn *conn, const struct rate_catalog_set *set,
+                         const struct inv__custs *cs,
+                         const struct rate_period *p, struct inv__late *out,
+                         struct tl_error *err);
+void inv__late_release(struct inv__late *l);
+
+/*
+** Price customer 'ci' of 'cs' from 'u' with the adjustments of 'late' for
+** it: the very call `tally rate` makes, plus the adjustment lines.
+*/
+tl_status inv__price(const struct rate_catalog *cat,
+                     const struct inv__custs *cs, size_t ci,
+                     const struct inv__usage *u, const struct inv__late *late,
+                     struct rate_invoice **out, struct tl_error *err);
+
+/* The invoice's extra document members (issuer, issued, daily usage). */
+tl_status inv__extra_json(const struct inv_config *cfg,
+                          const struct inv__usage *u, size_t ci,
+                          const char *issued, struct tl_buf *out,
+                          struct tl_error *err);
+
+/* The catalog set at cfg->rules, loaded and validated. */
+tl_status inv__load_rules(const char *path, struct rate_catalog_set **out,
+                          struct tl_error *err);
+
+/* A failed statement as TL_EDB: "<what>: <server message>". */
+tl_status inv__db_fail(PGresult *r, const char *what, struct tl_error *err);
+
+#endif

@@ -1,0 +1,244 @@
+/* Reading the close back: a customer's draft now, the invoice files, the
+   revenue report, and what-if simulations with other rules. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "internal.h"
+#include "invoicing/render.h"
+
+static const char ONE_SQL[] = "SELECT " INV__CUSTOMER_COLUMNS
+                              " FROM customers c WHERE c.customer_id = $1";
+
+tl_status inv_usage(PGconn *conn, const struct inv_config *cfg,
+                    const char *id, const struct rate_period *period,
+                    bool json, struct tl_buf *out, struct tl_error *err)
+{
+        struct rate_catalog_set *set = NULL;
+        const struct rate_catalog *cat;
+        struct inv__custs one;
+        struct inv__usage u;
+        struct inv__late late;
+        struct rate_invoice *inv = NULL;
+        const char *params[1] = {id};
+        tl_status rc;
+
+        memset(&one, 0, sizeof one);
+        memset(&u, 0, sizeof u);
+        memset(&late, 0, sizeof late);
+        rc = inv__load_rules(cfg->rules, &set, err);
+        if (rc)
+                return rc;
+        cat = rate_catalog_set_pick(set, period->start_day);
+        if (!cat)
+                rc = tl_fail(err, TL_EINVAL, "%s: no catalog in force for %s",
+                             cfg->rules, period->label);
+        if (!rc)
+                rc = inv__custs_query(conn, ONE_SQL, 1, params, &one, err);
+        if (!rc && one.count == 0)
+                rc = tl_fail(err, TL_ENOTFOUND,
+                             "customer %s: not in the customers table "
+                             "(tally customers import FILE)",
+                             id);
+        if (!rc)
+                rc = inv__usage_read(conn, cat, period, &one, &u, err);
+        if (!rc)
+                rc = inv__late_find(conn, set, &one, period, &late, err);
+        if (!rc)
+                rc = inv__price(cat, &one, 0, &u, &late, &inv, err);
+        if (!rc && json) {
+                struct tl_buf extra;
+
+                tl_buf_init(&extra, 0);
+                rc = inv__extra_json(cfg, &u, 0, NULL, &extra, err);
+                inv->extra_json = extra.data;
+                if (!rc)
+                        rc = rate_invoice_json(inv, out, err);
+                if (!rc)
+                        rc = tl_buf_puts(out, "\n", err);
+                inv->extra_json = NULL;
+                tl_buf_release(&extra);
+        } else if (!rc) {
+                rc = rate_invoice_table(inv, out, err);
+        }
+        rate_invoice_free(&inv);
+        inv__late_release(&late);
+        inv__usage_release(&u);
+        inv__custs_release(&one);
+        rate_catalog_set_free(&set);
+        return rc;
+}
+
+/* ---- files ----------------------------------------------------------------- */
+
+/* A file name from an invoice number or customer id: only [A-Za-z0-9._-]. */
+static void file_name(const char *s, char *out, size_t size)
+{
+        size_t n = 0;
+
+        for (; *s && n + 1 < size; s++)
+                out[n++] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                                           (*s >= '0' && *s <= '9') ||
+                                           *s == '.' || *s == '-' || *s == '_'
+                                   ? *s
+                                   : '_';
+        out[n] = '\0';
+}
+
+static tl_status write_text(const char *path, const char *data, size_t len,
+                            bool newline, struct tl_error *err)
+{
+        FILE *f = fopen(path, "wb");
+
+        if (!f || fwrite(data, 1, len, f) != len ||
+            (newline && fputc('\n', f) == EOF)) {
+                if (f)
+                        fclose(f);
+                return tl_fail(err, TL_EIO, "%s: %s", path, strerror(errno));
+        }
+        if (fclose(f) != 0)
+                return tl_fail(err, TL_EIO, "%s: %s", path, strerror(errno));
+        return TL_OK;
+}
+
+tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
+                          const char *customer, const char *dir,
+                          uint64_t *written, struct tl_error *err)
+{
+        static const char SQL[] =
+                "SELECT customer_id, number, body::text FROM invoices"
+                " WHERE period_start = $1::date"
+                " AND ($2::text IS NULL OR customer_id = $2)"
+                " ORDER BY number NULLS LAST, customer_id";
+        const char *params[2] = {period->start_iso, customer};
+        struct tl_buf csv;
+        char path[4096], base[256];
+        PGresult *r;
+        tl_status rc = TL_OK;
+
+        *written = 0;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+                return tl_fail(err, TL_EIO, "%s: %s", dir, strerror(errno));
+        r = PQexecParams(conn, SQL, 2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                return inv__db_fail(r, "reading invoices", err);
+        tl_buf_init(&csv, 0);
+        for (int i = 0; !rc && i < PQntuples(r); i++) {
+                const char *body = PQgetvalue(r, i, 2);
+                json_error_t je;
+                json_t *doc = json_loads(body, 0, &je);
+                char name[200];
+
+                if (!doc) {
+                        rc = tl_fail(err, TL_EINTERNAL,
+                                     "invoice of %s: stored document is not "
+                                     "JSON: %s",
+                                     PQgetvalue(r, i, 0), je.text);
+                        break;
+                }
+                if (!PQgetisnull(r, i, 1))
+                        file_name(PQgetvalue(r, i, 1), name, sizeof name);
+                else {
+                        char id[160];
+
+                        file_name(PQgetvalue(r, i, 0), id, sizeof id);
+                        snprintf(name, sizeof name, "draft-%s-%s", id,
+                                 period->label);
+                }
+                snprintf(base, sizeof base, "%s", name);
+                snprintf(path, sizeof path, "%s/%s.json", dir, base);
+                rc = write_text(path, body, strlen(body), true, err);
+                snprintf(path, sizeof path, "%s/%s.pdf", dir, base);
+                if (!rc)
+                        rc = inv_render_pdf(doc, path, err);
+                if (!rc)
+                        rc = inv_render_csv(doc, i == 0, &csv, err);
+                json_decref(doc);
+                if (!rc)
+                        (*written)++;
+        }
+        PQclear(r);
+        if (!rc && *written) {
+                snprintf(path, sizeof path, "%s/invoices-%s.csv", dir,
+                         period->label);
+                rc = write_text(path, csv.data, csv.len, false, err);
+        }
+        tl_buf_release(&csv);
+        return rc;
+}
+
+/* ---- the revenue report ------------------------------------------------------ */
+
+static tl_status table(PGconn *conn, const char *sql, const char *params[1],
+                       const char *title, const char *const *heads, int cols,
+                       struct tl_buf *out, struct tl_error *err)
+{
+        PGresult *r = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+        tl_status rc;
+
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                return inv__db_fail(r, title, err);
+        rc = tl_buf_printf(out, err, "%s\n", title);
+        for (int c = 0; !rc && c < cols; c++)
+                rc = tl_buf_printf(out, err, c < 2 ? "  %-22s" : " %16s",
+                                   heads[c]);
+        if (!rc)
+                rc = tl_buf_puts(out, "\n", err);
+        for (int i = 0; !rc && i < PQntuples(r); i++) {
+                for (int c = 0; !rc && c < cols; c++)
+                        rc = tl_buf_printf(out, err,
+                                           c < 2 ? "  %-22s" : " %16s",
+                                           PQgetvalue(r, i, c));
+                if (!rc)
+                        rc = tl_buf_puts(out, "\n", err);
+        }
+        PQclear(r);
+        return rc;
+}
+
+tl_status inv_report(PGconn *conn, const struct rate_period *period,
+                     struct tl_buf *out, struct tl_error *err)
+{
+        static const char PLAN_SQL[] =
+                "SELECT plan, currency, count(*)::text,"
+                " count(*) FILTER (WHERE status = 'finalized')::text,"
+                " round(sum(base), 2)::text, round(sum(subtotal), 2)::text,"
+                " round(sum(total), 2)::text"
+                " FROM invoices WHERE period_start = $1::date"
+                " GROUP BY plan, currency ORDER BY plan, currency";
+        static const char COHORT_SQL[] =
+                "SELECT e.key || '/' || e.value, i.currency, count(*)::text,"
+                " count(*) FILTER (WHERE status = 'finalized')::text,"
+                " round(sum(base), 2)::text, round(sum(subtotal), 2)::text,"
+                " round(sum(total), 2)::text"
+                " FROM invoices i, jsonb_each_text(i.cohorts) e"
+                " WHERE i.period_start = $1::date"
+                " GROUP BY 1, 2 ORDER BY 1, 2";
+        static const char *const PLAN_HEADS[] = {
+                "plan", "currency", "invoices", "finalized", "period revenue",
+                "subtotal", "total"};
+        static const char *const COHORT_HEADS[] = {
+                "experiment/cohort", "currency", "invoices", "finalized",
+                "period revenue", "subtotal", "total"};
+        const char *params[1] = {period->start_iso};
+        tl_status rc;
+
+        rc = tl_buf_printf(out, err,
+                           "Revenue for %s (period revenue = fee + seat + "
+                           "usage + minimum; subtotal adds adjustments; "
+                           "total adds credit and tax)\n\n",
+                           period->label);
+        if (!rc)
+                rc = table(conn, PLAN_SQL, params, "By plan", PLAN_HEADS, 7,
+                           out, err);
+        if (!rc)
+                rc = tl_buf_puts(out, "\n", err);
+        if (!rc)
+                rc = table(conn, COHORT_SQL, params, "By experiment cohort",
+                           COHORT_HEADS, 7, out, err);
+        return rc;
+}
