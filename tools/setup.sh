@@ -17,6 +17,7 @@ PACKAGES=(
   libcriterion-dev libjansson-dev  # tests (jansson: an independent JSON oracle)
   libssl-dev                   # SHA-256 (content hashes, migrations)
   libmicrohttpd-dev            # the meter's /metrics, /healthz and usage API
+  libcairo2-dev fonts-dejavu-core  # invoice PDFs (cairo) and their font
 )
 
 missing=()

@@ -167,6 +167,13 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
                         cu->end_day = strtoll(PQgetvalue(r, i, 4), NULL, 10);
                 if (!rc)
                         rc = dec_col(r, i, 5, &cu->tax_rate, err);
+                /* numeric(12,6) pads "0.19" to "0.190000"; the file's
+                   text is what invoices show. */
+                while (!rc && cu->tax_rate.scale > 0 &&
+                       cu->tax_rate.coef % 10 == 0) {
+                        cu->tax_rate.coef /= 10;
+                        cu->tax_rate.scale--;
+                }
                 if (!rc)
                         rc = placements(out, cu, PQgetvalue(r, i, 6), err);
                 if (!rc)
