@@ -257,10 +257,16 @@ Test(close, lifecycle_rerun_immutability_and_simulate, .timeout = 240)
         cr_assert_str_eq(before, after, "a second close changed something");
         free(after);
         /* Finalized means frozen, whoever tries. */
-        cr_assert_eq(PQresultStatus(PQexec(c.db, "UPDATE invoices SET total = 0")),
-                     PGRES_FATAL_ERROR);
-        cr_assert_eq(PQresultStatus(PQexec(c.db, "DELETE FROM invoices")),
-                     PGRES_FATAL_ERROR);
+        {
+                PGresult *u = PQexec(c.db, "UPDATE invoices SET total = 0");
+                PGresult *d = PQexec(c.db, "DELETE FROM invoices");
+                ExecStatusType su = PQresultStatus(u), sd = PQresultStatus(d);
+
+                PQclear(u);
+                PQclear(d);
+                cr_assert_eq(su, PGRES_FATAL_ERROR);
+                cr_assert_eq(sd, PGRES_FATAL_ERROR);
+        }
         /* Simulate other prices: before/after, nothing written. */
         snprintf(other, sizeof other, "%s/other.yaml", c.dir);
         sh("sed 's/unit: 1000000, model: per_unit, price: 0.15/unit: 1000000, "

@@ -6,6 +6,21 @@
 
 #include "cli.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+/*
+** Sanitized builds only: fontconfig (under cairo's text, for invoice PDFs)
+** parses its configuration once per process and keeps it until FcFini,
+** which cairo never calls; LeakSanitizer would report it at every exit.
+** Allocations made inside libfontconfig are not reported; the test suite
+** checks the renderer's own objects separately (tests/invoicing).
+*/
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+        return "leak:libfontconfig.so\n";
+}
+#endif
+
 static void print_overview(FILE *out)
 {
         fprintf(out, "usage: tally <command> [options]\n\n"

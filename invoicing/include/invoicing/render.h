@@ -1,0 +1,45 @@
+/* Invoice renderers. Each works from the stored invoice document (the JSON
+   of invoices.md, as invoicing keeps it in invoices.body), so a finalized
+   invoice re-rendered years later is the same invoice. */
+#ifndef INV_RENDER_H
+#define INV_RENDER_H
+
+#include <jansson.h>
+
+#include "core/error.h"
+#include "core/str.h"
+
+/*
+** The invoice document holds, besides the fields of invoices.md:
+**   "issuer": {"name": "...", "address": ["line", ...], "email": "..."}
+**   "issued": "YYYY-MM-DD" or null (the finalization day)
+**   "daily": [{"day": "2026-10-01", "cloud": "123", "local": "45"}, ...]
+**            one entry per day of the period, tokens (input + output) as
+**            exact decimal strings: cloud = deployment cloud, local = device.
+** Adjustment lines carry "period": "YYYY-MM" (the period they correct).
+*/
+
+/*
+** Append the CSV form of 'doc' to 'out': a header row (when 'header') and
+** one row per line, for finance imports (RFC 4180 quoting). Columns:
+** number,status,customer,period_start,period_end,currency,line_no,kind,
+** ref,name,quantity,unit,amount. TL_OK, TL_EINVAL naming the missing
+** field, TL_ENOMEM.
+*/
+tl_status inv_render_csv(const json_t *doc, int header, struct tl_buf *out,
+                         struct tl_error *err);
+
+/*
+** Write 'doc' as a one-page (more if the lines need it) A4 PDF to 'path'
+** with cairo: issuer and customer blocks, number/status/period, the lines
+** with quantities and units, totals, a chart of daily usage (local vs
+** cloud) and the savings box. TL_OK, TL_EINVAL, TL_EIO naming 'path'.
+*/
+tl_status inv_render_pdf(const json_t *doc, const char *path,
+                         struct tl_error *err);
+
+/* The first page of the same rendering as a PNG (for visual checks). */
+tl_status inv_render_png(const json_t *doc, const char *path,
+                         struct tl_error *err);
+
+#endif

@@ -1,0 +1,237 @@
+/* The CSV form of an invoice: one row per line, for finance imports. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "invoicing/render.h"
+
+/*
+** Quoting follows RFC 4180, but rows end in a bare LF rather than CRLF:
+** every importer we target (spreadsheets, pandas, PostgreSQL COPY) accepts
+** LF, and LF keeps the output diffable with the rest of tally's text.
+** Line breaks inside a quoted field are kept as they are.
+*/
+static const char CSV_HEADER[] =
+        "number,status,customer,period_start,period_end,currency,line_no,"
+        "kind,ref,name,quantity,unit,amount\n";
+
+/* Which field of each kind of line names what it prices (the ref column). */
+static const struct {
+        const char *kind;
+        const char *ref_key; /* NULL: the kind prices nothing by name */
+} KINDS[] = {
+        {"fee", "id"},       {"seat", "model_class"},
+        {"usage", "charge"}, {"adjustment", "period"},
+        {"minimum", NULL},   {"credit", NULL},
+        {"tax", NULL},
+};
+
+/* The fields shared by every row of one invoice. */
+struct head {
+        const char *number, *status, *customer, *start, *end, *currency;
+};
+
+/* The text of one row's own columns; NULL prints as an empty field. */
+struct row {
+        const char *kind, *ref, *name, *quantity, *unit, *amount;
+};
+
+/* An output cursor that remembers its first failure, so callers write a
+   whole row and check once. */
+struct csv {
+        struct tl_buf *out;
+        struct tl_error *err;
+        tl_status rc;
+};
+
+static void put(struct csv *c, const char *s, size_t len)
+{
+        if (!c->rc)
+                c->rc = tl_buf_append(c->out, s, len, c->err);
+}
+
+/* One field, preceded by a comma unless it opens the row. Fields holding
+   a comma, a quote, CR or LF are quoted, their quotes doubled. */
+static void field(struct csv *c, const char *s, bool first)
+{
+        const char *q;
+
+        if (!first)
+                put(c, ",", 1);
+        if (!s)
+                return;
+        if (!s[strcspn(s, ",\"\r\n")]) {
+                put(c, s, strlen(s));
+                return;
+        }
+        put(c, "\"", 1);
+        while ((q = strchr(s, '"'))) {
+                put(c, s, (size_t)(q - s) + 1);
+                put(c, "\"", 1);
+                s = q + 1;
+        }
+        put(c, s, strlen(s));
+        put(c, "\"", 1);
+}
+
+/* A plain decimal as the document writes money and quantities:
+   [-]digits[.digits], nothing else (no exponent, no spaces). */
+static bool plain_decimal(const char *s)
+{
+        size_t n;
+
+        if (*s == '-')
+                s++;
+        n = strspn(s, "0123456789");
+        if (!n)
+                return false;
+        s += n;
+        if (*s == '.') {
+                n = strspn(++s, "0123456789");
+                if (!n)
+                        return false;
+                s += n;
+        }
+        return !*s;
+}
+
+/*
+** The string at 'key' of 'obj' into '*s'. 'where' is the field path of
+** 'obj' for messages ("", "period.", "lines[3]."). An absent or null field
+** is TL_EINVAL when 'required', else '*s' = NULL. With 'decimal' the
+** string must be a plain decimal. Returns TL_OK or TL_EINVAL.
+*/
+static tl_status get(const json_t *obj, const char *where, const char *key,
+                     bool required, bool decimal, const char **s,
+                     struct tl_error *err)
+{
+        const json_t *v = json_object_get(obj, key);
+
+        if (!v || json_is_null(v)) {
+                if (required)
+                        return tl_fail(err, TL_EINVAL, "invoice: %s%s: missing",
+                                       where, key);
+                *s = NULL;
+                return TL_OK;
+        }
+        if (!json_is_string(v))
+                return tl_fail(err, TL_EINVAL,
+                               "invoice: %s%s: expected a string", where, key);
+        if (decimal && !plain_decimal(json_string_value(v)))
+                return tl_fail(err, TL_EINVAL,
+                               "invoice: %s%s: expected a decimal string, "
+                               "got \"%.80s\"",
+                               where, key, json_string_value(v));
+        *s = json_string_value(v);
+        return TL_OK;
+}
+
+static tl_status read_head(const json_t *doc, struct head *h,
+                           struct tl_error *err)
+{
+        const json_t *period = json_object_get(doc, "period");
+        tl_status rc;
+
+        if (!json_is_object(doc))
+                return tl_fail(err, TL_EINVAL, "invoice: expected an object");
+        if ((rc = get(doc, "", "number", false, false, &h->number, err)) ||
+            (rc = get(doc, "", "status", true, false, &h->status, err)) ||
+            (rc = get(doc, "", "customer", true, false, &h->customer, err)))
+                return rc;
+        if (!period || json_is_null(period))
+                return tl_fail(err, TL_EINVAL, "invoice: period: missing");
+        if (!json_is_object(period))
+                return tl_fail(err, TL_EINVAL,
+                               "invoice: period: expected an object");
+        if ((rc = get(period, "period.", "start", true, false, &h->start,
+                      err)) ||
+            (rc = get(period, "period.", "end", true, false, &h->end, err)))
+                return rc;
+        return get(doc, "", "currency", true, false, &h->currency, err);
+}
+
+/* Line 'i' (0-based, as in the messages' field paths) into 'r'. */
+static tl_status read_line(const json_t *line, size_t i, struct row *r,
+                           struct tl_error *err)
+{
+        const char *ref_key = NULL;
+        char where[40];
+        size_t k;
+        tl_status rc;
+
+        snprintf(where, sizeof where, "lines[%zu].", i);
+        if (!json_is_object(line))
+                return tl_fail(err, TL_EINVAL,
+                               "invoice: lines[%zu]: expected an object", i);
+        if ((rc = get(line, where, "kind", true, false, &r->kind, err)))
+                return rc;
+        for (k = 0; k < sizeof KINDS / sizeof KINDS[0]; k++)
+                if (!strcmp(r->kind, KINDS[k].kind))
+                        break;
+        if (k == sizeof KINDS / sizeof KINDS[0])
+                return tl_fail(err, TL_EINVAL,
+                               "invoice: %skind: unknown kind \"%s\"", where,
+                               r->kind);
+        ref_key = KINDS[k].ref_key;
+        r->ref = NULL;
+        if ((ref_key &&
+             (rc = get(line, where, ref_key, false, false, &r->ref, err))) ||
+            (rc = get(line, where, "name", false, false, &r->name, err)) ||
+            (rc = get(line, where, "quantity", false, true, &r->quantity,
+                      err)) ||
+            (rc = get(line, where, "unit", false, true, &r->unit, err)))
+                return rc;
+        return get(line, where, "amount", true, true, &r->amount, err);
+}
+
+static void put_row(struct csv *c, const struct head *h, size_t line_no,
+                    const struct row *r)
+{
+        char no[24];
+
+        snprintf(no, sizeof no, "%zu", line_no);
+        field(c, h->number, true);
+        field(c, h->status, false);
+        field(c, h->customer, false);
+        field(c, h->start, false);
+        field(c, h->end, false);
+        field(c, h->currency, false);
+        field(c, no, false);
+        field(c, r->kind, false);
+        field(c, r->ref, false);
+        field(c, r->name, false);
+        field(c, r->quantity, false);
+        field(c, r->unit, false);
+        field(c, r->amount, false);
+        put(c, "\n", 1);
+}
+
+tl_status inv_render_csv(const json_t *doc, int header, struct tl_buf *out,
+                         struct tl_error *err)
+{
+        struct csv c = {out, err, TL_OK};
+        size_t start_len = out->len;
+        const json_t *lines;
+        struct head h;
+        struct row r;
+
+        if ((c.rc = read_head(doc, &h, err)))
+                return c.rc;
+        lines = json_object_get(doc, "lines");
+        if (!lines || json_is_null(lines))
+                return tl_fail(err, TL_EINVAL, "invoice: lines: missing");
+        if (!json_is_array(lines))
+                return tl_fail(err, TL_EINVAL,
+                               "invoice: lines: expected an array");
+        if (header)
+                put(&c, CSV_HEADER, sizeof CSV_HEADER - 1);
+        for (size_t i = 0; !c.rc && i < json_array_size(lines); i++) {
+                c.rc = read_line(json_array_get(lines, i), i, &r, err);
+                if (!c.rc)
+                        put_row(&c, &h, i + 1, &r);
+        }
+        /* 'out' is appended to: on failure it goes back to what it held. */
+        if (c.rc)
+                tl_buf_truncate(out, start_len);
+        return c.rc;
+}
