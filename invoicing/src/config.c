@@ -7,19 +7,9 @@
 #include "invoicing/invoicing.h"
 #include "rating/yaml.h"
 
-static char *dup_str(const char *s)
-{
-        size_t n = strlen(s) + 1;
-        char *p = tl_malloc(n);
-
-        if (p)
-                memcpy(p, s, n);
-        return p;
-}
-
 static tl_status set_str(char **slot, const char *v, struct tl_error *err)
 {
-        char *p = dup_str(v);
+        char *p = tl_strdup(v);
 
         if (!p)
                 return tl_fail(err, TL_ENOMEM, "config: out of memory");
@@ -33,9 +23,9 @@ void inv_config_init(struct inv_config *c)
         memset(c, 0, sizeof *c);
         c->grace_days = 3;
         c->batch = 500;
-        c->issuer.id = dup_str("tally");
-        c->issuer.prefix = dup_str("INV");
-        c->issuer.name = dup_str("tally");
+        c->issuer.id = tl_strdup("tally");
+        c->issuer.prefix = tl_strdup("INV");
+        c->issuer.name = tl_strdup("tally");
 }
 
 void inv_config_release(struct inv_config *c)

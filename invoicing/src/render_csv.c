@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "invoicing/render.h"
+#include "render_doc.h"
 
 /*
 ** Quoting follows RFC 4180, but rows end in a bare LF rather than CRLF:
@@ -74,58 +75,6 @@ static void field(struct csv *c, const char *s, bool first)
         put(c, "\"", 1);
 }
 
-/* A plain decimal as the document writes money and quantities:
-   [-]digits[.digits], nothing else (no exponent, no spaces). */
-static bool plain_decimal(const char *s)
-{
-        size_t n;
-
-        if (*s == '-')
-                s++;
-        n = strspn(s, "0123456789");
-        if (!n)
-                return false;
-        s += n;
-        if (*s == '.') {
-                n = strspn(++s, "0123456789");
-                if (!n)
-                        return false;
-                s += n;
-        }
-        return !*s;
-}
-
-/*
-** The string at 'key' of 'obj' into '*s'. 'where' is the field path of
-** 'obj' for messages ("", "period.", "lines[3]."). An absent or null field
-** is TL_EINVAL when 'required', else '*s' = NULL. With 'decimal' the
-** string must be a plain decimal. Returns TL_OK or TL_EINVAL.
-*/
-static tl_status get(const json_t *obj, const char *where, const char *key,
-                     bool required, bool decimal, const char **s,
-                     struct tl_error *err)
-{
-        const json_t *v = json_object_get(obj, key);
-
-        if (!v || json_is_null(v)) {
-                if (required)
-                        return tl_fail(err, TL_EINVAL, "invoice: %s%s: missing",
-                                       where, key);
-                *s = NULL;
-                return TL_OK;
-        }
-        if (!json_is_string(v))
-                return tl_fail(err, TL_EINVAL,
-                               "invoice: %s%s: expected a string", where, key);
-        if (decimal && !plain_decimal(json_string_value(v)))
-                return tl_fail(err, TL_EINVAL,
-                               "invoice: %s%s: expected a decimal string, "
-                               "got \"%.80s\"",
-                               where, key, json_string_value(v));
-        *s = json_string_value(v);
-        return TL_OK;
-}
-
 static tl_status read_head(const json_t *doc, struct head *h,
                            struct tl_error *err)
 {
@@ -134,20 +83,20 @@ static tl_status read_head(const json_t *doc, struct head *h,
 
         if (!json_is_object(doc))
                 return tl_fail(err, TL_EINVAL, "invoice: expected an object");
-        if ((rc = get(doc, "", "number", false, false, &h->number, err)) ||
-            (rc = get(doc, "", "status", true, false, &h->status, err)) ||
-            (rc = get(doc, "", "customer", true, false, &h->customer, err)))
+        if ((rc = inv__doc_get(doc, "", "number", false, false, &h->number, err)) ||
+            (rc = inv__doc_get(doc, "", "status", true, false, &h->status, err)) ||
+            (rc = inv__doc_get(doc, "", "customer", true, false, &h->customer, err)))
                 return rc;
         if (!period || json_is_null(period))
                 return tl_fail(err, TL_EINVAL, "invoice: period: missing");
         if (!json_is_object(period))
                 return tl_fail(err, TL_EINVAL,
                                "invoice: period: expected an object");
-        if ((rc = get(period, "period.", "start", true, false, &h->start,
+        if ((rc = inv__doc_get(period, "period.", "start", true, false, &h->start,
                       err)) ||
-            (rc = get(period, "period.", "end", true, false, &h->end, err)))
+            (rc = inv__doc_get(period, "period.", "end", true, false, &h->end, err)))
                 return rc;
-        return get(doc, "", "currency", true, false, &h->currency, err);
+        return inv__doc_get(doc, "", "currency", true, false, &h->currency, err);
 }
 
 /* Line 'i' (0-based, as in the messages' field paths) into 'r'. */
@@ -163,7 +112,7 @@ static tl_status read_line(const json_t *line, size_t i, struct row *r,
         if (!json_is_object(line))
                 return tl_fail(err, TL_EINVAL,
                                "invoice: lines[%zu]: expected an object", i);
-        if ((rc = get(line, where, "kind", true, false, &r->kind, err)))
+        if ((rc = inv__doc_get(line, where, "kind", true, false, &r->kind, err)))
                 return rc;
         for (k = 0; k < sizeof KINDS / sizeof KINDS[0]; k++)
                 if (!strcmp(r->kind, KINDS[k].kind))
@@ -175,13 +124,13 @@ static tl_status read_line(const json_t *line, size_t i, struct row *r,
         ref_key = KINDS[k].ref_key;
         r->ref = NULL;
         if ((ref_key &&
-             (rc = get(line, where, ref_key, false, false, &r->ref, err))) ||
-            (rc = get(line, where, "name", false, false, &r->name, err)) ||
-            (rc = get(line, where, "quantity", false, true, &r->quantity,
+             (rc = inv__doc_get(line, where, ref_key, false, false, &r->ref, err))) ||
+            (rc = inv__doc_get(line, where, "name", false, false, &r->name, err)) ||
+            (rc = inv__doc_get(line, where, "quantity", false, true, &r->quantity,
                       err)) ||
-            (rc = get(line, where, "unit", false, true, &r->unit, err)))
+            (rc = inv__doc_get(line, where, "unit", false, true, &r->unit, err)))
                 return rc;
-        return get(line, where, "amount", true, true, &r->amount, err);
+        return inv__doc_get(line, where, "amount", true, true, &r->amount, err);
 }
 
 static void put_row(struct csv *c, const struct head *h, size_t line_no,

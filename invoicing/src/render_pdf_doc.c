@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/time.h"
+#include "render_doc.h"
 #include "render_pdf.h"
 
 #define DEC_MAX INV__DEC_MAX
@@ -11,57 +12,6 @@
 
 static const char *const KINDS[] = {"fee",     "seat",   "usage", "adjustment",
                                     "minimum", "credit", "tax"};
-
-static bool plain_decimal(const char *s)
-{
-        size_t n;
-
-        if (*s == '-')
-                s++;
-        n = strspn(s, "0123456789");
-        if (!n)
-                return false;
-        s += n;
-        if (*s == '.') {
-                n = strspn(++s, "0123456789");
-                if (!n)
-                        return false;
-                s += n;
-        }
-        return !*s;
-}
-
-/*
-** The string at 'key' of 'obj' into '*s' (NULL when absent or null and not
-** 'required'). 'where' is the path of 'obj' for messages ("", "lines[3].").
-** With 'decimal' it must be a plain decimal of at most DEC_MAX characters.
-*/
-static tl_status get(const json_t *obj, const char *where, const char *key,
-                     bool required, bool decimal, const char **s,
-                     struct tl_error *err)
-{
-        const json_t *v = json_object_get(obj, key);
-        const char *text;
-
-        if (!v || json_is_null(v)) {
-                if (required)
-                        return tl_fail(err, TL_EINVAL, "invoice: %s%s: missing",
-                                       where, key);
-                *s = NULL;
-                return TL_OK;
-        }
-        if (!json_is_string(v))
-                return tl_fail(err, TL_EINVAL,
-                               "invoice: %s%s: expected a string", where, key);
-        text = json_string_value(v);
-        if (decimal && (!plain_decimal(text) || strlen(text) > DEC_MAX))
-                return tl_fail(err, TL_EINVAL,
-                               "invoice: %s%s: expected a decimal string of "
-                               "at most %d characters, got \"%.80s\"",
-                               where, key, DEC_MAX, text);
-        *s = text;
-        return TL_OK;
-}
 
 /* An optional member that must be of one JSON type when present. */
 static tl_status get_typed(const json_t *obj, const char *where,
@@ -116,7 +66,7 @@ static bool parse_day(const char *s, int64_t *days)
 static tl_status get_day(const json_t *obj, const char *where, const char *key,
                          const char **s, int64_t *days, struct tl_error *err)
 {
-        tl_status rc = get(obj, where, key, true, false, s, err);
+        tl_status rc = inv__doc_get(obj, where, key, true, false, s, err);
 
         if (!rc && !parse_day(*s, days))
                 rc = tl_fail(
@@ -170,8 +120,8 @@ static tl_status read_line(const json_t *line, size_t i, struct tl_error *err)
         if (!json_is_object(line))
                 return tl_fail(err, TL_EINVAL,
                                "invoice: lines[%zu]: expected an object", i);
-        if ((rc = get(line, where, "kind", true, false, &kind, err)) ||
-            (rc = get(line, where, "amount", true, true, &s, err)))
+        if ((rc = inv__doc_get(line, where, "kind", true, false, &kind, err)) ||
+            (rc = inv__doc_get(line, where, "amount", true, true, &s, err)))
                 return rc;
         for (k = 0; k < sizeof KINDS / sizeof KINDS[0]; k++)
                 if (!strcmp(kind, KINDS[k]))
@@ -181,10 +131,10 @@ static tl_status read_line(const json_t *line, size_t i, struct tl_error *err)
                                "invoice: %skind: unknown kind \"%.40s\"", where,
                                kind);
         for (k = 0; k < sizeof decimals / sizeof decimals[0]; k++)
-                if ((rc = get(line, where, decimals[k], false, true, &s, err)))
+                if ((rc = inv__doc_get(line, where, decimals[k], false, true, &s, err)))
                         return rc;
         for (k = 0; k < sizeof strings / sizeof strings[0]; k++)
-                if ((rc = get(line, where, strings[k], false, false, &s, err)))
+                if ((rc = inv__doc_get(line, where, strings[k], false, false, &s, err)))
                         return rc;
         for (k = 0; k < sizeof counts / sizeof counts[0]; k++)
                 if ((rc = get_typed(line, where, counts[k], JSON_INTEGER, false,
@@ -219,7 +169,7 @@ static tl_status read_entries(const json_t *doc, const char *key,
                                        key, i);
                 for (size_t k = 0; k < count; k++) {
                         rc = strcmp(names[k], "day")
-                                     ? get(e, where, names[k], true,
+                                     ? inv__doc_get(e, where, names[k], true,
                                            k < decimals, &s, err)
                                      : get_day(e, where, "day", &s, &day, err);
                         if (rc)
@@ -244,16 +194,16 @@ static tl_status read_issuer(const json_t *doc, struct inv__pdf_doc *d,
             (rc = get_typed(doc, "", "rules", JSON_OBJECT, false, &rules, err)))
                 return rc;
         d->catalog = d->catalog_version = NULL;
-        if (rules && ((rc = get(rules, "rules.", "catalog", false, false,
+        if (rules && ((rc = inv__doc_get(rules, "rules.", "catalog", false, false,
                                 &d->catalog, err)) ||
-                      (rc = get(rules, "rules.", "version", false, false,
+                      (rc = inv__doc_get(rules, "rules.", "version", false, false,
                                 &d->catalog_version, err))))
                 return rc;
         if (!issuer)
                 return TL_OK;
-        if ((rc = get(issuer, "issuer.", "name", false, false, &d->issuer_name,
+        if ((rc = inv__doc_get(issuer, "issuer.", "name", false, false, &d->issuer_name,
                       err)) ||
-            (rc = get(issuer, "issuer.", "email", false, false,
+            (rc = inv__doc_get(issuer, "issuer.", "email", false, false,
                       &d->issuer_email, err)) ||
             (rc = get_typed(issuer, "issuer.", "address", JSON_ARRAY, false,
                             &d->address, err)))
@@ -281,16 +231,16 @@ tl_status inv__pdf_read(const json_t *doc, struct inv__pdf_doc *d,
 
         if (!json_is_object(doc))
                 return tl_fail(err, TL_EINVAL, "invoice: expected an object");
-        if ((rc = get(doc, "", "number", false, false, &d->number, err)) ||
-            (rc = get(doc, "", "status", true, false, &d->status, err)) ||
-            (rc = get(doc, "", "customer", true, false, &d->customer, err)) ||
-            (rc = get(doc, "", "customer_name", false, false, &d->customer_name,
+        if ((rc = inv__doc_get(doc, "", "number", false, false, &d->number, err)) ||
+            (rc = inv__doc_get(doc, "", "status", true, false, &d->status, err)) ||
+            (rc = inv__doc_get(doc, "", "customer", true, false, &d->customer, err)) ||
+            (rc = inv__doc_get(doc, "", "customer_name", false, false, &d->customer_name,
                       err)) ||
-            (rc = get(doc, "", "plan", false, false, &d->plan, err)) ||
-            (rc = get(doc, "", "plan_name", false, false, &d->plan_name,
+            (rc = inv__doc_get(doc, "", "plan", false, false, &d->plan, err)) ||
+            (rc = inv__doc_get(doc, "", "plan_name", false, false, &d->plan_name,
                       err)) ||
-            (rc = get(doc, "", "currency", true, false, &d->currency, err)) ||
-            (rc = get(doc, "", "issued", false, false, &d->issued, err)) ||
+            (rc = inv__doc_get(doc, "", "currency", true, false, &d->currency, err)) ||
+            (rc = inv__doc_get(doc, "", "issued", false, false, &d->issued, err)) ||
             (rc = read_period(doc, d, err)) ||
             (rc = get_typed(doc, "", "lines", JSON_ARRAY, true, &d->lines,
                             err)))
@@ -300,10 +250,10 @@ tl_status inv__pdf_read(const json_t *doc, struct inv__pdf_doc *d,
                 if ((rc = read_line(line, i, err)))
                         return rc;
         }
-        if ((rc = get(doc, "", "subtotal", true, true, &d->subtotal, err)) ||
-            (rc = get(doc, "", "credit", true, true, &d->credit, err)) ||
-            (rc = get(doc, "", "tax", true, true, &d->tax, err)) ||
-            (rc = get(doc, "", "total", true, true, &d->total, err)) ||
+        if ((rc = inv__doc_get(doc, "", "subtotal", true, true, &d->subtotal, err)) ||
+            (rc = inv__doc_get(doc, "", "credit", true, true, &d->credit, err)) ||
+            (rc = inv__doc_get(doc, "", "tax", true, true, &d->tax, err)) ||
+            (rc = inv__doc_get(doc, "", "total", true, true, &d->total, err)) ||
             (rc = get_typed(doc, "", "cohorts", JSON_OBJECT, false, &d->cohorts,
                             err)) ||
             (rc = get_typed(doc, "", "usage", JSON_ARRAY, false, &d->usage,
