@@ -9,23 +9,20 @@
 
 #include "invoicing/render.h"
 #include "render_pdf.h"
+#include "render_pdf_draw.h"
 
 /*
 ** Doubles here are geometry only: cairo takes coordinates as doubles, and
-** the chart scales daily token counts to bar heights. Every amount and
-** quantity on the page is the document's exact decimal string, at most
-** with thousands separators inserted (tools/scripts/check-money.sh lets
-** render_pdf*.c alone use double for that reason).
+** the chart (render_pdf_chart.c) scales daily token counts to bar heights.
+** Every amount and quantity on the page is the document's exact decimal
+** string, at most with thousands separators inserted
+** (tools/scripts/check-money.sh lets render_pdf*.c and render_pdf*.h alone
+** use double for that reason).
 */
 
-/* A4 in points; the PNG is the same page at twice the resolution. */
-#define PAGE_W 595.28
-#define PAGE_H 841.89
+/* The PNG is the page (render_pdf_draw.h) at twice the resolution. */
 #define PNG_SCALE 2.0
-#define LEFT 50.0
-#define RIGHT (PAGE_W - 50.0)
-#define TOP 44.0
-#define BOTTOM (PAGE_H - 58.0) /* content stops here; the footer is below */
+
 #define FONT "DejaVu Sans"
 #define PI 3.14159265358979
 
@@ -37,43 +34,18 @@
 #define COL_AMT_R (RIGHT - 8.0)
 #define COL_AMT_W (COL_AMT_R - COL_QTY_R - 10.0)
 
-/* Palette. */
-#define C_INK 0x1f2933
-#define C_MUTED 0x66707c
-#define C_RULE 0xd8dde3
-#define C_BAND 0xeef2f6
-#define C_ACCENT 0x1d4e89
-#define C_CLOUD 0x3b74c4
-#define C_LOCAL 0x2e9e6b
-#define C_SAVE_BG 0xeaf6ef
-#define C_SAVE_EDGE 0xa9d9bd
-#define C_DRAFT 0xc0392b
-#define C_FINAL 0x2e8b57
-
 #define GROUPED_MAX INV__GROUPED_MAX
-
-/* Where drawing stands: the cursor, the page, and when to stop. */
-struct pg {
-        cairo_t *cr;
-        const struct inv__pdf_doc *d;
-        double y;      /* top of the free space on the current page */
-        int page;      /* 1-based */
-        int pages;     /* total for the footer; 0 while counting */
-        int last_page; /* draw no page after this one (the PNG draws one) */
-};
-
-enum align { AL_LEFT, AL_RIGHT, AL_CENTER };
 
 /* ---- Text ------------------------------------------------------------ */
 
-static void ink(cairo_t *cr, unsigned rgb)
+void inv__pdf_ink(cairo_t *cr, unsigned rgb)
 {
         cairo_set_source_rgb(cr, (double)((rgb >> 16) & 0xffu) / 255.0,
                              (double)((rgb >> 8) & 0xffu) / 255.0,
                              (double)(rgb & 0xffu) / 255.0);
 }
 
-static void font(cairo_t *cr, double size, bool bold)
+void inv__pdf_font(cairo_t *cr, double size, bool bold)
 {
         cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL,
                                bold ? CAIRO_FONT_WEIGHT_BOLD
@@ -81,7 +53,7 @@ static void font(cairo_t *cr, double size, bool bold)
         cairo_set_font_size(cr, size);
 }
 
-static double width_of(cairo_t *cr, const char *s)
+double inv__pdf_width(cairo_t *cr, const char *s)
 {
         cairo_text_extents_t e;
 
@@ -91,11 +63,11 @@ static double width_of(cairo_t *cr, const char *s)
 
 /* Show 's' on baseline 'y' with its left edge, right edge or centre at 'x',
    cut with an ellipsis to 'max_w' points (0: no limit). */
-static void show(cairo_t *cr, double x, double y, const char *s, enum align al,
-                 double max_w)
+void inv__pdf_show(cairo_t *cr, double x, double y, const char *s,
+                   enum align al, double max_w)
 {
         char cut[256];
-        double w = width_of(cr, s);
+        double w = inv__pdf_width(cr, s);
         size_t n;
 
         if (max_w > 0 && w > max_w) {
@@ -106,7 +78,7 @@ static void show(cairo_t *cr, double x, double y, const char *s, enum align al,
                                 ;
                         snprintf(cut, sizeof cut, "%.*s\xe2\x80\xa6", (int)n,
                                  s);
-                        w = width_of(cr, cut);
+                        w = inv__pdf_width(cr, cut);
                 } while (n > 0 && w > max_w);
                 s = cut;
         }
@@ -118,38 +90,38 @@ static void show(cairo_t *cr, double x, double y, const char *s, enum align al,
         cairo_show_text(cr, s);
 }
 
-/* Like show(), for text that must never be cut (amounts, quantities): when
-   wider than 'max_w' it is drawn smaller instead. */
+/* Like inv__pdf_show(), for text that must never be cut (amounts, quantities):
+   when wider than 'max_w' it is drawn smaller instead. */
 static void show_exact(cairo_t *cr, double x, double y, const char *s,
                        enum align al, double max_w)
 {
         cairo_matrix_t m;
-        double w = width_of(cr, s);
+        double w = inv__pdf_width(cr, s);
 
         if (w <= max_w) {
-                show(cr, x, y, s, al, 0);
+                inv__pdf_show(cr, x, y, s, al, 0);
                 return;
         }
         cairo_save(cr);
         cairo_get_font_matrix(cr, &m);
         cairo_matrix_scale(&m, max_w / w, max_w / w);
         cairo_set_font_matrix(cr, &m);
-        show(cr, x, y, s, al, 0);
+        inv__pdf_show(cr, x, y, s, al, 0);
         cairo_restore(cr);
 }
 
-static void rule(cairo_t *cr, double x0, double x1, double y, double width,
-                 unsigned rgb)
+void inv__pdf_rule(cairo_t *cr, double x0, double x1, double y, double width,
+                   unsigned rgb)
 {
-        ink(cr, rgb);
+        inv__pdf_ink(cr, rgb);
         cairo_set_line_width(cr, width);
         cairo_move_to(cr, x0, y);
         cairo_line_to(cr, x1, y);
         cairo_stroke(cr);
 }
 
-static void rounded(cairo_t *cr, double x, double y, double w, double h,
-                    double r)
+void inv__pdf_rounded(cairo_t *cr, double x, double y, double w, double h,
+                      double r)
 {
         cairo_new_sub_path(cr);
         cairo_arc(cr, x + w - r, y + r, r, -PI / 2, 0);
@@ -169,7 +141,7 @@ static bool extend(cairo_t *cr, char *line, size_t size, size_t *used,
         line[*used] = ' ';
         memcpy(line + *used + 1, word, len);
         line[*used + 1 + len] = '\0';
-        if (width_of(cr, line) > w) {
+        if (inv__pdf_width(cr, line) > w) {
                 line[*used] = '\0';
                 return false;
         }
@@ -182,8 +154,8 @@ static bool extend(cairo_t *cr, char *line, size_t size, size_t *used,
 ** the first baseline at 'y'. Draws only when 'draw'; returns the number of
 ** lines either way, so a box can be sized before it is drawn.
 */
-static int wrap(cairo_t *cr, const char *text, double x, double y, double w,
-                double lh, bool draw)
+int inv__pdf_wrap(cairo_t *cr, const char *text, double x, double y, double w,
+                  double lh, bool draw)
 {
         char line[512];
         size_t used = 0, word, len;
@@ -191,13 +163,14 @@ static int wrap(cairo_t *cr, const char *text, double x, double y, double w,
 
         while (*text) {
                 word = strcspn(text, " ");
-                /* A word longer than half the buffer is cut; show() then
-                   shortens it to the width with an ellipsis. */
+                /* A word longer than half the buffer is cut; inv__pdf_show()
+                   then shortens it to the width with an ellipsis. */
                 len = word < sizeof line / 2 ? word : sizeof line / 2;
                 if (used &&
                     !extend(cr, line, sizeof line, &used, text, len, w)) {
                         if (draw)
-                                show(cr, x, y + lh * lines, line, AL_LEFT, w);
+                                inv__pdf_show(cr, x, y + lh * lines, line,
+                                              AL_LEFT, w);
                         lines++;
                         used = 0;
                 }
@@ -211,7 +184,7 @@ static int wrap(cairo_t *cr, const char *text, double x, double y, double w,
         }
         if (used) {
                 if (draw)
-                        show(cr, x, y + lh * lines, line, AL_LEFT, w);
+                        inv__pdf_show(cr, x, y + lh * lines, line, AL_LEFT, w);
                 lines++;
         }
         return lines;
@@ -224,9 +197,9 @@ static void draw_watermark(cairo_t *cr)
         cairo_save(cr);
         cairo_translate(cr, PAGE_W / 2, PAGE_H / 2);
         cairo_rotate(cr, -0.6);
-        font(cr, 140, true);
+        inv__pdf_font(cr, 140, true);
         cairo_set_source_rgba(cr, 0.75, 0.22, 0.17, 0.08);
-        show(cr, 0, 50, "DRAFT", AL_CENTER, 0);
+        inv__pdf_show(cr, 0, 50, "DRAFT", AL_CENTER, 0);
         cairo_restore(cr);
 }
 
@@ -242,32 +215,32 @@ static void begin_page(struct pg *p)
         cairo_paint(cr);
         if (d->draft)
                 draw_watermark(cr);
-        rule(cr, LEFT, RIGHT, PAGE_H - 44, 0.5, C_RULE);
-        font(cr, 7.5, false);
-        ink(cr, C_MUTED);
+        inv__pdf_rule(cr, LEFT, RIGHT, PAGE_H - 44, 0.5, C_RULE);
+        inv__pdf_font(cr, 7.5, false);
+        inv__pdf_ink(cr, C_MUTED);
         snprintf(text, sizeof text, "%s%sInvoice %s \xc2\xb7 %s",
                  d->issuer_name ? d->issuer_name : "",
                  d->issuer_name ? " \xc2\xb7 " : "",
                  d->number ? d->number : "(draft)", d->customer);
-        show(cr, LEFT, PAGE_H - 32, text, AL_LEFT, 380);
+        inv__pdf_show(cr, LEFT, PAGE_H - 32, text, AL_LEFT, 380);
         if (p->pages)
                 snprintf(text, sizeof text, "Page %d of %d", p->page, p->pages);
         else
                 snprintf(text, sizeof text, "Page %d", p->page);
-        show(cr, RIGHT, PAGE_H - 32, text, AL_RIGHT, 0);
+        inv__pdf_show(cr, RIGHT, PAGE_H - 32, text, AL_RIGHT, 0);
         p->y = TOP;
         if (p->page == 1)
                 return;
-        font(cr, 10, true);
-        ink(cr, C_INK);
-        show(cr, LEFT, TOP + 10, d->issuer_name ? d->issuer_name : "", AL_LEFT,
-             250);
-        font(cr, 9, false);
-        ink(cr, C_MUTED);
+        inv__pdf_font(cr, 10, true);
+        inv__pdf_ink(cr, C_INK);
+        inv__pdf_show(cr, LEFT, TOP + 10, d->issuer_name ? d->issuer_name : "",
+                      AL_LEFT, 250);
+        inv__pdf_font(cr, 9, false);
+        inv__pdf_ink(cr, C_MUTED);
         snprintf(text, sizeof text, "Invoice %s (continued)",
                  d->number ? d->number : "draft");
-        show(cr, RIGHT, TOP + 10, text, AL_RIGHT, 0);
-        rule(cr, LEFT, RIGHT, TOP + 20, 1.0, C_ACCENT);
+        inv__pdf_show(cr, RIGHT, TOP + 10, text, AL_RIGHT, 0);
+        inv__pdf_rule(cr, LEFT, RIGHT, TOP + 20, 1.0, C_ACCENT);
         p->y = TOP + 34;
 }
 
@@ -276,7 +249,7 @@ static void begin_page(struct pg *p)
 ** next. False when the next page is past 'p->last_page', i.e. drawing is
 ** over (the PNG stops after page 1).
 */
-static bool need(struct pg *p, double h)
+bool inv__pdf_need(struct pg *p, double h)
 {
         if (p->y + h <= BOTTOM)
                 return true;
@@ -302,15 +275,15 @@ static void draw_badge(cairo_t *cr, double right, double y, const char *status,
                                 ? (char)(status[i] - 'a' + 'A')
                                 : status[i];
         up[i] = '\0';
-        font(cr, 7.5, true);
-        w = width_of(cr, up) + 12;
-        rounded(cr, right - w, y, w, 14, 3);
-        ink(cr, draft                          ? C_DRAFT
-                : !strcmp(status, "finalized") ? C_FINAL
-                                               : C_MUTED);
+        inv__pdf_font(cr, 7.5, true);
+        w = inv__pdf_width(cr, up) + 12;
+        inv__pdf_rounded(cr, right - w, y, w, 14, 3);
+        inv__pdf_ink(cr, draft                          ? C_DRAFT
+                         : !strcmp(status, "finalized") ? C_FINAL
+                                                        : C_MUTED);
         cairo_fill(cr);
         cairo_set_source_rgb(cr, 1, 1, 1);
-        show(cr, right - w / 2, y + 10, up, AL_CENTER, 0);
+        inv__pdf_show(cr, right - w / 2, y + 10, up, AL_CENTER, 0);
 }
 
 /* A grey label and its value, both on baseline 'y', in the header's
@@ -318,11 +291,11 @@ static void draw_badge(cairo_t *cr, double right, double y, const char *status,
 static void meta_row(cairo_t *cr, double y, const char *label,
                      const char *value)
 {
-        font(cr, 8.5, false);
-        ink(cr, C_MUTED);
-        show(cr, RIGHT - 190, y, label, AL_LEFT, 0);
-        ink(cr, C_INK);
-        show(cr, RIGHT, y, value, AL_RIGHT, 140);
+        inv__pdf_font(cr, 8.5, false);
+        inv__pdf_ink(cr, C_MUTED);
+        inv__pdf_show(cr, RIGHT - 190, y, label, AL_LEFT, 0);
+        inv__pdf_ink(cr, C_INK);
+        inv__pdf_show(cr, RIGHT, y, value, AL_RIGHT, 140);
 }
 
 static void draw_header(struct pg *p)
@@ -334,34 +307,35 @@ static void draw_header(struct pg *p)
         double y = p->y, ly = y + 32;
         size_t i;
 
-        font(cr, 16, true);
-        ink(cr, C_INK);
-        show(cr, LEFT, y + 16, d->issuer_name ? d->issuer_name : "", AL_LEFT,
-             260);
-        font(cr, 8.5, false);
-        ink(cr, C_MUTED);
+        inv__pdf_font(cr, 16, true);
+        inv__pdf_ink(cr, C_INK);
+        inv__pdf_show(cr, LEFT, y + 16, d->issuer_name ? d->issuer_name : "",
+                      AL_LEFT, 260);
+        inv__pdf_font(cr, 8.5, false);
+        inv__pdf_ink(cr, C_MUTED);
         json_array_foreach(d->address, i, line)
         {
-                show(cr, LEFT, ly, json_string_value(line), AL_LEFT, 260);
+                inv__pdf_show(cr, LEFT, ly, json_string_value(line), AL_LEFT,
+                              260);
                 ly += 12;
         }
         if (d->issuer_email)
-                show(cr, LEFT, ly, d->issuer_email, AL_LEFT, 260);
+                inv__pdf_show(cr, LEFT, ly, d->issuer_email, AL_LEFT, 260);
 
-        font(cr, 22, true);
-        ink(cr, C_ACCENT);
-        show(cr, RIGHT, y + 18, "INVOICE", AL_RIGHT, 0);
-        font(cr, 10.5, true);
-        ink(cr, C_INK);
-        show(cr, RIGHT, y + 37, number, AL_RIGHT, 0);
-        draw_badge(cr, RIGHT - width_of(cr, number) - 8, y + 27, d->status,
-                   d->draft);
+        inv__pdf_font(cr, 22, true);
+        inv__pdf_ink(cr, C_ACCENT);
+        inv__pdf_show(cr, RIGHT, y + 18, "INVOICE", AL_RIGHT, 0);
+        inv__pdf_font(cr, 10.5, true);
+        inv__pdf_ink(cr, C_INK);
+        inv__pdf_show(cr, RIGHT, y + 37, number, AL_RIGHT, 0);
+        draw_badge(cr, RIGHT - inv__pdf_width(cr, number) - 8, y + 27,
+                   d->status, d->draft);
         meta_row(cr, y + 58, "Issued",
                  d->issued ? d->issued : "not yet (draft)");
         meta_row(cr, y + 71, "Period", d->period);
         /* A long address pushes the rule down rather than crossing it. */
         y = ly > y + 84 ? ly + 6 : y + 90;
-        rule(cr, LEFT, RIGHT, y, 1.2, C_ACCENT);
+        inv__pdf_rule(cr, LEFT, RIGHT, y, 1.2, C_ACCENT);
         p->y = y + 18;
 }
 
@@ -374,16 +348,17 @@ static void draw_parties(struct pg *p)
         char text[256];
         double y = p->y, ly = y + 38, bx = RIGHT - 200;
 
-        font(cr, 7.5, true);
-        ink(cr, C_MUTED);
-        show(cr, LEFT, y + 8, "BILL TO", AL_LEFT, 0);
-        font(cr, 12, true);
-        ink(cr, C_INK);
-        show(cr, LEFT, y + 24,
-             d->customer_name ? d->customer_name : d->customer, AL_LEFT, 270);
-        font(cr, 8.5, false);
+        inv__pdf_font(cr, 7.5, true);
+        inv__pdf_ink(cr, C_MUTED);
+        inv__pdf_show(cr, LEFT, y + 8, "BILL TO", AL_LEFT, 0);
+        inv__pdf_font(cr, 12, true);
+        inv__pdf_ink(cr, C_INK);
+        inv__pdf_show(cr, LEFT, y + 24,
+                      d->customer_name ? d->customer_name : d->customer,
+                      AL_LEFT, 270);
+        inv__pdf_font(cr, 8.5, false);
         snprintf(text, sizeof text, "Customer ID: %s", d->customer);
-        show(cr, LEFT, ly, text, AL_LEFT, 270);
+        inv__pdf_show(cr, LEFT, ly, text, AL_LEFT, 270);
         if (d->plan || d->plan_name) {
                 if (d->plan && d->plan_name)
                         snprintf(text, sizeof text, "Plan: %s (%s)",
@@ -391,7 +366,7 @@ static void draw_parties(struct pg *p)
                 else
                         snprintf(text, sizeof text, "Plan: %s",
                                  d->plan_name ? d->plan_name : d->plan);
-                show(cr, LEFT, ly += 12, text, AL_LEFT, 270);
+                inv__pdf_show(cr, LEFT, ly += 12, text, AL_LEFT, 270);
         }
         json_object_foreach((json_t *)d->cohorts, key, v)
         {
@@ -399,20 +374,20 @@ static void draw_parties(struct pg *p)
                         continue;
                 snprintf(text, sizeof text, "Cohort: %s = %s", key,
                          json_string_value(v));
-                show(cr, LEFT, ly += 12, text, AL_LEFT, 270);
+                inv__pdf_show(cr, LEFT, ly += 12, text, AL_LEFT, 270);
         }
 
-        rounded(cr, bx, y, RIGHT - bx, 62, 4);
-        ink(cr, C_BAND);
+        inv__pdf_rounded(cr, bx, y, RIGHT - bx, 62, 4);
+        inv__pdf_ink(cr, C_BAND);
         cairo_fill(cr);
-        font(cr, 7.5, true);
-        ink(cr, C_MUTED);
-        show(cr, bx + 14, y + 17, d->draft ? "COST TO DATE" : "TOTAL DUE",
-             AL_LEFT, 0);
+        inv__pdf_font(cr, 7.5, true);
+        inv__pdf_ink(cr, C_MUTED);
+        inv__pdf_show(cr, bx + 14, y + 17,
+                      d->draft ? "COST TO DATE" : "TOTAL DUE", AL_LEFT, 0);
         snprintf(text, sizeof text, "%s ", d->currency);
         inv__pdf_grouped(d->total, text + strlen(text));
-        font(cr, 18, true);
-        ink(cr, C_INK);
+        inv__pdf_font(cr, 18, true);
+        inv__pdf_ink(cr, C_INK);
         show_exact(cr, bx + 14, y + 44, text, AL_LEFT, RIGHT - bx - 28);
         p->y = (ly > y + 62 ? ly : y + 62) + 20;
 }
@@ -425,14 +400,14 @@ static void draw_table_head(struct pg *p)
         char text[64];
 
         cairo_rectangle(cr, LEFT, p->y, RIGHT - LEFT, 20);
-        ink(cr, C_BAND);
+        inv__pdf_ink(cr, C_BAND);
         cairo_fill(cr);
-        font(cr, 7.5, true);
-        ink(cr, C_MUTED);
-        show(cr, COL_DESC, p->y + 13, "DESCRIPTION", AL_LEFT, 0);
-        show(cr, COL_QTY_R, p->y + 13, "QUANTITY", AL_RIGHT, 0);
+        inv__pdf_font(cr, 7.5, true);
+        inv__pdf_ink(cr, C_MUTED);
+        inv__pdf_show(cr, COL_DESC, p->y + 13, "DESCRIPTION", AL_LEFT, 0);
+        inv__pdf_show(cr, COL_QTY_R, p->y + 13, "QUANTITY", AL_RIGHT, 0);
         snprintf(text, sizeof text, "AMOUNT (%.16s)", p->d->currency);
-        show(cr, COL_AMT_R, p->y + 13, text, AL_RIGHT, 0);
+        inv__pdf_show(cr, COL_AMT_R, p->y + 13, text, AL_RIGHT, 0);
         p->y += 20;
 }
 
@@ -444,8 +419,9 @@ static void join_quantity(cairo_t *cr, struct inv__pdf_cells *c)
         if (!c->qty2[0])
                 return;
         snprintf(both, sizeof both, "%s %s", c->qty, c->qty2);
-        font(cr, 9, false);
-        if (strlen(both) < sizeof c->qty && width_of(cr, both) <= COL_QTY_W) {
+        inv__pdf_font(cr, 9, false);
+        if (strlen(both) < sizeof c->qty &&
+            inv__pdf_width(cr, both) <= COL_QTY_W) {
                 memcpy(c->qty, both, strlen(both) + 1);
                 c->qty2[0] = '\0';
         }
@@ -460,7 +436,7 @@ static bool draw_lines(struct pg *p)
         int page;
         size_t i;
 
-        if (!need(p, 60))
+        if (!inv__pdf_need(p, 60))
                 return false;
         draw_table_head(p);
         json_array_foreach(p->d->lines, i, line)
@@ -471,25 +447,27 @@ static bool draw_lines(struct pg *p)
                 join_quantity(cr, &c);
                 h = c.sub[0] || c.qty2[0] ? 30 : 21;
                 page = p->page;
-                if (!need(p, h))
+                if (!inv__pdf_need(p, h))
                         return false;
                 if (page != p->page)
                         draw_table_head(p);
-                font(cr, 9.5, false);
-                ink(cr, C_INK);
-                show(cr, COL_DESC, p->y + 14, c.name, AL_LEFT, COL_DESC_W);
-                font(cr, 9, false);
+                inv__pdf_font(cr, 9.5, false);
+                inv__pdf_ink(cr, C_INK);
+                inv__pdf_show(cr, COL_DESC, p->y + 14, c.name, AL_LEFT,
+                              COL_DESC_W);
+                inv__pdf_font(cr, 9, false);
                 show_exact(cr, COL_QTY_R, p->y + 14, c.qty, AL_RIGHT,
                            COL_QTY_W);
                 show_exact(cr, COL_AMT_R, p->y + 14, c.amount, AL_RIGHT,
                            COL_AMT_W);
-                font(cr, 7.5, false);
-                ink(cr, C_MUTED);
-                show(cr, COL_DESC, p->y + 25, c.sub, AL_LEFT, COL_DESC_W);
+                inv__pdf_font(cr, 7.5, false);
+                inv__pdf_ink(cr, C_MUTED);
+                inv__pdf_show(cr, COL_DESC, p->y + 25, c.sub, AL_LEFT,
+                              COL_DESC_W);
                 show_exact(cr, COL_QTY_R, p->y + 25, c.qty2, AL_RIGHT,
                            COL_QTY_W);
                 p->y += h;
-                rule(cr, LEFT, RIGHT, p->y, 0.5, C_RULE);
+                inv__pdf_rule(cr, LEFT, RIGHT, p->y, 0.5, C_RULE);
         }
         p->y += 10;
         return true;
@@ -500,7 +478,7 @@ static void totals_row(cairo_t *cr, double y, const char *label,
 {
         char g[GROUPED_MAX];
 
-        show(cr, RIGHT - 222, y, label, AL_LEFT, 150);
+        inv__pdf_show(cr, RIGHT - 222, y, label, AL_LEFT, 150);
         show_exact(cr, COL_AMT_R, y, inv__pdf_grouped(dec, g), AL_RIGHT,
                    COL_AMT_W);
 }
@@ -512,247 +490,43 @@ static bool draw_totals(struct pg *p)
         char label[160], text[GROUPED_MAX + 24];
         double y;
 
-        if (!need(p, 92))
+        if (!inv__pdf_need(p, 92))
                 return false;
         y = p->y;
-        font(cr, 9, false);
-        ink(cr, C_INK);
+        inv__pdf_font(cr, 9, false);
+        inv__pdf_ink(cr, C_INK);
         totals_row(cr, y + 12, "Subtotal", d->subtotal);
         inv__pdf_total_label(d, "credit", "Credit", label, sizeof label);
         totals_row(cr, y + 28, label, d->credit);
         inv__pdf_total_label(d, "tax", "Tax", label, sizeof label);
         totals_row(cr, y + 44, label, d->tax);
         cairo_rectangle(cr, RIGHT - 230, y + 54, 230, 26);
-        ink(cr, C_BAND);
+        inv__pdf_ink(cr, C_BAND);
         cairo_fill(cr);
-        rule(cr, RIGHT - 230, RIGHT, y + 54, 1.2, C_ACCENT);
-        font(cr, 11, true);
-        ink(cr, C_INK);
-        show(cr, RIGHT - 222, y + 72, d->draft ? "Total to date" : "Total",
-             AL_LEFT, 0);
+        inv__pdf_rule(cr, RIGHT - 230, RIGHT, y + 54, 1.2, C_ACCENT);
+        inv__pdf_font(cr, 11, true);
+        inv__pdf_ink(cr, C_INK);
+        inv__pdf_show(cr, RIGHT - 222, y + 72,
+                      d->draft ? "Total to date" : "Total", AL_LEFT, 0);
         snprintf(text, sizeof text, "%.16s ", d->currency);
         inv__pdf_grouped(d->total, text + strlen(text));
         show_exact(cr, COL_AMT_R, y + 72, text, AL_RIGHT, 130);
 
         /* The left of the totals holds where the prices came from. */
-        font(cr, 7.5, false);
-        ink(cr, C_MUTED);
+        inv__pdf_font(cr, 7.5, false);
+        inv__pdf_ink(cr, C_MUTED);
         if (d->catalog) {
                 snprintf(label, sizeof label, "Prices from catalog %s%s%s.",
                          d->catalog, d->catalog_version ? ", version " : "",
                          d->catalog_version ? d->catalog_version : "");
-                show(cr, LEFT, y + 12, label, AL_LEFT, 250);
+                inv__pdf_show(cr, LEFT, y + 12, label, AL_LEFT, 250);
         }
         if (d->issuer_email) {
                 snprintf(label, sizeof label,
                          "Questions about this invoice? %s", d->issuer_email);
-                show(cr, LEFT, y + 24, label, AL_LEFT, 250);
+                inv__pdf_show(cr, LEFT, y + 24, label, AL_LEFT, 250);
         }
         p->y = y + 98;
-        return true;
-}
-
-/* ---- Chart and savings ----------------------------------------------- */
-
-/* The value of a checked decimal string for geometry only (a bar's height),
-   read by hand so the C locale's decimal point cannot matter. Negative
-   values draw as nothing. */
-static double magnitude(const char *dec)
-{
-        double v = 0, place = 1;
-        bool frac = false;
-
-        if (*dec == '-')
-                return 0;
-        for (; *dec; dec++) {
-                if (*dec == '.') {
-                        frac = true;
-                } else if (frac) {
-                        place /= 10;
-                        v += (double)(*dec - '0') * place;
-                } else {
-                        v = v * 10 + (double)(*dec - '0');
-                }
-        }
-        return v;
-}
-
-/* A y-axis scale of round numbers: 'n' steps of 1, 2 or 5 x 10^k (k >= 0)
-   reaching at least 'max' (> 0), about five of them. */
-static void nice_scale(double max, double *step, int *n)
-{
-        double raw = max / 5, mag = 1;
-
-        /* Steps of at least 1: the counts are whole tokens. */
-        while (mag * 10 <= raw)
-                mag *= 10;
-        if (raw <= mag)
-                *step = mag;
-        else if (raw <= 2 * mag)
-                *step = 2 * mag;
-        else if (raw <= 5 * mag)
-                *step = 5 * mag;
-        else
-                *step = 10 * mag;
-        for (*n = 1; *n * *step < max; (*n)++)
-                ;
-}
-
-/* An axis label: 2000000 -> "2M", 1500 -> "1.5k". */
-static void compact(double v, char *out, size_t size)
-{
-        if (v >= 1e9)
-                snprintf(out, size, "%gB", v / 1e9);
-        else if (v >= 1e6)
-                snprintf(out, size, "%gM", v / 1e6);
-        else if (v >= 1e3)
-                snprintf(out, size, "%gk", v / 1e3);
-        else
-                snprintf(out, size, "%g", v);
-}
-
-static void legend(cairo_t *cr, double right, double y)
-{
-        static const struct {
-                const char *label;
-                unsigned rgb;
-        } series[] = {{"Cloud", C_CLOUD}, {"On-device", C_LOCAL}};
-        double x = right;
-
-        font(cr, 8, false);
-        for (int i = 1; i >= 0; i--) {
-                x -= width_of(cr, series[i].label);
-                ink(cr, C_INK);
-                show(cr, x, y, series[i].label, AL_LEFT, 0);
-                x -= 12;
-                cairo_rectangle(cr, x, y - 7, 8, 8);
-                ink(cr, series[i].rgb);
-                cairo_fill(cr);
-                x -= 14;
-        }
-}
-
-/* Bars of one day: cloud, then on-device, side by side in its slot. */
-static void day_bars(cairo_t *cr, const json_t *e, double x, double slot,
-                     double base, double plot_h, double top)
-{
-        double bar = slot * 0.36, h;
-
-        h = magnitude(inv__pdf_str(e, "cloud")) / top * plot_h;
-        cairo_rectangle(cr, x + slot * 0.12, base - h, bar, h);
-        ink(cr, C_CLOUD);
-        cairo_fill(cr);
-        h = magnitude(inv__pdf_str(e, "local")) / top * plot_h;
-        cairo_rectangle(cr, x + slot * 0.12 + bar, base - h, bar, h);
-        ink(cr, C_LOCAL);
-        cairo_fill(cr);
-}
-
-static bool draw_chart(struct pg *p)
-{
-        const double plot_h = 100, x0 = LEFT + 34;
-        cairo_t *cr = p->cr;
-        const json_t *daily = p->d->daily, *e;
-        double max = 0, step, slot, base, v;
-        char label[32];
-        int n, every = 1;
-        size_t i, days = json_array_size(daily);
-
-        if (!days)
-                return true;
-        if (!need(p, plot_h + 52))
-                return false;
-        font(cr, 10.5, true);
-        ink(cr, C_INK);
-        show(cr, LEFT, p->y + 10, "Daily usage", AL_LEFT, 0);
-        v = LEFT + width_of(cr, "Daily usage") + 8;
-        font(cr, 8, false);
-        ink(cr, C_MUTED);
-        show(cr, v, p->y + 10, "tokens per day, input and output", AL_LEFT, 0);
-        legend(cr, RIGHT, p->y + 10);
-        base = p->y + 24 + plot_h;
-        json_array_foreach(daily, i, e)
-        {
-                v = magnitude(inv__pdf_str(e, "cloud"));
-                max = v > max ? v : max;
-                v = magnitude(inv__pdf_str(e, "local"));
-                max = v > max ? v : max;
-        }
-        nice_scale(max > 0 ? max : 1, &step, &n);
-        font(cr, 7, false);
-        /* With no usage at all only the zero line is drawn: a scale would
-           claim a range the data does not have. */
-        for (int t = 0; t <= (max > 0 ? n : 0); t++) {
-                double ty = base - plot_h * t / n;
-
-                rule(cr, x0, RIGHT, ty, t ? 0.4 : 0.8, t ? C_RULE : C_MUTED);
-                ink(cr, C_MUTED);
-                compact(step * t, label, sizeof label);
-                show(cr, x0 - 6, ty + 2.5, label, AL_RIGHT, 0);
-        }
-        slot = (RIGHT - x0) / (double)days;
-        while (slot * every < 13)
-                every = every == 1 ? 2 : every == 2 ? 5 : every + 5;
-        json_array_foreach(daily, i, e)
-        {
-                const char *day = inv__pdf_str(e, "day");
-                double x = x0 + slot * (double)i;
-
-                day_bars(cr, e, x, slot, base, plot_h, step * n);
-                if (i % (size_t)every && i + 1 != days)
-                        continue;
-                snprintf(label, sizeof label, "%d",
-                         (day[8] - '0') * 10 + (day[9] - '0'));
-                ink(cr, C_MUTED);
-                show(cr, x + slot / 2, base + 10, label, AL_CENTER, 0);
-        }
-        if (max <= 0) {
-                font(cr, 9, false);
-                show(cr, (x0 + RIGHT) / 2, base - plot_h / 2,
-                     "No usage recorded in this period", AL_CENTER, 0);
-        }
-        p->y = base + 26;
-        return true;
-}
-
-static bool draw_savings(struct pg *p)
-{
-        const double pad = 12, lh = 12, w = RIGHT - LEFT - 2 * pad;
-        cairo_t *cr = p->cr;
-        const json_t *e;
-        char text[640];
-        double h = 2 * pad + 14, y;
-        size_t i;
-
-        if (!json_array_size(p->d->savings))
-                return true;
-        font(cr, 8.5, false);
-        json_array_foreach(p->d->savings, i, e)
-        {
-                inv__pdf_saving(p->d, e, text, sizeof text);
-                h += lh * wrap(cr, text, 0, 0, w, lh, false) + (i ? 4 : 0);
-        }
-        if (!need(p, h))
-                return false;
-        y = p->y;
-        rounded(cr, LEFT, y, RIGHT - LEFT, h, 5);
-        ink(cr, C_SAVE_BG);
-        cairo_fill_preserve(cr);
-        ink(cr, C_SAVE_EDGE);
-        cairo_set_line_width(cr, 0.8);
-        cairo_stroke(cr);
-        font(cr, 9.5, true);
-        ink(cr, 0x1e6b47);
-        show(cr, LEFT + pad, y + pad + 8, "On-device savings", AL_LEFT, 0);
-        y += pad + 8 + 15;
-        font(cr, 8.5, false);
-        ink(cr, C_INK);
-        json_array_foreach(p->d->savings, i, e)
-        {
-                inv__pdf_saving(p->d, e, text, sizeof text);
-                y += lh * wrap(cr, text, LEFT + pad, y, w, lh, true) + 4;
-        }
-        p->y += h + 10;
         return true;
 }
 
@@ -763,8 +537,8 @@ static void draw_document(struct pg *p)
         begin_page(p);
         draw_header(p);
         draw_parties(p);
-        if (draw_lines(p) && draw_totals(p) && draw_chart(p))
-                draw_savings(p);
+        if (draw_lines(p) && draw_totals(p) && inv__pdf_draw_chart(p))
+                inv__pdf_draw_savings(p);
 }
 
 /*

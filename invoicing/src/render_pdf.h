@@ -1,6 +1,6 @@
 /* Private to the PDF and PNG renderer: the invoice document checked once,
    and the words and numbers its page shows (render_pdf_doc.c). Text only;
-   the drawing is render_pdf.c. */
+   the drawing is render_pdf.c and render_pdf_chart.c (render_pdf_draw.h). */
 #ifndef INV_RENDER_PDF_H
 #define INV_RENDER_PDF_H
 
@@ -10,10 +10,8 @@
 
 #include "core/error.h"
 
-/* Decimal strings longer than INV__DEC_MAX are refused, so the grouped
-   form (a separator per three digits, sign and NUL included) always fits
-   in INV__GROUPED_MAX. */
-#define INV__DEC_MAX 64
+#include "render_doc.h" /* INV__DEC_MAX */
+/* A decimal of INV__DEC_MAX characters with its thousands separators. */
 #define INV__GROUPED_MAX 96
 #define INV__CELL_MAX 200
 
