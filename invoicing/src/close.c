@@ -2,7 +2,6 @@
    LOCKED (the database is the only coordinator), priced by rating/, and
    stored with their numbers, credit applications and adjustments in one
    transaction per batch. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,38 +117,18 @@ static tl_status store_catalogs(PGconn *conn, const struct rate_catalog_set *set
 
         for (size_t i = 0; !rc && i < set->count; i++) {
                 const struct rate_catalog *c = set->catalogs[i];
-                char day[24], *body = NULL;
+                char day[24];
                 const char *params[5];
-                size_t len = 0;
-                FILE *f = fopen(c->path, "rb");
                 PGresult *r;
 
-                if (!f)
-                        return tl_fail(err, TL_EIO, "%s: %s", c->path,
-                                       strerror(errno));
-                if (fseek(f, 0, SEEK_END) == 0) {
-                        long n = ftell(f);
-                        len = n > 0 ? (size_t)n : 0;
-                        rewind(f);
-                }
-                body = tl_malloc(len + 1);
-                if (!body || fread(body, 1, len, f) != len) {
-                        fclose(f);
-                        tl_free(body);
-                        return tl_fail(err, TL_EIO, "%s: cannot read",
-                                       c->path);
-                }
-                fclose(f);
-                body[len] = '\0';
                 snprintf(day, sizeof day, "%lld",
                          (long long)c->effective_from_day);
                 params[0] = c->name;
                 params[1] = c->version;
                 params[2] = day;
                 params[3] = c->sha256_hex;
-                params[4] = body;
+                params[4] = c->source;
                 r = PQexecParams(conn, SQL, 5, NULL, params, NULL, NULL, 0);
-                tl_free(body);
                 if (PQresultStatus(r) != PGRES_TUPLES_OK ||
                     PQntuples(r) < 1) {
                         rc = inv__db_fail(r, "storing catalog versions", err);

@@ -499,7 +499,10 @@ tl_status rate_catalog_parse(const char *name, const void *buf, size_t len,
         c.ld = (struct rate__ld){.file = name, .arena = &cat->arena,
                                  .diags = diags, .err = err};
         if (tl_arena_strndup(&cat->arena, name, strlen(name),
-                             (char **)&cat->path, err) == TL_OK) {
+                             (char **)&cat->path, err) == TL_OK &&
+            tl_arena_strndup(&cat->arena, buf, len, (char **)&cat->source,
+                             err) == TL_OK) {
+                cat->source_len = len;
                 rate__sha256_hex(buf, len, cat->sha256_hex);
                 load_root(&c, doc->root);
         } else {

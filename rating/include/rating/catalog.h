@@ -163,6 +163,11 @@ struct rate_catalog {
         int64_t effective_from_day; /* days since 1970-01-01 */
         const struct rate_currency *currency;
         char sha256_hex[65]; /* of the file's bytes */
+        /* Those bytes, as hashed: what invoicing stores for the version, so
+           the stored text always matches the hash, whatever the file holds
+           by then. */
+        const char *source;
+        size_t source_len;
         size_t meter_count;
         const struct rate_meter *meters;
         size_t plan_count;
