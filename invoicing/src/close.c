@@ -9,22 +9,30 @@
 #include "core/alloc.h"
 #include "internal.h"
 
+/* The invoice test is one lookup in the (customer_id, period_start) index
+   per candidate, on purpose: as NOT EXISTS, PostgreSQL plans it from the
+   statistics, which during a close say nothing is finalized yet, and picks
+   an anti join over every invoice finalized so far (measured: 3 ms per
+   claim at the start of 100,000 customers, over 1 s halfway). The recheck's
+   OFFSET 0 keeps the status test out of the index scan for the same
+   reason (docs/benchmarks.md). */
 static const char CLAIM_SQL[] =
         "SELECT " INV__CUSTOMER_COLUMNS " FROM customers c"
         " WHERE c.customer_id > $1 AND c.sub_start < $3::date"
         " AND (c.sub_end IS NULL OR c.sub_end > $2::date)"
         " AND ($4::text IS NULL OR c.customer_id = $4)"
-        " AND NOT EXISTS (SELECT 1 FROM invoices i"
-        " WHERE i.customer_id = c.customer_id AND i.period_start = $2::date"
-        " AND i.status = 'finalized')"
+        " AND (SELECT i.status FROM invoices i"
+        " WHERE i.customer_id = c.customer_id AND i.period_start = $2::date)"
+        " IS DISTINCT FROM 'finalized'"
         " ORDER BY c.customer_id LIMIT $5 FOR UPDATE OF c SKIP LOCKED";
 
 /* Run under the claim's locks with a fresh snapshot: a worker that held
    one of these customers and finalized it committed before we got the
    lock, and its invoice shows here (the claim's snapshot may predate it). */
 static const char RECHECK_SQL[] =
-        "SELECT customer_id FROM invoices WHERE customer_id = ANY($1::text[])"
-        " AND period_start = $2::date AND status = 'finalized'";
+        "SELECT customer_id FROM (SELECT customer_id, status FROM invoices"
+        " WHERE customer_id = ANY($1::text[]) AND period_start = $2::date"
+        " OFFSET 0) s WHERE status = 'finalized'";
 
 static const char NUMBER_SQL[] =
         "WITH n AS (INSERT INTO invoice_numbers (issuer, year)"
