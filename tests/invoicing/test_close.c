@@ -17,18 +17,6 @@
 TK_INTEGRATION_PRE_ALL()
 TK_INTEGRATION_POST_ALL()
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-        static char cmd[8192];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof cmd, fmt, ap);
-        va_end(ap);
-        cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
 /* `tally ARGS...` (NULL-terminated), its result in 'r'. */
 static void tally(struct tk_proc_result *r, ...)
 {
@@ -62,7 +50,7 @@ static void load_worked(struct mk_case *c, const char *customers)
         char file[600];
 
         snprintf(file, sizeof file, "%s/customers.yaml", worked);
-        sh("kcat -P -b '%s' -t '%s' -l '%s/events.jsonl'", c->broker.bootstrap,
+        mk_sh("kcat -P -b '%s' -t '%s' -l '%s/events.jsonl'", c->broker.bootstrap,
            c->name, worked);
         mk_meter_drain(c);
         tally(&r, "customers", "import", customers ? customers : file, NULL);
@@ -187,10 +175,10 @@ Test(close, worked_example_through_broker_meter_and_database, .timeout = 240)
         json_decref(exp);
         json_decref(offline);
         /* Files: JSON, PDF per invoice, one CSV with every line. */
-        sh("test -s '%s/INV-2026-000001.json' && test -s '%s/INV-2026-000002.pdf'",
+        mk_sh("test -s '%s/INV-2026-000001.json' && test -s '%s/INV-2026-000002.pdf'",
            out, out);
-        sh("head -c 5 '%s/INV-2026-000001.pdf' | grep -q '%%PDF-'", out);
-        sh("test $(wc -l < '%s/invoices-2026-10.csv') -eq 17", out);
+        mk_sh("head -c 5 '%s/INV-2026-000001.pdf' | grep -q '%%PDF-'", out);
+        mk_sh("test $(wc -l < '%s/invoices-2026-10.csv') -eq 17", out);
         /* The catalog version is stored and referenced. */
         cr_assert_eq(count(c.db, "SELECT count(*) FROM invoices i JOIN "
                                  "catalog_versions v USING "
@@ -269,7 +257,7 @@ Test(close, lifecycle_rerun_immutability_and_simulate, .timeout = 240)
         }
         /* Simulate other prices: before/after, nothing written. */
         snprintf(other, sizeof other, "%s/other.yaml", c.dir);
-        sh("sed 's/unit: 1000000, model: per_unit, price: 0.15/unit: 1000000, "
+        mk_sh("sed 's/unit: 1000000, model: per_unit, price: 0.15/unit: 1000000, "
            "model: per_unit, price: 0.30/' '%s' > '%s' && ! cmp -s '%s' '%s'",
            catalog, other, catalog, other);
         unsetenv("TALLY_RULES");
@@ -293,7 +281,7 @@ Test(close, lifecycle_rerun_immutability_and_simulate, .timeout = 240)
         free(after);
         /* A broken customers file: file:line:col, nothing imported. */
         snprintf(bad, sizeof bad, "%s/bad.yaml", c.dir);
-        sh("printf 'customers:\\n  - id: cust_A\\n    name: Changed\\n    "
+        mk_sh("printf 'customers:\\n  - id: cust_A\\n    name: Changed\\n    "
            "plan: pro\\n    start: 2026-10-15\\n  - id: cust_B\\n    "
            "plan: pro\\n    start: 2026-13-01\\n' > '%s'",
            bad);
@@ -331,7 +319,7 @@ Test(close, late_events_adjust_the_next_invoice_once_and_credit_carries,
         mk_case_start(&c, "close_late", 1, 1);
         /* cust_0042 prepaid 150: 100 used in October, 50 left for later. */
         snprintf(cust, sizeof cust, "%s/customers.yaml", c.dir);
-        sh("sed 's/    start: 2026-09-01/    start: 2026-09-01\\n    credits: "
+        mk_sh("sed 's/    start: 2026-09-01/    start: 2026-09-01\\n    credits: "
            "150.00/' '%s/customers.yaml' > '%s'",
            worked, cust);
         load_worked(&c, cust);
@@ -341,14 +329,14 @@ Test(close, late_events_adjust_the_next_invoice_once_and_credit_carries,
                      50);
         /* A late October event for cust_A: +10M cloud output tokens. */
         snprintf(late, sizeof late, "%s/late.jsonl", c.dir);
-        sh("printf '%%s\\n' '{\"specversion\":\"1.0\",\"id\":\"late-1\","
+        mk_sh("printf '%%s\\n' '{\"specversion\":\"1.0\",\"id\":\"late-1\","
            "\"source\":\"api-eu\",\"type\":\"inference.tokens\","
            "\"subject\":\"cust_A\",\"time\":\"2026-10-30T10:00:00Z\","
            "\"data\":{\"model\":\"m\",\"deployment\":\"cloud\","
            "\"decoding\":\"autoregressive\",\"input_tokens\":0,"
            "\"output_tokens\":10000000}}' > '%s'",
            late);
-        sh("kcat -P -b '%s' -t '%s' -l '%s'", c.broker.bootstrap, c.name, late);
+        mk_sh("kcat -P -b '%s' -t '%s' -l '%s'", c.broker.bootstrap, c.name, late);
         mk_meter_drain(&c);
         close_period("2026-11", "2026-12-04", NULL, 0);
         /* 40M - 2M = 38M: 10M x 0.50 + 28M x 0.35 = 14.80 (was 11.30); the
@@ -524,7 +512,7 @@ Test(close, bad_invocations_are_precise, .timeout = 120)
         cr_assert_eq(r.exit_code, 2);
         tk_proc_result_release(&r);
         snprintf(cfg, sizeof cfg, "/tmp/tally-inv-cfg-%d.yaml", (int)getpid());
-        sh("printf 'invoicing:\\n  grace_days: 3\\n  colour: red\\n' > '%s'",
+        mk_sh("printf 'invoicing:\\n  grace_days: 3\\n  colour: red\\n' > '%s'",
            cfg);
         tally(&r, "invoice", "--period", "2026-10", "--config", cfg, NULL);
         cr_assert_eq(r.exit_code, 2);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
 
 void mk_sleep_ms(long ms)
 {
@@ -375,4 +376,15 @@ int mk_http_get(int port, const char *path, char *body, size_t size)
                         memmove(body, b + 4, strlen(b + 4) + 1);
         }
         return status;
+}
+
+void mk_sh(const char *fmt, ...)
+{
+        static char cmd[8192];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof cmd, fmt, ap);
+        va_end(ap);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
 }

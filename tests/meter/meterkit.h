@@ -69,6 +69,10 @@ void mk_truth_totals(struct mk_case *c, long long *produced, long long *stored,
    Survives the database going away meanwhile. */
 bool mk_wait_consumed(struct mk_case *c, long long want, int timeout_ms);
 
+/* Run the shell command printf('fmt', ...) and fail the test unless it
+   exits 0. */
+void mk_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Sleep 'ms' milliseconds. */
 void mk_sleep_ms(long ms);
 

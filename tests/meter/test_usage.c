@@ -1,7 +1,6 @@
 /* GET /v1/customers/{id}/usage: the same amounts as `tally rate` for the
    same events, and a catalog edit served within a second, no restart. */
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +13,6 @@
 
 TK_INTEGRATION_PRE_ALL()
 TK_INTEGRATION_POST_ALL()
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-        static char cmd[8192];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof cmd, fmt, ap);
-        va_end(ap);
-        cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
 
 static long long now_ms(void)
 {
@@ -65,10 +52,10 @@ Test(usage, equals_tally_rate_and_follows_catalog_edits, .timeout = 240)
         snprintf(cat, sizeof cat, "%s/rules/catalog.yaml", c.dir);
         snprintf(cust, sizeof cust, "%s/customers.yaml", c.dir);
         snprintf(rate_json, sizeof rate_json, "%s/rate.json", c.dir);
-        sh("mkdir -p '%s/rules' && cp '%s/catalog.yaml' '%s/rules/'", c.dir,
+        mk_sh("mkdir -p '%s/rules' && cp '%s/catalog.yaml' '%s/rules/'", c.dir,
            src, c.dir);
-        sh("cp '%s/customers.yaml' '%s'", src, cust);
-        sh("kcat -P -b '%s' -t usage_api -l '%s/events.jsonl'",
+        mk_sh("cp '%s/customers.yaml' '%s'", src, cust);
+        mk_sh("kcat -P -b '%s' -t usage_api -l '%s/events.jsonl'",
            c.broker.bootstrap, src);
         {
                 static char cmd[8192];
@@ -107,7 +94,7 @@ Test(usage, equals_tally_rate_and_follows_catalog_edits, .timeout = 240)
         json_decref(u);
 
         /* Raise the platform fee, as an editor saves: write and rename. */
-        sh("sed 's/amount: 49.00/amount: 149.00/' '%s' > '%s.tmp' && "
+        mk_sh("sed 's/amount: 49.00/amount: 149.00/' '%s' > '%s.tmp' && "
            "mv '%s.tmp' '%s'",
            cat, cat, cat, cat);
         {
@@ -133,7 +120,7 @@ Test(usage, equals_tally_rate_and_follows_catalog_edits, .timeout = 240)
                           "the edit took %lld ms to be served", took);
         }
         /* A broken edit changes nothing and ingest goes on. */
-        sh("printf 'catalog: [\\n' > '%s.tmp' && mv '%s.tmp' '%s'", cat, cat,
+        mk_sh("printf 'catalog: [\\n' > '%s.tmp' && mv '%s.tmp' '%s'", cat, cat,
            cat);
         mk_sleep_ms(700);
         u = usage(port, "cust_0042", &status);
