@@ -54,6 +54,8 @@ int cli_meter_main(int argc, char **argv);
 int cli_customers_main(int argc, char **argv);
 int cli_usage_main(int argc, char **argv);
 int cli_invoice_main(int argc, char **argv);
+int cli_infer_main(int argc, char **argv);
+int cli_upload_main(int argc, char **argv);
 /* `tally rules simulate ...` with argv[0] = "simulate". */
 int cli_rules_simulate(int argc, char **argv);
 

@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "cli.h"
+#include "cmd_infer_usage.h"
 
 /* A command whose part has landed gets its entry point; the others name the
    part they wait for, so `tally help` tells the truth about this build. */
@@ -83,18 +84,21 @@ const struct cli_command cli_commands[] = {
      "  --batch N       customers per transaction (default 500)\n",
      NULL, cli_invoice_main},
     {"infer", "the reference inference engine; emits metered events",
-     "usage: tally infer [--model DIR] [--prompt TEXT] [--offline --spool "
-     "FILE]\n"
-     "       tally infer --init-model DIR [--dim --layers --heads "
-     "--kv-heads\n"
-     "                   --vocab --seq-len --seed]\n"
-     "       tally infer --bench\n",
-     "the inference part (inference/)", NULL},
+     INFER_USAGE, NULL, cli_infer_main},
     {"upload", "send a device's offline spool to Kafka",
-     "usage: tally upload --spool FILE\n\n"
-     "Sends the spool as CBOR batches; truncates only what delivery reports\n"
-     "confirmed; idempotent.\n",
-     "the inference part (inference/)", NULL},
+     "usage: tally upload --spool FILE [--brokers LIST] [--topic NAME]\n"
+     "                    [--batch N] [--timeout-ms MS] [-X key=value]...\n\n"
+     "Sends the spool's events as CBOR batches (one subject per message,\n"
+     "key = subject) through an idempotent producer, waits for the delivery\n"
+     "reports and removes from the spool only the events they confirmed.\n"
+     "Run it again after a failure: it sends what is left. Exit 1 when\n"
+     "some events could not be delivered (they stay in the spool).\n\n"
+     "  --brokers LIST   bootstrap servers (default $TALLY_KAFKA_BROKERS)\n"
+     "  --topic NAME     default usage.events\n"
+     "  --batch N        events per message (1-10000, default 1000)\n"
+     "  --timeout-ms MS  delivery wait (default 30000)\n"
+     "  -X key=value     any librdkafka property; repeatable\n",
+     NULL, cli_upload_main},
     {"broker", "a Kafka-protocol broker on loopback for development",
      "usage: tally broker [--brokers N] [--partitions N]\n"
      "                    [--topic NAME[:PARTITIONS]]... "
@@ -202,7 +206,7 @@ const struct cli_command cli_commands[] = {
      "Starts a local broker and database, runs the reference engine for a\n"
      "set of customers, ingests through the meter, closes the month and\n"
      "prints a summary with the invoices it wrote.\n",
-     "the schemas, rating, meter, invoicing and inference parts", NULL},
+     "the main job itself (its issue: all its parts have landed)", NULL},
 };
 
 const unsigned cli_command_count =

@@ -1,0 +1,75 @@
+/* A request's usage as the events the meter stores. */
+#include "inference/request.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static struct sch_str str_of(const char *s)
+{
+        return (struct sch_str){s, (uint32_t)strlen(s)};
+}
+
+static tl_status check(const char *what, const char *v, size_t max,
+                       struct tl_error *err)
+{
+        size_t n = v ? strlen(v) : 0;
+
+        if (n < 1 || n > max)
+                return tl_fail(err, TL_EINVAL,
+                               "%s '%s': must be 1..%zu bytes", what,
+                               v ? v : "", max);
+        return TL_OK;
+}
+
+tl_status inf_request_events(const struct inf_request *r,
+                             const struct inf_usage *u, struct inf_events *out,
+                             struct tl_error *err)
+{
+        static const char *const suffix[] = {"tokens", "iterations",
+                                             "matrix_ops"};
+        const char *decoding = r->decoding == INF_DECODE_DIFFUSION
+                                       ? "diffusion"
+                                       : "autoregressive";
+        tl_status rc = check("request id", r->id, INF_MAX_REQUEST_ID, err);
+
+        if (!rc)
+                rc = check("customer", r->subject, SCH_MAX_SUBJECT_BYTES, err);
+        if (!rc)
+                rc = check("source", r->source, SCH_MAX_SOURCE_BYTES, err);
+        if (!rc)
+                rc = check("model", r->model, SCH_MAX_NAME_BYTES, err);
+        if (rc)
+                return rc;
+        memset(out, 0, sizeof *out);
+        for (int k = 0; k < 3; k++) {
+                struct sch_event *e;
+
+                if (k == 1 && r->decoding != INF_DECODE_DIFFUSION)
+                        continue;
+                e = &out->ev[out->n];
+                snprintf(out->ids[out->n], sizeof out->ids[out->n], "%s/%s",
+                         r->id, suffix[k]);
+                e->id = str_of(out->ids[out->n]);
+                e->source = str_of(r->source);
+                e->subject = str_of(r->subject);
+                e->time_us = r->time_us;
+                e->model = str_of(r->model);
+                e->deployment = r->deployment;
+                if (k == 0) {
+                        e->type = SCH_TYPE_TOKENS;
+                        e->decoding = str_of(decoding);
+                        e->input_tokens = (uint64_t)u->input_tokens;
+                        e->output_tokens = (uint64_t)u->output_tokens;
+                } else if (k == 1) {
+                        e->type = SCH_TYPE_ITERATIONS;
+                        e->decoding = str_of(decoding);
+                        e->iterations = (uint64_t)u->iterations;
+                        e->tokens = (uint64_t)u->output_tokens;
+                } else {
+                        e->type = SCH_TYPE_MATRIX_OPS;
+                        e->mac = u->macs;
+                }
+                out->n++;
+        }
+        return TL_OK;
+}

@@ -1,0 +1,119 @@
+/* tally upload: a device's offline spool, sent to Kafka as CBOR batches. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "inference/emit.h"
+
+#define MAX_PROPS 64
+
+struct up_args {
+        const char *spool, *brokers, *topic;
+        const char *props[MAX_PROPS]; /* -X key=value */
+        size_t prop_count;
+        long batch, timeout_ms;
+};
+
+static int parse_opt(const struct cli_command *cmd, int c, struct up_args *a)
+{
+        switch (c) {
+        case 's':
+                a->spool = optarg;
+                return *optarg ? 0
+                               : cli_usage_error(cmd, "--spool needs a file");
+        case 'b':
+                a->brokers = optarg;
+                return 0;
+        case 't':
+                a->topic = optarg;
+                return *optarg ? 0
+                               : cli_usage_error(cmd, "--topic needs a name");
+        case 'B':
+                return cli_parse_long(cmd, "--batch", optarg, 1, 10000,
+                                      &a->batch);
+        case 'T':
+                return cli_parse_long(cmd, "--timeout-ms", optarg, 1, 86400000,
+                                      &a->timeout_ms);
+        default: /* 'X' */
+                if (!strchr(optarg, '=') || *optarg == '=')
+                        return cli_usage_error(cmd,
+                                               "-X needs key=value, "
+                                               "not '%s'",
+                                               optarg);
+                if (a->prop_count == MAX_PROPS)
+                        return cli_usage_error(cmd, "at most %d -X options",
+                                               MAX_PROPS);
+                a->props[a->prop_count++] = optarg;
+                return 0;
+        }
+}
+
+static int parse_args(const struct cli_command *cmd, int argc, char **argv,
+                      struct up_args *a)
+{
+        static const struct option longopts[] = {
+            {"spool", required_argument, NULL, 's'},
+            {"brokers", required_argument, NULL, 'b'},
+            {"topic", required_argument, NULL, 't'},
+            {"batch", required_argument, NULL, 'B'},
+            {"timeout-ms", required_argument, NULL, 'T'},
+            {NULL, 0, NULL, 0},
+        };
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":X:", longopts, NULL)) != -1) {
+                if (c == ':')
+                        return cli_usage_error(cmd, "%s needs a value",
+                                               argv[optind - 1]);
+                if (c == '?')
+                        return cli_usage_error(cmd, "unknown option '%s'",
+                                               argv[optind - 1]);
+                if (parse_opt(cmd, c, a))
+                        return CLI_EXIT_USAGE;
+        }
+        if (optind < argc)
+                return cli_usage_error(cmd, "unexpected argument '%s'",
+                                       argv[optind]);
+        if (!a->spool)
+                return cli_usage_error(cmd, "--spool FILE is required");
+        if (!a->brokers || !*a->brokers)
+                a->brokers = getenv("TALLY_KAFKA_BROKERS");
+        if (!a->brokers || !*a->brokers)
+                return cli_usage_error(cmd, "no brokers: give --brokers or "
+                                            "set TALLY_KAFKA_BROKERS");
+        return 0;
+}
+
+int cli_upload_main(int argc, char **argv)
+{
+        const struct cli_command *cmd = cli_find("upload");
+        struct up_args a = {
+            .topic = INF_DEFAULT_TOPIC, .batch = 1000, .timeout_ms = 30000};
+        struct inf_emit_report rep = {0, 0, 0};
+        struct tl_error err;
+        tl_status rc;
+        int exit_code = parse_args(cmd, argc, argv, &a);
+
+        if (exit_code)
+                return exit_code;
+        struct inf_emit_opts o = {
+            .brokers = a.brokers,
+            .topic = a.topic,
+            .props = a.props,
+            .prop_count = a.prop_count,
+            .timeout_ms = (int)a.timeout_ms,
+        };
+        rc = inf_upload(a.spool, &o, (size_t)a.batch, &rep, &err);
+        /* The counts whatever happened: what left, what stays. */
+        if (rc != TL_EUSAGE && rc != TL_ENOTFOUND)
+                printf("uploaded %zu events in %zu messages; %zu left in %s\n",
+                       rep.delivered, rep.messages, rep.spooled, a.spool);
+        if (rc) {
+                fflush(stdout);
+                fprintf(stderr, "tally upload: %s\n", err.msg);
+        }
+        return tl_status_exit_code(rc);
+}
