@@ -57,8 +57,12 @@ static tl_status generate_ar(struct inf_state *st, const int *prompt,
                 int zero = 0;
 
                 if (o->stop_at_eos &&
-                    (tok == INF_TOKEN_EOS || tok == INF_TOKEN_BOS))
-                        break;
+                    (tok == INF_TOKEN_EOS || tok == INF_TOKEN_BOS)) {
+                        /* a pass produced it: billed, not printed */
+                        u->output_tokens = n + 1;
+                        *n_out = n;
+                        return TL_OK;
+                }
                 out[n++] = tok;
                 if (o->on_token)
                         o->on_token(o->ctx, pos, tok, u->passes);
@@ -72,6 +76,7 @@ static tl_status generate_ar(struct inf_state *st, const int *prompt,
                 pos++;
         }
         *n_out = n;
+        u->output_tokens = n;
         return TL_OK;
 }
 
@@ -103,15 +108,16 @@ tl_status inf_generate(struct inf_state *st, const int *prompt, int n_prompt,
                                "prompt %d + tokens %d exceed the model's "
                                "seq_len %d",
                                n_prompt, o->max_tokens, s->seq_len);
+        if (o->decoding == INF_DECODE_DIFFUSION &&
+            !(o->threshold >= 0.0f && o->threshold <= 1.0f))
+                return tl_fail(err, TL_EINVAL,
+                               "threshold %g: a confidence lies in 0..1",
+                               (double)o->threshold);
         if (o->decoding == INF_DECODE_DIFFUSION && o->threshold <= 0.0f &&
             o->k < 1)
                 return tl_fail(err, TL_EINVAL,
                                "diffusion needs k >= 1 tokens per step or "
                                "a confidence threshold");
-        if (o->decoding == INF_DECODE_DIFFUSION && o->threshold > 1.0f)
-                return tl_fail(err, TL_EINVAL,
-                               "threshold %g: a confidence lies in 0..1",
-                               (double)o->threshold);
         rc = inf__scratch_new(st->m, &sc, err);
         if (rc)
                 return rc;
@@ -123,7 +129,8 @@ tl_status inf_generate(struct inf_state *st, const int *prompt, int n_prompt,
                 rc = generate_ar(st, prompt, n_prompt, o, &sc, out, n_out, u,
                                  err);
         inf__scratch_free(&sc);
-        u->output_tokens = *n_out;
+        if (o->decoding == INF_DECODE_DIFFUSION)
+                u->output_tokens = *n_out;
         u->macs = inf_state_macs(st) - macs0;
         return rc;
 }

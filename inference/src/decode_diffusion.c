@@ -88,6 +88,8 @@ tl_status inf__generate_diffusion(struct inf_state *st, const int *prompt,
                         } else {
                                 keep = o->k < m ? o->k : m;
                         }
+                        if (keep < 1) /* every step unmasks: it ends */
+                                keep = 1;
                         for (int i = 0; i < m; i++) {
                                 int p = rank[i].row, tok = -1 - sc->seq[p];
 

@@ -35,6 +35,7 @@ tl_status inf_state_new(const struct inf_model *m, int threads,
         *out = NULL;
         if (!ok)
                 return tl_fail(err, TL_ENOMEM, "%s: out of memory", m->path);
+        (void)inf__simd(); /* decided here, never first inside a parallel loop */
         st->m = m;
         st->threads = threads > 0 ? threads : omp_get_max_threads();
         st->cap = s->seq_len;
@@ -289,12 +290,25 @@ tl_status inf_forward(struct inf_state *st, const int *tokens, int pos0,
         const struct inf_shape *s = &m->shape;
         size_t d = (size_t)s->dim, v = (size_t)s->vocab_size;
 
-        if (T < 1 || pos0 < 0 || pos0 + T > s->seq_len ||
-            (bidirectional && pos0) || n_out < 0 || n_out > T)
+        if (T < 1 || pos0 < 0 || T > s->seq_len - pos0 ||
+            (bidirectional && pos0))
                 return tl_fail(err, TL_ERANGE,
-                               "forward: positions %d..%d do not fit "
-                               "seq_len %d",
-                               pos0, pos0 + T - 1, s->seq_len);
+                               "forward: %d positions from %d do not fit "
+                               "seq_len %d%s",
+                               T, pos0, s->seq_len,
+                               bidirectional && pos0 ? " (bidirectional "
+                                                       "passes start at 0)"
+                                                     : "");
+        if (n_out < 0 || n_out > T)
+                return tl_fail(err, TL_ERANGE,
+                               "forward: %d output rows of %d positions",
+                               n_out, T);
+        for (int i = 0; i < n_out; i++)
+                if (out_rows[i] < 0 || out_rows[i] >= T)
+                        return tl_fail(err, TL_ERANGE,
+                                       "forward: output row %d outside "
+                                       "0..%d",
+                                       out_rows[i], T - 1);
         for (int t = 0; t < T; t++)
                 if (tokens[t] < 0 || tokens[t] >= s->vocab_size)
                         return tl_fail(err, TL_ERANGE,
@@ -317,10 +331,6 @@ tl_status inf_forward(struct inf_state *st, const int *tokens, int pos0,
         for (int l = 0; l < s->n_layers; l++)
                 layer(st, l, pos0, T, bidirectional);
         for (int i = 0; i < n_out; i++) {
-                if (out_rows[i] < 0 || out_rows[i] >= T)
-                        return tl_fail(err, TL_ERANGE,
-                                       "forward: output row %d outside 0..%d",
-                                       out_rows[i], T - 1);
                 rmsnorm(st->rows + (size_t)i * d,
                         st->x + (size_t)out_rows[i] * d, m->rms_final,
                         s->dim);

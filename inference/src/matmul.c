@@ -282,16 +282,18 @@ void inf__quantize(const float *x, int n, int group, int8_t *q, float *s)
 {
         for (int g = 0; g < n / group; g++) {
                 const float *xg = x + (size_t)g * (size_t)group;
-                float wmax = 0.0f, scale, inv;
+                float wmax = 0.0f, scale;
 
                 for (int i = 0; i < group; i++)
                         wmax = fmaxf(wmax, fabsf(xg[i]));
                 scale = wmax / 127.0f;
                 s[g] = scale;
-                inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+                /* runq.c's rule exactly: round(x / scale), halves away
+                   from zero; an all-zero group stays zero */
                 for (int i = 0; i < group; i++)
                         q[(size_t)g * (size_t)group + (size_t)i] =
-                                (int8_t)lrintf(xg[i] * inv);
+                                (int8_t)(scale > 0.0f ? roundf(xg[i] / scale)
+                                                      : 0.0f);
         }
 }
 

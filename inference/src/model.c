@@ -45,6 +45,11 @@ tl_status inf_shape_check(const struct inf_shape *s, const char *what,
                                        "%s: %s %d: must lie in 1..%d", what,
                                        f[i].name, v, f[i].max);
         }
+        if (s->vocab_size < 3)
+                return tl_fail(err, TL_EINVAL,
+                               "%s: vocab_size %d: ids 0, 1 and 2 are "
+                               "<unk>, BOS and EOS, so at least 3",
+                               what, s->vocab_size);
         if (s->dim % s->n_heads)
                 return tl_fail(err, TL_EINVAL,
                                "%s: dim %d is not a multiple of n_heads %d",

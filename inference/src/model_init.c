@@ -151,8 +151,9 @@ tl_status inf_model_write_q8(const struct inf_model *m, int group,
 {
         const struct inf_shape *s = &m->shape;
         size_t d = (size_t)s->dim, h = (size_t)s->hidden_dim;
-        size_t big = (size_t)s->vocab_size * d > d * h ? (size_t)s->vocab_size * d
-                                                        : d * h;
+        size_t v = (size_t)s->vocab_size;
+        /* the largest tensor: embeddings, wq/wo or the feed-forward */
+        size_t big = v * d > d * h ? v * d : d * h;
         unsigned char hdr[256] = {0};
         uint32_t magic = 0x616b3432u;
         int32_t version = 2, g = group, cfg[7] = {
@@ -161,6 +162,8 @@ tl_status inf_model_write_q8(const struct inf_model *m, int group,
         int8_t *q;
         float *sc;
         struct writer w;
+
+        big = big > d * d ? big : d * d;
         char tmp[4200];
         tl_status rc;
 

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "schemas/decode.h"
+
 static struct sch_str str_of(const char *s)
 {
         return (struct sch_str){s, (uint32_t)strlen(s)};
@@ -19,6 +21,36 @@ static tl_status check(const char *what, const char *v, size_t max,
                                "%s '%s': must be 1..%zu bytes", what,
                                v ? v : "", max);
         return TL_OK;
+}
+
+/* Each event through the meter's own decoder: what passes here is what
+   the meter stores (UTF-8, time bounds and skew against this clock). */
+static tl_status validate(const struct inf_events *evs, struct tl_error *err)
+{
+        struct sch_options opt = {0};
+        struct sch_decoder *dec = NULL;
+        struct tl_buf b;
+        tl_status rc = sch_decoder_new(&opt, &dec, err);
+
+        tl_buf_init(&b, 0);
+        for (size_t i = 0; !rc && i < evs->n; i++) {
+                struct sch_cbor_reader rd;
+                struct sch_event ev;
+                struct sch_str raw;
+
+                tl_buf_clear(&b);
+                rc = sch_encode_cbor(&evs->ev[i], &b, err);
+                if (!rc)
+                        rc = sch_cbor_reader_open(&rd, b.data, b.len, false,
+                                                  err);
+                if (!rc)
+                        rc = sch_cbor_reader_next(&rd, dec, &ev, &raw, err);
+                if (rc)
+                        tl_error_prefix(err, "event %s", evs->ids[i]);
+        }
+        tl_buf_release(&b);
+        sch_decoder_free(&dec);
+        return rc;
 }
 
 tl_status inf_request_events(const struct inf_request *r,
@@ -71,5 +103,5 @@ tl_status inf_request_events(const struct inf_request *r,
                 }
                 out->n++;
         }
-        return TL_OK;
+        return validate(out, err);
 }

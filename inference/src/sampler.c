@@ -24,7 +24,7 @@ static float random_f32(uint64_t *state)
 
 int inf__argmax(const float *x, int n, int skip)
 {
-        int best = skip == 0 ? 1 : 0;
+        int best = skip == 0 && n > 1 ? 1 : 0;
 
         for (int i = 0; i < n; i++)
                 if (i != skip && x[i] > x[best])
@@ -105,6 +105,12 @@ int inf__sample(struct inf_sampler *s, float *logits, int n, int skip,
                 for (int i = 0; i < n; i++)
                         if (logits[i] >= cutoff)
                                 scratch[m++] = (struct inf__prob){logits[i], i};
+                if (!m) { /* NaN logits: nothing compares; take the top */
+                        tok = inf__argmax(logits, n, skip);
+                        if (prob)
+                                *prob = logits[tok];
+                        return tok;
+                }
                 qsort(scratch, (size_t)m, sizeof *scratch, cmp_desc);
                 last = m - 1;
                 for (int i = 0; i < m; i++) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 
@@ -149,7 +150,7 @@ tl_status inf_tokenizer_encode(const struct inf_tokenizer *t,
         if (!buf)
                 return tl_fail(err, TL_ENOMEM, "tokenizer: out of memory");
         if (bos)
-                out[k++] = 1;
+                out[k++] = 1; /* BOS */
         if (text[0]) {
                 int sp = lookup(t, " ");
 
@@ -168,9 +169,12 @@ tl_status inf_tokenizer_encode(const struct inf_tokenizer *t,
                 id = lookup(t, buf);
                 if (id >= 0)
                         out[k++] = id;
-                else
+                else /* byte tokens; <unk> where the vocabulary has none */
                         for (size_t i = 0; i < len; i++)
-                                out[k++] = (unsigned char)c[i] + 3;
+                                out[k++] = (unsigned char)c[i] + 3 <
+                                                           t->vocab_size
+                                                   ? (unsigned char)c[i] + 3
+                                                   : 0;
                 c += len;
         }
         for (;;) {
@@ -238,6 +242,7 @@ tl_status inf_tokenizer_write_bytes(const char *path, int vocab_size,
         FILE *f;
         int32_t max_len = 6; /* "<0xNN>" */
         int id = 0, width = 2;
+        char tmp[4200];
         size_t next = 0, span = na * na;
         bool ok;
 
@@ -251,9 +256,10 @@ tl_status inf_tokenizer_write_bytes(const char *path, int vocab_size,
                 max_len = (int32_t)(w > 6 ? w : (size_t)max_len);
                 left = left > s ? left - s : 0;
         }
-        f = fopen(path, "wb");
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        f = fopen(tmp, "wb");
         if (!f)
-                return tl_fail(err, TL_EIO, "%s: %s", path, strerror(errno));
+                return tl_fail(err, TL_EIO, "%s: %s", tmp, strerror(errno));
         ok = fwrite(&max_len, sizeof max_len, 1, f) == 1;
         for (; ok && id < vocab_size; id++) {
                 char piece[32];
@@ -293,8 +299,13 @@ tl_status inf_tokenizer_write_bytes(const char *path, int vocab_size,
                      fwrite(&len, sizeof len, 1, f) == 1 &&
                      fwrite(piece, (size_t)len, 1, f) == 1;
         }
-        if (fclose(f) != 0 || !ok)
+        ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+        if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+                int e = errno;
+
+                unlink(tmp);
                 return tl_fail(err, TL_EIO, "%s: write failed: %s", path,
-                               strerror(errno));
+                               strerror(e));
+        }
         return TL_OK;
 }

@@ -441,6 +441,18 @@ Test(model, cli_init_run_and_errors)
         expect_exit((const char *[]){"infer", "--init-model", d, "--dim",
                                      "30", "--heads", "4", NULL},
                     2, "dim 30 is not a multiple of n_heads 4");
+        /* events the meter would refuse are refused before any work */
+        expect_exit((const char *[]){"infer", "--model", d, "--tokens", "2",
+                                     "--customer", "c", "--time",
+                                     "1999-12-31T00:00:00Z", NULL},
+                    2, "before 2000-01-01");
+        expect_exit((const char *[]){"infer", "--model", d, "--tokens", "2",
+                                     "--customer", "c", "--time", "soon",
+                                     NULL},
+                    2, "--time");
+        expect_exit((const char *[]){"infer", "--model", d, "--tokens", "2",
+                                     "--customer", "", NULL},
+                    2, "customer");
 }
 
 /* A device's requests go to its spool with the seat events due: an
@@ -493,4 +505,23 @@ Test(model, cli_offline_requests_land_in_the_spool)
                                      "--spool", "/nonexistent/dir/s.cbor",
                                      NULL},
                     1, "/nonexistent/dir/s.cbor");
+}
+
+/* A model wider than both its vocabulary and its feed-forward: the int8
+   writer's buffer must hold the dim x dim matrices too. */
+Test(model, init_model_wider_than_vocab_and_hidden)
+{
+        struct inf_init_opts o = {.shape = {320, 32, 1, 4, 4, 259, 8},
+                                  .seed = 5};
+        struct inf_model *m;
+        struct tl_error err;
+        char d[64], p[128];
+
+        snprintf(d, sizeof d, "/tmp/tally-infw-XXXXXX");
+        cr_assert_not_null(mkdtemp(d));
+        cr_assert_eq(inf_init_model(d, &o, &err), TL_OK, "%s", err.msg);
+        snprintf(p, sizeof p, "%s/model-q8.bin", d);
+        cr_assert_eq(inf_model_open(p, &m, &err), TL_OK, "%s", err.msg);
+        cr_assert_eq(m->group, 32);
+        inf_model_free(m);
 }

@@ -87,10 +87,11 @@ static int parse_real(const struct cli_command *cmd, const char *opt,
 static int int_opt(const struct cli_command *cmd, const char *opt,
                    const char *text, long min, long max, int *out)
 {
-        long v;
+        long v = 0;
         int rc = cli_parse_long(cmd, opt, text, min, max, &v);
 
-        *out = (int)v;
+        if (!rc)
+                *out = (int)v;
         return rc;
 }
 
@@ -103,10 +104,14 @@ static int parse_one(const struct cli_command *cmd, struct infer_args *a, int ch
         case O_MODEL: a->model = v; a->b.model = v; return 0;
         case O_TOKENIZER: a->tokenizer = v; return 0;
         case O_PROMPT: a->prompt = v; return 0;
-        case O_TOKENS:
-                a->b.tokens = 0;
-                return cli_parse_long(cmd, "--tokens", v, 1, INF_MAX_SEQ,
-                                      &a->tokens);
+        case O_TOKENS: {
+                int rc = cli_parse_long(cmd, "--tokens", v, 1, INF_MAX_SEQ,
+                                        &a->tokens);
+
+                if (!rc) /* for --bench: run.c's -n */
+                        a->b.tokens = a->tokens;
+                return rc;
+        }
         case O_DECODING:
                 if (!strcmp(v, "diffusion") || !strcmp(v, "autoregressive")) {
                         a->diffusion = v[0] == 'd';

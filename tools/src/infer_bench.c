@@ -138,7 +138,13 @@ static int bench_format(const struct infer_bench_args *a, const char *model,
                                 inf_model_free(m);
                                 return CLI_EXIT_RUNTIME;
                         }
-                        timed(st, diffusion, a, m->shape.seq_len, &u); /* warm */
+                        /* a warm-up run, which also proves the shape works */
+                        if (timed(st, diffusion, a, m->shape.seq_len, &u) < 0 ||
+                            !u.output_tokens) {
+                                inf_state_free(st);
+                                inf_model_free(m);
+                                return CLI_EXIT_RUNTIME;
+                        }
                         for (long i = 0; i < a->runs; i++) {
                                 if (compare &&
                                     (r[i] = run_llama2c(a->llama2c, &paths,
@@ -151,6 +157,11 @@ static int bench_format(const struct infer_bench_args *a, const char *model,
                                 }
                                 v[i] = timed(st, diffusion, a,
                                              m->shape.seq_len, &u);
+                                if (v[i] < 0) {
+                                        inf_state_free(st);
+                                        inf_model_free(m);
+                                        return CLI_EXIT_RUNTIME;
+                                }
                         }
                         med = median(v, a->runs);
                         printf("%-5s %-15s %7d %10.1f %7d %7d %14llu\n",

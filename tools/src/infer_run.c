@@ -249,6 +249,16 @@ static int run_loaded(const struct infer_args *a, struct inf_model *m,
         if (!rc)
                 rc = inf_tokenizer_encode(tk, a->prompt ? a->prompt : "", true,
                                           prompt, &np, &e);
+        if (!rc && (code = request_of(a, m, id, sizeof id, source,
+                                      sizeof source, &r)))
+                goto done;
+        if (!rc && a->customer) {
+                /* the events must be storable before any work is done:
+                   work that cannot be billed is not started */
+                struct inf_usage probe = {1, 1, 1, 1, 1};
+
+                rc = inf_request_events(&r, &probe, &evs, &e);
+        }
         t0 = tl_mono_us();
         if (!rc)
                 rc = inf_generate(st, prompt, np, &o, out, &nout, per, &u, &e);
@@ -259,9 +269,6 @@ static int run_loaded(const struct infer_args *a, struct inf_model *m,
         if (a->diffusion)
                 for (int i = 0; i < nout; i++)
                         add_piece(&p, out[i]);
-        code = request_of(a, m, id, sizeof id, source, sizeof source, &r);
-        if (code)
-                goto done;
         if (a->customer) {
                 rc = inf_request_events(&r, &u, &evs, &e);
                 if (rc) {

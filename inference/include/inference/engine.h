@@ -61,7 +61,8 @@ typedef enum { INF_DECODE_AR = 0, INF_DECODE_DIFFUSION = 1 } inf_decoding;
 struct inf_gen_opts {
         inf_decoding decoding;
         int max_tokens;     /* answer length: AR's most, diffusion's n */
-        bool stop_at_eos;   /* AR: stop at EOS or BOS, as run.c does */
+        bool stop_at_eos;   /* AR: stop at EOS or BOS (run.c: BOS); the
+                               stop token counts as produced, not shown */
         /* diffusion */
         int k;              /* positions unmasked per step (fixed mode) */
         float threshold;    /* > 0: adaptive, every position at least this
