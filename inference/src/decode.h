@@ -12,8 +12,8 @@ struct inf__prob {
 /* The index of the largest of x[0..n) other than 'skip' (-1: none). */
 int inf__argmax(const float *x, int n, int skip);
 
-/* In place; returns the sum of exponentials (for tests). */
-float inf__softmax(float *x, int n);
+/* In place: logits to probabilities. */
+void inf__softmax(float *x, int n);
 
 /*
 ** Choose a token from 'logits' (overwritten with probabilities), never
@@ -24,16 +24,23 @@ float inf__softmax(float *x, int n);
 int inf__sample(struct inf_sampler *s, float *logits, int n, int skip,
                 struct inf__prob *scratch, float *prob);
 
+/* A masked position's prediction, ranked by confidence in diffusion. */
+struct inf__ranked {
+        float conf;
+        int row;
+        int tok;
+};
+
 /*
 ** Scratch one request needs, allocated once per request (never per
-** token): probabilities for top-p, the sequence, per-position choices.
+** token): probabilities for top-p, the sequence, the masked rows and
+** their predictions.
 */
 struct inf__scratch {
-        struct inf__prob *probs; /* vocab_size */
-        int *seq;                /* seq_len */
-        int *rows;               /* seq_len */
-        int *choice;             /* seq_len */
-        float *conf;             /* seq_len */
+        struct inf__prob *probs;     /* vocab_size */
+        int *seq;                    /* seq_len */
+        int *rows;                   /* seq_len */
+        struct inf__ranked *ranked;  /* seq_len */
 };
 tl_status inf__scratch_new(const struct inf_model *m, struct inf__scratch *s,
                            struct tl_error *err);

@@ -14,9 +14,8 @@ tl_status inf__scratch_new(const struct inf_model *m, struct inf__scratch *s,
         s->probs = malloc((size_t)m->shape.vocab_size * sizeof *s->probs);
         s->seq = malloc(seq * sizeof *s->seq);
         s->rows = malloc(seq * sizeof *s->rows);
-        s->choice = malloc(seq * sizeof *s->choice);
-        s->conf = malloc(seq * sizeof *s->conf);
-        if (s->probs && s->seq && s->rows && s->choice && s->conf)
+        s->ranked = malloc(seq * sizeof *s->ranked);
+        if (s->probs && s->seq && s->rows && s->ranked)
                 return TL_OK;
         inf__scratch_free(s);
         return tl_fail(err, TL_ENOMEM, "%s: out of memory for decoding",
@@ -28,8 +27,7 @@ void inf__scratch_free(struct inf__scratch *s)
         free(s->probs);
         free(s->seq);
         free(s->rows);
-        free(s->choice);
-        free(s->conf);
+        free(s->ranked);
         memset(s, 0, sizeof *s);
 }
 

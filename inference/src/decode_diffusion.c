@@ -13,16 +13,10 @@
 #include "decode.h"
 #include "kernels.h"
 
-/* Order masked rows by confidence, most confident first; ties by
-   position so a run is deterministic. */
-struct ranked {
-        float conf;
-        int row;
-};
-
+/* Most confident first; ties by position so a run is deterministic. */
 static int cmp_ranked(const void *a, const void *b)
 {
-        const struct ranked *x = a, *y = b;
+        const struct inf__ranked *x = a, *y = b;
 
         if (x->conf != y->conf)
                 return x->conf < y->conf ? 1 : -1;
@@ -39,11 +33,9 @@ tl_status inf__generate_diffusion(struct inf_state *st, const int *prompt,
         struct inf_sampler smp = o->sampler;
         int n = o->max_tokens, T = n_prompt + n;
         int block = o->block > 0 && o->block < n ? o->block : n;
-        struct ranked *rank = malloc((size_t)n * sizeof *rank);
+        struct inf__ranked *rank = sc->ranked;
         tl_status rc = TL_OK;
 
-        if (!rank)
-                return tl_fail(err, TL_ENOMEM, "diffusion: out of memory");
         memcpy(sc->seq, prompt, (size_t)n_prompt * sizeof *prompt);
         for (int i = n_prompt; i < T; i++)
                 sc->seq[i] = INF_TOKEN_MASK;
@@ -69,16 +61,11 @@ tl_status inf__generate_diffusion(struct inf_state *st, const int *prompt,
                                             (size_t)i * (size_t)s->vocab_size;
 
                                 rank[i].row = sc->rows[i];
-                                sc->choice[i] = inf__sample(
+                                rank[i].tok = inf__sample(
                                         &smp, lg, s->vocab_size,
                                         INF_TOKEN_MASK, sc->probs,
                                         &rank[i].conf);
-                                sc->conf[i] = rank[i].conf;
                         }
-                        /* the choice of row r is at index (its order in
-                           sc->rows); remember it through the sort */
-                        for (int i = 0; i < m; i++)
-                                sc->seq[sc->rows[i]] = -1 - sc->choice[i];
                         qsort(rank, (size_t)m, sizeof *rank, cmp_ranked);
                         if (o->threshold > 0.0f) {
                                 keep = 1;
@@ -90,12 +77,11 @@ tl_status inf__generate_diffusion(struct inf_state *st, const int *prompt,
                         }
                         if (keep < 1) /* every step unmasks: it ends */
                                 keep = 1;
-                        for (int i = 0; i < m; i++) {
-                                int p = rank[i].row, tok = -1 - sc->seq[p];
-
-                                sc->seq[p] = i < keep ? tok : INF_TOKEN_MASK;
-                                if (i < keep && o->on_token)
-                                        o->on_token(o->ctx, p, tok,
+                        for (int i = 0; i < keep; i++) {
+                                sc->seq[rank[i].row] = rank[i].tok;
+                                if (o->on_token)
+                                        o->on_token(o->ctx, rank[i].row,
+                                                    rank[i].tok,
                                                     u->iterations + 1);
                         }
                         if (per_step)
@@ -103,7 +89,6 @@ tl_status inf__generate_diffusion(struct inf_state *st, const int *prompt,
                         u->iterations++;
                 }
         }
-        free(rank);
         if (rc)
                 return rc;
         memcpy(out, sc->seq + n_prompt, (size_t)n * sizeof *out);

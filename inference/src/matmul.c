@@ -43,6 +43,11 @@ bool inf__simd(void)
 #endif
 }
 
+const char *inf_kernels(void)
+{
+        return inf__simd() ? "AVX+FMA" : "portable C";
+}
+
 /* ---- fp32, portable ---- */
 
 static float dot_f32(const float *a, const float *b, int n)

@@ -12,10 +12,6 @@
 
 #include "core/alloc.h"
 
-#define Q8_MAGIC 0x616b3432u /* "ak42" */
-#define Q8_VERSION 2
-#define Q8_HEADER 256
-
 tl_status inf_shape_check(const struct inf_shape *s, const char *what,
                           struct tl_error *err)
 {
@@ -170,7 +166,7 @@ static tl_status map_q8(struct inf_model *m, const char *path, bool shared,
                                "%s: group_size %d must divide dim %d and "
                                "hidden_dim %d",
                                path, m->group, d, h);
-        need = Q8_HEADER + sizeof(float) * (2 * z.l * z.d + z.d) +
+        need = INF_Q8_HEADER + sizeof(float) * (2 * z.l * z.d + z.d) +
                qbytes(z.v * z.d, g) +
                z.l * (2 * qbytes(z.d * z.d, g) + 2 * qbytes(z.d * z.kv, g) +
                       3 * qbytes(z.d * z.h, g)) +
@@ -183,7 +179,7 @@ static tl_status map_q8(struct inf_model *m, const char *path, bool shared,
                                path, m->map_len, d, h, s->n_layers,
                                s->vocab_size, m->group,
                                shared ? "" : ", unshared", need);
-        p = (const char *)m->map + Q8_HEADER;
+        p = (const char *)m->map + INF_Q8_HEADER;
         for (int l = 0; l < s->n_layers; l++, p += z.d * sizeof(float))
                 m->layers[l].rms_att = (const float *)(const void *)p;
         for (int l = 0; l < s->n_layers; l++, p += z.d * sizeof(float))
@@ -218,16 +214,16 @@ static tl_status read_header(struct inf_model *m, const char *path,
 
         if (m->map_len >= 4)
                 memcpy(&magic, b, 4);
-        if (magic == Q8_MAGIC) {
+        if (magic == INF_Q8_MAGIC) {
                 int32_t version, group;
 
-                if (m->map_len < Q8_HEADER)
+                if (m->map_len < INF_Q8_HEADER)
                         return tl_fail(err, TL_EINVAL,
                                        "%s: %zu bytes: shorter than the int8 "
                                        "header (256)",
                                        path, m->map_len);
                 memcpy(&version, b + 4, 4);
-                if (version != Q8_VERSION)
+                if (version != INF_Q8_VERSION)
                         return tl_fail(err, TL_EINVAL,
                                        "%s: int8 checkpoint version %d; this "
                                        "engine reads version 2",

@@ -154,9 +154,9 @@ tl_status inf_model_write_q8(const struct inf_model *m, int group,
         size_t v = (size_t)s->vocab_size;
         /* the largest tensor: embeddings, wq/wo or the feed-forward */
         size_t big = v * d > d * h ? v * d : d * h;
-        unsigned char hdr[256] = {0};
-        uint32_t magic = 0x616b3432u;
-        int32_t version = 2, g = group, cfg[7] = {
+        unsigned char hdr[INF_Q8_HEADER] = {0};
+        uint32_t magic = INF_Q8_MAGIC;
+        int32_t version = INF_Q8_VERSION, g = group, cfg[7] = {
                 s->dim,     s->hidden_dim, s->n_layers, s->n_heads,
                 s->n_kv_heads, s->vocab_size, s->seq_len};
         int8_t *q;

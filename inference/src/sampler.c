@@ -32,7 +32,7 @@ int inf__argmax(const float *x, int n, int skip)
         return best;
 }
 
-float inf__softmax(float *x, int n)
+void inf__softmax(float *x, int n)
 {
         float mx = x[0], sum = 0.0f;
 
@@ -44,7 +44,6 @@ float inf__softmax(float *x, int n)
         }
         for (int i = 0; i < n; i++)
                 x[i] /= sum;
-        return sum;
 }
 
 /*

@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../inference/src/kernels.h"
 #include "cli.h"
 #include "core/time.h"
 #include "infer.h"
@@ -202,7 +201,7 @@ int infer_bench(const struct infer_bench_args *in)
         printf("model %s; SIMD kernels: %s; runs per row: %ld (median)\n"
                "autoregressive: %ld positions from BOS (run.c's -n), greedy; "
                "diffusion: n %ld, k %ld per step\n\n",
-               model, inf__simd() ? "AVX+FMA" : "portable C", a.runs,
+               model, inf_kernels(), a.runs,
                a.tokens, a.diffusion_n, a.diffusion_k);
         printf("%-5s %-15s %7s %10s %7s %7s %14s\n", "wts", "decoder",
                "threads", "tokens/s", "tokens", "passes", "MACs/token");

@@ -71,6 +71,18 @@ static int fail(tl_status rc, const struct tl_error *e)
         return tl_status_exit_code(rc);
 }
 
+/* --source, else where the request ran: a device or the cloud. */
+static void source_of(const struct infer_args *a, char *out, size_t size)
+{
+        if (a->source)
+                snprintf(out, size, "%s", a->source);
+        else if (a->offline)
+                snprintf(out, size, "device/%s",
+                         a->device ? a->device : "unknown");
+        else
+                snprintf(out, size, "cloud/tally-infer");
+}
+
 static int emit_offline(const struct infer_args *a, const struct inf_events *evs,
                         tl_time_us now, size_t *seats)
 {
@@ -81,10 +93,7 @@ static int emit_offline(const struct infer_args *a, const struct inf_events *evs
                                  a->model_class ? a->model_class : "small"};
         tl_status rc = inf_spool_open(a->spool, &sp, &e);
 
-        snprintf(source, sizeof source, "device/%s", a->device ? a->device
-                                                                : "unknown");
-        if (a->source)
-                dev.source = a->source;
+        source_of(a, source, sizeof source);
         *seats = 0;
         if (!rc && a->device)
                 rc = inf_spool_seat(sp, &dev, now, a->deactivate, seats, &e);
@@ -135,13 +144,7 @@ static int request_of(const struct infer_args *a, const struct inf_model *m,
                 snprintf(id, id_size, "%s", a->request_id);
         else
                 infer_random_id(id, id_size);
-        if (a->source)
-                snprintf(source, src_size, "%s", a->source);
-        else if (a->offline)
-                snprintf(source, src_size, "device/%s",
-                         a->device ? a->device : "unknown");
-        else
-                snprintf(source, src_size, "cloud/tally-infer");
+        source_of(a, source, src_size);
         if (!name) {
                 const char *slash = strrchr(m->path, '/');
 

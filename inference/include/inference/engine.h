@@ -46,6 +46,9 @@ tl_status inf_forward(struct inf_state *st, const int *tokens, int pos0,
                       int n_out, struct tl_error *err);
 float *inf_state_logits(struct inf_state *st);
 
+/* The matrix kernels this CPU runs: "AVX+FMA" or "portable C". */
+const char *inf_kernels(void);
+
 /* ---- decoding ---- */
 
 struct inf_sampler {

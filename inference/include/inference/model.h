@@ -30,6 +30,11 @@ struct inf_shape {
 
 typedef enum { INF_FP32 = 0, INF_Q8 = 1 } inf_format;
 
+/* runq.c's int8 header: magic "ak42", version, its size in bytes. */
+#define INF_Q8_MAGIC 0x616b3432u
+#define INF_Q8_VERSION 2
+#define INF_Q8_HEADER 256
+
 /*
 ** One weight matrix W (rows x cols), applied as y = W x. fp32: 'f' points
 ** at rows*cols floats. Q8: 'q' at rows*cols int8 and 's' at
