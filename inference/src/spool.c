@@ -317,6 +317,39 @@ void inf_spool_free(struct inf_spool *sp)
         tl_free(sp);
 }
 
+struct each_ctx {
+        inf_spool_fn fn;
+        void *ctx;
+};
+
+static tl_status each_record(void *ctx, const struct inf__record *rec,
+                             const struct sch_event *ev, struct tl_error *err)
+{
+        const struct each_ctx *c = ctx;
+
+        (void)rec;
+        return c->fn(c->ctx, ev, err);
+}
+
+tl_status inf_spool_each(struct inf_spool *sp, inf_spool_fn fn, void *ctx,
+                         struct tl_error *err)
+{
+        struct each_ctx c = {fn, ctx};
+        struct inf__scan s;
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        tl_status rc = inf__read_all(sp->fd, sp->path, &buf, &len, err);
+
+        /* We hold the lock, so the file ends at 'end' unless a write
+           failed halfway: never read past the last whole record. */
+        if (!rc)
+                rc = inf__spool_scan(sp->path, buf, len < sp->end ? len
+                                                                  : sp->end,
+                                     sp->dec, each_record, &c, &s, err);
+        tl_free(buf);
+        return rc;
+}
+
 size_t inf_spool_count(const struct inf_spool *sp)
 {
         return sp->count;

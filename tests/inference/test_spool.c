@@ -237,6 +237,44 @@ Test(spool, appended_events_read_back_after_reopening)
         }
 }
 
+struct seen {
+        char ids[8][32];
+        int n, stop_at;
+};
+
+static tl_status collect(void *ctx, const struct sch_event *ev,
+                         struct tl_error *err)
+{
+        struct seen *s = ctx;
+
+        if (s->n == s->stop_at)
+                return tl_fail(err, TL_ECONFLICT, "stopped at %d", s->n);
+        snprintf(s->ids[s->n++], sizeof s->ids[0], "%.*s", (int)ev->id.len,
+                 ev->id.ptr);
+        return TL_OK;
+}
+
+Test(spool, each_walks_the_records_in_order_and_stops_when_asked)
+{
+        struct inf_spool *sp = open_ok();
+        struct seen s = {.stop_at = -1};
+        struct tl_error e;
+
+        cr_assert_eq(append_range(sp, 0, 4, NULL), TL_OK);
+        cr_assert_eq(inf_spool_each(sp, collect, &s, &e), TL_OK, "%s", e.msg);
+        cr_assert_eq(s.n, 4);
+        for (int i = 0; i < 4; i++) {
+                char want[16];
+                snprintf(want, sizeof want, "ev-%d", i);
+                cr_assert_str_eq(s.ids[i], want);
+        }
+        s = (struct seen){.stop_at = 2};
+        cr_assert_eq(inf_spool_each(sp, collect, &s, &e), TL_ECONFLICT);
+        cr_assert_str_eq(e.msg, "stopped at 2");
+        cr_assert_eq(s.n, 2);
+        inf_spool_free(sp);
+}
+
 Test(spool, a_torn_last_record_is_cut_at_every_byte_offset)
 {
         struct rec recs[8];

@@ -47,6 +47,17 @@ tl_status inf_spool_append(struct inf_spool *sp, const struct sch_event *evs,
 size_t inf_spool_count(const struct inf_spool *sp);
 
 /*
+** Call 'fn' with each whole record's event in file order (borrowed for the
+** call): to inspect a spool, or to keep a copy of what a device is about
+** to upload. A non-zero status from 'fn' stops the walk and is returned.
+** Otherwise TL_OK, TL_EIO, TL_ENOMEM or TL_EPARSE (damaged since opened).
+*/
+typedef tl_status (*inf_spool_fn)(void *ctx, const struct sch_event *ev,
+                                  struct tl_error *err);
+tl_status inf_spool_each(struct inf_spool *sp, inf_spool_fn fn, void *ctx,
+                         struct tl_error *err);
+
+/*
 ** Device seats (pricing-rules.md): before a device's first spooled usage
 ** an `activate`, then at most one `heartbeat` per UTC day of use. The state
 ** (activated or not, last heartbeat day) lives beside the spool in
