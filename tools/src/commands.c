@@ -202,11 +202,29 @@ const struct cli_command cli_commands[] = {
      "the database is newer than this tally.\n",
      NULL, cli_db_main},
     {"demo", "the main job: a month of business, end to end",
-     "usage: tally demo [--customers N] [--days D]\n\n"
-     "Starts a local broker and database, runs the reference engine for a\n"
-     "set of customers, ingests through the meter, closes the month and\n"
-     "prints a summary with the invoices it wrote.\n",
-     "the main job itself (its issue: all its parts have landed)", NULL},
+     "usage: tally demo [--customers N] [--days D] [--period YYYY-MM]\n"
+     "                  [--dir DIR] [--seed N] [--threads N]\n"
+     "                  [--brokers LIST] [--database URL] [--quiet]\n\n"
+     "Runs a month of business on this machine through the real path: starts\n"
+     "a private PostgreSQL and a tally broker (unless --database and --brokers\n"
+     "name running ones), imports invented customers, serves their requests\n"
+     "with the reference engine (cloud: both decoding modes; devices: offline\n"
+     "spools uploaded on sync days), replays some events and sends malformed\n"
+     "ones, ingests everything with tally meter, edits a price mid-month (the\n"
+     "running meter reloads it), closes the month, re-rates it offline with\n"
+     "tally rate, then lets late devices sync and drafts their adjustments.\n"
+     "Prints a summary that reconciles every count; exit 1 if any check\n"
+     "fails.\n\n"
+     "  --customers N   customers (1-5000, default 24)\n"
+     "  --days D        days of the month simulated (default: all)\n"
+     "  --period P      the month (default: the last whole month)\n"
+     "  --dir DIR       working directory, emptied of earlier runs' outputs\n"
+     "                  (default var/demo): invoices/, logs, events.jsonl\n"
+     "  --seed N        the same seed gives the same customers and traffic\n"
+     "  --database URL  a PostgreSQL to use (its tables are created there; use\n"
+     "                  an empty database)\n"
+     "  --brokers LIST  a Kafka cluster to use (topic usage.events)\n",
+     NULL, cli_demo_main},
 };
 
 const unsigned cli_command_count =

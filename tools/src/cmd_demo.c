@@ -1,0 +1,385 @@
+/* tally demo: the main job. A month of business on this machine, through
+   the real path: engine -> Kafka -> meter -> PostgreSQL -> close. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "core/alloc.h"
+#include "demo.h"
+#include "invoicing/invoicing.h"
+#include "schemas/db.h"
+
+static int parse(const struct cli_command *cmd, int argc, char **argv,
+                 struct demo_opts *o)
+{
+        static const struct option opts[] = {
+                {"customers", required_argument, NULL, 'c'},
+                {"days", required_argument, NULL, 'd'},
+                {"period", required_argument, NULL, 'p'},
+                {"dir", required_argument, NULL, 'D'},
+                {"seed", required_argument, NULL, 's'},
+                {"brokers", required_argument, NULL, 'b'},
+                {"database", required_argument, NULL, 'B'},
+                {"threads", required_argument, NULL, 't'},
+                {"quiet", no_argument, NULL, 'q'},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        const char *period = NULL;
+        long v;
+        int ch, x;
+
+        *o = (struct demo_opts){.customers = 24, .dir = "var/demo", .seed = 1};
+        optind = 1;
+        opterr = 0;
+        while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                switch (ch) {
+                case 'c':
+                        if ((x = cli_parse_long(cmd, "--customers", optarg, 1,
+                                                5000, &o->customers)))
+                                return x;
+                        break;
+                case 'd':
+                        if ((x = cli_parse_long(cmd, "--days", optarg, 1, 31,
+                                                &o->days)))
+                                return x;
+                        break;
+                case 's':
+                        if ((x = cli_parse_long(cmd, "--seed", optarg, 0,
+                                                LONG_MAX, &v)))
+                                return x;
+                        o->seed = (uint64_t)v;
+                        break;
+                case 't':
+                        if ((x = cli_parse_long(cmd, "--threads", optarg, 0,
+                                                256, &v)))
+                                return x;
+                        o->threads = (int)v;
+                        break;
+                case 'p':
+                        period = optarg;
+                        break;
+                case 'D':
+                        o->dir = optarg;
+                        break;
+                case 'b':
+                        o->brokers = optarg;
+                        break;
+                case 'B':
+                        o->database = optarg;
+                        break;
+                case 'q':
+                        o->quiet = true;
+                        break;
+                case 'h':
+                        cli_print_usage(cmd, stdout);
+                        return -1;
+                default:
+                        return cli_usage_error(cmd, "unknown option %s",
+                                               argv[optind - 1]);
+                }
+        }
+        if (optind != argc)
+                return cli_usage_error(cmd, "unexpected argument %s",
+                                       argv[optind]);
+        if (period) {
+                struct tl_error e;
+                if (rate_period_parse(period, &o->period, &e))
+                        return cli_usage_error(cmd, "--period: %s", e.msg);
+        } else {
+                /* The last whole month: it can be closed today. */
+                rate_period_of_day(tl_time_now_us() / TL_US_PER_DAY, &o->period);
+                rate_period_of_day(o->period.start_day - 1, &o->period);
+        }
+        if (o->days == 0 || o->days > (long)o->period.days)
+                o->days = (long)o->period.days;
+        return 0;
+}
+
+/* A fresh working directory: earlier runs' outputs would mislead. */
+static tl_status prepare_dir(const struct demo_opts *o, struct demo_env *env,
+                             struct tl_error *err)
+{
+        static const char *const OLD[] = {"invoices", "devices", "model",
+                                          "rules"};
+        char cmd[1400], path[700];
+
+        char cwd[300] = "";
+
+        if (o->dir[0] != '/' && !getcwd(cwd, sizeof cwd))
+                return tl_fail(err, TL_EIO, "getcwd: %s", strerror(errno));
+        snprintf(env->dir, sizeof env->dir, "%s%s%s", cwd, cwd[0] ? "/" : "",
+                 o->dir);
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", env->dir);
+        if (system(cmd) != 0)
+                return tl_fail(err, TL_EIO, "cannot create %s", env->dir);
+        for (size_t i = 0; i < sizeof OLD / sizeof *OLD; i++) {
+                snprintf(cmd, sizeof cmd, "rm -rf '%s'",
+                         demo_path(env, OLD[i], path, sizeof path));
+                if (system(cmd) != 0)
+                        return tl_fail(err, TL_EIO, "cannot remove %s", path);
+        }
+        unlink(demo_path(env, "undelivered.cbor", path, sizeof path));
+        if (mkdir(demo_path(env, "invoices", path, sizeof path), 0755) != 0)
+                return tl_fail(err, TL_EIO, "cannot create %s: %s", path,
+                               strerror(errno));
+        return TL_OK;
+}
+
+static tl_status setup_db(const struct demo_env *env, size_t *imported,
+                          struct tl_error *err)
+{
+        struct sch_migrate_report rep;
+        struct inv_import_stats st;
+        struct rate_diags *d = tl_calloc(1, sizeof *d);
+        PGconn *c = NULL;
+        char path[600];
+        tl_status rc = d ? sch_db_connect(&c, err)
+                         : tl_fail(err, TL_ENOMEM, "out of memory");
+
+        if (!rc)
+                rc = sch_db_migrate(c, &rep, err);
+        if (!rc)
+                printf("  schema: version %d\n", rep.version_after);
+        if (!rc)
+                rc = inv_customers_import(c, demo_path(env, "customers.yaml",
+                                                       path, sizeof path),
+                                          &st, d, err);
+        if (rc && d && d->count)
+                fprintf(stderr, "%s\n", d->msg[0]);
+        if (!rc)
+                *imported = st.inserted + st.updated;
+        tl_free(d);
+        PQfinish(c);
+        return rc;
+}
+
+/* The draft of 'customer' as the running meter prices it now. */
+static tl_status live_draft(const struct demo_env *env, const char *customer,
+                            const struct rate_period *p, long long *gen,
+                            char *total, size_t size, struct tl_error *err)
+{
+        char path[200], body[1 << 16];
+        json_t *doc;
+        int status;
+
+        snprintf(path, sizeof path, "/v1/customers/%s/usage?period=%s",
+                 customer, p->label);
+        status = demo_http_get(env, path, body, sizeof body);
+        if (status != 200)
+                return tl_fail(err, TL_EIO, "GET %s: %d %s", path, status,
+                               body);
+        doc = json_loads(body, 0, NULL);
+        *gen = (long long)json_integer_value(
+                json_object_get(doc, "catalog_generation"));
+        snprintf(total, size, "%s",
+                 json_string_value(json_object_get(
+                         json_object_get(doc, "draft"), "total"))
+                         ?: "?");
+        json_decref(doc);
+        return TL_OK;
+}
+
+/* Mid-month: a price edited in the catalog file, picked up by the running
+   meter without a restart. */
+static tl_status hot_reload(const struct demo_opts *o, struct demo_env *env,
+                            const struct demo_world *w,
+                            const struct demo_counts *n, int day,
+                            struct tl_error *err)
+{
+        const char *who = w->c[0].id; /* a Starter customer since day 1 */
+        char before[64], after[64], old_p[32], new_p[32];
+        long long g0, g1 = 0;
+        int64_t t0;
+        tl_status rc;
+
+        /* Price the same stored usage twice: wait until it is all in. */
+        rc = demo_wait_ingested(env, n->unique_events + n->replays +
+                                             n->malformed,
+                                120, err);
+        if (!rc)
+                rc = live_draft(env, who, &o->period, &g0, before,
+                                sizeof before, err);
+        if (!rc)
+                rc = demo_edit_catalog(env, old_p, new_p, sizeof old_p, err);
+        t0 = tl_mono_us();
+        while (!rc) {
+                rc = live_draft(env, who, &o->period, &g1, after,
+                                sizeof after, err);
+                if (rc || g1 != g0)
+                        break;
+                if (tl_mono_us() - t0 > 10000000)
+                        rc = tl_fail(err, TL_EIO, "the meter did not reload "
+                                                  "the edited catalog within "
+                                                  "10 s");
+                nanosleep(&(struct timespec){0, 20000000L}, NULL);
+        }
+        if (!rc)
+                printf("  day %02d: pricing edits rules/catalog.yaml: Starter "
+                       "output tokens %s -> %s per 1000 (version demo-2)\n"
+                       "          the running meter reloaded it in %lld ms "
+                       "(no restart): %s's draft to date $%s -> $%s\n",
+                       day, old_p, new_p,
+                       (long long)(tl_mono_us() - t0) / 1000, who, before,
+                       after);
+        return rc;
+}
+
+static void progress(const struct demo_opts *o, const struct demo_counts *n,
+                     int day)
+{
+        bool tty = isatty(STDOUT_FILENO);
+        int width = 30, done = (int)(width * day / o->days);
+
+        if (o->quiet)
+                return;
+        if (tty) {
+                printf("\r  day %02d/%02ld [%.*s%*s] %llu requests, %llu events "
+                       "sent, %llu uploads",
+                       day, o->days, done,
+                       "##############################", width - done, "",
+                       (unsigned long long)(n->ar_requests +
+                                            n->diffusion_requests +
+                                            n->device_requests),
+                       (unsigned long long)(n->unique_events + n->replays),
+                       (unsigned long long)n->uploads);
+                if (day == o->days)
+                        putchar('\n');
+        } else {
+                printf("  day %02d/%02ld: %llu cloud requests (%llu AR, %llu "
+                       "diffusion), %llu on devices, %llu events sent, %llu "
+                       "uploads\n",
+                       day, o->days,
+                       (unsigned long long)(n->ar_requests +
+                                            n->diffusion_requests),
+                       (unsigned long long)n->ar_requests,
+                       (unsigned long long)n->diffusion_requests,
+                       (unsigned long long)n->device_requests,
+                       (unsigned long long)(n->unique_events + n->replays),
+                       (unsigned long long)n->uploads);
+        }
+        fflush(stdout);
+}
+
+static tl_status month(const struct demo_opts *o, struct demo_env *env,
+                       const struct demo_world *w, struct demo_month *m,
+                       struct tl_error *err)
+{
+        const struct demo_counts *n = demo_month_counts(m);
+        int edit_day = (int)(o->days + 1) / 2, noise_day = edit_day;
+        tl_status rc = TL_OK;
+
+        printf("\n== The month: %ld days of %s\n", o->days, o->period.label);
+        for (int day = 1; !rc && day <= o->days; day++) {
+                rc = demo_month_day(m, day, err);
+                if (!rc && day == noise_day)
+                        rc = demo_month_noise(m, day, err);
+                if (!rc && day == edit_day) {
+                        if (isatty(STDOUT_FILENO) && !o->quiet)
+                                putchar('\n');
+                        rc = hot_reload(o, env, w, n, day, err);
+                }
+                if (!rc)
+                        progress(o, n, day);
+        }
+        if (!rc)
+                rc = demo_month_sync(m, err);
+        if (!rc) {
+                uint64_t units = n->unique_events + n->replays + n->malformed;
+                printf("  devices synced: %llu uploads in all; waiting for the "
+                       "meter to account for %llu units\n",
+                       (unsigned long long)n->uploads,
+                       (unsigned long long)units);
+                fflush(stdout);
+                rc = demo_wait_ingested(env, units, 300, err);
+        }
+        return rc;
+}
+
+static tl_status run(const struct demo_opts *o, struct demo_env *env,
+                     struct tl_error *err)
+{
+        struct demo_world w = {0};
+        struct demo_month *m = NULL;
+        size_t imported = 0;
+        tl_status rc = prepare_dir(o, env, err);
+
+        printf("tally demo: a month of business (%s, %ld customers, %ld "
+               "days, seed %llu) in %s\n\n== Starting\n",
+               o->period.label, o->customers, o->days,
+               (unsigned long long)o->seed, env->dir);
+        fflush(stdout);
+        if (!rc)
+                rc = demo_env_start(env, o, err);
+        if (!rc)
+                printf("  PostgreSQL: %s\n  Kafka: %s at %s, topic %s\n",
+                       env->pg_dir[0] ? "a private cluster (database "
+                                        "tally_demo)"
+                                      : "the configured database",
+                       env->broker_pid ? "tally broker" : "configured brokers",
+                       env->brokers, DEMO_TOPIC);
+        if (!rc)
+                rc = demo_world_new(&w, o, env, err);
+        if (!rc)
+                rc = setup_db(env, &imported, err);
+        if (!rc)
+                printf("  customers: %zu imported from customers.yaml; catalog "
+                       "rules/catalog.yaml (from pricing-rules/demo)\n",
+                       imported);
+        if (!rc)
+                rc = demo_meter_start(env, err);
+        if (!rc)
+                printf("  meter: tally meter (pid %d), /metrics and the usage "
+                       "API on http://%s\n",
+                       (int)env->meter_pid, env->http);
+        if (!rc)
+                rc = demo_month_new(o, env, &w, &m, err);
+        if (!rc)
+                printf("  engine: a random reference model (fp32 in the "
+                       "cloud, int8 on devices): text is noise, metering "
+                       "exact\n");
+        fflush(stdout);
+        if (!rc)
+                rc = month(o, env, &w, m, err);
+        if (!rc)
+                rc = demo_close(o, env, m, err);
+        if (!rc)
+                rc = demo_meter_stop(env, err);
+        demo_month_free(m);
+        demo_world_free(&w);
+        return rc;
+}
+
+int cli_demo_main(int argc, char **argv)
+{
+        const struct cli_command *cmd = cli_find("demo");
+        struct demo_opts o;
+        struct demo_env env = {.log = stdout};
+        struct tl_error e = {0};
+        int64_t t0 = tl_mono_us();
+        int x = parse(cmd, argc, argv, &o);
+        tl_status rc;
+
+        if (x)
+                return x < 0 ? CLI_EXIT_OK : x;
+        rc = run(&o, &env, &e);
+        demo_env_stop(&env);
+        if (rc) {
+                fflush(stdout);
+                fprintf(stderr, "tally demo: %s\n", e.msg);
+                return tl_status_exit_code(rc);
+        }
+        printf("\nDone in %.1f s. Invoices in %s/invoices, logs of the broker "
+               "and the meter in %s.\n",
+               (double)(tl_mono_us() - t0) / 1e6, env.dir, env.dir);
+        return CLI_EXIT_OK;
+}
