@@ -84,15 +84,20 @@ Test(cli, bad_flag_is_named_and_exits_2)
         tk_proc_result_release(&r);
 }
 
-Test(cli, unbuilt_command_says_what_is_missing_and_exits_1)
+Test(cli, every_command_is_built_and_demo_refuses_bad_options)
 {
-        struct tk_proc_result r = run("demo", NULL, NULL);
+        struct tk_proc_result r = run("help", NULL, NULL);
 
-        /* Never a fake success: until its parts land, the demo says so. */
-        cr_assert_eq(r.exit_code, 1);
-        cr_assert(strstr(r.err, "tally demo: not built yet: needs"), "%s",
-                  r.err);
-        cr_assert_str_eq(r.out, "");
+        cr_assert_eq(r.exit_code, 0);
+        cr_assert_null(strstr(r.out, "not built yet"), "%s", r.out);
+        tk_proc_result_release(&r);
+        r = run("demo", "--customers", "0");
+        cr_assert_eq(r.exit_code, 2);
+        cr_assert(strstr(r.err, "--customers"), "%s", r.err);
+        tk_proc_result_release(&r);
+        r = run("demo", "--period", "2026-13");
+        cr_assert_eq(r.exit_code, 2);
+        cr_assert(strstr(r.err, "--period"), "%s", r.err);
         tk_proc_result_release(&r);
 }
 

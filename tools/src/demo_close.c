@@ -14,6 +14,7 @@
 #include "core/str.h"
 #include "demo.h"
 #include "invoicing/invoicing.h"
+#include "invoicing/render.h"
 #include "schemas/db.h"
 
 struct ingest {
@@ -307,14 +308,14 @@ static bool reconcile(const struct ingest *in, uint64_t unique,
                   (uint64_t)in->duplicates == replays &&
                   (uint64_t)in->dead == malformed;
 
-        printf("  %s: produced %llu = %llu distinct + %llu replayed + %llu "
+        printf("  %s: produced %s = %s distinct + %s replayed + %s "
                "malformed\n"
-               "  %*s  meter:    %lld = %lld stored + %lld duplicates + %lld "
-               "dead letters  %s\n",
-               when, (unsigned long long)produced,
-               (unsigned long long)unique, (unsigned long long)replays,
-               (unsigned long long)malformed, (int)strlen(when), "",
-               in->consumed, in->stored, in->duplicates, in->dead,
+               "  %*s  meter:    %s = %s stored + %s duplicates + %s dead "
+               "letters  %s\n",
+               when, grouped(produced), grouped(unique), grouped(replays),
+               grouped(malformed), (int)strlen(when), "",
+               grouped((uint64_t)in->consumed), grouped((uint64_t)in->stored),
+               grouped((uint64_t)in->duplicates), grouped((uint64_t)in->dead),
                ok ? "[reconciled]" : "[MISMATCH]");
         return ok;
 }
@@ -352,6 +353,32 @@ static tl_status close_period(PGconn *c, struct inv_config *cfg,
         return rc;
 }
 
+/* A picture of the first invoice's page, to look at without a PDF
+   viewer (the README shows one). */
+static tl_status preview(PGconn *c, const struct rate_period *p,
+                         const char *dir, char *path, size_t size,
+                         struct tl_error *err)
+{
+        PGresult *r = query(c, "SELECT number, body FROM invoices"
+                               " WHERE period_start = $1::date"
+                               " AND number IS NOT NULL ORDER BY number LIMIT 1",
+                            p->start_iso, err);
+        json_t *doc;
+        tl_status rc = TL_OK;
+
+        if (!r)
+                return TL_EDB;
+        if (PQntuples(r) == 1) {
+                snprintf(path, size, "%s/%s.png", dir, PQgetvalue(r, 0, 0));
+                doc = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
+                rc = doc ? inv_render_png(doc, path, err)
+                         : tl_fail(err, TL_EPARSE, "invoice body");
+                json_decref(doc);
+        }
+        PQclear(r);
+        return rc;
+}
+
 static tl_status print_adjustments(PGconn *c, const struct rate_period *next,
                                    struct tl_error *err)
 {
@@ -383,7 +410,7 @@ tl_status demo_close(const struct demo_opts *o, struct demo_env *env,
         struct ingest in;
         struct rate_period next;
         PGconn *c = NULL;
-        char dir[600], label[8];
+        char dir[600], label[8], png[700];
         size_t equal = 0, total = 0;
         bool ok;
         tl_status rc;
@@ -406,6 +433,10 @@ tl_status demo_close(const struct demo_opts *o, struct demo_env *env,
                                   err);
         if (!rc)
                 rc = print_invoices(c, o, env, err);
+        if (!rc)
+                rc = preview(c, &o->period, dir, png, sizeof png, err);
+        if (!rc)
+                printf("  a picture of the first page: %s\n", png);
         if (!rc) {
                 struct tl_buf rep;
 
