@@ -379,25 +379,50 @@ static tl_status preview(PGconn *c, const struct rate_period *p,
         return rc;
 }
 
-static tl_status print_adjustments(PGconn *c, const struct rate_period *next,
-                                   struct tl_error *err)
+/* Each customer with events of the finalized period stored after its
+   invoice was finalized, and what the next draft makes of them. */
+static tl_status print_late(PGconn *c, const struct rate_period *p,
+                            const struct rate_period *next,
+                            struct tl_error *err)
 {
         static const char SQL[] =
-                "SELECT i.customer_id, l->>'period', l->>'amount'"
-                " FROM invoices i, json_array_elements(i.body->'lines') l"
-                " WHERE i.period_start = $1::date"
-                " AND l->>'kind' = 'adjustment'"
-                " ORDER BY i.customer_id COLLATE \"C\"";
-        PGresult *r = query(c, SQL, next->start_iso, err);
+                "WITH late AS (SELECT e.customer_id, count(*) AS n"
+                "  FROM events e JOIN invoices i ON i.customer_id ="
+                "  e.customer_id AND i.period_start = $1::date"
+                "  WHERE e.event_time >= ($1 || ' 00:00:00+00')::timestamptz"
+                "  AND e.event_time < ($2 || ' 00:00:00+00')::timestamptz"
+                "  AND e.ingested_at > i.finalized_at GROUP BY 1)"
+                " SELECT l.customer_id, l.n, coalesce((SELECT"
+                "  string_agg(x->>'amount', ', ') FROM invoices j,"
+                "  json_array_elements(j.body->'lines') x"
+                "  WHERE j.customer_id = l.customer_id"
+                "  AND j.period_start = $2::date"
+                "  AND x->>'kind' = 'adjustment'), '')"
+                " FROM late l ORDER BY l.customer_id COLLATE \"C\"";
+        const char *params[2] = {p->start_iso, next->start_iso};
+        PGresult *r = PQexecParams(c, SQL, 2, NULL, params, NULL, NULL, 0);
 
-        if (!r)
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                tl_fail(err, TL_EDB, "late events: %s",
+                        PQresultErrorMessage(r));
+                PQclear(r);
                 return TL_EDB;
-        for (int i = 0; i < PQntuples(r); i++)
-                printf("    %s: adjustment for %s of $%s on the %s draft\n",
-                       PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-                       PQgetvalue(r, i, 2), next->label);
+        }
+        for (int i = 0; i < PQntuples(r); i++) {
+                if (*PQgetvalue(r, i, 2))
+                        printf("    %s: %s late events -> adjustment line of "
+                               "$%s for %s on the %s draft\n",
+                               PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+                               PQgetvalue(r, i, 2), p->label, next->label);
+                else
+                        printf("    %s: %s late events -> no adjustment: "
+                               "re-rated with them, %s's amount does not "
+                               "change\n",
+                               PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+                               p->label);
+        }
         if (PQntuples(r) == 0)
-                printf("    no adjustment lines (no late usage)\n");
+                printf("    no late usage\n");
         PQclear(r);
         return TL_OK;
 }
@@ -487,9 +512,10 @@ tl_status demo_close(const struct demo_opts *o, struct demo_env *env,
                                             sizeof dir),
                                   err);
         if (!rc) {
-                printf("  %llu late events for %s (finalized, unchanged):\n",
+                printf("  %llu late events for %s (its invoices stay as "
+                       "finalized):\n",
                        (unsigned long long)n->late_events, o->period.label);
-                rc = print_adjustments(c, &next, err);
+                rc = print_late(c, &o->period, &next, err);
         }
         PQfinish(c);
         inv_config_release(&cfg);
