@@ -95,6 +95,10 @@ Test(cli, every_command_is_built_and_demo_refuses_bad_options)
         cr_assert_eq(r.exit_code, 2);
         cr_assert(strstr(r.err, "--customers"), "%s", r.err);
         tk_proc_result_release(&r);
+        r = run("demo", "--customers", NULL);
+        cr_assert_eq(r.exit_code, 2);
+        cr_assert(strstr(r.err, "--customers needs a value"), "%s", r.err);
+        tk_proc_result_release(&r);
         r = run("demo", "--period", "2026-13");
         cr_assert_eq(r.exit_code, 2);
         cr_assert(strstr(r.err, "--period"), "%s", r.err);

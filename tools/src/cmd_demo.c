@@ -41,8 +41,11 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
         *o = (struct demo_opts){.customers = 24, .dir = "var/demo", .seed = 1};
         optind = 1;
         opterr = 0;
-        while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
                 switch (ch) {
+                case ':':
+                        return cli_usage_error(cmd, "%s needs a value",
+                                               argv[optind - 1]);
                 case 'c':
                         if ((x = cli_parse_long(cmd, "--customers", optarg, 1,
                                                 5000, &o->customers)))
@@ -363,7 +366,7 @@ int cli_demo_main(int argc, char **argv)
 {
         const struct cli_command *cmd = cli_find("demo");
         struct demo_opts o;
-        struct demo_env env = {.log = stdout};
+        struct demo_env env = {0};
         struct tl_error e = {0};
         int64_t t0 = tl_mono_us();
         int x = parse(cmd, argc, argv, &o);

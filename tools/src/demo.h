@@ -31,6 +31,29 @@ struct demo_opts {
         struct rate_period period;
 };
 
+/* ---- the random stream: splitmix64, the same for a seed on any machine ---- */
+
+static inline uint64_t demo_rand(uint64_t *s)
+{
+        uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi]. */
+static inline int demo_between(uint64_t *s, int lo, int hi)
+{
+        return lo + (int)(demo_rand(s) % (uint64_t)(hi - lo + 1));
+}
+
+/* Uniform in [0, 1): rates and chances only, never a billed quantity. */
+static inline double demo_unit(uint64_t *s)
+{
+        return (double)(demo_rand(s) >> 11) / 9007199254740992.0;
+}
+
 /* ---- demo_env.c: processes ---- */
 
 struct demo_env {
@@ -39,7 +62,6 @@ struct demo_env {
         char brokers[512];
         char http[64];     /* the meter's 127.0.0.1:PORT */
         pid_t broker_pid, meter_pid;
-        FILE *log;         /* progress, stdout */
 };
 
 /* Start (or adopt) PostgreSQL and the broker, create a fresh database

@@ -138,63 +138,13 @@ static bool same_amounts(json_t *a, json_t *b)
         return true;
 }
 
-static tl_status compare_offline(PGconn *c, const struct demo_opts *o,
-                                 const struct demo_env *env, size_t *equal,
-                                 size_t *total, struct tl_error *err)
+/* Run 'sql' with up to two text parameters (NULL: fewer). */
+static PGresult *query(PGconn *c, const char *sql, const char *p1,
+                       const char *p2, struct tl_error *err)
 {
-        const char *params[1] = {o->period.start_iso};
-        json_t *offline = NULL;
-        PGresult *r;
-        tl_status rc = rate_offline(o, env, &offline, err);
-
-        if (rc)
-                return rc;
-        r = PQexecParams(c, "SELECT customer_id, body FROM invoices"
-                            " WHERE period_start = $1::date"
-                            " ORDER BY customer_id COLLATE \"C\"",
-                         1, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-                rc = tl_fail(err, TL_EDB, "invoices: %s",
-                             PQresultErrorMessage(r));
-        } else {
-                *total = json_array_size(offline);
-                *equal = 0;
-                for (int i = 0; i < PQntuples(r); i++) {
-                        json_t *doc = json_loads(PQgetvalue(r, i, 1), 0, NULL);
-                        json_t *mine = NULL;
-
-                        for (size_t k = 0; k < *total && !mine; k++)
-                                if (!strcmp(str_of(json_array_get(offline, k),
-                                                   "customer"),
-                                            PQgetvalue(r, i, 0)))
-                                        mine = json_array_get(offline, k);
-                        if (doc && mine && same_amounts(doc, mine))
-                                ++*equal;
-                        else
-                                fprintf(stderr,
-                                        "tally demo: %s: the invoice differs "
-                                        "from tally rate's\n",
-                                        PQgetvalue(r, i, 0));
-                        json_decref(doc);
-                }
-                if ((size_t)PQntuples(r) != *total)
-                        fprintf(stderr, "tally demo: %d invoices stored, tally "
-                                        "rate priced %zu\n",
-                                PQntuples(r), *total);
-        }
-        PQclear(r);
-        json_decref(offline);
-        return rc;
-}
-
-/* ---- the summary ---- */
-
-static PGresult *query(PGconn *c, const char *sql, const char *param,
-                       struct tl_error *err)
-{
-        const char *params[1] = {param};
-        PGresult *r = PQexecParams(c, sql, param ? 1 : 0, NULL, params, NULL,
-                                   NULL, 0);
+        const char *params[2] = {p1, p2};
+        PGresult *r = PQexecParams(c, sql, p2 ? 2 : p1 ? 1 : 0, NULL, params,
+                                   NULL, NULL, 0);
 
         if (PQresultStatus(r) == PGRES_TUPLES_OK)
                 return r;
@@ -202,6 +152,58 @@ static PGresult *query(PGconn *c, const char *sql, const char *param,
         PQclear(r);
         return NULL;
 }
+
+/* '*equal' of '*total' invoices match, '*total' being the larger of the
+   stored and the offline counts: a missing or extra invoice never passes. */
+static tl_status compare_offline(PGconn *c, const struct demo_opts *o,
+                                 const struct demo_env *env, size_t *equal,
+                                 size_t *total, struct tl_error *err)
+{
+        json_t *offline = NULL;
+        PGresult *r;
+        size_t n;
+        tl_status rc = rate_offline(o, env, &offline, err);
+
+        if (rc)
+                return rc;
+        r = query(c, "SELECT customer_id, body FROM invoices"
+                     " WHERE period_start = $1::date",
+                  o->period.start_iso, NULL, err);
+        if (!r) {
+                json_decref(offline);
+                return TL_EDB;
+        }
+        n = json_array_size(offline);
+        *equal = 0;
+        *total = n > (size_t)PQntuples(r) ? n : (size_t)PQntuples(r);
+        for (int i = 0; i < PQntuples(r); i++) {
+                const char *id = PQgetvalue(r, i, 0);
+                json_t *doc = json_loads(PQgetvalue(r, i, 1), 0, NULL);
+                json_t *mine = NULL;
+
+                for (size_t k = 0; k < n && !mine; k++)
+                        if (!strcmp(str_of(json_array_get(offline, k),
+                                           "customer"),
+                                    id))
+                                mine = json_array_get(offline, k);
+                if (doc && mine && same_amounts(doc, mine))
+                        ++*equal;
+                else
+                        fprintf(stderr, "tally demo: %s: the invoice differs "
+                                        "from tally rate's\n",
+                                id);
+                json_decref(doc);
+        }
+        if ((size_t)PQntuples(r) != n)
+                fprintf(stderr, "tally demo: %d invoices stored, tally rate "
+                                "priced %zu\n",
+                        PQntuples(r), n);
+        PQclear(r);
+        json_decref(offline);
+        return TL_OK;
+}
+
+/* ---- the summary ---- */
 
 static tl_status print_invoices(PGconn *c, const struct demo_opts *o,
                                 const struct demo_env *env,
@@ -221,7 +223,7 @@ static tl_status print_invoices(PGconn *c, const struct demo_opts *o,
                 "SELECT count(*), round(coalesce(sum(total), 0), 2)::text,"
                 " min(number), max(number) FROM invoices"
                 " WHERE period_start = $1::date";
-        PGresult *r = query(c, SQL, o->period.start_iso, err);
+        PGresult *r = query(c, SQL, o->period.start_iso, NULL, err);
         int n, shown;
 
         if (!r)
@@ -241,7 +243,7 @@ static tl_status print_invoices(PGconn *c, const struct demo_opts *o,
                        "invoices-%s.csv)\n",
                        n - shown, env->dir, o->period.label);
         PQclear(r);
-        if (!(r = query(c, TOTAL_SQL, o->period.start_iso, err)))
+        if (!(r = query(c, TOTAL_SQL, o->period.start_iso, NULL, err)))
                 return TL_EDB;
         printf("  %s invoices, %s .. %s, revenue $%s\n", PQgetvalue(r, 0, 0),
                PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 1));
@@ -276,7 +278,7 @@ static tl_status print_usage(PGconn *c, const struct demo_opts *o,
                 "SELECT coalesce(sum((s->>'cloud_equivalent')::numeric), 0)"
                 "::text FROM invoices i, json_array_elements(i.body->'savings')"
                 " s WHERE i.period_start = $1::date";
-        PGresult *r = query(c, SAVINGS_SQL, o->period.start_iso, err);
+        PGresult *r = query(c, SAVINGS_SQL, o->period.start_iso, NULL, err);
 
         if (!r)
                 return TL_EDB;
@@ -362,7 +364,7 @@ static tl_status preview(PGconn *c, const struct rate_period *p,
         PGresult *r = query(c, "SELECT number, body FROM invoices"
                                " WHERE period_start = $1::date"
                                " AND number IS NOT NULL ORDER BY number LIMIT 1",
-                            p->start_iso, err);
+                            p->start_iso, NULL, err);
         json_t *doc;
         tl_status rc = TL_OK;
 
@@ -399,15 +401,10 @@ static tl_status print_late(PGconn *c, const struct rate_period *p,
                 "  AND j.period_start = $2::date"
                 "  AND x->>'kind' = 'adjustment'), '')"
                 " FROM late l ORDER BY l.customer_id COLLATE \"C\"";
-        const char *params[2] = {p->start_iso, next->start_iso};
-        PGresult *r = PQexecParams(c, SQL, 2, NULL, params, NULL, NULL, 0);
+        PGresult *r = query(c, SQL, p->start_iso, next->start_iso, err);
 
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-                tl_fail(err, TL_EDB, "late events: %s",
-                        PQresultErrorMessage(r));
-                PQclear(r);
+        if (!r)
                 return TL_EDB;
-        }
         for (int i = 0; i < PQntuples(r); i++) {
                 if (*PQgetvalue(r, i, 2))
                         printf("    %s: %s late events -> adjustment line of "

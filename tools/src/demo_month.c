@@ -50,23 +50,9 @@ struct demo_month {
         struct demo_counts n;
 };
 
-static uint64_t next(struct demo_month *m)
-{
-        uint64_t z = (m->rng += 0x9e3779b97f4a7c15ULL);
-
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-}
-
-static int between(struct demo_month *m, int lo, int hi)
-{
-        return lo + (int)(next(m) % (uint64_t)(hi - lo + 1));
-}
-
 static bool chance(struct demo_month *m, double p)
 {
-        return (double)(next(m) >> 11) / 9007199254740992.0 < p;
+        return demo_unit(&m->rng) < p;
 }
 
 /* How many of a rate per day happen today: the whole part, plus one with
@@ -200,22 +186,22 @@ static tl_status serve(struct demo_month *m, const struct demo_customer *c,
         tl_status rc;
 
         rc = inf_tokenizer_encode(m->tok,
-                                  PROMPTS[next(m) % (sizeof PROMPTS /
+                                  PROMPTS[demo_rand(&m->rng) % (sizeof PROMPTS /
                                                      sizeof *PROMPTS)],
                                   true, m->prompt, &np, err);
         if (rc)
                 return rc;
         if (dec == INF_DECODE_AR) {
-                g.max_tokens = dev ? between(m, 12, 48) : between(m, 16, 96);
+                g.max_tokens = dev ? demo_between(&m->rng, 12, 48) : demo_between(&m->rng, 16, 96);
         } else {
-                g.max_tokens = between(m, 16, 64);
+                g.max_tokens = demo_between(&m->rng, 16, 64);
                 if (chance(m, 0.3))
                         g.threshold = 0.004f; /* adaptive */
                 else
-                        g.k = between(m, 2, 8);
+                        g.k = demo_between(&m->rng, 2, 8);
                 g.block = chance(m, 0.3) ? 16 : 0;
         }
-        inf_sampler_init(&g.sampler, 0.8f, 0.9f, next(m) | 1);
+        inf_sampler_init(&g.sampler, 0.8f, 0.9f, demo_rand(&m->rng) | 1);
         rc = inf_generate(st, m->prompt, np, &g, m->out, &nout, m->per, &u,
                           err);
         if (rc)
@@ -226,7 +212,7 @@ static tl_status serve(struct demo_month *m, const struct demo_customer *c,
                 snprintf(names[0], 128, "device/%s", dev->id);
         else
                 snprintf(names[0], 128, "cloud/eu-west-1/gw-%d",
-                         between(m, 1, 3));
+                         demo_between(&m->rng, 1, 3));
         snprintf(names[1], 128, "%s",
                  dev ? "ref-edge-q8"
                      : dec == INF_DECODE_AR ? "ref-chat" : "ref-dllm");
@@ -239,7 +225,7 @@ static tl_status serve(struct demo_month *m, const struct demo_customer *c,
                 .decoding = dec,
                 .time_us = m->o->period.start_us +
                            (tl_time_us)(day - 1) * TL_US_PER_DAY +
-                           (tl_time_us)between(m, 8 * 3600, 20 * 3600) *
+                           (tl_time_us)demo_between(&m->rng, 8 * 3600, 20 * 3600) *
                                    TL_US_PER_SEC,
         };
         if ((rc = inf_request_events(&r, &u, evs, err)))
@@ -297,7 +283,7 @@ static tl_status device_day(struct demo_month *m, const struct demo_customer *c,
         struct inf_spool *sp = NULL;
         struct inf_device dev = {c->id, NULL, d->id, d->model_class};
         char path[600], source[128];
-        int k = between(m, 1, 3);
+        int k = demo_between(&m->rng, 1, 3);
         size_t seats = 0;
         tl_status rc;
 

@@ -22,31 +22,15 @@ static const char *const SECOND[] = {
         "Media",     "Analytics", "Retail",   "Energy",    "Labs",
         "Finance",   "Studios"};
 
-/* splitmix64: a fixed, portable stream for a fixed seed. */
-static uint64_t next(uint64_t *s)
-{
-        uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-}
-
-/* Uniform in [lo, hi): rates and chances only, never a billed quantity. */
 static double uniform(uint64_t *s, double lo, double hi)
 {
-        return lo + (hi - lo) * (double)(next(s) >> 11) / 9007199254740992.0;
-}
-
-static int between(uint64_t *s, int lo, int hi)
-{
-        return lo + (int)(next(s) % (uint64_t)(hi - lo + 1));
+        return lo + (hi - lo) * demo_unit(s);
 }
 
 static void invent_devices(struct demo_customer *c, size_t i, int days,
                            uint64_t *s)
 {
-        c->devices = (int)(next(s) % 4); /* 0..3 */
+        c->devices = (int)(demo_rand(s) % 4); /* 0..3 */
         for (int d = 0; d < c->devices; d++) {
                 struct demo_device *v = &c->dev[d];
 
@@ -55,13 +39,13 @@ static void invent_devices(struct demo_customer *c, size_t i, int days,
                 memcpy(owner, c->id, sizeof owner);
                 snprintf(v->id, sizeof v->id, "%s-dev%d", owner, d + 1);
                 v->model_class = (d + (int)i) % 2 ? "medium" : "small";
-                v->first_day = between(s, c->start_day,
+                v->first_day = demo_between(s, c->start_day,
                                        c->start_day + (days - c->start_day) / 2);
                 v->last_day = days;
                 v->use_per_day = uniform(s, 0.4, 0.9);
                 /* Some devices leave mid-month: their seat is prorated. */
                 if (d == 1 && days >= 8) {
-                        v->last_day = between(s, v->first_day, days - 1);
+                        v->last_day = demo_between(s, v->first_day, days - 1);
                         v->deactivates = true;
                 }
                 /* One device in eight customers syncs only after the close:
@@ -81,8 +65,8 @@ static void invent(struct demo_world *w, const struct demo_opts *o)
 
                 snprintf(c->id, sizeof c->id, "cust_%04u", (unsigned)(i + 1));
                 snprintf(c->name, sizeof c->name, "%s %s",
-                         FIRST[next(&s) % (sizeof FIRST / sizeof *FIRST)],
-                         SECOND[next(&s) % (sizeof SECOND / sizeof *SECOND)]);
+                         FIRST[demo_rand(&s) % (sizeof FIRST / sizeof *FIRST)],
+                         SECOND[demo_rand(&s) % (sizeof SECOND / sizeof *SECOND)]);
                 c->plan = pro ? "pro" : "starter";
                 c->start_day = (i % 7 == 5 && o->days >= 12) ? 10 : 1;
                 c->ar_per_day = pro ? uniform(&s, 2, 8) : uniform(&s, 1, 4);
