@@ -5,14 +5,19 @@
 #
 #   bench/bench_close.sh [--customers N] [--events E] [--active-days D]
 #                        [--period YYYY-MM] [--rules PATH] [--as-of DATE]
-#                        [--batch B] [--workers K] [--no-draft] [--build]
-#                        [--build-dir DIR] [--build-type T] [--keep]
+#                        [--batch B] [--jobs J] [--workers K] [--runs R]
+#                        [--no-draft] [--build] [--build-dir DIR]
+#                        [--build-type T] [--keep]
 #
 # The data comes from bench/close_load.sql (its header states the shape).
 # Both runs are timed wall clock, connection and migration check included;
-# each command's own summary line gives its read / rate / store split.
-# --workers K finalizes with K concurrent processes (customers are claimed
-# with FOR UPDATE SKIP LOCKED). --no-draft skips the draft run: the
+# each command's own summary line gives its read / rate / store split
+# (summed over its jobs). --jobs J is tally invoice's own concurrency
+# (default one connection per CPU); --workers K finalizes with K concurrent
+# processes (customers are claimed with FOR UPDATE SKIP LOCKED). --runs R
+# repeats the close R times on the same data (the invoices, numbers and
+# credit applications of a run are deleted and the tables vacuumed between
+# runs) and prints the median. --no-draft skips the draft run: the
 # finalization alone drafts and finalizes, as targets.md measures it.
 # Afterwards every invoice must be finalized once, numbered 1..N with no
 # gap, and carry the usage it priced.
@@ -24,11 +29,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 customers=100000 events=100000000 active_days=10 period=2026-10
-rules=tests/rating/worked/catalog.yaml as_of= batch= workers=1
+rules=tests/rating/worked/catalog.yaml as_of= batch= jobs= workers=1 runs=1
 build=build build_type=RelWithDebInfo do_build= keep= draft=1
 usage() {
   echo "usage: $0 [--customers N] [--events E] [--active-days D] [--period YYYY-MM]" \
-       "[--rules PATH] [--as-of DATE] [--batch B] [--workers K] [--no-draft] [--build]" \
+       "[--rules PATH] [--as-of DATE] [--batch B] [--jobs J] [--workers K] [--runs R]" \
+       "[--no-draft] [--build]" \
        "[--build-dir DIR] [--build-type T] [--keep]" >&2
   exit 2
 }
@@ -42,6 +48,8 @@ while [ $# -gt 0 ]; do
     --as-of) as_of=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
     --workers) workers=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
     --no-draft) draft=; shift ;;
     --build) do_build=1; shift ;;
     --build-dir) build=$2; shift 2 ;;
@@ -52,7 +60,9 @@ while [ $# -gt 0 ]; do
 done
 [[ $customers =~ ^[1-9][0-9]*$ && $events =~ ^[0-9]+$ &&
    $active_days =~ ^[1-9][0-9]*$ && $active_days -le 28 &&
-   $workers =~ ^[1-9][0-9]*$ && $period =~ ^[0-9]{4}-[0-9]{2}$ ]] || usage
+   $workers =~ ^[1-9][0-9]*$ && $runs =~ ^[1-9][0-9]*$ &&
+   ( -z $jobs || $jobs =~ ^[1-9][0-9]*$ ) &&
+   $period =~ ^[0-9]{4}-[0-9]{2}$ ]] || usage
 [ -r "$rules" ] || { echo "bench_close: $rules: cannot read" >&2; exit 1; }
 rules=$(realpath "$rules")
 
@@ -73,6 +83,7 @@ fi
 opts=(--period "$period" --rules "$rules" --quiet)
 [ -n "$as_of" ] && opts+=(--as-of "$as_of")
 [ -n "$batch" ] && opts+=(--batch "$batch")
+[ -n "$jobs" ] && opts+=(--jobs "$jobs")
 
 work=$(mktemp -d /tmp/tally-bench-close-XXXXXX)
 chmod 755 "$work"
@@ -133,6 +144,9 @@ run() {
     || { cat "$work/$name.out" "$work/$name.err" >&2; fail "tally invoice $* failed"; }
 }
 
+totals=()
+for ((r = 1; r <= runs; r++)); do
+[ "$runs" = 1 ] || echo "-- run $r of $runs"
 draft_ms=0
 if [ -n "$draft" ]; then
   t=$(now_ns) c=$(cpu_mark)
@@ -192,8 +206,29 @@ else
   printf 'close of %d customers, %d events (%d rollup rows): finalize without a draft run %s s%s (target < 60 s)\n' \
     "$customers" "$events" "$rows" "$(secs "$final_ms")" "$w"
 fi
+[ $ok = yes ] || fail "verification failed"
+totals+=($((draft_ms + final_ms)))
+if ((r < runs)); then
+  psql -XAq <<'SQL'
+ALTER TABLE invoices DISABLE TRIGGER invoices_frozen;
+DELETE FROM invoice_adjustments;
+DELETE FROM credit_ledger WHERE reason = 'invoice';
+DELETE FROM invoices;
+DELETE FROM invoice_numbers;
+ALTER TABLE invoices ENABLE TRIGGER invoices_frozen;
+VACUUM FULL invoices, credit_ledger, invoice_numbers;
+ANALYZE;
+SQL
+  rm -f "$work"/*.out "$work"/*.err
+fi
+done
+if [ "$runs" -gt 1 ]; then
+  sorted=$(printf '%s\n' "${totals[@]}" | sort -n)
+  printf 'runs (s, low to high): %s; median %s s (target < 60 s)\n' \
+    "$(for v in $sorted; do printf '%s ' "$(secs "$v")"; done)" \
+    "$(secs "$(printf '%s\n' $sorted | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }')")"
+fi
 if [ -n "$keep" ]; then
   echo "kept: $pg_env; export PGDATABASE=bench" | tr '\n' ';'
   echo " stop with: tools/scripts/pg-fixture.sh stop $work/pg --remove"
 fi
-[ $ok = yes ] || fail "verification failed"

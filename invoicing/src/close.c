@@ -1,13 +1,14 @@
 /* The monthly close: customers claimed in batches with FOR UPDATE SKIP
    LOCKED (the database is the only coordinator), priced by rating/, and
    stored with their numbers, credit applications and adjustments in one
-   transaction per batch. */
+   transaction per batch. The run of concurrent jobs around the batches
+   is close_run.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
-#include "internal.h"
+#include "close.h"
 
 /* The invoice test is one lookup in the (customer_id, period_start) index
    per candidate, on purpose: as NOT EXISTS, PostgreSQL plans it from the
@@ -107,11 +108,9 @@ tl_status inv__load_rules(const char *path, struct rate_catalog_set **out,
         return rc;
 }
 
-/* Every catalog of 'set' into catalog_versions (once per SHA-256), and
-   the id of 'cat'. */
-static tl_status store_catalogs(PGconn *conn, const struct rate_catalog_set *set,
-                                const struct rate_catalog *cat, char id[24],
-                                struct tl_error *err)
+tl_status inv__store_catalogs(PGconn *conn, const struct rate_catalog_set *set,
+                              const struct rate_catalog *cat, char id[24],
+                              struct tl_error *err)
 {
         static const char SQL[] =
                 "WITH ins AS (INSERT INTO catalog_versions (catalog, version,"
@@ -149,22 +148,7 @@ static tl_status store_catalogs(PGconn *conn, const struct rate_catalog_set *set
         return rc;
 }
 
-/* One batch being closed. */
-struct batch {
-        const struct inv_config *cfg;
-        const struct inv_close_opts *opts;
-        const struct rate_catalog_set *set;
-        const struct rate_catalog *cat;
-        const char *catalog_id;
-        struct inv__custs cs;
-        struct inv__usage u;
-        struct inv__late late;
-        struct rate_invoice **inv; /* per customer; NULL: not produced */
-        size_t produced;
-        char issued[16];
-};
-
-static void batch_release(struct batch *b)
+static void batch_release(struct inv__batch *b)
 {
         for (size_t i = 0; b->inv && i < b->cs.count; i++)
                 rate_invoice_free(&b->inv[i]);
@@ -176,8 +160,8 @@ static void batch_release(struct batch *b)
 }
 
 /* Drop the customers another worker finalized since our claim began. */
-static tl_status recheck(PGconn *conn, struct batch *b, bool *dropped_any,
-                         struct tl_error *err)
+static tl_status recheck(PGconn *conn, struct inv__batch *b,
+                         bool *dropped_any, struct tl_error *err)
 {
         struct tl_buf ids;
         const char *params[2];
@@ -201,7 +185,7 @@ static tl_status recheck(PGconn *conn, struct batch *b, bool *dropped_any,
         return TL_OK;
 }
 
-static tl_status price_all(struct batch *b, struct inv_close_stats *st,
+static tl_status price_all(struct inv__batch *b, struct inv_close_stats *st,
                            struct tl_error *err)
 {
         b->inv = tl_calloc(b->cs.count + 1, sizeof *b->inv);
@@ -226,10 +210,17 @@ static tl_status price_all(struct batch *b, struct inv_close_stats *st,
         return TL_OK;
 }
 
+void inv__number_format(const struct inv__batch *b, unsigned long long seq,
+                        char *out, size_t size)
+{
+        snprintf(out, size, "%s-%.4s-%06llu", b->cfg->issuer.prefix,
+                 b->opts->period.label, seq);
+}
+
 /* Numbers for the produced invoices, in customer order, from the issuer's
    counter: advanced in this transaction, so a rollback returns them. */
-static tl_status number_all(PGconn *conn, struct batch *b,
-                            struct inv_close_stats *st, struct tl_error *err)
+static tl_status number_all(PGconn *conn, struct inv__batch *b,
+                            struct tl_error *err)
 {
         const struct inv_issuer *is = &b->cfg->issuer;
         char year[8], n[24];
@@ -254,16 +245,15 @@ static tl_status number_all(PGconn *conn, struct batch *b,
 
                 if (!inv)
                         continue;
-                snprintf(num, sizeof num, "%s-%s-%06llu", is->prefix, year,
-                         ++seq);
+                inv__number_format(b, ++seq, num, sizeof num);
                 if (tl_arena_strndup(&inv->arena, num, strlen(num),
                                      (char **)&inv->number, err))
                         return TL_ENOMEM;
                 inv->status = "finalized";
-                if (!st->first_number[0])
-                        snprintf(st->first_number, sizeof st->first_number,
-                                 "%s", num);
-                snprintf(st->last_number, sizeof st->last_number, "%s", num);
+                if (!b->first_seq || seq < b->first_seq)
+                        b->first_seq = seq;
+                if (seq > b->last_seq)
+                        b->last_seq = seq;
         }
         return TL_OK;
 }
@@ -278,8 +268,8 @@ static tl_status dec_add(struct tl_buf *a, const struct tl_dec *d, bool first,
 }
 
 /* The batch's documents and rows as the arrays of STORE_SQL. */
-static tl_status arrays(struct batch *b, struct tl_buf *a, struct tl_buf *adj,
-                        struct tl_error *err)
+static tl_status arrays(struct inv__batch *b, struct tl_buf *a,
+                        struct tl_buf *adj, struct tl_error *err)
 {
         struct tl_buf doc, extra;
         bool first = true, afirst = true;
@@ -373,7 +363,7 @@ static tl_status arrays(struct batch *b, struct tl_buf *a, struct tl_buf *adj,
         return rc;
 }
 
-static tl_status store(PGconn *conn, struct batch *b,
+static tl_status store(PGconn *conn, struct inv__batch *b,
                        struct inv_close_stats *st, struct tl_error *err)
 {
         struct tl_buf a[STORE_ARRAYS + ADJ_ARRAYS];
@@ -421,36 +411,83 @@ static tl_status store(PGconn *conn, struct batch *b,
         return rc;
 }
 
-/* Claim, price and store one batch in one transaction. '*done' when no
-   customer was left to claim. */
-static tl_status one_batch(PGconn *conn, struct batch *b, char *cursor,
+/* Claim the next batch after the run's cursor; 'from' gets the cursor the
+   claim started at. */
+static tl_status claim(PGconn *conn, struct inv__batch *b, char from[1024],
+                       struct tl_error *err)
+{
+        struct inv__run *run = b->run;
+        char limit[24];
+        const char *params[5] = {from, b->opts->period.start_iso,
+                                 b->opts->period.end_iso, b->opts->customer,
+                                 limit};
+        tl_status rc;
+
+        snprintf(limit, sizeof limit, "%ld", b->cfg->batch);
+        pthread_mutex_lock(&run->lock);
+        snprintf(from, 1024, "%s", run->cursor);
+        rc = inv__custs_query(conn, CLAIM_SQL, 5, params, &b->cs, err);
+        if (!rc && b->cs.count) {
+                snprintf(run->cursor, sizeof run->cursor, "%s",
+                         b->cs.items[b->cs.count - 1].id);
+                b->ticket = run->next_ticket++;
+        }
+        pthread_mutex_unlock(&run->lock);
+        return rc;
+}
+
+/* Wait until the batches claimed before this one have their numbers.
+   TL_ECONFLICT when another job failed: the run stops. */
+static tl_status turn_take(struct inv__batch *b, struct tl_error *err)
+{
+        struct inv__run *run = b->run;
+        bool failed;
+
+        pthread_mutex_lock(&run->lock);
+        while (run->turn != b->ticket && !run->failed)
+                pthread_cond_wait(&run->turn_cv, &run->lock);
+        failed = run->failed;
+        pthread_mutex_unlock(&run->lock);
+        return failed ? tl_fail(err, TL_ECONFLICT, "another job failed")
+                      : TL_OK;
+}
+
+static void turn_pass(struct inv__batch *b)
+{
+        pthread_mutex_lock(&b->run->lock);
+        b->run->turn++;
+        pthread_cond_broadcast(&b->run->turn_cv);
+        pthread_mutex_unlock(&b->run->lock);
+}
+
+tl_status inv__batch_close(PGconn *conn, struct inv__batch *b,
                            struct inv_close_stats *st, bool *done,
                            struct tl_error *err)
 {
-        char limit[24];
-        const char *params[5] = {cursor, b->opts->period.start_iso,
-                                 b->opts->period.end_iso, b->opts->customer,
-                                 limit};
+        char from[1024];
         int64_t t0 = tl_mono_us(), t1, t2;
         bool dropped = false;
         tl_status rc;
 
-        snprintf(limit, sizeof limit, "%ld", b->cfg->batch);
         rc = exec_ok(conn, "BEGIN", "BEGIN", err);
         if (!rc)
-                rc = inv__custs_query(conn, CLAIM_SQL, 5, params, &b->cs, err);
+                rc = claim(conn, b, from, err);
         if (!rc && b->cs.count == 0)
                 *done = true;
-        if (!rc && !*done) {
-                snprintf(cursor, 1024, "%s", b->cs.items[b->cs.count - 1].id);
+        if (!rc && !*done)
                 rc = recheck(conn, b, &dropped, err);
-        }
         if (!rc && dropped) {
-                /* Rare: release and claim again; they no longer qualify. */
+                /* Rare: release and claim again from where this claim
+                   began; the customers finalized elsewhere no longer
+                   qualify, the others are claimed again. */
                 batch_release(b);
-                rc = exec_ok(conn, "ROLLBACK", "ROLLBACK", err);
-                snprintf(cursor, 1024, "%s", "");
-                return rc;
+                pthread_mutex_lock(&b->run->lock);
+                snprintf(b->run->cursor, sizeof b->run->cursor, "%s", from);
+                pthread_mutex_unlock(&b->run->lock);
+                rc = b->opts->finalize ? turn_take(b, err) : TL_OK;
+                if (!rc && b->opts->finalize)
+                        turn_pass(b);
+                return rc ? rc : exec_ok(conn, "ROLLBACK", "ROLLBACK", err);
         }
         if (!rc && !*done)
                 rc = inv__usage_read(conn, b->cat, &b->opts->period, &b->cs,
@@ -462,8 +499,13 @@ static tl_status one_batch(PGconn *conn, struct batch *b, char *cursor,
         if (!rc && !*done)
                 rc = price_all(b, st, err);
         t2 = tl_mono_us();
-        if (!rc && !*done && b->opts->finalize && b->produced)
-                rc = number_all(conn, b, st, err);
+        if (!rc && !*done && b->opts->finalize) {
+                rc = turn_take(b, err);
+                if (!rc && b->produced)
+                        rc = number_all(conn, b, err);
+                if (!rc)
+                        turn_pass(b);
+        }
         if (!rc && !*done && b->produced)
                 rc = store(conn, b, st, err);
         if (!rc)
@@ -484,86 +526,5 @@ static tl_status one_batch(PGconn *conn, struct batch *b, char *cursor,
         }
         batch_release(b);
         b->produced = 0;
-        return rc;
-}
-
-/* The first day 'p' may be finalized: its end plus the grace days. */
-static int64_t finalize_from(const struct inv_config *cfg,
-                             const struct rate_period *p)
-{
-        return p->end_day + cfg->grace_days;
-}
-
-static void day_iso(int64_t day, char out[16])
-{
-        int64_t y;
-        unsigned m, d;
-
-        tl_civil_from_days(day, &y, &m, &d);
-        snprintf(out, 16, "%04lld-%02u-%02u", (long long)y, m, d);
-}
-
-tl_status inv_close(PGconn *conn, const struct inv_config *cfg,
-                    const struct inv_close_opts *opts,
-                    struct inv_close_stats *st, struct tl_error *err)
-{
-        struct rate_catalog_set *set = NULL;
-        struct batch b;
-        char cursor[1024] = "", catalog_id[24] = "";
-        tl_time_us now = cfg->now_us ? cfg->now_us : tl_time_now_us();
-        int64_t today = now / TL_US_PER_DAY, t0 = tl_mono_us();
-        bool done = false;
-        tl_status rc;
-
-        memset(st, 0, sizeof *st);
-        memset(&b, 0, sizeof b);
-        if (opts->finalize && today < finalize_from(cfg, &opts->period)) {
-                char from[16];
-
-                day_iso(finalize_from(cfg, &opts->period), from);
-                return tl_fail(err, TL_EUSAGE,
-                               "period %s cannot be finalized before %s "
-                               "(it ends %s; grace period %ld days)",
-                               opts->period.label, from, opts->period.end_iso,
-                               cfg->grace_days);
-        }
-        rc = inv__load_rules(cfg->rules, &set, err);
-        if (rc)
-                return rc;
-        b.cfg = cfg;
-        b.opts = opts;
-        b.set = set;
-        b.cat = rate_catalog_set_pick(set, opts->period.start_day);
-        if (!b.cat) {
-                rate_catalog_set_free(&set);
-                return tl_fail(err, TL_EINVAL,
-                               "%s: no catalog in force for %s (none has "
-                               "effective_from on or before %s)",
-                               cfg->rules, opts->period.label,
-                               opts->period.start_iso);
-        }
-        rc = store_catalogs(conn, set, b.cat, catalog_id, err);
-        b.catalog_id = catalog_id;
-        day_iso(today, b.issued);
-        while (!rc && !done) {
-                rc = one_batch(conn, &b, cursor, st, &done, err);
-                if (!rc && opts->progress && !done)
-                        fprintf(opts->progress,
-                                "invoice %s: %llu customers, %llu %s%s%s\n",
-                                opts->period.label,
-                                (unsigned long long)st->customers,
-                                (unsigned long long)(opts->finalize
-                                                             ? st->finalized
-                                                             : st->drafted),
-                                opts->finalize ? "finalized " : "drafted",
-                                st->last_number, "");
-        }
-        st->ms_total = (tl_mono_us() - t0) / 1000;
-        rate_catalog_set_free(&set);
-        if (!rc && st->failed)
-                rc = tl_fail(err, TL_EINVAL,
-                             "%llu invoice(s) of %s could not be produced "
-                             "(reported above)",
-                             (unsigned long long)st->failed, opts->period.label);
         return rc;
 }

@@ -145,6 +145,8 @@ static tl_status section(struct inv_config *c, const char *path,
                         rc = number(path, p, k, 0, 366, &c->grace_days, err);
                 else if (!strcmp(k, "batch"))
                         rc = number(path, p, k, 1, 100000, &c->batch, err);
+                else if (!strcmp(k, "jobs"))
+                        rc = number(path, p, k, 0, 64, &c->jobs, err);
                 else if (!strcmp(k, "issuer"))
                         rc = issuer(c, path, p->value, err);
                 else

@@ -498,6 +498,45 @@ Test(close, killed_run_and_two_workers_keep_numbers_gap_free, .timeout = 300)
         mk_case_stop(&c);
 }
 
+/* One run of several jobs: each customer drafted once, not once per job,
+   and numbers given in customer order (so a killed run resumes exactly). */
+Test(close, jobs_draft_each_customer_once_and_number_in_id_order,
+     .timeout = 300)
+{
+        struct tk_proc_result r;
+        struct mk_case c;
+        const int n = 300;
+
+        paths();
+        mk_case_start(&c, "close_jobs", 1, 1);
+        many_customers(c.db, n);
+        tally(&r, "invoice", "--period", "2026-10", "--rules", catalog,
+              "--batch", "7", "--jobs", "4", "--quiet", NULL);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        cr_assert(strstr(r.out, "300 customers rated: 300 drafted, 0 "
+                                "finalized"),
+                  "%s", r.out);
+        tk_proc_result_release(&r);
+        cr_assert_eq(count(c.db, "SELECT count(*) FROM invoices WHERE "
+                                 "status = 'draft'"),
+                     n);
+        tally(&r, "invoice", "--period", "2026-10", "--rules", catalog,
+              "--finalize", "--as-of", "2026-11-05", "--batch", "7", "--jobs",
+              "4", "--quiet", NULL);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        cr_assert(strstr(r.out, "300 customers rated: 0 drafted, 300 "
+                                "finalized (INV-2026-000001 .. "
+                                "INV-2026-000300)"),
+                  "%s", r.out);
+        tk_proc_result_release(&r);
+        check_numbers(c.db, n);
+        cr_assert_eq(count(c.db, "SELECT count(*) FROM (SELECT number, lag("
+                                 "number) OVER (ORDER BY customer_id) p FROM"
+                                 " invoices) x WHERE p >= number"),
+                     0, "numbers out of customer order");
+        mk_case_stop(&c);
+}
+
 Test(close, bad_invocations_are_precise, .timeout = 120)
 {
         struct tk_proc_result r;
@@ -511,6 +550,10 @@ Test(close, bad_invocations_are_precise, .timeout = 120)
         tally(&r, "invoice", NULL);
         cr_assert_eq(r.exit_code, 2);
         tk_proc_result_release(&r);
+        tally(&r, "invoice", "--period", "2026-10", "--jobs", "0", NULL);
+        cr_assert_eq(r.exit_code, 2);
+        cr_assert(strstr(r.err, "--jobs"), "%s", r.err);
+        tk_proc_result_release(&r);
         snprintf(cfg, sizeof cfg, "/tmp/tally-inv-cfg-%d.yaml", (int)getpid());
         mk_sh("printf 'invoicing:\\n  grace_days: 3\\n  colour: red\\n' > '%s'",
            cfg);
@@ -518,6 +561,11 @@ Test(close, bad_invocations_are_precise, .timeout = 120)
         cr_assert_eq(r.exit_code, 2);
         cr_assert(strstr(r.err, ":3:3: invoicing.colour: unknown key"), "%s",
                   r.err);
+        tk_proc_result_release(&r);
+        mk_sh("printf 'invoicing:\\n  jobs: 65\\n' > '%s'", cfg);
+        tally(&r, "invoice", "--period", "2026-10", "--config", cfg, NULL);
+        cr_assert_eq(r.exit_code, 2);
+        cr_assert(strstr(r.err, ":2:9: invoicing.jobs"), "%s", r.err);
         tk_proc_result_release(&r);
         unlink(cfg);
 }

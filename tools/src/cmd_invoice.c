@@ -266,7 +266,9 @@ int cli_usage_main(int argc, char **argv)
 /* ---- tally invoice ---------------------------------------------------------- */
 
 struct invoice_opts {
+        const struct cli_command *cmd;
         const char *customer, *period, *out;
+        long jobs;
         bool finalize, report, quiet;
 };
 
@@ -293,6 +295,8 @@ static int invoice_opt(void *ctx, int ch, const char *arg)
         case 'q':
                 v->quiet = true;
                 break;
+        case 'j':
+                return cli_parse_long(v->cmd, "--jobs", arg, 1, 64, &v->jobs);
         }
         return 0;
 }
@@ -327,9 +331,10 @@ int cli_invoice_main(int argc, char **argv)
                 {"finalize", no_argument, NULL, 'F'},
                 {"report", no_argument, NULL, 'R'},
                 {"quiet", no_argument, NULL, 'q'},
+                {"jobs", required_argument, NULL, 'j'},
         };
         const struct cli_command *cmd = cli_find("invoice");
-        struct invoice_opts v = {0};
+        struct invoice_opts v = {.cmd = cmd};
         struct inv_close_opts co;
         struct inv_close_stats st;
         struct common o;
@@ -337,7 +342,7 @@ int cli_invoice_main(int argc, char **argv)
         struct tl_error e = {0};
         PGconn *conn = NULL;
         tl_status rc = TL_OK;
-        int x = parse(cmd, argc, argv, extra, 6, &o, invoice_opt, &v);
+        int x = parse(cmd, argc, argv, extra, 7, &o, invoice_opt, &v);
 
         if (x)
                 return x < 0 ? CLI_EXIT_OK : x;
@@ -349,6 +354,8 @@ int cli_invoice_main(int argc, char **argv)
                                        argv[optind]);
         if ((x = setup("invoice", &o, &cfg, &conn)))
                 return x;
+        if (v.jobs > 0)
+                cfg.jobs = v.jobs;
         co.customer = v.customer;
         co.finalize = v.finalize;
         co.progress = v.quiet ? NULL : stderr;

@@ -66,7 +66,7 @@ const struct cli_command cli_commands[] = {
      "usage: tally invoice --period YYYY-MM [--customer ID] [--finalize]\n"
      "                     [--out DIR] [--report] [--rules PATH]\n"
      "                     [--config FILE] [--grace-days N] [--as-of DATE]\n"
-     "                     [--batch N] [--quiet]\n\n"
+     "                     [--batch N] [--jobs N] [--quiet]\n\n"
      "Drafts (default) or finalizes the period's invoices from the\n"
      "database. Several processes may run at once: customers are claimed\n"
      "with FOR UPDATE SKIP LOCKED. Finalized invoices get gap-free numbers\n"
@@ -81,7 +81,9 @@ const struct cli_command cli_commands[] = {
      "                  of the config file, or $TALLY_RULES)\n"
      "  --as-of DATE    the day the grace period is checked against\n"
      "                  (default today)\n"
-     "  --batch N       customers per transaction (default 500)\n",
+     "  --batch N       customers per transaction (default 500)\n"
+     "  --jobs N        concurrent connections, 1-64 (default one per CPU,\n"
+     "                  at most 8)\n",
      NULL, cli_invoice_main},
     {"infer", "the reference inference engine; emits metered events",
      INFER_USAGE, NULL, cli_infer_main},

@@ -32,6 +32,8 @@ struct inv_config {
         char *rules;       /* catalog file or directory (required) */
         long grace_days;   /* finalization waits this long, default 3 */
         long batch;        /* customers claimed per transaction, 500 */
+        long jobs;         /* concurrent connections of a close; 0: one per
+                              CPU, at most 8 */
         struct inv_issuer issuer;
         tl_time_us now_us; /* 0: the clock; tests and the demo pin it */
 };
@@ -42,7 +44,7 @@ void inv_config_release(struct inv_config *c);
 /*
 ** Read the `invoicing:` section of the tally config file at 'path' (NULL:
 ** none), then TALLY_RULES from the environment. Keys: rules, grace_days,
-** batch, issuer {id, prefix, name, email, address: [lines]}. Unknown keys
+** batch, jobs, issuer {id, prefix, name, email, address: [lines]}. Unknown keys
 ** and bad values are TL_EINVAL with file:line:col.
 */
 tl_status inv_config_load(struct inv_config *c, const char *path,
@@ -92,7 +94,9 @@ struct inv_close_stats {
 ** period at once; each batch is one transaction (numbers, documents,
 ** credit applied, adjustments), so a killed run leaves whole batches and a
 ** rerun finishes the rest. Finalized invoices are never touched again.
-** Finalizing before the period's end + grace days is TL_EUSAGE. A
+** The run itself uses cfg->jobs connections (threads): the first is
+** 'conn', the others are opened with its parameters. Timings in 'stats'
+** are summed over the jobs; ms_total is wall clock. Finalizing before the period's end + grace days is TL_EUSAGE. A
 ** customer whose invoice cannot be priced (e.g. a seat class without a
 ** price) is reported to opts->progress or stderr, counted in 'failed', and
 ** the rest go on; the result is then TL_EINVAL.
