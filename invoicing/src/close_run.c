@@ -89,8 +89,11 @@ static tl_status connect_like(PGconn *conn, PGconn **out,
         *out = PQconnectdbParams(keys, vals, 0);
         PQconninfoFree(info);
         if (PQstatus(*out) != CONNECTION_OK) {
-                tl_fail(err, TL_EDB, "close job: cannot connect: %s",
-                        PQerrorMessage(*out));
+                const char *m = PQerrorMessage(*out);
+                int len = (int)strcspn(m, "\n");
+
+                tl_fail(err, TL_EDB, "a close job cannot connect: %.*s", len,
+                        m);
                 PQfinish(*out);
                 *out = NULL;
                 return TL_EDB;
@@ -130,15 +133,22 @@ static tl_status run_jobs(PGconn *conn, const struct inv__batch *tmpl, long n,
         pthread_mutex_init(&run.lock, NULL);
         pthread_cond_init(&run.turn_cv, NULL);
         for (long i = 0; i < n; i++) {
+                struct tl_error e = {0};
+
                 jobs[i].b = *tmpl;
                 jobs[i].b.run = &run;
                 jobs[i].conn = conn;
-                if (i > 0) {
-                        rc = connect_like(conn, &jobs[i].conn, err);
-                        if (rc)
-                                break;
-                        jobs[i].own = true;
+                if (i > 0 && connect_like(conn, &jobs[i].conn, &e)) {
+                        /* Fewer jobs only cost time: say so and go on. */
+                        fprintf(tmpl->opts->progress ? tmpl->opts->progress
+                                                     : stderr,
+                                "tally invoice: %s; going on with %ld "
+                                "job(s)\n",
+                                e.msg, i);
+                        n = i;
+                        break;
                 }
+                jobs[i].own = i > 0;
         }
         /* Job 0 runs here; the others in threads. */
         for (long i = 1; !rc && i < n; i++) {
@@ -169,9 +179,9 @@ static tl_status run_jobs(PGconn *conn, const struct inv__batch *tmpl, long n,
         }
         if (first) {
                 inv__number_format(tmpl, first, st->first_number,
-                              sizeof st->first_number);
+                                   sizeof st->first_number);
                 inv__number_format(tmpl, last, st->last_number,
-                              sizeof st->last_number);
+                                   sizeof st->last_number);
         }
         if (!rc && run.failed) {
                 rc = run.rc;

@@ -537,6 +537,48 @@ Test(close, jobs_draft_each_customer_once_and_number_in_id_order,
         mk_case_stop(&c);
 }
 
+/* A job whose connection is refused costs time, not the close. */
+Test(close, a_job_that_cannot_connect_leaves_the_others_going,
+     .timeout = 120)
+{
+        struct tk_proc_result r;
+        struct mk_case c;
+        char role[64], sql[512], *user;
+
+        paths();
+        mk_case_start(&c, "close_conn", 1, 1);
+        many_customers(c.db, 40);
+        snprintf(role, sizeof role, "close_lim_%d", (int)getpid());
+        snprintf(sql, sizeof sql,
+                 "CREATE ROLE %s LOGIN CONNECTION LIMIT 1;"
+                 " GRANT CREATE, USAGE ON SCHEMA public TO %s;"
+                 " GRANT ALL ON ALL TABLES IN SCHEMA public TO %s;"
+                 " GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO %s",
+                 role, role, role, role);
+        tk_exec(c.db, sql);
+        user = getenv("PGUSER") ? strdup(getenv("PGUSER")) : NULL;
+        setenv("PGUSER", role, 1);
+        tally(&r, "invoice", "--period", "2026-10", "--rules", catalog,
+              "--jobs", "3", "--quiet", NULL);
+        if (user)
+                setenv("PGUSER", user, 1);
+        else
+                unsetenv("PGUSER");
+        free(user);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        cr_assert(strstr(r.err, "a close job cannot connect: ") &&
+                          strstr(r.err, "too many connections") &&
+                          strstr(r.err, "going on with 1 job(s)"),
+                  "%s", r.err);
+        cr_assert(strstr(r.out, "40 customers rated: 40 drafted"), "%s",
+                  r.out);
+        tk_proc_result_release(&r);
+        snprintf(sql, sizeof sql, "DROP OWNED BY %s; DROP ROLE %s", role,
+                 role);
+        tk_exec(c.db, sql);
+        mk_case_stop(&c);
+}
+
 Test(close, bad_invocations_are_precise, .timeout = 120)
 {
         struct tk_proc_result r;
