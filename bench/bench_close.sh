@@ -111,11 +111,8 @@ secs() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
 q() { psql -XAtqc "$1"; }
 fail() { echo "bench_close: $*" >&2; exit 1; }
 
-pg_env=$(tools/scripts/pg-fixture.sh start "$work/pg")
-eval "$pg_env"
-export PGDATABASE=bench
-createdb bench
-"$tally" db migrate >/dev/null
+. bench/lib.sh
+bench_db "$work" bench
 echo "PostgreSQL $(q 'SHOW server_version'): shared_buffers $(q 'SHOW shared_buffers')," \
      "work_mem $(q 'SHOW work_mem'), max_wal_size $(q 'SHOW max_wal_size')"
 

@@ -48,17 +48,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pg_env=$(tools/scripts/pg-fixture.sh start "$work/pg")
-eval "$pg_env"
-export PGDATABASE=bench
-createdb bench
-"$tally" db migrate >/dev/null
+. bench/lib.sh
+bench_db "$work" bench
 topic=bench
-"$tally" broker --topic "$topic:$partitions" --address-file "$work/addr" \
-  >/dev/null 2>"$work/broker.log" &
-broker_pid=$!
-for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
-export TALLY_KAFKA_BROKERS=$(cat "$work/addr")
+bench_broker "$work" "$topic:$partitions"
 
 echo "preloading $events events (duplicates $dups, $encoding, batch $batch, $partitions partitions)"
 "$tally" loadgen --topic "$topic" --events "$events" --customers "$customers" \

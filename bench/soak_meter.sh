@@ -42,16 +42,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pg_env=$(tools/scripts/pg-fixture.sh start "$work/pg")
-eval "$pg_env"
-export PGDATABASE=soak
-createdb soak
-"$tally" db migrate >/dev/null
-"$tally" broker --topic soak:16 --address-file "$work/addr" \
-  >/dev/null 2>"$work/broker.log" &
-broker_pid=$!
-for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
-export TALLY_KAFKA_BROKERS=$(cat "$work/addr")
+. bench/lib.sh
+bench_db "$work" soak
+bench_broker "$work" soak:16
 
 units=$((rate * minutes * 60))
 # Distinct events: the units less the duplicate and bad shares.

@@ -12,8 +12,7 @@
 /* One job: a connection and the batches it closes. */
 struct job {
         struct inv__batch b;
-        PGconn *conn;
-        bool own; /* opened for this job, closed after it */
+        PGconn *conn; /* jobs after the first open their own */
         struct inv_close_stats st;
         struct tl_error err;
         tl_status rc;
@@ -148,7 +147,6 @@ static tl_status run_jobs(PGconn *conn, const struct inv__batch *tmpl, long n,
                         n = i;
                         break;
                 }
-                jobs[i].own = i > 0;
         }
         /* Job 0 runs here; the others in threads. */
         for (long i = 1; !rc && i < n; i++) {
@@ -174,7 +172,7 @@ static tl_status run_jobs(PGconn *conn, const struct inv__batch *tmpl, long n,
                         first = jobs[i].b.first_seq;
                 if (jobs[i].b.last_seq > last)
                         last = jobs[i].b.last_seq;
-                if (jobs[i].own)
+                if (i > 0)
                         PQfinish(jobs[i].conn);
         }
         if (first) {
