@@ -242,31 +242,44 @@ static tl_status on_record(void *ctx, const struct inf__record *rec,
                              err);
 }
 
+/* The whole spool at 'path' (its lock held by the caller) and the
+   file's identity. */
+static tl_status read_spool(const char *path, struct stat *st,
+                           unsigned char **buf, size_t *len,
+                           struct tl_error *err)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        tl_status rc;
+
+        if (fd < 0)
+                return tl_fail(err, TL_EIO, "cannot open %s: %s", path,
+                               strerror(errno));
+        rc = fstat(fd, st) != 0
+                     ? tl_fail(err, TL_EIO, "cannot stat %s: %s", path,
+                               strerror(errno))
+                     : inf__read_all(fd, path, buf, len, err);
+        close(fd);
+        return rc;
+}
+
 /* Read the spool under its lock, then scan the copy without it. */
 static tl_status snapshot(struct upload *u, struct tl_error *err)
 {
         struct sch_decoder *dec = NULL;
         struct stat st;
-        int lock = -1, fd = -1;
+        int lock = -1;
         tl_status rc;
 
         if (access(u->path, F_OK) != 0)
                 return tl_fail(err, errno == ENOENT ? TL_ENOTFOUND : TL_EIO,
                                "cannot open %s: %s", u->path, strerror(errno));
         rc = inf__spool_lock(u->path, &lock, err);
-        if (!rc && (fd = open(u->path, O_RDONLY | O_CLOEXEC)) < 0)
-                rc = tl_fail(err, TL_EIO, "cannot open %s: %s", u->path,
-                             strerror(errno));
-        if (!rc && fstat(fd, &st) != 0)
-                rc = tl_fail(err, TL_EIO, "cannot stat %s: %s", u->path,
-                             strerror(errno));
+        if (!rc)
+                rc = read_spool(u->path, &st, &u->buf, &u->len, err);
         if (!rc) {
                 u->dev = st.st_dev;
                 u->ino = st.st_ino;
-                rc = inf__read_all(fd, u->path, &u->buf, &u->len, err);
         }
-        if (fd >= 0)
-                close(fd);
         if (lock >= 0)
                 close(lock);
         if (!rc)
@@ -418,18 +431,12 @@ static tl_status rewrite(struct upload *u, const bool *sent,
         size_t len = 0;
         struct tl_buf out;
         struct stat st;
-        int lock = -1, fd = -1;
+        int lock = -1;
         tl_status rc = inf__spool_lock(u->path, &lock, err);
 
         tl_buf_init(&out, 0);
-        if (!rc && (fd = open(u->path, O_RDONLY | O_CLOEXEC)) < 0)
-                rc = tl_fail(err, TL_EIO, "cannot open %s: %s", u->path,
-                             strerror(errno));
-        if (!rc && fstat(fd, &st) != 0)
-                rc = tl_fail(err, TL_EIO, "cannot stat %s: %s", u->path,
-                             strerror(errno));
         if (!rc)
-                rc = inf__read_all(fd, u->path, &now, &len, err);
+                rc = read_spool(u->path, &st, &now, &len, err);
         if (!rc &&
             (st.st_dev != u->dev || st.st_ino != u->ino || len < u->scan.end ||
              (u->scan.end && memcmp(now, u->buf, u->scan.end) != 0)))
@@ -446,8 +453,6 @@ static tl_status rewrite(struct upload *u, const bool *sent,
                                    err);
         if (!rc)
                 rc = inf__write_atomic(u->path, out.data, out.len, err);
-        if (fd >= 0)
-                close(fd);
         if (lock >= 0)
                 close(lock);
         tl_free(now);
