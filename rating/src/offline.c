@@ -20,6 +20,7 @@
 #include "schemas/decode.h"
 
 #define MAX_THREADS 64
+#define AHEAD 4 /* lines prefetched ahead of the one decoded */
 
 /* A line of a JSON Lines file routed to an owner thread. */
 struct rec {
@@ -40,11 +41,24 @@ struct report {
         char msg[TL_ERROR_MSG_MAX];
 };
 
-struct dentry {
+/*
+** The dedup table is the one structure probed at random, so it is kept
+** small: a slot is 8 bytes, the high half of the key's hash over the
+** remembered event's number + 1 (0: an empty slot); the table's index
+** supplies the hash's low bits. A match of the 32 bits is confirmed by
+** decoding the remembered event again and comparing the keys in full.
+** Each remembered event has a ref, appended in order: its full hash (to
+** rehash when the table grows) and where its bytes are (the file's index
+** in the top 16 bits, the offset in the file below).
+*/
+#define SLOT(tag, n) ((uint64_t)(tag) << 32 | ((uint64_t)(n) + 1))
+#define REF_FILE_SHIFT 48
+#define MAX_FILES 65535
+#define MAX_OWNED (UINT32_MAX - 1) /* distinct events a thread remembers */
+
+struct dref {
         uint64_t h;
-        const char *raw; /* NULL: empty slot */
-        uint32_t len;
-        bool cbor;
+        uint64_t where;
 };
 
 /* What one thread owns: its customers' usage, dedup state and reports. */
@@ -54,8 +68,10 @@ struct owner {
         struct sch_decoder *dec, *dec2;
         struct sch_decoder *dec_pair[2]; /* dec and a second, in turns */
         struct rate_acc *acc;
-        size_t dn, dcap;
-        struct dentry *dedup;
+        size_t dn, dcap; /* slots used, slots (a power of two) */
+        uint64_t *dedup;
+        size_t refcap;
+        struct dref *refs; /* [dn], in the order first seen */
         struct rate_offline_stats st;
         size_t rn, rcap;
         struct report *reports;
@@ -139,7 +155,8 @@ static uint64_t key_hash(const struct sch_event *ev, uint64_t subject_h)
         uint64_t h = tl_hash64(ev->source.ptr, ev->source.len,
                                subject_h ^ ev->source.len);
 
-        return tl_hash64(ev->id.ptr, ev->id.len, h ^ ev->id.len);
+        h = tl_hash64(ev->id.ptr, ev->id.len, h ^ ev->id.len);
+        return h ? h : 1; /* 0 marks an empty slot */
 }
 
 static bool same_str(struct sch_str a, struct sch_str b)
@@ -147,61 +164,95 @@ static bool same_str(struct sch_str a, struct sch_str b)
         return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
 }
 
-static tl_status dedup_grow(struct owner *w)
+/* Room for 'more' new keys at a load of at most 0.7: linear probing
+   stays short, and a smaller table misses the caches less. */
+static tl_status dedup_reserve(struct owner *w, size_t more)
 {
-        size_t cap = w->dcap ? w->dcap * 2 : 4096;
-        struct dentry *t = tl_calloc(cap, sizeof *t);
+        size_t want = w->dn + more, cap = w->dcap ? w->dcap : 4096;
+        uint64_t *t;
+        struct dref *r;
 
+        if (want > MAX_OWNED)
+                return tl_fail(&w->err, TL_ELIMIT,
+                               "more than %u distinct events for one thread: "
+                               "use more --threads",
+                               (unsigned)MAX_OWNED);
+        while (cap / 10 * 7 < want)
+                cap *= 2;
+        if (want > w->refcap) {
+                size_t rc = w->refcap ? w->refcap : 1024;
+
+                while (rc < want)
+                        rc *= 2;
+                r = tl_reallocarray(w->refs, rc, sizeof *r);
+                if (!r)
+                        return tl_fail(&w->err, TL_ENOMEM, "out of memory");
+                w->refs = r;
+                w->refcap = rc;
+        }
+        if (cap == w->dcap)
+                return TL_OK;
+        t = tl_big_zalloc(cap, sizeof *t);
         if (!t)
                 return tl_fail(&w->err, TL_ENOMEM, "out of memory");
-        for (size_t i = 0; i < w->dcap; i++) {
+        for (size_t n = 0; n < w->dn; n++) {
+                uint64_t h = w->refs[n].h;
                 size_t s;
 
-                if (!w->dedup[i].raw)
-                        continue;
-                for (s = w->dedup[i].h & (cap - 1); t[s].raw;
-                     s = (s + 1) & (cap - 1))
+                for (s = h & (cap - 1); t[s]; s = (s + 1) & (cap - 1))
                         ;
-                t[s] = w->dedup[i];
+                t[s] = SLOT(h >> 32, n);
         }
-        tl_free(w->dedup);
+        tl_big_free(w->dedup, w->dcap, sizeof *t);
         w->dedup = t;
         w->dcap = cap;
         return TL_OK;
 }
 
-/* Decode a stored event again (it decoded before, so it does again). */
-static bool redecode(struct owner *w, const struct dentry *e,
-                     struct sch_event *ev)
+/* Decode a remembered event again (it decoded before, so it does again). */
+static bool redecode(struct owner *w, uint64_t where, struct sch_event *ev)
 {
+        const struct rate__file *f = &w->o->files[where >> REF_FILE_SHIFT];
+        size_t off = (size_t)(where & ((UINT64_C(1) << REF_FILE_SHIFT) - 1));
+        const char *p = f->buf + off, *nl;
+        size_t n = f->len - off;
         struct sch_cbor_reader r;
         struct sch_str raw;
 
-        if (!e->cbor)
-                return sch_decode_json(w->dec2, e->raw, e->len, ev, NULL) ==
-                       TL_OK;
-        return sch_cbor_reader_open(&r, e->raw, e->len, true, NULL) == TL_OK &&
-               sch_cbor_reader_next(&r, w->dec2, ev, &raw, NULL) == TL_OK;
+        if (f->cbor)
+                return sch_cbor_reader_open(&r, p, n, true, NULL) == TL_OK &&
+                       sch_cbor_reader_next(&r, w->dec2, ev, &raw, NULL) ==
+                               TL_OK;
+        if ((nl = memchr(p, '\n', n)) != NULL)
+                n = (size_t)(nl - p);
+        if (n > 0 && p[n - 1] == '\r')
+                n--;
+        return sch_decode_json(w->dec2, p, n, ev, NULL) == TL_OK;
 }
 
 /*
 ** 0: new (and remembered); 1: a duplicate; 2: the same key with different
-** content (refused, like the service's dead letter).
+** content (refused, like the service's dead letter); -1: out of memory or
+** over the cap, in w->err.
 */
 static int dedup(struct owner *w, const struct sch_event *ev,
-                 uint64_t subject_h, struct sch_str raw, bool cbor,
+                 uint64_t subject_h, struct sch_str raw, size_t file,
                  struct tl_error *why)
 {
-        uint64_t h = key_hash(ev, subject_h);
+        uint64_t h = key_hash(ev, subject_h), tag = h >> 32;
         size_t s;
 
-        if ((w->dn + 1) * 2 > w->dcap && dedup_grow(w) != TL_OK)
+        if ((w->dn + 1 > w->dcap / 10 * 7 || w->dn == w->refcap) &&
+            dedup_reserve(w, 1) != TL_OK)
                 return -1;
-        for (s = h & (w->dcap - 1); w->dedup[s].raw;
-             s = (s + 1) & (w->dcap - 1)) {
+        for (s = h & (w->dcap - 1); w->dedup[s]; s = (s + 1) & (w->dcap - 1)) {
                 struct sch_event first;
+                const struct dref *d;
 
-                if (w->dedup[s].h != h || !redecode(w, &w->dedup[s], &first))
+                if (w->dedup[s] >> 32 != tag)
+                        continue;
+                d = &w->refs[(w->dedup[s] & UINT32_MAX) - 1];
+                if (d->h != h || !redecode(w, d->where, &first))
                         continue;
                 if (!same_str(first.subject, ev->subject) ||
                     !same_str(first.source, ev->source) ||
@@ -216,7 +267,10 @@ static int dedup(struct owner *w, const struct sch_event *ev,
                         ev->subject.ptr, (int)ev->source.len, ev->source.ptr);
                 return 2;
         }
-        w->dedup[s] = (struct dentry){h, raw.ptr, raw.len, cbor};
+        w->refs[w->dn] = (struct dref){
+                h, (uint64_t)file << REF_FILE_SHIFT |
+                           (uint64_t)(raw.ptr - w->o->files[file].buf)};
+        w->dedup[s] = SLOT(tag, w->dn);
         w->dn++;
         return 0;
 }
@@ -247,9 +301,9 @@ static void take(struct owner *w, const struct sch_event *ev,
                 w->st.unknown++;
                 return;
         }
-        d = dedup(w, ev, subject_h, raw, cbor, &why);
+        d = dedup(w, ev, subject_h, raw, file, &why);
         if (d < 0) {
-                w->rc = TL_ENOMEM;
+                w->rc = w->err.code;
                 return;
         }
         if (d == 1) {
@@ -361,6 +415,27 @@ static void *route_range(void *arg)
         return NULL;
 }
 
+/*
+** One item of a CBOR sequence, measured by the routing skim. TL_EPARSE for
+** any error that stops a sequential reader (the caller then falls back to
+** it), else sch_cbor_reader_next's status.
+*/
+static tl_status decode_cbor_item(struct sch_decoder *d, const char *p,
+                                  size_t n, struct sch_event *ev,
+                                  struct tl_error *e)
+{
+        struct sch_cbor_reader r;
+        struct sch_str raw;
+        tl_status rc;
+
+        if (sch_cbor_reader_open(&r, p, n, true, e) != TL_OK)
+                return TL_EPARSE;
+        rc = sch_cbor_reader_next(&r, d, ev, &raw, e);
+        if (rc == TL_ELIMIT || r.broken || (rc == TL_OK && r.pos != n))
+                return TL_EPARSE;
+        return rc;
+}
+
 /* A decoded event waiting one step for its dedup slot to arrive. */
 struct pending {
         struct sch_event ev;
@@ -381,6 +456,16 @@ static void *decode_owned(void *arg)
         uint64_t base = 0;
 
         pend[0].full = pend[1].full = false;
+        {
+                size_t mine = 0;
+
+                for (unsigned t = 0; t < o->threads; t++)
+                        mine += o->routes[t * o->threads + j->t].n;
+                /* Sized once for every line routed here: no rehash, and
+                   the pages are faulted in by this thread. */
+                if ((w->rc = dedup_reserve(w, mine)) != TL_OK)
+                        return NULL;
+        }
         for (unsigned t = 0; t < o->threads && !w->rc; t++) {
                 const struct recs *r = &o->routes[t * o->threads + j->t];
 
@@ -390,16 +475,37 @@ static void *decode_owned(void *arg)
                         const char *p = f->buf + x->off;
                         size_t n = x->len;
                         struct tl_error e;
+                        tl_status drc;
 
-                        if (n > 0 && p[n - 1] == '\r')
+                        /* The routing pass read this line long ago and
+                           the owners' lines interleave, so the hardware
+                           prefetcher misses them: ask a few lines ahead. */
+                        if (i + AHEAD < r->n) {
+                                const struct rec *y = &r->v[i + AHEAD];
+                                const char *q = f->buf + y->off;
+
+                                for (uint32_t c = 0; c < y->len && c < 512;
+                                     c += 64)
+                                        __builtin_prefetch(q + c);
+                        }
+                        if (!f->cbor && n > 0 && p[n - 1] == '\r')
                                 n--;
                         w->st.read++;
                         /* Two decoders take turns, so the event decoded
                            last stays valid while the next one is read. */
-                        if (sch_decode_json(w->dec_pair[cur], p, n, &pe->ev,
-                                            &e) != TL_OK) {
-                                report(w, o->cur_file, base + x->line, false,
-                                       e.msg);
+                        drc = f->cbor ? decode_cbor_item(w->dec_pair[cur], p,
+                                                         n, &pe->ev, &e)
+                                      : sch_decode_json(w->dec_pair[cur], p,
+                                                        n, &pe->ev, &e);
+                        if (drc == TL_EPARSE && f->cbor) {
+                                /* Where a malformed item ends is unknown:
+                                   the reading in one thread stops there. */
+                                o->misrouted = 1;
+                                return NULL;
+                        }
+                        if (drc != TL_OK) {
+                                report(w, o->cur_file, base + x->line,
+                                       f->cbor, e.msg);
                                 continue;
                         }
                         pe->subject_h = subject_hash(pe->ev.subject.ptr,
@@ -424,7 +530,7 @@ static void *decode_owned(void *arg)
                         if (pe->full) {
                                 pe->full = false;
                                 take(w, &pe->ev, pe->subject_h, pe->raw,
-                                     false, o->cur_file, pe->line);
+                                     f->cbor, o->cur_file, pe->line);
                         }
                 }
                 base += o->range_lines[t];
@@ -433,8 +539,8 @@ static void *decode_owned(void *arg)
         if (pend[cur ^ 1].full && !w->rc) {
                 struct pending *pe = &pend[cur ^ 1];
 
-                take(w, &pe->ev, pe->subject_h, pe->raw, false, o->cur_file,
-                     pe->line);
+                take(w, &pe->ev, pe->subject_h, pe->raw, f->cbor,
+                     o->cur_file, pe->line);
         }
         return NULL;
 }
@@ -484,6 +590,45 @@ static tl_status read_jsonl(struct rate_offline *o, size_t fi,
                 o->routes[i].n = 0;
         if ((rc = run_threads(o, route_range, err)) != TL_OK)
                 return rc;
+        return run_threads(o, decode_owned, err);
+}
+
+/*
+** Several threads: one skims the sequence for item ends and subjects (a
+** tenth of a decode) and routes the items like JSON lines; the owners
+** decode them. Anything the skim cannot measure sends the run to one
+** thread, whose reader reports it exactly.
+*/
+static tl_status route_cbor(struct rate_offline *o, size_t fi,
+                            struct tl_error *err)
+{
+        const struct rate__file *f = &o->files[fi];
+        size_t pos = 0;
+        uint64_t item = 0;
+
+        o->cur_file = fi;
+        for (size_t i = 0; i < (size_t)o->threads * o->threads; i++)
+                o->routes[i].n = 0;
+        for (unsigned t = 0; t < o->threads; t++)
+                o->range_lines[t] = 0;
+        while (pos < f->len) {
+                struct sch_str subj;
+                size_t n;
+                unsigned w = 0;
+
+                if (sch_cbor_skim(f->buf + pos, f->len - pos, &n, &subj) !=
+                            TL_OK ||
+                    n > UINT32_MAX || ++item > UINT32_MAX) {
+                        o->misrouted = 1;
+                        return TL_OK;
+                }
+                if (subj.ptr)
+                        w = owner_of(o, subject_hash(subj.ptr, subj.len));
+                if (!push(&o->routes[w], (struct rec){pos, (uint32_t)n,
+                                                     (uint32_t)item}))
+                        return tl_fail(err, TL_ENOMEM, "out of memory");
+                pos += n;
+        }
         return run_threads(o, decode_owned, err);
 }
 
@@ -545,7 +690,8 @@ void rate_offline_free(struct rate_offline **pp)
                 sch_decoder_free(&w->dec2);
                 sch_decoder_free(&w->dec_pair[1]);
                 rate_acc_free(&w->acc);
-                tl_free(w->dedup);
+                tl_big_free(w->dedup, w->dcap, sizeof *w->dedup);
+                tl_free(w->refs);
                 tl_free(w->reports);
         }
         for (size_t i = 0; o->routes && i < (size_t)o->threads * o->threads;
@@ -674,6 +820,10 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
         o->files = tl_calloc(path_count + 1, sizeof *o->files);
         if (!o->files)
                 rc = tl_fail(err, TL_ENOMEM, "out of memory");
+        else if (path_count > MAX_FILES)
+                rc = tl_fail(err, TL_ELIMIT,
+                             "%zu event files: at most %d in one run",
+                             path_count, MAX_FILES);
         if (!rc)
                 rc = setup(o, err);
         for (size_t i = 0; !rc && i < path_count; i++) {
@@ -681,8 +831,9 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
                 if (rc)
                         break;
                 o->file_count++;
-                rc = o->files[i].cbor ? read_cbor(o, i, err)
-                                      : read_jsonl(o, i, err);
+                rc = !o->files[i].cbor ? read_jsonl(o, i, err)
+                     : o->threads > 1  ? route_cbor(o, i, err)
+                                       : read_cbor(o, i, err);
                 if (o->misrouted)
                         break;
                 for (unsigned t = 0; !rc && t < o->threads; t++)

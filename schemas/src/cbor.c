@@ -346,6 +346,85 @@ static tl_status decode_item(struct sch_decoder *d, const unsigned char *buf,
         return sch__builder_finish(&d->b, &d->opt, err);
 }
 
+/* Past one item of the skim, counting items and depth like the decoder. */
+static tl_status skim_item(struct sch__cursor *r, int depth,
+                           struct sch_str *subject)
+{
+        const unsigned char *at;
+        unsigned major = 0;
+        uint64_t arg = 0, n;
+        tl_status rc;
+
+        for (;;) { /* tags: the item they tag follows */
+                if (++r->items > SCH_MAX_ITEMS)
+                        return TL_ELIMIT;
+                at = r->p;
+                if ((rc = head(r, &major, &arg)) != TL_OK)
+                        return rc;
+                if (major != 6)
+                        break;
+                r->items--;
+        }
+        switch (major) {
+        case 2:
+        case 3:
+                if (arg > (uint64_t)(r->end - r->p) ||
+                    arg > SCH_MAX_MESSAGE_BYTES)
+                        return TL_EPARSE;
+                r->p += arg;
+                return TL_OK;
+        case 4:
+        case 5:
+                break;
+        case 7:
+                /* RFC 8949 3.3: a one-byte simple value below 32. */
+                return (*at & 31) == 24 && arg < 32 ? TL_EPARSE : TL_OK;
+        default:
+                return TL_OK;
+        }
+        if (depth > SCH_MAX_DEPTH || arg > SCH_MAX_ITEMS)
+                return TL_ELIMIT;
+        n = major == 5 ? 2 * arg : arg;
+        for (uint64_t i = 0; i < n; i++) {
+                const unsigned char *k = r->p;
+
+                if ((rc = skim_item(r, depth + 1, NULL)) != TL_OK)
+                        return rc;
+                /* A top-level key "subject" (a 7-byte text head, 0x67)
+                   followed by a text value: take that value. */
+                if (subject && major == 5 && i % 2 == 0 && r->p - k == 8 &&
+                    k[0] == 0x67 && memcmp(k + 1, "subject", 7) == 0 &&
+                    r->p < r->end && (*r->p >> 5) == 3 && !subject->ptr) {
+                        struct sch__cursor t = *r;
+                        unsigned tm;
+                        uint64_t tlen = 0;
+
+                        if ((rc = skim_item(r, depth + 1, NULL)) != TL_OK)
+                                return rc;
+                        i++;
+                        /* The text is what follows the value's head. */
+                        (void)head(&t, &tm, &tlen);
+                        *subject = (struct sch_str){(const char *)t.p,
+                                                    (uint32_t)tlen};
+                }
+        }
+        return TL_OK;
+}
+
+tl_status sch_cbor_skim(const void *buf, size_t len, size_t *item_len,
+                        struct sch_str *subject)
+{
+        struct sch__cursor r = {buf, (const unsigned char *)buf + len, buf,
+                                NULL, NULL, 0};
+        tl_status rc;
+
+        *subject = (struct sch_str){NULL, 0};
+        if ((rc = skim_item(&r, 1, subject)) != TL_OK)
+                return rc;
+        *item_len = (size_t)(r.p - r.base);
+        return TL_OK;
+}
+
 tl_status sch_cbor_reader_open(struct sch_cbor_reader *r, const void *buf,
                                size_t len, bool sequence, struct tl_error *err)
 {

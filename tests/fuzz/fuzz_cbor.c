@@ -56,10 +56,24 @@ static void read_all(const uint8_t *data, size_t size, bool sequence)
         if (sch_cbor_reader_open(&r, data, size, sequence, NULL))
                 return;
         while (sch_cbor_reader_more(&r)) {
+                size_t at = r.pos, skim_len;
+                struct sch_str subj;
+                tl_status skim = sch_cbor_skim(data + at, size - at,
+                                               &skim_len, &subj);
                 tl_status rc = sch_cbor_reader_next(&r, d, &ev, &raw, NULL);
                 /* Every element is accounted for, and raw stays inside. */
                 if ((const uint8_t *)raw.ptr < data ||
                     (const uint8_t *)raw.ptr + raw.len > data + size)
+                        abort();
+                /* An item the reader could measure, the skim of offline
+                   rating measures alike; the subject it routes by is the
+                   event's. */
+                if (sequence && !r.broken &&
+                    (skim != TL_OK || skim_len != raw.len))
+                        abort();
+                if (sequence && rc == TL_OK &&
+                    (!subj.ptr || subj.len != ev.subject.len ||
+                     memcmp(subj.ptr, ev.subject.ptr, subj.len) != 0))
                         abort();
                 if (rc == TL_OK)
                         check_accepted(&ev, raw);

@@ -394,3 +394,64 @@ Test(cbor, only_the_self_describe_tag_may_wrap_the_event)
         expect_invalid(&b, "event: unexpected tag 10 on the event map");
         tl_buf_release(&b);
 }
+
+/* The skim that splits sequence files among threads measures each item
+   exactly as the reader does, finds its subject, and refuses what the
+   reader cannot read. */
+Test(cbor, the_skim_measures_items_and_finds_the_subject)
+{
+        struct tl_buf b;
+        struct sch_cbor_reader r;
+        struct sch_decoder *d;
+        struct sch_event ev;
+        struct sch_str rawel, subj;
+        struct sch_options opt = {EVT_NOW_US, 0};
+        size_t pos = 0, n;
+        static const struct {
+                const char *bytes;
+                size_t len;
+        } bad[] = {
+                {"\xbf\x62id\x61i\xff", 7},            /* indefinite map */
+                {"\xa1\x62id", 4},                     /* truncated */
+                {"\xa1\x62id\x78\xff", 6},             /* text past the end */
+                {"\xa1\x62id\xff", 5},                 /* a break */
+                {"\xa1\x62id\x1c", 5},                 /* reserved ai */
+                {"\xa1\x62id\xf8\x10", 6},             /* simple < 32 */
+                {"\xa1\x62id\x9b\xff\xff\xff\xff\xff\xff\xff\xff", 13},
+        };
+
+        tl_buf_init(&b, 0);
+        append_event(&b, SEAT_JSON("x", "2026-10-14T09:30:12Z"));
+        head(&b, cbor_encode_tag, 55799);
+        append_event(&b, SEAT_JSON("y", "2026-10-14T09:30:12Z"));
+        /* Not an event at all: measured all the same, no subject. */
+        head(&b, arr_h, 2);
+        head(&b, cbor_encode_uint, 1);
+        text(&b, "subject");
+        sch_decoder_new(&opt, &d, NULL);
+        cr_assert_eq(sch_cbor_reader_open(&r, b.data, b.len, true, NULL),
+                     TL_OK);
+        for (int i = 0; i < 3; i++) {
+                cr_assert_eq(sch_cbor_skim(b.data + pos, b.len - pos, &n,
+                                           &subj),
+                             TL_OK, "item %d", i);
+                (void)sch_cbor_reader_next(&r, d, &ev, &rawel, NULL);
+                cr_assert_eq(n, rawel.len, "item %d: %zu, reader %u", i, n,
+                             rawel.len);
+                if (i < 2)
+                        cr_assert(subj.ptr && subj.len == ev.subject.len &&
+                                  memcmp(subj.ptr, ev.subject.ptr,
+                                         subj.len) == 0,
+                                  "item %d", i);
+                else
+                        cr_assert_null(subj.ptr);
+                pos += n;
+        }
+        cr_assert_eq(pos, b.len);
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+                cr_expect_neq(sch_cbor_skim(bad[i].bytes, bad[i].len, &n,
+                                            &subj),
+                              TL_OK, "bad case %zu", i);
+        sch_decoder_free(&d);
+        tl_buf_release(&b);
+}

@@ -1,0 +1,283 @@
+/* Offline rating at a size where the threads, the routing of both
+   encodings and the dedup table's growth all take part: resends,
+   reused ids and files split in two must give exactly the invoices of the
+   distinct events alone, with any thread count, in JSON Lines or CBOR. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/str.h"
+#include "schemas/event.h"
+#include "testkit.h"
+
+#define CUSTOMERS 40
+#define DISTINCT 30000
+
+static char dir[64];
+
+static const char *path(const char *file)
+{
+        static char p[8][256];
+        static int next;
+        char *s = p[next++ % 8];
+
+        snprintf(s, 256, "%s/%s", dir, file);
+        return s;
+}
+
+static unsigned long long rng;
+
+static unsigned next(unsigned n)
+{
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        return (unsigned)(rng % n);
+}
+
+/* Event number 'i' of the distinct set; 'alter' changes its content but
+   not its key (a reused id). */
+static void event(unsigned i, bool alter, struct sch_event *ev, char *id,
+                  char *sub)
+{
+        unsigned long long saved = rng;
+
+        rng = 0x9E3779B97F4A7C15ULL ^ (i * 0x100000001B3ULL + 1);
+        memset(ev, 0, sizeof *ev);
+        snprintf(id, 32, "req-%u", i);
+        snprintf(sub, 16, "c%02u", next(CUSTOMERS));
+        ev->id = (struct sch_str){id, (uint32_t)strlen(id)};
+        ev->source = (struct sch_str){"cloud/t", 7};
+        ev->subject = (struct sch_str){sub, (uint32_t)strlen(sub)};
+        ev->time_us = INT64_C(1790812800000000) +
+                      (int64_t)next(30 * 86400) * 1000000;
+        if (next(10) < 8) {
+                ev->type = SCH_TYPE_TOKENS;
+                ev->model = (struct sch_str){"coder-7b", 8};
+                ev->deployment = next(4) ? SCH_DEPLOY_CLOUD
+                                         : SCH_DEPLOY_DEVICE;
+                ev->decoding = next(2) ? (struct sch_str){"diffusion", 9}
+                                       : (struct sch_str){"autoregressive",
+                                                          14};
+                ev->input_tokens = next(4000);
+                ev->output_tokens = next(2000) + (alter ? 1 : 0);
+        } else {
+                ev->type = SCH_TYPE_ITERATIONS;
+                ev->model = (struct sch_str){"llada-8b", 8};
+                ev->deployment = SCH_DEPLOY_CLOUD;
+                ev->decoding = (struct sch_str){"diffusion", 9};
+                ev->iterations = 1 + next(64) + (alter ? 1 : 0);
+                ev->tokens = next(2000);
+        }
+        rng = saved;
+}
+
+static void append(struct tl_buf *b, const struct sch_event *ev, bool cbor)
+{
+        if (cbor) {
+                cr_assert_eq(sch_encode_cbor(ev, b, NULL), TL_OK);
+                return;
+        }
+        cr_assert_eq(sch_encode_json(ev, b, NULL), TL_OK);
+        cr_assert_eq(tl_buf_append(b, "\n", 1, NULL), TL_OK);
+}
+
+static void save(const char *file, const struct tl_buf *b)
+{
+        FILE *f = fopen(path(file), "wb");
+
+        cr_assert(f);
+        cr_assert_eq(fwrite(b->data, 1, b->len, f), b->len);
+        fclose(f);
+}
+
+struct counts {
+        unsigned lines, duplicates, reused;
+};
+
+/*
+** Writes distinct.<ext> (every event once) and a.<ext> + b.<ext>: the same
+** events in the same order with exact resends (10 %) and reused ids with
+** other content (0.5 %) mixed in, some of them crossing into b.
+*/
+static struct counts write_files(bool cbor)
+{
+        const char *ext = cbor ? "cbor" : "jsonl";
+        struct tl_buf all, a, b, *cur;
+        struct counts c = {0, 0, 0};
+        char name[32], id[32], sub[16];
+        struct sch_event ev;
+
+        tl_buf_init(&all, 0);
+        tl_buf_init(&a, 0);
+        tl_buf_init(&b, 0);
+        rng = 88172645463325252ULL;
+        cur = &a;
+        for (unsigned i = 0; i < DISTINCT; i++) {
+                if (i == DISTINCT / 2)
+                        cur = &b;
+                event(i, false, &ev, id, sub);
+                append(&all, &ev, cbor);
+                append(cur, &ev, cbor);
+                c.lines++;
+                if (i > 0 && next(100) < 10) {
+                        event(next(i), false, &ev, id, sub);
+                        append(cur, &ev, cbor);
+                        c.lines++;
+                        c.duplicates++;
+                }
+                if (i > 0 && next(1000) < 5) {
+                        event(next(i), true, &ev, id, sub);
+                        append(cur, &ev, cbor);
+                        c.lines++;
+                        c.reused++;
+                }
+        }
+        snprintf(name, sizeof name, "distinct.%s", ext);
+        save(name, &all);
+        snprintf(name, sizeof name, "a.%s", ext);
+        save(name, &a);
+        snprintf(name, sizeof name, "b.%s", ext);
+        save(name, &b);
+        tl_buf_release(&all);
+        tl_buf_release(&a);
+        tl_buf_release(&b);
+        return c;
+}
+
+static void setup(void)
+{
+        FILE *f;
+
+        snprintf(dir, sizeof dir, "/tmp/tally-offline-XXXXXX");
+        cr_assert(mkdtemp(dir));
+        f = fopen(path("customers.yaml"), "w");
+        cr_assert(f);
+        fputs("customers:\n", f);
+        for (unsigned i = 0; i < CUSTOMERS; i++)
+                fprintf(f, "  - { id: c%02u, plan: pro, start: 2026-0%u-01 }\n",
+                        i, 1 + i % 9);
+        fclose(f);
+}
+
+static void teardown(void)
+{
+        char cmd[128];
+
+        if (getenv("TK_KEEP"))
+                return;
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        cr_assert_eq(system(cmd), 0);
+}
+
+/* `tally rate` over one or two event files; extra flags after. */
+static void rate(const char *f1, const char *f2, const char *threads,
+                 struct tk_proc_result *r)
+{
+        char catalog[512];
+        const char *argv[20] = {tk_tally_bin(), "rate", "--rules", catalog,
+                                "--customers", path("customers.yaml"),
+                                "--period", "2026-10", "--threads", threads,
+                                "--skip-invalid", "--events", f1};
+        int n = 13;
+
+        snprintf(catalog, sizeof catalog, "%s/tests/rating/worked/catalog.yaml",
+                 tk_source_dir());
+        if (f2) {
+                argv[n++] = "--events";
+                argv[n++] = f2;
+        }
+        argv[n] = NULL;
+        cr_assert_eq(tk_run(argv, 60000, r), 0);
+        cr_assert_eq(r->exit_code, 0, "%s", r->err);
+}
+
+static void same_invoices_whatever_the_threads(bool cbor)
+{
+        const char *ext = cbor ? "cbor" : "jsonl";
+        struct counts c = write_files(cbor);
+        struct tk_proc_result base, r;
+        char fa[64], fb[64], fd[64], want[256];
+        static const char *const threads[] = {"1", "2", "3"};
+
+        snprintf(fa, sizeof fa, "a.%s", ext);
+        snprintf(fb, sizeof fb, "b.%s", ext);
+        snprintf(fd, sizeof fd, "distinct.%s", ext);
+        cr_assert_gt(c.duplicates, 2000);
+        cr_assert_gt(c.reused, 50);
+        rate(path(fd), NULL, "1", &base);
+        snprintf(want, sizeof want,
+                 "%u events read, %u rated, 0 duplicates, 0 invalid",
+                 DISTINCT, DISTINCT);
+        cr_assert(strstr(base.err, want), "%s\nwant %s", base.err, want);
+        snprintf(want, sizeof want,
+                 "%u events read, %u rated, %u duplicates, %u invalid",
+                 c.lines, DISTINCT, c.duplicates, c.reused);
+        for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+                rate(path(fa), path(fb), threads[t], &r);
+                cr_assert(strstr(r.err, want), "--threads %s: %s\nwant %s",
+                          threads[t], r.err, want);
+                cr_assert(strstr(r.err, "with different content"), "%s",
+                          r.err);
+                cr_assert_str_eq(r.out, base.out,
+                                 "--threads %s: not the distinct events' "
+                                 "invoices", threads[t]);
+                tk_proc_result_release(&r);
+        }
+        tk_proc_result_release(&base);
+}
+
+Test(offline, json_lines_with_resends_rate_as_the_distinct_events,
+     .init = setup, .fini = teardown, .timeout = 120)
+{
+        same_invoices_whatever_the_threads(false);
+}
+
+Test(offline, cbor_with_resends_rate_as_the_distinct_events, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+        same_invoices_whatever_the_threads(true);
+}
+
+/* A malformed item in the middle of a sequence ends the reading there,
+   with the same report whether one thread reads or several do. */
+Test(offline, a_malformed_cbor_item_is_reported_alike_by_every_thread_count,
+     .init = setup, .fini = teardown, .timeout = 120)
+{
+        struct tl_buf b;
+        struct sch_event ev;
+        char id[32], sub[16], catalog[512];
+        struct tk_proc_result one, two;
+        const char *argv[] = {tk_tally_bin(), "rate", "--rules", catalog,
+                              "--customers", path("customers.yaml"),
+                              "--period", "2026-10", "--threads", "1",
+                              "--events", path("bad.cbor"), NULL};
+
+        snprintf(catalog, sizeof catalog, "%s/tests/rating/worked/catalog.yaml",
+                 tk_source_dir());
+        tl_buf_init(&b, 0);
+        rng = 1;
+        for (unsigned i = 0; i < 2000; i++) {
+                if (i == 1234)
+                        /* A map head announcing 3 pairs, then a break. */
+                        cr_assert_eq(tl_buf_append(&b, "\xa3\x61x\xff", 4,
+                                                   NULL), TL_OK);
+                event(i, false, &ev, id, sub);
+                append(&b, &ev, true);
+        }
+        save("bad.cbor", &b);
+        tl_buf_release(&b);
+        cr_assert_eq(tk_run(argv, 60000, &one), 0);
+        argv[9] = "2";
+        cr_assert_eq(tk_run(argv, 60000, &two), 0);
+        cr_assert_eq(one.exit_code, 2, "%s", one.err);
+        cr_assert(strstr(one.err, "bad.cbor:#1235: CBOR: unexpected break"),
+                  "%s", one.err);
+        cr_assert_eq(two.exit_code, one.exit_code);
+        cr_assert_str_eq(two.err, one.err);
+        cr_assert_str_eq(two.out, one.out);
+        tk_proc_result_release(&one);
+        tk_proc_result_release(&two);
+}
