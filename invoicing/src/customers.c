@@ -57,11 +57,11 @@ size_t inv__custs_find(const struct inv__custs *c, const char *id, size_t len)
 {
         if (!c->slots)
                 return RATE_NO_INDEX;
-        for (size_t s = tl_hash64(id, len, 0) & c->slot_mask; c->slots[s];
-             s = (s + 1) & c->slot_mask) {
-                const char *have = c->items[c->slots[s] - 1].id;
+        for (size_t s = rate_customers_hash(id, len) & c->slot_mask;
+             c->slots[s]; s = (s + 1) & c->slot_mask) {
+                const struct rate_customer *have = &c->items[c->slots[s] - 1];
 
-                if (strlen(have) == len && memcmp(have, id, len) == 0)
+                if (have->id_len == len && memcmp(have->id, id, len) == 0)
                         return c->slots[s] - 1;
         }
         return RATE_NO_INDEX;
@@ -180,7 +180,9 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
                         rc = dec_col(r, i, 7, &cu->credits, err);
                 if (rc)
                         break;
-                for (s = tl_hash64(cu->id, strlen(cu->id), 0) & out->slot_mask;
+                cu->id_len = (uint32_t)strlen(cu->id);
+                for (s = rate_customers_hash(cu->id, cu->id_len) &
+                         out->slot_mask;
                      out->slots[s]; s = (s + 1) & out->slot_mask)
                         ;
                 out->slots[s] = (uint32_t)i + 1;

@@ -25,8 +25,10 @@ static void load_customer(struct rate__ld *ld, const struct rate_yaml_node *n,
                 return;
         rate__known_keys(ld, n, path, KEYS);
         if ((x = rate__need(ld, n, path, "id")) != NULL &&
-            (c->id = rate__text(ld, x, path)) != NULL)
+            (c->id = rate__text(ld, x, path)) != NULL) {
+                c->id_len = (uint32_t)strlen(c->id);
                 snprintf(path, sizeof path, "customers[%s]", c->id);
+        }
         snprintf(p, sizeof p, "%s.name", path);
         if ((x = rate_yaml_get(n, "name")) != NULL)
                 c->name = rate__text(ld, x, p);
@@ -104,7 +106,7 @@ static void index_ids(struct rate__ld *ld, struct rate_customers *cs)
                 return;
         for (size_t i = 0; i < cs->count; i++) {
                 const char *id = cs->items[i].id;
-                size_t s = tl_hash64(id, strlen(id), 0) & (cap - 1);
+                size_t s = rate_customers_hash(id, strlen(id)) & (cap - 1);
 
                 while (slots[s])
                         s = (s + 1) & (cap - 1);
@@ -212,17 +214,30 @@ void rate_customers_free(struct rate_customers **pp)
         *pp = NULL;
 }
 
-const struct rate_customer *rate_customers_find(const struct rate_customers *cs,
-                                                const char *id, size_t len)
+uint64_t rate_customers_hash(const char *id, size_t len)
+{
+        return tl_hash64(id, len, UINT64_C(0x5ca1ab1e));
+}
+
+const struct rate_customer *
+rate_customers_find_hashed(const struct rate_customers *cs, const char *id,
+                           size_t len, uint64_t h)
 {
         if (!cs->slots)
                 return NULL;
-        for (size_t s = tl_hash64(id, len, 0) & cs->slot_mask; cs->slots[s];
+        for (size_t s = h & cs->slot_mask; cs->slots[s];
              s = (s + 1) & cs->slot_mask) {
                 const struct rate_customer *c = &cs->items[cs->slots[s] - 1];
 
-                if (strncmp(c->id, id, len) == 0 && c->id[len] == '\0')
+                if (c->id_len == len && memcmp(c->id, id, len) == 0)
                         return c;
         }
         return NULL;
+}
+
+const struct rate_customer *rate_customers_find(const struct rate_customers *cs,
+                                                const char *id, size_t len)
+{
+        return rate_customers_find_hashed(cs, id, len,
+                                          rate_customers_hash(id, len));
 }

@@ -57,6 +57,8 @@ struct rate_acc {
         size_t type_meter_count[SCH_TYPE_SEAT + 1];
         size_t *type_meters[SCH_TYPE_SEAT + 1];
         struct group **scratch; /* rate_acc_add: a group per meter */
+        size_t hint_cap;
+        struct cust **by_hint; /* rate_acc_add_hinted's customers */
 };
 
 static uint64_t hash_bytes(const void *data, size_t len, uint64_t h)
@@ -127,6 +129,7 @@ void rate_acc_free(struct rate_acc **pp)
                 tl_free(a->type_meters[t]);
         tl_free(a->scratch);
         tl_free(a->list);
+        tl_free(a->by_hint);
         tl_free(a->table);
         tl_arena_release(&a->arena);
         tl_free(a);
@@ -213,6 +216,37 @@ static tl_status customer(struct rate_acc *a, struct sch_str id,
         a->list[a->count++] = c;
         *out = c;
         return TL_OK;
+}
+
+/* The customer of hint 'hint' (SIZE_MAX: none, look it up by id). */
+static tl_status customer_hinted(struct rate_acc *a, struct sch_str id,
+                                 size_t hint, struct cust **out,
+                                 struct tl_error *err)
+{
+        tl_status rc;
+
+        if (hint == SIZE_MAX)
+                return customer(a, id, out, err);
+        if (hint < a->hint_cap && a->by_hint[hint]) {
+                *out = a->by_hint[hint];
+                return TL_OK;
+        }
+        if (hint >= a->hint_cap) {
+                size_t cap = a->hint_cap ? a->hint_cap : 64;
+                struct cust **v;
+
+                while (cap <= hint)
+                        cap *= 2;
+                v = tl_reallocarray(a->by_hint, cap, sizeof *v);
+                if (!v)
+                        return tl_fail(err, TL_ENOMEM, "out of memory");
+                memset(v + a->hint_cap, 0, (cap - a->hint_cap) * sizeof *v);
+                a->by_hint = v;
+                a->hint_cap = cap;
+        }
+        if ((rc = customer(a, id, out, err)) == TL_OK)
+                a->by_hint[hint] = *out;
+        return rc;
 }
 
 /* ---- fields ------------------------------------------------------------------ */
@@ -543,7 +577,8 @@ bool rate_catalog_rollup_ok(const struct rate_catalog *cat, sch_event_type t)
 }
 
 static tl_status add(struct rate_acc *a, const struct sch_event *ev,
-                     const struct rate_rollup *r, struct tl_error *err)
+                     const struct rate_rollup *r, size_t hint,
+                     struct tl_error *err)
 {
         bool in_period = ev->time_us >= a->period.start_us &&
                          ev->time_us < a->period.end_us;
@@ -570,7 +605,7 @@ static tl_status add(struct rate_acc *a, const struct sch_event *ev,
                 if ((!in_period && m->aggregation != RATE_AGG_SEATS) ||
                     !passes(m, ev))
                         continue;
-                if (!c && (rc = customer(a, ev->subject, &c, err)))
+                if (!c && (rc = customer_hinted(a, ev->subject, hint, &c, err)))
                         return rc;
                 if (m->aggregation == RATE_AGG_SEATS) {
                         groups[k] = &seat_mark;
@@ -619,7 +654,7 @@ static tl_status add(struct rate_acc *a, const struct sch_event *ev,
                         return rc;
         }
         if (in_period) {
-                if (!c && (rc = customer(a, ev->subject, &c, err)))
+                if (!c && (rc = customer_hinted(a, ev->subject, hint, &c, err)))
                         return rc;
                 c->in_period = true;
         }
@@ -629,14 +664,20 @@ static tl_status add(struct rate_acc *a, const struct sch_event *ev,
 tl_status rate_acc_add(struct rate_acc *a, const struct sch_event *ev,
                        struct tl_error *err)
 {
-        return add(a, ev, NULL, err);
+        return add(a, ev, NULL, SIZE_MAX, err);
+}
+
+tl_status rate_acc_add_hinted(struct rate_acc *a, const struct sch_event *ev,
+                              size_t hint, struct tl_error *err)
+{
+        return add(a, ev, NULL, hint, err);
 }
 
 tl_status rate_acc_add_rollup(struct rate_acc *a, const struct sch_event *attrs,
                               const struct rate_rollup *r,
                               struct tl_error *err)
 {
-        return add(a, attrs, r, err);
+        return add(a, attrs, r, SIZE_MAX, err);
 }
 
 const struct rate_period *rate_acc_period(const struct rate_acc *acc)

@@ -21,6 +21,7 @@ struct rate_placement {
 
 struct rate_customer {
         const char *id;
+        uint32_t id_len;
         const char *name;
         const char *plan;
         unsigned line, col;           /* where the entry starts */
@@ -69,5 +70,13 @@ void rate_customers_free(struct rate_customers **pp);
    runs once per rated event. */
 const struct rate_customer *rate_customers_find(const struct rate_customers *cs,
                                                 const char *id, size_t len);
+
+/* The hash of an id the index uses, and the lookup for a caller that has
+   it already (offline rating hashes each subject once, for its routing
+   too). */
+uint64_t rate_customers_hash(const char *id, size_t len);
+const struct rate_customer *
+rate_customers_find_hashed(const struct rate_customers *cs, const char *id,
+                           size_t len, uint64_t h);
 
 #endif

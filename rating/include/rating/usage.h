@@ -55,6 +55,14 @@ tl_status rate_acc_add(struct rate_acc *acc, const struct sch_event *ev,
                        struct tl_error *err);
 
 /*
+** rate_acc_add for a caller that numbers its customers densely (offline
+** rating: the index in the customers file): 'hint' finds the customer
+** without a hash lookup. A customer must always come with the same hint.
+*/
+tl_status rate_acc_add_hinted(struct rate_acc *acc, const struct sch_event *ev,
+                              size_t hint, struct tl_error *err);
+
+/*
 ** A daily rollup: 'events' events of one day sharing their attributes,
 ** their numeric fields summed. Sums and counts fed this way equal the same
 ** events fed one by one; max, latest, unique_count and seats cannot be
