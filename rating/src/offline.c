@@ -1,7 +1,5 @@
 /* Offline rating: files -> decoded, deduplicated events -> usage, with the
    customers split among threads so each customer stays in file order. */
-/* memmem: glibc and the BSDs have it; POSIX will (2024). */
-#define _GNU_SOURCE
 #include "rating/offline.h"
 
 #include <errno.h>
@@ -345,9 +343,20 @@ static bool blank(const char *p, size_t n)
 static bool scan_subject(const char *p, size_t n, struct sch_str *out)
 {
         static const char key[] = "\"subject\"";
-        const char *k, *end = p + n, *v;
+        const char *k = NULL, *end = p + n, *v, *j = p + 4;
 
-        k = memmem(p, n, key, sizeof key - 1);
+        /* 'j' is rare in events and in "subject" once: find it with
+           memchr, then check the key around it (memmem's general search
+           cost 5 % of a run). */
+        if (n < sizeof key - 1)
+                return false;
+        while (j < end && (j = memchr(j, 'j', (size_t)(end - j))) != NULL) {
+                if (end - j >= 5 && memcmp(j - 4, key, sizeof key - 1) == 0) {
+                        k = j - 4;
+                        break;
+                }
+                j++;
+        }
         if (!k)
                 return false;
         v = k + sizeof key - 1;

@@ -315,13 +315,6 @@ static uint64_t count_field(const struct sch_event *ev, rate_field_kind k)
         }
 }
 
-static bool str_is(struct sch_str s, const char *c)
-{
-        size_t n = strlen(c);
-
-        return s.len == n && memcmp(s.ptr, c, n) == 0;
-}
-
 static bool passes(const struct rate_meter *m, const struct sch_event *ev)
 {
         for (size_t i = 0; i < m->filter_count; i++) {
@@ -369,8 +362,12 @@ static tl_status find_group(struct rate_acc *a, const struct rate_meter *m,
                 if (g->hash != h)
                         continue;
                 same = true;
+                /* Stored values are NUL-terminated, event text has no
+                   NUL: strncmp stops at the shorter, no strlen. */
                 for (size_t i = 0; same && i < n; i++)
-                        same = str_is(vals[i], g->values[i]);
+                        same = strncmp(g->values[i], vals[i].ptr,
+                                       vals[i].len) == 0 &&
+                               g->values[i][vals[i].len] == '\0';
                 if (same) {
                         *out = g;
                         return TL_OK;
