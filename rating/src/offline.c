@@ -90,6 +90,7 @@ struct rate_offline {
         struct owner *owners;
         /* Routing of the JSON Lines file being read: ranges x owners. */
         struct recs *routes;  /* [range * threads + owner] */
+        struct recs *route_sets[2]; /* routes is one; CBOR skims the other */
         uint64_t *range_start;
         uint64_t *range_lines; /* lines in each range */
         size_t cur_file;
@@ -614,37 +615,126 @@ static tl_status read_jsonl(struct rate_offline *o, size_t fi,
 ** decode them. Anything the skim cannot measure sends the run to one
 ** thread, whose reader reports it exactly.
 */
-static tl_status route_cbor(struct rate_offline *o, size_t fi,
-                            struct tl_error *err)
-{
-        const struct rate__file *f = &o->files[fi];
-        size_t pos = 0;
-        uint64_t item = 0;
+/* One segment of the skim: items from 'pos' up to the first end at or
+   past 'stop', routed into 'set'. */
+struct skim {
+        struct rate_offline *o;
+        struct recs *set;
+        size_t pos, stop;
+        uint64_t item;
+        bool bad; /* an item the skim cannot measure: one thread reads */
+        tl_status rc;
+};
 
-        o->cur_file = fi;
-        for (size_t i = 0; i < (size_t)o->threads * o->threads; i++)
-                o->routes[i].n = 0;
+static void *skim_segment(void *arg)
+{
+        struct skim *k = arg;
+        struct rate_offline *o = k->o;
+        const struct rate__file *f = &o->files[o->cur_file];
+
         for (unsigned t = 0; t < o->threads; t++)
-                o->range_lines[t] = 0;
-        while (pos < f->len) {
+                k->set[t].n = 0;
+        while (k->pos < f->len && k->pos < k->stop) {
                 struct sch_str subj;
                 size_t n;
                 unsigned w = 0;
 
-                if (sch_cbor_skim(f->buf + pos, f->len - pos, &n, &subj) !=
-                            TL_OK ||
-                    n > UINT32_MAX || ++item > UINT32_MAX) {
-                        o->misrouted = 1;
-                        return TL_OK;
+                if (sch_cbor_skim(f->buf + k->pos, f->len - k->pos, &n,
+                                  &subj) != TL_OK ||
+                    n > UINT32_MAX || ++k->item > UINT32_MAX) {
+                        k->bad = true;
+                        return NULL;
                 }
                 if (subj.ptr)
                         w = owner_of(o, subject_hash(subj.ptr, subj.len));
-                if (!push(&o->routes[w], (struct rec){pos, (uint32_t)n,
-                                                     (uint32_t)item}))
-                        return tl_fail(err, TL_ENOMEM, "out of memory");
-                pos += n;
+                if (!push(&k->set[w], (struct rec){k->pos, (uint32_t)n,
+                                                  (uint32_t)k->item})) {
+                        k->rc = TL_ENOMEM;
+                        return NULL;
+                }
+                k->pos += n;
         }
-        return run_threads(o, decode_owned, err);
+        return NULL;
+}
+
+/* Bytes skimmed during each decode: a sixteenth of the file, so even the
+   tests' small files go through several segments, within 64 KiB..64 MiB. */
+static size_t segment_bytes(size_t len)
+{
+        size_t seg = len / 16;
+
+        return seg < ((size_t)64 << 10)   ? (size_t)64 << 10
+               : seg > ((size_t)64 << 20) ? (size_t)64 << 20
+                                          : seg;
+}
+
+/*
+** A CBOR sequence with several threads: one more thread skims the file for
+** item ends and subjects (a tenth of a decode), a segment ahead of the
+** owners decoding the segment it routed before. Anything the skim cannot
+** measure sends the run to one thread, whose reader reports it exactly.
+*/
+static tl_status route_cbor(struct rate_offline *o, size_t fi,
+                            struct tl_error *err)
+{
+        const struct rate__file *f = &o->files[fi];
+        size_t seg = segment_bytes(f->len);
+        struct skim k = {o, o->route_sets[0], 0, seg, 0, false, TL_OK};
+        unsigned cur = 0;
+        tl_status rc;
+
+        o->cur_file = fi;
+        for (unsigned t = 0; t < o->threads; t++)
+                o->range_lines[t] = 0;
+        skim_segment(&k);
+        /* Size the dedup tables once, from the first segment's items. */
+        if (!k.bad && !k.rc && k.pos > 0) {
+                size_t items = 0;
+
+                for (unsigned t = 0; t < o->threads; t++)
+                        items += k.set[t].n;
+                /* A size estimate, 5 % over: floating point is fine. */
+                items = (size_t)((double)items * 1.05 * (double)f->len /
+                                 (double)k.pos) /
+                                o->threads +
+                        1;
+                for (unsigned t = 0; t < o->threads; t++)
+                        if ((rc = dedup_reserve(&o->owners[t], items)))
+                                return tl_fail(err, rc, "%s",
+                                               o->owners[t].err.msg);
+        }
+        for (;;) {
+                bool more = k.pos < f->len && !k.bad && !k.rc;
+                pthread_t tid;
+                bool started = false;
+
+                if (k.bad) {
+                        o->misrouted = 1;
+                        return TL_OK;
+                }
+                if (k.rc)
+                        return tl_fail(err, k.rc, "out of memory");
+                o->routes = o->route_sets[cur];
+                if (more) {
+                        k.set = o->route_sets[cur ^ 1];
+                        k.stop = k.pos + seg;
+                        started = pthread_create(&tid, NULL, skim_segment,
+                                                 &k) == 0;
+                }
+                rc = run_threads(o, decode_owned, err);
+                if (started)
+                        pthread_join(tid, NULL);
+                else if (more && !rc)
+                        skim_segment(&k);
+                if (rc || o->misrouted)
+                        return rc;
+                for (unsigned t = 0; t < o->threads; t++)
+                        if (o->owners[t].rc)
+                                return TL_OK; /* the caller reports it */
+                if (!more)
+                        return TL_OK;
+                cur ^= 1;
+        }
 }
 
 /* CBOR sequences are read by one thread, handing each event to its owner
@@ -709,12 +799,15 @@ void rate_offline_free(struct rate_offline **pp)
                 tl_free(w->refs);
                 tl_free(w->reports);
         }
-        for (size_t i = 0; o->routes && i < (size_t)o->threads * o->threads;
-             i++)
-                tl_free(o->routes[i].v);
+        for (int set = 0; set < 2; set++)
+                for (size_t i = 0; o->route_sets[set] &&
+                                   i < (size_t)o->threads * o->threads;
+                     i++)
+                        tl_free(o->route_sets[set][i].v);
         for (size_t i = 0; o->files && i < o->file_count; i++)
                 rate__file_close(&o->files[i]);
-        tl_free(o->routes);
+        tl_free(o->route_sets[0]);
+        tl_free(o->route_sets[1]);
         tl_free(o->range_start);
         tl_free(o->range_lines);
         tl_free(o->owners);
@@ -728,11 +821,14 @@ static tl_status setup(struct rate_offline *o, struct tl_error *err)
         struct sch_options so = {o->opts.now_us, 0};
 
         o->owners = tl_calloc(o->threads, sizeof *o->owners);
-        o->routes = tl_calloc((size_t)o->threads * o->threads,
-                              sizeof *o->routes);
+        for (int set = 0; set < 2; set++)
+                o->route_sets[set] = tl_calloc(
+                        (size_t)o->threads * o->threads, sizeof *o->routes);
+        o->routes = o->route_sets[0];
         o->range_start = tl_calloc(o->threads + 1, sizeof *o->range_start);
         o->range_lines = tl_calloc(o->threads, sizeof *o->range_lines);
-        if (!o->owners || !o->routes || !o->range_start || !o->range_lines)
+        if (!o->owners || !o->route_sets[0] || !o->route_sets[1] ||
+            !o->range_start || !o->range_lines)
                 return tl_fail(err, TL_ENOMEM, "out of memory");
         for (unsigned t = 0; t < o->threads; t++) {
                 struct owner *w = &o->owners[t];
