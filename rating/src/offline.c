@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "core/str.h"
+#include "dedup.h"
 #include "files.h"
 #include "schemas/decode.h"
 
@@ -39,26 +40,6 @@ struct report {
         char msg[TL_ERROR_MSG_MAX];
 };
 
-/*
-** The dedup table is the one structure probed at random, so it is kept
-** small: a slot is 8 bytes, the high half of the key's hash over the
-** remembered event's number + 1 (0: an empty slot); the table's index
-** supplies the hash's low bits. A match of the 32 bits is confirmed by
-** decoding the remembered event again and comparing the keys in full.
-** Each remembered event has a ref, appended in order: its full hash (to
-** rehash when the table grows) and where its bytes are (the file's index
-** in the top 16 bits, the offset in the file below).
-*/
-#define SLOT(tag, n) ((uint64_t)(tag) << 32 | ((uint64_t)(n) + 1))
-#define REF_FILE_SHIFT 48
-#define MAX_FILES 65535
-#define MAX_OWNED (UINT32_MAX - 1) /* distinct events a thread remembers */
-
-struct dref {
-        uint64_t h;
-        uint64_t where;
-};
-
 /* What one thread owns: its customers' usage, dedup state and reports. */
 struct owner {
         unsigned index;
@@ -66,10 +47,7 @@ struct owner {
         struct sch_decoder *dec, *dec2;
         struct sch_decoder *dec_pair[2]; /* dec and a second, in turns */
         struct rate_acc *acc;
-        size_t dn, dcap; /* slots used, slots (a power of two) */
-        uint64_t *dedup;
-        size_t refcap;
-        struct dref *refs; /* [dn], in the order first seen */
+        struct rate__dedup dedup;
         struct rate_offline_stats st;
         size_t rn, rcap;
         struct report *reports;
@@ -160,122 +138,6 @@ static uint64_t key_hash(const struct sch_event *ev, uint64_t subject_h)
         return h ? h : 1; /* 0 marks an empty slot */
 }
 
-static bool same_str(struct sch_str a, struct sch_str b)
-{
-        return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
-}
-
-/* Room for 'more' new keys at a load of at most 0.7: linear probing
-   stays short, and a smaller table misses the caches less. */
-static tl_status dedup_reserve(struct owner *w, size_t more)
-{
-        size_t want = w->dn + more, cap = w->dcap ? w->dcap : 4096;
-        uint64_t *t;
-        struct dref *r;
-
-        if (want > MAX_OWNED)
-                return tl_fail(&w->err, TL_ELIMIT,
-                               "more than %u distinct events for one thread: "
-                               "use more --threads",
-                               (unsigned)MAX_OWNED);
-        while (cap / 10 * 7 < want)
-                cap *= 2;
-        if (want > w->refcap) {
-                size_t rc = w->refcap ? w->refcap : 1024;
-
-                while (rc < want)
-                        rc *= 2;
-                r = tl_reallocarray(w->refs, rc, sizeof *r);
-                if (!r)
-                        return tl_fail(&w->err, TL_ENOMEM, "out of memory");
-                w->refs = r;
-                w->refcap = rc;
-        }
-        if (cap == w->dcap)
-                return TL_OK;
-        t = tl_big_zalloc(cap, sizeof *t);
-        if (!t)
-                return tl_fail(&w->err, TL_ENOMEM, "out of memory");
-        for (size_t n = 0; n < w->dn; n++) {
-                uint64_t h = w->refs[n].h;
-                size_t s;
-
-                for (s = h & (cap - 1); t[s]; s = (s + 1) & (cap - 1))
-                        ;
-                t[s] = SLOT(h >> 32, n);
-        }
-        tl_big_free(w->dedup, w->dcap, sizeof *t);
-        w->dedup = t;
-        w->dcap = cap;
-        return TL_OK;
-}
-
-/* Decode a remembered event again (it decoded before, so it does again). */
-static bool redecode(struct owner *w, uint64_t where, struct sch_event *ev)
-{
-        const struct rate__file *f = &w->o->files[where >> REF_FILE_SHIFT];
-        size_t off = (size_t)(where & ((UINT64_C(1) << REF_FILE_SHIFT) - 1));
-        const char *p = f->buf + off, *nl;
-        size_t n = f->len - off;
-        struct sch_cbor_reader r;
-        struct sch_str raw;
-
-        if (f->cbor)
-                return sch_cbor_reader_open(&r, p, n, true, NULL) == TL_OK &&
-                       sch_cbor_reader_next(&r, w->dec2, ev, &raw, NULL) ==
-                               TL_OK;
-        if ((nl = memchr(p, '\n', n)) != NULL)
-                n = (size_t)(nl - p);
-        if (n > 0 && p[n - 1] == '\r')
-                n--;
-        return sch_decode_json(w->dec2, p, n, ev, NULL) == TL_OK;
-}
-
-/*
-** 0: new (and remembered); 1: a duplicate; 2: the same key with different
-** content (refused, like the service's dead letter); -1: out of memory or
-** over the cap, in w->err.
-*/
-static int dedup(struct owner *w, const struct sch_event *ev,
-                 uint64_t subject_h, struct sch_str raw, size_t file,
-                 struct tl_error *why)
-{
-        uint64_t h = key_hash(ev, subject_h), tag = h >> 32;
-        size_t s;
-
-        if ((w->dn + 1 > w->dcap / 10 * 7 || w->dn == w->refcap) &&
-            dedup_reserve(w, 1) != TL_OK)
-                return -1;
-        for (s = h & (w->dcap - 1); w->dedup[s]; s = (s + 1) & (w->dcap - 1)) {
-                struct sch_event first;
-                const struct dref *d;
-
-                if (w->dedup[s] >> 32 != tag)
-                        continue;
-                d = &w->refs[(w->dedup[s] & UINT32_MAX) - 1];
-                if (d->h != h || !redecode(w, d->where, &first))
-                        continue;
-                if (!same_str(first.subject, ev->subject) ||
-                    !same_str(first.source, ev->source) ||
-                    !same_str(first.id, ev->id))
-                        continue;
-                if (sch_event_equal(&first, ev))
-                        return 1;
-                tl_fail(why, TL_EINVAL,
-                        "id '%.*s' (subject %.*s, source %.*s) seen before "
-                        "with different content",
-                        (int)ev->id.len, ev->id.ptr, (int)ev->subject.len,
-                        ev->subject.ptr, (int)ev->source.len, ev->source.ptr);
-                return 2;
-        }
-        w->refs[w->dn] = (struct dref){
-                h, (uint64_t)file << REF_FILE_SHIFT |
-                           (uint64_t)(raw.ptr - w->o->files[file].buf)};
-        w->dedup[s] = SLOT(tag, w->dn);
-        w->dn++;
-        return 0;
-}
-
 /* ---- one event ----------------------------------------------------------------------- */
 
 static void take(struct owner *w, const struct sch_event *ev,
@@ -304,7 +166,8 @@ static void take(struct owner *w, const struct sch_event *ev,
                 w->st.unknown++;
                 return;
         }
-        d = dedup(w, ev, subject_h, raw, file, &why);
+        d = rate__dedup_check(&w->dedup, ev, key_hash(ev, subject_h),
+                              raw.ptr, file, &why, &w->err);
         if (d < 0) {
                 w->rc = w->err.code;
                 return;
@@ -479,7 +342,8 @@ static void *decode_owned(void *arg)
                         mine += o->routes[t * o->threads + j->t].n;
                 /* Sized once for every line routed here: no rehash, and
                    the pages are faulted in by this thread. */
-                if ((w->rc = dedup_reserve(w, mine)) != TL_OK)
+                if ((w->rc = rate__dedup_reserve(&w->dedup, mine,
+                                                 &w->err)) != TL_OK)
                         return NULL;
         }
         for (unsigned t = 0; t < o->threads && !w->rc; t++) {
@@ -536,11 +400,10 @@ static void *decode_owned(void *arg)
                         /* The dedup table is far bigger than the caches:
                            ask for this event's slot now, use it after the
                            next decode. */
-                        if (w->dcap)
-                                __builtin_prefetch(
-                                        &w->dedup[key_hash(&pe->ev,
-                                                           pe->subject_h) &
-                                                  (w->dcap - 1)]);
+                        if (w->dedup.cap)
+                                __builtin_prefetch(rate__dedup_slot(
+                                        &w->dedup,
+                                        key_hash(&pe->ev, pe->subject_h)));
                         cur ^= 1;
                         pe = &pend[cur];
                         if (pe->full) {
@@ -699,7 +562,9 @@ static tl_status route_cbor(struct rate_offline *o, size_t fi,
                                 o->threads +
                         1;
                 for (unsigned t = 0; t < o->threads; t++)
-                        if ((rc = dedup_reserve(&o->owners[t], items)))
+                        if ((rc = rate__dedup_reserve(&o->owners[t].dedup,
+                                                      items,
+                                                      &o->owners[t].err)))
                                 return tl_fail(err, rc, "%s",
                                                o->owners[t].err.msg);
         }
@@ -795,8 +660,7 @@ void rate_offline_free(struct rate_offline **pp)
                 sch_decoder_free(&w->dec2);
                 sch_decoder_free(&w->dec_pair[1]);
                 rate_acc_free(&w->acc);
-                tl_big_free(w->dedup, w->dcap, sizeof *w->dedup);
-                tl_free(w->refs);
+                rate__dedup_release(&w->dedup);
                 tl_free(w->reports);
         }
         for (int set = 0; set < 2; set++)
@@ -843,6 +707,8 @@ static tl_status setup(struct rate_offline *o, struct tl_error *err)
                     (rc = rate_acc_new(o->cat, &o->period, &w->acc, err)))
                         return rc;
                 w->dec_pair[0] = w->dec;
+                w->dedup.files = o->files;
+                w->dedup.dec = w->dec2;
         }
         return TL_OK;
 }
@@ -931,10 +797,10 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
         o->files = tl_calloc(path_count + 1, sizeof *o->files);
         if (!o->files)
                 rc = tl_fail(err, TL_ENOMEM, "out of memory");
-        else if (path_count > MAX_FILES)
+        else if (path_count > RATE__MAX_FILES)
                 rc = tl_fail(err, TL_ELIMIT,
                              "%zu event files: at most %d in one run",
-                             path_count, MAX_FILES);
+                             path_count, RATE__MAX_FILES);
         if (!rc)
                 rc = setup(o, err);
         for (size_t i = 0; !rc && i < path_count; i++) {
