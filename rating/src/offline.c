@@ -556,11 +556,13 @@ static tl_status route_cbor(struct rate_offline *o, size_t fi,
 
                 for (unsigned t = 0; t < o->threads; t++)
                         items += k.set[t].n;
-                /* A size estimate, 5 % over: floating point is fine. */
-                items = (size_t)((double)items * 1.05 * (double)f->len /
-                                 (double)k.pos) /
-                                o->threads +
-                        1;
+                /* Scaled to the whole file, 5 % over, per owner. */
+                tl_u128 est = (tl_u128)items * f->len / k.pos;
+
+                est = (est + est / 20) / o->threads + 1;
+                /* Capped (16M an owner, 384 MB): past that the table
+                   grows as it fills, so a wrong guess costs no memory. */
+                items = est > (1u << 24) ? (size_t)1 << 24 : (size_t)est;
                 for (unsigned t = 0; t < o->threads; t++)
                         if ((rc = rate__dedup_reserve(&o->owners[t].dedup,
                                                       items,
