@@ -37,7 +37,8 @@ struct rate__dedup {
 tl_status rate__dedup_reserve(struct rate__dedup *d, size_t more,
                               struct tl_error *err);
 
-/* Where the slot of hash 'h' is, to prefetch it a step before its check. */
+/* Where the slot of hash 'h' is, to prefetch it a step before its check
+   (NULL while the table is empty: prefetching NULL does not fault). */
 static inline const void *rate__dedup_slot(const struct rate__dedup *d,
                                            uint64_t h)
 {

@@ -2,13 +2,9 @@
    customers split among threads so each customer stays in file order. */
 #include "rating/offline.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -72,9 +68,11 @@ struct rate_offline {
         uint64_t *range_start;
         uint64_t *range_lines; /* lines in each range */
         size_t cur_file;
-        /* Set when an owner decoded a line whose subject the quick scan
-           misread: the run is then redone by one thread, exactly. */
-        volatile int misrouted;
+        /* Set when splitting the input among threads went wrong: a line
+           whose subject the quick scan misread, or a CBOR item whose end
+           the skim or an owner could not find. The run is then redone by
+           one thread, which needs no splitting and reports exactly. */
+        volatile int redo_alone;
 };
 
 /* The customers file's own hash: one hash per event routes it, finds its
@@ -380,7 +378,7 @@ static void *decode_owned(void *arg)
                         if (drc == TL_EPARSE && f->cbor) {
                                 /* Where a malformed item ends is unknown:
                                    the reading in one thread stops there. */
-                                o->misrouted = 1;
+                                o->redo_alone = 1;
                                 return NULL;
                         }
                         if (drc != TL_OK) {
@@ -391,7 +389,7 @@ static void *decode_owned(void *arg)
                         pe->subject_h = subject_hash(pe->ev.subject.ptr,
                                                      pe->ev.subject.len);
                         if (owner_of(o, pe->subject_h) != j->t) {
-                                o->misrouted = 1;
+                                o->redo_alone = 1;
                                 return NULL;
                         }
                         pe->raw = (struct sch_str){p, (uint32_t)n};
@@ -400,10 +398,8 @@ static void *decode_owned(void *arg)
                         /* The dedup table is far bigger than the caches:
                            ask for this event's slot now, use it after the
                            next decode. */
-                        if (w->dedup.cap)
-                                __builtin_prefetch(rate__dedup_slot(
-                                        &w->dedup,
-                                        key_hash(&pe->ev, pe->subject_h)));
+                        __builtin_prefetch(rate__dedup_slot(
+                                &w->dedup, key_hash(&pe->ev, pe->subject_h)));
                         cur ^= 1;
                         pe = &pend[cur];
                         if (pe->full) {
@@ -472,12 +468,6 @@ static tl_status read_jsonl(struct rate_offline *o, size_t fi,
         return run_threads(o, decode_owned, err);
 }
 
-/*
-** Several threads: one skims the sequence for item ends and subjects (a
-** tenth of a decode) and routes the items like JSON lines; the owners
-** decode them. Anything the skim cannot measure sends the run to one
-** thread, whose reader reports it exactly.
-*/
 /* One segment of the skim: items from 'pos' up to the first end at or
    past 'stop', routed into 'set'. */
 struct skim {
@@ -571,16 +561,16 @@ static tl_status route_cbor(struct rate_offline *o, size_t fi,
                                                o->owners[t].err.msg);
         }
         for (;;) {
-                bool more = k.pos < f->len && !k.bad && !k.rc;
                 pthread_t tid;
-                bool started = false;
+                bool more, started = false;
 
                 if (k.bad) {
-                        o->misrouted = 1;
+                        o->redo_alone = 1;
                         return TL_OK;
                 }
                 if (k.rc)
                         return tl_fail(err, k.rc, "out of memory");
+                more = k.pos < f->len;
                 o->routes = o->route_sets[cur];
                 if (more) {
                         k.set = o->route_sets[cur ^ 1];
@@ -593,7 +583,7 @@ static tl_status route_cbor(struct rate_offline *o, size_t fi,
                         pthread_join(tid, NULL);
                 else if (more && !rc)
                         skim_segment(&k);
-                if (rc || o->misrouted)
+                if (rc || o->redo_alone)
                         return rc;
                 for (unsigned t = 0; t < o->threads; t++)
                         if (o->owners[t].rc)
@@ -813,7 +803,7 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
                 rc = !o->files[i].cbor ? read_jsonl(o, i, err)
                      : o->threads > 1  ? route_cbor(o, i, err)
                                        : read_cbor(o, i, err);
-                if (o->misrouted)
+                if (o->redo_alone)
                         break;
                 for (unsigned t = 0; !rc && t < o->threads; t++)
                         if (o->owners[t].rc)
@@ -824,9 +814,8 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
                 rate_offline_free(&o);
                 return rc;
         }
-        if (o->misrouted) {
-                /* A line fooled the quick subject scan: one thread reads
-                   everything again, which needs no routing at all. */
+        if (o->redo_alone) {
+                /* One thread reads everything again. */
                 struct rate_offline_opts one = o->opts;
 
                 rate_offline_free(&o);
