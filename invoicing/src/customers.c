@@ -55,16 +55,8 @@ tl_status inv__custs_array(const struct inv__custs *c, struct tl_buf *out,
 
 size_t inv__custs_find(const struct inv__custs *c, const char *id, size_t len)
 {
-        if (!c->slots)
-                return RATE_NO_INDEX;
-        for (size_t s = rate_customers_hash(id, len) & c->slot_mask;
-             c->slots[s]; s = (s + 1) & c->slot_mask) {
-                const struct rate_customer *have = &c->items[c->slots[s] - 1];
-
-                if (have->id_len == len && memcmp(have->id, id, len) == 0)
-                        return c->slots[s] - 1;
-        }
-        return RATE_NO_INDEX;
+        return rate_customers_index_get(c->slots, c->slot_mask, c->items, id,
+                                        len, rate_customers_hash(id, len));
 }
 
 void inv__custs_release(struct inv__custs *c)
@@ -141,8 +133,7 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
                 return inv__db_fail(r, "reading customers", err);
         n = (size_t)PQntuples(r);
-        for (cap = 16; cap < n * 2; cap *= 2)
-                ;
+        cap = rate_customers_slots(n);
         out->slots = tl_calloc(cap, sizeof *out->slots);
         if (!out->slots ||
             tl_arena_alloc(&out->arena, (n + 1) * sizeof *out->items,
@@ -153,7 +144,6 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
         out->slot_mask = cap - 1;
         for (int i = 0; !rc && i < (int)n; i++) {
                 struct rate_customer *cu = &out->items[i];
-                size_t s;
 
                 memset(cu, 0, sizeof *cu);
                 rc = dup(out, PQgetvalue(r, i, 0), &cu->id, err);
@@ -181,11 +171,8 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
                 if (rc)
                         break;
                 cu->id_len = (uint32_t)strlen(cu->id);
-                for (s = rate_customers_hash(cu->id, cu->id_len) &
-                         out->slot_mask;
-                     out->slots[s]; s = (s + 1) & out->slot_mask)
-                        ;
-                out->slots[s] = (uint32_t)i + 1;
+                rate_customers_index_put(out->slots, out->slot_mask,
+                                         out->items, (size_t)i);
                 out->count++;
         }
         PQclear(r);

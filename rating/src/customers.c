@@ -97,21 +97,13 @@ static int by_id(const void *a, const void *b)
 /* The hash index of rate_customers_find. */
 static void index_ids(struct rate__ld *ld, struct rate_customers *cs)
 {
-        size_t cap = 16;
+        size_t cap = rate_customers_slots(cs->count);
         uint32_t *slots;
 
-        while (cap < cs->count * 2)
-                cap *= 2;
         if (!(slots = rate__alloc(ld, cap, sizeof *slots)))
                 return;
-        for (size_t i = 0; i < cs->count; i++) {
-                const char *id = cs->items[i].id;
-                size_t s = rate_customers_hash(id, strlen(id)) & (cap - 1);
-
-                while (slots[s])
-                        s = (s + 1) & (cap - 1);
-                slots[s] = (uint32_t)i + 1;
-        }
+        for (size_t i = 0; i < cs->count; i++)
+                rate_customers_index_put(slots, cap - 1, cs->items, i);
         cs->slots = slots;
         cs->slot_mask = cap - 1;
 }
@@ -219,20 +211,48 @@ uint64_t rate_customers_hash(const char *id, size_t len)
         return tl_hash64(id, len, UINT64_C(0x5ca1ab1e));
 }
 
+size_t rate_customers_slots(size_t count)
+{
+        size_t cap = 16;
+
+        while (cap < count * 2)
+                cap *= 2;
+        return cap;
+}
+
+void rate_customers_index_put(uint32_t *slots, size_t mask,
+                              const struct rate_customer *items, size_t i)
+{
+        size_t s = rate_customers_hash(items[i].id, items[i].id_len) & mask;
+
+        while (slots[s])
+                s = (s + 1) & mask;
+        slots[s] = (uint32_t)i + 1;
+}
+
+size_t rate_customers_index_get(const uint32_t *slots, size_t mask,
+                                const struct rate_customer *items,
+                                const char *id, size_t len, uint64_t h)
+{
+        if (!slots)
+                return RATE_NO_INDEX;
+        for (size_t s = h & mask; slots[s]; s = (s + 1) & mask) {
+                const struct rate_customer *c = &items[slots[s] - 1];
+
+                if (c->id_len == len && memcmp(c->id, id, len) == 0)
+                        return slots[s] - 1;
+        }
+        return RATE_NO_INDEX;
+}
+
 const struct rate_customer *
 rate_customers_find_hashed(const struct rate_customers *cs, const char *id,
                            size_t len, uint64_t h)
 {
-        if (!cs->slots)
-                return NULL;
-        for (size_t s = h & cs->slot_mask; cs->slots[s];
-             s = (s + 1) & cs->slot_mask) {
-                const struct rate_customer *c = &cs->items[cs->slots[s] - 1];
+        size_t i = rate_customers_index_get(cs->slots, cs->slot_mask,
+                                            cs->items, id, len, h);
 
-                if (c->id_len == len && memcmp(c->id, id, len) == 0)
-                        return c;
-        }
-        return NULL;
+        return i == RATE_NO_INDEX ? NULL : &cs->items[i];
 }
 
 const struct rate_customer *rate_customers_find(const struct rate_customers *cs,

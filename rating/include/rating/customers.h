@@ -79,4 +79,18 @@ const struct rate_customer *
 rate_customers_find_hashed(const struct rate_customers *cs, const char *id,
                            size_t len, uint64_t h);
 
+/*
+** The id index itself, for every list of customers (this file's, and
+** invoicing's read from the database): open addressing over
+** rate_customers_slots(count) zeroed slots, a slot holding an item's index
+** + 1. Put items[i] (its id and id_len set); get returns the index of the
+** id of hash 'h' (rate_customers_hash), or RATE_NO_INDEX.
+*/
+size_t rate_customers_slots(size_t count);
+void rate_customers_index_put(uint32_t *slots, size_t mask,
+                              const struct rate_customer *items, size_t i);
+size_t rate_customers_index_get(const uint32_t *slots, size_t mask,
+                                const struct rate_customer *items,
+                                const char *id, size_t len, uint64_t h);
+
 #endif
