@@ -269,13 +269,96 @@ static char *query_tsv(PGconn *db, const char *sql)
         "'inference.iterations' WHEN 3 THEN 'inference.matrix_ops' ELSE "      \
         "'device.seat' END"
 
+/* How many messages loadgen sent, from its closing line; -1 if absent. */
+static long long loadgen_messages(const struct mk_case *c)
+{
+        char path[300], line[512];
+        long long n = -1;
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/loadgen.log", c->dir);
+        f = fopen(path, "r");
+        while (f && fgets(line, sizeof line, f)) {
+                const char *at = strstr(line, " messages to ");
+                if (!at)
+                        continue;
+                while (at > line && at[-1] >= '0' && at[-1] <= '9')
+                        at--;
+                n = atoll(at);
+        }
+        if (f)
+                fclose(f);
+        return n;
+}
+
+/* A query's one-line answer with the case's group in its only '%s'. */
+static char *group_tsv(struct mk_case *c, const char *fmt, const char *group)
+{
+        char sql[512];
+        char *lit = PQescapeLiteral(c->db, group, strlen(group));
+
+        cr_assert_not_null(lit);
+        snprintf(sql, sizeof sql, fmt, lit);
+        PQfreemem(lit);
+        return query_tsv(c->db, sql);
+}
+
+/*
+** The broker logged some messages twice (seen with the mock cluster when a
+** leader goes away while a produce request is in flight: loadgen's
+** idempotent producer retries it). The meter rightly counts those copies
+** as duplicates (bad units in them as dead letters again), so its counts
+** cannot equal loadgen's. Read the topic again with a fault-free meter in
+** a group of its own: every unit is then a duplicate or a dead letter, and
+** consumed and dead letters must equal the faulted run's. Returns the dead
+** letters the topic's content makes.
+*/
+static long long check_against_replay(struct mk_case *c, const struct truth *t)
+{
+        static const char sums[] = "SELECT sum(consumed), sum(stored),"
+                                   " sum(dead_lettered) FROM ingest_counts"
+                                   " WHERE consumer_group = %s";
+        char group[96], log[300], want[128];
+        const char *argv[] = {tk_tally_bin(), "meter", "--topic", c->name,
+                              "--group", group, "--batch-ms", "200",
+                              "--exit-idle-ms", "5000", NULL};
+        char *mine, *again;
+        long long consumed = 0, stored = 0, dead = 0;
+
+        snprintf(group, sizeof group, "%s_replay", c->name);
+        snprintf(log, sizeof log, "%s/replay.log", c->dir);
+        cr_assert_eq(mk_wait(spawn(argv, log), 240000), 0,
+                     "the replaying meter failed (see %s)", log);
+        mine = group_tsv(c, sums, c->name);
+        again = group_tsv(c, sums, group);
+        cr_assert_eq(sscanf(mine, "%lld\t%lld\t%lld", &consumed, &stored,
+                            &dead),
+                     3, "%s", mine);
+        snprintf(want, sizeof want, "%lld\t%lld\t%lld\n", t->produced,
+                 t->stored, t->dead);
+        cr_expect_gt(consumed, t->produced, "counts differ without extra"
+                                             " messages in the topic");
+        cr_expect_eq(stored, t->stored, "stored events");
+        cr_expect_geq(dead, t->dead, "dead-lettered units");
+        /* The replay stores nothing: it finds every key already there. */
+        snprintf(want, sizeof want, "%lld\t0\t%lld\n", consumed, dead);
+        cr_expect_str_eq(again, want,
+                         "a fault-free reading of the same topic counts"
+                         " otherwise (consumed, stored, dead letters)");
+        free(mine);
+        free(again);
+        return dead;
+}
+
 void mk_check_truth(struct mk_case *c)
 {
         static struct truth t;
         char *events, *rollups, *counts, *dead;
         char want[256];
+        long long want_dead;
 
         read_truth(c->truth, &t);
+        want_dead = t.dead;
         events = query_tsv(
                 c->db, "SELECT customer_id, " TYPE_NAME ", count(*),"
                        " coalesce(sum(input_tokens), 0),"
@@ -304,17 +387,39 @@ void mk_check_truth(struct mk_case *c)
                        " FROM events WHERE type <> 4"
                        " GROUP BY 1, 2 ORDER BY 1, 2");
         cr_expect_str_eq(rollups, events, "rollups differ from the events");
-        counts = query_tsv(c->db, "SELECT sum(consumed), sum(stored),"
-                                  " sum(duplicates), sum(dead_lettered)"
-                                  " FROM ingest_counts");
+        counts = group_tsv(c, "SELECT sum(consumed), sum(stored),"
+                              " sum(duplicates), sum(dead_lettered)"
+                              " FROM ingest_counts WHERE consumer_group = %s",
+                           c->name);
         snprintf(want, sizeof want, "%lld\t%lld\t%lld\t%lld\n", t.produced,
                  t.stored, t.duplicates, t.dead);
-        cr_expect_str_eq(counts, want,
-                         "consumed, stored, duplicates, dead letters");
-        dead = query_tsv(c->db, "SELECT coalesce(sum(batch_count), 0)"
-                                " FROM dead_letters");
-        snprintf(want, sizeof want, "%lld\n", t.dead);
-        cr_expect_str_eq(dead, want, "dead-letter rows");
+        if (strcmp(counts, want)) {
+                char *held = group_tsv(c, "SELECT sum(next_offset) FROM"
+                                          " consumer_offsets WHERE"
+                                          " consumer_group = %s",
+                                       c->name);
+                long long sent = loadgen_messages(c);
+                fprintf(stderr, "%s: the meter counted %.*s (consumed,"
+                        " stored, duplicates, dead letters); loadgen sent"
+                        " %lld messages, the topic holds %s",
+                        c->name, (int)strcspn(counts, "\n"), counts, sent,
+                        held);
+                if (sent >= 0 && atoll(held) > sent)
+                        want_dead = check_against_replay(c, &t);
+                else
+                        cr_expect_str_eq(counts, want,
+                                         "consumed, stored, duplicates, dead"
+                                         " letters: the meter counted %s,"
+                                         " the producer's truth is %s",
+                                         counts, want);
+                free(held);
+        }
+        dead = group_tsv(c, "SELECT coalesce(sum(batch_count), 0) FROM"
+                            " dead_letters WHERE consumer_group = %s",
+                         c->name);
+        snprintf(want, sizeof want, "%lld\n", want_dead);
+        cr_expect_str_eq(dead, want, "dead-letter rows: %s, want %s", dead,
+                         want);
         free(dead);
         /* The meter's keys are the ones tally_event_key() computes. */
         dead = query_tsv(c->db, "SELECT count(*) FROM events e WHERE NOT EXISTS"

@@ -33,6 +33,27 @@ Test(ingest, stores_exactly_the_ground_truth, .timeout = 240)
         mk_case_stop(&c);
 }
 
+/* The whole stream in the topic twice, as when a producer re-sends what
+   it is unsure of: the second copy is all duplicates, and the truth check
+   tells those extra messages from a meter that counts twice. */
+Test(ingest, a_stream_sent_twice_is_stored_once, .timeout = 240)
+{
+        struct mk_case c;
+        const char *gen[] = {"--events", "3000", "--customers", "20",
+                             "--batch", "10", "--duplicates", "0.1",
+                             "--bad", "0.05", "--seed", "31",
+                             /* a fixed range: the same events both times */
+                             "--time-from", "2026-10-01T00:00:00Z",
+                             "--time-to", "2026-10-20T00:00:00Z", NULL};
+
+        mk_case_start(&c, "ingest_twice", 1, 2);
+        mk_loadgen(&c, gen);
+        mk_loadgen(&c, gen);
+        mk_meter_drain(&c);
+        mk_check_truth(&c);
+        mk_case_stop(&c);
+}
+
 Test(ingest, every_bad_input_is_dead_lettered_with_its_reason, .timeout = 240)
 {
         static const char *const reasons[] = {
