@@ -85,6 +85,9 @@ t1=$(date +%s.%N)
 for p in "${meter_pids[@]}"; do wait "$p"; done
 meter_pids=()
 meter_s=$(calc "$t1 - $t0")
+# BENCH_KEEP_LOG=FILE keeps the first meter's log (with TALLY_LOG_LEVEL=debug
+# it has every transaction's phases).
+[ -z "${BENCH_KEEP_LOG:-}" ] || cp "$work/meter-1.log" "$BENCH_KEEP_LOG"
 rate=$(calc "$produced / $meter_s")
 in_db=$(psql -XAtc "SELECT count(*) FROM events")
 [ "$in_db" = "$stored" ] || { echo "bench_ingest: $in_db events stored, truth says $stored" >&2; exit 1; }

@@ -1,6 +1,7 @@
 /* Decoding Kafka messages into a batch: staged rows in PostgreSQL's COPY
    BINARY form, in-batch duplicates, and dead letters with their reason. */
 #include "batch.h"
+#include "copy.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,9 +13,10 @@
 #include "core/hash.h"
 #include "core/time.h"
 
-#define STAGE_FIELDS 25
-/* Microseconds from the Unix epoch to PostgreSQL's (2000-01-01). */
-#define PG_EPOCH_US (INT64_C(946684800) * 1000000)
+/* meter_keys: seq, key_hash, content_hash, event_time */
+#define KEY_FIELDS 4
+/* the events columns the meter writes (store.c names them) */
+#define EVENT_FIELDS 22
 
 tl_status meter_batch_init(struct meter_batch *b, int64_t skew_us,
                            struct tl_error *err)
@@ -22,7 +24,9 @@ tl_status meter_batch_init(struct meter_batch *b, int64_t skew_us,
         struct sch_options opt = {.now_us = 0, .skew_us = skew_us};
 
         memset(b, 0, sizeof *b);
-        tl_buf_init(&b->stage, 0);
+        tl_buf_init(&b->keys, 0);
+        tl_buf_init(&b->evtup, 0);
+        tl_buf_init(&b->dims, 0);
         tl_buf_init(&b->scratch, 0);
         tl_arena_init(&b->arena, 1 << 20, 0);
         return sch_decoder_new(&opt, &b->dec, err);
@@ -37,7 +41,9 @@ void meter_batch_clear(struct meter_batch *b)
         b->nmonths = 0;
         b->months_overflow = false;
         b->started_us = 0;
-        tl_buf_clear(&b->stage);
+        tl_buf_clear(&b->keys);
+        tl_buf_clear(&b->evtup);
+        meter_rollup_clear(&b->roll);
         if (b->slots)
                 memset(b->slots, 0, b->slot_cap * sizeof *b->slots);
         tl_arena_reset(&b->arena);
@@ -50,7 +56,10 @@ void meter_batch_release(struct meter_batch *b)
         tl_free(b->rows);
         tl_free(b->dead);
         tl_free(b->slots);
-        tl_buf_release(&b->stage);
+        tl_buf_release(&b->keys);
+        tl_buf_release(&b->evtup);
+        tl_buf_release(&b->dims);
+        meter_rollup_release(&b->roll);
         tl_buf_release(&b->scratch);
         tl_arena_release(&b->arena);
         sch_decoder_free(&b->dec);
@@ -77,36 +86,10 @@ static tl_status grow(void **arr, size_t *cap, size_t n, size_t size,
 
 /* ---- COPY BINARY encoding ---------------------------------------------- */
 
-static tl_status put_be(struct tl_buf *o, uint64_t v, int bytes,
-                        struct tl_error *err)
-{
-        unsigned char tmp[8];
-
-        for (int i = 0; i < bytes; i++)
-                tmp[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
-        return tl_buf_append(o, tmp, (size_t)bytes, err);
-}
-
-static tl_status put_field(struct tl_buf *o, const void *p, size_t len,
-                           struct tl_error *err)
-{
-        tl_status rc = put_be(o, (uint32_t)len, 4, err);
-
-        return rc ? rc : tl_buf_append(o, p, len, err);
-}
-
-static tl_status put_null(struct tl_buf *o, struct tl_error *err)
-{
-        return put_be(o, UINT32_MAX, 4, err);
-}
-
-static tl_status put_int(struct tl_buf *o, int64_t v, int bytes,
-                         struct tl_error *err)
-{
-        tl_status rc = put_be(o, (uint32_t)bytes, 4, err);
-
-        return rc ? rc : put_be(o, (uint64_t)v, bytes, err);
-}
+#define put_be meter_copy_be
+#define put_field meter_copy_field
+#define put_null meter_copy_null
+#define put_int meter_copy_int
 
 static tl_status put_text(struct tl_buf *o, struct sch_str s,
                           struct tl_error *err)
@@ -121,27 +104,16 @@ static tl_status put_count(struct tl_buf *o, bool has, uint64_t v,
         return has ? put_int(o, (int64_t)v, 8, err) : put_null(o, err);
 }
 
-tl_status meter_copy_header(struct tl_buf *out, struct tl_error *err)
-{
-        static const unsigned char sig[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0";
-
-        return tl_buf_append(out, sig, sizeof sig, err);
-}
-
-tl_status meter_copy_trailer(struct tl_buf *out, struct tl_error *err)
-{
-        return put_be(out, 0xffff, 2, err);
-}
-
-/* The dimensions as a jsonb value (version byte, then JSON text). */
-static tl_status put_dims(struct tl_buf *o, const struct sch_event *ev,
-                          struct tl_buf *tmp, struct tl_error *err)
+/* The dimensions as a jsonb value (version byte, then JSON text) in
+   'tmp'; left empty when the event has none. */
+static tl_status dims_jsonb(const struct sch_event *ev, struct tl_buf *tmp,
+                           struct tl_error *err)
 {
         tl_status rc = TL_OK;
 
-        if (!ev->dim_count)
-                return put_null(o, err);
         tl_buf_clear(tmp);
+        if (!ev->dim_count)
+                return TL_OK;
         rc = tl_buf_append(tmp, "\1{", 2, err);
         for (uint32_t i = 0; !rc && i < ev->dim_count; i++) {
                 const struct sch_str *kv[2] = {&ev->dims[i].key,
@@ -169,7 +141,7 @@ static tl_status put_dims(struct tl_buf *o, const struct sch_event *ev,
         }
         if (!rc)
                 rc = tl_buf_append(tmp, "}", 1, err);
-        return rc ? rc : put_field(o, tmp->data, tmp->len, err);
+        return rc;
 }
 
 /* The first 16 bytes of SHA-256 of 't'. */
@@ -235,13 +207,36 @@ static tl_status event_key(struct meter_batch *b, const struct sch_event *ev,
         return rc ? rc : digest16(t, out, err);
 }
 
-static tl_status stage_row(struct meter_batch *b, const struct sch_event *ev,
-                           const struct meter_row *row,
-                           const struct meter_part *part, struct tl_error *err)
+/* The row's dedup key in the meter_keys staging COPY. */
+static tl_status stage_key(struct meter_batch *b, const struct sch_event *ev,
+                           const struct meter_row *row, struct tl_error *err)
 {
-        struct tl_buf *o = &b->stage;
-        struct tl_buf *tmp = &b->scratch;
-        unsigned char ah[16], key[METER_KEY_BYTES];
+        struct tl_buf *k = &b->keys;
+        unsigned char key[METER_KEY_BYTES];
+        tl_status rc = k->len ? TL_OK : meter_copy_header(k, err);
+
+        if (!rc)
+                rc = event_key(b, ev, key, err);
+        if (!rc)
+                rc = put_be(k, KEY_FIELDS, 2, err);
+        if (!rc)
+                rc = put_int(k, (int64_t)(row - b->rows), 4, err);
+        if (!rc)
+                rc = put_field(k, key, METER_KEY_BYTES, err);
+        if (!rc)
+                rc = put_field(k, row->hash, SCH_HASH_BYTES, err);
+        if (!rc)
+                rc = put_int(k, ev->time_us - METER_PG_EPOCH_US, 8, err);
+        return rc;
+}
+
+/* The row's tuple of the events COPY, sent only if its key is new. */
+static tl_status stage_event(struct meter_batch *b, const struct sch_event *ev,
+                             struct meter_row *row,
+                             const struct meter_part *part,
+                             struct tl_error *err)
+{
+        struct tl_buf *o = &b->evtup;
         bool tok = ev->type == SCH_TYPE_TOKENS;
         bool itr = ev->type == SCH_TYPE_ITERATIONS;
         bool mac = ev->type == SCH_TYPE_MATRIX_OPS;
@@ -249,15 +244,10 @@ static tl_status stage_row(struct meter_batch *b, const struct sch_event *ev,
         struct sch_str topic = {part->topic, (uint32_t)strlen(part->topic)};
         tl_status rc;
 
-        rc = o->len ? TL_OK : meter_copy_header(o, err);
+        row->ev_off = o->len;
+        rc = put_be(o, EVENT_FIELDS, 2, err);
         if (!rc)
-                rc = attrs_hash(ev, tmp, ah, err);
-        if (!rc)
-                rc = put_be(o, STAGE_FIELDS, 2, err);
-        if (!rc)
-                rc = put_int(o, (int64_t)(row - b->rows), 4, err);
-        if (!rc)
-                rc = put_int(o, ev->time_us - PG_EPOCH_US, 8, err);
+                rc = put_int(o, ev->time_us - METER_PG_EPOCH_US, 8, err);
         if (!rc)
                 rc = put_text(o, ev->subject, err);
         if (!rc)
@@ -295,7 +285,8 @@ static tl_status stage_row(struct meter_batch *b, const struct sch_event *ev,
                 rc = seat ? put_text(o, ev->model_class, err)
                           : put_null(o, err);
         if (!rc)
-                rc = put_dims(o, ev, tmp, err);
+                rc = b->dims.len ? put_field(o, b->dims.data, b->dims.len, err)
+                                 : put_null(o, err);
         if (!rc)
                 rc = put_field(o, row->hash, SCH_HASH_BYTES, err);
         if (!rc)
@@ -304,12 +295,60 @@ static tl_status stage_row(struct meter_batch *b, const struct sch_event *ev,
                 rc = put_int(o, part->partition, 4, err);
         if (!rc)
                 rc = put_int(o, row->offset, 8, err);
+        row->ev_len = (uint32_t)(o->len - row->ev_off);
+        return rc;
+}
+
+/* The row's rollup group and the counters it adds there if stored. Seats
+   are counted from the events, not rolled up. */
+static tl_status stage_rollup(struct meter_batch *b, const struct sch_event *ev,
+                              struct meter_row *row, struct tl_error *err)
+{
+        bool tok = ev->type == SCH_TYPE_TOKENS;
+        bool itr = ev->type == SCH_TYPE_ITERATIONS;
+        struct meter_group key = {0};
+        tl_time_us t = ev->time_us;
+        tl_status rc;
+
+        row->group = METER_NO_GROUP;
+        if (ev->type == SCH_TYPE_SEAT)
+                return TL_OK;
+        rc = attrs_hash(ev, &b->scratch, key.attrs, err);
+        if (rc)
+                return rc;
+        key.customer = ev->subject.ptr;
+        key.customer_len = ev->subject.len;
+        key.model = ev->model.ptr;
+        key.model_len = ev->model.ptr ? ev->model.len : 0;
+        key.decoding = (tok || itr) ? ev->decoding.ptr : NULL;
+        key.decoding_len = key.decoding ? ev->decoding.len : 0;
+        key.dims = b->dims.len ? b->dims.data : NULL;
+        key.dims_len = (uint32_t)b->dims.len;
+        key.day = (int32_t)(t >= 0 ? t / TL_US_PER_DAY
+                                   : -((-t - 1) / TL_US_PER_DAY) - 1);
+        key.type = (int16_t)ev->type;
+        key.deployment = (int16_t)ev->deployment;
+        row->n[0] = tok ? ev->input_tokens : 0;
+        row->n[1] = tok ? ev->output_tokens : 0;
+        row->n[2] = tok ? ev->cached_input_tokens : 0;
+        row->n[3] = itr ? ev->iterations : 0;
+        row->n[4] = itr ? ev->tokens : 0;
+        row->n[5] = ev->type == SCH_TYPE_MATRIX_OPS ? ev->mac : 0;
+        return meter_rollup_find(&b->roll, &b->arena, &key, &row->group, err);
+}
+
+static tl_status stage_row(struct meter_batch *b, const struct sch_event *ev,
+                           struct meter_row *row, const struct meter_part *part,
+                           struct tl_error *err)
+{
+        tl_status rc = dims_jsonb(ev, &b->dims, err);
+
         if (!rc)
-                rc = put_field(o, ah, sizeof ah, err);
+                rc = stage_key(b, ev, row, err);
         if (!rc)
-                rc = event_key(b, ev, key, err);
+                rc = stage_event(b, ev, row, part, err);
         if (!rc)
-                rc = put_field(o, key, METER_KEY_BYTES, err);
+                rc = stage_rollup(b, ev, row, err);
         return rc;
 }
 
@@ -639,6 +678,25 @@ tl_status meter_batch_settle(struct meter_batch *b, struct meter_part *parts,
         for (size_t i = 0; i < b->ndead; i++)
                 parts[b->dead[i].part].dead += (uint64_t)b->dead[i].batch_count;
         return TL_OK;
+}
+
+tl_status meter_batch_stored_copy(struct meter_batch *b, struct tl_buf *out,
+                                  size_t *rows, struct tl_error *err)
+{
+        tl_status rc = meter_copy_header(out, err);
+
+        *rows = 0;
+        for (size_t i = 0; !rc && i < b->nrows; i++) {
+                const struct meter_row *r = &b->rows[i];
+                if (r->fate != ROW_STORED)
+                        continue;
+                rc = tl_buf_append(out, b->evtup.data + r->ev_off, r->ev_len,
+                                   err);
+                if (r->group != METER_NO_GROUP)
+                        meter_rollup_add(&b->roll, r->group, r->n);
+                (*rows)++;
+        }
+        return rc ? rc : meter_copy_trailer(out, err);
 }
 
 tl_status meter_batch_dead_copy(const struct meter_batch *b,

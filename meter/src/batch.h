@@ -15,6 +15,8 @@
 #include "schemas/decode.h"
 #include "schemas/event.h"
 
+#include "rollup.h"
+
 /*
 ** An assigned partition. 'stored' is the next offset the database holds for
 ** it as far as this process knows (-1: no row yet); a commit checks it
@@ -52,6 +54,10 @@ struct meter_row {
         unsigned char db_hash[SCH_HASH_BYTES];
         const char *subject, *source, *id; /* arena copies */
         uint32_t subject_len, source_len, id_len;
+        size_t ev_off;   /* its tuple in the batch's 'evtup' */
+        uint32_t ev_len;
+        uint32_t group;  /* rollup group, METER_NO_GROUP for seats */
+        uint64_t n[METER_SUMS]; /* what it adds to the group if stored */
 };
 
 /* Something that cannot be stored, with why. */
@@ -73,9 +79,12 @@ struct meter_batch {
         struct meter_dead *dead;
         size_t ndead, dead_cap;
         uint64_t units;   /* events and batch elements consumed */
-        size_t staged;    /* rows written to 'stage' */
-        struct tl_buf stage; /* COPY BINARY of the staging rows, no trailer */
+        size_t staged;    /* rows with a key in 'keys' */
+        struct tl_buf keys;  /* COPY BINARY of meter_keys, no trailer */
+        struct tl_buf evtup; /* events COPY tuples of the staged rows */
+        struct tl_buf dims;  /* the current event's dimensions as jsonb */
         struct tl_buf scratch;
+        struct meter_rollup roll;
         uint32_t *slots;     /* in-batch dedup: row index + 1, 0 empty */
         size_t slot_cap;
         int32_t months[512]; /* months touched, as year * 12 + month - 1 */
@@ -117,9 +126,13 @@ tl_status meter_batch_dead(struct meter_batch *b, uint32_t pi, int64_t offset,
                            const char *fmt, ...)
         __attribute__((format(printf, 9, 10)));
 
-/* The COPY BINARY signature and trailer around tuples. */
-tl_status meter_copy_header(struct tl_buf *out, struct tl_error *err);
-tl_status meter_copy_trailer(struct tl_buf *out, struct tl_error *err);
+/*
+** The events COPY BINARY (header to trailer) of the rows settled as
+** stored, and their sums added to the rollup groups; '*rows' gets how
+** many. Call once, after meter_batch_settle().
+*/
+tl_status meter_batch_stored_copy(struct meter_batch *b, struct tl_buf *out,
+                                  size_t *rows, struct tl_error *err);
 
 /* Tuples of the dead-letter COPY for the batch's dead letters. */
 tl_status meter_batch_dead_copy(const struct meter_batch *b,

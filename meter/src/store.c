@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "schemas/db.h"
+#include "copy.h"
 #include "service.h"
 
 #define MONTH_CACHE 512
@@ -21,52 +22,48 @@ struct meter_store {
         int nmonths;
         struct tl_buf sql;  /* array parameters */
         struct tl_buf copy; /* dead-letter COPY */
-        int64_t t_begin, t_copy, t_chain, t_rest, t_commit; /* phases, us */
+        /* phases, us */
+        int64_t t_begin, t_copy, t_chain, t_events, t_roll, t_rest, t_commit;
 };
 
+/* Only the keys are staged: the events of new keys are copied straight
+   into `events` once the database has said which keys are new, and the
+   rollups come summed from the meter. */
 static const char STAGE_DDL[] =
-        "CREATE TEMP TABLE IF NOT EXISTS meter_stage ("
-        " seq int4, event_time timestamptz, customer_id text, type int2,"
-        " source text, event_id text, model text, deployment int2,"
-        " decoding text, input_tokens int8, output_tokens int8,"
-        " cached_input_tokens int8, iterations int8, tokens int8, mac int8,"
-        " device_id text, seat_action int2, model_class text, dims jsonb,"
-        " content_hash bytea, kafka_topic text, kafka_partition int4,"
-        " kafka_offset int8, attrs_hash bytea, key_hash bytea)"
-        " ON COMMIT DELETE ROWS";
+        "CREATE TEMP TABLE IF NOT EXISTS meter_keys ("
+        " seq int4, key_hash bytea, content_hash bytea,"
+        " event_time timestamptz) ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS meter_roll ("
+        " customer_id text, day date, type int2, attrs_hash bytea,"
+        " model text, deployment int2, decoding text, dims jsonb,"
+        " event_count int8, input_tokens numeric, output_tokens numeric,"
+        " cached_input_tokens numeric, iterations numeric, tokens numeric,"
+        " mac numeric) ON COMMIT DELETE ROWS";
 
-/* Dedup insert, events, rollups; returns the staged rows that were not new.
+/* The dedup insert; returns the staged rows whose key was there before.
    Locks are taken in key order so concurrent meters cannot deadlock. */
 static const char CHAIN_SQL[] =
         "WITH ins AS ("
         " INSERT INTO event_keys (key_hash, content_hash, event_time)"
         " SELECT key_hash, content_hash, event_time"
-        " FROM meter_stage ORDER BY key_hash"
-        " ON CONFLICT DO NOTHING RETURNING key_hash),"
-        "fresh AS (SELECT s.* FROM meter_stage s JOIN ins USING (key_hash)),"
-        "ev AS (INSERT INTO events (event_time, customer_id, type, source,"
-        " event_id, model, deployment, decoding, input_tokens, output_tokens,"
-        " cached_input_tokens, iterations, tokens, mac, device_id,"
-        " seat_action, model_class, dims, content_hash, kafka_topic,"
-        " kafka_partition, kafka_offset)"
-        " SELECT event_time, customer_id, type, source, event_id, model,"
+        " FROM meter_keys ORDER BY key_hash"
+        " ON CONFLICT DO NOTHING RETURNING key_hash)"
+        "SELECT s.seq FROM meter_keys s WHERE NOT EXISTS (SELECT 1 FROM ins i"
+        " WHERE i.key_hash = s.key_hash)";
+
+static const char EVENTS_COPY[] =
+        "COPY events (event_time, customer_id, type, source, event_id, model,"
         " deployment, decoding, input_tokens, output_tokens,"
         " cached_input_tokens, iterations, tokens, mac, device_id,"
         " seat_action, model_class, dims, content_hash, kafka_topic,"
-        " kafka_partition, kafka_offset FROM fresh),"
-        "roll AS (INSERT INTO usage_rollups AS r (customer_id, day, type,"
-        " attrs_hash, model, deployment, decoding, dims, event_count,"
-        " input_tokens, output_tokens, cached_input_tokens, iterations,"
-        " tokens, mac)"
-        " SELECT customer_id, (event_time AT TIME ZONE 'UTC')::date, type,"
-        " attrs_hash, min(coalesce(model, '')), min(coalesce(deployment, 0)),"
-        " min(coalesce(decoding, '')),"
-        " (array_agg(coalesce(dims, '{}'::jsonb)))[1], count(*),"
-        " coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),"
-        " coalesce(sum(cached_input_tokens), 0),"
-        " coalesce(sum(iterations), 0), coalesce(sum(tokens), 0),"
-        " coalesce(sum(mac), 0)"
-        " FROM fresh WHERE type <> 4 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+        " kafka_partition, kafka_offset) FROM STDIN BINARY";
+
+/* In key order, for the same reason as the keys. */
+static const char ROLL_SQL[] =
+        "INSERT INTO usage_rollups AS r (customer_id, day, type, attrs_hash,"
+        " model, deployment, decoding, dims, event_count, input_tokens,"
+        " output_tokens, cached_input_tokens, iterations, tokens, mac)"
+        " SELECT * FROM meter_roll ORDER BY 1, 2, 3, 4"
         " ON CONFLICT (customer_id, day, type, attrs_hash) DO UPDATE SET"
         " event_count = r.event_count + EXCLUDED.event_count,"
         " input_tokens = r.input_tokens + EXCLUDED.input_tokens,"
@@ -74,17 +71,16 @@ static const char CHAIN_SQL[] =
         " cached_input_tokens = r.cached_input_tokens"
         "  + EXCLUDED.cached_input_tokens,"
         " iterations = r.iterations + EXCLUDED.iterations,"
-        " tokens = r.tokens + EXCLUDED.tokens, mac = r.mac + EXCLUDED.mac)"
-        "SELECT s.seq FROM meter_stage s WHERE NOT EXISTS (SELECT 1 FROM ins i"
-        " WHERE i.key_hash = s.key_hash)";
+        " tokens = r.tokens + EXCLUDED.tokens, mac = r.mac + EXCLUDED.mac";
 
 static const struct {
         const char *name;
         const char *sql;
 } PREPARED[] = {
         {"chain", CHAIN_SQL},
+        {"roll", ROLL_SQL},
         {"probe", "SELECT s.seq, k.content_hash"
-                  " FROM meter_stage s JOIN event_keys k USING (key_hash)"
+                  " FROM meter_keys s JOIN event_keys k USING (key_hash)"
                   " WHERE s.seq = ANY($1::int4[])"},
         {"fence", "SELECT kafka_topic, kafka_partition, next_offset"
                   " FROM consumer_offsets WHERE consumer_group = $1"
@@ -488,6 +484,31 @@ static tl_status write_counts(struct meter_store *st, struct meter_part *parts,
         return run(st, "counts", 7, params, NULL, err);
 }
 
+/* The events of new keys, then the rollups they add to. */
+static tl_status write_stored(struct meter_store *st, struct meter_batch *b,
+                              struct tl_error *err)
+{
+        size_t rows;
+        tl_status rc;
+
+        tl_buf_clear(&st->copy);
+        rc = meter_batch_stored_copy(b, &st->copy, &rows, err);
+        if (!rc && rows)
+                rc = copy_in(st, EVENTS_COPY, st->copy.data, st->copy.len,
+                             err);
+        st->t_events = tl_mono_us();
+        if (!rc) {
+                tl_buf_clear(&st->copy);
+                rc = meter_rollup_copy(&b->roll, &st->copy, &rows, err);
+        }
+        if (!rc && rows)
+                rc = copy_in(st, "COPY meter_roll FROM STDIN BINARY",
+                             st->copy.data, st->copy.len, err);
+        if (!rc && rows)
+                rc = run(st, "roll", 0, NULL, NULL, err);
+        return rc;
+}
+
 static tl_status transaction(struct meter_store *st, struct meter_batch *b,
                              struct meter_part *parts, size_t nparts,
                              struct tl_error *err)
@@ -497,23 +518,27 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
 
         st->t_begin = tl_mono_us();
         if (b->staged)
-                rc = meter_copy_trailer(&b->stage, err);
+                rc = meter_copy_trailer(&b->keys, err);
         if (!rc)
                 rc = exec_ok(st, "BEGIN", "BEGIN", err);
         if (!rc)
                 rc = fence(st, parts, nparts, err);
         if (!rc && b->staged)
-                rc = copy_in(st, "COPY meter_stage FROM STDIN BINARY",
-                             b->stage.data, b->stage.len, err);
+                rc = copy_in(st, "COPY meter_keys FROM STDIN BINARY",
+                             b->keys.data, b->keys.len, err);
         st->t_copy = tl_mono_us();
         if (!rc && b->staged)
                 rc = run(st, "chain", 0, NULL, &notnew, err);
-        st->t_chain = tl_mono_us();
         if (!rc && b->staged)
                 rc = classify(st, b, notnew, err);
         PQclear(notnew);
+        st->t_chain = tl_mono_us();
         if (!rc)
                 rc = meter_batch_settle(b, parts, err);
+        st->t_events = st->t_chain;
+        if (!rc && b->staged)
+                rc = write_stored(st, b, err);
+        st->t_roll = tl_mono_us();
         if (!rc && b->ndead) {
                 tl_buf_clear(&st->copy);
                 rc = meter_batch_dead_copy(b, parts, st->group, &st->copy,
@@ -559,11 +584,13 @@ tl_status meter_store_commit(struct meter_store *st, struct meter_batch *b,
                 if (parts[i].last >= 0)
                         parts[i].stored = parts[i].last + 1;
         tl_log(TL_LOG_DEBUG, "meter", "transaction",
-               "staged=%zu copy_ms=%.1f chain_ms=%.1f rest_ms=%.1f "
-               "commit_ms=%.1f",
+               "staged=%zu keys_ms=%.1f dedup_ms=%.1f events_ms=%.1f "
+               "rollups_ms=%.1f rest_ms=%.1f commit_ms=%.1f",
                b->staged, (double)(st->t_copy - st->t_begin) / 1000,
                (double)(st->t_chain - st->t_copy) / 1000,
-               (double)(st->t_rest - st->t_chain) / 1000,
+               (double)(st->t_events - st->t_chain) / 1000,
+               (double)(st->t_roll - st->t_events) / 1000,
+               (double)(st->t_rest - st->t_roll) / 1000,
                (double)(st->t_commit - st->t_rest) / 1000);
         return TL_OK;
 }
