@@ -56,6 +56,7 @@ void meter_batch_release(struct meter_batch *b)
         tl_free(b->rows);
         tl_free(b->dead);
         tl_free(b->slots);
+        tl_free(b->parts);
         tl_buf_release(&b->keys);
         tl_buf_release(&b->evtup);
         tl_buf_release(&b->dims);
@@ -584,10 +585,32 @@ static tl_status add_cbor(struct meter_batch *b, rd_kafka_message_t *msg,
         return TL_OK;
 }
 
-tl_status meter_batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
-                          struct meter_part *part, uint32_t pi,
-                          struct tl_error *err)
+tl_status meter_batch_bind(struct meter_batch *b,
+                           const struct meter_part *parts, size_t n,
+                           struct tl_error *err)
 {
+        if (n > b->parts_cap) {
+                struct meter_part *np = tl_realloc(b->parts, n * sizeof *np);
+                if (!np)
+                        return tl_fail(err, TL_ENOMEM,
+                                       "meter batch: out of memory");
+                b->parts = np;
+                b->parts_cap = n;
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct meter_part *p = &b->parts[i];
+                memcpy(p, &parts[i], sizeof *p);
+                p->last = -1;
+                p->consumed = p->stored_n = p->dups = p->dead = 0;
+        }
+        b->nparts = n;
+        return TL_OK;
+}
+
+tl_status meter_batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
+                          uint32_t pi, struct tl_error *err)
+{
+        struct meter_part *part = &b->parts[pi];
         char ctbuf[128];
         const char *ct;
         tl_status rc;
@@ -602,7 +625,6 @@ tl_status meter_batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
         if (!b->started_us)
                 b->started_us = tl_mono_us();
         part->last = msg->offset;
-        part->pos = msg->offset + 1;
         if (!msg->payload || msg->len == 0) {
                 b->units++;
                 part->consumed++;
@@ -636,9 +658,10 @@ tl_status meter_batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
         }
 }
 
-tl_status meter_batch_settle(struct meter_batch *b, struct meter_part *parts,
-                             struct tl_error *err)
+tl_status meter_batch_settle(struct meter_batch *b, struct tl_error *err)
 {
+        struct meter_part *parts = b->parts;
+
         for (size_t i = 0; i < b->nrows; i++) {
                 struct meter_row *r = &b->rows[i];
                 struct meter_part *p = &parts[r->part];

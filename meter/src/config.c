@@ -37,6 +37,7 @@ void meter_config_init(struct meter_config *c)
         c->offset_reset = METER_RESET_EARLIEST;
         c->batch_events = 20000;
         c->batch_ms = 500;
+        c->writers = 2;
         c->skew_s = 3600;
 }
 
@@ -144,6 +145,8 @@ tl_status meter_config_set(struct meter_config *c, const char *key,
                 return set_long(&c->batch_events, v, 1, 1000000, err);
         if (!strcmp(key, "meter.batch_ms"))
                 return set_long(&c->batch_ms, v, 1, 60000, err);
+        if (!strcmp(key, "meter.writers"))
+                return set_long(&c->writers, v, 1, 16, err);
         if (!strcmp(key, "meter.skew_seconds"))
                 return set_long(&c->skew_s, v, 0, 86400 * 365, err);
         if (!strcmp(key, "meter.exit_idle_ms"))

@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "usage.h"
+#include "writer.h"
 
 const int meter_lat_bounds_ms[METER_LAT_BUCKETS] = {5,   10,  25,   50,
                                                     100, 250, 500,  1000,
@@ -53,16 +54,15 @@ static void kafka_error(rd_kafka_t *rk, int code, const char *reason,
 
 /* ---- the database connection ---------------------------------------------- */
 
-/* Connect, retrying with backoff until it works or the meter stops. */
-static bool ensure_store(struct meter *m)
+bool meter_ensure_store(struct meter *m, struct meter_store **st)
 {
         long backoff = 100;
 
-        while (!meter_store_alive(m->st) && !*m->stop) {
+        while (!meter_store_alive(*st) && !*m->stop) {
                 struct tl_error e = {0};
                 char q[600];
-                meter_store_free(&m->st);
-                if (meter_store_open(m->cfg->group, &m->st, &e) == TL_OK) {
+                meter_store_free(st);
+                if (meter_store_open(m->cfg->group, st, &e) == TL_OK) {
                         m->db_up = 1;
                         tl_log(TL_LOG_INFO, "meter", "database connected", "group=%s", m->cfg->group);
                         break;
@@ -75,19 +75,10 @@ static bool ensure_store(struct meter *m)
                 sleep_ms(backoff);
                 backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
         }
-        return meter_store_alive(m->st);
+        return meter_store_alive(*st);
 }
 
 /* ---- partitions ------------------------------------------------------------- */
-
-static void parts_reset_batch(struct meter *m)
-{
-        for (size_t i = 0; i < m->nparts; i++) {
-                struct meter_part *p = &m->parts[i];
-                p->last = -1;
-                p->consumed = p->stored_n = p->dups = p->dead = 0;
-        }
-}
 
 static struct meter_part *find_part(struct meter *m, const char *topic,
                                     int32_t partition, uint32_t *index)
@@ -116,7 +107,7 @@ static bool resync(struct meter *m)
         char q[600];
 
         while (!*m->stop) {
-                if (!ensure_store(m))
+                if (!meter_ensure_store(m, &m->st))
                         return false;
                 pthread_mutex_lock(&m->lock);
                 tl_status rc = meter_store_load_offsets(m->st, m->parts,
@@ -150,19 +141,12 @@ static bool resync(struct meter *m)
         return true;
 }
 
-/* Forget the batch: committed, or dropped to be read again. */
-static void end_batch(struct meter *m)
+static void count_batch(struct meter *m, const struct meter_batch *b)
 {
-        meter_batch_clear(&m->batch);
-        parts_reset_batch(m);
-}
+        int64_t lat = tl_mono_us() - b->started_us;
 
-static void count_batch(struct meter *m)
-{
-        int64_t lat = tl_mono_us() - m->batch.started_us;
-
-        for (size_t i = 0; i < m->nparts; i++) {
-                const struct meter_part *p = &m->parts[i];
+        for (size_t i = 0; i < b->nparts; i++) {
+                const struct meter_part *p = &b->parts[i];
                 m->consumed += p->consumed;
                 m->stored += p->stored_n;
                 m->duplicates += p->dups;
@@ -176,44 +160,101 @@ static void count_batch(struct meter *m)
                         m->lat_buckets[i]++;
 }
 
-/* Commit the batch. On failure it is dropped and the partitions resynced. */
-static void flush(struct meter *m)
-{
-        struct tl_error e = {0};
-        char q[600];
-        tl_status rc;
+/* ---- lanes: partition i is written by lane i % nlanes ---------------------- */
 
-        if (!m->batch.nmsg)
+static struct meter_lane *lane_of(struct meter *m, uint32_t pi)
+{
+        return &m->lanes[pi % (uint32_t)m->nlanes];
+}
+
+/* Take back the batch the lane's writer committed and apply the outcome:
+   the new stored offsets, or a resync to read it again. */
+static void lane_settle(struct meter *m, struct meter_lane *l)
+{
+        struct meter_batch *b;
+        struct tl_error e = {0};
+        tl_status rc;
+        char q[600];
+
+        meter_writer_take(&l->w, &b, &rc, &e);
+        if (!b)
                 return;
-        if (!meter_store_alive(m->st)) {
-                end_batch(m);
-                if (!m->in_revoke)
-                        resync(m);
-                return;
-        }
-        pthread_mutex_lock(&m->lock);
-        rc = meter_store_commit(m->st, &m->batch, m->parts, m->nparts, &e);
-        pthread_mutex_unlock(&m->lock);
         if (rc == TL_OK) {
-                count_batch(m);
+                pthread_mutex_lock(&m->lock);
+                for (size_t i = 0; i < b->nparts && i < m->nparts; i++)
+                        if (b->parts[i].last >= 0)
+                                m->parts[i].stored = b->parts[i].stored;
+                pthread_mutex_unlock(&m->lock);
+                count_batch(m, b);
                 tl_log(TL_LOG_DEBUG, "meter", "batch stored",
-                       "units=%" PRIu64 " rows=%zu dead=%zu", m->batch.units,
-                       m->batch.nrows, m->batch.ndead);
-                end_batch(m);
-                return;
+                       "units=%" PRIu64 " rows=%zu dead=%zu", b->units,
+                       b->nrows, b->ndead);
+        } else {
+                if (rc == TL_ECONFLICT)
+                        m->conflicts++;
+                else
+                        m->db_errors++;
+                tl_log(TL_LOG_WARN, "meter",
+                       "batch not stored; reading it again",
+                       "status=%s error=%s", tl_status_name(rc),
+                       tl_log_quote(e.msg, q, sizeof q));
+                m->need_resync = true;
         }
-        if (rc == TL_ECONFLICT)
-                m->conflicts++;
-        else
-                m->db_errors++;
-        if (!meter_store_alive(m->st))
-                m->db_up = 0;
-        tl_log(TL_LOG_WARN, "meter", "batch not stored; reading it again",
-               "status=%s error=%s", tl_status_name(rc),
-               tl_log_quote(e.msg, q, sizeof q));
-        end_batch(m);
+        meter_batch_clear(b);
+}
+
+/* Hand the lane's filling batch to its writer, once the one before is
+   back: a partition's batches commit in order, one at a time. */
+static void lane_submit(struct meter *m, struct meter_lane *l)
+{
+        struct meter_batch *b = &l->b[l->fill];
+
+        lane_settle(m, l);
+        if (!b->nmsg || m->need_resync)
+                return;
+        /* The fence compares with what the batch before just stored. */
+        for (size_t i = 0; i < b->nparts && i < m->nparts; i++)
+                b->parts[i].stored = m->parts[i].stored;
+        meter_writer_hand(&l->w, b);
+        l->fill = !l->fill;
+}
+
+/* After a failure: wait for every writer, drop whatever is not committed,
+   and read again from the stored offsets (not while revoking: the
+   partitions are going away). */
+static void recover(struct meter *m)
+{
+        for (int i = 0; i < m->nlanes; i++)
+                lane_settle(m, &m->lanes[i]);
+        for (int i = 0; i < m->nlanes; i++) {
+                meter_batch_clear(&m->lanes[i].b[0]);
+                meter_batch_clear(&m->lanes[i].b[1]);
+        }
+        m->need_resync = false;
         if (!m->in_revoke)
                 resync(m);
+}
+
+/* Commit everything decoded so far and wait for it. */
+static void flush_all(struct meter *m)
+{
+        for (int i = 0; i < m->nlanes; i++)
+                lane_submit(m, &m->lanes[i]);
+        for (int i = 0; i < m->nlanes; i++)
+                lane_settle(m, &m->lanes[i]);
+        if (m->need_resync)
+                recover(m);
+}
+
+/* Nothing decoded and nothing being written. */
+static bool lanes_idle(const struct meter *m)
+{
+        for (int i = 0; i < m->nlanes; i++) {
+                const struct meter_lane *l = &m->lanes[i];
+                if (l->b[l->fill].nmsg || l->w.job)
+                        return false;
+        }
+        return true;
 }
 
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -222,6 +263,10 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         struct meter *m = opaque;
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                /* Batches are bound to the old list: none may be left. */
+                m->in_revoke = true;
+                recover(m);
+                m->in_revoke = false;
                 pthread_mutex_lock(&m->lock);
                 m->nparts = 0;
                 if ((size_t)l->cnt > m->part_cap) {
@@ -250,7 +295,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         /* Revoked (or an error): finish the batch while the partitions are
            still ours; the fence refuses it if they no longer are. */
         m->in_revoke = true;
-        flush(m);
+        flush_all(m);
         m->in_revoke = false;
         pthread_mutex_lock(&m->lock);
         m->nparts = 0;
@@ -363,7 +408,19 @@ tl_status meter_new(const struct meter_config *c, struct meter **out,
                 return tl_fail(err, TL_ENOMEM, "meter: out of memory");
         m->cfg = c;
         pthread_mutex_init(&m->lock, NULL);
-        rc = meter_batch_init(&m->batch, c->skew_s * 1000000, err);
+        m->nlanes = (int)(c->writers > 0 ? c->writers : 1);
+        m->lanes = tl_calloc((size_t)m->nlanes, sizeof *m->lanes);
+        rc = m->lanes ? TL_OK
+                      : tl_fail(err, TL_ENOMEM, "meter: out of memory");
+        for (int i = 0; !rc && i < m->nlanes; i++) {
+                struct meter_lane *l = &m->lanes[i];
+                rc = meter_batch_init(&l->b[0], c->skew_s * 1000000, err);
+                if (!rc)
+                        rc = meter_batch_init(&l->b[1], c->skew_s * 1000000,
+                                              err);
+                if (!rc)
+                        rc = meter_writer_start(&l->w, m, err);
+        }
         if (!rc)
                 rc = make_consumer(m, err);
         if (!rc && c->rules) {
@@ -396,7 +453,13 @@ void meter_free(struct meter **pp)
         if (m->rk)
                 rd_kafka_destroy(m->rk);
         meter_store_free(&m->st);
-        meter_batch_release(&m->batch);
+        for (int i = 0; m->lanes && i < m->nlanes; i++) {
+                /* Writers first: they may still hold a batch. */
+                meter_writer_stop(&m->lanes[i].w);
+                meter_batch_release(&m->lanes[i].b[0]);
+                meter_batch_release(&m->lanes[i].b[1]);
+        }
+        tl_free(m->lanes);
         tl_free(m->parts);
         pthread_mutex_destroy(&m->lock);
         tl_free(m);
@@ -461,12 +524,29 @@ static void on_message(struct meter *m, rd_kafka_message_t *msg)
         }
         p->eof = false;
         m->last_msg_us = tl_mono_us();
-        if (meter_batch_add(&m->batch, msg, p, pi, &e)) {
-                char q[600];
-                tl_log(TL_LOG_ERROR, "meter", "batch dropped", "error=%s",
-                       tl_log_quote(e.msg, q, sizeof q));
-                end_batch(m);
-                resync(m);
+        {
+                struct meter_lane *l = lane_of(m, pi);
+                struct meter_batch *b = &l->b[l->fill];
+                tl_status rc = b->nmsg ? TL_OK
+                                       : meter_batch_bind(b, m->parts,
+                                                          m->nparts, &e);
+                if (rc)
+                        rd_kafka_message_destroy(msg);
+                else
+                        rc = meter_batch_add(b, msg, pi, &e);
+                p->pos = msg->offset + 1;
+                if (rc) {
+                        char q[600];
+                        tl_log(TL_LOG_ERROR, "meter", "batch dropped",
+                               "error=%s", tl_log_quote(e.msg, q, sizeof q));
+                        m->need_resync = true;
+                        recover(m);
+                        return;
+                }
+                if (b->units >= (uint64_t)m->cfg->batch_events)
+                        lane_submit(m, l);
+                if (m->need_resync)
+                        recover(m);
         }
 }
 
@@ -485,7 +565,7 @@ static void update_lag(struct meter *m)
 
 static bool caught_up(struct meter *m, int64_t now)
 {
-        if (!m->cfg->exit_idle_ms || !m->nparts || m->batch.nmsg)
+        if (!m->cfg->exit_idle_ms || !m->nparts || !lanes_idle(m))
                 return false;
         for (size_t i = 0; i < m->nparts; i++)
                 if (!m->parts[i].eof)
@@ -502,7 +582,7 @@ tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
         const struct meter_config *c = m->cfg;
 
         m->stop = stop;
-        if (!ensure_store(m))
+        if (!meter_ensure_store(m, &m->st))
                 return TL_OK; /* stopped before the database came */
         subs = rd_kafka_topic_partition_list_new(c->topic_count);
         for (int i = 0; i < c->topic_count; i++)
@@ -521,21 +601,36 @@ tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
                 int timeout = 100;
                 rd_kafka_message_t *msg;
 
-                if (m->batch.nmsg) {
-                        int64_t left = m->batch.started_us +
-                                       c->batch_ms * 1000 - now;
-                        timeout = left <= 0 ? 0 : (int)(left / 1000);
-                        if (timeout > 100)
-                                timeout = 100;
+                for (int i = 0; i < m->nlanes; i++) {
+                        const struct meter_batch *b =
+                                &m->lanes[i].b[m->lanes[i].fill];
+                        int64_t left = b->started_us + c->batch_ms * 1000 -
+                                       now;
+                        if (m->lanes[i].w.job && timeout > 10)
+                                timeout = 10; /* a commit to take back */
+                        if (!b->nmsg)
+                                continue;
+                        left = left <= 0 ? 0 : left / 1000;
+                        if (left < timeout)
+                                timeout = (int)left;
                 }
                 msg = rd_kafka_consumer_poll(m->rk, timeout);
                 if (msg)
                         on_message(m, msg);
                 now = tl_mono_us();
-                if (m->batch.units >= (uint64_t)c->batch_events ||
-                    (m->batch.nmsg &&
-                     now - m->batch.started_us >= c->batch_ms * 1000))
-                        flush(m);
+                for (int i = 0; i < m->nlanes; i++) {
+                        struct meter_lane *l = &m->lanes[i];
+                        const struct meter_batch *b = &l->b[l->fill];
+                        /* Counters, offsets and lag follow each commit at
+                           once, not when the lane's next batch goes. */
+                        if (meter_writer_finished(&l->w))
+                                lane_settle(m, l);
+                        if (b->nmsg &&
+                            now - b->started_us >= c->batch_ms * 1000)
+                                lane_submit(m, l);
+                }
+                if (m->need_resync)
+                        recover(m);
                 if (now - m->last_lag_us > 1000000) {
                         update_lag(m);
                         m->last_lag_us = now;
@@ -543,7 +638,7 @@ tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
                 if (caught_up(m, now))
                         break;
         }
-        flush(m);
+        flush_all(m);
         tl_log(TL_LOG_INFO, "meter", "stopping", "consumed=%" PRIu64
                " stored=%" PRIu64 " duplicates=%" PRIu64
                " dead_lettered=%" PRIu64,

@@ -8,6 +8,7 @@
 #include "batch.h"
 #include "meter/meter.h"
 #include "store.h"
+#include "writer.h"
 
 /* Upper bounds of the batch-latency histogram, in milliseconds. */
 #define METER_LAT_BUCKETS 11
@@ -15,11 +16,20 @@ extern const int meter_lat_bounds_ms[METER_LAT_BUCKETS];
 
 struct meter_http;
 
+/* A writer and its two batches: one filling, one being committed. */
+struct meter_lane {
+        struct meter_writer w;
+        struct meter_batch b[2];
+        int fill; /* index of the batch being filled */
+};
+
 struct meter {
         const struct meter_config *cfg;
         rd_kafka_t *rk;
-        struct meter_store *st;
-        struct meter_batch batch;
+        struct meter_store *st; /* the consumer thread's: offsets on resync */
+        struct meter_lane *lanes;
+        int nlanes;
+        bool need_resync; /* a batch failed: drop the rest, read again */
 
         /* Assigned partitions; the HTTP thread reads them under 'lock'. */
         pthread_mutex_t lock;
@@ -43,6 +53,10 @@ struct meter {
         struct meter_http *http;
         struct meter_usage *usage; /* NULL without meter.rules, or failing */
 };
+
+/* Connect '*st', retrying with backoff until it works or the meter stops;
+   false when stopped first. */
+bool meter_ensure_store(struct meter *m, struct meter_store **st);
 
 /* Prometheus text of the counters and per-partition lag. */
 tl_status meter_metrics_text(struct meter *m, struct tl_buf *out,

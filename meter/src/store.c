@@ -510,9 +510,10 @@ static tl_status write_stored(struct meter_store *st, struct meter_batch *b,
 }
 
 static tl_status transaction(struct meter_store *st, struct meter_batch *b,
-                             struct meter_part *parts, size_t nparts,
                              struct tl_error *err)
 {
+        struct meter_part *parts = b->parts;
+        size_t nparts = b->nparts;
         PGresult *notnew = NULL;
         tl_status rc = TL_OK;
 
@@ -534,7 +535,7 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
         PQclear(notnew);
         st->t_chain = tl_mono_us();
         if (!rc)
-                rc = meter_batch_settle(b, parts, err);
+                rc = meter_batch_settle(b, err);
         st->t_events = st->t_chain;
         if (!rc && b->staged)
                 rc = write_stored(st, b, err);
@@ -564,7 +565,6 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
 }
 
 tl_status meter_store_commit(struct meter_store *st, struct meter_batch *b,
-                             struct meter_part *parts, size_t nparts,
                              struct tl_error *err)
 {
         tl_status rc;
@@ -574,15 +574,15 @@ tl_status meter_store_commit(struct meter_store *st, struct meter_batch *b,
                                                "than 512 months");
         rc = ensure_months(st, b, err);
         if (!rc)
-                rc = transaction(st, b, parts, nparts, err);
+                rc = transaction(st, b, err);
         if (rc) {
                 if (meter_store_alive(st))
                         PQclear(PQexec(st->conn, "ROLLBACK"));
                 return rc;
         }
-        for (size_t i = 0; i < nparts; i++)
-                if (parts[i].last >= 0)
-                        parts[i].stored = parts[i].last + 1;
+        for (size_t i = 0; i < b->nparts; i++)
+                if (b->parts[i].last >= 0)
+                        b->parts[i].stored = b->parts[i].last + 1;
         tl_log(TL_LOG_DEBUG, "meter", "transaction",
                "staged=%zu keys_ms=%.1f dedup_ms=%.1f events_ms=%.1f "
                "rollups_ms=%.1f rest_ms=%.1f commit_ms=%.1f",

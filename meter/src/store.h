@@ -28,17 +28,16 @@ tl_status meter_store_load_offsets(struct meter_store *st,
                                    struct tl_error *err);
 
 /*
-** Write the batch in one transaction: staging COPY, dedup insert, events,
+** Write the batch in one transaction: keys COPY and dedup insert, events,
 ** rollups, dead letters (conflicting duplicates included), ingest counts
-** and offsets. First each batch partition's offset row is locked and
-** compared with its 'stored': when another consumer moved it, nothing is
-** written and TL_ECONFLICT is returned. On TL_OK each batch partition's
-** 'stored' is its new next offset and the batch's fates are settled.
-** TL_EDB on a database failure (rolled back). After a failure the batch's
-** fates and the parts' batch counters mean nothing: drop the batch.
+** and offsets. First each of the batch's partitions' offset row is locked
+** and compared with its 'stored' in b->parts: when another consumer moved
+** it, nothing is written and TL_ECONFLICT is returned. On TL_OK each of
+** those b->parts' 'stored' is its new next offset and the batch's fates are
+** settled. TL_EDB on a database failure (rolled back). After a failure the
+** batch's fates and shares mean nothing: drop the batch.
 */
 tl_status meter_store_commit(struct meter_store *st, struct meter_batch *b,
-                             struct meter_part *parts, size_t nparts,
                              struct tl_error *err);
 
 #endif

@@ -113,3 +113,18 @@ Test(cli, version_prints_version)
         cr_assert_eq(strncmp(r.out, "tally ", 6), 0);
         tk_proc_result_release(&r);
 }
+
+/* Writers out of range are refused before anything connects. */
+Test(cli, meter_writers_out_of_range_is_a_usage_error)
+{
+        static const char *const bad[] = {"0", "17", "two"};
+
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                struct tk_proc_result r = run("meter", "--writers", bad[i]);
+                cr_expect_eq(r.exit_code, 2, "--writers %s", bad[i]);
+                cr_expect(strstr(r.err, "meter.writers: expected an integer"
+                                        " in [1, 16]"),
+                          "%s", r.err);
+                tk_proc_result_release(&r);
+        }
+}

@@ -30,6 +30,7 @@ static int parse_flags(const struct cli_command *cmd, int argc, char **argv,
                 {"http", required_argument, NULL, 'H'},
                 {"batch-events", required_argument, NULL, 'n'},
                 {"batch-ms", required_argument, NULL, 'm'},
+                {"writers", required_argument, NULL, 'w'},
                 {"exit-idle-ms", required_argument, NULL, 'i'},
                 {"offset-reset", required_argument, NULL, 'r'},
                 {"set", required_argument, NULL, 'X'},
@@ -40,6 +41,7 @@ static int parse_flags(const struct cli_command *cmd, int argc, char **argv,
                 ['b'] = "kafka.brokers",      ['H'] = "meter.http",
                 ['n'] = "meter.batch_events", ['m'] = "meter.batch_ms",
                 ['i'] = "meter.exit_idle_ms", ['r'] = "kafka.offset_reset",
+                ['w'] = "meter.writers",
         };
         struct {
                 const char *key;

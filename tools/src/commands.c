@@ -30,7 +30,7 @@ const struct cli_command cli_commands[] = {
     {"meter", "the ingest service: Kafka -> PostgreSQL",
      "usage: tally meter [--config FILE] [--brokers LIST] [--topic T,...]\n"
      "                   [--group NAME] [--http HOST:PORT]\n"
-     "                   [--batch-events N] [--batch-ms MS]\n"
+     "                   [--batch-events N] [--batch-ms MS] [--writers N]\n"
      "                   [--offset-reset earliest|error] [--exit-idle-ms MS]\n"
      "                   [-X KEY=VALUE]...\n\n"
      "Consumes usage events from Kafka, validates, deduplicates and stores\n"
@@ -41,6 +41,8 @@ const struct cli_command cli_commands[] = {
      "                     environment (TALLY_KAFKA_BROKERS, TALLY_KAFKA_GROUP,\n"
      "                     TALLY_KAFKA_TOPICS, TALLY_METER_HTTP, libpq's PG*\n"
      "                     or DATABASE_URL) overrides it, flags override both\n"
+     "  --writers N        database connections committing batches at once\n"
+     "                     (default 2): partitions are split among them\n"
      "  --exit-idle-ms MS  stop once every partition is read to its end and\n"
      "                     nothing came for MS (tests, benchmarks, backfills)\n"
      "  -X KEY=VALUE       a librdkafka property (TLS, SASL, timeouts) or a\n"

@@ -35,6 +35,8 @@ struct meter_config {
         int prop_count;
         long batch_events;          /* units per transaction, default 20000 */
         long batch_ms;              /* age bound of a batch, default 500 */
+        long writers;               /* database connections writing
+                                       batches at once, default 2 */
         char *http;                 /* "HOST:PORT" to serve; NULL: none */
         char *rules;                /* catalog path for the usage API */
         char *customers;            /* customers file for the usage API */
