@@ -6,7 +6,7 @@
 #
 #   bench/bench_ingest.sh [--events N] [--duplicates R] [--partitions P]
 #                         [--batch B] [--encoding E] [--meters M]
-#                         [--build DIR]
+#                         [--writers W] [--build DIR]
 #
 # --meters M runs M instances in one consumer group (scale-out as in
 # production: each takes a share of the partitions and its own connection).
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 events=5000000 dups=0 partitions=128 batch=1000 encoding=cbor build=build
-customers=1000 meters=1
+customers=1000 meters=1 writers=
 while [ $# -gt 0 ]; do
   case $1 in
     --events) events=$2; shift 2 ;;
@@ -30,7 +30,8 @@ while [ $# -gt 0 ]; do
     --customers) customers=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --meters) meters=$2; shift 2 ;;
-    *) echo "usage: $0 [--events N] [--duplicates R] [--partitions P] [--batch B] [--encoding E] [--meters M] [--build DIR]" >&2; exit 2 ;;
+    --writers) writers=$2; shift 2 ;;
+    *) echo "usage: $0 [--events N] [--duplicates R] [--partitions P] [--batch B] [--encoding E] [--meters M] [--writers W] [--build DIR]" >&2; exit 2 ;;
   esac
 done
 tally=$PWD/$build/tools/tally
@@ -68,6 +69,7 @@ low=$(for p in $(seq 0 $((partitions - 1))); do
 t0=$(date +%s.%N)
 for i in $(seq "$meters"); do
   "$tally" meter --topic "$topic" --group bench --exit-idle-ms 3000 \
+    ${writers:+--writers "$writers"} \
     -X session.timeout.ms=6000 2>"$work/meter-$i.log" &
   meter_pids+=($!)
 done
