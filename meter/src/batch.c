@@ -208,6 +208,12 @@ static tl_status event_key(struct meter_batch *b, const struct sch_event *ev,
         return rc ? rc : digest16(t, out, err);
 }
 
+/* Days since 1970-01-01 of UTC time 't', rounded down. */
+static int64_t utc_day(tl_time_us t)
+{
+        return t >= 0 ? t / TL_US_PER_DAY : -((-t - 1) / TL_US_PER_DAY) - 1;
+}
+
 /* The row's dedup key in the meter_keys staging COPY. */
 static tl_status stage_key(struct meter_batch *b, const struct sch_event *ev,
                            const struct meter_row *row, struct tl_error *err)
@@ -308,7 +314,6 @@ static tl_status stage_rollup(struct meter_batch *b, const struct sch_event *ev,
         bool tok = ev->type == SCH_TYPE_TOKENS;
         bool itr = ev->type == SCH_TYPE_ITERATIONS;
         struct meter_group key = {0};
-        tl_time_us t = ev->time_us;
         tl_status rc;
 
         row->group = METER_NO_GROUP;
@@ -325,8 +330,7 @@ static tl_status stage_rollup(struct meter_batch *b, const struct sch_event *ev,
         key.decoding_len = key.decoding ? ev->decoding.len : 0;
         key.dims = b->dims.len ? b->dims.data : NULL;
         key.dims_len = (uint32_t)b->dims.len;
-        key.day = (int32_t)(t >= 0 ? t / TL_US_PER_DAY
-                                   : -((-t - 1) / TL_US_PER_DAY) - 1);
+        key.day = (int32_t)utc_day(ev->time_us);
         key.type = (int16_t)ev->type;
         key.deployment = (int16_t)ev->deployment;
         row->n[0] = tok ? ev->input_tokens : 0;
@@ -410,9 +414,7 @@ static void note_month(struct meter_batch *b, tl_time_us t)
         unsigned m, d;
         int32_t key;
 
-        tl_civil_from_days(t >= 0 ? t / TL_US_PER_DAY
-                                  : -((-t - 1) / TL_US_PER_DAY) - 1,
-                           &y, &m, &d);
+        tl_civil_from_days(utc_day(t), &y, &m, &d);
         key = (int32_t)(y * 12 + m - 1);
         for (int i = 0; i < b->nmonths; i++)
                 if (b->months[i] == key)

@@ -219,10 +219,8 @@ static void lane_submit(struct meter *m, struct meter_lane *l)
         l->fill = !l->fill;
 }
 
-/* After a failure: wait for every writer, drop whatever is not committed,
-   and read again from the stored offsets (not while revoking: the
-   partitions are going away). */
-static void recover(struct meter *m)
+/* Wait for every writer, then drop whatever is not committed. */
+static void drop_all(struct meter *m)
 {
         for (int i = 0; i < m->nlanes; i++)
                 lane_settle(m, &m->lanes[i]);
@@ -231,6 +229,13 @@ static void recover(struct meter *m)
                 meter_batch_clear(&m->lanes[i].b[1]);
         }
         m->need_resync = false;
+}
+
+/* After a failure: drop what is not committed and read again from the
+   stored offsets (not while revoking: the partitions are going away). */
+static void recover(struct meter *m)
+{
+        drop_all(m);
         if (!m->in_revoke)
                 resync(m);
 }
@@ -264,9 +269,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 /* Batches are bound to the old list: none may be left. */
-                m->in_revoke = true;
-                recover(m);
-                m->in_revoke = false;
+                drop_all(m);
                 pthread_mutex_lock(&m->lock);
                 m->nparts = 0;
                 if ((size_t)l->cnt > m->part_cap) {
@@ -539,14 +542,10 @@ static void on_message(struct meter *m, rd_kafka_message_t *msg)
                         char q[600];
                         tl_log(TL_LOG_ERROR, "meter", "batch dropped",
                                "error=%s", tl_log_quote(e.msg, q, sizeof q));
-                        m->need_resync = true;
-                        recover(m);
-                        return;
-                }
-                if (b->units >= (uint64_t)m->cfg->batch_events)
+                        m->need_resync = true; /* the loop recovers */
+                } else if (b->units >= (uint64_t)m->cfg->batch_events) {
                         lane_submit(m, l);
-                if (m->need_resync)
-                        recover(m);
+                }
         }
 }
 
