@@ -207,7 +207,6 @@ tl_status sch__builder_top(struct sch__builder *b, struct sch_str key,
 
 /* ---- time ---- */
 
-#define Y2000_US (INT64_C(946684800) * TL_US_PER_SEC)
 #define Y10000_S INT64_C(253402300800)
 
 static tl_status epoch_seconds(struct sch__builder *b,
@@ -267,7 +266,7 @@ static tl_status resolve_time(struct sch__builder *b,
                                       "or epoch seconds (tag 1), got %s",
                             got);
         }
-        if (t < Y2000_US) {
+        if (t < SCH__Y2000_US) {
                 tl_time_format_rfc3339(t, when, sizeof when);
                 return FAIL(b, err, TL_EINVAL,
                             "time: %s is before 2000-01-01T00:00:00Z", when);
@@ -511,6 +510,11 @@ static int spec_index(sch_event_type t, struct sch_str k)
                 return k.len == 3 && IS("mac") ? 2 : -1;
         }
 #undef IS
+}
+
+int sch__data_field_index(sch_event_type t, struct sch_str key)
+{
+        return spec_index(t, key);
 }
 
 /* One data field of an event whose type is known: typed, dimension, or

@@ -71,6 +71,13 @@ tl_status sch__builder_finish(struct sch__builder *b,
                               const struct sch_options *opt,
                               struct tl_error *err);
 
+/* Index of data field 'key' among the typed fields of type 't', -1 for
+   a dimension (or ignored) field. */
+int sch__data_field_index(sch_event_type t, struct sch_str key);
+
+/* Events before this are refused (events.md). */
+#define SCH__Y2000_US (INT64_C(946684800) * TL_US_PER_SEC)
+
 /* Name of a value's kind for messages: "text", "map", ... */
 const char *sch__kind_name(sch__kind k);
 
@@ -135,6 +142,7 @@ struct sch__cursor {
 /* Decoder internals shared by the two formats. */
 struct sch_decoder {
         struct tl_arena arena;
+        tl_time_us clock_us; /* the real clock when last read (fast path) */
         struct sch_options opt;
         struct sch__builder b;
 };

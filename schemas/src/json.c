@@ -2,25 +2,12 @@
    Written for the event's flat shape rather than built on a tree library:
    see docs/architecture.md (decode speed) and the differential tests that
    check it against jansson. */
-#include "builder.h"
+#include "json.h"
 
 #include <string.h>
 
 #include "core/str.h"
 
-
-/* 1 for bytes that may stand in a string as themselves: printable ASCII
-   other than '"' and '\\'. Everything else takes the slow path. */
-static const unsigned char plain[256] = {
-#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
-        R16(0), R16(0), /* 0x00-0x1f: control bytes */
-        1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f: '"' */
-        R16(1), R16(1),
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50-0x5f: '\\' */
-        R16(1), R16(1), /* 0x60-0x7f */
-        R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),
-#undef R16
-};
 
 static tl_status syntax(struct sch__cursor *j, const char *what)
 {
@@ -162,26 +149,6 @@ static tl_status unescape(struct sch__cursor *j, const unsigned char *start,
         return TL_OK;
 }
 
-/*
-** The bytes among the 8 at 'p' that need a look ('"', '\\', < 0x20,
-** >= 0x80) as a mask of high bits; 0 when all are plain. The lowest set
-** bit is exact (borrows only spoil bits above it), which is all the
-** caller uses.
-*/
-static uint64_t special8(const unsigned char *p)
-{
-        const uint64_t ones = UINT64_C(0x0101010101010101);
-        const uint64_t high = UINT64_C(0x8080808080808080);
-        uint64_t w, q, bs, lo;
-
-        memcpy(&w, p, 8);
-        q = w ^ (ones * '"');
-        bs = w ^ (ones * '\\');
-        lo = w - ones * 0x20; /* borrows where a byte is below 0x20 */
-        return ((q - ones) & ~q & high) | ((bs - ones) & ~bs & high) |
-               (lo & ~w & high) | (w & high);
-}
-
 /* A string at j->p (on the opening quote) into 'out' (kind TEXT).
    Zero-copy unless escaped. */
 static inline __attribute__((always_inline)) tl_status
@@ -192,14 +159,14 @@ parse_string(struct sch__cursor *j, struct sch__value *out)
 
         for (;;) {
                 while (j->end - j->p >= 8) {
-                        uint64_t m = special8(j->p);
+                        uint64_t m = sch__special8(j->p);
                         if (m) {
                                 j->p += __builtin_ctzll(m) >> 3;
                                 break;
                         }
                         j->p += 8;
                 }
-                while (j->p < j->end && plain[*j->p])
+                while (j->p < j->end && sch__plain[*j->p])
                         j->p++;
                 if (j->p >= j->end)
                         return syntax(j, "unterminated string");
@@ -421,6 +388,15 @@ static tl_status parse_container(struct sch__cursor *j, sch__level lvl, int dept
 
 tl_status sch_decode_json(struct sch_decoder *d, const void *buf, size_t len,
                           struct sch_event *ev, struct tl_error *err)
+{
+        if (len <= SCH_MAX_MESSAGE_BYTES && sch__json_fast(d, buf, len, ev))
+                return TL_OK;
+        return sch__decode_json_general(d, buf, len, ev, err);
+}
+
+tl_status sch__decode_json_general(struct sch_decoder *d, const void *buf,
+                                   size_t len, struct sch_event *ev,
+                                   struct tl_error *err)
 {
         struct sch__cursor j = {buf, (const unsigned char *)buf + len, buf, d, err, 0};
         tl_status rc;

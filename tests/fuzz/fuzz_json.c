@@ -1,6 +1,7 @@
 /* libFuzzer target: the JSON event decoder. Beyond "no crash" it checks
    that what is accepted re-encodes to an equal event with the same hash,
-   and that jansson agrees wherever agreement is defined. */
+   that jansson agrees wherever agreement is defined, and that what the
+   fast path takes the general reader takes too, as the same event. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <jansson.h>
 
 #include "schemas/decode.h"
+#include "../../schemas/src/json.h"
 
 static void check_round_trip(const struct sch_event *ev)
 {
@@ -31,6 +33,24 @@ static void check_round_trip(const struct sch_event *ev)
         tl_buf_release(&b);
 }
 
+static void check_fast_path(const uint8_t *data, size_t size, tl_status rc)
+{
+        static struct sch_decoder *f, *g;
+        struct sch_options opt = {INT64_C(4102444800000000), 0};
+        struct sch_event a, b;
+
+        if (!f) {
+                sch_decoder_new(&opt, &f, NULL);
+                sch_decoder_new(&opt, &g, NULL);
+        }
+        if (size > SCH_MAX_MESSAGE_BYTES || !sch__json_fast(f, data, size, &a))
+                return;
+        if (rc != TL_OK ||
+            sch__decode_json_general(g, data, size, &b, NULL) != TL_OK ||
+            !sch_event_equal(&a, &b))
+                abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -48,6 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = sch_decode_json(d, data, size, &ev, &err);
         if (rc == TL_OK)
                 check_round_trip(&ev);
+        check_fast_path(data, size, rc);
         j = json_loadb((const char *)data, size,
                        JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &je);
         /* Jansson stops at a NUL byte outside strings and takes what came

@@ -1,0 +1,231 @@
+/*
+** The JSON reader's fast path: an event in the shape sch_encode_json, the
+** load generator and most producers write, read as one sequence of
+** expected literals instead of a general parse.
+**
+** It may only say yes when the general reader would say yes to the same
+** bytes and leave the same event: anything it is not sure of (another key
+** order, whitespace, an escape, a non-ASCII byte, an extension attribute,
+** a value out of bounds, a number it would have to think about) makes it
+** say no, and the general reader then decides and words the error. So it
+** never reports anything itself. tests/schemas/test_json_fast.c and the
+** JSON fuzzer hold it to that against the general reader.
+*/
+#include "json.h"
+
+#include <stddef.h>
+
+#include "core/time.h"
+
+struct fcur {
+        const unsigned char *p, *end;
+};
+
+/* The literal 'lit' (a string constant) at c->p, stepped over. */
+#define LIT(c, lit)                                                            \
+        ((size_t)((c)->end - (c)->p) >= sizeof(lit) - 1 &&                     \
+         memcmp((c)->p, lit, sizeof(lit) - 1) == 0 &&                          \
+         ((c)->p += sizeof(lit) - 1, true))
+
+/*
+** A string body at c->p (just past its opening quote) of plain ASCII
+** bytes, 'min' to 'max' long, into 'out'; c->p steps past the closing
+** quote.
+*/
+static inline bool str(struct fcur *c, uint32_t min, uint32_t max,
+                       struct sch_str *out)
+{
+        const unsigned char *s = c->p, *p = c->p;
+
+        for (;;) {
+                if (c->end - p >= 8) {
+                        uint64_t m = sch__special8(p);
+                        if (!m) {
+                                p += 8;
+                                continue;
+                        }
+                        p += __builtin_ctzll(m) >> 3;
+                } else {
+                        while (p < c->end && sch__plain[*p])
+                                p++;
+                        if (p == c->end)
+                                return false;
+                }
+                break;
+        }
+        if (*p != '"' || (size_t)(p - s) < min || (size_t)(p - s) > max)
+                return false;
+        out->ptr = (const char *)s;
+        out->len = (uint32_t)(p - s);
+        c->p = p + 1;
+        return true;
+}
+
+/*
+** A count at c->p: digits without a leading zero, at most 18 of them (so
+** below 2^63 without a check), and then ',' or '}' (not a fraction or an
+** exponent, which the general reader refuses with a message).
+*/
+static inline bool count(struct fcur *c, uint64_t min, uint64_t *out)
+{
+        const unsigned char *p = c->p, *stop;
+        uint64_t v = 0;
+
+        if (p == c->end || (unsigned)(*p - '0') > 9)
+                return false;
+        if (*p == '0') {
+                p++;
+        } else {
+                stop = c->end - p > 18 ? p + 18 : c->end;
+                while (p < stop && (unsigned)(*p - '0') <= 9)
+                        v = v * 10 + (unsigned)(*p++ - '0');
+        }
+        if (p == c->end || (*p != ',' && *p != '}') || v < min)
+                return false;
+        *out = v;
+        c->p = p;
+        return true;
+}
+
+static bool type_of(struct fcur *c, sch_event_type *t)
+{
+        if (LIT(c, "inference.tokens\""))
+                *t = SCH_TYPE_TOKENS;
+        else if (LIT(c, "inference.iterations\""))
+                *t = SCH_TYPE_ITERATIONS;
+        else if (LIT(c, "inference.matrix_ops\""))
+                *t = SCH_TYPE_MATRIX_OPS;
+        else if (LIT(c, "device.seat\""))
+                *t = SCH_TYPE_SEAT;
+        else
+                return false;
+        return true;
+}
+
+static bool deployment(struct fcur *c, struct sch_event *ev)
+{
+        if (LIT(c, ",\"deployment\":\"cloud\""))
+                ev->deployment = SCH_DEPLOY_CLOUD;
+        else if (LIT(c, ",\"deployment\":\"device\""))
+                ev->deployment = SCH_DEPLOY_DEVICE;
+        else
+                return false;
+        return true;
+}
+
+/* The typed fields of data, in sch_encode_json's order. */
+static bool typed(struct fcur *c, struct sch_event *ev)
+{
+        switch (ev->type) {
+        case SCH_TYPE_TOKENS:
+                if (!LIT(c, "\"model\":\"") ||
+                    !str(c, 1, SCH_MAX_NAME_BYTES, &ev->model) ||
+                    !deployment(c, ev) || !LIT(c, ",\"decoding\":\"") ||
+                    !str(c, 1, SCH_MAX_NAME_BYTES, &ev->decoding) ||
+                    !LIT(c, ",\"input_tokens\":") ||
+                    !count(c, 0, &ev->input_tokens) ||
+                    !LIT(c, ",\"output_tokens\":") ||
+                    !count(c, 0, &ev->output_tokens))
+                        return false;
+                return !LIT(c, ",\"cached_input_tokens\":") ||
+                       count(c, 0, &ev->cached_input_tokens);
+        case SCH_TYPE_ITERATIONS:
+                return LIT(c, "\"model\":\"") &&
+                       str(c, 1, SCH_MAX_NAME_BYTES, &ev->model) &&
+                       deployment(c, ev) && LIT(c, ",\"decoding\":\"") &&
+                       str(c, 1, SCH_MAX_NAME_BYTES, &ev->decoding) &&
+                       LIT(c, ",\"iterations\":") &&
+                       count(c, 1, &ev->iterations) &&
+                       LIT(c, ",\"tokens\":") && count(c, 0, &ev->tokens);
+        case SCH_TYPE_MATRIX_OPS:
+                return LIT(c, "\"model\":\"") &&
+                       str(c, 1, SCH_MAX_NAME_BYTES, &ev->model) &&
+                       deployment(c, ev) && LIT(c, ",\"mac\":") &&
+                       count(c, 0, &ev->mac);
+        default:
+                if (!LIT(c, "\"device_id\":\"") ||
+                    !str(c, 1, SCH_MAX_NAME_BYTES, &ev->device_id))
+                        return false;
+                if (LIT(c, ",\"action\":\"heartbeat\""))
+                        ev->action = SCH_SEAT_HEARTBEAT;
+                else if (LIT(c, ",\"action\":\"activate\""))
+                        ev->action = SCH_SEAT_ACTIVATE;
+                else if (LIT(c, ",\"action\":\"deactivate\""))
+                        ev->action = SCH_SEAT_DEACTIVATE;
+                else
+                        return false;
+                return LIT(c, ",\"model_class\":\"") &&
+                       str(c, 1, SCH_MAX_NAME_BYTES, &ev->model_class);
+        }
+}
+
+/* Dimension fields after the typed ones: text values under keys that are
+   not typed fields of the type, each key once, kept sorted by key. */
+static bool dims(struct fcur *c, struct sch_event *ev)
+{
+        while (LIT(c, ",\"")) {
+                struct sch_str k, v;
+                uint32_t i;
+
+                if (!str(c, 1, SCH_MAX_DIM_KEY_BYTES, &k) || !LIT(c, ":\"") ||
+                    !str(c, 0, SCH_MAX_DIM_VALUE_BYTES, &v) ||
+                    ev->dim_count == SCH_MAX_DIMS ||
+                    sch__data_field_index(ev->type, k) >= 0)
+                        return false;
+                for (i = ev->dim_count; i > 0; i--) {
+                        const struct sch_str *o = &ev->dims[i - 1].key;
+                        uint32_t n = o->len < k.len ? o->len : k.len;
+                        int d = memcmp(o->ptr, k.ptr, n);
+
+                        if (d == 0 && o->len == k.len)
+                                return false; /* given twice */
+                        if (d < 0 || (d == 0 && o->len < k.len))
+                                break;
+                        ev->dims[i] = ev->dims[i - 1];
+                }
+                ev->dims[i].key = k;
+                ev->dims[i].value = v;
+                ev->dim_count++;
+        }
+        return true;
+}
+
+/* The general reader's window: not before 2000, not past the receiver's
+   clock plus the skew. The real clock is read again only when an event
+   looks ahead of the last reading: the clock does not go back. */
+static bool time_ok(struct sch_decoder *d, tl_time_us t)
+{
+        tl_time_us skew =
+                d->opt.skew_us ? d->opt.skew_us : SCH_DEFAULT_SKEW_US;
+
+        if (t < SCH__Y2000_US)
+                return false;
+        if (d->opt.now_us)
+                return t <= d->opt.now_us + skew;
+        if (t > d->clock_us + skew)
+                d->clock_us = tl_time_now_us();
+        return t <= d->clock_us + skew;
+}
+
+bool sch__json_fast(struct sch_decoder *d, const unsigned char *p, size_t len,
+                    struct sch_event *ev)
+{
+        struct fcur c = {p, p + len};
+        struct sch_str when;
+
+        memset(ev, 0, offsetof(struct sch_event, dims));
+        if (!LIT(&c, "{\"specversion\":\"1.0\",\"id\":\"") ||
+            !str(&c, 1, SCH_MAX_ID_BYTES, &ev->id) ||
+            !LIT(&c, ",\"source\":\"") ||
+            !str(&c, 1, SCH_MAX_SOURCE_BYTES, &ev->source) ||
+            !LIT(&c, ",\"type\":\"") || !type_of(&c, &ev->type) ||
+            !LIT(&c, ",\"subject\":\"") ||
+            !str(&c, 1, SCH_MAX_SUBJECT_BYTES, &ev->subject) ||
+            !LIT(&c, ",\"time\":\"") || !str(&c, 0, 64, &when) ||
+            tl_time_parse_rfc3339(when.ptr, when.len, &ev->time_us, NULL) ||
+            !time_ok(d, ev->time_us) || !LIT(&c, ",\"data\":{") ||
+            !typed(&c, ev) || !dims(&c, ev) || !LIT(&c, "}}") || c.p != c.end)
+                return false;
+        tl_arena_reset(&d->arena);
+        return true;
+}

@@ -1,0 +1,343 @@
+/*
+** The JSON reader's fast path against its general reader. The fast path
+** may say "not mine" to anything, but whenever it says yes the general
+** reader must say yes too and leave the very same event (strings at the
+** same bytes). Random events at and past every bound, then mutated.
+*/
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../schemas/src/json.h"
+#include "evtest.h"
+
+static unsigned long long seed = 20261122;
+
+static unsigned rnd(unsigned n)
+{
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        return (unsigned)((seed >> 33) % n);
+}
+
+static bool same_str(struct sch_str a, struct sch_str b)
+{
+        return a.len == b.len && (a.len == 0 || a.ptr == b.ptr);
+}
+
+/* Every field, strings by position in the message. */
+static bool same_event(const struct sch_event *a, const struct sch_event *b)
+{
+        if (!same_str(a->id, b->id) || !same_str(a->source, b->source) ||
+            !same_str(a->subject, b->subject) || a->type != b->type ||
+            a->time_us != b->time_us || !same_str(a->model, b->model) ||
+            a->deployment != b->deployment ||
+            !same_str(a->decoding, b->decoding) ||
+            a->input_tokens != b->input_tokens ||
+            a->output_tokens != b->output_tokens ||
+            a->cached_input_tokens != b->cached_input_tokens ||
+            a->iterations != b->iterations || a->tokens != b->tokens ||
+            a->mac != b->mac || !same_str(a->device_id, b->device_id) ||
+            a->action != b->action ||
+            !same_str(a->model_class, b->model_class) ||
+            a->dim_count != b->dim_count)
+                return false;
+        for (uint32_t i = 0; i < a->dim_count; i++)
+                if (!same_str(a->dims[i].key, b->dims[i].key) ||
+                    !same_str(a->dims[i].value, b->dims[i].value))
+                        return false;
+        return true;
+}
+
+/* Text of length about 'max', sometimes just inside or past a bound,
+   sometimes with a byte the fast path must leave alone. */
+static struct sch_str text(char *buf, uint32_t max)
+{
+        static const char odd[] = "\"\\\x01\x7f\xc3\xa9 ";
+        uint32_t len;
+
+        switch (rnd(8)) {
+        case 0: len = max; break;
+        case 1: len = max + 1; break;
+        case 2: len = rnd(2); break; /* empty or one byte */
+        default: len = 1 + rnd(max < 24 ? max : 24);
+        }
+        for (uint32_t i = 0; i < len; i++)
+                buf[i] = (char)('a' + rnd(26));
+        if (len && rnd(10) == 0)
+                buf[rnd(len)] = odd[rnd(sizeof odd - 1)];
+        return (struct sch_str){buf, len};
+}
+
+static uint64_t a_count(void)
+{
+        static const uint64_t edges[] = {0,
+                                         1,
+                                         9,
+                                         10,
+                                         999999999999999999ULL,
+                                         1000000000000000000ULL,
+                                         (uint64_t)INT64_MAX,
+                                         (uint64_t)INT64_MAX + 1};
+        return rnd(3) ? rnd(100000) : edges[rnd(8)];
+}
+
+static const char *const dim_keys[] = {"region", "tier",   "app",
+                                       "model",  "tokens", "mac",
+                                       "action", "zone",   "cached_input_tokens"};
+
+/* A random event, valid or a little off, in sch_encode_json's form. */
+static void random_event(struct sch_event *ev, char bufs[][300])
+{
+        unsigned b = 0;
+
+        memset(ev, 0, sizeof *ev);
+        ev->type = (sch_event_type)(SCH_TYPE_TOKENS + rnd(4));
+        ev->id = text(bufs[b++], SCH_MAX_ID_BYTES);
+        ev->source = rnd(2) ? (struct sch_str){"cloud/eu-west-1/gw-3", 20}
+                            : text(bufs[b++], SCH_MAX_SOURCE_BYTES);
+        ev->subject = text(bufs[b++], SCH_MAX_SUBJECT_BYTES);
+        switch (rnd(6)) {
+        case 0: ev->time_us = EVT_NOW_US + 3600 * INT64_C(1000000) + rnd(2); break;
+        case 1: ev->time_us = SCH__Y2000_US - rnd(2); break;
+        default: ev->time_us = EVT_NOW_US - (int64_t)rnd(1u << 30) * 1000;
+        }
+        if (ev->type == SCH_TYPE_SEAT) {
+                ev->device_id = text(bufs[b++], SCH_MAX_NAME_BYTES);
+                ev->action = (sch_seat_action)(1 + rnd(3));
+                ev->model_class = text(bufs[b++], SCH_MAX_NAME_BYTES);
+        } else {
+                ev->model = text(bufs[b++], SCH_MAX_NAME_BYTES);
+                ev->deployment = (sch_deployment)(1 + rnd(2));
+                if (ev->type != SCH_TYPE_MATRIX_OPS)
+                        ev->decoding = text(bufs[b++], SCH_MAX_NAME_BYTES);
+                ev->input_tokens = a_count();
+                ev->output_tokens = a_count();
+                ev->cached_input_tokens = rnd(2) ? 0 : a_count();
+                ev->iterations = a_count();
+                ev->tokens = a_count();
+                ev->mac = a_count();
+        }
+        ev->dim_count = rnd(4) ? rnd(4) : rnd(SCH_MAX_DIMS + 2);
+        if (ev->dim_count > SCH_MAX_DIMS)
+                ev->dim_count = SCH_MAX_DIMS; /* the encoder's array */
+        for (uint32_t i = 0; i < ev->dim_count; i++) {
+                const char *k = dim_keys[rnd(9)];
+                if (rnd(3) == 0) {
+                        ev->dims[i].key = text(bufs[b++], SCH_MAX_DIM_KEY_BYTES);
+                } else {
+                        ev->dims[i].key = (struct sch_str){k, (uint32_t)strlen(k)};
+                }
+                ev->dims[i].value = rnd(5) ? text(bufs[b++], 12)
+                                           : text(bufs[b++], SCH_MAX_DIM_VALUE_BYTES);
+        }
+}
+
+struct tally {
+        int fast, general_ok, cases;
+};
+
+/* One document through both readers; the fast path's yes must hold. */
+static void compare(struct sch_decoder *fast, struct sch_decoder *general,
+                    const char *doc, size_t len, struct tally *t)
+{
+        struct sch_event a, b;
+        struct tl_error e1, e2;
+        bool took = sch__json_fast(fast, (const unsigned char *)doc, len, &a);
+        tl_status rc = sch__decode_json_general(general, doc, len, &b, &e1);
+        tl_status rc2;
+
+        t->cases++;
+        t->general_ok += rc == TL_OK;
+        if (took) {
+                t->fast++;
+                cr_assert_eq(rc, TL_OK,
+                             "fast path took what the general reader refuses "
+                             "(%s): %.*s",
+                             e1.msg, (int)len, doc);
+                cr_assert(same_event(&a, &b), "events differ: %.*s", (int)len,
+                          doc);
+        }
+        /* The public entry answers as the general reader does. */
+        rc2 = sch_decode_json(fast, doc, len, &a, &e2);
+        cr_assert_eq(rc2, rc, "%.*s", (int)len, doc);
+        if (rc)
+                cr_assert_str_eq(e2.msg, e1.msg);
+        else /* unescaped strings live in each decoder's own arena */
+                cr_assert(sch_event_equal(&a, &b), "%.*s", (int)len, doc);
+}
+
+static struct sch_decoder *decoder(void)
+{
+        struct sch_options opt = {EVT_NOW_US, 0};
+        struct sch_decoder *d;
+
+        cr_assert_eq(sch_decoder_new(&opt, &d, NULL), TL_OK);
+        return d;
+}
+
+Test(json_fast, agrees_with_the_general_reader_on_random_events)
+{
+        struct sch_decoder *f = decoder(), *g = decoder();
+        struct tally t = {0};
+        static char bufs[2 * SCH_MAX_DIMS + 8][300];
+
+        for (int i = 0; i < 30000; i++) {
+                struct sch_event ev;
+                struct tl_buf out;
+
+                random_event(&ev, bufs);
+                tl_buf_init(&out, 0);
+                cr_assert_eq(sch_encode_json(&ev, &out, NULL), TL_OK);
+                compare(f, g, (const char *)out.data, out.len, &t);
+                tl_buf_release(&out);
+        }
+        /* Both answers must be common, or the test proves little. */
+        cr_assert_gt(t.fast, t.cases / 10, "fast %d of %d", t.fast, t.cases);
+        cr_assert_gt(t.general_ok - t.fast, t.cases / 40,
+                     "valid but not fast: %d", t.general_ok - t.fast);
+        cr_assert_gt(t.cases - t.general_ok, t.cases / 5, "invalid: %d",
+                     t.cases - t.general_ok);
+        sch_decoder_free(&f);
+        sch_decoder_free(&g);
+}
+
+#define GOOD                                                                   \
+        "{\"specversion\":\"1.0\",\"id\":\"req-1\",\"source\":\"gw\","         \
+        "\"type\":\"inference.tokens\",\"subject\":\"cust_1\",\"time\":"       \
+        "\"2026-10-14T09:30:12.123Z\",\"data\":{\"model\":\"m\","              \
+        "\"deployment\":\"cloud\",\"decoding\":\"diffusion\","                 \
+        "\"input_tokens\":812,\"output_tokens\":1204,\"region\":\"eu\"}}"
+
+Test(json_fast, agrees_with_the_general_reader_on_mutated_documents)
+{
+        static const char alphabet[] = "{}[]:,\"\\0123456789-+.eEZT \x7f\x80\xc3";
+        struct sch_decoder *f = decoder(), *g = decoder();
+        struct tally t = {0};
+        size_t base_len = strlen(GOOD);
+        char doc[512];
+
+        for (int i = 0; i < 40000; i++) {
+                size_t len = base_len, at;
+
+                memcpy(doc, GOOD, base_len);
+                for (int m = 0; m < 1 + (i % 2); m++) {
+                        at = rnd((unsigned)len);
+                        char c = alphabet[rnd(sizeof alphabet - 1)];
+                        switch (rnd(3)) {
+                        case 0:
+                                doc[at] = c;
+                                break;
+                        case 1:
+                                memmove(doc + at, doc + at + 1, len - at - 1);
+                                len--;
+                                break;
+                        default:
+                                memmove(doc + at + 1, doc + at, len - at);
+                                doc[at] = c;
+                                len++;
+                        }
+                }
+                compare(f, g, doc, len, &t);
+        }
+        cr_assert_gt(t.fast, 1000, "fast took %d mutants", t.fast);
+        sch_decoder_free(&f);
+        sch_decoder_free(&g);
+}
+
+/* What the fast path leaves to the general reader, each on its own. */
+Test(json_fast, leaves_every_unusual_shape_to_the_general_reader)
+{
+        static const struct {
+                const char *from, *to;
+        } cases[] = {
+                {"{\"spec", "{ \"spec"},                /* whitespace */
+                {"\"id\":\"req-1\"", "\"id\":\"req\\u002d1\""}, /* escape */
+                {"\"model\":\"m\"", "\"model\":\"m\xc3\xa9\""},  /* UTF-8 */
+                {"\"source\":\"gw\",", "\"source\":\"gw\",\"x\":1,"}, /* extension */
+                {"\"input_tokens\":812", "\"input_tokens\":1234567890123456789"},
+                {"\"input_tokens\":812", "\"input_tokens\":0812"},
+                {"\"input_tokens\":812", "\"input_tokens\":812.0"},
+                {"\"region\":\"eu\"", "\"region\":\"eu\",\"region\":\"us\""},
+                {"\"region\":\"eu\"", "\"region\":\"eu\",\"output_tokens\":\"x\""},
+                {"\"region\":\"eu\"", "\"region\":7"},
+                {"\"time\":\"2026-10-14T09:30:12.123Z\"",
+                 "\"time\":\"2026-12-14T09:30:12.123Z\""}, /* ahead */
+                {"\"type\":\"inference.tokens\",\"subject\":\"cust_1\"",
+                 "\"subject\":\"cust_1\",\"type\":\"inference.tokens\""},
+        };
+        struct sch_decoder *f = decoder(), *g = decoder();
+        struct sch_event ev;
+        char doc[2048];
+
+        cr_assert(sch__json_fast(f, (const unsigned char *)GOOD, strlen(GOOD), &ev));
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                const char *at = strstr(GOOD, cases[i].from);
+                struct tally t = {0};
+                int n;
+
+                cr_assert(at, "%s", cases[i].from);
+                n = snprintf(doc, sizeof doc, "%.*s%s%s", (int)(at - GOOD), GOOD,
+                             cases[i].to, at + strlen(cases[i].from));
+                cr_expect(!sch__json_fast(f, (const unsigned char *)doc,
+                                          (size_t)n, &ev),
+                          "fast path took: %s", doc);
+                compare(f, g, doc, (size_t)n, &t);
+        }
+        /* One dimension more than an event holds. */
+        {
+                struct tally t = {0};
+                size_t n = (size_t)(strstr(GOOD, "}}") - GOOD);
+
+                memcpy(doc, GOOD, n);
+                for (int k = 0; k < SCH_MAX_DIMS; k++)
+                        n += (size_t)sprintf(doc + n, ",\"d%02d\":\"v\"", k);
+                n += (size_t)sprintf(doc + n, "}}");
+                cr_expect(!sch__json_fast(f, (const unsigned char *)doc, n, &ev));
+                compare(f, g, doc, n, &t);
+                cr_expect_eq(t.general_ok, 0);
+        }
+        sch_decoder_free(&f);
+        sch_decoder_free(&g);
+}
+
+/* The shapes it is for: optional cached tokens, every type, dims sorted. */
+Test(json_fast, takes_the_encoders_shapes)
+{
+        static const char *const docs[] = {
+                GOOD,
+                "{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":"
+                "\"inference.iterations\",\"subject\":\"c\",\"time\":"
+                "\"2026-10-01T00:00:00Z\",\"data\":{\"model\":\"m\","
+                "\"deployment\":\"device\",\"decoding\":\"d\",\"iterations\":1,"
+                "\"tokens\":0}}",
+                "{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":"
+                "\"inference.matrix_ops\",\"subject\":\"c\",\"time\":"
+                "\"2026-10-01T00:00:00+02:00\",\"data\":{\"model\":\"m\","
+                "\"deployment\":\"cloud\",\"mac\":999999999999999999,"
+                "\"zone\":\"b\",\"app\":\"\"}}",
+                "{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":"
+                "\"device.seat\",\"subject\":\"c\",\"time\":"
+                "\"2026-10-01T00:00:00.5Z\",\"data\":{\"device_id\":\"d\","
+                "\"action\":\"deactivate\",\"model_class\":\"small\"}}",
+        };
+        struct sch_decoder *f = decoder(), *g = decoder();
+        struct sch_event ev;
+
+        for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+                struct tally t = {0};
+
+                cr_expect(sch__json_fast(f, (const unsigned char *)docs[i],
+                                         strlen(docs[i]), &ev),
+                          "not taken: %s", docs[i]);
+                compare(f, g, docs[i], strlen(docs[i]), &t);
+                cr_expect_eq(t.fast, 1);
+        }
+        /* Dimensions come out sorted by key, as the general reader sorts. */
+        cr_assert(sch__json_fast(f, (const unsigned char *)docs[2],
+                                 strlen(docs[2]), &ev));
+        cr_assert_eq(ev.dim_count, 2);
+        cr_assert_eq(ev.dims[0].key.len, 3); /* "app" before "zone" */
+        cr_assert_eq(ev.dims[0].value.len, 0);
+        sch_decoder_free(&f);
+        sch_decoder_free(&g);
+}
