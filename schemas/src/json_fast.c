@@ -21,10 +21,36 @@ struct fcur {
         const unsigned char *p, *end;
 };
 
+/*
+** 'n' bytes at 'p' equal those of 'lit', by 8-byte words (the last one
+** overlapping): with 'n' a constant this unrolls to a few loads and
+** compares, where the library memcmp was a call per literal.
+*/
+static inline __attribute__((always_inline)) bool
+same(const unsigned char *p, const char *lit, size_t n)
+{
+        uint64_t a, b, diff = 0;
+        size_t i = 0;
+
+        if (n < 8)
+                return memcmp(p, lit, n) == 0;
+        for (; i + 8 <= n; i += 8) {
+                memcpy(&a, p + i, 8);
+                memcpy(&b, lit + i, 8);
+                diff |= a ^ b;
+        }
+        if (i < n) {
+                memcpy(&a, p + n - 8, 8);
+                memcpy(&b, lit + n - 8, 8);
+                diff |= a ^ b;
+        }
+        return diff == 0;
+}
+
 /* The literal 'lit' (a string constant) at c->p, stepped over. */
 #define LIT(c, lit)                                                            \
         ((size_t)((c)->end - (c)->p) >= sizeof(lit) - 1 &&                     \
-         memcmp((c)->p, lit, sizeof(lit) - 1) == 0 &&                          \
+         same((c)->p, lit, sizeof(lit) - 1) &&                                 \
          ((c)->p += sizeof(lit) - 1, true))
 
 /*
@@ -66,7 +92,8 @@ static inline bool str(struct fcur *c, uint32_t min, uint32_t max,
 ** below 2^63 without a check), and then ',' or '}' (not a fraction or an
 ** exponent, which the general reader refuses with a message).
 */
-static inline bool count(struct fcur *c, uint64_t min, uint64_t *out)
+static inline __attribute__((always_inline)) bool
+count(struct fcur *c, uint64_t min, uint64_t *out)
 {
         const unsigned char *p = c->p, *stop;
         uint64_t v = 0;
@@ -102,7 +129,8 @@ static bool type_of(struct fcur *c, sch_event_type *t)
         return true;
 }
 
-static bool deployment(struct fcur *c, struct sch_event *ev)
+static inline __attribute__((always_inline)) bool
+deployment(struct fcur *c, struct sch_event *ev)
 {
         if (LIT(c, ",\"deployment\":\"cloud\""))
                 ev->deployment = SCH_DEPLOY_CLOUD;
