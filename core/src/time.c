@@ -93,18 +93,19 @@ static int parse_zone(const char *s, size_t len, size_t i, int64_t *off_s)
         return 1;
 }
 
-/* Events in a stream mostly share their date: remember the last one.
-   Per thread, so concurrent parsers never share it. */
+/* Events in a stream mostly share their month (a month's file has
+   random days): remember where the last one starts. Per thread, so
+   concurrent parsers never share it. */
 static int64_t days_of(int64_t y, int mo, int d)
 {
         static _Thread_local int64_t last_key = -1, last_days;
-        int64_t key = (y * 16 + mo) * 32 + d;
+        int64_t key = y * 16 + mo;
 
         if (key != last_key) {
-                last_days = tl_days_from_civil(y, (unsigned)mo, (unsigned)d);
+                last_days = tl_days_from_civil(y, (unsigned)mo, 1);
                 last_key = key;
         }
-        return last_days;
+        return last_days + d - 1;
 }
 
 tl_status tl_time_parse_rfc3339(const char *s, size_t len, tl_time_us *out,

@@ -57,6 +57,11 @@ struct rate_acc {
         size_t type_meter_count[SCH_TYPE_SEAT + 1];
         size_t *type_meters[SCH_TYPE_SEAT + 1];
         struct group **scratch; /* rate_acc_add: a group per meter */
+        /* Per meter, per filter: for a filter on deployment or action, a
+           bit per enum value it accepts (1u << SCH_DEPLOY_CLOUD ...), so
+           the test per event is an AND, not a string compare; 0 for a
+           filter on text. */
+        unsigned **filter_masks;
         size_t hint_cap;
         struct cust **by_hint; /* rate_acc_add_hinted's customers */
 };
@@ -66,11 +71,55 @@ static uint64_t hash_bytes(const void *data, size_t len, uint64_t h)
         return tl_hash64(data, len, h);
 }
 
+static bool filter_has(const struct rate_filter *f, const char *v)
+{
+        for (size_t j = 0; j < f->value_count; j++)
+                if (f->value_lens[j] == strlen(v) &&
+                    memcmp(f->values[j], v, f->value_lens[j]) == 0)
+                        return true;
+        return false;
+}
+
+static tl_status compile_filters(struct rate_acc *a)
+{
+        const struct rate_catalog *cat = a->cat;
+
+        a->filter_masks = tl_calloc(cat->meter_count + 1, sizeof(unsigned *));
+        if (!a->filter_masks)
+                return TL_ENOMEM;
+        for (size_t m = 0; m < cat->meter_count; m++) {
+                const struct rate_meter *mt = &cat->meters[m];
+                unsigned *mk = tl_calloc(mt->filter_count + 1, sizeof *mk);
+
+                if (!mk)
+                        return TL_ENOMEM;
+                a->filter_masks[m] = mk;
+                for (size_t i = 0; i < mt->filter_count; i++) {
+                        const struct rate_filter *f = &mt->filters[i];
+
+                        if (f->field.kind == RATE_FIELD_DEPLOYMENT) {
+                                mk[i] |= filter_has(f, "cloud")
+                                                 ? 1u << SCH_DEPLOY_CLOUD : 0;
+                                mk[i] |= filter_has(f, "device")
+                                                 ? 1u << SCH_DEPLOY_DEVICE : 0;
+                        } else if (f->field.kind == RATE_FIELD_ACTION) {
+                                for (unsigned v = SCH_SEAT_ACTIVATE;
+                                     v <= SCH_SEAT_HEARTBEAT; v++)
+                                        if (filter_has(f, sch_seat_action_name(
+                                                                  (sch_seat_action)v)))
+                                                mk[i] |= 1u << v;
+                        }
+                }
+        }
+        return TL_OK;
+}
+
 tl_status rate_acc_new(const struct rate_catalog *cat,
                        const struct rate_period *period, struct rate_acc **out,
                        struct tl_error *err)
 {
         struct rate_acc *a = tl_calloc(1, sizeof *a);
+        tl_status rc;
 
         if (!a)
                 return tl_fail(err, TL_ENOMEM, "out of memory");
@@ -81,6 +130,10 @@ tl_status rate_acc_new(const struct rate_catalog *cat,
         if (!a->scratch) {
                 rate_acc_free(&a);
                 return tl_fail(err, TL_ENOMEM, "out of memory");
+        }
+        if ((rc = compile_filters(a)) != TL_OK) {
+                rate_acc_free(&a);
+                return tl_fail(err, rc, "out of memory");
         }
         for (int t = SCH_TYPE_TOKENS; t <= SCH_TYPE_SEAT; t++) {
                 a->type_meters[t] =
@@ -127,6 +180,9 @@ void rate_acc_free(struct rate_acc **pp)
         }
         for (int t = 0; t <= SCH_TYPE_SEAT; t++)
                 tl_free(a->type_meters[t]);
+        for (size_t m = 0; a->filter_masks && m < a->cat->meter_count; m++)
+                tl_free(a->filter_masks[m]);
+        tl_free(a->filter_masks);
         tl_free(a->scratch);
         tl_free(a->list);
         tl_free(a->by_hint);
@@ -315,13 +371,26 @@ static uint64_t count_field(const struct sch_event *ev, rate_field_kind k)
         }
 }
 
-static bool passes(const struct rate_meter *m, const struct sch_event *ev)
+static bool passes(const struct rate_acc *a, size_t mi,
+                   const struct sch_event *ev)
 {
+        const struct rate_meter *m = &a->cat->meters[mi];
+
         for (size_t i = 0; i < m->filter_count; i++) {
                 const struct rate_filter *f = &m->filters[i];
                 struct sch_str v;
                 bool any = false;
 
+                if (f->field.kind == RATE_FIELD_DEPLOYMENT) {
+                        if (!(a->filter_masks[mi][i] >> ev->deployment & 1))
+                                return false;
+                        continue;
+                }
+                if (f->field.kind == RATE_FIELD_ACTION) {
+                        if (!(a->filter_masks[mi][i] >> ev->action & 1))
+                                return false;
+                        continue;
+                }
                 if (!text_field(ev, &f->field, &v))
                         return false;
                 for (size_t j = 0; !any && j < f->value_count; j++)
@@ -600,7 +669,7 @@ static tl_status add(struct rate_acc *a, const struct sch_event *ev,
 
                 groups[k] = NULL;
                 if ((!in_period && m->aggregation != RATE_AGG_SEATS) ||
-                    !passes(m, ev))
+                    !passes(a, mi, ev))
                         continue;
                 if (!c && (rc = customer_hinted(a, ev->subject, hint, &c, err)))
                         return rc;

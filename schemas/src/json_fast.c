@@ -235,13 +235,33 @@ static bool time_ok(struct sch_decoder *d, tl_time_us t)
         return t <= d->clock_us + skew;
 }
 
+/* What sch__builder_start clears, field by field: the memset of 200
+   bytes compiled to `rep stos`, 12 % of this path. A new field before
+   'dims' must be added here: the assertion fails until it is. */
+_Static_assert(offsetof(struct sch_event, dims) == 200,
+               "clear() must clear every field before dims");
+static inline void clear(struct sch_event *ev)
+{
+        const struct sch_str none = {NULL, 0};
+
+        ev->id = ev->source = ev->subject = none;
+        ev->type = SCH_TYPE_NONE;
+        ev->time_us = 0;
+        ev->model = ev->decoding = ev->device_id = ev->model_class = none;
+        ev->deployment = SCH_DEPLOY_NONE;
+        ev->action = SCH_SEAT_NONE;
+        ev->input_tokens = ev->output_tokens = ev->cached_input_tokens = 0;
+        ev->iterations = ev->tokens = ev->mac = 0;
+        ev->dim_count = 0;
+}
+
 bool sch__json_fast(struct sch_decoder *d, const unsigned char *p, size_t len,
                     struct sch_event *ev)
 {
         struct fcur c = {p, p + len};
         struct sch_str when;
 
-        memset(ev, 0, offsetof(struct sch_event, dims));
+        clear(ev);
         if (!LIT(&c, "{\"specversion\":\"1.0\",\"id\":\"") ||
             !str(&c, 1, SCH_MAX_ID_BYTES, &ev->id) ||
             !LIT(&c, ",\"source\":\"") ||

@@ -57,6 +57,8 @@ static void catalog(const char *cur, const char *plan_body)
                  "  models: { event: inference.tokens, value: model,\n"
                  "            aggregation: unique_count }\n"
                  "  devices: { event: device.seat, aggregation: seats }\n"
+                 "  changes: { event: device.seat, aggregation: count,\n"
+                 "             filter: { action: [activate, deactivate] } }\n"
                  "plans:\n"
                  "  p:\n%s\n"
                  "  q:\n    fees: [{ id: f, amount: 1 }]\n"
@@ -519,6 +521,27 @@ Test(meters, filters_and_the_period_window_select_events)
         cr_assert_eq(n, 1);
         cr_assert(g[0].quantity == 18);
         cr_assert_str_eq(g[0].values[0], "autoregressive");
+        fini();
+}
+
+/* Filters on the enum fields (deployment above, action here) are
+   compiled to bits; any subset of the values must select as the text
+   compare did. */
+Test(meters, a_filter_on_action_selects_its_values_only)
+{
+        const struct rate_group_usage *g;
+
+        catalog("USD", "    fees: []\n");
+        customer("    plan: p\n    start: 2020-01-01", "2026-10");
+        seat("d1", "activate", "small", "2026-10-02T00:00:00Z");
+        seat("d1", "heartbeat", "small", "2026-10-03T00:00:00Z");
+        seat("d1", "heartbeat", "small", "2026-10-04T00:00:00Z");
+        seat("d1", "deactivate", "small", "2026-10-05T00:00:00Z");
+        seat("d2", "activate", "small", "2026-10-05T00:00:00Z");
+        cr_assert_eq(rate_acc_groups(R.acc, rate_acc_find(R.acc, "c"),
+                                         rate_catalog_meter(R.cat, "changes"), &g),
+                     1);
+        cr_assert(g[0].quantity == 3);
         fini();
 }
 
