@@ -16,6 +16,7 @@
 static inline uint64_t tl_hash64(const void *p, size_t len, uint64_t seed)
 {
         const unsigned char *s = p;
+        const size_t total = len;
         uint64_t h = seed ^ (len * UINT64_C(0x9e3779b97f4a7c15));
 
         while (len >= 8) {
@@ -28,9 +29,34 @@ static inline uint64_t tl_hash64(const void *p, size_t len, uint64_t seed)
                 len -= 8;
         }
         if (len) {
+                /* The 1-7 tail bytes as a little-endian word, zeros above:
+                   what memcpy(&w, s, len) into a zeroed word gives, without
+                   the library call a variable length costs. */
                 uint64_t w = 0;
 
-                memcpy(&w, s, len);
+                if (total >= 8) {
+                        memcpy(&w, s + len - 8, 8);
+                        w >>= (8 - len) * 8;
+                } else {
+                        size_t off = 0;
+
+                        if (len & 4) {
+                                uint32_t x;
+
+                                memcpy(&x, s, 4);
+                                w = x;
+                                off = 4;
+                        }
+                        if (len & 2) {
+                                uint16_t y;
+
+                                memcpy(&y, s + off, 2);
+                                w |= (uint64_t)y << (off * 8);
+                                off += 2;
+                        }
+                        if (len & 1)
+                                w |= (uint64_t)s[off] << (off * 8);
+                }
                 h = (h ^ w) * UINT64_C(0xc4ceb9fe1a85ec53);
                 h ^= h >> 29;
         }
