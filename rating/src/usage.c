@@ -30,10 +30,14 @@ struct group {
 
 struct mstate {
         size_t group_count, group_cap;
-        struct group *groups;
+        struct group *groups; /* 'inl' until a third group */
         struct rate_group_usage *view;
         size_t seat_count, seat_cap;
         struct rate__seat_ev *seats;
+        /* Most meters have one group, a group_by on decoding two: kept
+           here, next to the rest of the customer, an event's fold touches
+           one block instead of chasing a pointer per meter. */
+        struct group inl[2];
 };
 
 struct cust {
@@ -42,7 +46,7 @@ struct cust {
         uint64_t hash;
         size_t index; /* in the accumulator's list */
         bool in_period;
-        struct mstate *meters; /* one per catalog meter */
+        struct mstate meters[]; /* one per catalog meter, in the block */
 };
 
 struct rate_acc {
@@ -160,7 +164,8 @@ static void free_mstate(struct mstate *ms)
                         tl_free(ms->groups[g].set->lens);
                         tl_free(ms->groups[g].set);
                 }
-        tl_free(ms->groups);
+        if (ms->groups != ms->inl)
+                tl_free(ms->groups);
         tl_free(ms->view);
         tl_free(ms->seats);
 }
@@ -175,8 +180,6 @@ void rate_acc_free(struct rate_acc **pp)
         for (size_t i = 0; i < a->count; i++) {
                 for (size_t m = 0; m < a->cat->meter_count; m++)
                         free_mstate(&a->list[i]->meters[m]);
-                /* The customer lives in the arena; its meter array does not. */
-                tl_free(a->list[i]->meters);
         }
         for (int t = 0; t <= SCH_TYPE_SEAT; t++)
                 tl_free(a->type_meters[t]);
@@ -241,7 +244,7 @@ static tl_status customer(struct rate_acc *a, struct sch_str id,
                           struct cust **out, struct tl_error *err)
 {
         uint64_t h = hash_bytes(id.ptr, id.len, 0);
-        size_t mask, s;
+        size_t mask, s, size;
         struct cust *c = lookup(a, id.ptr, id.len, h);
         void *mem;
         tl_status rc;
@@ -252,18 +255,16 @@ static tl_status customer(struct rate_acc *a, struct sch_str id,
         }
         if (a->count == a->cap && (rc = grow_customers(a, err)) != TL_OK)
                 return rc;
-        if ((rc = tl_arena_alloc(&a->arena, sizeof *c, &mem, err)) != TL_OK)
+        size = sizeof *c + a->cat->meter_count * sizeof c->meters[0];
+        if ((rc = tl_arena_alloc(&a->arena, size, &mem, err)) != TL_OK)
                 return rc;
         c = mem;
-        memset(c, 0, sizeof *c);
+        memset(c, 0, size);
         c->hash = h;
         c->id_len = id.len;
         if ((rc = tl_arena_strndup(&a->arena, id.ptr, id.len,
                                    (char **)&c->id, err)) != TL_OK)
                 return rc;
-        c->meters = tl_calloc(a->cat->meter_count + 1, sizeof *c->meters);
-        if (!c->meters)
-                return tl_fail(err, TL_ENOMEM, "out of memory");
         mask = a->cap * 2 - 1;
         for (s = h & mask; a->table[s]; s = (s + 1) & mask)
                 ;
@@ -442,13 +443,20 @@ static tl_status find_group(struct rate_acc *a, const struct rate_meter *m,
                         return TL_OK;
                 }
         }
+        if (!ms->groups) {
+                ms->groups = ms->inl;
+                ms->group_cap = sizeof ms->inl / sizeof ms->inl[0];
+        }
         if (ms->group_count == ms->group_cap) {
-                size_t cap = ms->group_cap ? ms->group_cap * 2 : 2;
-                struct group *gs =
-                        tl_reallocarray(ms->groups, cap, sizeof *gs);
+                size_t cap = ms->group_cap * 2;
+                struct group *gs = tl_reallocarray(
+                        ms->groups == ms->inl ? NULL : ms->groups, cap,
+                        sizeof *gs);
 
                 if (!gs)
                         return tl_fail(err, TL_ENOMEM, "out of memory");
+                if (ms->groups == ms->inl)
+                        memcpy(gs, ms->inl, sizeof ms->inl);
                 ms->groups = gs;
                 ms->group_cap = cap;
         }
