@@ -22,6 +22,7 @@ struct uset {
 struct group {
         uint64_t hash; /* of the values */
         const char **values;
+        const uint32_t *lens; /* of the values */
         tl_u128 quantity;
         tl_time_us latest_us; /* latest: the time of the value held */
         uint64_t latest_seq;
@@ -432,12 +433,10 @@ static tl_status find_group(struct rate_acc *a, const struct rate_meter *m,
                 if (g->hash != h)
                         continue;
                 same = true;
-                /* Stored values are NUL-terminated, event text has no
-                   NUL: strncmp stops at the shorter, no strlen. */
                 for (size_t i = 0; same && i < n; i++)
-                        same = strncmp(g->values[i], vals[i].ptr,
-                                       vals[i].len) == 0 &&
-                               g->values[i][vals[i].len] == '\0';
+                        same = g->lens[i] == vals[i].len &&
+                               memcmp(g->values[i], vals[i].ptr,
+                                      vals[i].len) == 0;
                 if (same) {
                         *out = g;
                         return TL_OK;
@@ -464,13 +463,17 @@ static tl_status find_group(struct rate_acc *a, const struct rate_meter *m,
         memset(g, 0, sizeof *g);
         g->hash = h;
         if ((rc = tl_arena_alloc(&a->arena, (n + 1) * sizeof *g->values,
-                                 (void **)&g->values, err)) != TL_OK)
+                                 (void **)&g->values, err)) != TL_OK ||
+            (rc = tl_arena_alloc(&a->arena, (n + 1) * sizeof *g->lens,
+                                 (void **)&g->lens, err)) != TL_OK)
                 return rc;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 if ((rc = tl_arena_strndup(&a->arena, vals[i].ptr,
                                            vals[i].len,
                                            (char **)&g->values[i], err)))
                         return rc;
+                ((uint32_t *)g->lens)[i] = vals[i].len;
+        }
         ms->group_count++;
         *out = g;
         return TL_OK;
