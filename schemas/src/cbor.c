@@ -4,6 +4,7 @@
    decoder alone runs at about the target rate with empty callbacks, so the
    hot path reads heads itself (docs/architecture.md, decode speed). */
 #include "builder.h"
+#include "cbor_fast.h"
 
 #include <math.h>
 #include <string.h>
@@ -306,13 +307,10 @@ static tl_status map(struct sch__cursor *r, const struct sch__value *v, sch__lev
         return TL_OK;
 }
 
-/*
-** Decode one item at buf[*pos] as an event. On return '*pos' is past the
-** item unless the result is fatal (TL_EPARSE or TL_ELIMIT).
-*/
-static tl_status decode_item(struct sch_decoder *d, const unsigned char *buf,
-                             size_t len, size_t *pos, struct sch_event *ev,
-                             struct tl_error *err)
+tl_status sch__cbor_decode_general(struct sch_decoder *d,
+                                   const unsigned char *buf, size_t len,
+                                   size_t *pos, struct sch_event *ev,
+                                   struct tl_error *err)
 {
         struct sch__cursor r = {buf + *pos, buf + len, buf, d, err, 0};
         struct sch__value v;
@@ -344,6 +342,24 @@ static tl_status decode_item(struct sch_decoder *d, const unsigned char *buf,
         if (d->b.rc)
                 return d->b.rc;
         return sch__builder_finish(&d->b, &d->opt, err);
+}
+
+/*
+** Decode one item at buf[*pos] as an event: the fast path when it is the
+** usual shape, else the general reader. On return '*pos' is past the item
+** unless the result is fatal (TL_EPARSE or TL_ELIMIT).
+*/
+static tl_status decode_item(struct sch_decoder *d, const unsigned char *buf,
+                             size_t len, size_t *pos, struct sch_event *ev,
+                             struct tl_error *err)
+{
+        size_t n;
+
+        if (sch__cbor_fast(d, buf + *pos, len - *pos, ev, &n)) {
+                *pos += n;
+                return TL_OK;
+        }
+        return sch__cbor_decode_general(d, buf, len, pos, ev, err);
 }
 
 /* Past one item of the skim, counting items and depth like the decoder. */

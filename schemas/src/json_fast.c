@@ -8,57 +8,20 @@
 ** order, whitespace, an escape, a non-ASCII byte, an extension attribute,
 ** a value out of bounds, a number it would have to think about) makes it
 ** say no, and the general reader then decides and words the error. So it
-** never reports anything itself. tests/schemas/test_json_fast.c and the
+** never reports anything itself. tests/schemas/test_fast.c and the
 ** JSON fuzzer hold it to that against the general reader.
 */
+#include "fast.h"
 #include "json.h"
 
-#include <stddef.h>
-
-#include "core/time.h"
-
-struct fcur {
-        const unsigned char *p, *end;
-};
-
-/*
-** 'n' bytes at 'p' equal those of 'lit', by 8-byte words (the last one
-** overlapping): with 'n' a constant this unrolls to a few loads and
-** compares, where the library memcmp was a call per literal.
-*/
-static inline __attribute__((always_inline)) bool
-same(const unsigned char *p, const char *lit, size_t n)
-{
-        uint64_t a, b, diff = 0;
-        size_t i = 0;
-
-        if (n < 8)
-                return memcmp(p, lit, n) == 0;
-        for (; i + 8 <= n; i += 8) {
-                memcpy(&a, p + i, 8);
-                memcpy(&b, lit + i, 8);
-                diff |= a ^ b;
-        }
-        if (i < n) {
-                memcpy(&a, p + n - 8, 8);
-                memcpy(&b, lit + n - 8, 8);
-                diff |= a ^ b;
-        }
-        return diff == 0;
-}
-
-/* The literal 'lit' (a string constant) at c->p, stepped over. */
-#define LIT(c, lit)                                                            \
-        ((size_t)((c)->end - (c)->p) >= sizeof(lit) - 1 &&                     \
-         same((c)->p, lit, sizeof(lit) - 1) &&                                 \
-         ((c)->p += sizeof(lit) - 1, true))
+#define LIT SCH__LIT
 
 /*
 ** A string body at c->p (just past its opening quote) of plain ASCII
 ** bytes, 'min' to 'max' long, into 'out'; c->p steps past the closing
 ** quote.
 */
-static inline bool str(struct fcur *c, uint32_t min, uint32_t max,
+static inline bool str(struct sch__fcur *c, uint32_t min, uint32_t max,
                        struct sch_str *out)
 {
         const unsigned char *s = c->p, *p = c->p;
@@ -93,7 +56,7 @@ static inline bool str(struct fcur *c, uint32_t min, uint32_t max,
 ** exponent, which the general reader refuses with a message).
 */
 static inline __attribute__((always_inline)) bool
-count(struct fcur *c, uint64_t min, uint64_t *out)
+count(struct sch__fcur *c, uint64_t min, uint64_t *out)
 {
         const unsigned char *p = c->p, *stop;
         uint64_t v = 0;
@@ -114,7 +77,7 @@ count(struct fcur *c, uint64_t min, uint64_t *out)
         return true;
 }
 
-static bool type_of(struct fcur *c, sch_event_type *t)
+static bool type_of(struct sch__fcur *c, sch_event_type *t)
 {
         if (LIT(c, "inference.tokens\""))
                 *t = SCH_TYPE_TOKENS;
@@ -130,7 +93,7 @@ static bool type_of(struct fcur *c, sch_event_type *t)
 }
 
 static inline __attribute__((always_inline)) bool
-deployment(struct fcur *c, struct sch_event *ev)
+deployment(struct sch__fcur *c, struct sch_event *ev)
 {
         if (LIT(c, ",\"deployment\":\"cloud\""))
                 ev->deployment = SCH_DEPLOY_CLOUD;
@@ -142,7 +105,7 @@ deployment(struct fcur *c, struct sch_event *ev)
 }
 
 /* The typed fields of data, in sch_encode_json's order. */
-static bool typed(struct fcur *c, struct sch_event *ev)
+static bool typed(struct sch__fcur *c, struct sch_event *ev)
 {
         switch (ev->type) {
         case SCH_TYPE_TOKENS:
@@ -187,81 +150,27 @@ static bool typed(struct fcur *c, struct sch_event *ev)
         }
 }
 
-/* Dimension fields after the typed ones: text values under keys that are
-   not typed fields of the type, each key once, kept sorted by key. */
-static bool dims(struct fcur *c, struct sch_event *ev)
+/* Dimension fields after the typed ones. */
+static bool dims(struct sch__fcur *c, struct sch_event *ev)
 {
         while (LIT(c, ",\"")) {
                 struct sch_str k, v;
-                uint32_t i;
 
                 if (!str(c, 1, SCH_MAX_DIM_KEY_BYTES, &k) || !LIT(c, ":\"") ||
                     !str(c, 0, SCH_MAX_DIM_VALUE_BYTES, &v) ||
-                    ev->dim_count == SCH_MAX_DIMS ||
-                    sch__data_field_index(ev->type, k) >= 0)
+                    !sch__fast_dim(ev, k, v))
                         return false;
-                for (i = ev->dim_count; i > 0; i--) {
-                        const struct sch_str *o = &ev->dims[i - 1].key;
-                        uint32_t n = o->len < k.len ? o->len : k.len;
-                        int d = memcmp(o->ptr, k.ptr, n);
-
-                        if (d == 0 && o->len == k.len)
-                                return false; /* given twice */
-                        if (d < 0 || (d == 0 && o->len < k.len))
-                                break;
-                        ev->dims[i] = ev->dims[i - 1];
-                }
-                ev->dims[i].key = k;
-                ev->dims[i].value = v;
-                ev->dim_count++;
         }
         return true;
-}
-
-/* The general reader's window: not before 2000, not past the receiver's
-   clock plus the skew. The real clock is read again only when an event
-   looks ahead of the last reading: the clock does not go back. */
-static bool time_ok(struct sch_decoder *d, tl_time_us t)
-{
-        tl_time_us skew =
-                d->opt.skew_us ? d->opt.skew_us : SCH_DEFAULT_SKEW_US;
-
-        if (t < SCH__Y2000_US)
-                return false;
-        if (d->opt.now_us)
-                return t <= d->opt.now_us + skew;
-        if (t > d->clock_us + skew)
-                d->clock_us = tl_time_now_us();
-        return t <= d->clock_us + skew;
-}
-
-/* What sch__builder_start clears, field by field: the memset of 200
-   bytes compiled to `rep stos`, 12 % of this path. A new field before
-   'dims' must be added here: the assertion fails until it is. */
-_Static_assert(offsetof(struct sch_event, dims) == 200,
-               "clear() must clear every field before dims");
-static inline void clear(struct sch_event *ev)
-{
-        const struct sch_str none = {NULL, 0};
-
-        ev->id = ev->source = ev->subject = none;
-        ev->type = SCH_TYPE_NONE;
-        ev->time_us = 0;
-        ev->model = ev->decoding = ev->device_id = ev->model_class = none;
-        ev->deployment = SCH_DEPLOY_NONE;
-        ev->action = SCH_SEAT_NONE;
-        ev->input_tokens = ev->output_tokens = ev->cached_input_tokens = 0;
-        ev->iterations = ev->tokens = ev->mac = 0;
-        ev->dim_count = 0;
 }
 
 bool sch__json_fast(struct sch_decoder *d, const unsigned char *p, size_t len,
                     struct sch_event *ev)
 {
-        struct fcur c = {p, p + len};
+        struct sch__fcur c = {p, p + len};
         struct sch_str when;
 
-        clear(ev);
+        sch__fast_clear(ev);
         if (!LIT(&c, "{\"specversion\":\"1.0\",\"id\":\"") ||
             !str(&c, 1, SCH_MAX_ID_BYTES, &ev->id) ||
             !LIT(&c, ",\"source\":\"") ||
@@ -271,7 +180,7 @@ bool sch__json_fast(struct sch_decoder *d, const unsigned char *p, size_t len,
             !str(&c, 1, SCH_MAX_SUBJECT_BYTES, &ev->subject) ||
             !LIT(&c, ",\"time\":\"") || !str(&c, 0, 64, &when) ||
             tl_time_parse_rfc3339(when.ptr, when.len, &ev->time_us, NULL) ||
-            !time_ok(d, ev->time_us) || !LIT(&c, ",\"data\":{") ||
+            !sch__fast_time_ok(d, ev->time_us) || !LIT(&c, ",\"data\":{") ||
             !typed(&c, ev) || !dims(&c, ev) || !LIT(&c, "}}") || c.p != c.end)
                 return false;
         tl_arena_reset(&d->arena);

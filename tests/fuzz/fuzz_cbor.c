@@ -1,6 +1,8 @@
 /* libFuzzer target: the CBOR event reader, as a Kafka message and as a
    sequence file. What is accepted must re-encode to an equal event, and
-   libcbor (an independent decoder) must read exactly its bytes. */
+   libcbor (an independent decoder) must read exactly its bytes; what the
+   fast path takes, the general reader must take as the same event ending
+   at the same byte. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include <cbor.h>
 
 #include "schemas/decode.h"
+#include "../../schemas/src/cbor_fast.h"
 
 static struct sch_decoder *d, *d2;
 
@@ -85,6 +88,24 @@ static void read_all(const uint8_t *data, size_t size, bool sequence)
                 abort();
 }
 
+static void check_fast_path(const uint8_t *data, size_t size)
+{
+        static struct sch_decoder *f, *g;
+        struct sch_options opt = {INT64_C(4102444800000000), 0};
+        struct sch_event a, b;
+        size_t n = 0, pos = 0;
+
+        if (!f) {
+                sch_decoder_new(&opt, &f, NULL);
+                sch_decoder_new(&opt, &g, NULL);
+        }
+        if (!sch__cbor_fast(f, data, size, &a, &n))
+                return;
+        if (sch__cbor_decode_general(g, data, size, &pos, &b, NULL) != TL_OK ||
+            pos != n || !sch_event_equal(&a, &b))
+                abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -97,5 +118,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         read_all(data, size, false);
         read_all(data, size, true);
+        check_fast_path(data, size);
         return 0;
 }

@@ -1,13 +1,15 @@
 /*
-** The JSON reader's fast path against its general reader. The fast path
-** may say "not mine" to anything, but whenever it says yes the general
-** reader must say yes too and leave the very same event (strings at the
-** same bytes). Random events at and past every bound, then mutated.
+** The fast paths of the JSON and CBOR readers against their general
+** readers. A fast path may say "not mine" to anything, but whenever it
+** says yes the general reader must say yes too and leave the very same
+** event (strings at the same bytes; for CBOR, the item ending at the same
+** byte). Random events at and past every bound, then mutated.
 */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../../schemas/src/cbor_fast.h"
 #include "../../schemas/src/json.h"
 #include "evtest.h"
 
@@ -65,6 +67,11 @@ static struct sch_str text(char *buf, uint32_t max)
                 buf[i] = (char)('a' + rnd(26));
         if (len && rnd(10) == 0)
                 buf[rnd(len)] = odd[rnd(sizeof odd - 1)];
+        if (len >= 2 && rnd(12) == 0) { /* valid UTF-8, not ASCII */
+                uint32_t at = rnd(len - 1);
+                buf[at] = '\xc3';
+                buf[at + 1] = '\xa9';
+        }
         return (struct sch_str){buf, len};
 }
 
@@ -100,6 +107,9 @@ static void random_event(struct sch_event *ev, char bufs[][300])
         case 0: ev->time_us = EVT_NOW_US + 3600 * INT64_C(1000000) + rnd(2); break;
         case 1: ev->time_us = SCH__Y2000_US - rnd(2); break;
         default: ev->time_us = EVT_NOW_US - (int64_t)rnd(1u << 30) * 1000;
+                /* Whole seconds: CBOR writes them as tag 1 epoch seconds. */
+                if (rnd(3) == 0)
+                        ev->time_us -= ev->time_us % 1000000;
         }
         if (ev->type == SCH_TYPE_SEAT) {
                 ev->device_id = text(bufs[b++], SCH_MAX_NAME_BYTES);
@@ -192,7 +202,7 @@ Test(json_fast, agrees_with_the_general_reader_on_random_events)
                 tl_buf_release(&out);
         }
         /* Both answers must be common, or the test proves little. */
-        cr_assert_gt(t.fast, t.cases / 10, "fast %d of %d", t.fast, t.cases);
+        cr_assert_gt(t.fast, t.cases / 20, "fast %d of %d", t.fast, t.cases);
         cr_assert_gt(t.general_ok - t.fast, t.cases / 40,
                      "valid but not fast: %d", t.general_ok - t.fast);
         cr_assert_gt(t.cases - t.general_ok, t.cases / 5, "invalid: %d",
@@ -338,6 +348,241 @@ Test(json_fast, takes_the_encoders_shapes)
         cr_assert_eq(ev.dim_count, 2);
         cr_assert_eq(ev.dims[0].key.len, 3); /* "app" before "zone" */
         cr_assert_eq(ev.dims[0].value.len, 0);
+        sch_decoder_free(&f);
+        sch_decoder_free(&g);
+}
+
+/* ---- CBOR ---------------------------------------------------------------- */
+
+/* One item through both CBOR readers, and through the public reader. */
+static void compare_cbor(struct sch_decoder *fast, struct sch_decoder *general,
+                         const unsigned char *doc, size_t len,
+                         struct tally *t)
+{
+        struct sch_event a, b;
+        struct tl_error e1, e2;
+        struct sch_cbor_reader r;
+        struct sch_str raw;
+        size_t n = 0, pos = 0;
+        bool took = sch__cbor_fast(fast, doc, len, &a, &n);
+        tl_status rc = sch__cbor_decode_general(general, doc, len, &pos, &b,
+                                                &e1);
+        tl_status rc2;
+
+        /* Followed by another item, as in a sequence: the same end. */
+        if (len <= 600) {
+                unsigned char two[1200];
+                struct sch_event c;
+                size_t n2 = 0;
+
+                memcpy(two, doc, len);
+                memcpy(two + len, doc, len);
+                if (sch__cbor_fast(fast, two, 2 * len, &c, &n2))
+                        cr_assert(rc == TL_OK && n2 == pos,
+                                  "in a sequence the fast path ends the item "
+                                  "at %zu, the general reader at %zu (%s)",
+                                  n2, pos, rc ? e1.msg : "ok");
+        }
+        t->cases++;
+        t->general_ok += rc == TL_OK;
+        if (took) {
+                t->fast++;
+                cr_assert_eq(rc, TL_OK,
+                             "CBOR fast path took what the general reader "
+                             "refuses (%s), case %d",
+                             e1.msg, t->cases);
+                cr_assert_eq(n, pos, "the item ends at %zu, not %zu", n, pos);
+                cr_assert(same_event(&a, &b), "events differ, case %d",
+                          t->cases);
+        }
+        cr_assert_eq(sch_cbor_reader_open(&r, doc, len, true, NULL), TL_OK);
+        rc2 = sch_cbor_reader_next(&r, fast, &a, &raw, &e2);
+        cr_assert_eq(rc2, rc, "case %d", t->cases);
+        if (rc)
+                cr_assert_str_eq(e2.msg, e1.msg);
+        else
+                cr_assert(sch_event_equal(&a, &b));
+}
+
+Test(cbor_fast, agrees_with_the_general_reader_on_random_events)
+{
+        struct sch_decoder *f = decoder(), *g = decoder();
+        struct tally t = {0};
+        static char bufs[2 * SCH_MAX_DIMS + 8][300];
+
+        for (int i = 0; i < 30000; i++) {
+                struct sch_event ev;
+                struct tl_buf out;
+
+                random_event(&ev, bufs);
+                tl_buf_init(&out, 0);
+                cr_assert_eq(sch_encode_cbor(&ev, &out, NULL), TL_OK);
+                compare_cbor(f, g, (const unsigned char *)out.data, out.len, &t);
+                tl_buf_release(&out);
+        }
+        cr_assert_gt(t.fast, t.cases / 20, "fast %d of %d", t.fast, t.cases);
+        cr_assert_gt(t.general_ok - t.fast, t.cases / 40,
+                     "valid but not fast: %d", t.general_ok - t.fast);
+        cr_assert_gt(t.cases - t.general_ok, t.cases / 5, "invalid: %d",
+                     t.cases - t.general_ok);
+        sch_decoder_free(&f);
+        sch_decoder_free(&g);
+}
+
+Test(cbor_fast, agrees_with_the_general_reader_on_mutated_items)
+{
+        struct sch_decoder *f = decoder(), *g = decoder();
+        struct tally t = {0};
+        struct tl_buf good;
+        unsigned char doc[512];
+
+        tl_buf_init(&good, 0);
+        cr_assert(evt_json_to_cbor(GOOD, 0, &good));
+        for (int i = 0; i < 40000; i++) {
+                size_t len = good.len, at;
+
+                memcpy(doc, good.data, good.len);
+                for (int m = 0; m < 1 + (i % 2); m++) {
+                        unsigned char c = (unsigned char)rnd(256);
+
+                        at = rnd((unsigned)len);
+                        switch (rnd(4)) {
+                        case 0:
+                                doc[at] = c;
+                                break;
+                        case 1: /* a length or count off by one */
+                                doc[at] = (unsigned char)(doc[at] + (rnd(2) ? 1 : -1));
+                                break;
+                        case 2:
+                                memmove(doc + at, doc + at + 1, len - at - 1);
+                                len--;
+                                break;
+                        default:
+                                memmove(doc + at + 1, doc + at, len - at);
+                                doc[at] = c;
+                                len++;
+                        }
+                }
+                compare_cbor(f, g, doc, len, &t);
+        }
+        cr_assert_gt(t.fast, 1000, "fast took %d mutants", t.fast);
+        tl_buf_release(&good);
+        sch_decoder_free(&f);
+        sch_decoder_free(&g);
+}
+
+/* Valid or not, each of these is the general reader's to decide. */
+Test(cbor_fast, leaves_every_unusual_shape_to_the_general_reader)
+{
+        static const struct {
+                const char *from, *to;
+        } cases[] = {
+                {"\"id\":\"req-1\",\"source\":\"gw\",",
+                 "\"source\":\"gw\",\"id\":\"req-1\","}, /* order */
+                {"{\"specversion\":\"1.0\",", "{"},       /* optional in CBOR */
+                {"\"model\":\"m\"", "\"model\":\"m\u00e9\""},
+                {"\"source\":\"gw\",", "\"source\":\"gw\",\"x\":1,"},
+                {"\"input_tokens\":812", "\"input_tokens\":812.0"},
+                {"\"region\":\"eu\"", "\"cached_input_tokens\":\"x\""},
+                {"\"region\":\"eu\"", "\"region\":7"},
+                {"\"time\":\"2026-10-14T09:30:12.123Z\"",
+                 "\"time\":\"2026-12-14T09:30:12.123Z\""}, /* ahead */
+        };
+        struct sch_decoder *f = decoder(), *g = decoder();
+        struct sch_event ev;
+        struct tl_buf b;
+        char doc[1024];
+        size_t n;
+
+        tl_buf_init(&b, 0);
+        cr_assert(evt_json_to_cbor(GOOD, 0, &b));
+        cr_assert(sch__cbor_fast(f, (const unsigned char *)b.data, b.len, &ev, &n), "GOOD not taken");
+        cr_assert_eq(n, b.len);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                const char *at = strstr(GOOD, cases[i].from);
+                struct tally t = {0};
+
+                cr_assert(at, "%s", cases[i].from);
+                snprintf(doc, sizeof doc, "%.*s%s%s", (int)(at - GOOD), GOOD,
+                         cases[i].to, at + strlen(cases[i].from));
+                tl_buf_truncate(&b, 0);
+                cr_assert(evt_json_to_cbor(doc, 0, &b), "%s", doc);
+                cr_expect(!sch__cbor_fast(f, (const unsigned char *)b.data, b.len, &ev, &n),
+                          "fast path took: %s", doc);
+                compare_cbor(f, g, (const unsigned char *)b.data, b.len, &t);
+        }
+        /* The self-describe tag on the map, and a float time. */
+        tl_buf_truncate(&b, 0);
+        cr_assert(tl_buf_append(&b, "\xd9\xd9\xf7", 3, NULL) == TL_OK);
+        cr_assert(evt_json_to_cbor(GOOD, 0, &b));
+        {
+                struct tally t = {0};
+
+                cr_expect(!sch__cbor_fast(f, (const unsigned char *)b.data, b.len, &ev, &n));
+                compare_cbor(f, g, (const unsigned char *)b.data, b.len, &t);
+                cr_expect_eq(t.general_ok, 1);
+        }
+        tl_buf_release(&b);
+        sch_decoder_free(&f);
+        sch_decoder_free(&g);
+}
+
+/* What the encoder writes for each type, with and without dimensions and
+   in both time forms, is the fast path's to take. */
+Test(cbor_fast, takes_the_encoders_shapes)
+{
+        struct sch_decoder *f = decoder(), *g = decoder();
+
+        for (int type = SCH_TYPE_TOKENS; type <= SCH_TYPE_SEAT; type++)
+                for (int variant = 0; variant < 4; variant++) {
+                        struct sch_event ev, out;
+                        struct tl_buf b;
+                        struct tally t = {0};
+                        size_t n;
+
+                        memset(&ev, 0, sizeof ev);
+                        ev.type = (sch_event_type)type;
+                        ev.id = (struct sch_str){"req-1", 5};
+                        ev.source = (struct sch_str){"gw", 2};
+                        ev.subject = (struct sch_str){"cust_1", 6};
+                        /* Whole seconds (tag 1) or not (tag 0 text). */
+                        ev.time_us = EVT_NOW_US - 86400 * INT64_C(1000000) -
+                                     (variant & 1) * 1000;
+                        if (type == SCH_TYPE_SEAT) {
+                                ev.device_id = (struct sch_str){"d", 1};
+                                ev.action = SCH_SEAT_ACTIVATE;
+                                ev.model_class = (struct sch_str){"small", 5};
+                        } else {
+                                ev.model = (struct sch_str){"m", 1};
+                                ev.deployment = SCH_DEPLOY_DEVICE;
+                                if (type != SCH_TYPE_MATRIX_OPS)
+                                        ev.decoding = (struct sch_str){"d", 1};
+                                if (type == SCH_TYPE_TOKENS) {
+                                        ev.input_tokens = ev.output_tokens = 7;
+                                        ev.cached_input_tokens = 3;
+                                } else if (type == SCH_TYPE_ITERATIONS) {
+                                        ev.iterations = ev.tokens = 9;
+                                } else {
+                                        ev.mac = 9;
+                                }
+                        }
+                        if (variant & 2) {
+                                ev.dim_count = 2;
+                                ev.dims[0].key = (struct sch_str){"app", 3};
+                                ev.dims[0].value = (struct sch_str){"x", 1};
+                                ev.dims[1].key = (struct sch_str){"zone", 4};
+                                ev.dims[1].value = (struct sch_str){"", 0};
+                        }
+                        tl_buf_init(&b, 0);
+                        cr_assert_eq(sch_encode_cbor(&ev, &b, NULL), TL_OK);
+                        cr_expect(sch__cbor_fast(f, (const unsigned char *)b.data,
+                                                 b.len, &out, &n),
+                                  "type %d variant %d not taken", type, variant);
+                        compare_cbor(f, g, (const unsigned char *)b.data, b.len,
+                                     &t);
+                        cr_expect(sch_event_equal(&ev, &out));
+                        tl_buf_release(&b);
+                }
         sch_decoder_free(&f);
         sch_decoder_free(&g);
 }
