@@ -427,8 +427,117 @@ static tl_status skim_item(struct sch__cursor *r, int depth,
         return TL_OK;
 }
 
+/* A definite head of major type 'major' with its argument, at *pp. */
+static inline __attribute__((always_inline)) bool
+skim_head(const unsigned char **pp, const unsigned char *end, unsigned major,
+          uint64_t *arg)
+{
+        const unsigned char *p = *pp;
+        unsigned ai;
+
+        if (p >= end || (*p >> 5) != major)
+                return false;
+        ai = *p & 31;
+        if (ai < 24) {
+                *arg = ai;
+                *pp = p + 1;
+                return true;
+        }
+        if (ai > 26 || end - p < 1 + (1 << (ai - 24)))
+                return false;
+        *arg = ai == 24 ? p[1]
+               : ai == 25
+                       ? (uint64_t)p[1] << 8 | p[2]
+                       : (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 |
+                                 (uint64_t)p[3] << 8 | p[4];
+        *pp = p + 1 + (1 << (ai - 24));
+        return true;
+}
+
+/* A text string at *pp, stepped over; its bytes in '*t'. */
+static inline __attribute__((always_inline)) bool
+skim_text(const unsigned char **pp, const unsigned char *end,
+          struct sch_str *t)
+{
+        uint64_t n;
+
+        if (!skim_head(pp, end, 3, &n) || n > (uint64_t)(end - *pp) ||
+            n > SCH_MAX_MESSAGE_BYTES)
+                return false;
+        *t = (struct sch_str){(const char *)*pp, (uint32_t)n};
+        *pp += n;
+        return true;
+}
+
+/* A scalar the usual event holds: text, an unsigned count, or time's tag
+   0 or 1 on either. */
+static inline __attribute__((always_inline)) bool
+skim_scalar(const unsigned char **pp, const unsigned char *end)
+{
+        struct sch_str t;
+        uint64_t v;
+
+        if (*pp < end && (**pp == 0xc0 || **pp == 0xc1))
+                ++*pp;
+        return skim_head(pp, end, 0, &v) || skim_text(pp, end, &t);
+}
+
+/*
+** The skim of the usual item without recursion: a map of fewer than 24
+** text-keyed pairs whose values are scalars (skim_scalar) or one level of
+** such a map (data). Anything else is the general skim's; where this one
+** answers, it answers as that one would: the same end, and the value of
+** the first top-level key written 0x67 "subject" when it is text.
+*/
+static bool skim_usual(const unsigned char *p, const unsigned char *end,
+                       size_t *item_len, struct sch_str *subject)
+{
+        const unsigned char *start = p;
+        uint64_t pairs, inner;
+
+        if (!skim_head(&p, end, 5, &pairs) || pairs >= 24)
+                return false;
+        for (uint64_t i = 0; i < pairs; i++) {
+                struct sch_str k, v;
+
+                if (!skim_text(&p, end, &k))
+                        return false;
+                if (p < end && (*p >> 5) == 5) {
+                        if (!skim_head(&p, end, 5, &inner) || inner >= 24)
+                                return false;
+                        for (uint64_t j = 0; j < 2 * inner; j += 2)
+                                if (!skim_text(&p, end, &v) ||
+                                    !skim_scalar(&p, end))
+                                        return false;
+                        continue;
+                }
+                if (k.len == 7 && k.ptr[-1] == 0x67 &&
+                    memcmp(k.ptr, "subject", 7) == 0 && !subject->ptr &&
+                    p < end && (*p >> 5) == 3) {
+                        if (!skim_text(&p, end, &v))
+                                return false;
+                        *subject = v;
+                        continue;
+                }
+                if (!skim_scalar(&p, end))
+                        return false;
+        }
+        *item_len = (size_t)(p - start);
+        return true;
+}
+
 tl_status sch_cbor_skim(const void *buf, size_t len, size_t *item_len,
                         struct sch_str *subject)
+{
+        *subject = (struct sch_str){NULL, 0};
+        if (skim_usual(buf, (const unsigned char *)buf + len, item_len,
+                       subject))
+                return TL_OK;
+        return sch__cbor_skim_general(buf, len, item_len, subject);
+}
+
+tl_status sch__cbor_skim_general(const void *buf, size_t len,
+                                 size_t *item_len, struct sch_str *subject)
 {
         struct sch__cursor r = {buf, (const unsigned char *)buf + len, buf,
                                 NULL, NULL, 0};

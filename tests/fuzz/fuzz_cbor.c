@@ -2,7 +2,8 @@
    sequence file. What is accepted must re-encode to an equal event, and
    libcbor (an independent decoder) must read exactly its bytes; what the
    fast path takes, the general reader must take as the same event ending
-   at the same byte. */
+   at the same byte, and the skim's quick walk must measure as the general
+   skim. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,16 @@ static void check_fast_path(const uint8_t *data, size_t size)
         if (!f) {
                 sch_decoder_new(&opt, &f, NULL);
                 sch_decoder_new(&opt, &g, NULL);
+        }
+        {
+                size_t l1 = 0, l2 = 0;
+                struct sch_str s1, s2;
+                tl_status k1 = sch_cbor_skim(data, size, &l1, &s1);
+
+                if (k1 != sch__cbor_skim_general(data, size, &l2, &s2) ||
+                    (k1 == TL_OK && (l1 != l2 || s1.ptr != s2.ptr ||
+                                     s1.len != s2.len)))
+                        abort();
         }
         if (!sch__cbor_fast(f, data, size, &a, &n))
                 return;
