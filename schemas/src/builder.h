@@ -143,6 +143,9 @@ struct sch__cursor {
 struct sch_decoder {
         struct tl_arena arena;
         tl_time_us clock_us; /* the real clock when last read (fast path) */
+        int64_t month_key;   /* year * 16 + month of the last fast time */
+        int64_t month_days;  /* its first day, in days since 1970 */
+        unsigned month_len;  /* its days */
         struct sch_options opt;
         struct sch__builder b;
 };

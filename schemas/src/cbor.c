@@ -5,6 +5,7 @@
    hot path reads heads itself (docs/architecture.md, decode speed). */
 #include "builder.h"
 #include "cbor_fast.h"
+#include "fast.h"
 
 #include <math.h>
 #include <string.h>
@@ -443,13 +444,20 @@ skim_head(const unsigned char **pp, const unsigned char *end, unsigned major,
                 *pp = p + 1;
                 return true;
         }
-        if (ai > 26 || end - p < 1 + (1 << (ai - 24)))
+        if (ai > 27 || end - p < 1 + (1 << (ai - 24)))
                 return false;
-        *arg = ai == 24 ? p[1]
-               : ai == 25
-                       ? (uint64_t)p[1] << 8 | p[2]
-                       : (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 |
-                                 (uint64_t)p[3] << 8 | p[4];
+        if (ai == 27) {
+                uint64_t x;
+
+                memcpy(&x, p + 1, 8);
+                *arg = __builtin_bswap64(x);
+        } else {
+                *arg = ai == 24 ? p[1]
+                       : ai == 25
+                               ? (uint64_t)p[1] << 8 | p[2]
+                               : (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 |
+                                         (uint64_t)p[3] << 8 | p[4];
+        }
         *pp = p + 1 + (1 << (ai - 24));
         return true;
 }
@@ -512,7 +520,9 @@ static bool skim_usual(const unsigned char *p, const unsigned char *end,
                         continue;
                 }
                 if (k.len == 7 && k.ptr[-1] == 0x67 &&
-                    memcmp(k.ptr, "subject", 7) == 0 && !subject->ptr &&
+                    sch__fast_same((const unsigned char *)k.ptr, "subject",
+                                   7) &&
+                    !subject->ptr &&
                     p < end && (*p >> 5) == 3) {
                         if (!skim_text(&p, end, &v))
                                 return false;

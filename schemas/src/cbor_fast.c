@@ -133,7 +133,7 @@ static bool when(struct sch__fcur *c, const unsigned char *base,
                 if (*c->p == 0xc0)
                         c->p++;
                 if (!text(c, base, 0, 64, &s) ||
-                    tl_time_parse_rfc3339(s.ptr, s.len, &ev->time_us, NULL))
+                    !sch__fast_time_text(d, s, &ev->time_us))
                         return false;
         }
         return sch__fast_time_ok(d, ev->time_us);

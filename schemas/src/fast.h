@@ -27,8 +27,28 @@ sch__fast_same(const unsigned char *p, const char *lit, size_t n)
         uint64_t a, b, diff = 0;
         size_t i = 0;
 
-        if (n < 8)
-                return memcmp(p, lit, n) == 0;
+        if (n < 8) { /* two overlapping loads: memcmp was a call */
+                uint32_t x, y;
+                uint16_t u, v;
+
+                if (n >= 4) {
+                        memcpy(&x, p, 4);
+                        memcpy(&y, lit, 4);
+                        diff = x ^ y;
+                        memcpy(&x, p + n - 4, 4);
+                        memcpy(&y, lit + n - 4, 4);
+                        return (diff | (x ^ y)) == 0;
+                }
+                if (n >= 2) {
+                        memcpy(&u, p, 2);
+                        memcpy(&v, lit, 2);
+                        diff = u ^ v;
+                        memcpy(&u, p + n - 2, 2);
+                        memcpy(&v, lit + n - 2, 2);
+                        return (diff | (uint16_t)(u ^ v)) == 0;
+                }
+                return n == 0 || p[0] == (unsigned char)lit[0];
+        }
         for (; i + 8 <= n; i += 8) {
                 memcpy(&a, p + i, 8);
                 memcpy(&b, lit + i, 8);
@@ -47,6 +67,71 @@ sch__fast_same(const unsigned char *p, const char *lit, size_t n)
         ((size_t)((c)->end - (c)->p) >= sizeof(lit) - 1 &&                     \
          sch__fast_same((c)->p, lit, sizeof(lit) - 1) &&                      \
          ((c)->p += sizeof(lit) - 1, true))
+
+/* Two ASCII digits at 's' as a number, or a value over 99. */
+static inline unsigned sch__fast_two(const char *s)
+{
+        unsigned a = (unsigned)(unsigned char)s[0] - '0';
+        unsigned b = (unsigned)(unsigned char)s[1] - '0';
+
+        return a <= 9 && b <= 9 ? a * 10 + b : 100;
+}
+
+/*
+** The two usual RFC 3339 forms, "YYYY-MM-DDTHH:MM:SSZ" and the same with
+** ".mmm" milliseconds, into '*out' exactly as tl_time_parse_rfc3339 reads
+** them (a leap second folded into the next, as there); false for any
+** other text, which that parser then reads. The month's first day is
+** remembered in the decoder: a month's events have random days.
+*/
+static inline bool sch__fast_time(struct sch_decoder *d, const char *s,
+                                  size_t len, tl_time_us *out)
+{
+        unsigned c1, c2, mo, dd, h, mi, sec, ms = 0;
+        int64_t y;
+
+        if ((len != 20 && len != 24) || s[len - 1] != 'Z' || s[4] != '-' ||
+            s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+                return false;
+        c1 = sch__fast_two(s);
+        c2 = sch__fast_two(s + 2);
+        mo = sch__fast_two(s + 5);
+        dd = sch__fast_two(s + 8);
+        h = sch__fast_two(s + 11);
+        mi = sch__fast_two(s + 14);
+        sec = sch__fast_two(s + 17);
+        if (len == 24) {
+                unsigned a = sch__fast_two(s + 20);
+                unsigned b = (unsigned)(unsigned char)s[22] - '0';
+
+                if (s[19] != '.' || a > 99 || b > 9)
+                        return false;
+                ms = a * 10 + b;
+        }
+        if (c1 > 99 || c2 > 99 || c1 + c2 == 0 || mo < 1 || mo > 12 ||
+            dd < 1 || h > 23 || mi > 59 || sec > 60)
+                return false;
+        y = (int64_t)(c1 * 100 + c2);
+        if (y * 16 + mo != d->month_key) {
+                d->month_key = y * 16 + mo;
+                d->month_days = tl_days_from_civil(y, mo, 1);
+                d->month_len = tl_days_in_month(y, mo);
+        }
+        if (dd > d->month_len)
+                return false;
+        *out = ((d->month_days + dd - 1) * 86400 + h * 3600 + mi * 60 +
+                sec) * TL_US_PER_SEC +
+               (tl_time_us)ms * 1000;
+        return true;
+}
+
+/* Time text as the general reader reads it. */
+static inline bool sch__fast_time_text(struct sch_decoder *d, struct sch_str s,
+                                       tl_time_us *out)
+{
+        return sch__fast_time(d, s.ptr, s.len, out) ||
+               tl_time_parse_rfc3339(s.ptr, s.len, out, NULL) == TL_OK;
+}
 
 /* The general reader's window: not before 2000, not past the receiver's
    clock plus the skew. The real clock is read again only when an event

@@ -179,7 +179,7 @@ bool sch__json_fast(struct sch_decoder *d, const unsigned char *p, size_t len,
             !LIT(&c, ",\"subject\":\"") ||
             !str(&c, 1, SCH_MAX_SUBJECT_BYTES, &ev->subject) ||
             !LIT(&c, ",\"time\":\"") || !str(&c, 0, 64, &when) ||
-            tl_time_parse_rfc3339(when.ptr, when.len, &ev->time_us, NULL) ||
+            !sch__fast_time_text(d, when, &ev->time_us) ||
             !sch__fast_time_ok(d, ev->time_us) || !LIT(&c, ",\"data\":{") ||
             !typed(&c, ev) || !dims(&c, ev) || !LIT(&c, "}}") || c.p != c.end)
                 return false;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../../schemas/src/cbor_fast.h"
+#include "../../schemas/src/fast.h"
 #include "../../schemas/src/json.h"
 #include "evtest.h"
 
@@ -620,4 +621,54 @@ Test(cbor_fast, takes_the_encoders_shapes)
                 }
         sch_decoder_free(&f);
         sch_decoder_free(&g);
+}
+
+/* The fast paths' reading of the two usual time forms against the RFC
+   3339 parser, on random and edge dates (leap days, :60, year 0000,
+   month 13, day 31 of short months, a 'z' or 't' in lower case). */
+Test(fast_time, reads_as_the_rfc3339_parser)
+{
+        static const char *const edges[] = {
+                "2024-02-29T23:59:60Z",     "2023-02-29T00:00:00Z",
+                "2100-02-29T00:00:00Z",     "2000-02-29T00:00:00.999Z",
+                "0000-01-01T00:00:00Z",     "0001-01-01T00:00:00Z",
+                "9999-12-31T23:59:59.999Z", "2026-13-01T00:00:00Z",
+                "2026-04-31T00:00:00Z",     "2026-10-01T24:00:00Z",
+                "2026-10-01t00:00:00Z",     "2026-10-01T00:00:00z",
+                "2026-10-01T00:00:00.12Z",  "2026-10-01T00:60:00Z",
+                "2026-10-01T00:00:61Z",     "2026-1a-01T00:00:00Z",
+        };
+        struct sch_decoder *d = decoder();
+        char s[32];
+        int fast = 0;
+
+        for (int i = 0; i < 200000; i++) {
+                tl_time_us a = 0, b = 0;
+                size_t len;
+                bool took;
+                tl_status rc;
+
+                if (i < (int)(sizeof edges / sizeof edges[0])) {
+                        snprintf(s, sizeof s, "%s", edges[i]);
+                } else {
+                        snprintf(s, sizeof s,
+                                 "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+                                 rnd(3) ? 1999 + rnd(40) : rnd(10000),
+                                 rnd(14), rnd(33), rnd(25), rnd(61), rnd(62),
+                                 rnd(1000));
+                        if (rnd(2))
+                                snprintf(s + 19, sizeof s - 19, "Z");
+                        if (rnd(50) == 0)
+                                s[rnd(20)] = (char)('0' + rnd(80));
+                }
+                len = strlen(s);
+                took = sch__fast_time(d, s, len, &a);
+                rc = tl_time_parse_rfc3339(s, len, &b, NULL);
+                fast += took;
+                if (took)
+                        cr_assert(rc == TL_OK && a == b, "%s: %lld / %lld", s,
+                                  (long long)a, (long long)b);
+        }
+        cr_assert_gt(fast, 50000, "%d", fast);
+        sch_decoder_free(&d);
 }
