@@ -143,6 +143,33 @@ static void random_event(struct sch_event *ev, char bufs[][300])
         }
 }
 
+/* One random edit of 'doc': a byte replaced (by one of 'alphabet', or by
+   any byte when it is NULL), nudged by one, deleted, or inserted. Returns
+   the new length; 'doc' has room for one more byte. */
+static size_t mutate(unsigned char *doc, size_t len, const char *alphabet)
+{
+        size_t at = rnd((unsigned)len);
+        unsigned char c = alphabet ? (unsigned char)alphabet[rnd(
+                                             (unsigned)strlen(alphabet))]
+                                   : (unsigned char)rnd(256);
+
+        switch (rnd(4)) {
+        case 0:
+                doc[at] = c;
+                return len;
+        case 1: /* a length, count or character off by one */
+                doc[at] = (unsigned char)(doc[at] + (rnd(2) ? 1 : -1));
+                return len;
+        case 2:
+                memmove(doc + at, doc + at + 1, len - at - 1);
+                return len - 1;
+        default:
+                memmove(doc + at + 1, doc + at, len - at);
+                doc[at] = c;
+                return len + 1;
+        }
+}
+
 struct tally {
         int fast, general_ok, cases;
 };
@@ -228,26 +255,11 @@ Test(json_fast, agrees_with_the_general_reader_on_mutated_documents)
         char doc[512];
 
         for (int i = 0; i < 40000; i++) {
-                size_t len = base_len, at;
+                size_t len = base_len;
 
                 memcpy(doc, GOOD, base_len);
-                for (int m = 0; m < 1 + (i % 2); m++) {
-                        at = rnd((unsigned)len);
-                        char c = alphabet[rnd(sizeof alphabet - 1)];
-                        switch (rnd(3)) {
-                        case 0:
-                                doc[at] = c;
-                                break;
-                        case 1:
-                                memmove(doc + at, doc + at + 1, len - at - 1);
-                                len--;
-                                break;
-                        default:
-                                memmove(doc + at + 1, doc + at, len - at);
-                                doc[at] = c;
-                                len++;
-                        }
-                }
+                for (int m = 0; m < 1 + (i % 2); m++)
+                        len = mutate((unsigned char *)doc, len, alphabet);
                 compare(f, g, doc, len, &t);
         }
         cr_assert_gt(t.fast, 1000, "fast took %d mutants", t.fast);
@@ -455,30 +467,11 @@ Test(cbor_fast, agrees_with_the_general_reader_on_mutated_items)
         tl_buf_init(&good, 0);
         cr_assert(evt_json_to_cbor(GOOD, 0, &good));
         for (int i = 0; i < 40000; i++) {
-                size_t len = good.len, at;
+                size_t len = good.len;
 
                 memcpy(doc, good.data, good.len);
-                for (int m = 0; m < 1 + (i % 2); m++) {
-                        unsigned char c = (unsigned char)rnd(256);
-
-                        at = rnd((unsigned)len);
-                        switch (rnd(4)) {
-                        case 0:
-                                doc[at] = c;
-                                break;
-                        case 1: /* a length or count off by one */
-                                doc[at] = (unsigned char)(doc[at] + (rnd(2) ? 1 : -1));
-                                break;
-                        case 2:
-                                memmove(doc + at, doc + at + 1, len - at - 1);
-                                len--;
-                                break;
-                        default:
-                                memmove(doc + at + 1, doc + at, len - at);
-                                doc[at] = c;
-                                len++;
-                        }
-                }
+                for (int m = 0; m < 1 + (i % 2); m++)
+                        len = mutate(doc, len, NULL);
                 compare_cbor(f, g, doc, len, &t);
         }
         cr_assert_gt(t.fast, 1000, "fast took %d mutants", t.fast);
