@@ -5,16 +5,22 @@
 # end the counts must reconcile with loadgen's ground truth.
 #
 #   bench/soak_meter.sh [--minutes M] [--rate UNITS_PER_S] [--customers N]
-#                       [--batch B] [--warmup-s S] [--build DIR]
+#                       [--batch B] [--warmup-s S] [--backlog-s S]
+#                       [--build DIR]
 #
 # "Flat" is judged after the warm-up (default 120 s: librdkafka's prefetch
 # queue and the batch buffers fill first): the spread of the samples,
 # (max - min) / min, must stay within 10 %. The samples go to
 # $TMPDIR/tally-soak-rss.tsv (seconds, KiB) for plotting.
+#
+# --backlog-s S starts the meter S seconds after the stream, as after a
+# restart: it catches up in batches at their size cap during the warm-up,
+# so every buffer has met its largest batch before RSS is judged, and a
+# later rise is growth, not a first full batch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-minutes=30 rate=5000 customers=1000 batch=100 warmup=120 build=build
+minutes=30 rate=5000 customers=1000 batch=100 warmup=120 backlog=0 build=build
 while [ $# -gt 0 ]; do
   case $1 in
     --minutes) minutes=$2; shift 2 ;;
@@ -22,12 +28,13 @@ while [ $# -gt 0 ]; do
     --customers) customers=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
     --warmup-s) warmup=$2; shift 2 ;;
+    --backlog-s) backlog=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    *) echo "usage: $0 [--minutes M] [--rate UNITS_PER_S] [--customers N] [--batch B] [--warmup-s S] [--build DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--minutes M] [--rate UNITS_PER_S] [--customers N] [--batch B] [--warmup-s S] [--backlog-s S] [--build DIR]" >&2; exit 2 ;;
   esac
 done
 [[ $minutes =~ ^[1-9][0-9]*$ && $rate =~ ^[1-9][0-9]*$ &&
-   $warmup =~ ^[0-9]+$ && $batch =~ ^[1-9][0-9]*$ ]] || { echo "soak_meter: bad arguments" >&2; exit 2; }
+   $warmup =~ ^[0-9]+$ && $backlog =~ ^[0-9]+$ && $batch =~ ^[1-9][0-9]*$ ]] || { echo "soak_meter: bad arguments" >&2; exit 2; }
 tally=$PWD/$build/tools/tally
 [ -x "$tally" ] || { echo "soak_meter: build first ($tally missing)" >&2; exit 1; }
 samples=${TMPDIR:-/tmp}/tally-soak-rss.tsv
@@ -49,14 +56,15 @@ bench_broker "$work" soak:16
 units=$((rate * minutes * 60))
 # Distinct events: the units less the duplicate and bad shares.
 events=$((units * 88 / 100))
-echo "soak: $minutes min at $rate units/s ($units units: ~10 % duplicates, ~2 % bad; batch $batch), RSS sampled every 5 s"
-"$tally" meter --topic soak --group soak 2>"$work/meter.log" &
-meter_pid=$!
+echo "soak: $minutes min at $rate units/s ($units units: ~10 % duplicates, ~2 % bad; batch $batch), RSS sampled every 5 s$([ "$backlog" = 0 ] || echo ", meter started $backlog s behind")"
 "$tally" loadgen --topic soak --events "$events" --customers "$customers" \
   --duplicates 0.1 --bad 0.02 --encoding mixed --batch "$batch" \
   --rate "$rate" --seed 7 --truth "$work/truth.tsv" --quiet \
   -X compression.type=lz4 2>"$work/loadgen.log" &
 gen_pid=$!
+sleep "$backlog"
+"$tally" meter --topic soak --group soak 2>"$work/meter.log" &
+meter_pid=$!
 
 t0=$(date +%s)
 : >"$samples"
