@@ -428,40 +428,6 @@ static tl_status skim_item(struct sch__cursor *r, int depth,
         return TL_OK;
 }
 
-/* A definite head of major type 'major' with its argument, at *pp. */
-static inline __attribute__((always_inline)) bool
-skim_head(const unsigned char **pp, const unsigned char *end, unsigned major,
-          uint64_t *arg)
-{
-        const unsigned char *p = *pp;
-        unsigned ai;
-
-        if (p >= end || (*p >> 5) != major)
-                return false;
-        ai = *p & 31;
-        if (ai < 24) {
-                *arg = ai;
-                *pp = p + 1;
-                return true;
-        }
-        if (ai > 27 || end - p < 1 + (1 << (ai - 24)))
-                return false;
-        if (ai == 27) {
-                uint64_t x;
-
-                memcpy(&x, p + 1, 8);
-                *arg = __builtin_bswap64(x);
-        } else {
-                *arg = ai == 24 ? p[1]
-                       : ai == 25
-                               ? (uint64_t)p[1] << 8 | p[2]
-                               : (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 |
-                                         (uint64_t)p[3] << 8 | p[4];
-        }
-        *pp = p + 1 + (1 << (ai - 24));
-        return true;
-}
-
 /* A text string at *pp, stepped over; its bytes in '*t'. */
 static inline __attribute__((always_inline)) bool
 skim_text(const unsigned char **pp, const unsigned char *end,
@@ -469,7 +435,7 @@ skim_text(const unsigned char **pp, const unsigned char *end,
 {
         uint64_t n;
 
-        if (!skim_head(pp, end, 3, &n) || n > (uint64_t)(end - *pp) ||
+        if (!sch__cbor_head(pp, end, 3, &n) || n > (uint64_t)(end - *pp) ||
             n > SCH_MAX_MESSAGE_BYTES)
                 return false;
         *t = (struct sch_str){(const char *)*pp, (uint32_t)n};
@@ -487,7 +453,7 @@ skim_scalar(const unsigned char **pp, const unsigned char *end)
 
         if (*pp < end && (**pp == 0xc0 || **pp == 0xc1))
                 ++*pp;
-        return skim_head(pp, end, 0, &v) || skim_text(pp, end, &t);
+        return sch__cbor_head(pp, end, 0, &v) || skim_text(pp, end, &t);
 }
 
 /*
@@ -503,7 +469,7 @@ static bool skim_usual(const unsigned char *p, const unsigned char *end,
         const unsigned char *start = p;
         uint64_t pairs, inner;
 
-        if (!skim_head(&p, end, 5, &pairs) || pairs >= 24)
+        if (!sch__cbor_head(&p, end, 5, &pairs) || pairs >= 24)
                 return false;
         for (uint64_t i = 0; i < pairs; i++) {
                 struct sch_str k, v;
@@ -511,7 +477,7 @@ static bool skim_usual(const unsigned char *p, const unsigned char *end,
                 if (!skim_text(&p, end, &k))
                         return false;
                 if (p < end && (*p >> 5) == 5) {
-                        if (!skim_head(&p, end, 5, &inner) || inner >= 24)
+                        if (!sch__cbor_head(&p, end, 5, &inner) || inner >= 24)
                                 return false;
                         for (uint64_t j = 0; j < 2 * inner; j += 2)
                                 if (!skim_text(&p, end, &v) ||

@@ -20,45 +20,11 @@
 
 #define Y10000_S INT64_C(253402300800)
 
-/* A head of major type 'major' at c->p: its argument, stepped over.
-   Indefinite lengths and reserved values are left to the general reader. */
+/* A definite head of major type 'major' at c->p, stepped over. */
 static inline __attribute__((always_inline)) bool
 head(struct sch__fcur *c, unsigned major, uint64_t *arg)
 {
-        const unsigned char *p = c->p;
-        unsigned ai;
-
-        if (p == c->end || (*p >> 5) != major)
-                return false;
-        ai = *p & 31;
-        if (ai < 24) {
-                *arg = ai;
-                c->p = p + 1;
-                return true;
-        }
-        if (ai > 27 || (size_t)(c->end - p) < 1 + (1u << (ai - 24)))
-                return false;
-        switch (ai) {
-        case 24:
-                *arg = p[1];
-                break;
-        case 25:
-                *arg = (uint64_t)p[1] << 8 | p[2];
-                break;
-        case 26: {
-                uint32_t x;
-                memcpy(&x, p + 1, 4);
-                *arg = __builtin_bswap32(x);
-                break;
-        }
-        default: {
-                uint64_t x;
-                memcpy(&x, p + 1, 8);
-                *arg = __builtin_bswap64(x);
-        }
-        }
-        c->p = p + 1 + (1u << (ai - 24));
-        return true;
+        return sch__cbor_head(&c->p, c->end, major, arg);
 }
 
 /* A text string of plain ASCII (no NUL), 'min' to 'max' bytes. 'base' is

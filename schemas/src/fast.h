@@ -62,6 +62,52 @@ sch__fast_same(const unsigned char *p, const char *lit, size_t n)
         return diff == 0;
 }
 
+/*
+** A CBOR head of major type 'major' at *pp with a definite argument (1, 2,
+** 4 or 8 bytes big-endian, or in the head byte), stepped over. False for
+** another major type, an indefinite length or a reserved value, which the
+** general reader words; never reads at or past 'end'.
+*/
+static inline __attribute__((always_inline)) bool
+sch__cbor_head(const unsigned char **pp, const unsigned char *end,
+               unsigned major, uint64_t *arg)
+{
+        const unsigned char *p = *pp;
+        unsigned ai;
+
+        if (p >= end || (*p >> 5) != major)
+                return false;
+        ai = *p & 31;
+        if (ai < 24) {
+                *arg = ai;
+                *pp = p + 1;
+                return true;
+        }
+        if (ai > 27 || (size_t)(end - p) < 1 + (1u << (ai - 24)))
+                return false;
+        switch (ai) {
+        case 24:
+                *arg = p[1];
+                break;
+        case 25:
+                *arg = (uint64_t)p[1] << 8 | p[2];
+                break;
+        case 26: {
+                uint32_t x;
+                memcpy(&x, p + 1, 4);
+                *arg = __builtin_bswap32(x);
+                break;
+        }
+        default: {
+                uint64_t x;
+                memcpy(&x, p + 1, 8);
+                *arg = __builtin_bswap64(x);
+        }
+        }
+        *pp = p + 1 + (1u << (ai - 24));
+        return true;
+}
+
 /* The literal 'lit' (a string constant) at c->p, stepped over. */
 #define SCH__LIT(c, lit)                                                       \
         ((size_t)((c)->end - (c)->p) >= sizeof(lit) - 1 &&                     \
