@@ -12,6 +12,8 @@
 # the server runs as the unprivileged 'postgres' user (PostgreSQL refuses
 # root). --watch PID stops the cluster (immediate mode) and removes DIR once
 # PID exits, so a killed test run never leaves a server behind.
+# TALLY_PG_OPTS adds server settings at start ("-c name=value ..."), for
+# benchmarks that size the server like an ingest box.
 set -euo pipefail
 
 PORT=5432
@@ -63,7 +65,7 @@ start() {
     : # already serving: starting twice is not an error
   else
   as_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-k $dir -p $PORT -c listen_addresses= -c max_connections=200" \
+    -o "-k $dir -p $PORT -c listen_addresses= -c max_connections=200 ${TALLY_PG_OPTS:-}" \
     start >/dev/null \
     || { tail -n 20 "$dir/server.log" >&2; die "server did not start in $dir"; }
   fi
