@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "core/time.h"
@@ -146,16 +144,12 @@ static tl_status dims_jsonb(const struct sch_event *ev, struct tl_buf *tmp,
 }
 
 /* The first 16 bytes of SHA-256 of 't'. */
-static tl_status digest16(const struct tl_buf *t, unsigned char out[16],
-                          struct tl_error *err)
+static void digest16(const struct tl_buf *t, unsigned char out[16])
 {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int mdlen = 0;
+        unsigned char md[SCH_HASH_BYTES];
 
-        if (!EVP_Digest(t->data, t->len, md, &mdlen, EVP_sha256(), NULL))
-                return tl_fail(err, TL_EINTERNAL, "meter: SHA-256 failed");
+        sch_sha256(t->data, t->len, md);
         memcpy(out, md, 16);
-        return TL_OK;
 }
 
 /* Append a NUL separator (unless first) and a field. */
@@ -188,7 +182,9 @@ static tl_status attrs_hash(const struct sch_event *ev, struct tl_buf *tmp,
                 if (!rc)
                         rc = put_part(tmp, ev->dims[i].value, false, err);
         }
-        return rc ? rc : digest16(tmp, out, err);
+        if (!rc)
+                digest16(tmp, out);
+        return rc;
 }
 
 /* tally_event_key(): subject NUL source NUL id. */
@@ -205,7 +201,9 @@ static tl_status event_key(struct meter_batch *b, const struct sch_event *ev,
                 rc = put_part(t, ev->source, false, err);
         if (!rc)
                 rc = put_part(t, ev->id, false, err);
-        return rc ? rc : digest16(t, out, err);
+        if (!rc)
+                digest16(t, out);
+        return rc;
 }
 
 /* Days since 1970-01-01 of UTC time 't', rounded down. */

@@ -3,8 +3,6 @@
 
 #include <string.h>
 
-#include <openssl/sha.h>
-
 static const char *const type_names[] = {
         "", "inference.tokens", "inference.iterations", "inference.matrix_ops",
         "device.seat"};
@@ -167,5 +165,5 @@ void sch_event_hash(const struct sch_event *ev,
                 put_str(&c, ev->dims[i].key);
                 put_str(&c, ev->dims[i].value);
         }
-        SHA256(c.buf, c.len, out);
+        sch_sha256(c.buf, c.len, out);
 }

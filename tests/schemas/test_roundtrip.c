@@ -1,7 +1,10 @@
 /* Encoders and decoders agree; the content hash ignores the encoding. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <openssl/sha.h>
 
 #include "evtest.h"
 
@@ -237,5 +240,48 @@ Test(encode, a_full_buffer_is_a_limit_error_and_leaves_it_unchanged)
                 cr_assert_eq(b.len, 4);
                 cr_assert_str_eq(b.data, "keep");
                 tl_buf_release(&b);
+        }
+}
+
+/* sch_sha256 keeps a context per thread: each of several threads must get
+   what OpenSSL's one-shot SHA256() gives, at every length. */
+static void *sha_thread(void *arg)
+{
+        unsigned char data[300], a[SCH_HASH_BYTES], b[SCH_HASH_BYTES];
+        unsigned seed = (unsigned)(size_t)arg;
+        size_t bad = 0;
+
+        for (size_t i = 0; i < sizeof data; i++)
+                data[i] = (unsigned char)(i * 31 + seed);
+        for (int round = 0; round < 20; round++)
+                for (size_t len = 0; len <= sizeof data; len++) {
+                        data[len % sizeof data] ^= (unsigned char)round;
+                        sch_sha256(data, len, a);
+                        SHA256(data, len, b);
+                        bad += memcmp(a, b, sizeof a) != 0;
+                }
+        return (void *)bad;
+}
+
+Test(hash, sha256_is_sha256_from_any_thread)
+{
+        static const unsigned char abc[SCH_HASH_BYTES] = {
+                0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+                0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+                0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+                0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+        unsigned char h[SCH_HASH_BYTES];
+        pthread_t t[4];
+
+        sch_sha256("abc", 3, h);
+        cr_assert_eq(memcmp(h, abc, sizeof h), 0);
+        for (size_t i = 0; i < 4; i++)
+                cr_assert_eq(pthread_create(&t[i], NULL, sha_thread,
+                                            (void *)(i + 1)),
+                             0);
+        for (size_t i = 0; i < 4; i++) {
+                void *bad;
+                cr_assert_eq(pthread_join(t[i], &bad), 0);
+                cr_assert_eq((size_t)bad, 0, "thread %zu", i);
         }
 }

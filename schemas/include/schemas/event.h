@@ -128,6 +128,12 @@ bool sch_event_equal(const struct sch_event *a, const struct sch_event *b);
 void sch_event_hash(const struct sch_event *ev,
                     unsigned char out[SCH_HASH_BYTES]);
 
+/* SHA-256 of 'len' bytes at 'data', for hashes taken per event (the
+   content hash, the meter's dedup key and rollup attributes). Safe from
+   any thread. */
+void sch_sha256(const void *data, size_t len,
+                unsigned char out[SCH_HASH_BYTES]);
+
 /*
 ** Append 'ev' as one CloudEvents JSON object (no newline) to 'out'.
 ** Returns TL_OK, TL_ENOMEM or TL_ELIMIT (the buffer's cap).
