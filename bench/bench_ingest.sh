@@ -73,7 +73,7 @@ for i in $(seq "$meters"); do
     -X session.timeout.ms=6000 2>"$work/meter-$i.log" &
   meter_pids+=($!)
 done
-rss_samples=()
+rss_samples=() cpu_ticks=0
 while :; do
   got=$(psql -XAtc "SELECT coalesce(sum(consumed), 0) FROM ingest_counts")
   [ "$got" -ge "$produced" ] && break
@@ -81,6 +81,8 @@ while :; do
     kill -0 "$p" 2>/dev/null || { tail "$work"/meter-*.log >&2; exit 1; }
   done
   rss_samples+=("$(ps -o rss= -p "${meter_pids[0]}" | tr -d ' ')")
+  # utime + stime of the first meter, in clock ticks
+  cpu_ticks=$(awk '{ print $14 + $15 }' "/proc/${meter_pids[0]}/stat" 2>/dev/null || echo "${cpu_ticks:-0}")
   sleep 0.2
 done
 t1=$(date +%s.%N)
@@ -110,5 +112,8 @@ printf 'units %d (stored %d) in %.2f s: %.0f units/s; stored events %.0f/s\n' \
   "$produced" "$stored" "$meter_s" "$rate" "$(calc "$stored / $meter_s")"
 printf 'psql \\copy of the %d stored rows: %.2f s, %.0f rows/s; ratio meter/copy %.2f\n' \
   "$stored" "$copy_s" "$copy_rate" "$(calc "$rate / $copy_rate")"
+meter_cpu=$(calc "$cpu_ticks / $(getconf CLK_TCK)")
+printf 'meter CPU (first meter, to the last poll): %.2f s, %.2f us per unit of its share\n' \
+  "$meter_cpu" "$(calc "$meter_cpu * 1000000 * $meters / $produced")"
 printf 'meter RSS (KiB): first %s, max %s, last %s over %d samples\n' \
   "$rss_first" "$rss_max" "$rss_last" "${#rss_samples[@]}"
