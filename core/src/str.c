@@ -66,8 +66,8 @@ static tl_status reserve(struct tl_buf *b, size_t extra, struct tl_error *err)
         return TL_OK;
 }
 
-tl_status tl_buf_append(struct tl_buf *b, const void *data, size_t len,
-                        struct tl_error *err)
+tl_status tl_buf__append_grow(struct tl_buf *b, const void *data, size_t len,
+                              struct tl_error *err)
 {
         tl_status rc = reserve(b, len, err);
 

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "core/error.h"
 
@@ -27,9 +28,27 @@ void tl_buf_clear(struct tl_buf *b);
 /* Cut the contents back to 'len' bytes (no-op when already shorter). */
 void tl_buf_truncate(struct tl_buf *b, size_t len);
 
-/* Append bytes. Returns TL_OK, TL_ENOMEM or TL_ELIMIT; 'b' unchanged on error. */
-tl_status tl_buf_append(struct tl_buf *b, const void *data, size_t len,
-                        struct tl_error *err);
+tl_status tl_buf__append_grow(struct tl_buf *b, const void *data, size_t len,
+                              struct tl_error *err);
+
+/*
+** Append bytes. Returns TL_OK, TL_ENOMEM or TL_ELIMIT; 'b' unchanged on
+** error. Inline while there is room: the meter writes COPY tuples a few
+** bytes at a time, and the call had been a tenth of its time.
+*/
+static inline tl_status tl_buf_append(struct tl_buf *b, const void *data,
+                                      size_t len, struct tl_error *err)
+{
+        if (len < b->alloc - b->len &&
+            (!b->cap_bytes || len <= b->cap_bytes - b->len)) {
+                if (len)
+                        memcpy(b->data + b->len, data, len);
+                b->len += len;
+                b->data[b->len] = '\0';
+                return TL_OK;
+        }
+        return tl_buf__append_grow(b, data, len, err);
+}
 tl_status tl_buf_puts(struct tl_buf *b, const char *s, struct tl_error *err);
 tl_status tl_buf_printf(struct tl_buf *b, struct tl_error *err,
                         const char *fmt, ...)
