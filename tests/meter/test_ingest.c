@@ -231,3 +231,86 @@ Test(ingest, secrets_stay_out_of_the_logs, .timeout = 120)
         unsetenv("DATABASE_URL");
         mk_case_stop(&c);
 }
+
+/* A key another transaction holds uncommitted when the meter's dedup
+   insert reaches it: the insert waits, the key is committed with other
+   content, and the meter must read that content in the same transaction
+   (the dedup statement's snapshot predates it) and dead-letter the event
+   as a conflicting duplicate, without failing the batch and reading it
+   again. */
+Test(ingest, a_key_committed_while_the_meter_waits_is_classified_in_place,
+     .timeout = 120)
+{
+        static const char *const ids[] = {"w-0", "w-1", "w-2"};
+        struct mk_case c;
+        const char *extra[] = {"--exit-idle-ms", "3000", NULL};
+        char path[256], sql[512], line[4096], *v;
+        bool waited = false, retried = false;
+        PGconn *watch;
+        FILE *f;
+        pid_t m;
+
+        mk_case_start(&c, "ingest_wait", 1, 1);
+        snprintf(path, sizeof path, "%s/events.jsonl", c.dir);
+        f = fopen(path, "w");
+        cr_assert_not_null(f);
+        for (int i = 0; i < 3; i++)
+                fprintf(f,
+                        "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":"
+                        "\"gw\",\"type\":\"inference.tokens\",\"subject\":"
+                        "\"cust_w\",\"time\":\"2026-10-0%dT10:00:00Z\","
+                        "\"data\":{\"model\":\"m\",\"deployment\":\"cloud\","
+                        "\"decoding\":\"autoregressive\","
+                        "\"input_tokens\":%d,\"output_tokens\":1}}\n",
+                        ids[i], i + 1, 10 + i);
+        fclose(f);
+        mk_sh("kcat -P -b '%s' -t '%s' -l '%s'", c.broker.bootstrap, c.name,
+              path);
+
+        /* Another writer's uncommitted key for w-1, with other content. */
+        mk_sh("'%s' db migrate > /dev/null", tk_tally_bin());
+        tk_exec(c.db, "BEGIN");
+        tk_exec(c.db, "INSERT INTO event_keys (key_hash, content_hash,"
+                      " event_time) VALUES (tally_event_key('cust_w', 'gw',"
+                      " 'w-1'), decode(repeat('00', 32), 'hex'), now())");
+        m = mk_meter_spawn(&c, extra);
+        snprintf(sql, sizeof sql, "dbname=%s", c.name);
+        watch = PQconnectdb(sql);
+        cr_assert_eq(PQstatus(watch), CONNECTION_OK);
+        for (int i = 0; i < 300 && !waited; i++) {
+                v = tk_scalar(watch, "SELECT count(*) FROM pg_stat_activity"
+                                     " WHERE wait_event_type = 'Lock'");
+                waited = atoi(v) > 0;
+                free(v);
+                if (!waited)
+                        mk_sleep_ms(100);
+        }
+        cr_expect(waited, "the meter never waited on the held key");
+        tk_exec(c.db, "COMMIT");
+        cr_expect_eq(mk_wait(m, 60000), 0, "meter exit (log %s)",
+                     mk_meter_log());
+
+        v = tk_scalar(watch, "SELECT string_agg(event_id, ',' ORDER BY"
+                             " event_id) FROM events");
+        cr_expect_str_eq(v, "w-0,w-2");
+        free(v);
+        v = tk_scalar(watch, "SELECT count(*) || ' ' || min(reason)"
+                             " FROM dead_letters");
+        cr_expect(strncmp(v, "1 conflicting duplicate: id 'w-1'", 33) == 0,
+                  "dead letters: %s", v);
+        free(v);
+        v = tk_scalar(watch, "SELECT consumed || '=' || stored || '+' ||"
+                             " duplicates || '+' || dead_lettered"
+                             " FROM ingest_counts");
+        cr_expect_str_eq(v, "3=2+0+1");
+        free(v);
+        f = fopen(mk_meter_log(), "r");
+        cr_assert_not_null(f);
+        while (fgets(line, sizeof line, f))
+                retried |= strstr(line, "batch not stored") != NULL;
+        fclose(f);
+        cr_expect(!retried, "the batch failed and was read again (log %s)",
+                  mk_meter_log());
+        PQfinish(watch);
+        mk_case_stop(&c);
+}
