@@ -62,7 +62,9 @@ ANALYZE src;
 CREATE TABLE events_noindex (LIKE events INCLUDING DEFAULTS);
 SQL
 
-# The statements of meter/src/store.c, and the alternatives measured.
+# The statements of meter/src/store.c, and the alternatives measured. The
+# meter's dedup statement also returns the stored content of keys already
+# there (an index probe per such row); 'chain' here prices the insert.
 prologue() {
   cat <<'SQL'
 SET synchronous_commit = on;
