@@ -11,8 +11,8 @@
 #include "rating/usage.h"
 #include "schemas/event.h"
 
-static inline bool text_field(const struct sch_event *ev, const struct rate_field *f,
-                       struct sch_str *out)
+static inline bool text_field(const struct sch_event *ev,
+                              const struct rate_field *f, struct sch_str *out)
 {
         const char *s;
 
@@ -55,7 +55,8 @@ static inline bool text_field(const struct sch_event *ev, const struct rate_fiel
         return false;
 }
 
-static inline uint64_t count_field(const struct sch_event *ev, rate_field_kind k)
+static inline uint64_t count_field(const struct sch_event *ev,
+                                   rate_field_kind k)
 {
         switch (k) {
         case RATE_FIELD_INPUT_TOKENS:
@@ -75,7 +76,8 @@ static inline uint64_t count_field(const struct sch_event *ev, rate_field_kind k
         }
 }
 
-static inline tl_u128 rollup_field(const struct rate_rollup *r, rate_field_kind k)
+static inline tl_u128 rollup_field(const struct rate_rollup *r,
+                                   rate_field_kind k)
 {
         switch (k) {
         case RATE_FIELD_INPUT_TOKENS:
