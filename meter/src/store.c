@@ -409,8 +409,9 @@ static int hex_digit(char c)
 }
 
 /* Rows of (seq, content_hash) whose hash is there: a duplicate or a
-   conflict. Rows without one stay ROW_NEW, their seqs listed in 'again'
-   (NULL: none may be missing). */
+   conflict. Rows without one stay ROW_NEW, their seqs appended to 'again',
+   an array literal the caller opened with "{" (NULL: none may be
+   missing). */
 static tl_status mark_known(struct meter_batch *b, const PGresult *r,
                             struct tl_buf *again, struct tl_error *err)
 {
