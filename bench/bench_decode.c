@@ -158,9 +158,9 @@ static size_t run_libcbor_tree(const struct corpus *c)
 
         for (size_t i = 0; i < c->n; i++) {
                 struct cbor_load_result res;
-                cbor_item_t *v = cbor_load(
-                        (const unsigned char *)c->bytes.data + c->off[i],
-                        c->off[i + 1] - c->off[i], &res);
+                cbor_item_t *v =
+                    cbor_load((const unsigned char *)c->bytes.data + c->off[i],
+                              c->off[i + 1] - c->off[i], &res);
                 ok += v != NULL;
                 if (v)
                         cbor_decref(&v);

@@ -30,8 +30,8 @@ static unsigned next(unsigned n)
 }
 
 /* October 2026 traffic like the worked example's: mostly tokens. */
-static void event(size_t i, unsigned customers, struct sch_event *ev,
-                  char *id, char *sub, char *dev)
+static void event(size_t i, unsigned customers, struct sch_event *ev, char *id,
+                  char *sub, char *dev)
 {
         static const char *const models[] = {"mercury-coder-small",
                                              "llada-8b-instruct", "coder-7b"};
@@ -140,10 +140,11 @@ static double run(const char *bin, const char *dir, const char *rules,
         fflush(stdout);
         pid = fork();
         if (pid == 0) {
-                const char *argv[] = {bin,   "rate",     "--rules", rules,
-                                      "--customers", cust, "--events", ev,
-                                      "--period", "2026-10", "--threads",
-                                      threads, NULL};
+                const char *argv[] = {
+                    bin,           "rate",    "--rules",   rules,
+                    "--customers", cust,      "--events",  ev,
+                    "--period",    "2026-10", "--threads", threads,
+                    NULL};
 
                 if (!freopen("/dev/null", "w", stdout) ||
                     !freopen("/dev/null", "w", stderr))
@@ -168,7 +169,8 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-        const char *bin = argc > 1 ? argv[1] : NULL, *dir = "/tmp/tally-bench-rate";
+        const char *bin = argc > 1 ? argv[1] : NULL,
+                   *dir = "/tmp/tally-bench-rate";
         const char *threads = "2";
         size_t n = 10000000;
         unsigned customers = 1000, runs = 5;

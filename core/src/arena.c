@@ -61,8 +61,8 @@ tl_status tl_arena_alloc(struct tl_arena *a, size_t size, void **out,
                 return tl_fail(err, TL_ELIMIT, "arena: %zu bytes requested",
                                size);
         need = align_up(size ? size : 1);
-        if (a->cap_bytes && (need > a->cap_bytes ||
-                             a->used_bytes > a->cap_bytes - need))
+        if (a->cap_bytes &&
+            (need > a->cap_bytes || a->used_bytes > a->cap_bytes - need))
                 return tl_fail(err, TL_ELIMIT,
                                "arena: memory cap of %zu bytes reached",
                                a->cap_bytes);

@@ -82,8 +82,8 @@ static bool read_digits(const char *s, size_t len, size_t *i, tl_u128 *coef,
         return true;
 }
 
-static tl_status parse_exponent(const char *s, size_t len, size_t *i,
-                                int *exp, struct tl_error *err)
+static tl_status parse_exponent(const char *s, size_t len, size_t *i, int *exp,
+                                struct tl_error *err)
 {
         int sign = 1, v = 0, n = 0;
 
@@ -93,8 +93,8 @@ static tl_status parse_exponent(const char *s, size_t len, size_t *i,
         while (*i < len && is_digit(s[*i])) {
                 if (++n > 3)
                         return tl_fail(err, TL_ERANGE,
-                                       "exponent too large in '%.*s'",
-                                       (int)len, s);
+                                       "exponent too large in '%.*s'", (int)len,
+                                       s);
                 v = v * 10 + (s[(*i)++] - '0');
         }
         if (n == 0)
@@ -140,8 +140,8 @@ tl_status tl_dec_parse(const char *s, size_t len, struct tl_dec *out,
         scale = frac_digits - exp;
         if (scale < 0) {
                 if (!scale_up(v, (unsigned)-scale, &v))
-                        return tl_fail(err, TL_ERANGE,
-                                       "'%.*s' is too large", (int)len, s);
+                        return tl_fail(err, TL_ERANGE, "'%.*s' is too large",
+                                       (int)len, s);
                 scale = 0;
         }
         while (scale > TL_DEC_MAX_SCALE && v % 10 == 0) {
@@ -321,8 +321,8 @@ tl_status tl_dec_div_round(const struct tl_dec *a, const struct tl_dec *b,
                 }
                 den *= p;
         }
-        out->coef = div_half_even(magnitude(num), den,
-                                  (num < 0) != (b->coef < 0));
+        out->coef =
+            div_half_even(magnitude(num), den, (num < 0) != (b->coef < 0));
         out->scale = scale;
         return TL_OK;
 }

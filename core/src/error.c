@@ -11,7 +11,7 @@ static const struct {
         int exit_class;
 } status_table[] = {
 #define TL_STATUS_ROW(name, exit_class, text) {#name, text, exit_class},
-        TL_STATUS_LIST(TL_STATUS_ROW)
+    TL_STATUS_LIST(TL_STATUS_ROW)
 #undef TL_STATUS_ROW
 };
 

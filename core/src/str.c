@@ -85,8 +85,8 @@ tl_status tl_buf_puts(struct tl_buf *b, const char *s, struct tl_error *err)
         return tl_buf_append(b, s, strlen(s), err);
 }
 
-tl_status tl_buf_printf(struct tl_buf *b, struct tl_error *err,
-                        const char *fmt, ...)
+tl_status tl_buf_printf(struct tl_buf *b, struct tl_error *err, const char *fmt,
+                        ...)
 {
         va_list ap;
         int n;

@@ -147,8 +147,7 @@ tl_status tl_time_parse_rfc3339(const char *s, size_t len, tl_time_us *out,
                 return tl_fail(err, TL_EPARSE,
                                "expected 'Z' or a +hh:mm offset at the end");
         /* A leap second (:60) is folded into the next second, as POSIX does. */
-        *out = ((days_of(y, mo, d) * 86400 +
-                 h * 3600 + mi * 60 + sec - off_s) *
+        *out = ((days_of(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_s) *
                 TL_US_PER_SEC) +
                frac_us;
         return TL_OK;
@@ -167,7 +166,6 @@ size_t tl_time_format_rfc3339(tl_time_us t, char *out, size_t size)
         n = snprintf(out, size, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
                      (long long)y, mo, d, (int)(rem / (3600 * TL_US_PER_SEC)),
                      (int)(rem / (60 * TL_US_PER_SEC) % 60),
-                     (int)(rem / TL_US_PER_SEC % 60),
-                     (int)(rem / 1000 % 1000));
+                     (int)(rem / TL_US_PER_SEC % 60), (int)(rem / 1000 % 1000));
         return (n < 0 || (size_t)n >= size) ? 0 : (size_t)n;
 }

@@ -37,10 +37,10 @@ struct inf__ranked {
 ** their predictions.
 */
 struct inf__scratch {
-        struct inf__prob *probs;     /* vocab_size */
-        int *seq;                    /* seq_len */
-        int *rows;                   /* seq_len */
-        struct inf__ranked *ranked;  /* seq_len */
+        struct inf__prob *probs;    /* vocab_size */
+        int *seq;                   /* seq_len */
+        int *rows;                  /* seq_len */
+        struct inf__ranked *ranked; /* seq_len */
 };
 tl_status inf__scratch_new(const struct inf_model *m, struct inf__scratch *s,
                            struct tl_error *err);
@@ -48,8 +48,8 @@ void inf__scratch_free(struct inf__scratch *s);
 
 tl_status inf__generate_diffusion(struct inf_state *st, const int *prompt,
                                   int n_prompt, const struct inf_gen_opts *o,
-                                  struct inf__scratch *sc, int *out,
-                                  int *n_out, int *per_step,
-                                  struct inf_usage *u, struct tl_error *err);
+                                  struct inf__scratch *sc, int *out, int *n_out,
+                                  int *per_step, struct inf_usage *u,
+                                  struct tl_error *err);
 
 #endif

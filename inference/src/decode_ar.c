@@ -43,15 +43,15 @@ static tl_status generate_ar(struct inf_state *st, const int *prompt,
         const struct inf_shape *s = &st->m->shape;
         struct inf_sampler smp = o->sampler;
         int last = n_prompt - 1, pos = n_prompt, n = 0;
-        tl_status rc = inf_forward(st, prompt, 0, n_prompt, false, &last, 1,
-                                   err);
+        tl_status rc =
+            inf_forward(st, prompt, 0, n_prompt, false, &last, 1, err);
 
         if (rc)
                 return rc;
         u->passes = 1;
         while (n < o->max_tokens) {
-                int tok = inf__sample(&smp, inf_state_logits(st),
-                                      s->vocab_size, -1, sc->probs, NULL);
+                int tok = inf__sample(&smp, inf_state_logits(st), s->vocab_size,
+                                      -1, sc->probs, NULL);
                 int zero = 0;
 
                 if (o->stop_at_eos &&
@@ -80,8 +80,7 @@ static tl_status generate_ar(struct inf_state *st, const int *prompt,
 
 tl_status inf_generate(struct inf_state *st, const int *prompt, int n_prompt,
                        const struct inf_gen_opts *o, int *out, int *n_out,
-                       int *per_step, struct inf_usage *u,
-                       struct tl_error *err)
+                       int *per_step, struct inf_usage *u, struct tl_error *err)
 {
         const struct inf_shape *s = &st->m->shape;
         struct inf__scratch sc;
@@ -121,8 +120,8 @@ tl_status inf_generate(struct inf_state *st, const int *prompt, int n_prompt,
                 return rc;
         u->input_tokens = n_prompt;
         if (o->decoding == INF_DECODE_DIFFUSION)
-                rc = inf__generate_diffusion(st, prompt, n_prompt, o, &sc,
-                                             out, n_out, per_step, u, err);
+                rc = inf__generate_diffusion(st, prompt, n_prompt, o, &sc, out,
+                                             n_out, per_step, u, err);
         else
                 rc = generate_ar(st, prompt, n_prompt, o, &sc, out, n_out, u,
                                  err);

@@ -25,9 +25,9 @@ static int cmp_ranked(const void *a, const void *b)
 
 tl_status inf__generate_diffusion(struct inf_state *st, const int *prompt,
                                   int n_prompt, const struct inf_gen_opts *o,
-                                  struct inf__scratch *sc, int *out,
-                                  int *n_out, int *per_step,
-                                  struct inf_usage *u, struct tl_error *err)
+                                  struct inf__scratch *sc, int *out, int *n_out,
+                                  int *per_step, struct inf_usage *u,
+                                  struct tl_error *err)
 {
         const struct inf_shape *s = &st->m->shape;
         struct inf_sampler smp = o->sampler;
@@ -62,9 +62,8 @@ tl_status inf__generate_diffusion(struct inf_state *st, const int *prompt,
 
                                 rank[i].row = sc->rows[i];
                                 rank[i].tok = inf__sample(
-                                        &smp, lg, s->vocab_size,
-                                        INF_TOKEN_MASK, sc->probs,
-                                        &rank[i].conf);
+                                    &smp, lg, s->vocab_size, INF_TOKEN_MASK,
+                                    sc->probs, &rank[i].conf);
                         }
                         qsort(rank, (size_t)m, sizeof *rank, cmp_ranked);
                         if (o->threshold > 0.0f) {

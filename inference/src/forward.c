@@ -35,7 +35,8 @@ tl_status inf_state_new(const struct inf_model *m, int threads,
         *out = NULL;
         if (!ok)
                 return tl_fail(err, TL_ENOMEM, "%s: out of memory", m->path);
-        (void)inf__simd(); /* decided here, never first inside a parallel loop */
+        (void)
+            inf__simd(); /* decided here, never first inside a parallel loop */
         st->m = m;
         st->threads = threads > 0 ? threads : omp_get_max_threads();
         st->cap = s->seq_len;
@@ -67,9 +68,9 @@ tl_status inf_state_new(const struct inf_model *m, int threads,
         /* run.c's rotary frequencies, computed once instead of per token */
         for (size_t p = 0; p < cap; p++)
                 for (size_t i = 0; i < half; i++) {
-                        float freq = 1.0f / powf(10000.0f,
-                                                 (float)(2 * i) /
-                                                         (float)(2 * half));
+                        float freq =
+                            1.0f /
+                            powf(10000.0f, (float)(2 * i) / (float)(2 * half));
                         float val = (float)p * freq;
 
                         st->rope_cos[p * half + i] = cosf(val);
@@ -141,7 +142,7 @@ static void project(struct inf_state *st, float *y, const float *in, int n,
                                               m->group,
                                               st->aq + (size_t)t * (size_t)n,
                                               st->as + (size_t)t * (size_t)n /
-                                                               (size_t)m->group);
+                                                           (size_t)m->group);
                 a.q = st->aq;
                 a.s = st->as;
         }
@@ -170,15 +171,17 @@ static void attend(struct inf_state *st, int l, const float *q, int h, int nk,
         const struct inf_shape *s = &st->m->shape;
         int hs = inf_head_size(s), kv = inf_kv_dim(s);
         int kvh = h / (s->n_heads / s->n_kv_heads);
-        const float *kbase = st->kc + (size_t)l * (size_t)s->seq_len *
-                                              (size_t)kv + (size_t)kvh * (size_t)hs;
-        const float *vbase = st->vc + (size_t)l * (size_t)s->seq_len *
-                                              (size_t)kv + (size_t)kvh * (size_t)hs;
+        const float *kbase = st->kc +
+                             (size_t)l * (size_t)s->seq_len * (size_t)kv +
+                             (size_t)kvh * (size_t)hs;
+        const float *vbase = st->vc +
+                             (size_t)l * (size_t)s->seq_len * (size_t)kv +
+                             (size_t)kvh * (size_t)hs;
         float scale = 1.0f / sqrtf((float)hs), mx = -INFINITY, sum = 0.0f;
 
         for (int t = 0; t < nk; t++) {
-                att[t] = inf__dot(q, kbase + (size_t)t * (size_t)kv, hs) *
-                         scale;
+                att[t] =
+                    inf__dot(q, kbase + (size_t)t * (size_t)kv, hs) * scale;
                 mx = att[t] > mx ? att[t] : mx;
         }
         for (int t = 0; t < nk; t++) {
@@ -208,14 +211,14 @@ static void attention(struct inf_state *st, int l, int pos0, int T,
                 macs += 2 * (uint64_t)d *
                         (uint64_t)(bidirectional ? pos0 + T : pos0 + t + 1);
         st->macs += macs;
-#pragma omp parallel for schedule(static) num_threads(st->threads) \
-        if (st->threads > 1 && macs >= (1u << 16))
+#pragma omp parallel for schedule(static)                                      \
+    num_threads(st->threads) if (st->threads > 1 && macs >= (1u << 16))
         for (int j = 0; j < jobs; j++) {
                 int t = j / heads, h = j % heads;
                 int nk = bidirectional ? pos0 + T : pos0 + t + 1;
                 size_t off = (size_t)t * (size_t)d + (size_t)h * (size_t)hs;
-                float *att = st->att + (size_t)omp_get_thread_num() *
-                                               (size_t)st->cap;
+                float *att =
+                    st->att + (size_t)omp_get_thread_num() * (size_t)st->cap;
 
                 attend(st, l, st->q + off, h, nk, att, st->xb + off);
         }
@@ -247,8 +250,8 @@ static void layer(struct inf_state *st, int l, int pos0, int T,
         const struct inf_layer *w = &m->layers[l];
         int d = m->shape.dim, h = m->shape.hidden_dim;
         int kv = inf_kv_dim(&m->shape);
-        size_t cache = ((size_t)l * (size_t)m->shape.seq_len + (size_t)pos0) *
-                       (size_t)kv;
+        size_t cache =
+            ((size_t)l * (size_t)m->shape.seq_len + (size_t)pos0) * (size_t)kv;
 
         for (int t = 0; t < T; t++)
                 rmsnorm(st->xb + (size_t)t * (size_t)d,
@@ -259,8 +262,7 @@ static void layer(struct inf_state *st, int l, int pos0, int T,
         project(st, st->vc + cache, st->xb, d, &w->wv, T, true);
         for (int t = 0; t < T; t++) {
                 rope(st, st->q + (size_t)t * (size_t)d, d, pos0 + t);
-                rope(st, st->kc + cache + (size_t)t * (size_t)kv, kv,
-                     pos0 + t);
+                rope(st, st->kc + cache + (size_t)t * (size_t)kv, kv, pos0 + t);
         }
         attention(st, l, pos0, T, bidirectional);
         project(st, st->xb2, st->xb, d, &w->wo, T, false);
@@ -282,9 +284,9 @@ static void layer(struct inf_state *st, int l, int pos0, int T,
                 st->x[i] += st->xb[i];
 }
 
-tl_status inf_forward(struct inf_state *st, const int *tokens, int pos0,
-                      int T, bool bidirectional, const int *out_rows,
-                      int n_out, struct tl_error *err)
+tl_status inf_forward(struct inf_state *st, const int *tokens, int pos0, int T,
+                      bool bidirectional, const int *out_rows, int n_out,
+                      struct tl_error *err)
 {
         const struct inf_model *m = st->m;
         const struct inf_shape *s = &m->shape;
@@ -301,8 +303,8 @@ tl_status inf_forward(struct inf_state *st, const int *tokens, int pos0,
                                                      : "");
         if (n_out < 0 || n_out > T)
                 return tl_fail(err, TL_ERANGE,
-                               "forward: %d output rows of %d positions",
-                               n_out, T);
+                               "forward: %d output rows of %d positions", n_out,
+                               T);
         for (int i = 0; i < n_out; i++)
                 if (out_rows[i] < 0 || out_rows[i] >= T)
                         return tl_fail(err, TL_ERANGE,
@@ -332,8 +334,7 @@ tl_status inf_forward(struct inf_state *st, const int *tokens, int pos0,
                 layer(st, l, pos0, T, bidirectional);
         for (int i = 0; i < n_out; i++) {
                 rmsnorm(st->rows + (size_t)i * d,
-                        st->x + (size_t)out_rows[i] * d, m->rms_final,
-                        s->dim);
+                        st->x + (size_t)out_rows[i] * d, m->rms_final, s->dim);
         }
         if (n_out)
                 project(st, st->logits, st->rows, s->dim, &m->cls, n_out,

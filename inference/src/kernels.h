@@ -11,9 +11,9 @@
 
 /* An input to W x: fp32 rows, or their int8 quantization (Q8 models). */
 struct inf_act {
-        const float *f;     /* T rows of n */
-        const int8_t *q;    /* T rows of n */
-        const float *s;     /* T rows of n / group */
+        const float *f;  /* T rows of n */
+        const int8_t *q; /* T rows of n */
+        const float *s;  /* T rows of n / group */
 };
 
 /*
@@ -41,13 +41,13 @@ struct inf_state {
         float *x, *xb, *xb2, *q, *hb, *hb2;
         int8_t *aq; /* quantized activations, cap x max(dim, hidden) */
         float *as;
-        float *kc, *vc;  /* [layer][seq_len][kv_dim] */
-        float *att;      /* per thread: seq_len scores */
+        float *kc, *vc; /* [layer][seq_len][kv_dim] */
+        float *att;     /* per thread: seq_len scores */
         int att_slots;
         float *rope_cos, *rope_sin; /* [seq_len][head_size / 2] */
-        float *rows;     /* final-normed rows for the classifier */
+        float *rows;                /* final-normed rows for the classifier */
         float *logits;
-        int logits_cap;  /* rows the logits buffer holds */
+        int logits_cap; /* rows the logits buffer holds */
         uint64_t macs;
 };
 

@@ -72,8 +72,8 @@ static void rows_f32(float *y, const float *x, const struct inf_mat *w, int T,
         for (int t = 0; t < T; t++)
                 for (int i = r0; i < r1; i++)
                         y[(size_t)t * (size_t)d + (size_t)i] =
-                                dot_f32(w->f + (size_t)i * (size_t)n,
-                                        x + (size_t)t * (size_t)n, n);
+                            dot_f32(w->f + (size_t)i * (size_t)n,
+                                    x + (size_t)t * (size_t)n, n);
 }
 
 #if INF_X86
@@ -81,8 +81,8 @@ static void rows_f32(float *y, const float *x, const struct inf_mat *w, int T,
 
 AVX static inline float hsum8(__m256 v)
 {
-        __m128 s = _mm_add_ps(_mm256_castps256_ps128(v),
-                              _mm256_extractf128_ps(v, 1));
+        __m128 s =
+            _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         s = _mm_add_ss(s, _mm_movehdup_ps(s));
         return _mm_cvtss_f32(s);
@@ -151,8 +151,8 @@ AVX static float dot_avx(const float *a, const float *b, int n)
 }
 
 /* One row against four positions: W's row is loaded once for all four. */
-AVX static void row_x4_avx(float *y, size_t ys, const float *w,
-                           const float *x, size_t xs, int n)
+AVX static void row_x4_avx(float *y, size_t ys, const float *w, const float *x,
+                           size_t xs, int n)
 {
         const float *x0 = x, *x1 = x + xs, *x2 = x + 2 * xs, *x3 = x + 3 * xs;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -196,9 +196,12 @@ AVX static void row2_x4_avx(float *y, size_t ys, const float *w, size_t n,
         float r[8];
 
         for (; j + 8 <= n; j += 8) {
-                __m256 v0 = _mm256_loadu_ps(w0 + j), v1 = _mm256_loadu_ps(w1 + j);
-                __m256 x0v = _mm256_loadu_ps(x0 + j), x1v = _mm256_loadu_ps(x1 + j);
-                __m256 x2v = _mm256_loadu_ps(x2 + j), x3v = _mm256_loadu_ps(x3 + j);
+                __m256 v0 = _mm256_loadu_ps(w0 + j),
+                       v1 = _mm256_loadu_ps(w1 + j);
+                __m256 x0v = _mm256_loadu_ps(x0 + j),
+                       x1v = _mm256_loadu_ps(x1 + j);
+                __m256 x2v = _mm256_loadu_ps(x2 + j),
+                       x3v = _mm256_loadu_ps(x3 + j);
 
                 a0 = _mm256_fmadd_ps(v0, x0v, a0);
                 a1 = _mm256_fmadd_ps(v0, x1v, a1);
@@ -266,8 +269,8 @@ AVX static void rows_f32_avx(float *y, const float *x, const struct inf_mat *w,
                 for (; t < T; t++)
                         for (int i = b; i < be; i++)
                                 y[(size_t)t * d + (size_t)i] =
-                                        dot_avx(w->f + (size_t)i * n,
-                                                x + (size_t)t * n, w->cols);
+                                    dot_avx(w->f + (size_t)i * n,
+                                            x + (size_t)t * n, w->cols);
         }
 }
 #endif
@@ -297,8 +300,8 @@ void inf__quantize(const float *x, int n, int group, int8_t *q, float *s)
                    from zero; an all-zero group stays zero */
                 for (int i = 0; i < group; i++)
                         q[(size_t)g * (size_t)group + (size_t)i] =
-                                (int8_t)(scale > 0.0f ? roundf(xg[i] / scale)
-                                                      : 0.0f);
+                            (int8_t)(scale > 0.0f ? roundf(xg[i] / scale)
+                                                  : 0.0f);
         }
 }
 
@@ -329,9 +332,8 @@ AVX static inline __m128i dot16(__m128i w, __m128i x)
         return _mm_madd_epi16(p, _mm_set1_epi16(1));
 }
 
-AVX static float dot_q8_avx(const int8_t *wq, const float *ws,
-                            const int8_t *xq, const float *xs, int n,
-                            int group)
+AVX static float dot_q8_avx(const int8_t *wq, const float *ws, const int8_t *xq,
+                            const float *xs, int n, int group)
 {
         __m128 acc = _mm_setzero_ps();
 
@@ -342,12 +344,11 @@ AVX static float dot_q8_avx(const int8_t *wq, const float *ws,
 
                 for (int k = 0; k < group; k += 16)
                         isum = _mm_add_epi32(
-                                isum,
-                                dot16(_mm_loadu_si128((const void *)(a + k)),
-                                      _mm_loadu_si128((const void *)(b + k))));
-                acc = _mm_add_ps(acc,
-                                 _mm_mul_ps(_mm_cvtepi32_ps(isum),
-                                            _mm_set1_ps(ws[g] * xs[g])));
+                            isum,
+                            dot16(_mm_loadu_si128((const void *)(a + k)),
+                                  _mm_loadu_si128((const void *)(b + k))));
+                acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(isum),
+                                                 _mm_set1_ps(ws[g] * xs[g])));
         }
         acc = _mm_add_ps(acc, _mm_movehl_ps(acc, acc));
         acc = _mm_add_ss(acc, _mm_movehdup_ps(acc));
@@ -377,8 +378,8 @@ static void rows_q8(float *y, const struct inf_act *x, const struct inf_mat *w,
                                 float v;
 #if INF_X86
                                 if (simd)
-                                        v = dot_q8_avx(wq, ws, xq, xs,
-                                                       w->cols, group);
+                                        v = dot_q8_avx(wq, ws, xq, xs, w->cols,
+                                                       group);
                                 else
 #endif
                                         v = dot_q8(wq, ws, xq, xs, w->cols,
@@ -389,9 +390,8 @@ static void rows_q8(float *y, const struct inf_act *x, const struct inf_mat *w,
         }
 }
 
-static void rows_any(float *y, const struct inf_act *x,
-                     const struct inf_mat *w, int T, int group, int r0,
-                     int r1)
+static void rows_any(float *y, const struct inf_act *x, const struct inf_mat *w,
+                     int T, int group, int r0, int r1)
 {
         if (w->q) {
                 rows_q8(y, x, w, T, group, r0, r1);

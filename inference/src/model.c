@@ -20,17 +20,15 @@ tl_status inf_shape_check(const struct inf_shape *s, const char *what,
                 size_t off;
                 int max;
         } f[] = {
-                {"dim", offsetof(struct inf_shape, dim), INF_MAX_DIM},
-                {"hidden_dim", offsetof(struct inf_shape, hidden_dim),
-                 INF_MAX_HIDDEN},
-                {"n_layers", offsetof(struct inf_shape, n_layers),
-                 INF_MAX_LAYERS},
-                {"n_heads", offsetof(struct inf_shape, n_heads), INF_MAX_DIM},
-                {"n_kv_heads", offsetof(struct inf_shape, n_kv_heads),
-                 INF_MAX_DIM},
-                {"vocab_size", offsetof(struct inf_shape, vocab_size),
-                 INF_MAX_VOCAB},
-                {"seq_len", offsetof(struct inf_shape, seq_len), INF_MAX_SEQ},
+            {"dim", offsetof(struct inf_shape, dim), INF_MAX_DIM},
+            {"hidden_dim", offsetof(struct inf_shape, hidden_dim),
+             INF_MAX_HIDDEN},
+            {"n_layers", offsetof(struct inf_shape, n_layers), INF_MAX_LAYERS},
+            {"n_heads", offsetof(struct inf_shape, n_heads), INF_MAX_DIM},
+            {"n_kv_heads", offsetof(struct inf_shape, n_kv_heads), INF_MAX_DIM},
+            {"vocab_size", offsetof(struct inf_shape, vocab_size),
+             INF_MAX_VOCAB},
+            {"seq_len", offsetof(struct inf_shape, seq_len), INF_MAX_SEQ},
         };
         for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
                 int v;
@@ -70,10 +68,9 @@ struct sizes {
 
 static struct sizes sizes_of(const struct inf_shape *s)
 {
-        return (struct sizes){(size_t)s->dim,      (size_t)s->hidden_dim,
+        return (struct sizes){(size_t)s->dim,        (size_t)s->hidden_dim,
                               (size_t)inf_kv_dim(s), (size_t)s->n_layers,
-                              (size_t)s->vocab_size,
-                              (size_t)inf_head_size(s)};
+                              (size_t)s->vocab_size, (size_t)inf_head_size(s)};
 }
 
 static struct inf_mat fmat(const float **p, int rows, int cols)
@@ -90,12 +87,11 @@ static tl_status map_fp32(struct inf_model *m, const char *path, bool shared,
         const struct inf_shape *s = &m->shape;
         struct sizes z = sizes_of(s);
         size_t need = 7 * sizeof(int32_t) +
-                      sizeof(float) *
-                              (z.v * z.d + z.l * (2 * z.d + 2 * z.d * z.d +
-                                                  2 * z.d * z.kv +
-                                                  3 * z.d * z.h) +
-                               z.d + (size_t)s->seq_len * z.hs +
-                               (shared ? 0 : z.v * z.d));
+                      sizeof(float) * (z.v * z.d +
+                                       z.l * (2 * z.d + 2 * z.d * z.d +
+                                              2 * z.d * z.kv + 3 * z.d * z.h) +
+                                       z.d + (size_t)s->seq_len * z.hs +
+                                       (shared ? 0 : z.v * z.d));
         const float *p = (const float *)((const char *)m->map + 28);
         int d = s->dim, h = s->hidden_dim, kv = inf_kv_dim(s);
 
@@ -280,22 +276,22 @@ tl_status inf_model_open(const char *path, struct inf_model **out,
                 return rc;
         }
         m->map_len = (size_t)st.st_size;
-        m->map = m->map_len ? mmap(NULL, m->map_len, PROT_READ, MAP_PRIVATE,
-                                   fd, 0)
-                            : MAP_FAILED;
+        m->map = m->map_len
+                     ? mmap(NULL, m->map_len, PROT_READ, MAP_PRIVATE, fd, 0)
+                     : MAP_FAILED;
         close(fd);
         if (m->map == MAP_FAILED) {
                 m->map = NULL;
-                rc = m->map_len ? tl_fail(err, TL_EIO, "%s: mmap: %s", path,
-                                          strerror(errno))
-                                : tl_fail(err, TL_EINVAL, "%s: empty file",
-                                          path);
+                rc = m->map_len
+                         ? tl_fail(err, TL_EIO, "%s: mmap: %s", path,
+                                   strerror(errno))
+                         : tl_fail(err, TL_EINVAL, "%s: empty file", path);
                 inf_model_free(m);
                 return rc;
         }
         rc = read_header(m, path, &shared, err);
-        if (!rc && !(m->layers = calloc((size_t)m->shape.n_layers,
-                                        sizeof *m->layers)))
+        if (!rc &&
+            !(m->layers = calloc((size_t)m->shape.n_layers, sizeof *m->layers)))
                 rc = tl_fail(err, TL_ENOMEM, "%s: out of memory", path);
         if (!rc)
                 rc = m->format == INF_Q8 ? map_q8(m, path, shared, err)

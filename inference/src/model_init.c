@@ -47,11 +47,10 @@ static void put_random(struct writer *w, uint64_t *rng, size_t n, float scale,
 
                 for (size_t i = 0; i < k; i++)
                         buf[i] = constant
-                                         ? scale
-                                         : scale * ((float)(next_u64(rng) >>
-                                                            40) /
-                                                            8388608.0f -
-                                                    1.0f);
+                                     ? scale
+                                     : scale * ((float)(next_u64(rng) >> 40) /
+                                                    8388608.0f -
+                                                1.0f);
                 put(w, buf, k * sizeof *buf);
                 n -= k;
         }
@@ -87,13 +86,12 @@ static tl_status open_tmp(struct writer *w, char *tmp, size_t cap,
 }
 
 static tl_status write_fp32(const char *path, const struct inf_shape *s,
-                            const struct inf_init_opts *o,
-                            struct tl_error *err)
+                            const struct inf_init_opts *o, struct tl_error *err)
 {
         size_t d = (size_t)s->dim, h = (size_t)s->hidden_dim;
         size_t kv = (size_t)inf_kv_dim(s), L = (size_t)s->n_layers;
         size_t v = (size_t)s->vocab_size;
-        int32_t hdr[7] = {s->dim,     s->hidden_dim, s->n_layers, s->n_heads,
+        int32_t hdr[7] = {s->dim,        s->hidden_dim, s->n_layers, s->n_heads,
                           s->n_kv_heads, s->vocab_size, s->seq_len};
         uint64_t rng = o->seed;
         float in_d = 1.0f / sqrtf((float)d), in_h = 1.0f / sqrtf((float)h);
@@ -156,9 +154,9 @@ tl_status inf_model_write_q8(const struct inf_model *m, int group,
         size_t big = v * d > d * h ? v * d : d * h;
         unsigned char hdr[INF_Q8_HEADER] = {0};
         uint32_t magic = INF_Q8_MAGIC;
-        int32_t version = INF_Q8_VERSION, g = group, cfg[7] = {
-                s->dim,     s->hidden_dim, s->n_layers, s->n_heads,
-                s->n_kv_heads, s->vocab_size, s->seq_len};
+        int32_t version = INF_Q8_VERSION, g = group,
+                cfg[7] = {s->dim,        s->hidden_dim, s->n_layers, s->n_heads,
+                          s->n_kv_heads, s->vocab_size, s->seq_len};
         int8_t *q;
         float *sc;
         struct writer w;
@@ -199,8 +197,14 @@ tl_status inf_model_write_q8(const struct inf_model *m, int group,
         put_q(&w, &m->embed, group, q, sc);
 #define EACH(field)                                                            \
         for (int l = 0; l < s->n_layers; l++)                                  \
-                put_q(&w, &m->layers[l].field, group, q, sc);
-        EACH(wq) EACH(wk) EACH(wv) EACH(wo) EACH(w1) EACH(w2) EACH(w3)
+        put_q(&w, &m->layers[l].field, group, q, sc)
+        EACH(wq);
+        EACH(wk);
+        EACH(wv);
+        EACH(wo);
+        EACH(w1);
+        EACH(w2);
+        EACH(w3);
 #undef EACH
         if (!m->shared_classifier)
                 put_q(&w, &m->cls, group, q, sc);
@@ -227,8 +231,8 @@ tl_status inf_init_model(const char *dir, const struct inf_init_opts *o,
         if (rc)
                 return rc;
         if (!group)
-                for (group = 64; group > 1 && (s.dim % group ||
-                                               s.hidden_dim % group);)
+                for (group = 64;
+                     group > 1 && (s.dim % group || s.hidden_dim % group);)
                         group /= 2;
         snprintf(fp, sizeof fp, "%s/model.bin", dir);
         snprintf(q8, sizeof q8, "%s/model-q8.bin", dir);

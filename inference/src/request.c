@@ -17,9 +17,8 @@ static tl_status check(const char *what, const char *v, size_t max,
         size_t n = v ? strlen(v) : 0;
 
         if (n < 1 || n > max)
-                return tl_fail(err, TL_EINVAL,
-                               "%s '%s': must be 1..%zu bytes", what,
-                               v ? v : "", max);
+                return tl_fail(err, TL_EINVAL, "%s '%s': must be 1..%zu bytes",
+                               what, v ? v : "", max);
         return TL_OK;
 }
 
@@ -60,8 +59,8 @@ tl_status inf_request_events(const struct inf_request *r,
         static const char *const suffix[] = {"tokens", "iterations",
                                              "matrix_ops"};
         const char *decoding = r->decoding == INF_DECODE_DIFFUSION
-                                       ? "diffusion"
-                                       : "autoregressive";
+                                   ? "diffusion"
+                                   : "autoregressive";
         tl_status rc = check("request id", r->id, INF_MAX_REQUEST_ID, err);
 
         if (!rc)

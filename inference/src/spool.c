@@ -343,9 +343,9 @@ tl_status inf_spool_each(struct inf_spool *sp, inf_spool_fn fn, void *ctx,
         /* We hold the lock, so the file ends at 'end' unless a write
            failed halfway: never read past the last whole record. */
         if (!rc)
-                rc = inf__spool_scan(sp->path, buf, len < sp->end ? len
-                                                                  : sp->end,
-                                     sp->dec, each_record, &c, &s, err);
+                rc = inf__spool_scan(sp->path, buf,
+                                     len < sp->end ? len : sp->end, sp->dec,
+                                     each_record, &c, &s, err);
         tl_free(buf);
         return rc;
 }

@@ -91,8 +91,8 @@ tl_status inf_tokenizer_open(const char *path, int vocab_size,
         rc = read_exact(f, &max_len, sizeof max_len, path, 0, err);
         if (!rc && (max_len < 1 || max_len > MAX_PIECE))
                 rc = tl_fail(err, TL_EINVAL,
-                             "%s: max_token_length %d: must lie in 1..%d",
-                             path, (int)max_len, MAX_PIECE);
+                             "%s: max_token_length %d: must lie in 1..%d", path,
+                             (int)max_len, MAX_PIECE);
         for (int i = 0; !rc && i < vocab_size; i++) {
                 int32_t len;
 
@@ -105,8 +105,7 @@ tl_status inf_tokenizer_open(const char *path, int vocab_size,
                                      "0..max_token_length %d",
                                      path, i, (int)len, (int)max_len);
                 if (!rc && !(t->pieces[i] = malloc((size_t)len + 1)))
-                        rc = tl_fail(err, TL_ENOMEM, "%s: out of memory",
-                                     path);
+                        rc = tl_fail(err, TL_ENOMEM, "%s: out of memory", path);
                 if (!rc)
                         rc = read_exact(f, t->pieces[i], (size_t)len, path, i,
                                         err);
@@ -133,15 +132,14 @@ static int lookup(const struct inf_tokenizer *t, const char *s)
 {
         struct piece_index key = {s, 0};
         const struct piece_index *hit =
-                bsearch(&key, t->sorted, (size_t)t->vocab_size,
-                        sizeof *t->sorted, cmp_piece);
+            bsearch(&key, t->sorted, (size_t)t->vocab_size, sizeof *t->sorted,
+                    cmp_piece);
 
         return hit ? hit->id : -1;
 }
 
-tl_status inf_tokenizer_encode(const struct inf_tokenizer *t,
-                               const char *text, bool bos, int *out, int *n,
-                               struct tl_error *err)
+tl_status inf_tokenizer_encode(const struct inf_tokenizer *t, const char *text,
+                               bool bos, int *out, int *n, struct tl_error *err)
 {
         size_t cap = (size_t)t->max_len * 2 + 3;
         char *buf = malloc(cap > 8 ? cap : 8);
@@ -171,10 +169,10 @@ tl_status inf_tokenizer_encode(const struct inf_tokenizer *t,
                         out[k++] = id;
                 else /* byte tokens; <unk> where the vocabulary has none */
                         for (size_t i = 0; i < len; i++)
-                                out[k++] = (unsigned char)c[i] + 3 <
-                                                           t->vocab_size
-                                                   ? (unsigned char)c[i] + 3
-                                                   : 0;
+                                out[k++] =
+                                    (unsigned char)c[i] + 3 < t->vocab_size
+                                        ? (unsigned char)c[i] + 3
+                                        : 0;
                 c += len;
         }
         for (;;) {
@@ -251,8 +249,8 @@ tl_status inf_tokenizer_write_bytes(const char *path, int vocab_size,
                                "vocab %d: the byte tokenizer needs at least "
                                "259 (3 specials and 256 bytes)",
                                vocab_size);
-        for (size_t left = (size_t)vocab_size - 259, s = span, w = 2;
-             left > 0; w++, s *= na) {
+        for (size_t left = (size_t)vocab_size - 259, s = span, w = 2; left > 0;
+             w++, s *= na) {
                 max_len = (int32_t)(w > 6 ? w : (size_t)max_len);
                 left = left > s ? left - s : 0;
         }

@@ -245,8 +245,8 @@ static tl_status on_record(void *ctx, const struct inf__record *rec,
 /* The whole spool at 'path' (its lock held by the caller) and the
    file's identity. */
 static tl_status read_spool(const char *path, struct stat *st,
-                           unsigned char **buf, size_t *len,
-                           struct tl_error *err)
+                            unsigned char **buf, size_t *len,
+                            struct tl_error *err)
 {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         tl_status rc;
@@ -254,10 +254,9 @@ static tl_status read_spool(const char *path, struct stat *st,
         if (fd < 0)
                 return tl_fail(err, TL_EIO, "cannot open %s: %s", path,
                                strerror(errno));
-        rc = fstat(fd, st) != 0
-                     ? tl_fail(err, TL_EIO, "cannot stat %s: %s", path,
-                               strerror(errno))
-                     : inf__read_all(fd, path, buf, len, err);
+        rc = fstat(fd, st) != 0 ? tl_fail(err, TL_EIO, "cannot stat %s: %s",
+                                          path, strerror(errno))
+                                : inf__read_all(fd, path, buf, len, err);
         close(fd);
         return rc;
 }

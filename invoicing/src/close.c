@@ -18,65 +18,65 @@
    OFFSET 0 keeps the status test out of the index scan for the same
    reason (docs/benchmarks.md). */
 static const char CLAIM_SQL[] =
-        "SELECT " INV__CUSTOMER_COLUMNS " FROM customers c"
-        " WHERE c.customer_id > $1 AND c.sub_start < $3::date"
-        " AND (c.sub_end IS NULL OR c.sub_end > $2::date)"
-        " AND ($4::text IS NULL OR c.customer_id = $4)"
-        " AND (SELECT i.status FROM invoices i"
-        " WHERE i.customer_id = c.customer_id AND i.period_start = $2::date)"
-        " IS DISTINCT FROM 'finalized'"
-        " ORDER BY c.customer_id LIMIT $5 FOR UPDATE OF c SKIP LOCKED";
+    "SELECT " INV__CUSTOMER_COLUMNS " FROM customers c"
+    " WHERE c.customer_id > $1 AND c.sub_start < $3::date"
+    " AND (c.sub_end IS NULL OR c.sub_end > $2::date)"
+    " AND ($4::text IS NULL OR c.customer_id = $4)"
+    " AND (SELECT i.status FROM invoices i"
+    " WHERE i.customer_id = c.customer_id AND i.period_start = $2::date)"
+    " IS DISTINCT FROM 'finalized'"
+    " ORDER BY c.customer_id LIMIT $5 FOR UPDATE OF c SKIP LOCKED";
 
 /* Run under the claim's locks with a fresh snapshot: a worker that held
    one of these customers and finalized it committed before we got the
    lock, and its invoice shows here (the claim's snapshot may predate it). */
 static const char RECHECK_SQL[] =
-        "SELECT customer_id FROM (SELECT customer_id, status FROM invoices"
-        " WHERE customer_id = ANY($1::text[]) AND period_start = $2::date"
-        " OFFSET 0) s WHERE status = 'finalized'";
+    "SELECT customer_id FROM (SELECT customer_id, status FROM invoices"
+    " WHERE customer_id = ANY($1::text[]) AND period_start = $2::date"
+    " OFFSET 0) s WHERE status = 'finalized'";
 
 static const char NUMBER_SQL[] =
-        "WITH n AS (INSERT INTO invoice_numbers (issuer, year)"
-        " VALUES ($1, $2::int) ON CONFLICT DO NOTHING)"
-        " SELECT 1";
+    "WITH n AS (INSERT INTO invoice_numbers (issuer, year)"
+    " VALUES ($1, $2::int) ON CONFLICT DO NOTHING)"
+    " SELECT 1";
 static const char ADVANCE_SQL[] =
-        "UPDATE invoice_numbers SET last_seq = last_seq + $3::int8"
-        " WHERE issuer = $1 AND year = $2::int RETURNING last_seq";
+    "UPDATE invoice_numbers SET last_seq = last_seq + $3::int8"
+    " WHERE issuer = $1 AND year = $2::int RETURNING last_seq";
 
 static const char STORE_SQL[] =
-        "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-        " $4::numeric[], $5::numeric[], $6::numeric[], $7::text[],"
-        " $8::jsonb[], $9::int8[], $10::numeric[]) AS v(customer_id, number,"
-        " body, total, subtotal, base, plan, cohorts, usage_events, credit)),"
-        " ins AS (INSERT INTO invoices AS i (customer_id, period_start, status,"
-        " number, currency, catalog_version_id, total, body, usage_events,"
-        " plan, cohorts, subtotal, base, issuer, finalized_at)"
-        " SELECT customer_id, $11::date, $12, number, $13, $14::int8, total,"
-        " body::json, usage_events, plan, cohorts, subtotal, base, $15,"
-        " CASE WHEN $12 = 'finalized' THEN now() END FROM v"
-        " ON CONFLICT (customer_id, period_start) DO UPDATE SET"
-        " status = excluded.status, number = excluded.number,"
-        " currency = excluded.currency,"
-        " catalog_version_id = excluded.catalog_version_id,"
-        " total = excluded.total, body = excluded.body,"
-        " usage_events = excluded.usage_events, plan = excluded.plan,"
-        " cohorts = excluded.cohorts, subtotal = excluded.subtotal,"
-        " base = excluded.base, issuer = excluded.issuer,"
-        " finalized_at = excluded.finalized_at, created_at = now()"
-        " WHERE i.status = 'draft'"
-        " RETURNING invoice_id, customer_id),"
-        " cr AS (INSERT INTO credit_ledger (customer_id, amount, reason,"
-        " invoice_id) SELECT v.customer_id, v.credit, 'invoice',"
-        " ins.invoice_id FROM v JOIN ins USING (customer_id)"
-        " WHERE $12 = 'finalized' AND v.credit <> 0 RETURNING 1),"
-        " adj AS (INSERT INTO invoice_adjustments (invoice_id, customer_id,"
-        " corrected_period, amount, usage_events)"
-        " SELECT ins.invoice_id, a.customer_id, a.period, a.amount,"
-        " a.usage_events FROM unnest($16::text[], $17::date[],"
-        " $18::numeric[], $19::int8[]) AS a(customer_id, period, amount,"
-        " usage_events) JOIN ins USING (customer_id)"
-        " WHERE $12 = 'finalized' RETURNING 1)"
-        " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM adj)";
+    "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+    " $4::numeric[], $5::numeric[], $6::numeric[], $7::text[],"
+    " $8::jsonb[], $9::int8[], $10::numeric[]) AS v(customer_id, number,"
+    " body, total, subtotal, base, plan, cohorts, usage_events, credit)),"
+    " ins AS (INSERT INTO invoices AS i (customer_id, period_start, status,"
+    " number, currency, catalog_version_id, total, body, usage_events,"
+    " plan, cohorts, subtotal, base, issuer, finalized_at)"
+    " SELECT customer_id, $11::date, $12, number, $13, $14::int8, total,"
+    " body::json, usage_events, plan, cohorts, subtotal, base, $15,"
+    " CASE WHEN $12 = 'finalized' THEN now() END FROM v"
+    " ON CONFLICT (customer_id, period_start) DO UPDATE SET"
+    " status = excluded.status, number = excluded.number,"
+    " currency = excluded.currency,"
+    " catalog_version_id = excluded.catalog_version_id,"
+    " total = excluded.total, body = excluded.body,"
+    " usage_events = excluded.usage_events, plan = excluded.plan,"
+    " cohorts = excluded.cohorts, subtotal = excluded.subtotal,"
+    " base = excluded.base, issuer = excluded.issuer,"
+    " finalized_at = excluded.finalized_at, created_at = now()"
+    " WHERE i.status = 'draft'"
+    " RETURNING invoice_id, customer_id),"
+    " cr AS (INSERT INTO credit_ledger (customer_id, amount, reason,"
+    " invoice_id) SELECT v.customer_id, v.credit, 'invoice',"
+    " ins.invoice_id FROM v JOIN ins USING (customer_id)"
+    " WHERE $12 = 'finalized' AND v.credit <> 0 RETURNING 1),"
+    " adj AS (INSERT INTO invoice_adjustments (invoice_id, customer_id,"
+    " corrected_period, amount, usage_events)"
+    " SELECT ins.invoice_id, a.customer_id, a.period, a.amount,"
+    " a.usage_events FROM unnest($16::text[], $17::date[],"
+    " $18::numeric[], $19::int8[]) AS a(customer_id, period, amount,"
+    " usage_events) JOIN ins USING (customer_id)"
+    " WHERE $12 = 'finalized' RETURNING 1)"
+    " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM adj)";
 
 enum { STORE_ARRAYS = 10, ADJ_ARRAYS = 4 };
 
@@ -113,13 +113,13 @@ tl_status inv__store_catalogs(PGconn *conn, const struct rate_catalog_set *set,
                               struct tl_error *err)
 {
         static const char SQL[] =
-                "WITH ins AS (INSERT INTO catalog_versions (catalog, version,"
-                " effective_from, sha256, body) VALUES ($1, $2,"
-                " date '1970-01-01' + $3::int, decode($4, 'hex'), $5)"
-                " ON CONFLICT (sha256) DO NOTHING RETURNING catalog_version_id)"
-                " SELECT catalog_version_id FROM ins UNION ALL"
-                " SELECT catalog_version_id FROM catalog_versions"
-                " WHERE sha256 = decode($4, 'hex')";
+            "WITH ins AS (INSERT INTO catalog_versions (catalog, version,"
+            " effective_from, sha256, body) VALUES ($1, $2,"
+            " date '1970-01-01' + $3::int, decode($4, 'hex'), $5)"
+            " ON CONFLICT (sha256) DO NOTHING RETURNING catalog_version_id)"
+            " SELECT catalog_version_id FROM ins UNION ALL"
+            " SELECT catalog_version_id FROM catalog_versions"
+            " WHERE sha256 = decode($4, 'hex')";
         tl_status rc = TL_OK;
 
         for (size_t i = 0; !rc && i < set->count; i++) {
@@ -136,8 +136,7 @@ tl_status inv__store_catalogs(PGconn *conn, const struct rate_catalog_set *set,
                 params[3] = c->sha256_hex;
                 params[4] = c->source;
                 r = PQexecParams(conn, SQL, 5, NULL, params, NULL, NULL, 0);
-                if (PQresultStatus(r) != PGRES_TUPLES_OK ||
-                    PQntuples(r) < 1) {
+                if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1) {
                         rc = inv__db_fail(r, "storing catalog versions", err);
                         break;
                 }
@@ -160,8 +159,8 @@ static void batch_release(struct inv__batch *b)
 }
 
 /* Drop the customers another worker finalized since our claim began. */
-static tl_status recheck(PGconn *conn, struct inv__batch *b,
-                         bool *dropped_any, struct tl_error *err)
+static tl_status recheck(PGconn *conn, struct inv__batch *b, bool *dropped_any,
+                         struct tl_error *err)
 {
         struct tl_buf ids;
         const char *params[2];
@@ -297,11 +296,11 @@ static tl_status arrays(struct inv__batch *b, struct tl_buf *a,
                 if (!rc)
                         rc = inv__array_add(&a[0], inv->customer, first, err);
                 if (!rc)
-                        rc = inv->number ? inv__array_add(&a[1], inv->number,
-                                                          first, err)
-                                         : tl_buf_puts(&a[1],
-                                                       first ? "NULL" : ",NULL",
-                                                       err);
+                        rc =
+                            inv->number
+                                ? inv__array_add(&a[1], inv->number, first, err)
+                                : tl_buf_puts(&a[1], first ? "NULL" : ",NULL",
+                                              err);
                 if (!rc)
                         rc = inv__array_add(&a[2], doc.data, first, err);
                 if (!rc)
@@ -319,16 +318,14 @@ static tl_status arrays(struct inv__batch *b, struct tl_buf *a,
                         tl_buf_init(&co, 0);
                         rc = tl_buf_puts(&co, "{", err);
                         for (size_t k = 0; !rc && k < inv->cohort_count; k++)
-                                rc = tl_buf_printf(&co, err,
-                                                   "%s\"%s\":\"%s\"",
+                                rc = tl_buf_printf(&co, err, "%s\"%s\":\"%s\"",
                                                    k ? "," : "",
                                                    inv->cohorts[k].experiment,
                                                    inv->cohorts[k].cohort);
                         if (!rc)
                                 rc = tl_buf_puts(&co, "}", err);
                         if (!rc)
-                                rc = inv__array_add(&a[7], co.data, first,
-                                                    err);
+                                rc = inv__array_add(&a[7], co.data, first, err);
                         tl_buf_release(&co);
                 }
                 snprintf(n, sizeof n, "%llu",
@@ -344,8 +341,8 @@ static tl_status arrays(struct inv__batch *b, struct tl_buf *a,
 
                         if (it->ci != i)
                                 continue;
-                        rc = inv__array_add(&adj[0], inv->customer, afirst,
-                                            err);
+                        rc =
+                            inv__array_add(&adj[0], inv->customer, afirst, err);
                         if (!rc)
                                 rc = inv__array_add(&adj[1], it->start, afirst,
                                                     err);
@@ -402,7 +399,7 @@ static tl_status store(PGconn *conn, struct inv__batch *b,
                         PQclear(r);
                 } else {
                         st->adjustments +=
-                                strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+                            strtoull(PQgetvalue(r, 0, 1), NULL, 10);
                         PQclear(r);
                 }
         }

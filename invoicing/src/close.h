@@ -21,7 +21,7 @@ struct inv__run {
         char cursor[1024];
         bool failed; /* the others finish their batch and stop */
         tl_status rc;
-        struct tl_error err; /* the first failure */
+        struct tl_error err;          /* the first failure */
         uint64_t customers, produced; /* for the progress lines */
 };
 

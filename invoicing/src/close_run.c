@@ -39,8 +39,8 @@ static void *job_main(void *arg)
                 uint64_t c0 = j->st.customers,
                          p0 = j->st.drafted + j->st.finalized;
 
-                j->rc = inv__batch_close(j->conn, &j->b, &j->st, &done,
-                                         &j->err);
+                j->rc =
+                    inv__batch_close(j->conn, &j->b, &j->st, &done, &j->err);
                 if (j->rc || done)
                         break;
                 pthread_mutex_lock(&run->lock);
@@ -52,8 +52,7 @@ static void *job_main(void *arg)
                                 j->b.opts->period.label,
                                 (unsigned long long)run->customers,
                                 (unsigned long long)run->produced,
-                                j->b.opts->finalize ? "finalized"
-                                                    : "drafted");
+                                j->b.opts->finalize ? "finalized" : "drafted");
                 pthread_mutex_unlock(&run->lock);
         }
         if (j->rc) {
@@ -70,8 +69,7 @@ static void *job_main(void *arg)
 }
 
 /* A connection to the same server, database and user as 'conn'. */
-static tl_status connect_like(PGconn *conn, PGconn **out,
-                              struct tl_error *err)
+static tl_status connect_like(PGconn *conn, PGconn **out, struct tl_error *err)
 {
         PQconninfoOption *info = PQconninfo(conn), *o;
         const char *keys[64], *vals[64];
@@ -269,10 +267,10 @@ tl_status inv_close(PGconn *conn, const struct inv_config *cfg,
         st->ms_total = (tl_mono_us() - t0) / 1000;
         rate_catalog_set_free(&set);
         if (!rc && st->failed)
-                rc = tl_fail(err, TL_EINVAL,
-                             "%llu invoice(s) of %s could not be produced "
-                             "(reported above)",
-                             (unsigned long long)st->failed,
-                             opts->period.label);
+                rc =
+                    tl_fail(err, TL_EINVAL,
+                            "%llu invoice(s) of %s could not be produced "
+                            "(reported above)",
+                            (unsigned long long)st->failed, opts->period.label);
         return rc;
 }

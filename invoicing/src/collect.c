@@ -12,24 +12,24 @@
 #include "schemas/db_events.h"
 
 static const char ROLLUP_SQL[] =
-        "SELECT customer_id, type, day - date '1970-01-01', model,"
-        " deployment, decoding,"
-        " CASE WHEN dims = '{}'::jsonb THEN NULL ELSE dims::text END,"
-        " event_count, input_tokens, output_tokens, cached_input_tokens,"
-        " iterations, tokens, mac"
-        " FROM usage_rollups WHERE customer_id = ANY($1::text[])"
-        " AND day >= $2::date AND day < $3::date";
+    "SELECT customer_id, type, day - date '1970-01-01', model,"
+    " deployment, decoding,"
+    " CASE WHEN dims = '{}'::jsonb THEN NULL ELSE dims::text END,"
+    " event_count, input_tokens, output_tokens, cached_input_tokens,"
+    " iterations, tokens, mac"
+    " FROM usage_rollups WHERE customer_id = ANY($1::text[])"
+    " AND day >= $2::date AND day < $3::date";
 
 /* Seat events from before the period too (a device activated earlier is
    active in it); the other types only where rollups cannot serve. */
 static const char EVENTS_SQL[] =
-        "SELECT " SCH_DB_EVENT_COLUMNS
-        " FROM events e LEFT JOIN LATERAL jsonb_each_text(e.dims) d ON true"
-        " WHERE e.customer_id = ANY($1::text[])"
-        " AND e.event_time < $3::timestamptz"
-        " AND ((e.type = 4) OR (e.event_time >= $2::timestamptz"
-        " AND e.type = ANY($4::int2[])))"
-        " ORDER BY e.customer_id, e.source, e.event_id, d.key COLLATE \"C\"";
+    "SELECT " SCH_DB_EVENT_COLUMNS
+    " FROM events e LEFT JOIN LATERAL jsonb_each_text(e.dims) d ON true"
+    " WHERE e.customer_id = ANY($1::text[])"
+    " AND e.event_time < $3::timestamptz"
+    " AND ((e.type = 4) OR (e.event_time >= $2::timestamptz"
+    " AND e.type = ANY($4::int2[])))"
+    " ORDER BY e.customer_id, e.source, e.event_id, d.key COLLATE \"C\"";
 
 static tl_u128 u128_col(const PGresult *r, int row, int col)
 {
@@ -69,11 +69,11 @@ static void chart(struct inv__usage *u, size_t ci, int64_t day_index,
 static tl_status fold_rollups(PGconn *conn, const struct rate_catalog *cat,
                               const struct rate_period *p,
                               const struct inv__custs *cs,
-                              const char *const params[3],
-                              struct inv__usage *u, struct tl_error *err)
+                              const char *const params[3], struct inv__usage *u,
+                              struct tl_error *err)
 {
-        PGresult *r = PQexecParams(conn, ROLLUP_SQL, 3, NULL, params, NULL,
-                                   NULL, 0);
+        PGresult *r =
+            PQexecParams(conn, ROLLUP_SQL, 3, NULL, params, NULL, NULL, 0);
         tl_status rc = TL_OK;
 
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -118,10 +118,10 @@ static tl_status fold_rollups(PGconn *conn, const struct rate_catalog *cat,
                                     ev.dim_count >= SCH_MAX_DIMS)
                                         continue;
                                 ev.dims[ev.dim_count].key =
-                                        (struct sch_str){k, (uint32_t)strlen(k)};
+                                    (struct sch_str){k, (uint32_t)strlen(k)};
                                 ev.dims[ev.dim_count].value = (struct sch_str){
-                                        json_string_value(v),
-                                        (uint32_t)json_string_length(v)};
+                                    json_string_value(v),
+                                    (uint32_t)json_string_length(v)};
                                 ev.dim_count++;
                         }
                 }
@@ -134,8 +134,8 @@ static tl_status fold_rollups(PGconn *conn, const struct rate_catalog *cat,
 
 static tl_status fold_events(PGconn *conn, const struct rate_catalog *cat,
                              const struct inv__custs *cs,
-                             const char *const params[3],
-                             struct inv__usage *u, struct tl_error *err)
+                             const char *const params[3], struct inv__usage *u,
+                             struct tl_error *err)
 {
         char types[32] = "{";
         const char *ps[4] = {params[0], params[1], params[2], types};
@@ -223,9 +223,9 @@ tl_status inv__price(const struct rate_catalog *cat,
                                                "periods to adjust at once",
                                                cs->items[ci].id);
                         adj[opts.adjustment_count].period =
-                                late->items[i].period;
+                            late->items[i].period;
                         adj[opts.adjustment_count++].amount =
-                                late->items[i].amount;
+                            late->items[i].amount;
                 }
         return rate_invoice_build_opts(cat, &table, &cs->items[ci], u->acc,
                                        rate_acc_find(u->acc, cs->items[ci].id),

@@ -107,10 +107,9 @@ static tl_status issuer(struct inv_config *c, const char *path,
                                            err);
                         for (size_t j = 0; !rc && j < v->count; j++) {
                                 if (v->items[j]->kind != RATE_YAML_SCALAR)
-                                        return bad(path, v->items[j],
-                                                   "issuer.address",
-                                                   "expected a line of text",
-                                                   err);
+                                        return bad(
+                                            path, v->items[j], "issuer.address",
+                                            "expected a line of text", err);
                                 rc = set_str(&is->address[is->address_count],
                                              v->items[j]->text, err);
                                 if (!rc)

@@ -90,8 +90,7 @@ static tl_status placements(struct inv__custs *c, struct rate_customer *cu,
                                cu->id);
         }
         if (json_object_size(o) &&
-            (rc = tl_arena_alloc(&c->arena,
-                                 json_object_size(o) * sizeof *pl,
+            (rc = tl_arena_alloc(&c->arena, json_object_size(o) * sizeof *pl,
                                  (void **)&pl, err)) == TL_OK) {
                 json_object_foreach(o, k, v)
                 {
@@ -100,8 +99,8 @@ static tl_status placements(struct inv__custs *c, struct rate_customer *cu,
                         pl[n].line = pl[n].col = 0;
                         rc = dup(c, k, &pl[n].experiment, err);
                         if (!rc)
-                                rc = dup(c, json_string_value(v),
-                                         &pl[n].cohort, err);
+                                rc = dup(c, json_string_value(v), &pl[n].cohort,
+                                         err);
                         n++;
                 }
                 cu->placements = pl;
@@ -171,39 +170,40 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
                 if (rc)
                         break;
                 cu->id_len = (uint32_t)strlen(cu->id);
-                rate_customers_index_put(out->slots, out->slot_mask,
-                                         out->items, (size_t)i);
+                rate_customers_index_put(out->slots, out->slot_mask, out->items,
+                                         (size_t)i);
                 out->count++;
         }
         PQclear(r);
         return rc;
 }
 
-/* ---- import ------------------------------------------------------------------ */
+/* ---- import
+ * ------------------------------------------------------------------ */
 
 /* Every customer as parallel text[] literals, one statement for all. */
 static const char IMPORT_SQL[] =
-        "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-        " $4::date[], $5::date[], $6::numeric[], $7::jsonb[], $8::numeric[])"
-        " AS v(id, name, plan, sub_start, sub_end, tax_rate, cohorts,"
-        " credits)),"
-        " up AS (INSERT INTO customers AS c (customer_id, name, plan,"
-        " sub_start, sub_end, tax_rate, cohorts)"
-        " SELECT id, name, plan, sub_start, sub_end, tax_rate, cohorts FROM v"
-        " ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name,"
-        " plan = excluded.plan, sub_start = excluded.sub_start,"
-        " sub_end = excluded.sub_end, tax_rate = excluded.tax_rate,"
-        " cohorts = excluded.cohorts, updated_at = now()"
-        " RETURNING customer_id, (xmax = 0) AS inserted),"
-        " grants AS (SELECT v.id, v.credits - coalesce((SELECT sum(l.amount)"
-        " FROM credit_ledger l WHERE l.customer_id = v.id"
-        " AND l.reason = 'import'), 0) AS amount FROM v),"
-        " g AS (INSERT INTO credit_ledger (customer_id, amount, reason)"
-        " SELECT id, amount, 'import' FROM grants WHERE amount <> 0"
-        " RETURNING 1)"
-        " SELECT (SELECT count(*) FROM up WHERE inserted),"
-        " (SELECT count(*) FROM up WHERE NOT inserted),"
-        " (SELECT count(*) FROM g)";
+    "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+    " $4::date[], $5::date[], $6::numeric[], $7::jsonb[], $8::numeric[])"
+    " AS v(id, name, plan, sub_start, sub_end, tax_rate, cohorts,"
+    " credits)),"
+    " up AS (INSERT INTO customers AS c (customer_id, name, plan,"
+    " sub_start, sub_end, tax_rate, cohorts)"
+    " SELECT id, name, plan, sub_start, sub_end, tax_rate, cohorts FROM v"
+    " ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name,"
+    " plan = excluded.plan, sub_start = excluded.sub_start,"
+    " sub_end = excluded.sub_end, tax_rate = excluded.tax_rate,"
+    " cohorts = excluded.cohorts, updated_at = now()"
+    " RETURNING customer_id, (xmax = 0) AS inserted),"
+    " grants AS (SELECT v.id, v.credits - coalesce((SELECT sum(l.amount)"
+    " FROM credit_ledger l WHERE l.customer_id = v.id"
+    " AND l.reason = 'import'), 0) AS amount FROM v),"
+    " g AS (INSERT INTO credit_ledger (customer_id, amount, reason)"
+    " SELECT id, amount, 'import' FROM grants WHERE amount <> 0"
+    " RETURNING 1)"
+    " SELECT (SELECT count(*) FROM up WHERE inserted),"
+    " (SELECT count(*) FROM up WHERE NOT inserted),"
+    " (SELECT count(*) FROM g)";
 
 enum { IMPORT_COLS = 8 };
 
@@ -287,10 +287,12 @@ tl_status inv_customers_import(PGconn *conn, const char *path,
                 if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                         rc = inv__db_fail(r, path, err);
                 } else {
-                        stats->inserted = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-                        stats->updated = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+                        stats->inserted =
+                            strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+                        stats->updated =
+                            strtoull(PQgetvalue(r, 0, 1), NULL, 10);
                         stats->credit_grants =
-                                strtoull(PQgetvalue(r, 0, 2), NULL, 10);
+                            strtoull(PQgetvalue(r, 0, 2), NULL, 10);
                         PQclear(r);
                 }
         }

@@ -22,11 +22,11 @@ struct inv__custs {
 
 /* The SELECT list inv__custs_query reads, over "customers c". The credit
    balance is the ledger's sum: grants less what invoices applied. */
-#define INV__CUSTOMER_COLUMNS                                                 \
-        "c.customer_id, c.name, c.plan,"                                      \
-        " (c.sub_start - date '1970-01-01'),"                                 \
-        " (c.sub_end - date '1970-01-01'), c.tax_rate::text,"                 \
-        " c.cohorts::text, coalesce((SELECT sum(l.amount) FROM"               \
+#define INV__CUSTOMER_COLUMNS                                                  \
+        "c.customer_id, c.name, c.plan,"                                       \
+        " (c.sub_start - date '1970-01-01'),"                                  \
+        " (c.sub_end - date '1970-01-01'), c.tax_rate::text,"                  \
+        " c.cohorts::text, coalesce((SELECT sum(l.amount) FROM"                \
         " credit_ledger l WHERE l.customer_id = c.customer_id), 0)::text"
 
 /* Run 'sql' (selecting INV__CUSTOMER_COLUMNS) into 'out' (released with
@@ -67,9 +67,9 @@ void inv__usage_release(struct inv__usage *u);
 
 /* Late usage found for the customers of a batch, already priced. */
 struct inv__late_item {
-        size_t ci;       /* customer index */
-        char period[8];  /* the period corrected, "YYYY-MM" */
-        char start[11];  /* its first day */
+        size_t ci;      /* customer index */
+        char period[8]; /* the period corrected, "YYYY-MM" */
+        char start[11]; /* its first day */
         struct tl_dec amount;
         uint64_t usage_events; /* the fingerprint it brings it to */
 };

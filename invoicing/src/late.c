@@ -13,24 +13,24 @@
 #include "internal.h"
 
 static const char LATE_SQL[] =
-        "SELECT i.customer_id, to_char(i.period_start, 'YYYY-MM'),"
-        " (i.base + coalesce(a.amount, 0))::text, cur.n"
-        " FROM invoices i"
-        " LEFT JOIN LATERAL (SELECT sum(x.amount) AS amount,"
-        " max(x.usage_events) AS seen FROM invoice_adjustments x"
-        " WHERE x.customer_id = i.customer_id"
-        " AND x.corrected_period = i.period_start) a ON true"
-        " CROSS JOIN LATERAL (SELECT coalesce((SELECT sum(r.event_count)"
-        " FROM usage_rollups r WHERE r.customer_id = i.customer_id"
-        " AND r.day >= i.period_start"
-        " AND r.day < (i.period_start + interval '1 month')::date), 0)"
-        " + (SELECT count(*) FROM events e WHERE e.customer_id = i.customer_id"
-        " AND e.type = 4 AND e.event_time < ((i.period_start"
-        " + interval '1 month')::date)::timestamp AT TIME ZONE 'UTC') AS n) cur"
-        " WHERE i.customer_id = ANY($1::text[]) AND i.status = 'finalized'"
-        " AND i.period_start < $2::date"
-        " AND cur.n <> greatest(i.usage_events, coalesce(a.seen, 0))"
-        " ORDER BY i.customer_id, i.period_start";
+    "SELECT i.customer_id, to_char(i.period_start, 'YYYY-MM'),"
+    " (i.base + coalesce(a.amount, 0))::text, cur.n"
+    " FROM invoices i"
+    " LEFT JOIN LATERAL (SELECT sum(x.amount) AS amount,"
+    " max(x.usage_events) AS seen FROM invoice_adjustments x"
+    " WHERE x.customer_id = i.customer_id"
+    " AND x.corrected_period = i.period_start) a ON true"
+    " CROSS JOIN LATERAL (SELECT coalesce((SELECT sum(r.event_count)"
+    " FROM usage_rollups r WHERE r.customer_id = i.customer_id"
+    " AND r.day >= i.period_start"
+    " AND r.day < (i.period_start + interval '1 month')::date), 0)"
+    " + (SELECT count(*) FROM events e WHERE e.customer_id = i.customer_id"
+    " AND e.type = 4 AND e.event_time < ((i.period_start"
+    " + interval '1 month')::date)::timestamp AT TIME ZONE 'UTC') AS n) cur"
+    " WHERE i.customer_id = ANY($1::text[]) AND i.status = 'finalized'"
+    " AND i.period_start < $2::date"
+    " AND cur.n <> greatest(i.usage_events, coalesce(a.seen, 0))"
+    " ORDER BY i.customer_id, i.period_start";
 
 static const char ONE_SQL[] = "SELECT " INV__CUSTOMER_COLUMNS
                               " FROM customers c WHERE c.customer_id = $1";
@@ -40,7 +40,8 @@ static tl_status rerate(PGconn *conn, const struct rate_catalog_set *set,
                         const char *id, const struct rate_period *q,
                         struct tl_dec *base, struct tl_error *err)
 {
-        const struct rate_catalog *cat = rate_catalog_set_pick(set, q->start_day);
+        const struct rate_catalog *cat =
+            rate_catalog_set_pick(set, q->start_day);
         struct inv__custs one;
         struct inv__usage u;
         struct rate_invoice *inv = NULL;
@@ -112,8 +113,8 @@ tl_status inv__late_find(PGconn *conn, const struct rate_catalog_set *set,
                         rc = rerate(conn, set, id, &q, &now, err);
                 if (!rc)
                         rc = tl_dec_parse(PQgetvalue(r, i, 2),
-                                          (size_t)PQgetlength(r, i, 2),
-                                          &billed, err);
+                                          (size_t)PQgetlength(r, i, 2), &billed,
+                                          err);
                 if (!rc)
                         rc = tl_dec_sub(&now, &billed, &it->amount, err);
                 if (rc)

@@ -13,18 +13,18 @@
 ** Line breaks inside a quoted field are kept as they are.
 */
 static const char CSV_HEADER[] =
-        "number,status,customer,period_start,period_end,currency,line_no,"
-        "kind,ref,name,quantity,unit,amount\n";
+    "number,status,customer,period_start,period_end,currency,line_no,"
+    "kind,ref,name,quantity,unit,amount\n";
 
 /* Which field of each kind of line names what it prices (the ref column). */
 static const struct {
         const char *kind;
         const char *ref_key; /* NULL: the kind prices nothing by name */
 } KINDS[] = {
-        {"fee", "id"},       {"seat", "model_class"},
-        {"usage", "charge"}, {"adjustment", "period"},
-        {"minimum", NULL},   {"credit", NULL},
-        {"tax", NULL},
+    {"fee", "id"},       {"seat", "model_class"},
+    {"usage", "charge"}, {"adjustment", "period"},
+    {"minimum", NULL},   {"credit", NULL},
+    {"tax", NULL},
 };
 
 /* The fields shared by every row of one invoice. */
@@ -83,20 +83,25 @@ static tl_status read_head(const json_t *doc, struct head *h,
 
         if (!json_is_object(doc))
                 return tl_fail(err, TL_EINVAL, "invoice: expected an object");
-        if ((rc = inv__doc_get(doc, "", "number", false, false, &h->number, err)) ||
-            (rc = inv__doc_get(doc, "", "status", true, false, &h->status, err)) ||
-            (rc = inv__doc_get(doc, "", "customer", true, false, &h->customer, err)))
+        if ((rc = inv__doc_get(doc, "", "number", false, false, &h->number,
+                               err)) ||
+            (rc = inv__doc_get(doc, "", "status", true, false, &h->status,
+                               err)) ||
+            (rc = inv__doc_get(doc, "", "customer", true, false, &h->customer,
+                               err)))
                 return rc;
         if (!period || json_is_null(period))
                 return tl_fail(err, TL_EINVAL, "invoice: period: missing");
         if (!json_is_object(period))
                 return tl_fail(err, TL_EINVAL,
                                "invoice: period: expected an object");
-        if ((rc = inv__doc_get(period, "period.", "start", true, false, &h->start,
-                      err)) ||
-            (rc = inv__doc_get(period, "period.", "end", true, false, &h->end, err)))
+        if ((rc = inv__doc_get(period, "period.", "start", true, false,
+                               &h->start, err)) ||
+            (rc = inv__doc_get(period, "period.", "end", true, false, &h->end,
+                               err)))
                 return rc;
-        return inv__doc_get(doc, "", "currency", true, false, &h->currency, err);
+        return inv__doc_get(doc, "", "currency", true, false, &h->currency,
+                            err);
 }
 
 /* Line 'i' (0-based, as in the messages' field paths) into 'r'. */
@@ -112,7 +117,8 @@ static tl_status read_line(const json_t *line, size_t i, struct row *r,
         if (!json_is_object(line))
                 return tl_fail(err, TL_EINVAL,
                                "invoice: lines[%zu]: expected an object", i);
-        if ((rc = inv__doc_get(line, where, "kind", true, false, &r->kind, err)))
+        if ((rc =
+                 inv__doc_get(line, where, "kind", true, false, &r->kind, err)))
                 return rc;
         for (k = 0; k < sizeof KINDS / sizeof KINDS[0]; k++)
                 if (!strcmp(r->kind, KINDS[k].kind))
@@ -123,12 +129,14 @@ static tl_status read_line(const json_t *line, size_t i, struct row *r,
                                r->kind);
         ref_key = KINDS[k].ref_key;
         r->ref = NULL;
-        if ((ref_key &&
-             (rc = inv__doc_get(line, where, ref_key, false, false, &r->ref, err))) ||
-            (rc = inv__doc_get(line, where, "name", false, false, &r->name, err)) ||
-            (rc = inv__doc_get(line, where, "quantity", false, true, &r->quantity,
-                      err)) ||
-            (rc = inv__doc_get(line, where, "unit", false, true, &r->unit, err)))
+        if ((ref_key && (rc = inv__doc_get(line, where, ref_key, false, false,
+                                           &r->ref, err))) ||
+            (rc = inv__doc_get(line, where, "name", false, false, &r->name,
+                               err)) ||
+            (rc = inv__doc_get(line, where, "quantity", false, true,
+                               &r->quantity, err)) ||
+            (rc =
+                 inv__doc_get(line, where, "unit", false, true, &r->unit, err)))
                 return rc;
         return inv__doc_get(line, where, "amount", true, true, &r->amount, err);
 }

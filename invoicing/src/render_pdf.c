@@ -272,8 +272,8 @@ static void draw_badge(cairo_t *cr, double right, double y, const char *status,
 
         for (i = 0; status[i] && i < sizeof up - 1; i++)
                 up[i] = status[i] >= 'a' && status[i] <= 'z'
-                                ? (char)(status[i] - 'a' + 'A')
-                                : status[i];
+                            ? (char)(status[i] - 'a' + 'A')
+                            : status[i];
         up[i] = '\0';
         inv__pdf_font(cr, 7.5, true);
         w = inv__pdf_width(cr, up) + 12;
@@ -595,8 +595,8 @@ static cairo_status_t discard(void *closure, const unsigned char *data,
 static tl_status count_pages(const struct inv__pdf_doc *d, const char *path,
                              const char *what, int *pages, struct tl_error *err)
 {
-        cairo_surface_t *s = cairo_pdf_surface_create_for_stream(
-                discard, NULL, PAGE_W, PAGE_H);
+        cairo_surface_t *s =
+            cairo_pdf_surface_create_for_stream(discard, NULL, PAGE_W, PAGE_H);
         cairo_status_t st = cairo_surface_status(s);
 
         if (!st)
@@ -624,7 +624,7 @@ static void set_metadata(cairo_surface_t *s, const struct inv__pdf_doc *d)
         if (d->issued && strlen(d->issued) == 10) {
                 snprintf(text, sizeof text, "%sT00:00:00Z", d->issued);
                 cairo_pdf_surface_set_metadata(
-                        s, CAIRO_PDF_METADATA_CREATE_DATE, text);
+                    s, CAIRO_PDF_METADATA_CREATE_DATE, text);
         }
 }
 

@@ -23,7 +23,7 @@
 */
 struct inv__pdf_doc {
         const char *number, *status, *customer, *customer_name, *plan,
-                *plan_name, *currency, *issued;
+            *plan_name, *currency, *issued;
         const char *subtotal, *credit, *tax, *total;
         const char *issuer_name, *issuer_email, *catalog, *catalog_version;
         const json_t *address, *cohorts, *lines, *daily, *savings, *usage;

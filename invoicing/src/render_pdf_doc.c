@@ -19,10 +19,10 @@ static tl_status get_typed(const json_t *obj, const char *where,
                            const json_t **out, struct tl_error *err)
 {
         static const char *const names[] = {
-                [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",
-                [JSON_STRING] = "a string",  [JSON_INTEGER] = "an integer",
-                [JSON_REAL] = "a number",    [JSON_TRUE] = "a boolean",
-                [JSON_FALSE] = "a boolean",  [JSON_NULL] = "null"};
+            [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",
+            [JSON_STRING] = "a string",  [JSON_INTEGER] = "an integer",
+            [JSON_REAL] = "a number",    [JSON_TRUE] = "a boolean",
+            [JSON_FALSE] = "a boolean",  [JSON_NULL] = "null"};
         const json_t *v = json_object_get(obj, key);
 
         if (!v || json_is_null(v)) {
@@ -34,11 +34,10 @@ static tl_status get_typed(const json_t *obj, const char *where,
         }
         if (json_typeof(v) != type ||
             (type == JSON_INTEGER && json_integer_value(v) < 0))
-                return tl_fail(err, TL_EINVAL, "invoice: %s%s: expected %s%s",
-                               where, key,
-                               type == JSON_INTEGER ? "a non-negative "
-                                                    : names[type],
-                               type == JSON_INTEGER ? "integer" : "");
+                return tl_fail(
+                    err, TL_EINVAL, "invoice: %s%s: expected %s%s", where, key,
+                    type == JSON_INTEGER ? "a non-negative " : names[type],
+                    type == JSON_INTEGER ? "integer" : "");
         *out = v;
         return TL_OK;
 }
@@ -69,10 +68,10 @@ static tl_status get_day(const json_t *obj, const char *where, const char *key,
         tl_status rc = inv__doc_get(obj, where, key, true, false, s, err);
 
         if (!rc && !parse_day(*s, days))
-                rc = tl_fail(
-                        err, TL_EINVAL,
-                        "invoice: %s%s: expected YYYY-MM-DD, got \"%.40s\"",
-                        where, key, *s);
+                rc =
+                    tl_fail(err, TL_EINVAL,
+                            "invoice: %s%s: expected YYYY-MM-DD, got \"%.40s\"",
+                            where, key, *s);
         return rc;
 }
 
@@ -131,10 +130,12 @@ static tl_status read_line(const json_t *line, size_t i, struct tl_error *err)
                                "invoice: %skind: unknown kind \"%.40s\"", where,
                                kind);
         for (k = 0; k < sizeof decimals / sizeof decimals[0]; k++)
-                if ((rc = inv__doc_get(line, where, decimals[k], false, true, &s, err)))
+                if ((rc = inv__doc_get(line, where, decimals[k], false, true,
+                                       &s, err)))
                         return rc;
         for (k = 0; k < sizeof strings / sizeof strings[0]; k++)
-                if ((rc = inv__doc_get(line, where, strings[k], false, false, &s, err)))
+                if ((rc = inv__doc_get(line, where, strings[k], false, false,
+                                       &s, err)))
                         return rc;
         for (k = 0; k < sizeof counts / sizeof counts[0]; k++)
                 if ((rc = get_typed(line, where, counts[k], JSON_INTEGER, false,
@@ -169,9 +170,9 @@ static tl_status read_entries(const json_t *doc, const char *key,
                                        key, i);
                 for (size_t k = 0; k < count; k++) {
                         rc = strcmp(names[k], "day")
-                                     ? inv__doc_get(e, where, names[k], true,
-                                           k < decimals, &s, err)
-                                     : get_day(e, where, "day", &s, &day, err);
+                                 ? inv__doc_get(e, where, names[k], true,
+                                                k < decimals, &s, err)
+                                 : get_day(e, where, "day", &s, &day, err);
                         if (rc)
                                 return rc;
                 }
@@ -194,17 +195,17 @@ static tl_status read_issuer(const json_t *doc, struct inv__pdf_doc *d,
             (rc = get_typed(doc, "", "rules", JSON_OBJECT, false, &rules, err)))
                 return rc;
         d->catalog = d->catalog_version = NULL;
-        if (rules && ((rc = inv__doc_get(rules, "rules.", "catalog", false, false,
-                                &d->catalog, err)) ||
-                      (rc = inv__doc_get(rules, "rules.", "version", false, false,
-                                &d->catalog_version, err))))
+        if (rules && ((rc = inv__doc_get(rules, "rules.", "catalog", false,
+                                         false, &d->catalog, err)) ||
+                      (rc = inv__doc_get(rules, "rules.", "version", false,
+                                         false, &d->catalog_version, err))))
                 return rc;
         if (!issuer)
                 return TL_OK;
-        if ((rc = inv__doc_get(issuer, "issuer.", "name", false, false, &d->issuer_name,
-                      err)) ||
+        if ((rc = inv__doc_get(issuer, "issuer.", "name", false, false,
+                               &d->issuer_name, err)) ||
             (rc = inv__doc_get(issuer, "issuer.", "email", false, false,
-                      &d->issuer_email, err)) ||
+                               &d->issuer_email, err)) ||
             (rc = get_typed(issuer, "issuer.", "address", JSON_ARRAY, false,
                             &d->address, err)))
                 return rc;
@@ -231,27 +232,34 @@ tl_status inv__pdf_read(const json_t *doc, struct inv__pdf_doc *d,
 
         if (!json_is_object(doc))
                 return tl_fail(err, TL_EINVAL, "invoice: expected an object");
-        if ((rc = inv__doc_get(doc, "", "number", false, false, &d->number, err)) ||
-            (rc = inv__doc_get(doc, "", "status", true, false, &d->status, err)) ||
-            (rc = inv__doc_get(doc, "", "customer", true, false, &d->customer, err)) ||
-            (rc = inv__doc_get(doc, "", "customer_name", false, false, &d->customer_name,
-                      err)) ||
+        if ((rc = inv__doc_get(doc, "", "number", false, false, &d->number,
+                               err)) ||
+            (rc = inv__doc_get(doc, "", "status", true, false, &d->status,
+                               err)) ||
+            (rc = inv__doc_get(doc, "", "customer", true, false, &d->customer,
+                               err)) ||
+            (rc = inv__doc_get(doc, "", "customer_name", false, false,
+                               &d->customer_name, err)) ||
             (rc = inv__doc_get(doc, "", "plan", false, false, &d->plan, err)) ||
-            (rc = inv__doc_get(doc, "", "plan_name", false, false, &d->plan_name,
-                      err)) ||
-            (rc = inv__doc_get(doc, "", "currency", true, false, &d->currency, err)) ||
-            (rc = inv__doc_get(doc, "", "issued", false, false, &d->issued, err)) ||
+            (rc = inv__doc_get(doc, "", "plan_name", false, false,
+                               &d->plan_name, err)) ||
+            (rc = inv__doc_get(doc, "", "currency", true, false, &d->currency,
+                               err)) ||
+            (rc = inv__doc_get(doc, "", "issued", false, false, &d->issued,
+                               err)) ||
             (rc = read_period(doc, d, err)) ||
-            (rc = get_typed(doc, "", "lines", JSON_ARRAY, true, &d->lines,
-                            err)))
+            (rc =
+                 get_typed(doc, "", "lines", JSON_ARRAY, true, &d->lines, err)))
                 return rc;
         json_array_foreach(d->lines, i, line)
         {
                 if ((rc = read_line(line, i, err)))
                         return rc;
         }
-        if ((rc = inv__doc_get(doc, "", "subtotal", true, true, &d->subtotal, err)) ||
-            (rc = inv__doc_get(doc, "", "credit", true, true, &d->credit, err)) ||
+        if ((rc = inv__doc_get(doc, "", "subtotal", true, true, &d->subtotal,
+                               err)) ||
+            (rc = inv__doc_get(doc, "", "credit", true, true, &d->credit,
+                               err)) ||
             (rc = inv__doc_get(doc, "", "tax", true, true, &d->tax, err)) ||
             (rc = inv__doc_get(doc, "", "total", true, true, &d->total, err)) ||
             (rc = get_typed(doc, "", "cohorts", JSON_OBJECT, false, &d->cohorts,
@@ -259,8 +267,8 @@ tl_status inv__pdf_read(const json_t *doc, struct inv__pdf_doc *d,
             (rc = get_typed(doc, "", "usage", JSON_ARRAY, false, &d->usage,
                             err)) ||
             (rc = read_entries(doc, "daily", daily, 3, 2, &d->daily, err)) ||
-            (rc = read_entries(doc, "savings", savings, 4, 2, &d->savings,
-                               err)))
+            (rc =
+                 read_entries(doc, "savings", savings, 4, 2, &d->savings, err)))
                 return rc;
         d->draft = !strcmp(d->status, "draft");
         return read_issuer(doc, d, err);
@@ -363,13 +371,13 @@ void inv__pdf_cells(const struct inv__pdf_doc *d, const json_t *line,
                    *price = inv__pdf_str(line, "price");
         const json_t *days = json_object_get(line, "seat_days");
         json_int_t active =
-                json_integer_value(json_object_get(line, "active_days"));
+            json_integer_value(json_object_get(line, "active_days"));
         json_int_t whole =
-                json_integer_value(json_object_get(line, "period_days"));
+            json_integer_value(json_object_get(line, "period_days"));
         char g[GROUPED_MAX], g2[GROUPED_MAX], what[48];
 
         c->name =
-                inv__pdf_str(line, "name") ? inv__pdf_str(line, "name") : kind;
+            inv__pdf_str(line, "name") ? inv__pdf_str(line, "name") : kind;
         c->sub[0] = c->qty[0] = c->qty2[0] = '\0';
         inv__pdf_grouped(inv__pdf_str(line, "amount"), c->amount);
         if (!strcmp(kind, "usage")) {
@@ -389,8 +397,8 @@ void inv__pdf_cells(const struct inv__pdf_doc *d, const json_t *line,
                                  (long long)json_integer_value(days));
                 snprintf(c->sub, sizeof c->sub, "%s models%s%s%s",
                          inv__pdf_str(line, "model_class")
-                                 ? inv__pdf_str(line, "model_class")
-                                 : "all",
+                             ? inv__pdf_str(line, "model_class")
+                             : "all",
                          price ? " \xc2\xb7 " : "",
                          price ? inv__pdf_grouped(price, g2) : "",
                          price ? " per seat-month" : "");

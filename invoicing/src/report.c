@@ -14,9 +14,9 @@
 static const char ONE_SQL[] = "SELECT " INV__CUSTOMER_COLUMNS
                               " FROM customers c WHERE c.customer_id = $1";
 
-tl_status inv_usage(PGconn *conn, const struct inv_config *cfg,
-                    const char *id, const struct rate_period *period,
-                    bool json, struct tl_buf *out, struct tl_error *err)
+tl_status inv_usage(PGconn *conn, const struct inv_config *cfg, const char *id,
+                    const struct rate_period *period, bool json,
+                    struct tl_buf *out, struct tl_error *err)
 {
         struct rate_catalog_set *set = NULL;
         const struct rate_catalog *cat;
@@ -73,7 +73,8 @@ tl_status inv_usage(PGconn *conn, const struct inv_config *cfg,
         return rc;
 }
 
-/* ---- files ----------------------------------------------------------------- */
+/* ---- files -----------------------------------------------------------------
+ */
 
 /* A file name from an invoice number or customer id: only [A-Za-z0-9._-]. */
 static void file_name(const char *s, char *out, size_t size)
@@ -81,11 +82,12 @@ static void file_name(const char *s, char *out, size_t size)
         size_t n = 0;
 
         for (; *s && n + 1 < size; s++)
-                out[n++] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-                                           (*s >= '0' && *s <= '9') ||
-                                           *s == '.' || *s == '-' || *s == '_'
-                                   ? *s
-                                   : '_';
+                out[n++] = (*s >= 'a' && *s <= 'z') ||
+                                   (*s >= 'A' && *s <= 'Z') ||
+                                   (*s >= '0' && *s <= '9') || *s == '.' ||
+                                   *s == '-' || *s == '_'
+                               ? *s
+                               : '_';
         out[n] = '\0';
 }
 
@@ -110,10 +112,10 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
                           uint64_t *written, struct tl_error *err)
 {
         static const char SQL[] =
-                "SELECT customer_id, number, body::text FROM invoices"
-                " WHERE period_start = $1::date"
-                " AND ($2::text IS NULL OR customer_id = $2)"
-                " ORDER BY number NULLS LAST, customer_id";
+            "SELECT customer_id, number, body::text FROM invoices"
+            " WHERE period_start = $1::date"
+            " AND ($2::text IS NULL OR customer_id = $2)"
+            " ORDER BY number NULLS LAST, customer_id";
         const char *params[2] = {period->start_iso, customer};
         struct tl_buf csv;
         char path[4096], base[256];
@@ -171,7 +173,8 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
         return rc;
 }
 
-/* ---- the revenue report ------------------------------------------------------ */
+/* ---- the revenue report
+ * ------------------------------------------------------ */
 
 static tl_status table(PGconn *conn, const char *sql, const char *params[1],
                        const char *title, const char *const *heads, int cols,
@@ -190,9 +193,9 @@ static tl_status table(PGconn *conn, const char *sql, const char *params[1],
                 rc = tl_buf_puts(out, "\n", err);
         for (int i = 0; !rc && i < PQntuples(r); i++) {
                 for (int c = 0; !rc && c < cols; c++)
-                        rc = tl_buf_printf(out, err,
-                                           c < 2 ? "  %-22s" : " %16s",
-                                           PQgetvalue(r, i, c));
+                        rc =
+                            tl_buf_printf(out, err, c < 2 ? "  %-22s" : " %16s",
+                                          PQgetvalue(r, i, c));
                 if (!rc)
                         rc = tl_buf_puts(out, "\n", err);
         }
@@ -204,26 +207,26 @@ tl_status inv_report(PGconn *conn, const struct rate_period *period,
                      struct tl_buf *out, struct tl_error *err)
 {
         static const char PLAN_SQL[] =
-                "SELECT plan, currency, count(*)::text,"
-                " count(*) FILTER (WHERE status = 'finalized')::text,"
-                " round(sum(base), 2)::text, round(sum(subtotal), 2)::text,"
-                " round(sum(total), 2)::text"
-                " FROM invoices WHERE period_start = $1::date"
-                " GROUP BY plan, currency ORDER BY plan, currency";
+            "SELECT plan, currency, count(*)::text,"
+            " count(*) FILTER (WHERE status = 'finalized')::text,"
+            " round(sum(base), 2)::text, round(sum(subtotal), 2)::text,"
+            " round(sum(total), 2)::text"
+            " FROM invoices WHERE period_start = $1::date"
+            " GROUP BY plan, currency ORDER BY plan, currency";
         static const char COHORT_SQL[] =
-                "SELECT e.key || '/' || e.value, i.currency, count(*)::text,"
-                " count(*) FILTER (WHERE status = 'finalized')::text,"
-                " round(sum(base), 2)::text, round(sum(subtotal), 2)::text,"
-                " round(sum(total), 2)::text"
-                " FROM invoices i, jsonb_each_text(i.cohorts) e"
-                " WHERE i.period_start = $1::date"
-                " GROUP BY 1, 2 ORDER BY 1, 2";
+            "SELECT e.key || '/' || e.value, i.currency, count(*)::text,"
+            " count(*) FILTER (WHERE status = 'finalized')::text,"
+            " round(sum(base), 2)::text, round(sum(subtotal), 2)::text,"
+            " round(sum(total), 2)::text"
+            " FROM invoices i, jsonb_each_text(i.cohorts) e"
+            " WHERE i.period_start = $1::date"
+            " GROUP BY 1, 2 ORDER BY 1, 2";
         static const char *const PLAN_HEADS[] = {
-                "plan", "currency", "invoices", "finalized", "period revenue",
-                "subtotal", "total"};
+            "plan",           "currency", "invoices", "finalized",
+            "period revenue", "subtotal", "total"};
         static const char *const COHORT_HEADS[] = {
-                "experiment/cohort", "currency", "invoices", "finalized",
-                "period revenue", "subtotal", "total"};
+            "experiment/cohort", "currency", "invoices", "finalized",
+            "period revenue",    "subtotal", "total"};
         const char *params[1] = {period->start_iso};
         tl_status rc;
 

@@ -11,14 +11,14 @@
 #include "internal.h"
 
 static const char PAGE_SQL[] =
-        "SELECT " INV__CUSTOMER_COLUMNS " FROM customers c"
-        " WHERE c.customer_id > $1 AND c.sub_start < $3::date"
-        " AND (c.sub_end IS NULL OR c.sub_end > $2::date)"
-        " ORDER BY c.customer_id LIMIT $4";
+    "SELECT " INV__CUSTOMER_COLUMNS " FROM customers c"
+    " WHERE c.customer_id > $1 AND c.sub_start < $3::date"
+    " AND (c.sub_end IS NULL OR c.sub_end > $2::date)"
+    " ORDER BY c.customer_id LIMIT $4";
 
 static const char STORED_SQL[] =
-        "SELECT customer_id, base::text, cohorts::text, plan FROM invoices"
-        " WHERE period_start = $2::date AND customer_id = ANY($1::text[])";
+    "SELECT customer_id, base::text, cohorts::text, plan FROM invoices"
+    " WHERE period_start = $2::date AND customer_id = ANY($1::text[])";
 
 #define SIM_MAX_GROUPS 256
 
@@ -194,8 +194,8 @@ static tl_status page(PGconn *conn, const struct rate_catalog *now_cat,
                 if (!rc)
                         rc = cohorts_of(cohorts, after, true, &a, err);
                 if (!rc)
-                        rc = tl_dec_add(&plans->before, &b, &plans->before,
-                                        err);
+                        rc =
+                            tl_dec_add(&plans->before, &b, &plans->before, err);
                 if (!rc)
                         rc = tl_dec_add(&plans->after, &a, &plans->after, err);
                 rate_invoice_free(&before);
@@ -211,23 +211,19 @@ static tl_status page(PGconn *conn, const struct rate_catalog *now_cat,
 static tl_status groups(const char *title, const struct sim *s,
                         struct tl_buf *out, struct tl_error *err)
 {
-        tl_status rc = tl_buf_printf(out, err,
-                                     "\n%s\n  %-36s %10s %14s %10s %14s\n",
-                                     title, "", "customers", "before",
-                                     "customers", "after");
+        tl_status rc = tl_buf_printf(
+            out, err, "\n%s\n  %-36s %10s %14s %10s %14s\n", title, "",
+            "customers", "before", "customers", "after");
 
         for (size_t i = 0; !rc && i < s->count; i++) {
                 char b[TL_DEC_STR_MAX], a[TL_DEC_STR_MAX];
 
                 tl_dec_format(&s->g[i].before, b, sizeof b);
                 tl_dec_format(&s->g[i].after, a, sizeof a);
-                rc = tl_buf_printf(out, err,
-                                   "  %-36s %10llu %14s %10llu %14s\n",
-                                   s->g[i].key,
-                                   (unsigned long long)s->g[i].customers_before,
-                                   b,
-                                   (unsigned long long)s->g[i].customers_after,
-                                   a);
+                rc = tl_buf_printf(
+                    out, err, "  %-36s %10llu %14s %10llu %14s\n", s->g[i].key,
+                    (unsigned long long)s->g[i].customers_before, b,
+                    (unsigned long long)s->g[i].customers_after, a);
         }
         return rc;
 }
@@ -298,8 +294,8 @@ tl_status inv_simulate(PGconn *conn, const struct inv_config *cfg,
 
                 tl_dec_format(&plans->before, b, sizeof b);
                 tl_dec_format(&plans->after, a, sizeof a);
-                rc = tl_buf_printf(out, err, "  %-62s %14s %14s\n", "total",
-                                   b, a);
+                rc = tl_buf_printf(out, err, "  %-62s %14s %14s\n", "total", b,
+                                   a);
         }
         if (!rc)
                 rc = groups("By plan (before: subscribed plan; after: plan "

@@ -106,7 +106,7 @@ static tl_status put_count(struct tl_buf *o, bool has, uint64_t v,
 /* The dimensions as a jsonb value (version byte, then JSON text) in
    'tmp'; left empty when the event has none. */
 static tl_status dims_jsonb(const struct sch_event *ev, struct tl_buf *tmp,
-                           struct tl_error *err)
+                            struct tl_error *err)
 {
         tl_status rc = TL_OK;
 
@@ -287,8 +287,8 @@ static tl_status stage_event(struct meter_batch *b, const struct sch_event *ev,
                 rc = seat ? put_int(o, (int64_t)ev->action, 2, err)
                           : put_null(o, err);
         if (!rc)
-                rc = seat ? put_text(o, ev->model_class, err)
-                          : put_null(o, err);
+                rc =
+                    seat ? put_text(o, ev->model_class, err) : put_null(o, err);
         if (!rc)
                 rc = b->dims.len ? put_field(o, b->dims.data, b->dims.len, err)
                                  : put_null(o, err);
@@ -391,10 +391,9 @@ static tl_status slots_reserve(struct meter_batch *b, struct tl_error *err)
         b->slot_cap = cap;
         for (size_t i = 0; i < b->nrows; i++) {
                 const struct meter_row *r = &b->rows[i];
-                struct sch_event k = {
-                        .subject = {r->subject, r->subject_len},
-                        .source = {r->source, r->source_len},
-                        .id = {r->id, r->id_len}};
+                struct sch_event k = {.subject = {r->subject, r->subject_len},
+                                      .source = {r->source, r->source_len},
+                                      .id = {r->id, r->id_len}};
                 size_t s;
                 if (r->dup_of >= 0)
                         continue;
@@ -449,13 +448,19 @@ static tl_status add_row(struct meter_batch *b, const struct sch_event *ev,
         if (rc)
                 return rc;
         r = &b->rows[b->nrows];
-        *r = (struct meter_row){
-                .part = pi, .batch_index = index, .offset = offset,
-                .raw = (const unsigned char *)raw.ptr, .raw_len = raw.len,
-                .dup_of = -1, .fate = ROW_NEW,
-                .subject = subject, .source = source, .id = id,
-                .subject_len = ev->subject.len, .source_len = ev->source.len,
-                .id_len = ev->id.len};
+        *r = (struct meter_row){.part = pi,
+                                .batch_index = index,
+                                .offset = offset,
+                                .raw = (const unsigned char *)raw.ptr,
+                                .raw_len = raw.len,
+                                .dup_of = -1,
+                                .fate = ROW_NEW,
+                                .subject = subject,
+                                .source = source,
+                                .id = id,
+                                .subject_len = ev->subject.len,
+                                .source_len = ev->source.len,
+                                .id_len = ev->id.len};
         sch_event_hash(ev, r->hash);
         s = key_hash(ev) & (b->slot_cap - 1);
         for (; b->slots[s]; s = (s + 1) & (b->slot_cap - 1)) {
@@ -506,14 +511,17 @@ tl_status meter_batch_dead(struct meter_batch *b, uint32_t pi, int64_t offset,
         rc = grow((void **)&b->dead, &b->dead_cap, b->ndead, sizeof *b->dead,
                   err);
         if (!rc)
-                rc = tl_arena_strndup(&b->arena, msg, strlen(msg), &reason,
-                                      err);
+                rc =
+                    tl_arena_strndup(&b->arena, msg, strlen(msg), &reason, err);
         if (rc)
                 return rc;
-        b->dead[b->ndead++] = (struct meter_dead){
-                .part = pi, .batch_index = index, .batch_count = count,
-                .offset = offset, .raw = raw, .raw_len = raw_len,
-                .reason = reason};
+        b->dead[b->ndead++] = (struct meter_dead){.part = pi,
+                                                  .batch_index = index,
+                                                  .batch_count = count,
+                                                  .offset = offset,
+                                                  .raw = raw,
+                                                  .raw_len = raw_len,
+                                                  .reason = reason};
         return TL_OK;
 }
 
@@ -615,8 +623,8 @@ tl_status meter_batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
         const char *ct;
         tl_status rc;
 
-        rc = grow((void **)&b->msgs, &b->msg_cap, b->nmsg, sizeof *b->msgs,
-                  err);
+        rc =
+            grow((void **)&b->msgs, &b->msg_cap, b->nmsg, sizeof *b->msgs, err);
         if (rc) {
                 rd_kafka_message_destroy(msg);
                 return rc;
@@ -672,12 +680,11 @@ tl_status meter_batch_settle(struct meter_batch *b, struct tl_error *err)
                            the first copy's content when it was just stored,
                            else the older stored content. */
                         const struct meter_row *f = &b->rows[r->dup_of];
-                        const unsigned char *ref = f->fate == ROW_STORED
-                                                           ? f->hash
-                                                           : f->db_hash;
+                        const unsigned char *ref =
+                            f->fate == ROW_STORED ? f->hash : f->db_hash;
                         r->fate = memcmp(ref, r->hash, SCH_HASH_BYTES)
-                                          ? ROW_CONFLICT
-                                          : ROW_DUP;
+                                      ? ROW_CONFLICT
+                                      : ROW_DUP;
                 }
                 if (r->fate == ROW_STORED) {
                         p->stored_n++;
@@ -685,12 +692,12 @@ tl_status meter_batch_settle(struct meter_batch *b, struct tl_error *err)
                         p->dups++;
                 } else if (r->fate == ROW_CONFLICT) {
                         rc = meter_batch_dead(
-                                b, r->part, r->offset, r->batch_index, 1,
-                                r->raw, r->raw_len, err,
-                                "conflicting duplicate: id '%s' from source "
-                                "'%s' for subject '%s' was first seen with "
-                                "other content",
-                                r->id, r->source, r->subject);
+                            b, r->part, r->offset, r->batch_index, 1, r->raw,
+                            r->raw_len, err,
+                            "conflicting duplicate: id '%s' from source "
+                            "'%s' for subject '%s' was first seen with "
+                            "other content",
+                            r->id, r->source, r->subject);
                         if (rc)
                                 return rc;
                 } else {

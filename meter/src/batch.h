@@ -56,9 +56,9 @@ struct meter_row {
         unsigned char db_hash[SCH_HASH_BYTES];
         const char *subject, *source, *id; /* arena copies */
         uint32_t subject_len, source_len, id_len;
-        size_t ev_off;   /* its tuple in the batch's 'evtup' */
+        size_t ev_off; /* its tuple in the batch's 'evtup' */
         uint32_t ev_len;
-        uint32_t group;  /* rollup group, METER_NO_GROUP for seats */
+        uint32_t group;         /* rollup group, METER_NO_GROUP for seats */
         uint64_t n[METER_SUMS]; /* what it adds to the group if stored */
 };
 
@@ -74,20 +74,21 @@ struct meter_dead {
 };
 
 struct meter_batch {
-        rd_kafka_message_t **msgs; /* held until the batch ends: rows point in */
+        rd_kafka_message_t *
+            *msgs; /* held until the batch ends: rows point in */
         size_t nmsg, msg_cap;
         struct meter_row *rows;
         size_t nrows, row_cap;
         struct meter_dead *dead;
         size_t ndead, dead_cap;
-        uint64_t units;   /* events and batch elements consumed */
-        size_t staged;    /* rows with a key in 'keys' */
+        uint64_t units;      /* events and batch elements consumed */
+        size_t staged;       /* rows with a key in 'keys' */
         struct tl_buf keys;  /* COPY BINARY of meter_keys, no trailer */
         struct tl_buf evtup; /* events COPY tuples of the staged rows */
         struct tl_buf dims;  /* the current event's dimensions as jsonb */
         struct tl_buf scratch;
         struct meter_rollup roll;
-        uint32_t *slots;     /* in-batch dedup: row index + 1, 0 empty */
+        uint32_t *slots; /* in-batch dedup: row index + 1, 0 empty */
         size_t slot_cap;
         int32_t months[512]; /* months touched, as year * 12 + month - 1 */
         int nmonths;
@@ -135,7 +136,7 @@ tl_status meter_batch_dead(struct meter_batch *b, uint32_t pi, int64_t offset,
                            int32_t index, int32_t count, const void *raw,
                            size_t raw_len, struct tl_error *err,
                            const char *fmt, ...)
-        __attribute__((format(printf, 9, 10)));
+    __attribute__((format(printf, 9, 10)));
 
 /*
 ** The events COPY BINARY (header to trailer) of the rows settled as

@@ -209,7 +209,7 @@ static tl_status load_section(struct meter_config *c, const char *file,
                 if (rc) {
                         /* An unknown key is pointed at, a bad value too. */
                         const struct rate_yaml_node *at =
-                                rc == TL_ENOTFOUND ? k : v;
+                            rc == TL_ENOTFOUND ? k : v;
                         return tl_fail(err, rc, "%s:%u:%u: %s: %s", file,
                                        at->line, at->col, key, e.msg);
                 }
@@ -223,10 +223,10 @@ tl_status meter_config_load(struct meter_config *c, const char *path,
         static const struct {
                 const char *env, *key;
         } ENV[] = {
-                {"TALLY_KAFKA_BROKERS", "kafka.brokers"},
-                {"TALLY_KAFKA_GROUP", "kafka.group"},
-                {"TALLY_KAFKA_TOPICS", "kafka.topics"},
-                {"TALLY_METER_HTTP", "meter.http"},
+            {"TALLY_KAFKA_BROKERS", "kafka.brokers"},
+            {"TALLY_KAFKA_GROUP", "kafka.group"},
+            {"TALLY_KAFKA_TOPICS", "kafka.topics"},
+            {"TALLY_METER_HTTP", "meter.http"},
         };
         tl_status rc = TL_OK;
 

@@ -82,15 +82,13 @@ tl_status meter_metrics_text(struct meter *m, struct tl_buf *out,
         }
         if (!rc)
                 rc = tl_buf_printf(
-                        out, err,
-                        "tally_meter_batch_seconds_bucket{le=\"+Inf\"} "
-                        "%" PRIu64 "\n"
-                        "tally_meter_batch_seconds_sum %" PRIu64 ".%06" PRIu64
-                        "\ntally_meter_batch_seconds_count %" PRIu64 "\n",
-                        (uint64_t)m->lat_count,
-                        (uint64_t)m->lat_sum_us / 1000000,
-                        (uint64_t)m->lat_sum_us % 1000000,
-                        (uint64_t)m->lat_count);
+                    out, err,
+                    "tally_meter_batch_seconds_bucket{le=\"+Inf\"} "
+                    "%" PRIu64 "\n"
+                    "tally_meter_batch_seconds_sum %" PRIu64 ".%06" PRIu64
+                    "\ntally_meter_batch_seconds_count %" PRIu64 "\n",
+                    (uint64_t)m->lat_count, (uint64_t)m->lat_sum_us / 1000000,
+                    (uint64_t)m->lat_sum_us % 1000000, (uint64_t)m->lat_count);
         if (!rc)
                 rc = tl_buf_printf(out, err,
                                    "# HELP tally_meter_lag Messages in the "
@@ -100,8 +98,8 @@ tl_status meter_metrics_text(struct meter *m, struct tl_buf *out,
         for (size_t i = 0; !rc && i < m->nparts; i++) {
                 const struct meter_part *p = &m->parts[i];
                 int64_t lag = p->high >= 0 && p->stored >= 0
-                                      ? p->high - p->stored
-                                      : p->high;
+                                  ? p->high - p->stored
+                                  : p->high;
                 rc = tl_buf_printf(out, err,
                                    "tally_meter_lag{topic=\"%s\",partition=\""
                                    "%d\"} %" PRId64 "\n",
@@ -128,7 +126,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
                              const char *type, const char *body, size_t len)
 {
         struct MHD_Response *r = MHD_create_response_from_buffer(
-                len, (void *)body, MHD_RESPMEM_MUST_COPY);
+            len, (void *)body, MHD_RESPMEM_MUST_COPY);
         enum MHD_Result ok;
 
         MHD_add_response_header(r, "Content-Type", type);
@@ -169,10 +167,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                 type = "application/json";
                 if (h->m->usage) {
                         status = meter_usage_http(
-                                h->m->usage, url + 14,
-                                MHD_lookup_connection_value(
-                                        c, MHD_GET_ARGUMENT_KIND, "period"),
-                                &body);
+                            h->m->usage, url + 14,
+                            MHD_lookup_connection_value(
+                                c, MHD_GET_ARGUMENT_KIND, "period"),
+                            &body);
                 } else {
                         status = MHD_HTTP_SERVICE_UNAVAILABLE;
                         tl_buf_puts(&body,
@@ -217,12 +215,10 @@ tl_status meter_http_start(struct meter *m, const char *addr,
         if (!h)
                 return tl_fail(err, TL_ENOMEM, "meter: out of memory");
         h->m = m;
-        h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-                                        MHD_USE_ERROR_LOG,
-                                (uint16_t)port, NULL, NULL, handle, h,
-                                MHD_OPTION_SOCK_ADDR, &sa,
-                                MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-                                MHD_OPTION_END);
+        h->d = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
+            NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &sa,
+            MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
         if (!h->d) {
                 tl_free(h);
                 return tl_fail(err, TL_EIO, "meter.http: cannot listen on %s",
@@ -230,9 +226,9 @@ tl_status meter_http_start(struct meter *m, const char *addr,
         }
         {
                 const union MHD_DaemonInfo *i =
-                        MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-                tl_log(TL_LOG_INFO, "meter", "http listening",
-                       "addr=%s:%u", *host ? host : "0.0.0.0",
+                    MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+                tl_log(TL_LOG_INFO, "meter", "http listening", "addr=%s:%u",
+                       *host ? host : "0.0.0.0",
                        i ? (unsigned)i->port : (unsigned)port);
         }
         *out = h;

@@ -18,7 +18,7 @@ static uint64_t group_hash(const struct meter_group *k)
         memcpy(&a, k->attrs, sizeof a);
         return tl_hash64(k->customer, k->customer_len,
                          a ^ ((uint64_t)(uint32_t)k->day << 16) ^
-                                 (uint64_t)(uint16_t)k->type);
+                             (uint64_t)(uint16_t)k->type);
 }
 
 static bool same_group(const struct meter_group *a, const struct meter_group *b)
@@ -36,8 +36,7 @@ static tl_status reserve(struct meter_rollup *r, struct tl_error *err)
 
         if (r->n == r->cap) {
                 size_t ncap = r->cap ? r->cap * 2 : 256;
-                struct meter_group *g =
-                        tl_realloc(r->groups, ncap * sizeof *g);
+                struct meter_group *g = tl_realloc(r->groups, ncap * sizeof *g);
                 if (!g)
                         return tl_fail(err, TL_ENOMEM,
                                        "meter rollups: out of memory");
@@ -133,30 +132,28 @@ tl_status meter_rollup_copy(const struct meter_rollup *r, struct tl_buf *out,
                         continue;
                 rc = meter_copy_be(out, ROLL_FIELDS, 2, err);
                 if (!rc)
-                        rc = meter_copy_field(out, g->customer,
-                                              g->customer_len, err);
+                        rc = meter_copy_field(out, g->customer, g->customer_len,
+                                              err);
                 if (!rc)
-                        rc = meter_copy_int(out,
-                                            g->day - METER_PG_EPOCH_DAYS, 4,
-                                            err);
+                        rc = meter_copy_int(out, g->day - METER_PG_EPOCH_DAYS,
+                                            4, err);
                 if (!rc)
                         rc = meter_copy_int(out, g->type, 2, err);
                 if (!rc)
                         rc = meter_copy_field(out, g->attrs, sizeof g->attrs,
                                               err);
                 if (!rc)
-                        rc = meter_copy_field(out, g->model, g->model_len,
-                                              err);
+                        rc = meter_copy_field(out, g->model, g->model_len, err);
                 if (!rc)
                         rc = meter_copy_int(out, g->deployment, 2, err);
                 if (!rc)
-                        rc = meter_copy_field(out, g->decoding,
-                                              g->decoding_len, err);
+                        rc = meter_copy_field(out, g->decoding, g->decoding_len,
+                                              err);
                 if (!rc)
-                        rc = g->dims ? meter_copy_field(out, g->dims,
-                                                        g->dims_len, err)
-                                     : meter_copy_field(out, empty_dims, 3,
-                                                        err);
+                        rc = g->dims
+                                 ? meter_copy_field(out, g->dims, g->dims_len,
+                                                    err)
+                                 : meter_copy_field(out, empty_dims, 3, err);
                 if (!rc)
                         rc = meter_copy_int(out, (int64_t)g->count, 8, err);
                 for (int k = 0; !rc && k < METER_SUMS; k++)

@@ -14,9 +14,8 @@
 #include "usage.h"
 #include "writer.h"
 
-const int meter_lat_bounds_ms[METER_LAT_BUCKETS] = {5,   10,  25,   50,
-                                                    100, 250, 500,  1000,
-                                                    2500, 5000, 10000};
+const int meter_lat_bounds_ms[METER_LAT_BUCKETS] = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
 
 static void sleep_ms(long ms)
 {
@@ -52,7 +51,8 @@ static void kafka_error(rd_kafka_t *rk, int code, const char *reason,
                tl_log_quote(reason, q, sizeof q));
 }
 
-/* ---- the database connection ---------------------------------------------- */
+/* ---- the database connection ----------------------------------------------
+ */
 
 bool meter_ensure_store(struct meter *m, struct meter_store **st)
 {
@@ -64,7 +64,8 @@ bool meter_ensure_store(struct meter *m, struct meter_store **st)
                 meter_store_free(st);
                 if (meter_store_open(m->cfg->group, st, &e) == TL_OK) {
                         m->db_up = 1;
-                        tl_log(TL_LOG_INFO, "meter", "database connected", "group=%s", m->cfg->group);
+                        tl_log(TL_LOG_INFO, "meter", "database connected",
+                               "group=%s", m->cfg->group);
                         break;
                 }
                 m->db_up = 0;
@@ -78,7 +79,8 @@ bool meter_ensure_store(struct meter *m, struct meter_store **st)
         return meter_store_alive(*st);
 }
 
-/* ---- partitions ------------------------------------------------------------- */
+/* ---- partitions -------------------------------------------------------------
+ */
 
 static struct meter_part *find_part(struct meter *m, const char *topic,
                                     int32_t partition, uint32_t *index)
@@ -110,8 +112,8 @@ static bool resync(struct meter *m)
                 if (!meter_ensure_store(m, &m->st))
                         return false;
                 pthread_mutex_lock(&m->lock);
-                tl_status rc = meter_store_load_offsets(m->st, m->parts,
-                                                        m->nparts, &e);
+                tl_status rc =
+                    meter_store_load_offsets(m->st, m->parts, m->nparts, &e);
                 pthread_mutex_unlock(&m->lock);
                 if (rc == TL_OK)
                         break;
@@ -126,10 +128,10 @@ static bool resync(struct meter *m)
         for (size_t i = 0; i < m->nparts; i++) {
                 struct meter_part *p = &m->parts[i];
                 rd_kafka_topic_partition_t *tp =
-                        rd_kafka_topic_partition_list_add(l, p->topic,
-                                                          p->partition);
-                tp->offset = p->stored >= 0 ? p->stored
-                                            : RD_KAFKA_OFFSET_BEGINNING;
+                    rd_kafka_topic_partition_list_add(l, p->topic,
+                                                      p->partition);
+                tp->offset =
+                    p->stored >= 0 ? p->stored : RD_KAFKA_OFFSET_BEGINNING;
                 p->pos = p->stored >= 0 ? p->stored : 0;
                 p->eof = false;
                 tl_log(TL_LOG_INFO, "meter", "partition assigned",
@@ -160,7 +162,8 @@ static void count_batch(struct meter *m, const struct meter_batch *b)
                         m->lat_buckets[i]++;
 }
 
-/* ---- lanes: partition i is written by lane i % nlanes ---------------------- */
+/* ---- lanes: partition i is written by lane i % nlanes ----------------------
+ */
 
 static struct meter_lane *lane_of(struct meter *m, uint32_t pi)
 {
@@ -273,8 +276,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 pthread_mutex_lock(&m->lock);
                 m->nparts = 0;
                 if ((size_t)l->cnt > m->part_cap) {
-                        struct meter_part *np = tl_realloc(
-                                m->parts, (size_t)l->cnt * sizeof *np);
+                        struct meter_part *np =
+                            tl_realloc(m->parts, (size_t)l->cnt * sizeof *np);
                         if (np) {
                                 m->parts = np;
                                 m->part_cap = (size_t)l->cnt;
@@ -308,7 +311,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_assign(rk, NULL);
 }
 
-/* ---- setup ---------------------------------------------------------------- */
+/* ---- setup ----------------------------------------------------------------
+ */
 
 static tl_status conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,
                           struct tl_error *err)
@@ -326,9 +330,9 @@ static tl_status conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,
 static bool reserved_prop(const char *k)
 {
         static const char *const R[] = {
-                "enable.auto.commit", "enable.auto.offset.store",
-                "auto.offset.reset", "group.id", "bootstrap.servers",
-                "enable.partition.eof"};
+            "enable.auto.commit", "enable.auto.offset.store",
+            "auto.offset.reset",  "group.id",
+            "bootstrap.servers",  "enable.partition.eof"};
 
         for (size_t i = 0; i < sizeof R / sizeof R[0]; i++)
                 if (!strcmp(k, R[i]))
@@ -413,8 +417,7 @@ tl_status meter_new(const struct meter_config *c, struct meter **out,
         pthread_mutex_init(&m->lock, NULL);
         m->nlanes = (int)(c->writers > 0 ? c->writers : 1);
         m->lanes = tl_calloc((size_t)m->nlanes, sizeof *m->lanes);
-        rc = m->lanes ? TL_OK
-                      : tl_fail(err, TL_ENOMEM, "meter: out of memory");
+        rc = m->lanes ? TL_OK : tl_fail(err, TL_ENOMEM, "meter: out of memory");
         for (int i = 0; !rc && i < m->nlanes; i++) {
                 struct meter_lane *l = &m->lanes[i];
                 rc = meter_batch_init(&l->b[0], c->skew_s * 1000000, err);
@@ -481,7 +484,8 @@ void meter_counts_get(const struct meter *m, struct meter_counts *o)
         o->kafka_errors = m->kafka_errors;
 }
 
-/* ---- the loop --------------------------------------------------------------- */
+/* ---- the loop ---------------------------------------------------------------
+ */
 
 static void on_message(struct meter *m, rd_kafka_message_t *msg)
 {
@@ -530,9 +534,9 @@ static void on_message(struct meter *m, rd_kafka_message_t *msg)
         {
                 struct meter_lane *l = lane_of(m, pi);
                 struct meter_batch *b = &l->b[l->fill];
-                tl_status rc = b->nmsg ? TL_OK
-                                       : meter_batch_bind(b, m->parts,
-                                                          m->nparts, &e);
+                tl_status rc =
+                    b->nmsg ? TL_OK
+                            : meter_batch_bind(b, m->parts, m->nparts, &e);
                 if (rc)
                         rd_kafka_message_destroy(msg);
                 else
@@ -592,8 +596,8 @@ tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
         if (kerr)
                 return tl_fail(err, TL_EKAFKA, "subscribe: %s",
                                rd_kafka_err2str(kerr));
-        tl_log(TL_LOG_INFO, "meter", "started", "group=%s topics=%d",
-               c->group, c->topic_count);
+        tl_log(TL_LOG_INFO, "meter", "started", "group=%s topics=%d", c->group,
+               c->topic_count);
         m->last_msg_us = tl_mono_us();
         while (!*stop && !m->fatal) {
                 int64_t now = tl_mono_us();
@@ -602,9 +606,8 @@ tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
 
                 for (int i = 0; i < m->nlanes; i++) {
                         const struct meter_batch *b =
-                                &m->lanes[i].b[m->lanes[i].fill];
-                        int64_t left = b->started_us + c->batch_ms * 1000 -
-                                       now;
+                            &m->lanes[i].b[m->lanes[i].fill];
+                        int64_t left = b->started_us + c->batch_ms * 1000 - now;
                         if (m->lanes[i].w.job && timeout > 10)
                                 timeout = 10; /* a commit to take back */
                         if (!b->nmsg)
@@ -638,8 +641,8 @@ tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
                         break;
         }
         flush_all(m);
-        tl_log(TL_LOG_INFO, "meter", "stopping", "consumed=%" PRIu64
-               " stored=%" PRIu64 " duplicates=%" PRIu64
+        tl_log(TL_LOG_INFO, "meter", "stopping",
+               "consumed=%" PRIu64 " stored=%" PRIu64 " duplicates=%" PRIu64
                " dead_lettered=%" PRIu64,
                (uint64_t)m->consumed, (uint64_t)m->stored,
                (uint64_t)m->duplicates, (uint64_t)m->dead_lettered);

@@ -30,15 +30,15 @@ struct meter_store {
    into `events` once the database has said which keys are new, and the
    rollups come summed from the meter. */
 static const char STAGE_DDL[] =
-        "CREATE TEMP TABLE IF NOT EXISTS meter_keys ("
-        " seq int4, key_hash bytea, content_hash bytea,"
-        " event_time timestamptz) ON COMMIT DELETE ROWS;"
-        "CREATE TEMP TABLE IF NOT EXISTS meter_roll ("
-        " customer_id text, day date, type int2, attrs_hash bytea,"
-        " model text, deployment int2, decoding text, dims jsonb,"
-        " event_count int8, input_tokens numeric, output_tokens numeric,"
-        " cached_input_tokens numeric, iterations numeric, tokens numeric,"
-        " mac numeric) ON COMMIT DELETE ROWS";
+    "CREATE TEMP TABLE IF NOT EXISTS meter_keys ("
+    " seq int4, key_hash bytea, content_hash bytea,"
+    " event_time timestamptz) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS meter_roll ("
+    " customer_id text, day date, type int2, attrs_hash bytea,"
+    " model text, deployment int2, decoding text, dims jsonb,"
+    " event_count int8, input_tokens numeric, output_tokens numeric,"
+    " cached_input_tokens numeric, iterations numeric, tokens numeric,"
+    " mac numeric) ON COMMIT DELETE ROWS";
 
 /* The dedup insert; returns the staged rows whose key was there before,
    with the content stored for it. Locks are taken in key order so
@@ -50,81 +50,82 @@ static const char STAGE_DDL[] =
    this statement's snapshot: its hash comes back NULL and "probe" reads
    it afterwards. */
 static const char CHAIN_SQL[] =
-        "WITH ins AS ("
-        " INSERT INTO event_keys (key_hash, content_hash, event_time)"
-        " SELECT key_hash, content_hash, event_time"
-        " FROM meter_keys ORDER BY key_hash"
-        " ON CONFLICT DO NOTHING RETURNING key_hash)"
-        "SELECT s.seq, (SELECT k.content_hash FROM event_keys k"
-        " WHERE k.key_hash = s.key_hash)"
-        " FROM meter_keys s WHERE NOT EXISTS (SELECT 1 FROM ins i"
-        " WHERE i.key_hash = s.key_hash)";
+    "WITH ins AS ("
+    " INSERT INTO event_keys (key_hash, content_hash, event_time)"
+    " SELECT key_hash, content_hash, event_time"
+    " FROM meter_keys ORDER BY key_hash"
+    " ON CONFLICT DO NOTHING RETURNING key_hash)"
+    "SELECT s.seq, (SELECT k.content_hash FROM event_keys k"
+    " WHERE k.key_hash = s.key_hash)"
+    " FROM meter_keys s WHERE NOT EXISTS (SELECT 1 FROM ins i"
+    " WHERE i.key_hash = s.key_hash)";
 
 static const char EVENTS_COPY[] =
-        "COPY events (event_time, customer_id, type, source, event_id, model,"
-        " deployment, decoding, input_tokens, output_tokens,"
-        " cached_input_tokens, iterations, tokens, mac, device_id,"
-        " seat_action, model_class, dims, content_hash, kafka_topic,"
-        " kafka_partition, kafka_offset) FROM STDIN BINARY";
+    "COPY events (event_time, customer_id, type, source, event_id, model,"
+    " deployment, decoding, input_tokens, output_tokens,"
+    " cached_input_tokens, iterations, tokens, mac, device_id,"
+    " seat_action, model_class, dims, content_hash, kafka_topic,"
+    " kafka_partition, kafka_offset) FROM STDIN BINARY";
 
 /* In key order, for the same reason as the keys. */
 static const char ROLL_SQL[] =
-        "INSERT INTO usage_rollups AS r (customer_id, day, type, attrs_hash,"
-        " model, deployment, decoding, dims, event_count, input_tokens,"
-        " output_tokens, cached_input_tokens, iterations, tokens, mac)"
-        " SELECT * FROM meter_roll ORDER BY 1, 2, 3, 4"
-        " ON CONFLICT (customer_id, day, type, attrs_hash) DO UPDATE SET"
-        " event_count = r.event_count + EXCLUDED.event_count,"
-        " input_tokens = r.input_tokens + EXCLUDED.input_tokens,"
-        " output_tokens = r.output_tokens + EXCLUDED.output_tokens,"
-        " cached_input_tokens = r.cached_input_tokens"
-        "  + EXCLUDED.cached_input_tokens,"
-        " iterations = r.iterations + EXCLUDED.iterations,"
-        " tokens = r.tokens + EXCLUDED.tokens, mac = r.mac + EXCLUDED.mac";
+    "INSERT INTO usage_rollups AS r (customer_id, day, type, attrs_hash,"
+    " model, deployment, decoding, dims, event_count, input_tokens,"
+    " output_tokens, cached_input_tokens, iterations, tokens, mac)"
+    " SELECT * FROM meter_roll ORDER BY 1, 2, 3, 4"
+    " ON CONFLICT (customer_id, day, type, attrs_hash) DO UPDATE SET"
+    " event_count = r.event_count + EXCLUDED.event_count,"
+    " input_tokens = r.input_tokens + EXCLUDED.input_tokens,"
+    " output_tokens = r.output_tokens + EXCLUDED.output_tokens,"
+    " cached_input_tokens = r.cached_input_tokens"
+    "  + EXCLUDED.cached_input_tokens,"
+    " iterations = r.iterations + EXCLUDED.iterations,"
+    " tokens = r.tokens + EXCLUDED.tokens, mac = r.mac + EXCLUDED.mac";
 
 static const struct {
         const char *name;
         const char *sql;
 } PREPARED[] = {
-        {"chain", CHAIN_SQL},
-        {"roll", ROLL_SQL},
-        {"probe", "SELECT s.seq, (SELECT k.content_hash FROM event_keys k"
-                  " WHERE k.key_hash = s.key_hash)"
-                  " FROM meter_keys s WHERE s.seq = ANY($1::int4[])"},
-        {"fence", "SELECT kafka_topic, kafka_partition, next_offset"
-                  " FROM consumer_offsets WHERE consumer_group = $1"
-                  " AND (kafka_topic, kafka_partition) IN"
-                  " (SELECT * FROM unnest($2::text[], $3::int4[]))"
-                  " ORDER BY 1, 2 FOR UPDATE"},
-        {"offsets", "SELECT kafka_topic, kafka_partition, next_offset"
-                    " FROM consumer_offsets WHERE consumer_group = $1"},
-        /* A missing row is inserted without ON CONFLICT: two owners of a
-           new partition cannot both succeed. */
-        {"off_ins", "INSERT INTO consumer_offsets (consumer_group,"
-                    " kafka_topic, kafka_partition, next_offset)"
-                    " VALUES ($1, $2, $3, $4)"},
-        {"off_upd", "UPDATE consumer_offsets SET next_offset = $4,"
-                    " updated_at = now() WHERE consumer_group = $1"
-                    " AND kafka_topic = $2 AND kafka_partition = $3"},
-        {"counts", "INSERT INTO ingest_counts AS c (consumer_group,"
-                   " kafka_topic, kafka_partition, consumed, stored,"
-                   " duplicates, dead_lettered)"
-                   " SELECT $1, t, p, n, s, d, x FROM unnest($2::text[],"
-                   " $3::int4[], $4::int8[], $5::int8[], $6::int8[],"
-                   " $7::int8[]) AS u(t, p, n, s, d, x)"
-                   " ON CONFLICT (consumer_group, kafka_topic,"
-                   " kafka_partition) DO UPDATE SET"
-                   " consumed = c.consumed + EXCLUDED.consumed,"
-                   " stored = c.stored + EXCLUDED.stored,"
-                   " duplicates = c.duplicates + EXCLUDED.duplicates,"
-                   " dead_lettered = c.dead_lettered + EXCLUDED.dead_lettered"},
-        {"month", "SELECT tally_ensure_month($1::date)"},
+    {"chain", CHAIN_SQL},
+    {"roll", ROLL_SQL},
+    {"probe", "SELECT s.seq, (SELECT k.content_hash FROM event_keys k"
+              " WHERE k.key_hash = s.key_hash)"
+              " FROM meter_keys s WHERE s.seq = ANY($1::int4[])"},
+    {"fence", "SELECT kafka_topic, kafka_partition, next_offset"
+              " FROM consumer_offsets WHERE consumer_group = $1"
+              " AND (kafka_topic, kafka_partition) IN"
+              " (SELECT * FROM unnest($2::text[], $3::int4[]))"
+              " ORDER BY 1, 2 FOR UPDATE"},
+    {"offsets", "SELECT kafka_topic, kafka_partition, next_offset"
+                " FROM consumer_offsets WHERE consumer_group = $1"},
+    /* A missing row is inserted without ON CONFLICT: two owners of a
+       new partition cannot both succeed. */
+    {"off_ins", "INSERT INTO consumer_offsets (consumer_group,"
+                " kafka_topic, kafka_partition, next_offset)"
+                " VALUES ($1, $2, $3, $4)"},
+    {"off_upd", "UPDATE consumer_offsets SET next_offset = $4,"
+                " updated_at = now() WHERE consumer_group = $1"
+                " AND kafka_topic = $2 AND kafka_partition = $3"},
+    {"counts", "INSERT INTO ingest_counts AS c (consumer_group,"
+               " kafka_topic, kafka_partition, consumed, stored,"
+               " duplicates, dead_lettered)"
+               " SELECT $1, t, p, n, s, d, x FROM unnest($2::text[],"
+               " $3::int4[], $4::int8[], $5::int8[], $6::int8[],"
+               " $7::int8[]) AS u(t, p, n, s, d, x)"
+               " ON CONFLICT (consumer_group, kafka_topic,"
+               " kafka_partition) DO UPDATE SET"
+               " consumed = c.consumed + EXCLUDED.consumed,"
+               " stored = c.stored + EXCLUDED.stored,"
+               " duplicates = c.duplicates + EXCLUDED.duplicates,"
+               " dead_lettered = c.dead_lettered + EXCLUDED.dead_lettered"},
+    {"month", "SELECT tally_ensure_month($1::date)"},
 };
 
 static tl_status db_fail(struct meter_store *st, PGresult *r, const char *what,
                          struct tl_error *err)
 {
-        const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(st->conn);
+        const char *msg =
+            r ? PQresultErrorMessage(r) : PQerrorMessage(st->conn);
         char line[512];
         size_t n;
 
@@ -186,8 +187,9 @@ tl_status meter_store_open(const char *group, struct meter_store **out,
         if (!rc)
                 /* Durability is not negotiable; sorts of a batch stay in
                    memory. */
-                rc = exec_ok(st, "SET synchronous_commit = on;"
-                                 " SET work_mem = '64MB'",
+                rc = exec_ok(st,
+                             "SET synchronous_commit = on;"
+                             " SET work_mem = '64MB'",
                              "settings", err);
         if (!rc)
                 rc = exec_ok(st, STAGE_DDL, "staging table", err);
@@ -254,7 +256,8 @@ tl_status meter_store_load_offsets(struct meter_store *st,
         return TL_OK;
 }
 
-/* ---- array parameters ----------------------------------------------------- */
+/* ---- array parameters -----------------------------------------------------
+ */
 
 /* Append a PostgreSQL array literal of the batch partitions' topics. */
 static tl_status topics_array(struct tl_buf *o, const struct meter_part *parts,
@@ -269,8 +272,8 @@ static tl_status topics_array(struct tl_buf *o, const struct meter_part *parts,
                 rc = tl_buf_puts(o, first ? "\"" : ",\"", err);
                 for (const char *c = parts[i].topic; !rc && *c; c++)
                         rc = (*c == '"' || *c == '\\')
-                                     ? tl_buf_printf(o, err, "\\%c", *c)
-                                     : tl_buf_append(o, c, 1, err);
+                                 ? tl_buf_printf(o, err, "\\%c", *c)
+                                 : tl_buf_append(o, c, 1, err);
                 if (!rc)
                         rc = tl_buf_puts(o, "\"", err);
                 first = false;
@@ -305,7 +308,8 @@ static tl_status numbers_array(struct tl_buf *o, const struct meter_part *parts,
         return rc ? rc : tl_buf_append(o, "", 1, err);
 }
 
-/* ---- the transaction ------------------------------------------------------ */
+/* ---- the transaction ------------------------------------------------------
+ */
 
 static tl_status ensure_months(struct meter_store *st,
                                const struct meter_batch *b,
@@ -449,8 +453,8 @@ static tl_status mark_known(struct meter_batch *b, const PGresult *r,
                                        "row %d",
                                        i);
                 row->fate = memcmp(row->db_hash, row->hash, SCH_HASH_BYTES)
-                                    ? ROW_CONFLICT
-                                    : ROW_DUP;
+                                ? ROW_CONFLICT
+                                : ROW_DUP;
         }
         return rc;
 }
@@ -537,8 +541,7 @@ static tl_status write_stored(struct meter_store *st, struct meter_batch *b,
         tl_buf_clear(&st->copy);
         rc = meter_batch_stored_copy(b, &st->copy, &rows, err);
         if (!rc && rows)
-                rc = copy_in(st, EVENTS_COPY, st->copy.data, st->copy.len,
-                             err);
+                rc = copy_in(st, EVENTS_COPY, st->copy.data, st->copy.len, err);
         st->t_events = tl_mono_us();
         if (!rc) {
                 tl_buf_clear(&st->copy);
@@ -585,8 +588,7 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
         st->t_roll = tl_mono_us();
         if (!rc && b->ndead) {
                 tl_buf_clear(&st->copy);
-                rc = meter_batch_dead_copy(b, parts, st->group, &st->copy,
-                                           err);
+                rc = meter_batch_dead_copy(b, parts, st->group, &st->copy, err);
                 if (!rc)
                         rc = copy_in(st,
                                      "COPY dead_letters (consumer_group,"
@@ -613,8 +615,9 @@ tl_status meter_store_commit(struct meter_store *st, struct meter_batch *b,
         tl_status rc;
 
         if (b->months_overflow)
-                return tl_fail(err, TL_ELIMIT, "meter: one batch touched more "
-                                               "than 512 months");
+                return tl_fail(err, TL_ELIMIT,
+                               "meter: one batch touched more "
+                               "than 512 months");
         rc = ensure_months(st, b, err);
         if (!rc)
                 rc = transaction(st, b, err);

@@ -29,11 +29,11 @@ struct meter_usage {
 /* Seat events before the period count too: a device activated earlier is
    active in it. */
 static const char EVENTS_SQL[] =
-        "SELECT " SCH_DB_EVENT_COLUMNS
-        " FROM events e LEFT JOIN LATERAL jsonb_each_text(e.dims) d ON true"
-        " WHERE e.customer_id = $1 AND e.event_time < $3::timestamptz"
-        " AND (e.event_time >= $2::timestamptz OR e.type = 4)"
-        " ORDER BY e.customer_id, e.source, e.event_id, d.key COLLATE \"C\"";
+    "SELECT " SCH_DB_EVENT_COLUMNS
+    " FROM events e LEFT JOIN LATERAL jsonb_each_text(e.dims) d ON true"
+    " WHERE e.customer_id = $1 AND e.event_time < $3::timestamptz"
+    " AND (e.event_time >= $2::timestamptz OR e.type = 4)"
+    " ORDER BY e.customer_id, e.source, e.event_id, d.key COLLATE \"C\"";
 
 tl_status meter_usage_new(const char *rules, const char *customers,
                           struct meter_usage **out, struct tl_error *err)
@@ -139,7 +139,7 @@ static unsigned price(struct meter_usage *u, const struct rate_customer *cust,
 {
         const struct rate_catalog_set *set = rate_reloader_acquire(u->rl);
         const struct rate_catalog *cat =
-                rate_catalog_set_pick(set, p->start_day);
+            rate_catalog_set_pick(set, p->start_day);
         struct rate_acc *acc = NULL;
         struct rate_invoice *inv = NULL;
         struct tl_error e = {0};
@@ -156,17 +156,16 @@ static unsigned price(struct meter_usage *u, const struct rate_customer *cust,
                 rc = fold_events(u, cust->id, p, acc, &e);
         if (!rc)
                 rc = rate_invoice_build(cat, u->cs, cust, acc,
-                                        rate_acc_find(acc, cust->id), &inv,
-                                        &e);
+                                        rate_acc_find(acc, cust->id), &inv, &e);
         if (!rc) {
                 tl_time_format_rfc3339(tl_time_now_us(), now, sizeof now);
-                tl_buf_printf(body, NULL,
-                              "{\"customer_id\":\"%s\",\"period\":\"%s\","
-                              "\"as_of\":\"%s\",\"catalog_generation\":%llu,"
-                              "\"draft\":",
-                              cust->id, p->label, now,
-                              (unsigned long long)rate_reloader_generation(
-                                      u->rl));
+                tl_buf_printf(
+                    body, NULL,
+                    "{\"customer_id\":\"%s\",\"period\":\"%s\","
+                    "\"as_of\":\"%s\",\"catalog_generation\":%llu,"
+                    "\"draft\":",
+                    cust->id, p->label, now,
+                    (unsigned long long)rate_reloader_generation(u->rl));
                 rc = rate_invoice_json(inv, body, &e);
                 tl_buf_puts(body, "}\n", NULL);
         }

@@ -24,8 +24,9 @@ static void *writer_main(void *arg)
                 b = w->job;
                 pthread_mutex_unlock(&w->mu);
                 if (!meter_ensure_store(w->m, &w->st))
-                        rc = tl_fail(&e, TL_EDB, "meter: stopping before the "
-                                                 "database came back");
+                        rc = tl_fail(&e, TL_EDB,
+                                     "meter: stopping before the "
+                                     "database came back");
                 else
                         rc = meter_store_commit(w->st, b, &e);
                 if (rc && !meter_store_alive(w->st))

@@ -55,8 +55,7 @@ uint32_t rate_bucket(const char *salt, const char *customer_id)
         return (uint32_t)(h % 10000);
 }
 
-size_t rate_experiment_cohort(const struct rate_experiment *e,
-                              uint32_t bucket)
+size_t rate_experiment_cohort(const struct rate_experiment *e, uint32_t bucket)
 {
         for (size_t i = 0; i < e->cohort_count; i++)
                 if (bucket >= e->cohorts[i].bucket_lo &&
@@ -79,7 +78,8 @@ const char *rate_model_name(rate_model m)
         return (unsigned)m < sizeof N / sizeof *N ? N[m] : "?";
 }
 
-/* ---- sets ------------------------------------------------------------------ */
+/* ---- sets ------------------------------------------------------------------
+ */
 
 static int by_effective(const void *a, const void *b)
 {
@@ -129,8 +129,7 @@ static tl_status list_files(const char *path, char ***out, size_t *out_n,
                 return TL_OK;
         }
         if (!(d = opendir(path)))
-                return tl_fail(err, TL_EIO, "%s: cannot open directory",
-                               path);
+                return tl_fail(err, TL_EIO, "%s: cannot open directory", path);
         while ((e = readdir(d)) != NULL) {
                 char **grown;
                 size_t len;
@@ -163,10 +162,8 @@ static tl_status list_files(const char *path, char ***out, size_t *out_n,
         return TL_OK;
 }
 
-tl_status rate_catalog_set_load(const char *path,
-                                struct rate_catalog_set **out,
-                                struct rate_diags *diags,
-                                struct tl_error *err)
+tl_status rate_catalog_set_load(const char *path, struct rate_catalog_set **out,
+                                struct rate_diags *diags, struct tl_error *err)
 {
         struct rate_catalog_set *s;
         char **files = NULL;
@@ -206,26 +203,24 @@ tl_status rate_catalog_set_load(const char *path,
                         if (strcmp(o->version, c->version) == 0 ||
                             o->effective_from_day == c->effective_from_day) {
                                 bool same_version =
-                                        strcmp(o->version, c->version) == 0;
+                                    strcmp(o->version, c->version) == 0;
 
                                 rate_diags_add(
-                                        diags,
-                                        "%s:1:1: %s %s is also in %s",
-                                        c->path,
-                                        same_version ? "version"
-                                                     : "effective_from of "
-                                                       "version",
-                                        c->version, o->path);
+                                    diags, "%s:1:1: %s %s is also in %s",
+                                    c->path,
+                                    same_version ? "version"
+                                                 : "effective_from of "
+                                                   "version",
+                                    c->version, o->path);
                                 if (!first)
                                         first = tl_fail(
-                                                err, TL_EINVAL,
-                                                "%s:1:1: %s %s is also in %s",
-                                                c->path,
-                                                same_version
-                                                        ? "version"
-                                                        : "effective_from of "
-                                                          "version",
-                                                c->version, o->path);
+                                            err, TL_EINVAL,
+                                            "%s:1:1: %s %s is also in %s",
+                                            c->path,
+                                            same_version ? "version"
+                                                         : "effective_from of "
+                                                           "version",
+                                            c->version, o->path);
                         }
                 }
                 s->catalogs[s->count++] = c;

@@ -19,22 +19,22 @@ struct field_def {
 
 #define T(t) (1u << (t))
 static const struct field_def FIELDS[] = {
-        {"input_tokens", RATE_FIELD_INPUT_TOKENS, true, T(SCH_TYPE_TOKENS)},
-        {"output_tokens", RATE_FIELD_OUTPUT_TOKENS, true, T(SCH_TYPE_TOKENS)},
-        {"cached_input_tokens", RATE_FIELD_CACHED_INPUT_TOKENS, true,
-         T(SCH_TYPE_TOKENS)},
-        {"iterations", RATE_FIELD_ITERATIONS, true, T(SCH_TYPE_ITERATIONS)},
-        {"tokens", RATE_FIELD_TOKENS, true, T(SCH_TYPE_ITERATIONS)},
-        {"mac", RATE_FIELD_MAC, true, T(SCH_TYPE_MATRIX_OPS)},
-        {"model", RATE_FIELD_MODEL, false,
-         T(SCH_TYPE_TOKENS) | T(SCH_TYPE_ITERATIONS) | T(SCH_TYPE_MATRIX_OPS)},
-        {"deployment", RATE_FIELD_DEPLOYMENT, false,
-         T(SCH_TYPE_TOKENS) | T(SCH_TYPE_ITERATIONS) | T(SCH_TYPE_MATRIX_OPS)},
-        {"decoding", RATE_FIELD_DECODING, false,
-         T(SCH_TYPE_TOKENS) | T(SCH_TYPE_ITERATIONS)},
-        {"device_id", RATE_FIELD_DEVICE_ID, false, T(SCH_TYPE_SEAT)},
-        {"action", RATE_FIELD_ACTION, false, T(SCH_TYPE_SEAT)},
-        {"model_class", RATE_FIELD_MODEL_CLASS, false, T(SCH_TYPE_SEAT)},
+    {"input_tokens", RATE_FIELD_INPUT_TOKENS, true, T(SCH_TYPE_TOKENS)},
+    {"output_tokens", RATE_FIELD_OUTPUT_TOKENS, true, T(SCH_TYPE_TOKENS)},
+    {"cached_input_tokens", RATE_FIELD_CACHED_INPUT_TOKENS, true,
+     T(SCH_TYPE_TOKENS)},
+    {"iterations", RATE_FIELD_ITERATIONS, true, T(SCH_TYPE_ITERATIONS)},
+    {"tokens", RATE_FIELD_TOKENS, true, T(SCH_TYPE_ITERATIONS)},
+    {"mac", RATE_FIELD_MAC, true, T(SCH_TYPE_MATRIX_OPS)},
+    {"model", RATE_FIELD_MODEL, false,
+     T(SCH_TYPE_TOKENS) | T(SCH_TYPE_ITERATIONS) | T(SCH_TYPE_MATRIX_OPS)},
+    {"deployment", RATE_FIELD_DEPLOYMENT, false,
+     T(SCH_TYPE_TOKENS) | T(SCH_TYPE_ITERATIONS) | T(SCH_TYPE_MATRIX_OPS)},
+    {"decoding", RATE_FIELD_DECODING, false,
+     T(SCH_TYPE_TOKENS) | T(SCH_TYPE_ITERATIONS)},
+    {"device_id", RATE_FIELD_DEVICE_ID, false, T(SCH_TYPE_SEAT)},
+    {"action", RATE_FIELD_ACTION, false, T(SCH_TYPE_SEAT)},
+    {"model_class", RATE_FIELD_MODEL_CLASS, false, T(SCH_TYPE_SEAT)},
 };
 #undef T
 
@@ -45,9 +45,9 @@ static void count_fields_of(sch_event_type t, char *out, size_t size)
         out[0] = '\0';
         for (size_t i = 0; i < sizeof FIELDS / sizeof *FIELDS; i++)
                 if (FIELDS[i].numeric && (FIELDS[i].types & (1u << t)))
-                        len += (size_t)snprintf(out + len, size - len, "%s%s",
-                                                len ? ", " : "",
-                                                FIELDS[i].name);
+                        len +=
+                            (size_t)snprintf(out + len, size - len, "%s%s",
+                                             len ? ", " : "", FIELDS[i].name);
         if (!len)
                 snprintf(out, size, "none");
 }
@@ -91,8 +91,8 @@ static bool resolve_field(struct rate__cload *c, sch_event_type t,
 
                 count_fields_of(t, list, sizeof list);
                 rate__bad(&c->ld, n, path,
-                          "'%s' is not a count field of %s (one of: %s)",
-                          name, sch_event_type_name(t), list);
+                          "'%s' is not a count field of %s (one of: %s)", name,
+                          sch_event_type_name(t), list);
                 return false;
         }
         *out = (struct rate_field){RATE_FIELD_DIM, name, (uint32_t)n->len};
@@ -137,7 +137,7 @@ static bool load_filter(struct rate__cload *c, struct rate_meter *m,
                         return false;
                 for (size_t j = 0; j < nv; j++) {
                         const struct rate_yaml_node *x =
-                                v->kind == RATE_YAML_SEQ ? v->items[j] : v;
+                            v->kind == RATE_YAML_SEQ ? v->items[j] : v;
 
                         vals[j] = rate__text(&c->ld, x, p);
                         if (!vals[j])
@@ -199,8 +199,8 @@ static void load_meter(struct rate__cload *c, const struct rate_yaml_node *key,
                 return;
         snprintf(p, sizeof p, "%s.event", path);
         m->event = ev->kind == RATE_YAML_SCALAR
-                           ? sch_event_type_parse(ev->text, ev->len)
-                           : SCH_TYPE_NONE;
+                       ? sch_event_type_parse(ev->text, ev->len)
+                       : SCH_TYPE_NONE;
         if (m->event == SCH_TYPE_NONE) {
                 rate__bad(&c->ld, ev, p,
                           "unknown event type '%s' (inference.tokens, "
@@ -342,8 +342,7 @@ static void load_experiment(struct rate__cload *c,
         snprintf(p, sizeof p, "%s.plan", path);
         e->plan = RATE_NO_INDEX;
         if (plan->kind == RATE_YAML_SCALAR &&
-            (e->plan = rate_catalog_plan(c->cat, plan->text)) ==
-                    RATE_NO_INDEX)
+            (e->plan = rate_catalog_plan(c->cat, plan->text)) == RATE_NO_INDEX)
                 rate__bad(&c->ld, plan, p, "undefined plan '%s'", plan->text);
         snprintf(p, sizeof p, "%s.cohorts", path);
         if (!rate__is_seq(&c->ld, cohorts, p))
@@ -384,7 +383,7 @@ static void load_experiment(struct rate__cload *c,
                 if ((x = rate_yaml_get(cn, "plan")) != NULL &&
                     x->kind == RATE_YAML_SCALAR &&
                     (cs[i].plan = rate_catalog_plan(c->cat, x->text)) ==
-                            RATE_NO_INDEX)
+                        RATE_NO_INDEX)
                         rate__bad(&c->ld, x, cp, "undefined plan '%s'",
                                   x->text);
                 else if (x && x->kind != RATE_YAML_SCALAR)
@@ -409,9 +408,9 @@ static void load_experiments(struct rate__cload *c,
         for (size_t i = 0; i < n->count; i++) {
                 /* Reported where the clashing id or plan is written. */
                 const struct rate_yaml_node *id =
-                        rate_yaml_get(n->items[i], "id");
+                    rate_yaml_get(n->items[i], "id");
                 const struct rate_yaml_node *plan =
-                        rate_yaml_get(n->items[i], "plan");
+                    rate_yaml_get(n->items[i], "plan");
 
                 load_experiment(c, n->items[i], i, &es[i]);
                 for (size_t j = 0; es[i].id && j < i; j++) {
@@ -439,8 +438,8 @@ static void load_experiments(struct rate__cload *c,
 static void load_root(struct rate__cload *c, const struct rate_yaml_node *root)
 {
         static const char *const KEYS[] = {
-                "catalog", "version", "effective_from", "currency", "meters",
-                "plans",   "experiments", NULL};
+            "catalog", "version", "effective_from", "currency",
+            "meters",  "plans",   "experiments",    NULL};
         const struct rate_yaml_node *x;
 
         if (!rate__is_map(&c->ld, root, ""))
@@ -454,10 +453,9 @@ static void load_root(struct rate__cload *c, const struct rate_yaml_node *root)
                 rate__date(&c->ld, x, "effective_from",
                            &c->cat->effective_from_day);
         if ((x = rate__need(&c->ld, root, "", "currency")) != NULL) {
-                c->cat->currency =
-                        x->kind == RATE_YAML_SCALAR
-                                ? rate_currency_find(x->text, x->len)
-                                : NULL;
+                c->cat->currency = x->kind == RATE_YAML_SCALAR
+                                       ? rate_currency_find(x->text, x->len)
+                                       : NULL;
                 if (!c->cat->currency)
                         rate__bad(&c->ld, x, "currency",
                                   "'%s' is not an ISO 4217 currency code",
@@ -468,8 +466,7 @@ static void load_root(struct rate__cload *c, const struct rate_yaml_node *root)
         if ((x = rate__need(&c->ld, root, "", "plans")) != NULL)
                 rate__load_plans(c, x);
         /* Experiments name plans: only meaningful once plans loaded. */
-        if ((x = rate_yaml_get(root, "experiments")) != NULL &&
-            c->cat->plans)
+        if ((x = rate_yaml_get(root, "experiments")) != NULL && c->cat->plans)
                 load_experiments(c, x);
 }
 
@@ -496,8 +493,8 @@ tl_status rate_catalog_parse(const char *name, const void *buf, size_t len,
         tl_arena_init(&cat->arena, 16384, 0);
         memset(&c, 0, sizeof c);
         c.cat = cat;
-        c.ld = (struct rate__ld){.file = name, .arena = &cat->arena,
-                                 .diags = diags, .err = err};
+        c.ld = (struct rate__ld){
+            .file = name, .arena = &cat->arena, .diags = diags, .err = err};
         if (tl_arena_strndup(&cat->arena, name, strlen(name),
                              (char **)&cat->path, err) == TL_OK &&
             tl_arena_strndup(&cat->arena, buf, len, (char **)&cat->source,
@@ -521,8 +518,7 @@ tl_status rate_catalog_parse(const char *name, const void *buf, size_t len,
 }
 
 tl_status rate_catalog_load_file(const char *path, struct rate_catalog **out,
-                                 struct rate_diags *diags,
-                                 struct tl_error *err)
+                                 struct rate_diags *diags, struct tl_error *err)
 {
         char *data;
         size_t len;

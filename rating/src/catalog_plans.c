@@ -71,7 +71,7 @@ static bool written_before(const struct rate_yaml_node *n, size_t i,
 {
         for (size_t j = 0; j < i; j++) {
                 const struct rate_yaml_node *o =
-                        rate_yaml_get(n->items[j], idkey);
+                    rate_yaml_get(n->items[j], idkey);
 
                 if (o && o->kind == RATE_YAML_SCALAR &&
                     strcmp(o->text, id) == 0)
@@ -133,13 +133,12 @@ static void merge_list(struct plans *pl, struct mlist *l,
         }
 }
 
-static const char *const PLAN_KEYS[] = {"name",    "extends", "fees",
-                                        "seats",   "charges", "minimum",
-                                        "savings", NULL};
+static const char *const PLAN_KEYS[] = {
+    "name", "extends", "fees", "seats", "charges", "minimum", "savings", NULL};
 static const char *const FEE_KEYS[] = {"id", "name", "amount", NULL};
 static const char *const CHARGE_KEYS[] = {
-        "id",      "name",  "meter", "unit",  "included", "weights",
-        "model",   "price", "tiers", "size",  NULL};
+    "id",    "name",  "meter", "unit", "included", "weights",
+    "model", "price", "tiers", "size", NULL};
 static const char *const SAVINGS_KEYS[] = {"meter", "priced_as", NULL};
 
 static bool resolve(struct plans *pl, size_t i);
@@ -174,11 +173,10 @@ static bool resolve(struct plans *pl, size_t i)
                         j = find_plan(pl, pl->ps[j].extends->text);
                         if (j == RATE_NO_INDEX)
                                 break;
-                        len += (size_t)snprintf(chain + len,
-                                                len < sizeof chain
-                                                        ? sizeof chain - len
-                                                        : 0,
-                                                " -> %s", pl->ps[j].id);
+                        len += (size_t)snprintf(
+                            chain + len,
+                            len < sizeof chain ? sizeof chain - len : 0,
+                            " -> %s", pl->ps[j].id);
                 } while (j != i && len < sizeof chain);
                 snprintf(p, sizeof p, "%s.extends", path);
                 rate__bad(ld, s->extends, p, "extends cycle: %s", chain);
@@ -194,8 +192,8 @@ static bool resolve(struct plans *pl, size_t i)
                     (b = find_plan(pl, s->extends->text)) == RATE_NO_INDEX) {
                         rate__bad(ld, s->extends, p, "undefined plan '%s'",
                                   s->extends->kind == RATE_YAML_SCALAR
-                                          ? s->extends->text
-                                          : "");
+                                      ? s->extends->text
+                                      : "");
                         s->state = PLAN_FAILED;
                         return false;
                 }
@@ -222,13 +220,13 @@ static bool resolve(struct plans *pl, size_t i)
                 merge_list(pl, &s->merged.charges, x, p, "id", CHARGE_KEYS);
         snprintf(p, sizeof p, "%s.savings", path);
         if ((x = rate_yaml_get(s->node, "savings")) != NULL)
-                merge_list(pl, &s->merged.savings, x, p, "meter",
-                           SAVINGS_KEYS);
+                merge_list(pl, &s->merged.savings, x, p, "meter", SAVINGS_KEYS);
         s->state = PLAN_DONE;
         return true;
 }
 
-/* ---- building one plan from its merged nodes ------------------------------ */
+/* ---- building one plan from its merged nodes ------------------------------
+ */
 
 static const char *const MODEL_NAMES[] = {"per_unit", "graduated", "volume",
                                           "package", "flat"};
@@ -333,7 +331,8 @@ static void load_tiers(struct rate__ld *ld, const struct rate_yaml_node *n,
                 if (!rate__number(ld, up, q, true, &ts[i].up_to))
                         return;
                 if (tl_dec_is_zero(&ts[i].up_to) ||
-                    (i > 0 && tl_dec_cmp(&ts[i].up_to, &ts[i - 1].up_to) <= 0)) {
+                    (i > 0 &&
+                     tl_dec_cmp(&ts[i].up_to, &ts[i - 1].up_to) <= 0)) {
                         rate__bad(ld, up, q,
                                   "tiers must ascend (up_to %s is not above "
                                   "the tier before)",
@@ -385,7 +384,7 @@ static void load_charge(struct rate__cload *c, const struct mitem *it,
                 rate__bad(ld, it->at, path, "missing required key 'meter'");
         } else if (x->kind != RATE_YAML_SCALAR ||
                    (ch->meter = rate_catalog_meter(c->cat, x->text)) ==
-                           RATE_NO_INDEX) {
+                       RATE_NO_INDEX) {
                 rate__bad(ld, x, p, "undefined meter '%s'",
                           x->kind == RATE_YAML_SCALAR ? x->text : "");
         } else if (c->cat->meters[ch->meter].aggregation == RATE_AGG_SEATS) {
@@ -468,7 +467,7 @@ static void load_seats(struct rate__cload *c, const struct rate_yaml_node *n,
         snprintf(p, sizeof p, "%s.meter", path);
         if (m->kind != RATE_YAML_SCALAR ||
             (pl->seat_meter = rate_catalog_meter(c->cat, m->text)) ==
-                    RATE_NO_INDEX) {
+                RATE_NO_INDEX) {
                 rate__bad(ld, m, p, "undefined meter '%s'",
                           m->kind == RATE_YAML_SCALAR ? m->text : "");
                 return;
@@ -499,8 +498,7 @@ static void load_seats(struct rate__cload *c, const struct rate_yaml_node *n,
                 sp[j].model_class = rate__text(ld, prices->pairs[i].key, q);
                 if (!sp[j].model_class)
                         sp[j].model_class = "";
-                rate__number(ld, prices->pairs[i].value, q, true,
-                             &sp[j].price);
+                rate__number(ld, prices->pairs[i].value, q, true, &sp[j].price);
         }
         pl->seat_prices = sp;
         pl->seat_price_count = prices->count;
@@ -523,7 +521,7 @@ static void build_plan(struct rate__cload *c, const struct pstate *s,
         snprintf(p, sizeof p, "%s.minimum", path);
         if (mp->minimum)
                 pl->has_minimum =
-                        rate__number(ld, mp->minimum, p, true, &pl->minimum);
+                    rate__number(ld, mp->minimum, p, true, &pl->minimum);
         if (mp->seats)
                 load_seats(c, mp->seats, path, pl);
         fees = rate__alloc(ld, mp->fees.n, sizeof *fees);
@@ -566,11 +564,10 @@ static void build_plan(struct rate__cload *c, const struct pstate *s,
                                   "missing required key 'priced_as'");
                 } else if (x->kind != RATE_YAML_SCALAR ||
                            (sv[i].charge = rate_plan_charge(pl, x->text)) ==
-                                   RATE_NO_INDEX) {
-                        rate__bad(ld, x, p,
-                                  "undefined charge '%s' in plan '%s'",
-                                  x->kind == RATE_YAML_SCALAR ? x->text : "",
-                                  s->id);
+                               RATE_NO_INDEX) {
+                        rate__bad(
+                            ld, x, p, "undefined charge '%s' in plan '%s'",
+                            x->kind == RATE_YAML_SCALAR ? x->text : "", s->id);
                 }
         }
         pl->savings = sv;
@@ -608,7 +605,7 @@ void rate__load_plans(struct rate__cload *c, const struct rate_yaml_node *n)
                         rate__known_keys(&c->ld, pl.ps[i].node, path,
                                          PLAN_KEYS);
                         pl.ps[i].extends =
-                                rate_yaml_get(pl.ps[i].node, "extends");
+                            rate_yaml_get(pl.ps[i].node, "extends");
                 } else {
                         pl.ps[i].state = PLAN_FAILED;
                 }

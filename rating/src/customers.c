@@ -12,9 +12,9 @@
 static void load_customer(struct rate__ld *ld, const struct rate_yaml_node *n,
                           size_t index, struct rate_customer *c)
 {
-        static const char *const KEYS[] = {"id",       "name",    "plan",
-                                           "start",    "end",     "tax_rate",
-                                           "credits",  "cohorts", NULL};
+        static const char *const KEYS[] = {"id",      "name",    "plan",
+                                           "start",   "end",     "tax_rate",
+                                           "credits", "cohorts", NULL};
         const struct rate_yaml_node *x;
         char path[RATE_DIAG_MSG_MAX / 2], p[RATE_DIAG_MSG_MAX / 2];
 
@@ -64,13 +64,12 @@ static void load_customer(struct rate__ld *ld, const struct rate_yaml_node *n,
         if ((x = rate_yaml_get(n, "cohorts")) != NULL &&
             rate__is_map(ld, x, p)) {
                 struct rate_placement *pl =
-                        rate__alloc(ld, x->count, sizeof *pl);
+                    rate__alloc(ld, x->count, sizeof *pl);
 
                 if (!pl)
                         return;
                 for (size_t i = 0; i < x->count; i++) {
-                        pl[i].experiment =
-                                rate__text(ld, x->pairs[i].key, p);
+                        pl[i].experiment = rate__text(ld, x->pairs[i].key, p);
                         pl[i].cohort = rate__text(ld, x->pairs[i].value, p);
                         pl[i].line = x->pairs[i].value->line;
                         pl[i].col = x->pairs[i].value->col;
@@ -132,12 +131,12 @@ tl_status rate_customers_parse(const char *name, const void *buf, size_t len,
                 return tl_fail(err, TL_ENOMEM, "%s: out of memory", name);
         }
         tl_arena_init(&cs->arena, 16384, 0);
-        ld = (struct rate__ld){.file = name, .arena = &cs->arena,
-                               .diags = diags, .err = err};
-        cs->path = rate__text(&ld, &(struct rate_yaml_node){
-                                           .kind = RATE_YAML_SCALAR,
-                                           .text = name,
-                                           .len = strlen(name)},
+        ld = (struct rate__ld){
+            .file = name, .arena = &cs->arena, .diags = diags, .err = err};
+        cs->path = rate__text(&ld,
+                              &(struct rate_yaml_node){.kind = RATE_YAML_SCALAR,
+                                                       .text = name,
+                                                       .len = strlen(name)},
                               "");
         if (rate__is_map(&ld, doc->root, "")) {
                 rate__known_keys(&ld, doc->root, "", KEYS);
@@ -152,12 +151,11 @@ tl_status rate_customers_parse(const char *name, const void *buf, size_t len,
                         qsort(items, list->count, sizeof *items, by_id);
                         for (size_t i = 1; i < list->count; i++)
                                 if (items[i].id && items[i - 1].id &&
-                                    strcmp(items[i].id, items[i - 1].id) ==
-                                            0)
+                                    strcmp(items[i].id, items[i - 1].id) == 0)
                                         rate__bad(&ld,
                                                   &(struct rate_yaml_node){
-                                                          .line = items[i].line,
-                                                          .col = items[i].col},
+                                                      .line = items[i].line,
+                                                      .col = items[i].col},
                                                   "customers",
                                                   "duplicate customer id "
                                                   "'%s'",
@@ -249,8 +247,8 @@ const struct rate_customer *
 rate_customers_find_hashed(const struct rate_customers *cs, const char *id,
                            size_t len, uint64_t h)
 {
-        size_t i = rate_customers_index_get(cs->slots, cs->slot_mask,
-                                            cs->items, id, len, h);
+        size_t i = rate_customers_index_get(cs->slots, cs->slot_mask, cs->items,
+                                            id, len, h);
 
         return i == RATE_NO_INDEX ? NULL : &cs->items[i];
 }

@@ -74,7 +74,7 @@ static bool redecode(struct rate__dedup *d, uint64_t where,
         if (f->cbor)
                 return sch_cbor_reader_open(&r, p, n, true, NULL) == TL_OK &&
                        sch_cbor_reader_next(&r, d->dec, ev, &raw, NULL) ==
-                               TL_OK;
+                           TL_OK;
         if ((nl = memchr(p, '\n', n)) != NULL)
                 n = (size_t)(nl - p);
         if (n > 0 && p[n - 1] == '\r')
@@ -119,9 +119,9 @@ int rate__dedup_check(struct rate__dedup *d, const struct sch_event *ev,
                         ev->subject.ptr, (int)ev->source.len, ev->source.ptr);
                 return 2;
         }
-        d->refs[d->n] = (struct rate__dref){
-                h, (uint64_t)file << REF_FILE_SHIFT |
-                           (uint64_t)(raw - d->files[file].buf)};
+        d->refs[d->n] =
+            (struct rate__dref){h, (uint64_t)file << REF_FILE_SHIFT |
+                                       (uint64_t)(raw - d->files[file].buf)};
         d->slots[s] = SLOT(tag, d->n);
         d->n++;
         return 0;

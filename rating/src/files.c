@@ -25,7 +25,7 @@ static bool is_cbor(const struct rate__file *f)
 }
 
 tl_status rate__file_open(struct rate__file *f, const char *path,
-                           struct tl_error *err)
+                          struct tl_error *err)
 {
         struct stat st;
         int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -47,8 +47,7 @@ static tl_status add_line(struct build *b, rate_line_kind kind,
                 struct rate_line *l;
                 void *mem;
 
-                if (tl_arena_alloc(&inv->arena, cap * sizeof *l, &mem,
-                                   b->err))
+                if (tl_arena_alloc(&inv->arena, cap * sizeof *l, &mem, b->err))
                         return TL_ENOMEM;
                 l = mem;
                 if (inv->line_count)
@@ -87,8 +86,8 @@ static tl_status exact_text(struct build *b, const struct rate_amount *a,
 static uint32_t active_days(const struct rate_customer *c,
                             const struct rate_period *p)
 {
-        int64_t from = c->start_day > p->start_day ? c->start_day
-                                                   : p->start_day;
+        int64_t from =
+            c->start_day > p->start_day ? c->start_day : p->start_day;
         int64_t to = p->end_day;
 
         if (c->has_end && c->end_day < to)
@@ -96,7 +95,8 @@ static uint32_t active_days(const struct rate_customer *c,
         return to > from ? (uint32_t)(to - from) : 0;
 }
 
-/* ---- charge models ------------------------------------------------------------ */
+/* ---- charge models
+ * ------------------------------------------------------------ */
 
 /* '*amt' = what billable quantity 'q' costs under charge 'ch'. */
 static void price_charge(const struct rate_charge *ch,
@@ -184,8 +184,8 @@ static void weighted(const struct build *b, const struct rate_charge *ch,
         const struct rate_meter *cm = &b->cat->meters[ch->meter];
         const struct rate_group_usage *gs = NULL;
         size_t ng = b->ci == RATE_NO_INDEX
-                            ? 0
-                            : rate_acc_groups(b->acc, b->ci, mi, &gs);
+                        ? 0
+                        : rate_acc_groups(b->acc, b->ci, mi, &gs);
         struct rate_amount g;
 
         mpq_set_ui(out->q, 0, 1);
@@ -206,7 +206,8 @@ static void weighted(const struct build *b, const struct rate_charge *ch,
         rate_amount_release(&g);
 }
 
-/* ---- the lines ------------------------------------------------------------------- */
+/* ---- the lines
+ * ------------------------------------------------------------------- */
 
 static tl_status fee_lines(struct build *b, struct rate_amount *sum)
 {
@@ -269,8 +270,7 @@ static tl_status seat_lines(struct build *b, struct rate_amount *sum)
                         break;
                 }
                 if ((rc = add_line(b, RATE_LINE_SEAT, &l)) ||
-                    (rc = tl_arena_strndup(&b->inv->arena,
-                                           seats[i].model_class,
+                    (rc = tl_arena_strndup(&b->inv->arena, seats[i].model_class,
                                            strlen(seats[i].model_class), &cls,
                                            b->err)))
                         break;
@@ -350,7 +350,8 @@ static tl_status savings(struct build *b)
         rate_amount_init(&q);
         rate_amount_init(&a);
         for (size_t i = 0; !rc && i < p->savings_count; i++) {
-                const struct rate_charge *ch = &p->charges[p->savings[i].charge];
+                const struct rate_charge *ch =
+                    &p->charges[p->savings[i].charge];
                 struct rate_savings_line *s = &inv->savings[i];
 
                 memset(s, 0, sizeof *s);
@@ -390,8 +391,8 @@ static tl_status usage_report(struct build *b)
         void *mem;
 
         if (tl_arena_alloc(&inv->arena,
-                           (b->cat->meter_count + 1) * sizeof *inv->usage,
-                           &mem, b->err))
+                           (b->cat->meter_count + 1) * sizeof *inv->usage, &mem,
+                           b->err))
                 return TL_ENOMEM;
         inv->usage = mem;
         rate_amount_init(&q);
@@ -404,8 +405,8 @@ static tl_status usage_report(struct build *b)
                 if (!plan_uses_meter(inv->plan, m))
                         continue;
                 ng = b->ci == RATE_NO_INDEX
-                             ? 0
-                             : rate_acc_groups(b->acc, b->ci, m, &gs);
+                         ? 0
+                         : rate_acc_groups(b->acc, b->ci, m, &gs);
                 r = &inv->usage[inv->usage_count++];
                 memset(r, 0, sizeof *r);
                 r->meter = &b->cat->meters[m];
@@ -451,8 +452,8 @@ static tl_status adjustment_lines(struct build *b,
                     (rc = tl_arena_alloc(&b->inv->arena, n, (void **)&name,
                                          b->err)) ||
                     (rc = tl_arena_strndup(&b->inv->arena, x->period,
-                                           strlen(x->period),
-                                           (char **)&l->ref, b->err)))
+                                           strlen(x->period), (char **)&l->ref,
+                                           b->err)))
                         break;
                 snprintf(name, n, "Late usage of %s", x->period);
                 l->name = name;
@@ -561,7 +562,7 @@ static tl_status choose_plan(struct build *b)
         inv->plan = &b->cat->plans[pi];
         if (tl_arena_alloc(&inv->arena,
                            (b->cat->experiment_count + 1) *
-                                   sizeof *inv->cohorts,
+                               sizeof *inv->cohorts,
                            &mem, b->err))
                 return TL_ENOMEM;
         inv->cohorts = mem;
@@ -581,14 +582,13 @@ static tl_status choose_plan(struct build *b)
                                 if (strcmp(c->placements[j].experiment,
                                            e->id) == 0)
                                         pl = &c->placements[j];
-                        return tl_fail(b->err, TL_EINVAL,
-                                       "%s:%u:%u: customers[%s].cohorts.%s: "
-                                       "experiment '%s' has no cohort '%s'",
-                                       b->customers ? b->customers->path
-                                                    : "customers",
-                                       pl ? pl->line : c->line,
-                                       pl ? pl->col : c->col, c->id, e->id,
-                                       e->id, pl ? pl->cohort : "?");
+                        return tl_fail(
+                            b->err, TL_EINVAL,
+                            "%s:%u:%u: customers[%s].cohorts.%s: "
+                            "experiment '%s' has no cohort '%s'",
+                            b->customers ? b->customers->path : "customers",
+                            pl ? pl->line : c->line, pl ? pl->col : c->col,
+                            c->id, e->id, e->id, pl ? pl->cohort : "?");
                 }
                 ch = &inv->cohorts[inv->cohort_count++];
                 ch->experiment = e->id;
@@ -605,12 +605,12 @@ tl_status rate_invoice_build(const struct rate_catalog *cat,
                              const struct rate_acc *acc, size_t ci,
                              struct rate_invoice **out, struct tl_error *err)
 {
-        return rate_invoice_build_opts(cat, customers, cust, acc, ci, NULL,
-                                       out, err);
+        return rate_invoice_build_opts(cat, customers, cust, acc, ci, NULL, out,
+                                       err);
 }
 
-tl_status rate_invoice_base(const struct rate_invoice *inv,
-                            struct tl_dec *out, struct tl_error *err)
+tl_status rate_invoice_base(const struct rate_invoice *inv, struct tl_dec *out,
+                            struct tl_error *err)
 {
         struct rate_amount sum, a;
         tl_status rc;
@@ -694,8 +694,7 @@ void rate_invoice_free(struct rate_invoice **pp)
 
 const char *rate_line_kind_name(rate_line_kind k)
 {
-        static const char *const N[] = {"fee",     "seat",   "usage",
-                                        "adjustment", "minimum", "credit",
-                                        "tax"};
+        static const char *const N[] = {
+            "fee", "seat", "usage", "adjustment", "minimum", "credit", "tax"};
         return (unsigned)k < sizeof N / sizeof *N ? N[k] : "?";
 }

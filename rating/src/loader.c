@@ -72,9 +72,8 @@ void rate__bad(struct rate__ld *ld, const struct rate_yaml_node *n,
                 tl_fail(ld->err, TL_EINVAL, "%s:%u:%u: %s%s%s", ld->file,
                         n ? n->line : 1, n ? n->col : 1, path,
                         *path ? ": " : "", what);
-        rate_diags_add(ld->diags, "%s:%u:%u: %s%s%s", ld->file,
-                       n ? n->line : 1, n ? n->col : 1, path,
-                       *path ? ": " : "", what);
+        rate_diags_add(ld->diags, "%s:%u:%u: %s%s%s", ld->file, n ? n->line : 1,
+                       n ? n->col : 1, path, *path ? ": " : "", what);
 }
 
 static const char *kind_name(rate_yaml_kind k)

@@ -24,7 +24,7 @@ struct rate__ld {
 /* Report a validation failure at 'n' (the first goes into ld->err). */
 void rate__bad(struct rate__ld *ld, const struct rate_yaml_node *n,
                const char *path, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* 'n' must be a map / sequence / non-empty scalar; false after reporting. */
 bool rate__is_map(struct rate__ld *ld, const struct rate_yaml_node *n,

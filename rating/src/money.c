@@ -82,17 +82,15 @@ static int mpz_get_i128(const mpz_t z, tl_i128 *out)
         return 1;
 }
 
-tl_status rate_amount_round_digits(const struct rate_amount *a,
-                                   unsigned digits, struct tl_dec *out,
-                                   struct tl_error *err)
+tl_status rate_amount_round_digits(const struct rate_amount *a, unsigned digits,
+                                   struct tl_dec *out, struct tl_error *err)
 {
         mpz_t n, q, r;
         tl_i128 coef;
         int cmp, ok;
 
         if (digits > TL_DEC_MAX_SCALE)
-                return tl_fail(err, TL_ERANGE, "%u digits is too fine",
-                               digits);
+                return tl_fail(err, TL_ERANGE, "%u digits is too fine", digits);
         mpz_inits(n, q, r, NULL);
         /* Scale, then floor-divide: 0 <= r < den since the denominator of
            a canonical rational is positive. Half to even from there. */
@@ -114,8 +112,8 @@ tl_status rate_amount_round_digits(const struct rate_amount *a,
 }
 
 tl_status rate_amount_round(const struct rate_amount *a,
-                            const struct rate_currency *cur,
-                            struct tl_dec *out, struct tl_error *err)
+                            const struct rate_currency *cur, struct tl_dec *out,
+                            struct tl_error *err)
 {
         return rate_amount_round_digits(a, cur->minor_digits, out, err);
 }

@@ -20,7 +20,8 @@ void rate__off_use_bucket(struct owner *w, unsigned b)
         w->dedup->dec = w->dec2;
 }
 
-/* ---- reports ------------------------------------------------------------------- */
+/* ---- reports
+ * ------------------------------------------------------------------- */
 
 static bool before(size_t file, uint64_t pos, const struct report *r)
 {
@@ -28,7 +29,7 @@ static bool before(size_t file, uint64_t pos, const struct report *r)
 }
 
 void rate__off_report(struct owner *w, size_t file, uint64_t pos, bool cbor,
-                   const char *msg)
+                      const char *msg)
 {
         w->st.invalid++;
         /* Only the first max_report of the run are printed; each thread
@@ -76,7 +77,8 @@ static int by_place(const void *x, const void *y)
         return (a->pos > b->pos) - (a->pos < b->pos);
 }
 
-/* ---- dedup ----------------------------------------------------------------------- */
+/* ---- dedup
+ * ----------------------------------------------------------------------- */
 
 /* Chained with the lengths folded in, so ("ab", "c") != ("a", "bc"). */
 static uint64_t key_hash(const struct sch_event *ev, uint64_t subject_h)
@@ -88,11 +90,12 @@ static uint64_t key_hash(const struct sch_event *ev, uint64_t subject_h)
         return h ? h : 1; /* 0 marks an empty slot */
 }
 
-/* ---- one event ----------------------------------------------------------------------- */
+/* ---- one event
+ * ----------------------------------------------------------------------- */
 
 void rate__off_take(struct owner *w, const struct sch_event *ev,
-                 uint64_t subject_h, struct sch_str raw, bool cbor,
-                 size_t file, uint64_t pos)
+                    uint64_t subject_h, struct sch_str raw, bool cbor,
+                    size_t file, uint64_t pos)
 {
         const struct rate_period *p = &w->o->period;
         const struct rate_customer *cust;
@@ -119,8 +122,8 @@ void rate__off_take(struct owner *w, const struct sch_event *ev,
                 w->st.unknown++;
                 return;
         }
-        d = rate__dedup_check(w->dedup, ev, key_hash(ev, subject_h),
-                              raw.ptr, file, &why, &w->err);
+        d = rate__dedup_check(w->dedup, ev, key_hash(ev, subject_h), raw.ptr,
+                              file, &why, &w->err);
         if (d < 0) {
                 w->rc = w->err.code;
                 return;
@@ -135,8 +138,8 @@ void rate__off_take(struct owner *w, const struct sch_event *ev,
         }
         w->st.rated++;
         if ((w->rc = rate_acc_add_hinted(
-                     w->acc, ev, (size_t)(cust - w->o->customers->items),
-                     &w->err)) != TL_OK)
+                 w->acc, ev, (size_t)(cust - w->o->customers->items),
+                 &w->err)) != TL_OK)
                 tl_error_prefix(&w->err, "%s:%s%llu", w->o->files[file].path,
                                 cbor ? "#" : "", (unsigned long long)pos);
 }
@@ -189,8 +192,8 @@ static void decode_bucket(struct owner *w, unsigned b)
                         mine += o->routes[t * o->nbuckets + b].n;
                 /* Sized once for every line routed here: no rehash, and
                    the pages are faulted in by this thread. */
-                if ((w->rc = rate__dedup_reserve(w->dedup, mine,
-                                                 &w->err)) != TL_OK)
+                if ((w->rc = rate__dedup_reserve(w->dedup, mine, &w->err)) !=
+                    TL_OK)
                         return;
         }
         for (unsigned t = 0; t < o->nranges && !w->rc; t++) {
@@ -220,10 +223,10 @@ static void decode_bucket(struct owner *w, unsigned b)
                         w->st.read++;
                         /* Two decoders take turns, so the event decoded
                            last stays valid while the next one is read. */
-                        drc = f->cbor ? decode_cbor_item(w->dec_pair[cur], p,
-                                                         n, &pe->ev, &e)
-                                      : sch_decode_json(w->dec_pair[cur], p,
-                                                        n, &pe->ev, &e);
+                        drc = f->cbor ? decode_cbor_item(w->dec_pair[cur], p, n,
+                                                         &pe->ev, &e)
+                                      : sch_decode_json(w->dec_pair[cur], p, n,
+                                                        &pe->ev, &e);
                         if (drc == TL_EPARSE && f->cbor) {
                                 /* Where a malformed item ends is unknown:
                                    the reading in one thread stops there. */
@@ -232,11 +235,11 @@ static void decode_bucket(struct owner *w, unsigned b)
                         }
                         if (drc != TL_OK) {
                                 rate__off_report(w, o->cur_file, base + x->line,
-                                       f->cbor, e.msg);
+                                                 f->cbor, e.msg);
                                 continue;
                         }
-                        pe->subject_h = rate__off_subject_hash(pe->ev.subject.ptr,
-                                                     pe->ev.subject.len);
+                        pe->subject_h = rate__off_subject_hash(
+                            pe->ev.subject.ptr, pe->ev.subject.len);
                         if (rate__off_bucket(o, pe->subject_h) != b) {
                                 o->redo_alone = 1;
                                 return;
@@ -248,13 +251,14 @@ static void decode_bucket(struct owner *w, unsigned b)
                            ask for this event's slot now, use it after the
                            next decode. */
                         __builtin_prefetch(rate__dedup_slot(
-                                w->dedup, key_hash(&pe->ev, pe->subject_h)));
+                            w->dedup, key_hash(&pe->ev, pe->subject_h)));
                         cur ^= 1;
                         pe = &pend[cur];
                         if (pe->full) {
                                 pe->full = false;
-                                rate__off_take(w, &pe->ev, pe->subject_h, pe->raw,
-                                     f->cbor, o->cur_file, pe->line);
+                                rate__off_take(w, &pe->ev, pe->subject_h,
+                                               pe->raw, f->cbor, o->cur_file,
+                                               pe->line);
                         }
                 }
                 base += o->range_lines[t];
@@ -264,7 +268,7 @@ static void decode_bucket(struct owner *w, unsigned b)
                 struct pending *pe = &pend[cur ^ 1];
 
                 rate__off_take(w, &pe->ev, pe->subject_h, pe->raw, f->cbor,
-                     o->cur_file, pe->line);
+                               o->cur_file, pe->line);
         }
 }
 
@@ -277,8 +281,8 @@ void *rate__off_decode_buckets(void *arg)
         struct owner *w = &o->owners[j->t];
 
         while (!w->rc && !o->redo_alone) {
-                unsigned b = __atomic_fetch_add(&o->next_bucket, 1,
-                                                __ATOMIC_RELAXED);
+                unsigned b =
+                    __atomic_fetch_add(&o->next_bucket, 1, __ATOMIC_RELAXED);
 
                 if (b >= o->nbuckets)
                         break;
@@ -288,7 +292,7 @@ void *rate__off_decode_buckets(void *arg)
 }
 
 tl_status rate__off_run_threads(struct rate_offline *o, void *(*fn)(void *),
-                             struct tl_error *err)
+                                struct tl_error *err)
 {
         pthread_t tid[MAX_THREADS];
         struct job jobs[MAX_THREADS];
@@ -308,7 +312,9 @@ tl_status rate__off_run_threads(struct rate_offline *o, void *(*fn)(void *),
         return rc;
 }
 
-/* ---- the run ---------------------------------------------------------------------------------- */
+/* ---- the run
+ * ----------------------------------------------------------------------------------
+ */
 
 void rate_offline_free(struct rate_offline **pp)
 {
@@ -331,8 +337,8 @@ void rate_offline_free(struct rate_offline **pp)
         }
         tl_free(o->buckets);
         for (int set = 0; set < 2; set++)
-                for (size_t i = 0; o->route_sets[set] &&
-                                   i < (size_t)o->threads * o->nbuckets;
+                for (size_t i = 0;
+                     o->route_sets[set] && i < (size_t)o->threads * o->nbuckets;
                      i++)
                         tl_free(o->route_sets[set][i].v);
         for (size_t i = 0; o->files && i < o->file_count; i++)
@@ -351,19 +357,18 @@ static tl_status setup(struct rate_offline *o, struct tl_error *err)
 {
         struct sch_options so = {o->opts.now_us, 0};
 
-        o->nbuckets = o->threads * 8 > MIN_BUCKETS ? o->threads * 8
-                                                   : MIN_BUCKETS;
+        o->nbuckets =
+            o->threads * 8 > MIN_BUCKETS ? o->threads * 8 : MIN_BUCKETS;
         o->owners = tl_calloc(o->threads, sizeof *o->owners);
         o->buckets = tl_calloc(o->nbuckets, sizeof *o->buckets);
         for (int set = 0; set < 2; set++)
-                o->route_sets[set] = tl_calloc(
-                        (size_t)o->threads * o->nbuckets, sizeof *o->routes);
+                o->route_sets[set] = tl_calloc((size_t)o->threads * o->nbuckets,
+                                               sizeof *o->routes);
         o->routes = o->route_sets[0];
         o->range_start = tl_calloc(o->threads + 1, sizeof *o->range_start);
         o->range_lines = tl_calloc(o->threads, sizeof *o->range_lines);
         if (!o->owners || !o->buckets || !o->route_sets[0] ||
-            !o->route_sets[1] ||
-            !o->range_start || !o->range_lines)
+            !o->route_sets[1] || !o->range_start || !o->range_lines)
                 return tl_fail(err, TL_ENOMEM, "out of memory");
         for (unsigned t = 0; t < o->threads; t++) {
                 struct owner *w = &o->owners[t];
@@ -379,8 +384,8 @@ static tl_status setup(struct rate_offline *o, struct tl_error *err)
                 w->dec_pair[0] = w->dec;
         }
         for (unsigned b = 0; b < o->nbuckets; b++) {
-                tl_status rc = rate_acc_new(o->cat, &o->period,
-                                            &o->buckets[b].acc, err);
+                tl_status rc =
+                    rate_acc_new(o->cat, &o->period, &o->buckets[b].acc, err);
 
                 if (rc)
                         return rc;
@@ -433,8 +438,8 @@ static void finish_reports(struct rate_offline *o,
         shown = all ? (n < o->opts.max_report ? n : o->opts.max_report) : 0;
         for (size_t i = 0; i < shown; i++)
                 fprintf(out, "%s:%s%llu: %s\n", o->files[all[i].file].path,
-                        all[i].cbor ? "#" : "",
-                        (unsigned long long)all[i].pos, all[i].msg);
+                        all[i].cbor ? "#" : "", (unsigned long long)all[i].pos,
+                        all[i].msg);
         if (total->invalid > shown)
                 fprintf(out, "... and %llu more invalid events\n",
                         (unsigned long long)(total->invalid - shown));
@@ -442,8 +447,8 @@ static void finish_reports(struct rate_offline *o,
                 fprintf(out,
                         "warning: %llu events of customers not in %s (e.g. "
                         "%s) were not rated\n",
-                        (unsigned long long)total->unknown,
-                        o->customers->path, unknown ? unknown : "?");
+                        (unsigned long long)total->unknown, o->customers->path,
+                        unknown ? unknown : "?");
         tl_free(all);
 }
 
@@ -474,8 +479,8 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
         if (!o->opts.now_us)
                 o->opts.now_us = tl_time_now_us();
         cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        o->threads = o->opts.threads ? o->opts.threads
-                                     : (unsigned)(cpus > 0 ? cpus : 1);
+        o->threads =
+            o->opts.threads ? o->opts.threads : (unsigned)(cpus > 0 ? cpus : 1);
         if (o->threads > MAX_THREADS)
                 o->threads = MAX_THREADS;
         o->files = tl_calloc(path_count + 1, sizeof *o->files);
@@ -525,7 +530,8 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
 bool rate_offline_find(const struct rate_offline *o, const char *id,
                        const struct rate_acc **acc, size_t *index)
 {
-        unsigned b = rate__off_bucket(o, rate__off_subject_hash(id, strlen(id)));
+        unsigned b =
+            rate__off_bucket(o, rate__off_subject_hash(id, strlen(id)));
         size_t i = rate_acc_find(o->buckets[b].acc, id);
 
         if (i == RATE_NO_INDEX)

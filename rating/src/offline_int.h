@@ -54,8 +54,8 @@ struct owner {
         struct rate_offline *o;
         struct sch_decoder *dec, *dec2;
         struct sch_decoder *dec_pair[2]; /* dec and a second, in turns */
-        struct rate_acc *acc;         /* the current bucket's */
-        struct rate__dedup *dedup;    /* the current bucket's */
+        struct rate_acc *acc;            /* the current bucket's */
+        struct rate__dedup *dedup;       /* the current bucket's */
         struct rate_offline_stats st;
         size_t rn, rcap;
         struct report *reports;
@@ -83,7 +83,7 @@ struct rate_offline {
         struct owner *owners;
         /* Routing of the file being read: ranges x buckets (CBOR has one
            range: its skim reads the file in order). */
-        struct recs *routes;  /* [range * nbuckets + bucket] */
+        struct recs *routes; /* [range * nbuckets + bucket] */
         unsigned nranges;
         struct recs *route_sets[2]; /* routes is one; CBOR skims the other */
         uint64_t *range_start;

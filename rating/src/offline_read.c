@@ -9,7 +9,8 @@
 #include "core/alloc.h"
 #include "core/str.h"
 
-/* ---- JSON Lines: routing lines to buckets ------------------------------------------------ */
+/* ---- JSON Lines: routing lines to buckets
+ * ------------------------------------------------ */
 
 static bool blank(const char *p, size_t n)
 {
@@ -98,8 +99,9 @@ static void *route_range(void *arg)
                         unsigned w = 0;
 
                         if (scan_subject(p, n, &subj))
-                                w = rate__off_bucket(o, rate__off_subject_hash(subj.ptr,
-                                                              subj.len));
+                                w = rate__off_bucket(
+                                    o,
+                                    rate__off_subject_hash(subj.ptr, subj.len));
                         if (!push(&o->routes[j->t * o->nbuckets + w], r))
                                 j->rc = TL_ENOMEM;
                 }
@@ -110,7 +112,7 @@ static void *route_range(void *arg)
 }
 
 tl_status rate__off_read_jsonl(struct rate_offline *o, size_t fi,
-                            struct tl_error *err)
+                               struct tl_error *err)
 {
         const struct rate__file *f = &o->files[fi];
         tl_status rc;
@@ -169,9 +171,10 @@ static void *skim_segment(void *arg)
                         return NULL;
                 }
                 if (subj.ptr)
-                        w = rate__off_bucket(o, rate__off_subject_hash(subj.ptr, subj.len));
+                        w = rate__off_bucket(
+                            o, rate__off_subject_hash(subj.ptr, subj.len));
                 if (!push(&k->set[w], (struct rec){k->pos, (uint32_t)n,
-                                                  (uint32_t)k->item})) {
+                                                   (uint32_t)k->item})) {
                         k->rc = TL_ENOMEM;
                         return NULL;
                 }
@@ -198,7 +201,7 @@ static size_t segment_bytes(size_t len)
 ** measure sends the run to one thread, whose reader reports it exactly.
 */
 tl_status rate__off_route_cbor(struct rate_offline *o, size_t fi,
-                            struct tl_error *err)
+                               struct tl_error *err)
 {
         const struct rate__file *f = &o->files[fi];
         size_t seg = segment_bytes(f->len);
@@ -221,8 +224,8 @@ tl_status rate__off_route_cbor(struct rate_offline *o, size_t fi,
                         size_t items;
 
                         est = est + est / 20 + 1;
-                        items = est > (1u << 24) ? (size_t)1 << 24
-                                                 : (size_t)est;
+                        items =
+                            est > (1u << 24) ? (size_t)1 << 24 : (size_t)est;
                         if ((rc = rate__dedup_reserve(&o->buckets[b].dedup,
                                                       items, err)))
                                 return rc;
@@ -243,8 +246,8 @@ tl_status rate__off_route_cbor(struct rate_offline *o, size_t fi,
                 if (more) {
                         k.set = o->route_sets[cur ^ 1];
                         k.stop = k.pos + seg;
-                        started = pthread_create(&tid, NULL, skim_segment,
-                                                 &k) == 0;
+                        started =
+                            pthread_create(&tid, NULL, skim_segment, &k) == 0;
                 }
                 o->next_bucket = 0;
                 rc = rate__off_run_threads(o, rate__off_decode_buckets, err);
@@ -266,7 +269,7 @@ tl_status rate__off_route_cbor(struct rate_offline *o, size_t fi,
 /* CBOR sequences are read by one thread, handing each event to its owner
    (the owners are idle meanwhile, so nothing is shared at once). */
 tl_status rate__off_read_cbor(struct rate_offline *o, size_t fi,
-                           struct tl_error *err)
+                              struct tl_error *err)
 {
         const struct rate__file *f = &o->files[fi];
         struct sch_cbor_reader r;
@@ -293,7 +296,7 @@ tl_status rate__off_read_cbor(struct rate_offline *o, size_t fi,
                 }
                 {
                         uint64_t h = rate__off_subject_hash(ev.subject.ptr,
-                                                  ev.subject.len);
+                                                            ev.subject.len);
 
                         w = &o->owners[0];
                         rate__off_use_bucket(w, rate__off_bucket(o, h));
@@ -305,4 +308,3 @@ tl_status rate__off_read_cbor(struct rate_offline *o, size_t fi,
         }
         return TL_OK;
 }
-

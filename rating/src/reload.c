@@ -266,7 +266,7 @@ static void *watch_main(void *arg)
                 struct pollfd fds[2] = {{r->wake_fd, POLLIN, 0},
                                         {r->inotify_fd, POLLIN, 0}};
                 int64_t wait_ms =
-                        dirty ? (deadline_us - tl_mono_us() + 999) / 1000 : -1;
+                    dirty ? (deadline_us - tl_mono_us() + 999) / 1000 : -1;
                 bool now = false;
 
                 if (dirty && wait_ms < 0)
@@ -286,8 +286,8 @@ static void *watch_main(void *arg)
                         now = drain_wake(r);
                 if ((fds[1].revents & POLLIN) && drain_events(r)) {
                         dirty = true;
-                        deadline_us = tl_mono_us() +
-                                      (int64_t)r->quiet_ms * 1000;
+                        deadline_us =
+                            tl_mono_us() + (int64_t)r->quiet_ms * 1000;
                 }
                 if (now || (dirty && tl_mono_us() >= deadline_us)) {
                         /* A reload reads everything, so it also answers

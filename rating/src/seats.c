@@ -60,8 +60,7 @@ static uint64_t touched_days(const struct rate_period *p, tl_time_us from,
 }
 
 static tl_status add_days(struct rate_seat_usage **list, size_t *n,
-                          const char *cls, uint64_t days,
-                          struct tl_error *err)
+                          const char *cls, uint64_t days, struct tl_error *err)
 {
         struct rate_seat_usage *l;
 
@@ -82,8 +81,7 @@ static tl_status add_days(struct rate_seat_usage **list, size_t *n,
 }
 
 static tl_status push_span(struct span **v, size_t *n, size_t *cap,
-                           const char *cls, uint64_t days,
-                           struct tl_error *err)
+                           const char *cls, uint64_t days, struct tl_error *err)
 {
         if (*n == *cap) {
                 size_t c = *cap ? *cap * 2 : 4;
@@ -121,9 +119,8 @@ static tl_status credit_device(struct span *sp, size_t n,
         return rc;
 }
 
-tl_status rate__seat_days(const struct rate_period *p,
-                          struct rate__seat_ev *ev, size_t n,
-                          struct rate_seat_usage **out, size_t *count,
+tl_status rate__seat_days(const struct rate_period *p, struct rate__seat_ev *ev,
+                          size_t n, struct rate_seat_usage **out, size_t *count,
                           struct tl_error *err)
 {
         struct rate_seat_usage *list = NULL;
@@ -142,11 +139,11 @@ tl_status rate__seat_days(const struct rate_period *p,
                 for (; !rc && k < n && strcmp(ev[k].device, dev) == 0; k++) {
                         if (ev[k].action == SCH_SEAT_DEACTIVATE) {
                                 if (active)
-                                        rc = push_span(&sp, &ns, &cap, cls,
-                                                       touched_days(
-                                                               p, since,
-                                                               ev[k].time_us),
-                                                       err);
+                                        rc = push_span(
+                                            &sp, &ns, &cap, cls,
+                                            touched_days(p, since,
+                                                         ev[k].time_us),
+                                            err);
                                 active = false;
                         } else if (!active) {
                                 active = true;

@@ -25,9 +25,8 @@ struct rate__seat_ev {
 ** (which it sorts in place) into a new array '*out' of '*count' entries,
 ** sorted by class (free with tl_free). TL_OK or TL_ENOMEM.
 */
-tl_status rate__seat_days(const struct rate_period *p,
-                          struct rate__seat_ev *ev, size_t n,
-                          struct rate_seat_usage **out, size_t *count,
+tl_status rate__seat_days(const struct rate_period *p, struct rate__seat_ev *ev,
+                          size_t n, struct rate_seat_usage **out, size_t *count,
                           struct tl_error *err);
 
 #endif

@@ -105,14 +105,17 @@ static tl_status compile_filters(struct rate_acc *a)
 
                         if (f->field.kind == RATE_FIELD_DEPLOYMENT) {
                                 mk[i] |= filter_has(f, "cloud")
-                                                 ? 1u << SCH_DEPLOY_CLOUD : 0;
+                                             ? 1u << SCH_DEPLOY_CLOUD
+                                             : 0;
                                 mk[i] |= filter_has(f, "device")
-                                                 ? 1u << SCH_DEPLOY_DEVICE : 0;
+                                             ? 1u << SCH_DEPLOY_DEVICE
+                                             : 0;
                         } else if (f->field.kind == RATE_FIELD_ACTION) {
                                 for (unsigned v = SCH_SEAT_ACTIVATE;
                                      v <= SCH_SEAT_HEARTBEAT; v++)
-                                        if (filter_has(f, sch_seat_action_name(
-                                                                  (sch_seat_action)v)))
+                                        if (filter_has(f,
+                                                       sch_seat_action_name(
+                                                           (sch_seat_action)v)))
                                                 mk[i] |= 1u << v;
                         }
                 }
@@ -143,15 +146,14 @@ tl_status rate_acc_new(const struct rate_catalog *cat,
         }
         for (int t = SCH_TYPE_TOKENS; t <= SCH_TYPE_SEAT; t++) {
                 a->type_meters[t] =
-                        tl_calloc(cat->meter_count + 1, sizeof(size_t));
+                    tl_calloc(cat->meter_count + 1, sizeof(size_t));
                 if (!a->type_meters[t]) {
                         rate_acc_free(&a);
                         return tl_fail(err, TL_ENOMEM, "out of memory");
                 }
                 for (size_t m = 0; m < cat->meter_count; m++)
                         if ((int)cat->meters[m].event == t)
-                                a->type_meters[t][a->type_meter_count[t]++] =
-                                        m;
+                                a->type_meters[t][a->type_meter_count[t]++] = m;
         }
         *out = a;
         return TL_OK;
@@ -197,7 +199,8 @@ void rate_acc_free(struct rate_acc **pp)
         *pp = NULL;
 }
 
-/* ---- customers -------------------------------------------------------------- */
+/* ---- customers --------------------------------------------------------------
+ */
 
 static tl_status grow_customers(struct rate_acc *a, struct tl_error *err)
 {
@@ -225,8 +228,8 @@ static tl_status grow_customers(struct rate_acc *a, struct tl_error *err)
 }
 
 /* The customer with id 'len' bytes at 'id' (hash 'h'), or NULL. */
-static struct cust *lookup(const struct rate_acc *a, const char *id,
-                           size_t len, uint64_t h)
+static struct cust *lookup(const struct rate_acc *a, const char *id, size_t len,
+                           uint64_t h)
 {
         size_t mask = a->cap * 2 - 1;
 
@@ -264,8 +267,8 @@ static tl_status customer(struct rate_acc *a, struct sch_str id,
         memset(c, 0, size);
         c->hash = h;
         c->id_len = id.len;
-        if ((rc = tl_arena_strndup(&a->arena, id.ptr, id.len,
-                                   (char **)&c->id, err)) != TL_OK)
+        if ((rc = tl_arena_strndup(&a->arena, id.ptr, id.len, (char **)&c->id,
+                                   err)) != TL_OK)
                 return rc;
         mask = a->cap * 2 - 1;
         for (s = h & mask; a->table[s]; s = (s + 1) & mask)
@@ -339,7 +342,8 @@ static bool passes(const struct rate_acc *a, size_t mi,
         return true;
 }
 
-/* ---- groups -------------------------------------------------------------------- */
+/* ---- groups
+ * -------------------------------------------------------------------- */
 
 static tl_status find_group(struct rate_acc *a, const struct rate_meter *m,
                             struct mstate *ms, const struct sch_event *ev,
@@ -369,9 +373,9 @@ static tl_status find_group(struct rate_acc *a, const struct rate_meter *m,
                         continue;
                 same = true;
                 for (size_t i = 0; same && i < n; i++)
-                        same = g->lens[i] == vals[i].len &&
-                               memcmp(g->values[i], vals[i].ptr,
-                                      vals[i].len) == 0;
+                        same =
+                            g->lens[i] == vals[i].len &&
+                            memcmp(g->values[i], vals[i].ptr, vals[i].len) == 0;
                 if (same) {
                         *out = g;
                         return TL_OK;
@@ -384,8 +388,7 @@ static tl_status find_group(struct rate_acc *a, const struct rate_meter *m,
         if (ms->group_count == ms->group_cap) {
                 size_t cap = ms->group_cap * 2;
                 struct group *gs = tl_reallocarray(
-                        ms->groups == ms->inl ? NULL : ms->groups, cap,
-                        sizeof *gs);
+                    ms->groups == ms->inl ? NULL : ms->groups, cap, sizeof *gs);
 
                 if (!gs)
                         return tl_fail(err, TL_ENOMEM, "out of memory");
@@ -403,8 +406,7 @@ static tl_status find_group(struct rate_acc *a, const struct rate_meter *m,
                                  (void **)&g->lens, err)) != TL_OK)
                 return rc;
         for (size_t i = 0; i < n; i++) {
-                if ((rc = tl_arena_strndup(&a->arena, vals[i].ptr,
-                                           vals[i].len,
+                if ((rc = tl_arena_strndup(&a->arena, vals[i].ptr, vals[i].len,
                                            (char **)&g->values[i], err)))
                         return rc;
                 ((uint32_t *)g->lens)[i] = vals[i].len;
@@ -477,7 +479,8 @@ static tl_status add_seat(struct rate_acc *a, struct mstate *ms,
 
         if (ms->seat_count == ms->seat_cap) {
                 size_t cap = ms->seat_cap ? ms->seat_cap * 2 : 8;
-                struct rate__seat_ev *s = tl_reallocarray(ms->seats, cap, sizeof *s);
+                struct rate__seat_ev *s =
+                    tl_reallocarray(ms->seats, cap, sizeof *s);
 
                 if (!s)
                         return tl_fail(err, TL_ENOMEM, "out of memory");
@@ -572,11 +575,11 @@ static tl_status add(struct rate_acc *a, const struct sch_event *ev,
                      const struct rate_rollup *r, size_t hint,
                      struct tl_error *err)
 {
-        bool in_period = ev->time_us >= a->period.start_us &&
-                         ev->time_us < a->period.end_us;
+        bool in_period =
+            ev->time_us >= a->period.start_us && ev->time_us < a->period.end_us;
         size_t n = (unsigned)ev->type <= SCH_TYPE_SEAT
-                           ? a->type_meter_count[ev->type]
-                           : 0;
+                       ? a->type_meter_count[ev->type]
+                       : 0;
         struct group **groups = a->scratch;
         struct cust *c = NULL;
         tl_status rc;
@@ -603,8 +606,8 @@ static tl_status add(struct rate_acc *a, const struct sch_event *ev,
                         groups[k] = &seat_mark;
                         continue;
                 }
-                if ((rc = find_group(a, m, &c->meters[mi], ev, &groups[k],
-                                     err)))
+                if ((rc =
+                         find_group(a, m, &c->meters[mi], ev, &groups[k], err)))
                         return rc;
                 if (r && m->aggregation != RATE_AGG_SUM &&
                     m->aggregation != RATE_AGG_COUNT)
@@ -613,9 +616,9 @@ static tl_status add(struct rate_acc *a, const struct sch_event *ev,
                                        "events, not daily rollups",
                                        m->id,
                                        m->aggregation == RATE_AGG_SEATS
-                                               ? "seats"
-                                               : "max, latest or "
-                                                 "unique_count");
+                                           ? "seats"
+                                           : "max, latest or "
+                                             "unique_count");
                 if ((m->aggregation == RATE_AGG_SUM &&
                      !tl_u128_add(groups[k]->quantity,
                                   addend(ev, r, m->value.kind), &sum)) ||
@@ -666,8 +669,7 @@ tl_status rate_acc_add_hinted(struct rate_acc *a, const struct sch_event *ev,
 }
 
 tl_status rate_acc_add_rollup(struct rate_acc *a, const struct sch_event *attrs,
-                              const struct rate_rollup *r,
-                              struct tl_error *err)
+                              const struct rate_rollup *r, struct tl_error *err)
 {
         return add(a, attrs, r, SIZE_MAX, err);
 }
@@ -720,7 +722,8 @@ size_t rate_acc_groups(const struct rate_acc *acc, size_t i, size_t m,
         return ms->group_count;
 }
 
-/* ---- seats ---------------------------------------------------------------- */
+/* ---- seats ----------------------------------------------------------------
+ */
 
 tl_status rate_acc_seats(const struct rate_acc *acc, size_t i, size_t m,
                          struct rate_seat_usage **out, size_t *count,

@@ -32,16 +32,16 @@ struct builder {
 static tl_status at(struct builder *b, yaml_mark_t m, tl_status code,
                     const char *what)
 {
-        return tl_fail(b->err, code, "%s:%zu:%zu: %s", b->doc->name,
-                       m.line + 1, m.column + 1, what);
+        return tl_fail(b->err, code, "%s:%zu:%zu: %s", b->doc->name, m.line + 1,
+                       m.column + 1, what);
 }
 
-static tl_status new_node(struct builder *b, rate_yaml_kind kind,
-                          yaml_mark_t m, struct rate_yaml_node **out)
+static tl_status new_node(struct builder *b, rate_yaml_kind kind, yaml_mark_t m,
+                          struct rate_yaml_node **out)
 {
         void *mem;
-        tl_status rc = tl_arena_alloc(&b->doc->arena, sizeof **out, &mem,
-                                      b->err);
+        tl_status rc =
+            tl_arena_alloc(&b->doc->arena, sizeof **out, &mem, b->err);
 
         if (rc)
                 return rc;

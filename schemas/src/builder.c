@@ -21,18 +21,28 @@ static const struct {
         const char *name;
         unsigned bit;
 } attrs[] = {
-        {"specversion", ATTR_SPECVERSION}, {"id", ATTR_ID},
-        {"source", ATTR_SOURCE},           {"type", ATTR_TYPE},
-        {"subject", ATTR_SUBJECT},         {"time", ATTR_TIME},
-        {"data", ATTR_DATA},
+    {"specversion", ATTR_SPECVERSION},
+    {"id", ATTR_ID},
+    {"source", ATTR_SOURCE},
+    {"type", ATTR_TYPE},
+    {"subject", ATTR_SUBJECT},
+    {"time", ATTR_TIME},
+    {"data", ATTR_DATA},
 };
 
 const char *sch__kind_name(sch__kind k)
 {
-        static const char *const names[] = {
-                "text",    "unsigned integer", "unsigned integer",
-                "negative integer", "number", "boolean", "null",
-                "undefined", "byte string", "map", "array"};
+        static const char *const names[] = {"text",
+                                            "unsigned integer",
+                                            "unsigned integer",
+                                            "negative integer",
+                                            "number",
+                                            "boolean",
+                                            "null",
+                                            "undefined",
+                                            "byte string",
+                                            "map",
+                                            "array"};
         return names[k];
 }
 
@@ -42,8 +52,7 @@ static bool str_is(struct sch_str s, const char *lit)
         return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
-void sch__builder_start(struct sch__builder *b, struct sch_event *ev,
-                        bool json)
+void sch__builder_start(struct sch__builder *b, struct sch_event *ev, bool json)
 {
         /* Everything but the dimension array, which dim_count guards. */
         memset(ev, 0, offsetof(struct sch_event, dims));
@@ -145,12 +154,12 @@ static tl_status set_attr(struct sch__builder *b, unsigned bit,
                 return check_text(b, "", "id", v, 1, SCH_MAX_ID_BYTES, err);
         case ATTR_SOURCE:
                 b->ev->source = v->text;
-                return check_text(b, "", "source", v, 1,
-                                  SCH_MAX_SOURCE_BYTES, err);
+                return check_text(b, "", "source", v, 1, SCH_MAX_SOURCE_BYTES,
+                                  err);
         case ATTR_SUBJECT:
                 b->ev->subject = v->text;
-                return check_text(b, "", "subject", v, 1,
-                                  SCH_MAX_SUBJECT_BYTES, err);
+                return check_text(b, "", "subject", v, 1, SCH_MAX_SUBJECT_BYTES,
+                                  err);
         case ATTR_TYPE:
                 return set_type(b, v, err);
         case ATTR_TIME:
@@ -299,34 +308,33 @@ struct field_spec {
 #define EV_OFF(f) offsetof(struct sch_event, f)
 
 static const struct field_spec tokens_fields[] = {
-        {"model", F_NAME, EV_OFF(model), true, 0},
-        {"deployment", F_DEPLOY, 0, true, 0},
-        {"decoding", F_NAME, EV_OFF(decoding), true, 0},
-        {"input_tokens", F_COUNT, EV_OFF(input_tokens), true, 0},
-        {"output_tokens", F_COUNT, EV_OFF(output_tokens), true, 0},
-        {"cached_input_tokens", F_COUNT, EV_OFF(cached_input_tokens), false,
-         0},
-        {NULL, F_NAME, 0, false, 0},
+    {"model", F_NAME, EV_OFF(model), true, 0},
+    {"deployment", F_DEPLOY, 0, true, 0},
+    {"decoding", F_NAME, EV_OFF(decoding), true, 0},
+    {"input_tokens", F_COUNT, EV_OFF(input_tokens), true, 0},
+    {"output_tokens", F_COUNT, EV_OFF(output_tokens), true, 0},
+    {"cached_input_tokens", F_COUNT, EV_OFF(cached_input_tokens), false, 0},
+    {NULL, F_NAME, 0, false, 0},
 };
 static const struct field_spec iterations_fields[] = {
-        {"model", F_NAME, EV_OFF(model), true, 0},
-        {"deployment", F_DEPLOY, 0, true, 0},
-        {"decoding", F_NAME, EV_OFF(decoding), true, 0},
-        {"iterations", F_COUNT, EV_OFF(iterations), true, 1},
-        {"tokens", F_COUNT, EV_OFF(tokens), true, 0},
-        {NULL, F_NAME, 0, false, 0},
+    {"model", F_NAME, EV_OFF(model), true, 0},
+    {"deployment", F_DEPLOY, 0, true, 0},
+    {"decoding", F_NAME, EV_OFF(decoding), true, 0},
+    {"iterations", F_COUNT, EV_OFF(iterations), true, 1},
+    {"tokens", F_COUNT, EV_OFF(tokens), true, 0},
+    {NULL, F_NAME, 0, false, 0},
 };
 static const struct field_spec matrix_ops_fields[] = {
-        {"model", F_NAME, EV_OFF(model), true, 0},
-        {"deployment", F_DEPLOY, 0, true, 0},
-        {"mac", F_COUNT, EV_OFF(mac), true, 0},
-        {NULL, F_NAME, 0, false, 0},
+    {"model", F_NAME, EV_OFF(model), true, 0},
+    {"deployment", F_DEPLOY, 0, true, 0},
+    {"mac", F_COUNT, EV_OFF(mac), true, 0},
+    {NULL, F_NAME, 0, false, 0},
 };
 static const struct field_spec seat_fields[] = {
-        {"device_id", F_NAME, EV_OFF(device_id), true, 0},
-        {"action", F_ACTION, 0, true, 0},
-        {"model_class", F_NAME, EV_OFF(model_class), true, 0},
-        {NULL, F_NAME, 0, false, 0},
+    {"device_id", F_NAME, EV_OFF(device_id), true, 0},
+    {"action", F_ACTION, 0, true, 0},
+    {"model_class", F_NAME, EV_OFF(model_class), true, 0},
+    {NULL, F_NAME, 0, false, 0},
 };
 
 static const struct field_spec *fields_of(sch_event_type t)
@@ -375,7 +383,7 @@ static tl_status set_enum(struct sch__builder *b, const struct field_spec *fs,
                           const struct sch__value *v, struct tl_error *err)
 {
         tl_status rc =
-                check_text(b, "data.", fs->name, v, 1, SCH_MAX_NAME_BYTES, err);
+            check_text(b, "data.", fs->name, v, 1, SCH_MAX_NAME_BYTES, err);
         struct sch_str t = v->text;
 
         if (rc)
@@ -414,7 +422,7 @@ static tl_status set_field(struct sch__builder *b, const struct field_spec *fs,
                                           SCH_MAX_NAME_BYTES, err);
                 if (!rc)
                         *(struct sch_str *)((char *)b->ev + fs->offset) =
-                                v->text;
+                            v->text;
                 return rc;
         }
         default:
@@ -440,15 +448,15 @@ static tl_status add_dim(struct sch__builder *b, struct sch_str key,
         if (value->text.len > SCH_MAX_DIM_VALUE_BYTES)
                 return FAIL(b, err, TL_EINVAL,
                             "data.%.*s: longer than %d bytes (%u)", klen,
-                            key.ptr, SCH_MAX_DIM_VALUE_BYTES,
-                            value->text.len);
+                            key.ptr, SCH_MAX_DIM_VALUE_BYTES, value->text.len);
         if (value->has_nul)
                 return FAIL(b, err, TL_EINVAL,
                             "data.%.*s: NUL character not allowed", klen,
                             key.ptr);
         if (ev->dim_count == SCH_MAX_DIMS)
                 return FAIL(b, err, TL_ELIMIT,
-                            "data: more than %d dimension fields", SCH_MAX_DIMS);
+                            "data: more than %d dimension fields",
+                            SCH_MAX_DIMS);
         /* Insertion keeps them sorted by key: canonical for the hash. */
         for (i = ev->dim_count; i > 0; i--) {
                 const struct sch_str *k = &ev->dims[i - 1].key;
@@ -479,28 +487,39 @@ static int spec_index(sch_event_type t, struct sch_str k)
 #define IS(lit) (memcmp(k.ptr, lit, sizeof lit - 1) == 0)
         if (t == SCH_TYPE_SEAT) {
                 switch (k.len) {
-                case 9: return IS("device_id") ? 0 : -1;
-                case 6: return IS("action") ? 1 : -1;
-                case 11: return IS("model_class") ? 2 : -1;
-                default: return -1;
+                case 9:
+                        return IS("device_id") ? 0 : -1;
+                case 6:
+                        return IS("action") ? 1 : -1;
+                case 11:
+                        return IS("model_class") ? 2 : -1;
+                default:
+                        return -1;
                 }
         }
         switch (k.len) { /* shared by the three inference types */
-        case 5: return IS("model") ? 0 : -1;
+        case 5:
+                return IS("model") ? 0 : -1;
         case 10:
                 if (IS("deployment"))
                         return 1;
                 return t == SCH_TYPE_ITERATIONS && IS("iterations") ? 3 : -1;
-        default: break;
+        default:
+                break;
         }
         switch (t) {
         case SCH_TYPE_TOKENS:
                 switch (k.len) {
-                case 8: return IS("decoding") ? 2 : -1;
-                case 12: return IS("input_tokens") ? 3 : -1;
-                case 13: return IS("output_tokens") ? 4 : -1;
-                case 19: return IS("cached_input_tokens") ? 5 : -1;
-                default: return -1;
+                case 8:
+                        return IS("decoding") ? 2 : -1;
+                case 12:
+                        return IS("input_tokens") ? 3 : -1;
+                case 13:
+                        return IS("output_tokens") ? 4 : -1;
+                case 19:
+                        return IS("cached_input_tokens") ? 5 : -1;
+                default:
+                        return -1;
                 }
         case SCH_TYPE_ITERATIONS:
                 if (k.len == 8)

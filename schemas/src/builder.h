@@ -11,10 +11,10 @@
 
 typedef enum {
         SCH__TEXT,
-        SCH__UINT,     /* fits uint64 */
-        SCH__BIGUINT,  /* an integer at or past 2^64 (JSON) */
+        SCH__UINT,    /* fits uint64 */
+        SCH__BIGUINT, /* an integer at or past 2^64 (JSON) */
         SCH__NEGINT,
-        SCH__FLOAT,    /* a number with a fraction or exponent, or a float */
+        SCH__FLOAT, /* a number with a fraction or exponent, or a float */
         SCH__BOOL,
         SCH__NULL,
         SCH__UNDEFINED,
@@ -42,14 +42,14 @@ struct sch__field {
 
 struct sch__builder {
         struct sch_event *ev;
-        unsigned seen;      /* bit per envelope attribute */
-        bool json;          /* specversion is required in JSON */
+        unsigned seen; /* bit per envelope attribute */
+        bool json;     /* specversion is required in JSON */
         struct sch__value time;
         unsigned ndata;     /* data fields seen, kept or not */
         unsigned data_seen; /* bit per typed field of the event's type */
         unsigned nfields;   /* fields buffered while 'type' is unknown */
         struct sch__field fields[SCH_MAX_FIELDS];
-        tl_status rc;       /* first error, kept */
+        tl_status rc; /* first error, kept */
 };
 
 void sch__builder_start(struct sch__builder *b, struct sch_event *ev,
@@ -89,8 +89,7 @@ const char *sch__kind_name(sch__kind k);
 ** least), with those earlier bytes masked off, so no byte loop is needed.
 ** Otherwise the caller falls back to full UTF-8 validation and a NUL search.
 */
-static inline bool sch__plain_ascii(const char *p, size_t len,
-                                    const char *base)
+static inline bool sch__plain_ascii(const char *p, size_t len, const char *base)
 {
         const uint64_t high = UINT64_C(0x8080808080808080);
         const uint64_t ones = UINT64_C(0x0101010101010101);

@@ -12,7 +12,6 @@
 
 #include "core/str.h"
 
-
 /* Builder-level problems (a well-formed but invalid event) are kept and
    reading goes on to find the item's end; these stop reading. */
 static tl_status fatal(struct sch__cursor *r, tl_status code, const char *what)
@@ -61,10 +60,10 @@ head(struct sch__cursor *r, unsigned *major, uint64_t *arg)
         if (ai == 31)
                 return *major == 7 ? fatal(r, TL_EPARSE, "unexpected break")
                        : *major >= 2 && *major <= 5
-                               ? fatal(r, TL_ELIMIT,
-                                       "indefinite-length items are not "
-                                       "accepted")
-                               : fatal(r, TL_EPARSE, "malformed item");
+                           ? fatal(r, TL_ELIMIT,
+                                   "indefinite-length items are not "
+                                   "accepted")
+                           : fatal(r, TL_EPARSE, "malformed item");
         if (ai > 27)
                 return fatal(r, TL_EPARSE, "malformed item");
         n = 1u << (ai - 24);
@@ -98,7 +97,8 @@ head(struct sch__cursor *r, unsigned *major, uint64_t *arg)
 }
 
 /* A definite string's bytes, which must all be present. */
-static tl_status payload(struct sch__cursor *r, uint64_t len, struct sch_str *out)
+static tl_status payload(struct sch__cursor *r, uint64_t len,
+                         struct sch_str *out)
 {
         if (len > (uint64_t)(r->end - r->p))
                 return tl_fail(r->err, TL_EPARSE,
@@ -216,11 +216,12 @@ static tl_status value(struct sch__cursor *r, struct sch__value *v)
         }
 }
 
-static tl_status map(struct sch__cursor *r, const struct sch__value *v, sch__level lvl,
-                     int depth);
+static tl_status map(struct sch__cursor *r, const struct sch__value *v,
+                     sch__level lvl, int depth);
 
 /* Skip the contents of a container whose head is in 'v'. */
-static tl_status skip(struct sch__cursor *r, const struct sch__value *v, int depth)
+static tl_status skip(struct sch__cursor *r, const struct sch__value *v,
+                      int depth)
 {
         uint64_t n = v->kind == SCH__MAP ? 2 * v->u : v->u;
         struct sch__value x;
@@ -285,14 +286,15 @@ static tl_status pair(struct sch__cursor *r, sch__level lvl, int depth)
                 sch__builder_data(&r->d->b, k.text, &v, r->err);
         if (v.kind != SCH__MAP && v.kind != SCH__ARRAY)
                 return TL_OK;
-        if (key_ok && lvl == SCH__LVL_TOP && v.kind == SCH__MAP && is_data(k.text))
+        if (key_ok && lvl == SCH__LVL_TOP && v.kind == SCH__MAP &&
+            is_data(k.text))
                 return map(r, &v, SCH__LVL_DATA, depth + 1);
         return skip(r, &v, depth + 1);
 }
 
 /* The contents of the envelope map, or of data. */
-static tl_status map(struct sch__cursor *r, const struct sch__value *v, sch__level lvl,
-                     int depth)
+static tl_status map(struct sch__cursor *r, const struct sch__value *v,
+                     sch__level lvl, int depth)
 {
         tl_status rc;
 
@@ -421,8 +423,8 @@ static tl_status skim_item(struct sch__cursor *r, int depth,
                         i++;
                         /* The text is what follows the value's head. */
                         (void)head(&t, &tm, &tlen);
-                        *subject = (struct sch_str){(const char *)t.p,
-                                                    (uint32_t)tlen};
+                        *subject =
+                            (struct sch_str){(const char *)t.p, (uint32_t)tlen};
                 }
         }
         return TL_OK;
@@ -430,8 +432,7 @@ static tl_status skim_item(struct sch__cursor *r, int depth,
 
 /* A text string at *pp, stepped over; its bytes in '*t'. */
 static inline __attribute__((always_inline)) bool
-skim_text(const unsigned char **pp, const unsigned char *end,
-          struct sch_str *t)
+skim_text(const unsigned char **pp, const unsigned char *end, struct sch_str *t)
 {
         uint64_t n;
 
@@ -488,8 +489,7 @@ static bool skim_usual(const unsigned char *p, const unsigned char *end,
                 if (k.len == 7 && k.ptr[-1] == 0x67 &&
                     sch__fast_same((const unsigned char *)k.ptr, "subject",
                                    7) &&
-                    !subject->ptr &&
-                    p < end && (*p >> 5) == 3) {
+                    !subject->ptr && p < end && (*p >> 5) == 3) {
                         if (!skim_text(&p, end, &v))
                                 return false;
                         *subject = v;
@@ -512,11 +512,11 @@ tl_status sch_cbor_skim(const void *buf, size_t len, size_t *item_len,
         return sch__cbor_skim_general(buf, len, item_len, subject);
 }
 
-tl_status sch__cbor_skim_general(const void *buf, size_t len,
-                                 size_t *item_len, struct sch_str *subject)
+tl_status sch__cbor_skim_general(const void *buf, size_t len, size_t *item_len,
+                                 struct sch_str *subject)
 {
-        struct sch__cursor r = {buf, (const unsigned char *)buf + len, buf,
-                                NULL, NULL, 0};
+        struct sch__cursor r = {
+            buf, (const unsigned char *)buf + len, buf, NULL, NULL, 0};
         tl_status rc;
 
         *subject = (struct sch_str){NULL, 0};
@@ -529,8 +529,8 @@ tl_status sch__cbor_skim_general(const void *buf, size_t len,
 tl_status sch_cbor_reader_open(struct sch_cbor_reader *r, const void *buf,
                                size_t len, bool sequence, struct tl_error *err)
 {
-        struct sch__cursor c = {buf, (const unsigned char *)buf + len, buf, NULL, err,
-                       0};
+        struct sch__cursor c = {
+            buf, (const unsigned char *)buf + len, buf, NULL, err, 0};
         unsigned major = 0;
         uint64_t count = 0;
         tl_status rc;
@@ -583,9 +583,9 @@ size_t sch_cbor_reader_remaining(const struct sch_cbor_reader *r)
         return r->count - r->index;
 }
 
-tl_status sch_cbor_reader_next(struct sch_cbor_reader *r,
-                               struct sch_decoder *d, struct sch_event *ev,
-                               struct sch_str *raw, struct tl_error *err)
+tl_status sch_cbor_reader_next(struct sch_cbor_reader *r, struct sch_decoder *d,
+                               struct sch_event *ev, struct sch_str *raw,
+                               struct tl_error *err)
 {
         size_t start = r->pos, pos = r->pos;
         tl_status rc = decode_item(d, r->buf, r->len, &pos, ev, err);

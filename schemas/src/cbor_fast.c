@@ -30,8 +30,8 @@ head(struct sch__fcur *c, unsigned major, uint64_t *arg)
 /* A text string of plain ASCII (no NUL), 'min' to 'max' bytes. 'base' is
    the item's first byte, for the word-wise check's look back. */
 static inline __attribute__((always_inline)) bool
-text(struct sch__fcur *c, const unsigned char *base, uint32_t min,
-     uint32_t max, struct sch_str *out)
+text(struct sch__fcur *c, const unsigned char *base, uint32_t min, uint32_t max,
+     struct sch_str *out)
 {
         uint64_t n;
 
@@ -62,7 +62,8 @@ static bool type_of(struct sch__fcur *c, sch_event_type *t)
                 *t = SCH_TYPE_ITERATIONS;
         else if (LIT(c, "\x74inference.matrix_ops"))
                 *t = SCH_TYPE_MATRIX_OPS;
-        else if (LIT(c, "\x6b" "device.seat"))
+        else if (LIT(c, "\x6b"
+                        "device.seat"))
                 *t = SCH_TYPE_SEAT;
         else
                 return false;
@@ -72,9 +73,13 @@ static bool type_of(struct sch__fcur *c, sch_event_type *t)
 static inline __attribute__((always_inline)) bool
 deployment(struct sch__fcur *c, struct sch_event *ev)
 {
-        if (LIT(c, "\x6a" "deployment\x65" "cloud"))
+        if (LIT(c, "\x6a"
+                   "deployment\x65"
+                   "cloud"))
                 ev->deployment = SCH_DEPLOY_CLOUD;
-        else if (LIT(c, "\x6a" "deployment\x66" "device"))
+        else if (LIT(c, "\x6a"
+                        "deployment\x66"
+                        "device"))
                 ev->deployment = SCH_DEPLOY_DEVICE;
         else
                 return false;
@@ -113,14 +118,20 @@ static bool typed(struct sch__fcur *c, const unsigned char *base,
 
         if (ev->type == SCH_TYPE_SEAT) {
                 *n = 3;
-                if (!LIT(c, "\x69" "device_id") ||
+                if (!LIT(c, "\x69"
+                            "device_id") ||
                     !text(c, base, 1, name, &ev->device_id))
                         return false;
-                if (LIT(c, "\x66" "action\x69heartbeat"))
+                if (LIT(c, "\x66"
+                           "action\x69heartbeat"))
                         ev->action = SCH_SEAT_HEARTBEAT;
-                else if (LIT(c, "\x66" "action\x68" "activate"))
+                else if (LIT(c, "\x66"
+                                "action\x68"
+                                "activate"))
                         ev->action = SCH_SEAT_ACTIVATE;
-                else if (LIT(c, "\x66" "action\x6a" "deactivate"))
+                else if (LIT(c, "\x66"
+                                "action\x6a"
+                                "deactivate"))
                         ev->action = SCH_SEAT_DEACTIVATE;
                 else
                         return false;
@@ -132,7 +143,8 @@ static bool typed(struct sch__fcur *c, const unsigned char *base,
                 return false;
         switch (ev->type) {
         case SCH_TYPE_TOKENS:
-                if (!LIT(c, "\x68" "decoding") ||
+                if (!LIT(c, "\x68"
+                            "decoding") ||
                     !text(c, base, 1, name, &ev->decoding) ||
                     !LIT(c, "\x6cinput_tokens") ||
                     !count(c, 0, &ev->input_tokens) ||
@@ -140,17 +152,19 @@ static bool typed(struct sch__fcur *c, const unsigned char *base,
                     !count(c, 0, &ev->output_tokens))
                         return false;
                 *n = 5;
-                if (!LIT(c, "\x73" "cached_input_tokens"))
+                if (!LIT(c, "\x73"
+                            "cached_input_tokens"))
                         return true;
                 *n = 6;
                 return count(c, 0, &ev->cached_input_tokens);
         case SCH_TYPE_ITERATIONS:
                 *n = 5;
-                return LIT(c, "\x68" "decoding") &&
+                return LIT(c, "\x68"
+                              "decoding") &&
                        text(c, base, 1, name, &ev->decoding) &&
                        LIT(c, "\x6aiterations") &&
-                       count(c, 1, &ev->iterations) &&
-                       LIT(c, "\x66tokens") && count(c, 0, &ev->tokens);
+                       count(c, 1, &ev->iterations) && LIT(c, "\x66tokens") &&
+                       count(c, 0, &ev->tokens);
         default:
                 *n = 3;
                 return LIT(c, "\x63mac") && count(c, 0, &ev->mac);
@@ -164,16 +178,19 @@ bool sch__cbor_fast(struct sch_decoder *d, const unsigned char *p, size_t len,
         uint64_t entries, n;
 
         sch__fast_clear(ev);
-        if (!LIT(&c, "\xa7\x6bspecversion\x63" "1.0\x62id") ||
+        if (!LIT(&c, "\xa7\x6bspecversion\x63"
+                     "1.0\x62id") ||
             !text(&c, p, 1, SCH_MAX_ID_BYTES, &ev->id) ||
             !LIT(&c, "\x66source") ||
             !text(&c, p, 1, SCH_MAX_SOURCE_BYTES, &ev->source) ||
             !LIT(&c, "\x64type") || !type_of(&c, &ev->type) ||
             !LIT(&c, "\x67subject") ||
             !text(&c, p, 1, SCH_MAX_SUBJECT_BYTES, &ev->subject) ||
-            !when(&c, p, d, ev) || !LIT(&c, "\x64" "data") ||
-            !head(&c, 5, &entries) || !typed(&c, p, ev, &n) ||
-            entries < n || entries - n > SCH_MAX_DIMS)
+            !when(&c, p, d, ev) ||
+            !LIT(&c, "\x64"
+                     "data") ||
+            !head(&c, 5, &entries) || !typed(&c, p, ev, &n) || entries < n ||
+            entries - n > SCH_MAX_DIMS)
                 return false;
         for (uint64_t i = n; i < entries; i++) {
                 struct sch_str k, v;

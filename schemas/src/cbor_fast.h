@@ -27,7 +27,7 @@ tl_status sch__cbor_decode_general(struct sch_decoder *d,
                                    struct tl_error *err);
 
 /* sch_cbor_skim without its quick walk of the usual item (for tests). */
-tl_status sch__cbor_skim_general(const void *buf, size_t len,
-                                 size_t *item_len, struct sch_str *subject);
+tl_status sch__cbor_skim_general(const void *buf, size_t len, size_t *item_len,
+                                 struct sch_str *subject);
 
 #endif

@@ -18,8 +18,8 @@ static struct sch_str col(const PGresult *r, int row, int c)
 static uint64_t count(const PGresult *r, int row, int c)
 {
         return PQgetisnull(r, row, c)
-                       ? 0
-                       : strtoull(PQgetvalue(r, row, c), NULL, 10);
+                   ? 0
+                   : strtoull(PQgetvalue(r, row, c), NULL, 10);
 }
 
 /* Rows 'a' and 'b' belong to one event: same customer, source and id. */

@@ -50,8 +50,8 @@ static struct sch_str cstr(const char *s)
 static tl_status json_kv_str(struct tl_buf *out, const char *key,
                              struct sch_str v, bool first, struct tl_error *err)
 {
-        tl_status rc = tl_buf_printf(out, err, "%s\"%s\":", first ? "" : ",",
-                                     key);
+        tl_status rc =
+            tl_buf_printf(out, err, "%s\"%s\":", first ? "" : ",", key);
         return rc ? rc : json_str(out, v, err);
 }
 
@@ -94,9 +94,9 @@ static tl_status json_data(const struct sch_event *ev, struct tl_buf *out,
                 rc = json_kv_str(out, "model", ev->model, true, err);
                 if (!rc)
                         rc = json_kv_str(
-                                out, "deployment",
-                                cstr(sch_deployment_name(ev->deployment)),
-                                false, err);
+                            out, "deployment",
+                            cstr(sch_deployment_name(ev->deployment)), false,
+                            err);
                 if (!rc && ev->type != SCH_TYPE_MATRIX_OPS)
                         rc = json_kv_str(out, "decoding", ev->decoding, false,
                                          err);

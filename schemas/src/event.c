@@ -3,9 +3,9 @@
 
 #include <string.h>
 
-static const char *const type_names[] = {
-        "", "inference.tokens", "inference.iterations", "inference.matrix_ops",
-        "device.seat"};
+static const char *const type_names[] = {"", "inference.tokens",
+                                         "inference.iterations",
+                                         "inference.matrix_ops", "device.seat"};
 static const char *const deployment_names[] = {"", "cloud", "device"};
 static const char *const action_names[] = {"", "activate", "deactivate",
                                            "heartbeat"};
@@ -33,15 +33,14 @@ sch_event_type sch_event_type_parse(const char *s, size_t len)
                 return memcmp(s, "device.seat", 11) == 0 ? SCH_TYPE_SEAT
                                                          : SCH_TYPE_NONE;
         case 16:
-                return memcmp(s, "inference.tokens", 16) == 0
-                               ? SCH_TYPE_TOKENS
-                               : SCH_TYPE_NONE;
+                return memcmp(s, "inference.tokens", 16) == 0 ? SCH_TYPE_TOKENS
+                                                              : SCH_TYPE_NONE;
         case 20:
                 if (memcmp(s, "inference.iterations", 20) == 0)
                         return SCH_TYPE_ITERATIONS;
                 return memcmp(s, "inference.matrix_ops", 20) == 0
-                               ? SCH_TYPE_MATRIX_OPS
-                               : SCH_TYPE_NONE;
+                           ? SCH_TYPE_MATRIX_OPS
+                           : SCH_TYPE_NONE;
         default:
                 return SCH_TYPE_NONE;
         }
@@ -82,7 +81,8 @@ bool sch_event_text_field(const struct sch_event *ev, const char *key,
 
 static bool str_eq(struct sch_str a, struct sch_str b)
 {
-        return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+        return a.len == b.len &&
+               (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
 bool sch_event_equal(const struct sch_event *a, const struct sch_event *b)

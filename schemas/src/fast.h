@@ -111,7 +111,7 @@ sch__cbor_head(const unsigned char **pp, const unsigned char *end,
 /* The literal 'lit' (a string constant) at c->p, stepped over. */
 #define SCH__LIT(c, lit)                                                       \
         ((size_t)((c)->end - (c)->p) >= sizeof(lit) - 1 &&                     \
-         sch__fast_same((c)->p, lit, sizeof(lit) - 1) &&                      \
+         sch__fast_same((c)->p, lit, sizeof(lit) - 1) &&                       \
          ((c)->p += sizeof(lit) - 1, true))
 
 /* Two ASCII digits at 's' as a number, or a value over 99. */
@@ -154,8 +154,8 @@ static inline bool sch__fast_time(struct sch_decoder *d, const char *s,
                         return false;
                 ms = a * 10 + b;
         }
-        if (c1 > 99 || c2 > 99 || c1 + c2 == 0 || mo < 1 || mo > 12 ||
-            dd < 1 || h > 23 || mi > 59 || sec > 60)
+        if (c1 > 99 || c2 > 99 || c1 + c2 == 0 || mo < 1 || mo > 12 || dd < 1 ||
+            h > 23 || mi > 59 || sec > 60)
                 return false;
         y = (int64_t)(c1 * 100 + c2);
         if (y * 16 + mo != d->month_key) {
@@ -165,8 +165,8 @@ static inline bool sch__fast_time(struct sch_decoder *d, const char *s,
         }
         if (dd > d->month_len)
                 return false;
-        *out = ((d->month_days + dd - 1) * 86400 + h * 3600 + mi * 60 +
-                sec) * TL_US_PER_SEC +
+        *out = ((d->month_days + dd - 1) * 86400 + h * 3600 + mi * 60 + sec) *
+                   TL_US_PER_SEC +
                (tl_time_us)ms * 1000;
         return true;
 }
@@ -184,8 +184,7 @@ static inline bool sch__fast_time_text(struct sch_decoder *d, struct sch_str s,
    looks ahead of the last reading: the clock does not go back. */
 static inline bool sch__fast_time_ok(struct sch_decoder *d, tl_time_us t)
 {
-        tl_time_us skew =
-                d->opt.skew_us ? d->opt.skew_us : SCH_DEFAULT_SKEW_US;
+        tl_time_us skew = d->opt.skew_us ? d->opt.skew_us : SCH_DEFAULT_SKEW_US;
 
         if (t < SCH__Y2000_US)
                 return false;

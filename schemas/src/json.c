@@ -8,7 +8,6 @@
 
 #include "core/str.h"
 
-
 static tl_status syntax(struct sch__cursor *j, const char *what)
 {
         return tl_fail(j->err, TL_EPARSE, "JSON: %s at byte %zu", what,
@@ -18,9 +17,9 @@ static tl_status syntax(struct sch__cursor *j, const char *what)
 static inline void skip_ws(struct sch__cursor *j)
 {
         /* Producers rarely send whitespace: one compare says "none". */
-        while (j->p < j->end && *j->p <= ' ' &&
-               (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' ||
-                *j->p == '\t'))
+        while (
+            j->p < j->end && *j->p <= ' ' &&
+            (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
                 j->p++;
 }
 
@@ -123,14 +122,26 @@ static tl_status unescape(struct sch__cursor *j, const unsigned char *start,
                 }
                 c = *j->p++;
                 switch (c) {
-                case '"': case '\\': case '/':
+                case '"':
+                case '\\':
+                case '/':
                         o[olen++] = (char)c;
                         break;
-                case 'b': o[olen++] = '\b'; break;
-                case 'f': o[olen++] = '\f'; break;
-                case 'n': o[olen++] = '\n'; break;
-                case 'r': o[olen++] = '\r'; break;
-                case 't': o[olen++] = '\t'; break;
+                case 'b':
+                        o[olen++] = '\b';
+                        break;
+                case 'f':
+                        o[olen++] = '\f';
+                        break;
+                case 'n':
+                        o[olen++] = '\n';
+                        break;
+                case 'r':
+                        o[olen++] = '\r';
+                        break;
+                case 't':
+                        o[olen++] = '\t';
+                        break;
                 case 'u':
                         rc = unescape_u(j, o, &olen);
                         if (rc)
@@ -251,8 +262,8 @@ static tl_status parse_number(struct sch__cursor *j, struct sch__value *v)
         return TL_OK;
 }
 
-static tl_status parse_literal(struct sch__cursor *j, const char *word, sch__kind kind,
-                               struct sch__value *v)
+static tl_status parse_literal(struct sch__cursor *j, const char *word,
+                               sch__kind kind, struct sch__value *v)
 {
         size_t n = strlen(word);
 
@@ -263,14 +274,15 @@ static tl_status parse_literal(struct sch__cursor *j, const char *word, sch__kin
         return TL_OK;
 }
 
-static tl_status parse_container(struct sch__cursor *j, sch__level lvl, int depth);
+static tl_status parse_container(struct sch__cursor *j, sch__level lvl,
+                                 int depth);
 
 /*
 ** A value at j->p. Scalars are returned in 'v'. A container is announced
 ** in 'v' (MAP or ARRAY) and also parsed here, at level 'inner'.
 */
-static tl_status parse_value(struct sch__cursor *j, struct sch__value *v, sch__level inner,
-                             int depth, bool announce_only)
+static tl_status parse_value(struct sch__cursor *j, struct sch__value *v,
+                             sch__level inner, int depth, bool announce_only)
 {
         tl_status rc;
 
@@ -293,8 +305,8 @@ static tl_status parse_value(struct sch__cursor *j, struct sch__value *v, sch__l
                 v->kind = *j->p == '{' ? SCH__MAP : SCH__ARRAY;
                 if (announce_only)
                         return TL_OK;
-                rc = parse_container(j, v->kind == SCH__MAP ? inner : SCH__LVL_SKIP,
-                                     depth + 1);
+                rc = parse_container(
+                    j, v->kind == SCH__MAP ? inner : SCH__LVL_SKIP, depth + 1);
                 return rc;
         case 't':
                 return parse_literal(j, "true", SCH__BOOL, v);
@@ -302,8 +314,17 @@ static tl_status parse_value(struct sch__cursor *j, struct sch__value *v, sch__l
                 return parse_literal(j, "false", SCH__BOOL, v);
         case 'n':
                 return parse_literal(j, "null", SCH__NULL, v);
-        case '-': case '0': case '1': case '2': case '3': case '4':
-        case '5': case '6': case '7': case '8': case '9':
+        case '-':
+        case '0':
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7':
+        case '8':
+        case '9':
                 return parse_number(j, v);
         default:
                 return syntax(j, "expected a value");
@@ -317,7 +338,8 @@ static tl_status member(struct sch__cursor *j, sch__level lvl, int depth,
         sch__level inner = SCH__LVL_SKIP;
         tl_status rc;
 
-        if (lvl == SCH__LVL_TOP && key.len == 4 && memcmp(key.ptr, "data", 4) == 0)
+        if (lvl == SCH__LVL_TOP && key.len == 4 &&
+            memcmp(key.ptr, "data", 4) == 0)
                 inner = SCH__LVL_DATA;
         /* Announce containers to the builder before descending, so that a
            wrong kind is reported by the key that holds it. */
@@ -332,11 +354,12 @@ static tl_status member(struct sch__cursor *j, sch__level lvl, int depth,
                 return rc;
         if (v.kind == SCH__MAP || v.kind == SCH__ARRAY)
                 return parse_container(
-                        j, v.kind == SCH__MAP ? inner : SCH__LVL_SKIP, depth + 1);
+                    j, v.kind == SCH__MAP ? inner : SCH__LVL_SKIP, depth + 1);
         return TL_OK;
 }
 
-static tl_status parse_container(struct sch__cursor *j, sch__level lvl, int depth)
+static tl_status parse_container(struct sch__cursor *j, sch__level lvl,
+                                 int depth)
 {
         bool object = *j->p == '{';
         unsigned char close = object ? '}' : ']';
@@ -398,7 +421,8 @@ tl_status sch__decode_json_general(struct sch_decoder *d, const void *buf,
                                    size_t len, struct sch_event *ev,
                                    struct tl_error *err)
 {
-        struct sch__cursor j = {buf, (const unsigned char *)buf + len, buf, d, err, 0};
+        struct sch__cursor j = {
+            buf, (const unsigned char *)buf + len, buf, d, err, 0};
         tl_status rc;
 
         if (len > SCH_MAX_MESSAGE_BYTES)

@@ -126,8 +126,8 @@ static bool typed(struct sch__fcur *c, struct sch_event *ev)
                        deployment(c, ev) && LIT(c, ",\"decoding\":\"") &&
                        str(c, 1, SCH_MAX_NAME_BYTES, &ev->decoding) &&
                        LIT(c, ",\"iterations\":") &&
-                       count(c, 1, &ev->iterations) &&
-                       LIT(c, ",\"tokens\":") && count(c, 0, &ev->tokens);
+                       count(c, 1, &ev->iterations) && LIT(c, ",\"tokens\":") &&
+                       count(c, 0, &ev->tokens);
         case SCH_TYPE_MATRIX_OPS:
                 return LIT(c, "\"model\":\"") &&
                        str(c, 1, SCH_MAX_NAME_BYTES, &ev->model) &&

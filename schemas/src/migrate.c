@@ -30,8 +30,8 @@ tl_status sch_db_connect(PGconn **out, struct tl_error *err)
 int sch_db_latest_version(void)
 {
         return sch__migration_count
-                       ? sch__migrations[sch__migration_count - 1].version
-                       : 0;
+                   ? sch__migrations[sch__migration_count - 1].version
+                   : 0;
 }
 
 static void sha256_hex(const char *data, size_t len, char out[65])
@@ -52,10 +52,11 @@ static tl_status exec(PGconn *c, const char *sql, const char *what,
         tl_status rc = TL_OK;
 
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-                const char *line = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION);
+                const char *line =
+                    PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION);
                 rc = tl_fail(err, TL_EDB, "%s: %s%s%s", what,
-                             PQresultErrorMessage(r), line ? " at character " : "",
-                             line ? line : "");
+                             PQresultErrorMessage(r),
+                             line ? " at character " : "", line ? line : "");
         }
         PQclear(r);
         return rc;

@@ -44,8 +44,7 @@ static EVP_MD_CTX *thread_ctx(void)
         return c;
 }
 
-void sch_sha256(const void *data, size_t len,
-                unsigned char out[SCH_HASH_BYTES])
+void sch_sha256(const void *data, size_t len, unsigned char out[SCH_HASH_BYTES])
 {
         EVP_MD_CTX *c;
         unsigned int n = 0;

@@ -5,8 +5,7 @@
 
 #include "core/dec.h"
 
-static struct tl_dec D(const char *s)
-{
+static struct tl_dec D(const char *s) {
         struct tl_dec d;
         struct tl_error err;
 
@@ -15,7 +14,8 @@ static struct tl_dec D(const char *s)
         return d;
 }
 
-static void assert_text(const struct tl_dec *d, const char *want)
+static void
+assert_text(const struct tl_dec *d, const char *want)
 {
         char buf[TL_DEC_STR_MAX];
 

@@ -39,7 +39,8 @@ Test(error, prefix_adds_outer_context)
         tl_fail(&err, TL_EINVAL, "expected unsigned integer");
         cr_assert_eq(tl_error_prefix(&err, "data.%s", "output_tokens"),
                      TL_EINVAL);
-        cr_assert_str_eq(err.msg, "data.output_tokens: expected unsigned integer");
+        cr_assert_str_eq(err.msg,
+                         "data.output_tokens: expected unsigned integer");
 }
 
 Test(error, status_names_and_exit_codes_follow_the_list)

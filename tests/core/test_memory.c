@@ -119,8 +119,9 @@ Test(buf, allocation_failure_is_enomem_and_keeps_contents)
         tl_buf_init(&b, 0);
         cr_assert_eq(tl_buf_puts(&b, "keep", NULL), TL_OK);
         tl_alloc_fail_after(0);
-        rc = tl_buf_append(&b, "0123456789012345678901234567890123456789"
-                               "0123456789012345678901234567890123456789",
+        rc = tl_buf_append(&b,
+                           "0123456789012345678901234567890123456789"
+                           "0123456789012345678901234567890123456789",
                            80, NULL);
         tl_alloc_fail_reset();
         cr_assert_eq(rc, TL_ENOMEM);

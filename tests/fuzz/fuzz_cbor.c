@@ -62,8 +62,8 @@ static void read_all(const uint8_t *data, size_t size, bool sequence)
         while (sch_cbor_reader_more(&r)) {
                 size_t at = r.pos, skim_len;
                 struct sch_str subj;
-                tl_status skim = sch_cbor_skim(data + at, size - at,
-                                               &skim_len, &subj);
+                tl_status skim =
+                    sch_cbor_skim(data + at, size - at, &skim_len, &subj);
                 tl_status rc = sch_cbor_reader_next(&r, d, &ev, &raw, NULL);
                 /* Every element is accounted for, and raw stays inside. */
                 if ((const uint8_t *)raw.ptr < data ||
@@ -84,8 +84,7 @@ static void read_all(const uint8_t *data, size_t size, bool sequence)
                 if (++n > size + 1)
                         abort(); /* no progress */
         }
-        if (!sequence && !r.broken &&
-            sch_cbor_reader_remaining(&r) != 0)
+        if (!sequence && !r.broken && sch_cbor_reader_remaining(&r) != 0)
                 abort();
 }
 
@@ -106,8 +105,8 @@ static void check_fast_path(const uint8_t *data, size_t size)
                 tl_status k1 = sch_cbor_skim(data, size, &l1, &s1);
 
                 if (k1 != sch__cbor_skim_general(data, size, &l2, &s2) ||
-                    (k1 == TL_OK && (l1 != l2 || s1.ptr != s2.ptr ||
-                                     s1.len != s2.len)))
+                    (k1 == TL_OK &&
+                     (l1 != l2 || s1.ptr != s2.ptr || s1.len != s2.len)))
                         abort();
         }
         if (!sch__cbor_fast(f, data, size, &a, &n))

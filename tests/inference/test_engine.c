@@ -15,11 +15,11 @@
 #include "inference/tokenizer.h"
 
 static const struct inf_shape SHAPES[] = {
-        /* dim hidden layers heads kv vocab seq */
-        {64, 0, 2, 4, 2, 300, 64},
-        {48, 0, 3, 3, 1, 259, 40},
-        {96, 0, 1, 6, 6, 512, 100},
-        {32, 96, 2, 2, 1, 270, 48},
+    /* dim hidden layers heads kv vocab seq */
+    {64, 0, 2, 4, 2, 300, 64},
+    {48, 0, 3, 3, 1, 259, 40},
+    {96, 0, 1, 6, 6, 512, 100},
+    {32, 96, 2, 2, 1, 270, 48},
 };
 #define NSHAPES (sizeof SHAPES / sizeof *SHAPES)
 
@@ -57,9 +57,9 @@ static struct inf_model *open_model(size_t i, bool q8)
 static uint64_t lin(const struct inf_shape *s)
 {
         uint64_t d = (uint64_t)s->dim, kv = (uint64_t)inf_kv_dim(s);
-        uint64_t h = (uint64_t)(s->hidden_dim ? s->hidden_dim
-                                              : 32 * ((8 * s->dim / 3 + 31) /
-                                                      32));
+        uint64_t h =
+            (uint64_t)(s->hidden_dim ? s->hidden_dim
+                                     : 32 * ((8 * s->dim / 3 + 31) / 32));
 
         return 2 * d * d + 2 * d * kv + 3 * d * h;
 }
@@ -69,7 +69,8 @@ static uint64_t macs_ar(const struct inf_shape *s, uint64_t P, uint64_t N)
         uint64_t d = (uint64_t)s->dim, L = (uint64_t)s->n_layers;
         uint64_t M = P + N - 1; /* positions that run: the last needs none */
 
-        return L * (M * lin(s) + d * M * (M + 1)) + N * d * (uint64_t)s->vocab_size;
+        return L * (M * lin(s) + d * M * (M + 1)) +
+               N * d * (uint64_t)s->vocab_size;
 }
 
 /* masked[i]: positions still masked in the block when step i started */
@@ -107,29 +108,28 @@ Test(engine, ar_macs_equal_the_formula)
                                 for (int b = 0; b < 3; b++) {
                                         int prompt[16] = {1}, out[32], n;
                                         struct inf_gen_opts o =
-                                                ar_opts(answers[b]);
+                                            ar_opts(answers[b]);
                                         struct inf_usage u;
 
                                         for (int k = 1; k < prompts[a]; k++)
                                                 prompt[k] = 3 + 11 * k;
-                                        cr_assert_eq(inf_generate(st, prompt,
-                                                                  prompts[a],
-                                                                  &o, out, &n,
-                                                                  NULL, &u,
-                                                                  &err),
-                                                     TL_OK, "%s", err.msg);
+                                        cr_assert_eq(
+                                            inf_generate(st, prompt, prompts[a],
+                                                         &o, out, &n, NULL, &u,
+                                                         &err),
+                                            TL_OK, "%s", err.msg);
                                         cr_assert_eq(n, answers[b]);
                                         cr_assert_eq(u.passes, answers[b],
                                                      "one pass per token");
                                         cr_assert_eq(u.input_tokens,
                                                      prompts[a]);
                                         cr_assert_eq(
-                                                u.macs,
-                                                macs_ar(&m->shape,
-                                                        (uint64_t)prompts[a],
-                                                        (uint64_t)n),
-                                                "shape %zu q8 %d P %d N %d",
-                                                i, q8, prompts[a], n);
+                                            u.macs,
+                                            macs_ar(&m->shape,
+                                                    (uint64_t)prompts[a],
+                                                    (uint64_t)n),
+                                            "shape %zu q8 %d P %d N %d", i, q8,
+                                            prompts[a], n);
                                 }
                         inf_state_free(st);
                         inf_model_free(m);
@@ -152,43 +152,43 @@ Test(engine, diffusion_fixed_k_takes_ceil_n_over_k_steps_and_counts_exactly)
                                         int prompt[3] = {1, 40, 41}, out[16],
                                             per[16], masked[16], n, steps = 0;
                                         struct inf_gen_opts o = {
-                                                .decoding =
-                                                        INF_DECODE_DIFFUSION,
-                                                .max_tokens = ns[a],
-                                                .k = ks[b],
-                                                .block = blk};
+                                            .decoding = INF_DECODE_DIFFUSION,
+                                            .max_tokens = ns[a],
+                                            .k = ks[b],
+                                            .block = blk};
                                         struct inf_usage u;
 
-                                        inf_sampler_init(&o.sampler, 0.0f,
-                                                         0.0f, 1);
+                                        inf_sampler_init(&o.sampler, 0.0f, 0.0f,
+                                                         1);
                                         cr_assert_eq(
-                                                inf_generate(st, prompt, 3,
-                                                             &o, out, &n, per,
-                                                             &u, &err),
-                                                TL_OK, "%s", err.msg);
+                                            inf_generate(st, prompt, 3, &o, out,
+                                                         &n, per, &u, &err),
+                                            TL_OK, "%s", err.msg);
                                         /* the expected schedule */
                                         for (int b0 = 0; b0 < ns[a];
                                              b0 += blk ? blk : ns[a]) {
-                                                int left = (blk && blk < ns[a])
-                                                                   ? (ns[a] - b0 < blk ? ns[a] - b0 : blk)
-                                                                   : ns[a];
+                                                int left =
+                                                    (blk && blk < ns[a])
+                                                        ? (ns[a] - b0 < blk
+                                                               ? ns[a] - b0
+                                                               : blk)
+                                                        : ns[a];
 
                                                 for (; left > 0;
                                                      left -= ks[b]) {
                                                         masked[steps] = left;
                                                         cr_assert_eq(
-                                                                per[steps],
-                                                                left < ks[b]
-                                                                        ? left
-                                                                        : ks[b]);
+                                                            per[steps],
+                                                            left < ks[b]
+                                                                ? left
+                                                                : ks[b]);
                                                         steps++;
                                                 }
                                         }
                                         if (!blk)
                                                 cr_assert_eq(
-                                                        steps,
-                                                        (ns[a] + ks[b] - 1) /
-                                                                ks[b]);
+                                                    steps, (ns[a] + ks[b] - 1) /
+                                                               ks[b]);
                                         cr_assert_eq(u.iterations, steps);
                                         cr_assert_eq(u.passes, steps);
                                         cr_assert_eq(n, ns[a]);
@@ -196,13 +196,13 @@ Test(engine, diffusion_fixed_k_takes_ceil_n_over_k_steps_and_counts_exactly)
                                                 cr_assert_neq(out[k],
                                                               INF_TOKEN_MASK);
                                         cr_assert_eq(
-                                                u.macs,
-                                                macs_diffusion(
-                                                        &m->shape,
-                                                        (uint64_t)(3 + ns[a]),
-                                                        masked, steps),
-                                                "shape %zu n %d k %d block %d",
-                                                i, ns[a], ks[b], blk);
+                                            u.macs,
+                                            macs_diffusion(
+                                                &m->shape,
+                                                (uint64_t)(3 + ns[a]), masked,
+                                                steps),
+                                            "shape %zu n %d k %d block %d", i,
+                                            ns[a], ks[b], blk);
                                 }
                 inf_state_free(st);
                 inf_model_free(m);
@@ -221,10 +221,10 @@ Test(engine, adaptive_diffusion_unmasks_everything)
                 cr_assert_eq(inf_state_new(m, 0, &st, &err), TL_OK);
                 for (int t = 0; t < 3; t++) {
                         int prompt[2] = {1, 77}, out[20], per[20], n, sum = 0;
-                        struct inf_gen_opts o = {
-                                .decoding = INF_DECODE_DIFFUSION,
-                                .max_tokens = 20,
-                                .threshold = thresholds[t]};
+                        struct inf_gen_opts o = {.decoding =
+                                                     INF_DECODE_DIFFUSION,
+                                                 .max_tokens = 20,
+                                                 .threshold = thresholds[t]};
                         struct inf_usage u;
 
                         inf_sampler_init(&o.sampler, 0.0f, 0.0f, 1);
@@ -267,24 +267,23 @@ Test(engine, kv_cache_logits_equal_full_recompute)
                                 tok[t] = t ? (t * 37) % V : 1;
                                 rows[t] = t;
                         }
-                        cr_assert_eq(inf_forward(full, tok, 0, L, false, rows,
-                                                 L, &err),
-                                     TL_OK, "%s", err.msg);
+                        cr_assert_eq(
+                            inf_forward(full, tok, 0, L, false, rows, L, &err),
+                            TL_OK, "%s", err.msg);
                         want = inf_state_logits(full);
                         for (int t = 0; t < L; t++) {
                                 int zero = 0;
                                 const float *got;
 
                                 cr_assert_eq(inf_forward(inc, tok + t, t, 1,
-                                                         false, &zero, 1,
-                                                         &err),
+                                                         false, &zero, 1, &err),
                                              TL_OK, "%s", err.msg);
                                 got = inf_state_logits(inc);
                                 for (int v = 0; v < V; v++) {
                                         double w = want[(size_t)t * (size_t)V +
                                                         (size_t)v];
-                                        double d = fabs(got[v] - w) /
-                                                   (1.0 + fabs(w));
+                                        double d =
+                                            fabs(got[v] - w) / (1.0 + fabs(w));
 
                                         worst = d > worst ? d : worst;
                                 }
@@ -293,8 +292,7 @@ Test(engine, kv_cache_logits_equal_full_recompute)
                                      "shape %zu q8 %d: worst relative "
                                      "difference %g",
                                      i, q8, worst);
-                        cr_assert_eq(inf_state_macs(full),
-                                     inf_state_macs(inc),
+                        cr_assert_eq(inf_state_macs(full), inf_state_macs(inc),
                                      "the same work either way");
                         inf_state_free(full);
                         inf_state_free(inc);
@@ -320,13 +318,13 @@ Test(engine, bidirectional_sees_the_future)
                 cr_assert_eq(inf_forward(st, b, 0, 4, bidi, &row, 1, &err),
                              TL_OK);
                 if (bidi)
-                        cr_assert_neq(memcmp(first, inf_state_logits(st),
-                                             sizeof first),
-                                      0);
+                        cr_assert_neq(
+                            memcmp(first, inf_state_logits(st), sizeof first),
+                            0);
                 else
-                        cr_assert_eq(memcmp(first, inf_state_logits(st),
-                                            sizeof first),
-                                     0);
+                        cr_assert_eq(
+                            memcmp(first, inf_state_logits(st), sizeof first),
+                            0);
         }
         inf_state_free(st);
         inf_model_free(m);

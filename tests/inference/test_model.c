@@ -74,8 +74,8 @@ static void expect_open_error(const char *path, tl_status code,
 
         cr_assert_eq(inf_model_open(path, &m, &err), code, "%s", err.msg);
         cr_assert_null(m);
-        cr_assert_not_null(strstr(err.msg, needle), "'%s' lacks '%s'",
-                           err.msg, needle);
+        cr_assert_not_null(strstr(err.msg, needle), "'%s' lacks '%s'", err.msg,
+                           needle);
         cr_assert_not_null(strstr(err.msg, path), "names the file: %s",
                            err.msg);
 }
@@ -199,8 +199,7 @@ Test(model, threads_do_not_change_the_answer)
         /* out-of-range requests are refused, not run */
         cr_assert_eq(inf_forward(a, tok, 10, 30, false, rows, 1, &err),
                      TL_ERANGE);
-        cr_assert_eq(inf_forward(a, tok, 1, 3, true, rows, 1, &err),
-                     TL_ERANGE);
+        cr_assert_eq(inf_forward(a, tok, 1, 3, true, rows, 1, &err), TL_ERANGE);
         tok[0] = 300;
         cr_assert_eq(inf_forward(a, tok, 0, 3, false, rows, 1, &err),
                      TL_ERANGE);
@@ -225,33 +224,44 @@ Test(model, kernels_match_a_double_precision_reference)
                                 float *w = malloc((size_t)(R * C) * 4);
                                 float *x = malloc((size_t)(T * C) * 4);
                                 float *y = malloc((size_t)(T * R) * 4);
-                                struct inf_mat m = {.f = w, .rows = R,
-                                                    .cols = C};
+                                struct inf_mat m = {
+                                    .f = w, .rows = R, .cols = C};
                                 struct inf_act a = {.f = x};
 
                                 for (int i = 0; i < R * C; i++) {
                                         rng = rng * 6364136223846793005ULL + 1;
-                                        w[i] = (float)((int)(rng >> 40) % 2001 - 1000) / 1000.0f;
+                                        w[i] = (float)((int)(rng >> 40) % 2001 -
+                                                       1000) /
+                                               1000.0f;
                                 }
                                 for (int i = 0; i < T * C; i++)
                                         x[i] = (float)(i % 17 - 8) / 8.0f;
-                                cr_assert_eq(inf__matmul(y, &a, &m, T, 0,
-                                                         2),
+                                cr_assert_eq(inf__matmul(y, &a, &m, T, 0, 2),
                                              (uint64_t)(R * C * T));
                                 for (int tt = 0; tt < T; tt++)
                                         for (int i = 0; i < R; i++) {
                                                 double want = 0;
 
                                                 for (int j = 0; j < C; j++)
-                                                        want += (double)w[i * C + j] * x[tt * C + j];
-                                                cr_assert_float_eq(y[tt * R + i], want, 1e-4, "R %d C %d T %d", R, C, T);
+                                                        want +=
+                                                            (double)
+                                                                w[i * C + j] *
+                                                            x[tt * C + j];
+                                                cr_assert_float_eq(
+                                                    y[tt * R + i], want, 1e-4,
+                                                    "R %d C %d T %d", R, C, T);
                                         }
                                 if (g) { /* int8: exact integer sums */
                                         int8_t *wq = malloc((size_t)(R * C));
                                         int8_t *xq = malloc((size_t)(T * C));
-                                        float *ws = malloc((size_t)(R * C / g) * 4);
-                                        float *xs = malloc((size_t)(T * C / g) * 4);
-                                        struct inf_mat mq = {.q = wq, .s = ws, .rows = R, .cols = C};
+                                        float *ws =
+                                            malloc((size_t)(R * C / g) * 4);
+                                        float *xs =
+                                            malloc((size_t)(T * C / g) * 4);
+                                        struct inf_mat mq = {.q = wq,
+                                                             .s = ws,
+                                                             .rows = R,
+                                                             .cols = C};
                                         struct inf_act aq = {.q = xq, .s = xs};
 
                                         inf__quantize(w, R * C, g, wq, ws);
@@ -261,9 +271,23 @@ Test(model, kernels_match_a_double_precision_reference)
                                                 for (int i = 0; i < R; i++) {
                                                         double want = 0;
 
-                                                        for (int j = 0; j < C; j++)
-                                                                want += (double)wq[i * C + j] * ws[(i * C + j) / g] * xq[tt * C + j] * xs[(tt * C + j) / g];
-                                                        cr_assert_float_eq(y[tt * R + i], want, 1e-4);
+                                                        for (int j = 0; j < C;
+                                                             j++)
+                                                                want +=
+                                                                    (double)wq
+                                                                        [i * C +
+                                                                         j] *
+                                                                    ws[(i * C +
+                                                                        j) /
+                                                                       g] *
+                                                                    xq[tt * C +
+                                                                       j] *
+                                                                    xs[(tt * C +
+                                                                        j) /
+                                                                       g];
+                                                        cr_assert_float_eq(
+                                                            y[tt * R + i], want,
+                                                            1e-4);
                                                 }
                                         free(wq);
                                         free(xq);
@@ -286,16 +310,15 @@ Test(model, tokenizer_round_trips_and_merges)
         char back[256];
         size_t len, at = 0;
 
-        cr_assert_eq(inf_tokenizer_open(path_in(d, "tokenizer.bin"), 300, &t,
-                                        &err),
-                     TL_OK, "%s", err.msg);
-        cr_assert_eq(inf_tokenizer_encode(t, text, true, ids, &n, &err),
-                     TL_OK);
+        cr_assert_eq(
+            inf_tokenizer_open(path_in(d, "tokenizer.bin"), 300, &t, &err),
+            TL_OK, "%s", err.msg);
+        cr_assert_eq(inf_tokenizer_encode(t, text, true, ids, &n, &err), TL_OK);
         cr_assert_eq(ids[0], INF_TOKEN_BOS);
         cr_assert_lt(n, (int)strlen(text), "merges shorten the sequence");
         for (int i = 1; i < n; i++) {
-                const char *p = inf_tokenizer_piece(t, ids[i - 1], ids[i],
-                                                    &len);
+                const char *p =
+                    inf_tokenizer_piece(t, ids[i - 1], ids[i], &len);
                 memcpy(back + at, p, len);
                 at += len;
         }
@@ -304,39 +327,40 @@ Test(model, tokenizer_round_trips_and_merges)
         inf_tokenizer_free(t);
 
         /* a tokenizer shorter than the model's vocabulary */
-        cr_assert_eq(inf_tokenizer_open(path_in(d, "tokenizer.bin"), 301, &t,
-                                        &err),
-                     TL_EINVAL);
+        cr_assert_eq(
+            inf_tokenizer_open(path_in(d, "tokenizer.bin"), 301, &t, &err),
+            TL_EINVAL);
         cr_assert_not_null(strstr(err.msg, "piece 300"), "%s", err.msg);
-        cr_assert_eq(inf_tokenizer_write_bytes(path_in(d, "t.bin"), 100,
-                                               &err),
+        cr_assert_eq(inf_tokenizer_write_bytes(path_in(d, "t.bin"), 100, &err),
                      TL_EINVAL);
         {
                 int32_t bad[3] = {0, 0, 0};
 
                 write_file(path_in(d, "t.bin"), bad, sizeof bad);
-                cr_assert_eq(inf_tokenizer_open(path_in(d, "t.bin"), 3, &t,
-                                                &err),
-                             TL_EINVAL);
+                cr_assert_eq(
+                    inf_tokenizer_open(path_in(d, "t.bin"), 3, &t, &err),
+                    TL_EINVAL);
                 cr_assert_not_null(strstr(err.msg, "max_token_length 0"));
                 bad[0] = 4;
                 bad[2] = 9; /* piece 0 longer than the maximum */
                 write_file(path_in(d, "t.bin"), bad, sizeof bad);
-                cr_assert_eq(inf_tokenizer_open(path_in(d, "t.bin"), 3, &t,
-                                                &err),
-                             TL_EINVAL);
+                cr_assert_eq(
+                    inf_tokenizer_open(path_in(d, "t.bin"), 3, &t, &err),
+                    TL_EINVAL);
                 cr_assert_not_null(strstr(err.msg, "piece 0: length 9"));
         }
 }
 
 Test(model, request_events_validate_as_the_meter_would)
 {
-        struct inf_usage u = {.input_tokens = 12, .output_tokens = 40,
-                              .passes = 10, .iterations = 10,
+        struct inf_usage u = {.input_tokens = 12,
+                              .output_tokens = 40,
+                              .passes = 10,
+                              .iterations = 10,
                               .macs = 123456789012ULL};
-        struct inf_request r = {"req-1", "cust_0042", "cloud/test", "m15",
-                                SCH_DEPLOY_CLOUD, INF_DECODE_DIFFUSION,
-                                1793000000000000LL};
+        struct inf_request r = {
+            "req-1",          "cust_0042",          "cloud/test",      "m15",
+            SCH_DEPLOY_CLOUD, INF_DECODE_DIFFUSION, 1793000000000000LL};
         struct inf_events evs;
         struct tl_error err;
         struct sch_decoder *dec;
@@ -356,9 +380,9 @@ Test(model, request_events_validate_as_the_meter_would)
 
                 tl_buf_init(&b, 0);
                 cr_assert_eq(sch_encode_cbor(&evs.ev[i], &b, &err), TL_OK);
-                cr_assert_eq(sch_cbor_reader_open(&rd, b.data, b.len, false,
-                                                  &err),
-                             TL_OK);
+                cr_assert_eq(
+                    sch_cbor_reader_open(&rd, b.data, b.len, false, &err),
+                    TL_OK);
                 cr_assert_eq(sch_cbor_reader_next(&rd, dec, &ev, &raw, &err),
                              TL_OK, "%s", err.msg);
                 cr_assert(sch_event_equal(&ev, &evs.ev[i]));
@@ -393,8 +417,8 @@ static void expect_exit(const char *const *args, int code, const char *needle)
 {
         struct tk_proc_result r = tally(args);
 
-        cr_assert_eq(r.exit_code, code, "%s: exit %d\n%s", args[1],
-                     r.exit_code, r.err);
+        cr_assert_eq(r.exit_code, code, "%s: exit %d\n%s", args[1], r.exit_code,
+                     r.err);
         cr_assert_not_null(strstr(r.err, needle), "stderr lacks '%s': %s",
                            needle, r.err);
         tk_proc_result_release(&r);
@@ -408,38 +432,37 @@ Test(model, cli_init_run_and_errors)
         snprintf(d, sizeof d, "/tmp/tally-infc-XXXXXX");
         cr_assert_not_null(mkdtemp(d));
         r = tally((const char *[]){"infer", "--init-model", d, "--dim", "32",
-                                   "--layers", "1", "--heads", "2",
-                                   "--vocab", "280", "--seq-len", "24",
-                                   NULL});
+                                   "--layers", "1", "--heads", "2", "--vocab",
+                                   "280", "--seq-len", "24", NULL});
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
         tk_proc_result_release(&r);
         r = tally((const char *[]){"infer", "--model", d, "--prompt", "hi",
-                                   "--tokens", "6", "--decoding",
-                                   "diffusion", "--k", "4", "--format",
-                                   "json", "--q8", NULL});
+                                   "--tokens", "6", "--decoding", "diffusion",
+                                   "--k", "4", "--format", "json", "--q8",
+                                   NULL});
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
         cr_assert_not_null(strstr(r.out, "\"output_tokens\":6"), "%s", r.out);
         cr_assert_not_null(strstr(r.out, "\"iterations\":2"), "%s", r.out);
         cr_assert_not_null(strstr(r.out, "\"unmasked_per_step\":[4,2]"));
         tk_proc_result_release(&r);
 
-        expect_exit((const char *[]){"infer", "--model", d, "--tokens", "0",
-                                     NULL},
-                    2, "--tokens");
-        expect_exit((const char *[]){"infer", "--model", "/nonexistent/m",
-                                     NULL},
-                    2, "/nonexistent/m");
+        expect_exit(
+            (const char *[]){"infer", "--model", d, "--tokens", "0", NULL}, 2,
+            "--tokens");
+        expect_exit(
+            (const char *[]){"infer", "--model", "/nonexistent/m", NULL}, 2,
+            "/nonexistent/m");
         expect_exit((const char *[]){"infer", "--decoding", "beam", NULL}, 2,
                     "expected autoregressive or diffusion");
         expect_exit((const char *[]){"infer", "--threshold", "0.5", NULL}, 2,
                     "--threshold is for");
         expect_exit((const char *[]){"infer", "--offline", NULL}, 2,
                     "--offline needs --spool");
-        expect_exit((const char *[]){"infer", "--model", d, "--tokens", "30",
-                                     NULL},
-                    2, "exceed the model's seq_len 24");
-        expect_exit((const char *[]){"infer", "--init-model", d, "--dim",
-                                     "30", "--heads", "4", NULL},
+        expect_exit(
+            (const char *[]){"infer", "--model", d, "--tokens", "30", NULL}, 2,
+            "exceed the model's seq_len 24");
+        expect_exit((const char *[]){"infer", "--init-model", d, "--dim", "30",
+                                     "--heads", "4", NULL},
                     2, "dim 30 is not a multiple of n_heads 4");
         /* events the meter would refuse are refused before any work */
         expect_exit((const char *[]){"infer", "--model", d, "--tokens", "2",
@@ -447,8 +470,7 @@ Test(model, cli_init_run_and_errors)
                                      "1999-12-31T00:00:00Z", NULL},
                     2, "before 2000-01-01");
         expect_exit((const char *[]){"infer", "--model", d, "--tokens", "2",
-                                     "--customer", "c", "--time", "soon",
-                                     NULL},
+                                     "--customer", "c", "--time", "soon", NULL},
                     2, "--time");
         expect_exit((const char *[]){"infer", "--model", d, "--tokens", "2",
                                      "--customer", "", NULL},
@@ -468,32 +490,29 @@ Test(model, cli_offline_requests_land_in_the_spool)
         cr_assert_not_null(mkdtemp(d));
         snprintf(spool, sizeof spool, "%s/dev.cbor", d);
         r = tally((const char *[]){"infer", "--init-model", d, "--dim", "32",
-                                   "--layers", "1", "--heads", "2",
-                                   "--vocab", "280", "--seq-len", "24",
-                                   "--quiet", NULL});
+                                   "--layers", "1", "--heads", "2", "--vocab",
+                                   "280", "--seq-len", "24", "--quiet", NULL});
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
         tk_proc_result_release(&r);
-        r = tally((const char *[]){"infer", "--model", d, "--tokens", "3",
-                                   "--customer", "cust_1", "--offline",
-                                   "--spool", spool, "--device", "dev1",
-                                   "--time", "2026-10-14T10:00:00Z",
-                                   "--request-id", "r1", NULL});
+        r = tally((const char *[]){
+            "infer", "--model", d, "--tokens", "3", "--customer", "cust_1",
+            "--offline", "--spool", spool, "--device", "dev1", "--time",
+            "2026-10-14T10:00:00Z", "--request-id", "r1", NULL});
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
         cr_assert_not_null(strstr(r.err, "spooled 3 events (1 seat)"), "%s",
                            r.err);
         tk_proc_result_release(&r);
-        r = tally((const char *[]){"infer", "--model", d, "--tokens", "4",
-                                   "--decoding", "diffusion", "--customer",
-                                   "cust_1", "--offline", "--spool", spool,
-                                   "--device", "dev1", "--time",
-                                   "2026-10-15T08:00:00Z", NULL});
+        r = tally((const char *[]){
+            "infer", "--model", d, "--tokens", "4", "--decoding", "diffusion",
+            "--customer", "cust_1", "--offline", "--spool", spool, "--device",
+            "dev1", "--time", "2026-10-15T08:00:00Z", NULL});
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
         cr_assert_not_null(strstr(r.err, "spooled 4 events (1 seat)"), "%s",
                            r.err);
         tk_proc_result_release(&r);
-        r = tally((const char *[]){"infer", "--customer", "cust_1",
-                                   "--offline", "--spool", spool, "--device",
-                                   "dev1", "--deactivate", NULL});
+        r = tally((const char *[]){"infer", "--customer", "cust_1", "--offline",
+                                   "--spool", spool, "--device", "dev1",
+                                   "--deactivate", NULL});
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
         tk_proc_result_release(&r);
         cr_assert_eq(inf_spool_open(spool, &sp, &err), TL_OK, "%s", err.msg);
@@ -501,9 +520,8 @@ Test(model, cli_offline_requests_land_in_the_spool)
         inf_spool_free(sp);
         /* an unusable spool path is an error, not a crash */
         expect_exit((const char *[]){"infer", "--model", d, "--tokens", "2",
-                                     "--customer", "c", "--offline",
-                                     "--spool", "/nonexistent/dir/s.cbor",
-                                     NULL},
+                                     "--customer", "c", "--offline", "--spool",
+                                     "/nonexistent/dir/s.cbor", NULL},
                     1, "/nonexistent/dir/s.cbor");
 }
 

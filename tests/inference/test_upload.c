@@ -552,8 +552,7 @@ Test(upload, an_emitter_that_cannot_spool_keeps_the_events_and_says_so,
         cr_assert_eq(tk_broker_control(&broker, "down -1"), 0);
         for (int j = 0; j < 10; j++)
                 evs[j] = token_event(j, "cust_a", ids[j], sizeof ids[j]);
-        cr_assert_eq(inf_emitter_send(em, evs, 10, &err), TL_OK, "%s",
-                     err.msg);
+        cr_assert_eq(inf_emitter_send(em, evs, 10, &err), TL_OK, "%s", err.msg);
         cr_assert_eq(inf_emitter_flush(em, &rep, &err), TL_EIO);
         cr_assert(strstr(err.msg, "10 events neither delivered nor spooled"),
                   "%s", err.msg);

@@ -45,13 +45,13 @@ static long long produce_all(const char *topic)
                 snprintf(key, sizeof key, "cust_%d", i % N_CUSTOMERS);
                 snprintf(val, sizeof val, "%s,%d", key, tokens);
                 total += tokens;
-                cr_assert_eq(rd_kafka_producev(
-                                     p, RD_KAFKA_V_TOPIC(topic),
-                                     RD_KAFKA_V_KEY(key, strlen(key)),
-                                     RD_KAFKA_V_VALUE(val, strlen(val)),
-                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                     RD_KAFKA_V_END),
-                             RD_KAFKA_RESP_ERR_NO_ERROR);
+                cr_assert_eq(
+                    rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
+                                      RD_KAFKA_V_KEY(key, strlen(key)),
+                                      RD_KAFKA_V_VALUE(val, strlen(val)),
+                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                      RD_KAFKA_V_END),
+                    RD_KAFKA_RESP_ERR_NO_ERROR);
                 rd_kafka_poll(p, 0);
         }
         cr_assert_eq(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -77,7 +77,7 @@ static void consume_into(PGconn *db, const char *topic)
         cr_assert(c, "%s", errstr);
         rd_kafka_poll_set_consumer(c);
         rd_kafka_topic_partition_list_t *t =
-                rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(t, topic, RD_KAFKA_PARTITION_UA);
         cr_assert_eq(rd_kafka_subscribe(c, t), 0);
         rd_kafka_topic_partition_list_destroy(t);
@@ -95,10 +95,9 @@ static void consume_into(PGconn *db, const char *topic)
                 if (!m)
                         continue;
                 if (!m->err) {
-                        int n = snprintf(line, sizeof line,
-                                         "%d\t%lld\t%.*s\n", m->partition,
-                                         (long long)m->offset, (int)m->len,
-                                         (const char *)m->payload);
+                        int n = snprintf(line, sizeof line, "%d\t%lld\t%.*s\n",
+                                         m->partition, (long long)m->offset,
+                                         (int)m->len, (const char *)m->payload);
                         char *comma = memchr(line, ',', (size_t)n);
                         cr_assert(comma);
                         *comma = '\t';

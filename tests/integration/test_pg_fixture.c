@@ -50,14 +50,14 @@ Test(pg_fixture, each_suite_gets_a_fresh_database)
         PQfinish(a);
         PGconn *b = tk_pg_fresh_db("pgfix_b");
         char *n = tk_scalar(b, "SELECT count(*) FROM pg_tables "
-                            "WHERE tablename = 'only_in_a'");
+                               "WHERE tablename = 'only_in_a'");
         cr_assert_str_eq(n, "0");
         free(n);
         PQfinish(b);
         /* Asking again for a name wipes what was there. */
         a = tk_pg_fresh_db("pgfix_a");
         n = tk_scalar(a, "SELECT count(*) FROM pg_tables "
-                      "WHERE tablename = 'only_in_a'");
+                         "WHERE tablename = 'only_in_a'");
         cr_assert_str_eq(n, "0");
         free(n);
         PQfinish(a);

@@ -50,16 +50,16 @@ static void load_worked(struct mk_case *c, const char *customers)
         char file[600];
 
         snprintf(file, sizeof file, "%s/customers.yaml", worked);
-        mk_sh("kcat -P -b '%s' -t '%s' -l '%s/events.jsonl'", c->broker.bootstrap,
-           c->name, worked);
+        mk_sh("kcat -P -b '%s' -t '%s' -l '%s/events.jsonl'",
+              c->broker.bootstrap, c->name, worked);
         mk_meter_drain(c);
         tally(&r, "customers", "import", customers ? customers : file, NULL);
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
         tk_proc_result_release(&r);
 }
 
-static void close_period(const char *period, const char *as_of,
-                         const char *out, int want_exit)
+static void close_period(const char *period, const char *as_of, const char *out,
+                         int want_exit)
 {
         struct tk_proc_result r;
 
@@ -92,7 +92,7 @@ static void subset(const json_t *want, const json_t *got, const char *path)
                 }
         } else if (json_is_array(want)) {
                 cr_assert(json_is_array(got) &&
-                                  json_array_size(got) == json_array_size(want),
+                              json_array_size(got) == json_array_size(want),
                           "%s: array length", path);
                 for (size_t i = 0; i < json_array_size(want); i++) {
                         snprintf(sub, sizeof sub, "%s[%zu]", path, i);
@@ -159,13 +159,15 @@ Test(close, worked_example_through_broker_meter_and_database, .timeout = 240)
         }
         for (size_t i = 0; i < json_array_size(exp); i++) {
                 json_t *e = json_array_get(exp, i);
-                const char *id = json_string_value(json_object_get(e, "customer"));
+                const char *id =
+                    json_string_value(json_object_get(e, "customer"));
                 json_t *got = stored(c.db, id, "2026-10");
                 json_t *off = json_array_get(offline, i);
 
                 subset(e, got, id);
-                cr_assert_str_eq(json_string_value(json_object_get(got, "status")),
-                                 "finalized");
+                cr_assert_str_eq(
+                    json_string_value(json_object_get(got, "status")),
+                    "finalized");
                 subset(json_object_get(off, "lines"),
                        json_object_get(got, "lines"), "lines vs tally rate");
                 subset(json_object_get(off, "total"),
@@ -175,8 +177,9 @@ Test(close, worked_example_through_broker_meter_and_database, .timeout = 240)
         json_decref(exp);
         json_decref(offline);
         /* Files: JSON, PDF per invoice, one CSV with every line. */
-        mk_sh("test -s '%s/INV-2026-000001.json' && test -s '%s/INV-2026-000002.pdf'",
-           out, out);
+        mk_sh("test -s '%s/INV-2026-000001.json' && test -s "
+              "'%s/INV-2026-000002.pdf'",
+              out, out);
         mk_sh("head -c 5 '%s/INV-2026-000001.pdf' | grep -q '%%PDF-'", out);
         mk_sh("test $(wc -l < '%s/invoices-2026-10.csv') -eq 17", out);
         /* The catalog version is stored and referenced. */
@@ -189,9 +192,9 @@ Test(close, worked_example_through_broker_meter_and_database, .timeout = 240)
         tally(&r, "invoice", "--period", "2026-10", "--report", NULL);
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
         cr_assert(strstr(r.out, "pro-lower-output") &&
-                          strstr(r.out, "output-price-q4/control") &&
-                          strstr(r.out, "output-price-q4/lower") &&
-                          strstr(r.out, "100.00") && strstr(r.out, "54.84"),
+                      strstr(r.out, "output-price-q4/control") &&
+                      strstr(r.out, "output-price-q4/lower") &&
+                      strstr(r.out, "100.00") && strstr(r.out, "54.84"),
                   "%s", r.out);
         tk_proc_result_release(&r);
         mk_case_stop(&c);
@@ -201,19 +204,19 @@ Test(close, worked_example_through_broker_meter_and_database, .timeout = 240)
 static char *digest(PGconn *db)
 {
         return tk_scalar(
-                db, "SELECT md5(concat_ws('|',"
-                    " (SELECT string_agg(concat_ws(',', invoice_id, customer_id,"
-                    "  status, number, total, body::text, usage_events),"
-                    "  ';' ORDER BY invoice_id) FROM invoices),"
-                    " (SELECT string_agg(concat_ws(',', entry_id, amount,"
-                    "  reason, invoice_id), ';' ORDER BY entry_id)"
-                    "  FROM credit_ledger),"
-                    " (SELECT string_agg(concat_ws(',', issuer, year, last_seq),"
-                    "  ';' ORDER BY issuer, year) FROM invoice_numbers),"
-                    " (SELECT string_agg(concat_ws(',', customer_id, plan,"
-                    "  updated_at), ';' ORDER BY customer_id) FROM customers),"
-                    " (SELECT count(*) FROM catalog_versions),"
-                    " (SELECT count(*) FROM invoice_adjustments)))");
+            db, "SELECT md5(concat_ws('|',"
+                " (SELECT string_agg(concat_ws(',', invoice_id, customer_id,"
+                "  status, number, total, body::text, usage_events),"
+                "  ';' ORDER BY invoice_id) FROM invoices),"
+                " (SELECT string_agg(concat_ws(',', entry_id, amount,"
+                "  reason, invoice_id), ';' ORDER BY entry_id)"
+                "  FROM credit_ledger),"
+                " (SELECT string_agg(concat_ws(',', issuer, year, last_seq),"
+                "  ';' ORDER BY issuer, year) FROM invoice_numbers),"
+                " (SELECT string_agg(concat_ws(',', customer_id, plan,"
+                "  updated_at), ';' ORDER BY customer_id) FROM customers),"
+                " (SELECT count(*) FROM catalog_versions),"
+                " (SELECT count(*) FROM invoice_adjustments)))");
 }
 
 Test(close, lifecycle_rerun_immutability_and_simulate, .timeout = 240)
@@ -257,9 +260,10 @@ Test(close, lifecycle_rerun_immutability_and_simulate, .timeout = 240)
         }
         /* Simulate other prices: before/after, nothing written. */
         snprintf(other, sizeof other, "%s/other.yaml", c.dir);
-        mk_sh("sed 's/unit: 1000000, model: per_unit, price: 0.15/unit: 1000000, "
-           "model: per_unit, price: 0.30/' '%s' > '%s' && ! cmp -s '%s' '%s'",
-           catalog, other, catalog, other);
+        mk_sh(
+            "sed 's/unit: 1000000, model: per_unit, price: 0.15/unit: 1000000, "
+            "model: per_unit, price: 0.30/' '%s' > '%s' && ! cmp -s '%s' '%s'",
+            catalog, other, catalog, other);
         unsetenv("TALLY_RULES");
         tally(&r, "rules", "simulate", "--rules", other, "--period", "2026-10",
               NULL);
@@ -272,8 +276,8 @@ Test(close, lifecycle_rerun_immutability_and_simulate, .timeout = 240)
         unsetenv("TALLY_RULES");
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
         cr_assert(strstr(r.out, "cust_A") && strstr(r.out, "54.84") &&
-                          strstr(r.out, "68.17") && strstr(r.out, "13.33") &&
-                          strstr(r.out, "output-price-q4/lower"),
+                      strstr(r.out, "68.17") && strstr(r.out, "13.33") &&
+                      strstr(r.out, "output-price-q4/lower"),
                   "%s", r.out);
         tk_proc_result_release(&r);
         after = digest(c.db);
@@ -282,12 +286,13 @@ Test(close, lifecycle_rerun_immutability_and_simulate, .timeout = 240)
         /* A broken customers file: file:line:col, nothing imported. */
         snprintf(bad, sizeof bad, "%s/bad.yaml", c.dir);
         mk_sh("printf 'customers:\\n  - id: cust_A\\n    name: Changed\\n    "
-           "plan: pro\\n    start: 2026-10-15\\n  - id: cust_B\\n    "
-           "plan: pro\\n    start: 2026-13-01\\n' > '%s'",
-           bad);
+              "plan: pro\\n    start: 2026-10-15\\n  - id: cust_B\\n    "
+              "plan: pro\\n    start: 2026-13-01\\n' > '%s'",
+              bad);
         tally(&r, "customers", "import", bad, NULL);
         cr_assert_eq(r.exit_code, 2);
-        cr_assert(strstr(r.err, "bad.yaml:") && strstr(r.err, "nothing imported"),
+        cr_assert(strstr(r.err, "bad.yaml:") &&
+                      strstr(r.err, "nothing imported"),
                   "%s", r.err);
         tk_proc_result_release(&r);
         after = digest(c.db);
@@ -319,9 +324,10 @@ Test(close, late_events_adjust_the_next_invoice_once_and_credit_carries,
         mk_case_start(&c, "close_late", 1, 1);
         /* cust_0042 prepaid 150: 100 used in October, 50 left for later. */
         snprintf(cust, sizeof cust, "%s/customers.yaml", c.dir);
-        mk_sh("sed 's/    start: 2026-09-01/    start: 2026-09-01\\n    credits: "
-           "150.00/' '%s/customers.yaml' > '%s'",
-           worked, cust);
+        mk_sh(
+            "sed 's/    start: 2026-09-01/    start: 2026-09-01\\n    credits: "
+            "150.00/' '%s/customers.yaml' > '%s'",
+            worked, cust);
         load_worked(&c, cust);
         close_period("2026-10", "2026-11-04", NULL, 0);
         cr_assert_eq(count(c.db, "SELECT sum(amount) FROM credit_ledger WHERE "
@@ -330,13 +336,14 @@ Test(close, late_events_adjust_the_next_invoice_once_and_credit_carries,
         /* A late October event for cust_A: +10M cloud output tokens. */
         snprintf(late, sizeof late, "%s/late.jsonl", c.dir);
         mk_sh("printf '%%s\\n' '{\"specversion\":\"1.0\",\"id\":\"late-1\","
-           "\"source\":\"api-eu\",\"type\":\"inference.tokens\","
-           "\"subject\":\"cust_A\",\"time\":\"2026-10-30T10:00:00Z\","
-           "\"data\":{\"model\":\"m\",\"deployment\":\"cloud\","
-           "\"decoding\":\"autoregressive\",\"input_tokens\":0,"
-           "\"output_tokens\":10000000}}' > '%s'",
-           late);
-        mk_sh("kcat -P -b '%s' -t '%s' -l '%s'", c.broker.bootstrap, c.name, late);
+              "\"source\":\"api-eu\",\"type\":\"inference.tokens\","
+              "\"subject\":\"cust_A\",\"time\":\"2026-10-30T10:00:00Z\","
+              "\"data\":{\"model\":\"m\",\"deployment\":\"cloud\","
+              "\"decoding\":\"autoregressive\",\"input_tokens\":0,"
+              "\"output_tokens\":10000000}}' > '%s'",
+              late);
+        mk_sh("kcat -P -b '%s' -t '%s' -l '%s'", c.broker.bootstrap, c.name,
+              late);
         mk_meter_drain(&c);
         close_period("2026-11", "2026-12-04", NULL, 0);
         /* 40M - 2M = 38M: 10M x 0.50 + 28M x 0.35 = 14.80 (was 11.30); the
@@ -351,10 +358,10 @@ Test(close, late_events_adjust_the_next_invoice_once_and_credit_carries,
                            "adjustment"))
                         continue;
                 adj++;
-                cr_assert_str_eq(json_string_value(json_object_get(l, "period")),
-                                 "2026-10");
-                cr_assert_str_eq(json_string_value(json_object_get(l, "amount")),
-                                 "1.83");
+                cr_assert_str_eq(
+                    json_string_value(json_object_get(l, "period")), "2026-10");
+                cr_assert_str_eq(
+                    json_string_value(json_object_get(l, "amount")), "1.83");
         }
         cr_assert_eq(adj, 1, "one adjustment line on November");
         json_decref(nov);
@@ -372,7 +379,7 @@ Test(close, late_events_adjust_the_next_invoice_once_and_credit_carries,
         lines = json_object_get(dec, "lines");
         for (size_t i = 0; i < json_array_size(lines); i++)
                 cr_assert_str_neq(json_string_value(json_object_get(
-                                          json_array_get(lines, i), "kind")),
+                                      json_array_get(lines, i), "kind")),
                                   "adjustment");
         json_decref(dec);
         cr_assert_eq(count(c.db, "SELECT count(*) FROM invoice_adjustments"),
@@ -416,7 +423,8 @@ static void check_numbers(PGconn *db, int n)
         cr_assert_eq(count(db, "SELECT count(*) FROM invoices WHERE "
                                "status = 'finalized'"),
                      n);
-        cr_assert_eq(count(db, "SELECT count(DISTINCT number) FROM invoices"), n);
+        cr_assert_eq(count(db, "SELECT count(DISTINCT number) FROM invoices"),
+                     n);
         cr_assert_eq(count(db, "SELECT max(substr(number, 10)::int) FROM "
                                "invoices"),
                      n);
@@ -430,8 +438,8 @@ static pid_t spawn_close(const char *batch)
         cr_assert_neq(pid, -1);
         if (pid == 0) {
                 execl(tk_tally_bin(), "tally", "invoice", "--period", "2026-10",
-                      "--rules", catalog, "--finalize", "--as-of",
-                      "2026-11-05", "--batch", batch, "--quiet", (char *)NULL);
+                      "--rules", catalog, "--finalize", "--as-of", "2026-11-05",
+                      "--batch", batch, "--quiet", (char *)NULL);
                 _exit(127);
         }
         return pid;
@@ -471,7 +479,7 @@ Test(close, killed_run_and_two_workers_keep_numbers_gap_free, .timeout = 300)
         cr_assert_lt(count(c.db, "SELECT count(*) FROM invoices"), n);
         cr_assert_eq(count(c.db, "SELECT count(*) FROM invoices"),
                      count(c.db, "SELECT coalesce(max(last_seq), 0) FROM "
-                                  "invoice_numbers"),
+                                 "invoice_numbers"),
                      "a killed run leaves whole batches");
         a = spawn_close("10");
         cr_assert_eq(mk_wait(a, 120000), 0);
@@ -538,8 +546,7 @@ Test(close, jobs_draft_each_customer_once_and_number_in_id_order,
 }
 
 /* A job whose connection is refused costs time, not the close. */
-Test(close, a_job_that_cannot_connect_leaves_the_others_going,
-     .timeout = 120)
+Test(close, a_job_that_cannot_connect_leaves_the_others_going, .timeout = 120)
 {
         struct tk_proc_result r;
         struct mk_case c;
@@ -567,14 +574,12 @@ Test(close, a_job_that_cannot_connect_leaves_the_others_going,
         free(user);
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
         cr_assert(strstr(r.err, "a close job cannot connect: ") &&
-                          strstr(r.err, "too many connections") &&
-                          strstr(r.err, "going on with 1 job(s)"),
+                      strstr(r.err, "too many connections") &&
+                      strstr(r.err, "going on with 1 job(s)"),
                   "%s", r.err);
-        cr_assert(strstr(r.out, "40 customers rated: 40 drafted"), "%s",
-                  r.out);
+        cr_assert(strstr(r.out, "40 customers rated: 40 drafted"), "%s", r.out);
         tk_proc_result_release(&r);
-        snprintf(sql, sizeof sql, "DROP OWNED BY %s; DROP ROLE %s", role,
-                 role);
+        snprintf(sql, sizeof sql, "DROP OWNED BY %s; DROP ROLE %s", role, role);
         tk_exec(c.db, sql);
         mk_case_stop(&c);
 }
@@ -598,7 +603,7 @@ Test(close, bad_invocations_are_precise, .timeout = 120)
         tk_proc_result_release(&r);
         snprintf(cfg, sizeof cfg, "/tmp/tally-inv-cfg-%d.yaml", (int)getpid());
         mk_sh("printf 'invoicing:\\n  grace_days: 3\\n  colour: red\\n' > '%s'",
-           cfg);
+              cfg);
         tally(&r, "invoice", "--period", "2026-10", "--config", cfg, NULL);
         cr_assert_eq(r.exit_code, 2);
         cr_assert(strstr(r.err, ":3:3: invoicing.colour: unknown key"), "%s",

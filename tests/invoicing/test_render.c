@@ -249,8 +249,8 @@ static void check_rows_match(const char *file)
                 cr_assert_str_eq(row[C_CUSTOMER],
                                  str_or_empty(doc, "customer"));
                 cr_assert_str_eq(
-                        row[C_START],
-                        str_or_empty(json_object_get(doc, "period"), "start"));
+                    row[C_START],
+                    str_or_empty(json_object_get(doc, "period"), "start"));
                 cr_assert_str_eq(row[C_CURRENCY], "USD");
                 cr_assert_str_eq(row[C_KIND], kind);
                 cr_assert_str_eq(row[C_REF], ref, "line %zu", i + 1);
@@ -302,8 +302,8 @@ Test(csv, name_with_comma_quote_and_newline_is_quoted)
         json_object_set_new(line_of(doc, 2), "name", json_string(multi));
         text = csv_of(doc, 1);
         cr_assert(
-                strstr(text, ",platform,\"Platform fee, \"\"gold\"\" tier\","),
-                "%s", text);
+            strstr(text, ",platform,\"Platform fee, \"\"gold\"\" tier\","),
+            "%s", text);
         cr_assert(strstr(text, ",small,\"Seats\nsmall\",1.3226,"), "%s", text);
         parse_csv(text, &t);
         cr_assert_eq(t.rows, 9);
@@ -564,10 +564,10 @@ static long dark_pixels(cairo_surface_t *img, int x0, int y0, int x1, int y1)
 
                         memcpy(&px,
                                data + (size_t)y * (size_t)stride +
-                                       (size_t)x * 4,
+                                   (size_t)x * 4,
                                4);
                         if (((px >> 16) & 0xff) + ((px >> 8) & 0xff) +
-                                    (px & 0xff) <
+                                (px & 0xff) <
                             3 * 110)
                                 dark++;
                 }

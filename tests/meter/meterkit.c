@@ -115,9 +115,16 @@ void mk_loadgen(struct mk_case *c, const char *const *extra)
 pid_t mk_loadgen_spawn(struct mk_case *c, const char *const *extra)
 {
         /* The mock broker keeps 5 MiB per partition: compress. */
-        const char *fixed[] = {tk_tally_bin(), "loadgen", "--topic", c->name,
-                               "--truth", c->truth, "--quiet", "-X",
-                               "compression.type=lz4", NULL};
+        const char *fixed[] = {tk_tally_bin(),
+                               "loadgen",
+                               "--topic",
+                               c->name,
+                               "--truth",
+                               c->truth,
+                               "--quiet",
+                               "-X",
+                               "compression.type=lz4",
+                               NULL};
         const char *argv[64];
         char log[300];
 
@@ -137,10 +144,19 @@ pid_t mk_meter_spawn(struct mk_case *c, const char *const *extra)
 {
         static int count;
         /* The mock cluster waits out a dead member's whole session. */
-        const char *fixed[] = {tk_tally_bin(), "meter", "--topic", c->name,
-                               "--group", c->name, "--batch-ms", "200", "-X",
-                               "session.timeout.ms=4000", "-X",
-                               "heartbeat.interval.ms=500", NULL};
+        const char *fixed[] = {tk_tally_bin(),
+                               "meter",
+                               "--topic",
+                               c->name,
+                               "--group",
+                               c->name,
+                               "--batch-ms",
+                               "200",
+                               "-X",
+                               "session.timeout.ms=4000",
+                               "-X",
+                               "heartbeat.interval.ms=500",
+                               NULL};
         const char *argv[64];
 
         join_argv(argv, fixed, extra);
@@ -171,7 +187,8 @@ void mk_finish_live(struct mk_case *c, pid_t loadgen, pid_t meter)
         mk_check_truth(c);
 }
 
-/* ---- the truth ------------------------------------------------------------ */
+/* ---- the truth ------------------------------------------------------------
+ */
 
 struct truth {
         long long produced, stored, duplicates, dead;
@@ -319,9 +336,9 @@ static long long check_against_replay(struct mk_case *c, const struct truth *t)
                                    " sum(dead_lettered) FROM ingest_counts"
                                    " WHERE consumer_group = %s";
         char group[96], log[300], want[128];
-        const char *argv[] = {tk_tally_bin(), "meter", "--topic", c->name,
-                              "--group", group, "--batch-ms", "200",
-                              "--exit-idle-ms", "5000", NULL};
+        const char *argv[] = {tk_tally_bin(),   "meter", "--topic",    c->name,
+                              "--group",        group,   "--batch-ms", "200",
+                              "--exit-idle-ms", "5000",  NULL};
         char *mine, *again;
         long long consumed = 0, stored = 0, dead = 0;
 
@@ -331,11 +348,12 @@ static long long check_against_replay(struct mk_case *c, const struct truth *t)
                      "the replaying meter failed (see %s)", log);
         mine = group_tsv(c, sums, c->name);
         again = group_tsv(c, sums, group);
-        cr_assert_eq(sscanf(mine, "%lld\t%lld\t%lld", &consumed, &stored,
-                            &dead),
-                     3, "%s", mine);
-        cr_expect_gt(consumed, t->produced, "counts differ without extra"
-                                             " messages in the topic");
+        cr_assert_eq(
+            sscanf(mine, "%lld\t%lld\t%lld", &consumed, &stored, &dead), 3,
+            "%s", mine);
+        cr_expect_gt(consumed, t->produced,
+                     "counts differ without extra"
+                     " messages in the topic");
         cr_expect_eq(stored, t->stored, "stored events");
         cr_expect_geq(dead, t->dead, "dead-lettered units");
         /* The replay stores nothing: it finds every key already there. */
@@ -357,47 +375,50 @@ void mk_check_truth(struct mk_case *c)
 
         read_truth(c->truth, &t);
         want_dead = t.dead;
-        events = query_tsv(
-                c->db, "SELECT customer_id, " TYPE_NAME ", count(*),"
-                       " coalesce(sum(input_tokens), 0),"
-                       " coalesce(sum(output_tokens), 0),"
-                       " coalesce(sum(cached_input_tokens), 0),"
-                       " coalesce(sum(iterations), 0),"
-                       " coalesce(sum(tokens), 0), coalesce(sum(mac), 0)"
-                       " FROM events GROUP BY 1, 2 ORDER BY 1, 2");
+        events =
+            query_tsv(c->db, "SELECT customer_id, " TYPE_NAME ", count(*),"
+                             " coalesce(sum(input_tokens), 0),"
+                             " coalesce(sum(output_tokens), 0),"
+                             " coalesce(sum(cached_input_tokens), 0),"
+                             " coalesce(sum(iterations), 0),"
+                             " coalesce(sum(tokens), 0), coalesce(sum(mac), 0)"
+                             " FROM events GROUP BY 1, 2 ORDER BY 1, 2");
         cr_expect_str_eq(events, t.rows,
                          "stored events differ from the ground truth");
         /* Rollups hold the same sums (seats are read from events). */
-        rollups = query_tsv(
-                c->db, "SELECT customer_id, " TYPE_NAME ", sum(event_count),"
-                       " sum(input_tokens), sum(output_tokens),"
-                       " sum(cached_input_tokens), sum(iterations),"
-                       " sum(tokens), sum(mac) FROM usage_rollups"
-                       " GROUP BY 1, 2 ORDER BY 1, 2");
+        rollups = query_tsv(c->db, "SELECT customer_id, " TYPE_NAME
+                                   ", sum(event_count),"
+                                   " sum(input_tokens), sum(output_tokens),"
+                                   " sum(cached_input_tokens), sum(iterations),"
+                                   " sum(tokens), sum(mac) FROM usage_rollups"
+                                   " GROUP BY 1, 2 ORDER BY 1, 2");
         free(events);
-        events = query_tsv(
-                c->db, "SELECT customer_id, " TYPE_NAME ", count(*),"
-                       " coalesce(sum(input_tokens), 0),"
-                       " coalesce(sum(output_tokens), 0),"
-                       " coalesce(sum(cached_input_tokens), 0),"
-                       " coalesce(sum(iterations), 0),"
-                       " coalesce(sum(tokens), 0), coalesce(sum(mac), 0)"
-                       " FROM events WHERE type <> 4"
-                       " GROUP BY 1, 2 ORDER BY 1, 2");
+        events =
+            query_tsv(c->db, "SELECT customer_id, " TYPE_NAME ", count(*),"
+                             " coalesce(sum(input_tokens), 0),"
+                             " coalesce(sum(output_tokens), 0),"
+                             " coalesce(sum(cached_input_tokens), 0),"
+                             " coalesce(sum(iterations), 0),"
+                             " coalesce(sum(tokens), 0), coalesce(sum(mac), 0)"
+                             " FROM events WHERE type <> 4"
+                             " GROUP BY 1, 2 ORDER BY 1, 2");
         cr_expect_str_eq(rollups, events, "rollups differ from the events");
-        counts = group_tsv(c, "SELECT sum(consumed), sum(stored),"
-                              " sum(duplicates), sum(dead_lettered)"
-                              " FROM ingest_counts WHERE consumer_group = %s",
+        counts = group_tsv(c,
+                           "SELECT sum(consumed), sum(stored),"
+                           " sum(duplicates), sum(dead_lettered)"
+                           " FROM ingest_counts WHERE consumer_group = %s",
                            c->name);
         snprintf(want, sizeof want, "%lld\t%lld\t%lld\t%lld\n", t.produced,
                  t.stored, t.duplicates, t.dead);
         if (strcmp(counts, want)) {
-                char *held = group_tsv(c, "SELECT sum(next_offset) FROM"
-                                          " consumer_offsets WHERE"
-                                          " consumer_group = %s",
+                char *held = group_tsv(c,
+                                       "SELECT sum(next_offset) FROM"
+                                       " consumer_offsets WHERE"
+                                       " consumer_group = %s",
                                        c->name);
                 long long sent = loadgen_messages(c);
-                fprintf(stderr, "%s: the meter counted %.*s (consumed,"
+                fprintf(stderr,
+                        "%s: the meter counted %.*s (consumed,"
                         " stored, duplicates, dead letters); loadgen sent"
                         " %lld messages, the topic holds %s",
                         c->name, (int)strcspn(counts, "\n"), counts, sent,
@@ -412,8 +433,9 @@ void mk_check_truth(struct mk_case *c)
                                          counts, want);
                 free(held);
         }
-        dead = group_tsv(c, "SELECT coalesce(sum(batch_count), 0) FROM"
-                            " dead_letters WHERE consumer_group = %s",
+        dead = group_tsv(c,
+                         "SELECT coalesce(sum(batch_count), 0) FROM"
+                         " dead_letters WHERE consumer_group = %s",
                          c->name);
         snprintf(want, sizeof want, "%lld\n", want_dead);
         cr_expect_str_eq(dead, want, "dead-letter rows: %s, want %s", dead,
@@ -431,7 +453,8 @@ void mk_check_truth(struct mk_case *c)
         free(dead);
 }
 
-/* ---- HTTP ------------------------------------------------------------------- */
+/* ---- HTTP -------------------------------------------------------------------
+ */
 
 int mk_free_port(void)
 {
@@ -462,8 +485,8 @@ int mk_http_get(int port, const char *path, char *body, size_t size)
                 close(fd);
                 return -1;
         }
-        snprintf(req, sizeof req,
-                 "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+        snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n",
+                 path);
         if (write(fd, req, strlen(req)) < 0) {
                 close(fd);
                 return -1;

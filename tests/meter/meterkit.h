@@ -11,9 +11,9 @@
 #include "testkit.h"
 
 struct mk_case {
-        char name[64];  /* database, topic and group */
+        char name[64]; /* database, topic and group */
         char truth[256];
-        char dir[128];  /* scratch directory */
+        char dir[128]; /* scratch directory */
         struct tk_broker broker;
         PGconn *db;
 };

@@ -22,8 +22,8 @@ static long long consumed(struct mk_case *c)
         PGresult *r = PQexec(c->db, "SELECT coalesce(sum(consumed), 0)"
                                     " FROM ingest_counts");
         long long v = PQresultStatus(r) == PGRES_TUPLES_OK
-                              ? atoll(PQgetvalue(r, 0, 0))
-                              : 0;
+                          ? atoll(PQgetvalue(r, 0, 0))
+                          : 0;
 
         PQclear(r);
         return v;
@@ -32,10 +32,10 @@ static long long consumed(struct mk_case *c)
 Test(faults, kill_9_twenty_times_while_ingesting, .timeout = 500)
 {
         struct mk_case c;
-        const char *gen[] = {"--events", "120000", "--customers", "200",
-                             "--batch", "20", "--duplicates", "0.3",
-                             "--bad", "0.02", "--rate", "1200",
-                             "--seed", "21", NULL};
+        const char *gen[] = {
+            "--events", "120000",       "--customers", "200",   "--batch",
+            "20",       "--duplicates", "0.3",         "--bad", "0.02",
+            "--rate",   "1200",         "--seed",      "21",    NULL};
         const char *fast[] = {"--batch-ms", "50", NULL};
         unsigned seed = (unsigned)time(NULL);
         long long produced, stored, dups, dead;
@@ -65,8 +65,8 @@ Test(faults, kill_9_twenty_times_while_ingesting, .timeout = 500)
         mk_truth_totals(&c, &produced, &stored, &dups, &dead);
         {
                 long long n = consumed(&c);
-                fprintf(stderr, "before the final run: %lld of %lld units\n",
-                        n, produced);
+                fprintf(stderr, "before the final run: %lld of %lld units\n", n,
+                        produced);
                 cr_expect_gt(n, 0, "the killed meters stored nothing");
         }
         mk_meter_drain(&c);
@@ -77,10 +77,10 @@ Test(faults, kill_9_twenty_times_while_ingesting, .timeout = 500)
 Test(faults, two_meters_in_one_group_one_killed, .timeout = 300)
 {
         struct mk_case c;
-        const char *gen[] = {"--events", "60000", "--customers", "100",
-                             "--batch", "10", "--duplicates", "0.2",
-                             "--bad", "0.02", "--rate", "5000",
-                             "--seed", "22", NULL};
+        const char *gen[] = {
+            "--events", "60000",        "--customers", "100",   "--batch",
+            "10",       "--duplicates", "0.2",         "--bad", "0.02",
+            "--rate",   "5000",         "--seed",      "22",    NULL};
         const char *idle[] = {"--exit-idle-ms", "7000", NULL};
         pid_t gen_pid, a, b;
 
@@ -100,17 +100,16 @@ Test(faults, two_meters_in_one_group_one_killed, .timeout = 300)
 
 static void control(const char *cmd)
 {
-        cr_assert_eq(tk_broker_control_env(cmd), 0, "broker control '%s'",
-                     cmd);
+        cr_assert_eq(tk_broker_control_env(cmd), 0, "broker control '%s'", cmd);
 }
 
 Test(faults, broker_outage_and_injected_errors, .timeout = 300)
 {
         struct mk_case c;
-        const char *gen[] = {"--events", "60000", "--customers", "100",
-                             "--batch", "10", "--duplicates", "0.2",
-                             "--bad", "0.02", "--rate", "4000",
-                             "--seed", "23", NULL};
+        const char *gen[] = {
+            "--events", "60000",        "--customers", "100",   "--batch",
+            "10",       "--duplicates", "0.2",         "--bad", "0.02",
+            "--rate",   "4000",         "--seed",      "23",    NULL};
         pid_t gen_pid, m;
 
         mk_case_start(&c, "fault_broker", 3, 6);

@@ -18,10 +18,12 @@ TK_INTEGRATION_POST_ALL()
 Test(ingest, stores_exactly_the_ground_truth, .timeout = 240)
 {
         struct mk_case c;
-        const char *gen[] = {"--events", "20000", "--customers", "40",
-                             "--types", "tokens,iterations,matrix_ops,seat",
-                             "--batch", "25", "--duplicates", "0.3",
-                             "--bad", "0.05", "--seed", "11", NULL};
+        const char *gen[] = {
+            "--events", "20000",   "--customers",
+            "40",       "--types", "tokens,iterations,matrix_ops,seat",
+            "--batch",  "25",      "--duplicates",
+            "0.3",      "--bad",   "0.05",
+            "--seed",   "11",      NULL};
 
         mk_case_start(&c, "ingest_truth", 1, 4);
         mk_loadgen(&c, gen);
@@ -39,12 +41,12 @@ Test(ingest, stores_exactly_the_ground_truth, .timeout = 240)
 Test(ingest, a_stream_sent_twice_is_stored_once, .timeout = 240)
 {
         struct mk_case c;
-        const char *gen[] = {"--events", "3000", "--customers", "20",
-                             "--batch", "10", "--duplicates", "0.1",
-                             "--bad", "0.05", "--seed", "31",
+        const char *gen[] = {"--events", "3000", "--customers", "20", "--batch",
+                             "10", "--duplicates", "0.1", "--bad", "0.05",
+                             "--seed", "31",
                              /* a fixed range: the same events both times */
-                             "--time-from", "2026-10-01T00:00:00Z",
-                             "--time-to", "2026-10-20T00:00:00Z", NULL};
+                             "--time-from", "2026-10-01T00:00:00Z", "--time-to",
+                             "2026-10-20T00:00:00Z", NULL};
 
         mk_case_start(&c, "ingest_twice", 1, 2);
         mk_loadgen(&c, gen);
@@ -57,26 +59,27 @@ Test(ingest, a_stream_sent_twice_is_stored_once, .timeout = 240)
 Test(ingest, every_bad_input_is_dead_lettered_with_its_reason, .timeout = 240)
 {
         static const char *const reasons[] = {
-                "JSON: ",
-                "CBOR: ",
-                "id: required attribute missing",
-                "source: required attribute missing",
-                "subject: required attribute missing",
-                "type: required attribute missing",
-                "time: required attribute missing",
-                "data: required attribute missing",
-                "type: unknown event type",
-                "data.output_tokens: expected unsigned integer, got text",
-                "data.output_tokens: expected unsigned integer, got negative",
-                "is before 2000-01-01",
-                "ahead of the receiver's clock",
-                "conflicting duplicate: id '",
-                "over the limit",
+            "JSON: ",
+            "CBOR: ",
+            "id: required attribute missing",
+            "source: required attribute missing",
+            "subject: required attribute missing",
+            "type: required attribute missing",
+            "time: required attribute missing",
+            "data: required attribute missing",
+            "type: unknown event type",
+            "data.output_tokens: expected unsigned integer, got text",
+            "data.output_tokens: expected unsigned integer, got negative",
+            "is before 2000-01-01",
+            "ahead of the receiver's clock",
+            "conflicting duplicate: id '",
+            "over the limit",
         };
         struct mk_case c;
-        const char *gen[] = {"--events", "3000", "--customers", "5",
-                             "--batch", "10", "--bad", "0.4",
-                             "--batch-limit-case", "--seed", "12", NULL};
+        const char *gen[] = {"--events", "3000",    "--customers",
+                             "5",        "--batch", "10",
+                             "--bad",    "0.4",     "--batch-limit-case",
+                             "--seed",   "12",      NULL};
 
         mk_case_start(&c, "ingest_bad", 1, 2);
         mk_loadgen(&c, gen);
@@ -84,8 +87,8 @@ Test(ingest, every_bad_input_is_dead_lettered_with_its_reason, .timeout = 240)
         mk_check_truth(&c);
         for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
                 char sql[512];
-                char *lit = PQescapeLiteral(c.db, reasons[i],
-                                            strlen(reasons[i]));
+                char *lit =
+                    PQescapeLiteral(c.db, reasons[i], strlen(reasons[i]));
                 char *n;
                 snprintf(sql, sizeof sql,
                          "SELECT count(*) FROM dead_letters WHERE"
@@ -104,9 +107,9 @@ Test(ingest, every_bad_input_is_dead_lettered_with_its_reason, .timeout = 240)
 Test(ingest, serves_metrics_and_health_and_stops_cleanly, .timeout = 240)
 {
         struct mk_case c;
-        const char *gen[] = {"--events", "5000", "--customers", "10",
-                             "--duplicates", "0.2", "--bad", "0.1",
-                             "--seed", "13", NULL};
+        const char *gen[] = {"--events",     "5000", "--customers", "10",
+                             "--duplicates", "0.2",  "--bad",       "0.1",
+                             "--seed",       "13",   NULL};
         char addr[64], body[65536];
         const char *extra[] = {"--http", addr, NULL};
         int port = mk_free_port(), status = -1;
@@ -122,8 +125,8 @@ Test(ingest, serves_metrics_and_health_and_stops_cleanly, .timeout = 240)
                  produced);
         snprintf(want[1], sizeof want[1], "tally_meter_stored_total %lld\n",
                  stored);
-        snprintf(want[2], sizeof want[2],
-                 "tally_meter_duplicates_total %lld\n", dups);
+        snprintf(want[2], sizeof want[2], "tally_meter_duplicates_total %lld\n",
+                 dups);
         snprintf(want[3], sizeof want[3],
                  "tally_meter_dead_letters_total %lld\n", dead);
         meter = mk_meter_spawn(&c, extra);
@@ -141,8 +144,7 @@ Test(ingest, serves_metrics_and_health_and_stops_cleanly, .timeout = 240)
         cr_expect(strstr(body, "tally_meter_lag{topic=\"ingest_http\","
                                "partition=\"0\"} 0\n"),
                   "%s", body);
-        cr_expect(strstr(body, "tally_meter_batch_seconds_count "), "%s",
-                  body);
+        cr_expect(strstr(body, "tally_meter_batch_seconds_count "), "%s", body);
         cr_expect(strstr(body, "tally_meter_up{dependency=\"postgresql\"} 1"),
                   "%s", body);
         cr_expect_eq(mk_http_get(port, "/healthz", body, sizeof body), 200);
@@ -162,9 +164,13 @@ Test(ingest, bad_configuration_is_refused_with_its_place)
         const char *yaml = "kafka:\n  brokers: 127.0.0.1:1\n"
                            "  offset_reset: latest\n";
         const char *argv[] = {tk_tally_bin(), "meter", "--config", path, NULL};
-        const char *reserved[] = {tk_tally_bin(), "meter", "--brokers",
-                                  "127.0.0.1:1", "-X",
-                                  "enable.auto.commit=true", NULL};
+        const char *reserved[] = {tk_tally_bin(),
+                                  "meter",
+                                  "--brokers",
+                                  "127.0.0.1:1",
+                                  "-X",
+                                  "enable.auto.commit=true",
+                                  NULL};
         const char *nobrokers[] = {tk_tally_bin(), "meter", NULL};
 
         cr_assert_geq(fd, 0);
@@ -222,8 +228,7 @@ Test(ingest, secrets_stay_out_of_the_logs, .timeout = 120)
         f = fopen(mk_meter_log(), "r");
         cr_assert_not_null(f);
         while (fgets(line, sizeof line, f)) {
-                cr_expect_null(strstr(line, "secret-4711"), "leaked: %s",
-                               line);
+                cr_expect_null(strstr(line, "secret-4711"), "leaked: %s", line);
                 seen_retry |= strstr(line, "database unavailable") != NULL;
         }
         fclose(f);

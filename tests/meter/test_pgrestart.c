@@ -17,8 +17,9 @@ static void pg_fixture(const char *verb)
 {
         char cmd[1024];
 
-        snprintf(cmd, sizeof cmd, "'%s/tools/scripts/pg-fixture.sh' %s '%s'"
-                                  " >/dev/null",
+        snprintf(cmd, sizeof cmd,
+                 "'%s/tools/scripts/pg-fixture.sh' %s '%s'"
+                 " >/dev/null",
                  tk_source_dir(), verb, getenv("PGHOST"));
         cr_assert_eq(system(cmd), 0, "%s", cmd);
 }
@@ -26,10 +27,10 @@ static void pg_fixture(const char *verb)
 Test(pgrestart, meter_reconnects_after_an_immediate_restart, .timeout = 300)
 {
         struct mk_case c;
-        const char *gen[] = {"--events", "60000", "--customers", "100",
-                             "--batch", "10", "--duplicates", "0.2",
-                             "--bad", "0.02", "--rate", "4000",
-                             "--seed", "24", NULL};
+        const char *gen[] = {
+            "--events", "60000",        "--customers", "100",   "--batch",
+            "10",       "--duplicates", "0.2",         "--bad", "0.02",
+            "--rate",   "4000",         "--seed",      "24",    NULL};
         pid_t gen_pid, m;
 
         mk_case_start(&c, "fault_pg", 1, 4);

@@ -42,8 +42,8 @@ Test(usage, equals_tally_rate_and_follows_catalog_edits, .timeout = 240)
         char src[512], cat[512], cust[512], rate_json[512], addr[64];
         char rules_opt[600], cust_opt[600];
         int port = mk_free_port(), status = 0;
-        const char *extra[] = {"--http", addr, "-X", rules_opt, "-X",
-                               cust_opt, NULL};
+        const char *extra[] = {"--http", addr,     "-X", rules_opt,
+                               "-X",     cust_opt, NULL};
         json_t *rate, *u = NULL;
         pid_t m;
 
@@ -53,10 +53,10 @@ Test(usage, equals_tally_rate_and_follows_catalog_edits, .timeout = 240)
         snprintf(cust, sizeof cust, "%s/customers.yaml", c.dir);
         snprintf(rate_json, sizeof rate_json, "%s/rate.json", c.dir);
         mk_sh("mkdir -p '%s/rules' && cp '%s/catalog.yaml' '%s/rules/'", c.dir,
-           src, c.dir);
+              src, c.dir);
         mk_sh("cp '%s/customers.yaml' '%s'", src, cust);
         mk_sh("kcat -P -b '%s' -t usage_api -l '%s/events.jsonl'",
-           c.broker.bootstrap, src);
+              c.broker.bootstrap, src);
         {
                 static char cmd[8192];
                 snprintf(cmd, sizeof cmd,
@@ -79,7 +79,7 @@ Test(usage, equals_tally_rate_and_follows_catalog_edits, .timeout = 240)
         for (size_t i = 0; i < json_array_size(rate); i++) {
                 json_t *want = json_array_get(rate, i);
                 const char *id =
-                        json_string_value(json_object_get(want, "customer"));
+                    json_string_value(json_object_get(want, "customer"));
                 json_t *got = usage(port, id, &status);
                 cr_assert_eq(status, 200, "%s", id);
                 cr_expect(json_equal(json_object_get(got, "draft"), want),
@@ -89,14 +89,14 @@ Test(usage, equals_tally_rate_and_follows_catalog_edits, .timeout = 240)
         u = usage(port, "cust_0042", &status);
         cr_assert_eq(status, 200);
         cr_expect_str_eq(json_string_value(json_object_get(
-                                 json_object_get(u, "draft"), "total")),
+                             json_object_get(u, "draft"), "total")),
                          "100.00");
         json_decref(u);
 
         /* Raise the platform fee, as an editor saves: write and rename. */
         mk_sh("sed 's/amount: 49.00/amount: 149.00/' '%s' > '%s.tmp' && "
-           "mv '%s.tmp' '%s'",
-           cat, cat, cat, cat);
+              "mv '%s.tmp' '%s'",
+              cat, cat, cat, cat);
         {
                 long long t0 = now_ms(), took = -1;
                 while (now_ms() - t0 < 5000) {
@@ -105,8 +105,7 @@ Test(usage, equals_tally_rate_and_follows_catalog_edits, .timeout = 240)
                         u = usage(port, "cust_0042", &status);
                         d = json_object_get(u, "draft");
                         total = json_string_value(json_object_get(d, "total"));
-                        if (status == 200 && total &&
-                            strcmp(total, "100.00")) {
+                        if (status == 200 && total && strcmp(total, "100.00")) {
                                 took = now_ms() - t0;
                                 cr_expect_str_eq(total, "170.44");
                                 json_decref(u);
@@ -121,12 +120,12 @@ Test(usage, equals_tally_rate_and_follows_catalog_edits, .timeout = 240)
         }
         /* A broken edit changes nothing and ingest goes on. */
         mk_sh("printf 'catalog: [\\n' > '%s.tmp' && mv '%s.tmp' '%s'", cat, cat,
-           cat);
+              cat);
         mk_sleep_ms(700);
         u = usage(port, "cust_0042", &status);
         cr_expect_eq(status, 200);
         cr_expect_str_eq(json_string_value(json_object_get(
-                                 json_object_get(u, "draft"), "total")),
+                             json_object_get(u, "draft"), "total")),
                          "170.44");
         json_decref(u);
         u = usage(port, "nobody", &status);

@@ -308,18 +308,17 @@ Test(worked, meters_resolve_event_value_filter_and_group_by)
                 rate_field_kind value;
                 const char *deployment;
         } want[] = {
-                {"cloud-output", SCH_TYPE_TOKENS, RATE_AGG_SUM,
-                 RATE_FIELD_OUTPUT_TOKENS, "cloud"},
-                {"cloud-input", SCH_TYPE_TOKENS, RATE_AGG_SUM,
-                 RATE_FIELD_INPUT_TOKENS, "cloud"},
-                {"local-output", SCH_TYPE_TOKENS, RATE_AGG_SUM,
-                 RATE_FIELD_OUTPUT_TOKENS, "device"},
-                {"denoise-steps", SCH_TYPE_ITERATIONS, RATE_AGG_SUM,
-                 RATE_FIELD_ITERATIONS, "cloud"},
-                {"compute", SCH_TYPE_MATRIX_OPS, RATE_AGG_SUM, RATE_FIELD_MAC,
-                 "cloud"},
-                {"devices", SCH_TYPE_SEAT, RATE_AGG_SEATS, RATE_FIELD_DIM,
-                 NULL},
+            {"cloud-output", SCH_TYPE_TOKENS, RATE_AGG_SUM,
+             RATE_FIELD_OUTPUT_TOKENS, "cloud"},
+            {"cloud-input", SCH_TYPE_TOKENS, RATE_AGG_SUM,
+             RATE_FIELD_INPUT_TOKENS, "cloud"},
+            {"local-output", SCH_TYPE_TOKENS, RATE_AGG_SUM,
+             RATE_FIELD_OUTPUT_TOKENS, "device"},
+            {"denoise-steps", SCH_TYPE_ITERATIONS, RATE_AGG_SUM,
+             RATE_FIELD_ITERATIONS, "cloud"},
+            {"compute", SCH_TYPE_MATRIX_OPS, RATE_AGG_SUM, RATE_FIELD_MAC,
+             "cloud"},
+            {"devices", SCH_TYPE_SEAT, RATE_AGG_SEATS, RATE_FIELD_DIM, NULL},
         };
         struct rate_catalog *cat = worked();
 
@@ -563,8 +562,8 @@ Test(catalog, nesting_of_32_is_read_and_33_is_refused)
                  "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
                  "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
         cr_assert_eq(
-                rate_catalog_parse("t.yaml", text, strlen(text), &cat, d, &err),
-                TL_EINVAL, "%s", err.msg);
+            rate_catalog_parse("t.yaml", text, strlen(text), &cat, d, &err),
+            TL_EINVAL, "%s", err.msg);
         cr_assert_eq(d->count, 1);
         cr_assert_str_eq(d->msg[0], "t.yaml:11:1: unknown key 'x'");
         free(d);
@@ -658,8 +657,8 @@ Test(catalog_set, every_bad_file_is_reported_and_an_empty_dir_is_not_found)
         /* a.yaml's four missing keys, then c.yaml's syntax error. */
         cr_assert_eq(d->count, 5, "%zu", d->count);
         cr_assert(
-                strstr(d->msg[0], "a.yaml:1:1: missing required key 'version'"),
-                "%s", d->msg[0]);
+            strstr(d->msg[0], "a.yaml:1:1: missing required key 'version'"),
+            "%s", d->msg[0]);
         cr_assert(strstr(d->msg[4], "c.yaml:2:1: "), "%s", d->msg[4]);
         remove_dir(dir);
         cr_assert_eq(rate_catalog_set_load(dir, &s, NULL, &err), TL_EIO);
@@ -677,22 +676,22 @@ Test(customers, each_fault_is_reported_at_its_place)
 Test(customers, valid_file_keeps_dates_rates_credits_and_placements)
 {
         const char *text =
-                "customers:\n"
-                "  - id: cust_A\n"
-                "    plan: pro\n"
-                "    start: 2026-10-15\n"
-                "    end: 2026-10-16\n"
-                "    tax_rate: 1\n"
-                "    credits: 50.00\n"
-                "    cohorts: { output-price-q4: lower }\n"
-                "  - { id: cust_0042, plan: pro, start: 2026-09-01 }\n";
+            "customers:\n"
+            "  - id: cust_A\n"
+            "    plan: pro\n"
+            "    start: 2026-10-15\n"
+            "    end: 2026-10-16\n"
+            "    tax_rate: 1\n"
+            "    credits: 50.00\n"
+            "    cohorts: { output-price-q4: lower }\n"
+            "  - { id: cust_0042, plan: pro, start: 2026-09-01 }\n";
         struct rate_customers *cs = NULL;
         struct tl_error err;
         const struct rate_customer *c;
 
-        cr_assert_eq(rate_customers_parse("c.yaml", text, strlen(text), &cs,
-                                          NULL, &err),
-                     TL_OK, "%s", err.msg);
+        cr_assert_eq(
+            rate_customers_parse("c.yaml", text, strlen(text), &cs, NULL, &err),
+            TL_OK, "%s", err.msg);
         cr_assert_eq(cs->count, 2);
         cr_assert_str_eq(cs->items[0].id, "cust_0042", "sorted by id");
         c = rate_customers_find(cs, "cust_A", 6);
@@ -812,8 +811,8 @@ static tl_status load_customers_text(void)
                            "  - { id: c1, plan: pro, start: 2026-10-01, "
                            "cohorts: { e: a } }\n";
         struct rate_customers *cs = NULL;
-        tl_status rc = rate_customers_parse("c.yaml", text, strlen(text), &cs,
-                                            NULL, NULL);
+        tl_status rc =
+            rate_customers_parse("c.yaml", text, strlen(text), &cs, NULL, NULL);
 
         cr_assert(rc == TL_OK || cs == NULL);
         rate_customers_free(&cs);

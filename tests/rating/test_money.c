@@ -6,15 +6,15 @@
 
 #include "rating/money.h"
 
-static struct tl_dec D(const char *s)
-{
+static struct tl_dec D(const char *s) {
         struct tl_dec d;
 
         cr_assert_eq(tl_dec_parse(s, strlen(s), &d, NULL), TL_OK, "%s", s);
         return d;
 }
 
-static const struct rate_currency *C(const char *code)
+static const struct rate_currency *
+C(const char *code)
 {
         const struct rate_currency *c = rate_currency_find(code, strlen(code));
 
@@ -57,8 +57,8 @@ Test(currency, every_code_in_the_table_is_found)
                         for (code[2] = 'A'; code[2] <= 'Z'; code[2]++)
                                 if (rate_currency_find(code, 3)) {
                                         cr_assert_str_eq(
-                                                rate_currency_find(code, 3)->code,
-                                                code);
+                                            rate_currency_find(code, 3)->code,
+                                            code);
                                         found++;
                                 }
         cr_assert_eq(found, 158, "every entry of currency.c");
@@ -114,11 +114,11 @@ Test(money, reproduces_the_worked_example_amounts)
         struct rate_amount a, b;
         struct tl_dec out, p;
 
-        assert_prorated("4.00", 41, 31, "USD", "5.29");   /* seat-days */
+        assert_prorated("4.00", 41, 31, "USD", "5.29"); /* seat-days */
         assert_prorated("9.00", 21, 31, "USD", "6.10");
-        assert_prorated("49.00", 17, 31, "USD", "26.87"); /* fee */
+        assert_prorated("49.00", 17, 31, "USD", "26.87");  /* fee */
         assert_prorated("100.00", 17, 31, "USD", "54.84"); /* minimum */
-        assert_prorated("4.84", 19, 100, "USD", "0.92");  /* tax */
+        assert_prorated("4.84", 19, 100, "USD", "0.92");   /* tax */
         /* 3.5e15 MAC x 0.0001 / 1e12 */
         rate_amount_init(&a);
         rate_amount_set_u128(&a, (tl_u128)3500000000000000ULL);
@@ -166,8 +166,7 @@ Test(money, an_amount_past_38_digits_is_overflow_not_a_wrap)
         rate_amount_init(&a);
         rate_amount_set_dec(&a, &q);
         rate_amount_mul_dec(&a, &p);
-        cr_assert_eq(rate_amount_round(&a, C("USD"), &out, &err),
-                     TL_EOVERFLOW);
+        cr_assert_eq(rate_amount_round(&a, C("USD"), &out, &err), TL_EOVERFLOW);
         cr_assert(strstr(err.msg, "too large"), "%s", err.msg);
         cr_assert_eq(out.coef, 7, "out untouched");
         rate_amount_release(&a);
@@ -240,8 +239,8 @@ Test(money, random_large_lines_agree_with_integer_reference)
         mpz_inits(n, d, q, r, t, NULL);
         for (int i = 0; i < 20000; i++) {
                 char qs[40], ps[40], us[16];
-                tl_u128 qty = ((tl_u128)next64() << 36 ^ next64()) %
-                              tl_pow10_u128(30);
+                tl_u128 qty =
+                    ((tl_u128)next64() << 36 ^ next64()) % tl_pow10_u128(30);
                 unsigned long long pcoef = next64() % 1000000000000000ULL;
                 unsigned long unit = 1 + next64() % 1000000;
                 unsigned long num = 1 + next64() % 31, den = 28 + next64() % 4;
@@ -255,7 +254,8 @@ Test(money, random_large_lines_agree_with_integer_reference)
                 pd = (struct tl_dec){(tl_i128)pcoef, 12};
                 ud = (struct tl_dec){(tl_i128)unit, 0};
 
-                /* reference: n = qty * pcoef * num * 100; d = 10^12 * unit * den */
+                /* reference: n = qty * pcoef * num * 100; d = 10^12 * unit *
+                 * den */
                 mpz_set_str(n, qs, 10);
                 mpz_set_str(t, ps, 10);
                 mpz_mul(n, n, t);

@@ -51,16 +51,14 @@ static void event(unsigned i, bool alter, struct sch_event *ev, char *id,
         ev->id = (struct sch_str){id, (uint32_t)strlen(id)};
         ev->source = (struct sch_str){"cloud/t", 7};
         ev->subject = (struct sch_str){sub, (uint32_t)strlen(sub)};
-        ev->time_us = INT64_C(1790812800000000) +
-                      (int64_t)next(30 * 86400) * 1000000;
+        ev->time_us =
+            INT64_C(1790812800000000) + (int64_t)next(30 * 86400) * 1000000;
         if (next(10) < 8) {
                 ev->type = SCH_TYPE_TOKENS;
                 ev->model = (struct sch_str){"coder-7b", 8};
-                ev->deployment = next(4) ? SCH_DEPLOY_CLOUD
-                                         : SCH_DEPLOY_DEVICE;
+                ev->deployment = next(4) ? SCH_DEPLOY_CLOUD : SCH_DEPLOY_DEVICE;
                 ev->decoding = next(2) ? (struct sch_str){"diffusion", 9}
-                                       : (struct sch_str){"autoregressive",
-                                                          14};
+                                       : (struct sch_str){"autoregressive", 14};
                 ev->input_tokens = next(4000);
                 ev->output_tokens = next(2000) + (alter ? 1 : 0);
         } else {
@@ -137,8 +135,8 @@ static struct counts write_files(bool cbor)
                 if (next(1000) < 2) { /* a customer not in the file */
                         event(i, false, &ev, id, sub);
                         snprintf(sub, sizeof sub, "zz%u", next(1000));
-                        ev.subject = (struct sch_str){sub,
-                                                      (uint32_t)strlen(sub)};
+                        ev.subject =
+                            (struct sch_str){sub, (uint32_t)strlen(sub)};
                         append(cur, &ev, cbor);
                         c.lines++;
                 }
@@ -185,10 +183,19 @@ static void rate(const char *f1, const char *f2, const char *threads,
                  struct tk_proc_result *r)
 {
         char catalog[512];
-        const char *argv[20] = {tk_tally_bin(), "rate", "--rules", catalog,
-                                "--customers", path("customers.yaml"),
-                                "--period", "2026-10", "--threads", threads,
-                                "--skip-invalid", "--events", f1};
+        const char *argv[20] = {tk_tally_bin(),
+                                "rate",
+                                "--rules",
+                                catalog,
+                                "--customers",
+                                path("customers.yaml"),
+                                "--period",
+                                "2026-10",
+                                "--threads",
+                                threads,
+                                "--skip-invalid",
+                                "--events",
+                                f1};
         int n = 13;
 
         snprintf(catalog, sizeof catalog, "%s/tests/rating/worked/catalog.yaml",
@@ -218,23 +225,23 @@ static void same_invoices_whatever_the_threads(bool cbor)
         cr_assert_gt(c.reused, 50);
         rate(path(fd), NULL, "1", &base);
         snprintf(want, sizeof want,
-                 "%u events read, %u rated, 0 duplicates, 0 invalid",
-                 DISTINCT, DISTINCT);
+                 "%u events read, %u rated, 0 duplicates, 0 invalid", DISTINCT,
+                 DISTINCT);
         cr_assert(strstr(base.err, want), "%s\nwant %s", base.err, want);
         snprintf(want, sizeof want,
-                 "%u events read, %u rated, %u duplicates, %u invalid",
-                 c.lines, DISTINCT, c.duplicates, c.reused);
+                 "%u events read, %u rated, %u duplicates, %u invalid", c.lines,
+                 DISTINCT, c.duplicates, c.reused);
         for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
                 rate(path(fa), path(fb), threads[t], &r);
                 cr_assert(strstr(r.err, want), "--threads %s: %s\nwant %s",
                           threads[t], r.err, want);
-                cr_assert(strstr(r.err, "with different content"), "%s",
-                          r.err);
+                cr_assert(strstr(r.err, "with different content"), "%s", r.err);
                 cr_assert(strstr(r.err, "more invalid events"), "%s", r.err);
                 cr_assert(strstr(r.err, "customers not in"), "%s", r.err);
                 cr_assert_str_eq(r.out, base.out,
                                  "--threads %s: not the distinct events' "
-                                 "invoices", threads[t]);
+                                 "invoices",
+                                 threads[t]);
                 /* The same reports (the first 100 by place), the same
                    unknown customer named, whichever thread read what. */
                 if (t == 0)
@@ -269,10 +276,19 @@ Test(offline, a_malformed_cbor_item_is_reported_alike_by_every_thread_count,
         struct sch_event ev;
         char id[32], sub[16], catalog[512];
         struct tk_proc_result one, two;
-        const char *argv[] = {tk_tally_bin(), "rate", "--rules", catalog,
-                              "--customers", path("customers.yaml"),
-                              "--period", "2026-10", "--threads", "1",
-                              "--events", path("bad.cbor"), NULL};
+        const char *argv[] = {tk_tally_bin(),
+                              "rate",
+                              "--rules",
+                              catalog,
+                              "--customers",
+                              path("customers.yaml"),
+                              "--period",
+                              "2026-10",
+                              "--threads",
+                              "1",
+                              "--events",
+                              path("bad.cbor"),
+                              NULL};
 
         snprintf(catalog, sizeof catalog, "%s/tests/rating/worked/catalog.yaml",
                  tk_source_dir());
@@ -281,8 +297,8 @@ Test(offline, a_malformed_cbor_item_is_reported_alike_by_every_thread_count,
         for (unsigned i = 0; i < 2000; i++) {
                 if (i == 1234)
                         /* A map head announcing 3 pairs, then a break. */
-                        cr_assert_eq(tl_buf_append(&b, "\xa3\x61x\xff", 4,
-                                                   NULL), TL_OK);
+                        cr_assert_eq(
+                            tl_buf_append(&b, "\xa3\x61x\xff", 4, NULL), TL_OK);
                 event(i, false, &ev, id, sub);
                 append(&b, &ev, true);
         }

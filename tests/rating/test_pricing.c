@@ -69,9 +69,9 @@ static void catalog(const char *cur, const char *plan_body)
                  "      - { name: lower, weight: 50, plan: p }\n",
                  cur, plan_body);
         memset(&d, 0, sizeof d);
-        cr_assert_eq(rate_catalog_parse("t.yaml", yaml, strlen(yaml), &R.cat,
-                                         &d, &err),
-                     TL_OK, "%s\n%s", err.msg, yaml);
+        cr_assert_eq(
+            rate_catalog_parse("t.yaml", yaml, strlen(yaml), &R.cat, &d, &err),
+            TL_OK, "%s\n%s", err.msg, yaml);
         cr_assert_eq(sch_decoder_new(NULL, &R.dec, NULL), TL_OK);
 }
 
@@ -105,13 +105,14 @@ static void tokens(const char *decoding, unsigned long long tokens,
 {
         char json[512];
 
-        snprintf(json, sizeof json,
-                 "{\"specversion\":\"1.0\",\"id\":\"e%d\",\"source\":\"s\",\"type\":"
-                 "\"inference.tokens\",\"subject\":\"c\",\"time\":\"%s\","
-                 "\"data\":{\"model\":\"m%d\",\"deployment\":\"cloud\","
-                 "\"decoding\":\"%s\",\"input_tokens\":0,"
-                 "\"output_tokens\":%llu}}",
-                 R.seq, time, R.seq % 3, decoding, tokens);
+        snprintf(
+            json, sizeof json,
+            "{\"specversion\":\"1.0\",\"id\":\"e%d\",\"source\":\"s\",\"type\":"
+            "\"inference.tokens\",\"subject\":\"c\",\"time\":\"%s\","
+            "\"data\":{\"model\":\"m%d\",\"deployment\":\"cloud\","
+            "\"decoding\":\"%s\",\"input_tokens\":0,"
+            "\"output_tokens\":%llu}}",
+            R.seq, time, R.seq % 3, decoding, tokens);
         R.seq++;
         event(json);
 }
@@ -122,7 +123,8 @@ static void seat(const char *device, const char *action, const char *cls,
         char json[512];
 
         snprintf(json, sizeof json,
-                 "{\"specversion\":\"1.0\",\"id\":\"s%d\",\"source\":\"d\",\"type\":\"device.seat\","
+                 "{\"specversion\":\"1.0\",\"id\":\"s%d\",\"source\":\"d\","
+                 "\"type\":\"device.seat\","
                  "\"subject\":\"c\",\"time\":\"%s\",\"data\":{\"device_id\":"
                  "\"%s\",\"action\":\"%s\",\"model_class\":\"%s\"}}",
                  R.seq++, time, device, action, cls);
@@ -189,7 +191,7 @@ static void one_charge(const char *cur, const char *charge,
 }
 
 #define TIERS                                                                  \
-        "tiers: [{up_to: 100, price: 1}, {up_to: 200, price: 0.5},"           \
+        "tiers: [{up_to: 100, price: 1}, {up_to: 200, price: 0.5},"            \
         " {up_to: null, price: 0.25}]"
 
 Test(models, per_unit_is_q_times_price_per_unit)
@@ -211,8 +213,8 @@ Test(models, graduated_splits_at_each_bound_exactly)
                      {200, "150.00"}, {201, "150.25"}, {1000, "350.00"}};
 
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-                one_charge("USD", "{id: x, meter: out, model: graduated, " TIERS
-                                  "}",
+                one_charge("USD",
+                           "{id: x, meter: out, model: graduated, " TIERS "}",
                            cases[i].q, cases[i].amount);
 }
 
@@ -221,8 +223,8 @@ Test(models, volume_prices_all_of_q_at_its_tier_and_up_to_is_inclusive)
         static const struct {
                 unsigned long long q;
                 const char *amount;
-        } cases[] = {{1, "1.00"},    {100, "100.00"}, {101, "50.50"},
-                     {200, "100.00"}, {201, "50.25"}, {1000, "250.00"}};
+        } cases[] = {{1, "1.00"},     {100, "100.00"}, {101, "50.50"},
+                     {200, "100.00"}, {201, "50.25"},  {1000, "250.00"}};
 
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
                 one_charge("USD",
@@ -283,14 +285,14 @@ Test(rounding, ties_go_to_even_in_each_currency_exponent)
                 unsigned long long q;
                 const char *amount;
         } cases[] = {
-                {"USD", "0.005", 1, "0.00"},   {"USD", "0.005", 3, "0.02"},
-                {"USD", "0.005", 5, "0.02"},   {"USD", "0.005", 7, "0.04"},
-                {"USD", "0.004", 1, "0.00"},   {"USD", "0.006", 1, "0.01"},
-                {"JPY", "0.5", 3, "2"},        {"JPY", "0.5", 5, "2"},
-                {"JPY", "0.5", 1, "0"},        {"JPY", "1.5", 1, "2"},
-                {"KWD", "0.0005", 1, "0.000"}, {"KWD", "0.0005", 3, "0.002"},
-                {"BHD", "0.0005", 5, "0.002"}, {"EUR", "0.125", 1, "0.12"},
-                {"EUR", "0.135", 1, "0.14"},
+            {"USD", "0.005", 1, "0.00"},   {"USD", "0.005", 3, "0.02"},
+            {"USD", "0.005", 5, "0.02"},   {"USD", "0.005", 7, "0.04"},
+            {"USD", "0.004", 1, "0.00"},   {"USD", "0.006", 1, "0.01"},
+            {"JPY", "0.5", 3, "2"},        {"JPY", "0.5", 5, "2"},
+            {"JPY", "0.5", 1, "0"},        {"JPY", "1.5", 1, "2"},
+            {"KWD", "0.0005", 1, "0.000"}, {"KWD", "0.0005", 3, "0.002"},
+            {"BHD", "0.0005", 5, "0.002"}, {"EUR", "0.125", 1, "0.12"},
+            {"EUR", "0.135", 1, "0.14"},
         };
 
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -321,7 +323,7 @@ Test(rounding, fine_prices_and_huge_quantities_stay_exact)
 
 /* A plan with a 31.00 fee and a minimum of 62.00, for proration. */
 #define FEE_PLAN                                                               \
-        "    fees: [{ id: f, name: Fee, amount: 31.00 }]\n"                   \
+        "    fees: [{ id: f, name: Fee, amount: 31.00 }]\n"                    \
         "    minimum: 62.00\n"
 
 Test(proration, fees_and_minimum_follow_subscribed_days_at_the_edges)
@@ -329,21 +331,21 @@ Test(proration, fees_and_minimum_follow_subscribed_days_at_the_edges)
         static const struct {
                 const char *fields, *period, *fee, *minimum;
         } cases[] = {
-                /* whole month: started before, or on its first day */
-                {"    start: 2026-01-15", "2026-10", "31.00", "31.00"},
-                {"    start: 2026-10-01", "2026-10", "31.00", "31.00"},
-                /* started on the last day: 1 of 31 */
-                {"    start: 2026-10-31", "2026-10", "1.00", "1.00"},
-                /* ended (exclusive) on the 2nd: 1 of 31 */
-                {"    start: 2026-01-01\n    end: 2026-10-02", "2026-10",
-                 "1.00", "1.00"},
-                /* ended on the first of the next month: all of October */
-                {"    start: 2026-01-01\n    end: 2026-11-01", "2026-10",
-                 "31.00", "31.00"},
-                /* February of a leap year: 10 of 29 days */
-                {"    start: 2028-02-20", "2028-02", "10.69", "10.69"},
-                /* a 30-day month: 15 of 30 */
-                {"    start: 2026-11-16", "2026-11", "15.50", "15.50"},
+            /* whole month: started before, or on its first day */
+            {"    start: 2026-01-15", "2026-10", "31.00", "31.00"},
+            {"    start: 2026-10-01", "2026-10", "31.00", "31.00"},
+            /* started on the last day: 1 of 31 */
+            {"    start: 2026-10-31", "2026-10", "1.00", "1.00"},
+            /* ended (exclusive) on the 2nd: 1 of 31 */
+            {"    start: 2026-01-01\n    end: 2026-10-02", "2026-10", "1.00",
+             "1.00"},
+            /* ended on the first of the next month: all of October */
+            {"    start: 2026-01-01\n    end: 2026-11-01", "2026-10", "31.00",
+             "31.00"},
+            /* February of a leap year: 10 of 29 days */
+            {"    start: 2028-02-20", "2028-02", "10.69", "10.69"},
+            /* a 30-day month: 15 of 30 */
+            {"    start: 2026-11-16", "2026-11", "15.50", "15.50"},
         };
 
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -486,9 +488,9 @@ Test(meters, count_max_latest_and_unique_count)
         tokens("autoregressive", 7, "2026-10-09T00:00:00Z");
         tokens("autoregressive", 1, "2026-10-09T00:00:00Z");
         ci = rate_acc_find(R.acc, "c");
-        cr_assert_eq(rate_acc_groups(R.acc, ci,
-                                     rate_catalog_meter(R.cat, "calls"), &g),
-                     1);
+        cr_assert_eq(
+            rate_acc_groups(R.acc, ci, rate_catalog_meter(R.cat, "calls"), &g),
+            1);
         cr_assert(g[0].quantity == 4);
         rate_acc_groups(R.acc, ci, rate_catalog_meter(R.cat, "peak"), &g);
         cr_assert(g[0].quantity == 9);
@@ -512,7 +514,8 @@ Test(meters, filters_and_the_period_window_select_events)
         tokens("autoregressive", 7, "2026-10-01T00:00:00Z");
         tokens("autoregressive", 11, "2026-10-31T23:59:59.999999Z");
         tokens("autoregressive", 13, "2026-11-01T00:00:00Z");
-        event("{\"specversion\":\"1.0\",\"id\":\"dev\",\"source\":\"s\",\"type\":\"inference.tokens\","
+        event("{\"specversion\":\"1.0\",\"id\":\"dev\",\"source\":\"s\","
+              "\"type\":\"inference.tokens\","
               "\"subject\":\"c\",\"time\":\"2026-10-02T00:00:00Z\",\"data\":{"
               "\"model\":\"m\",\"deployment\":\"device\",\"decoding\":\"x\","
               "\"input_tokens\":0,\"output_tokens\":1000}}");
@@ -539,7 +542,7 @@ Test(meters, a_filter_on_action_selects_its_values_only)
         seat("d1", "deactivate", "small", "2026-10-05T00:00:00Z");
         seat("d2", "activate", "small", "2026-10-05T00:00:00Z");
         cr_assert_eq(rate_acc_groups(R.acc, rate_acc_find(R.acc, "c"),
-                                         rate_catalog_meter(R.cat, "changes"), &g),
+                                     rate_catalog_meter(R.cat, "changes"), &g),
                      1);
         cr_assert(g[0].quantity == 3);
         fini();
@@ -552,8 +555,7 @@ Test(cohorts, placement_by_bucket_and_explicit_placement_wins)
         cr_assert_eq(rate_bucket("q4-2026", "cust_0042"), 2229);
         catalog("USD", "    fees: [{ id: f, amount: 2 }]\n");
         customer("    plan: q\n    start: 2020-01-01", "2026-10");
-        cr_assert_eq(rate_place(&R.cat->experiments[0], &R.cs->items[0],
-                                &expl),
+        cr_assert_eq(rate_place(&R.cat->experiments[0], &R.cs->items[0], &expl),
                      rate_experiment_cohort(&R.cat->experiments[0],
                                             rate_bucket("q4-2026", "c")));
         cr_assert_not(expl);

@@ -66,12 +66,12 @@ Test(rollup, worked_example_from_rollups_equals_from_events)
         struct sch_event ev;
 
         memset(&ev, 0, sizeof ev);
-        cr_assert_eq(rate_catalog_load_file(WORKED "catalog.yaml", &cat, NULL,
-                                            &err),
-                     TL_OK, "%s", err.msg);
-        cr_assert_eq(rate_customers_load_file(WORKED "customers.yaml", &cs,
-                                              NULL, &err),
-                     TL_OK, "%s", err.msg);
+        cr_assert_eq(
+            rate_catalog_load_file(WORKED "catalog.yaml", &cat, NULL, &err),
+            TL_OK, "%s", err.msg);
+        cr_assert_eq(
+            rate_customers_load_file(WORKED "customers.yaml", &cs, NULL, &err),
+            TL_OK, "%s", err.msg);
         cr_assert_eq(rate_period_parse("2026-10", &p, &err), TL_OK);
         cr_assert_eq(rate_acc_new(cat, &p, &by_event, &err), TL_OK);
         cr_assert_eq(rate_acc_new(cat, &p, &by_rollup, &err), TL_OK);
@@ -142,9 +142,9 @@ Test(rollup, worked_example_from_rollups_equals_from_events)
                 a.type = (sch_event_type)rolls[i].type;
                 a.deployment = (sch_deployment)rolls[i].deployment;
                 a.time_us = rolls[i].day * TL_US_PER_DAY;
-                cr_assert_eq(rate_acc_add_rollup(by_rollup, &a, &rolls[i].r,
-                                                 &err),
-                             TL_OK, "%s", err.msg);
+                cr_assert_eq(
+                    rate_acc_add_rollup(by_rollup, &a, &rolls[i].r, &err),
+                    TL_OK, "%s", err.msg);
         }
         for (size_t i = 0; i < cs->count; i++) {
                 const struct rate_customer *c = &cs->items[i];
@@ -179,18 +179,18 @@ Test(rollup, worked_example_from_rollups_equals_from_events)
 }
 
 static const char CATALOG[] =
-        "catalog: t\nversion: \"1\"\neffective_from: 2020-01-01\n"
-        "currency: USD\n"
-        "meters:\n"
-        "  calls: { event: inference.tokens, aggregation: count }\n"
-        "  peak: { event: inference.iterations, value: iterations,\n"
-        "          aggregation: max }\n"
-        "plans:\n"
-        "  p:\n"
-        "    name: P\n"
-        "    charges:\n"
-        "      - { id: calls, name: Calls, meter: calls, model: per_unit,\n"
-        "          price: 0.01 }\n";
+    "catalog: t\nversion: \"1\"\neffective_from: 2020-01-01\n"
+    "currency: USD\n"
+    "meters:\n"
+    "  calls: { event: inference.tokens, aggregation: count }\n"
+    "  peak: { event: inference.iterations, value: iterations,\n"
+    "          aggregation: max }\n"
+    "plans:\n"
+    "  p:\n"
+    "    name: P\n"
+    "    charges:\n"
+    "      - { id: calls, name: Calls, meter: calls, model: per_unit,\n"
+    "          price: 0.01 }\n";
 
 Test(rollup, count_meters_count_events_and_max_meters_refuse_rollups)
 {
@@ -222,7 +222,7 @@ Test(rollup, count_meters_count_events_and_max_meters_refuse_rollups)
         a.type = SCH_TYPE_ITERATIONS;
         cr_assert_eq(rate_acc_add_rollup(acc, &a, &r, &err), TL_EINVAL);
         cr_assert(strstr(err.msg, "meter peak") &&
-                          strstr(err.msg, "needs the events"),
+                      strstr(err.msg, "needs the events"),
                   "%s", err.msg);
         rate_acc_free(&acc);
         rate_catalog_free(&cat);

@@ -61,11 +61,11 @@ static void teardown(void)
 static void rate(const char *events, const char *extra1, const char *extra2,
                  struct tk_proc_result *r)
 {
-        const char *argv[16] = {tk_tally_bin(), "rate",        "--rules",
-                                worked("catalog.yaml"),      "--customers",
-                                worked("customers.yaml"),    "--events",
-                                events,                      "--period",
-                                "2026-10"};
+        const char *argv[16] = {tk_tally_bin(), "rate",
+                                "--rules",      worked("catalog.yaml"),
+                                "--customers",  worked("customers.yaml"),
+                                "--events",     events,
+                                "--period",     "2026-10"};
         int n = 10;
 
         if (extra1)
@@ -163,10 +163,11 @@ Test(worked, reproduces_every_amount_of_expected_json, .init = setup,
                 json_array_foreach(json_object_get(inv, "lines"), k, l)
                 {
                         const char *kind =
-                                json_string_value(json_object_get(l, "kind"));
+                            json_string_value(json_object_get(l, "kind"));
 
                         if (!strcmp(kind, "credit") || !strcmp(kind, "tax"))
-                                credit_tax += cents(json_object_get(l, "amount"));
+                                credit_tax +=
+                                    cents(json_object_get(l, "amount"));
                         else
                                 sum += cents(json_object_get(l, "amount"));
                 }
@@ -175,8 +176,8 @@ Test(worked, reproduces_every_amount_of_expected_json, .init = setup,
                              cents(json_object_get(inv, "total")));
         }
         /* The duplicate replay and the two events outside October. */
-        cr_assert(strstr(r.err, "46 events read, 43 rated, 1 duplicates"),
-                  "%s", r.err);
+        cr_assert(strstr(r.err, "46 events read, 43 rated, 1 duplicates"), "%s",
+                  r.err);
         cr_assert(strstr(r.err, "2 outside the period"), "%s", r.err);
         json_decref(want);
         json_decref(got);
@@ -261,12 +262,12 @@ Test(worked, an_invalid_event_is_reported_by_line_and_fails_the_run,
 {
         struct tk_proc_result r, base;
         const char *ev = events_plus(
-                "{\"specversion\":\"1.0\",\"id\":\"bad-1\",\"source\":\"x\","
-                "\"type\":\"inference.tokens\",\"subject\":\"cust_A\","
-                "\"time\":\"2026-10-20T10:00:00Z\",\"data\":{\"model\":\"m\","
-                "\"deployment\":\"cloud\",\"decoding\":\"autoregressive\","
-                "\"input_tokens\":1,\"output_tokens\":\"many\"}}\n"
-                "not json at all\n");
+            "{\"specversion\":\"1.0\",\"id\":\"bad-1\",\"source\":\"x\","
+            "\"type\":\"inference.tokens\",\"subject\":\"cust_A\","
+            "\"time\":\"2026-10-20T10:00:00Z\",\"data\":{\"model\":\"m\","
+            "\"deployment\":\"cloud\",\"decoding\":\"autoregressive\","
+            "\"input_tokens\":1,\"output_tokens\":\"many\"}}\n"
+            "not json at all\n");
 
         rate(ev, NULL, NULL, &r);
         cr_assert_eq(r.exit_code, 2, "%s", r.err);
@@ -294,11 +295,11 @@ Test(worked, a_reused_id_with_other_content_is_refused_not_counted,
         struct tk_proc_result r, base;
         /* ar-0 again, with different token counts. */
         const char *ev = events_plus(
-                "{\"specversion\":\"1.0\",\"id\":\"ar-0\",\"source\":"
-                "\"cloud/gw-1\",\"type\":\"inference.tokens\",\"subject\":"
-                "\"cust_0042\",\"time\":\"2026-10-02T10:00:00Z\",\"data\":{"
-                "\"model\":\"coder-7b\",\"deployment\":\"cloud\",\"decoding\":"
-                "\"autoregressive\",\"input_tokens\":1,\"output_tokens\":1}}\n");
+            "{\"specversion\":\"1.0\",\"id\":\"ar-0\",\"source\":"
+            "\"cloud/gw-1\",\"type\":\"inference.tokens\",\"subject\":"
+            "\"cust_0042\",\"time\":\"2026-10-02T10:00:00Z\",\"data\":{"
+            "\"model\":\"coder-7b\",\"deployment\":\"cloud\",\"decoding\":"
+            "\"autoregressive\",\"input_tokens\":1,\"output_tokens\":1}}\n");
 
         rate(ev, "--skip-invalid", NULL, &r);
         rate(worked("events.jsonl"), NULL, NULL, &base);
@@ -324,27 +325,44 @@ Test(worked, table_format_shows_the_lines_and_totals, .init = setup,
         tk_proc_result_release(&r);
 }
 
-Test(worked, usage_errors_exit_2_with_a_reason, .init = setup,
-     .fini = teardown)
+Test(worked, usage_errors_exit_2_with_a_reason, .init = setup, .fini = teardown)
 {
         struct tk_proc_result r;
         const char *no_period[] = {tk_tally_bin(), "rate", "--rules",
                                    worked("catalog.yaml"), NULL};
-        const char *bad_period[] = {tk_tally_bin(), "rate", "--rules",
-                                    worked("catalog.yaml"), "--customers",
-                                    worked("customers.yaml"), "--events",
-                                    worked("events.jsonl"), "--period",
-                                    "2026-13", NULL};
-        const char *early[] = {tk_tally_bin(), "rate", "--rules",
-                               worked("catalog.yaml"), "--customers",
-                               worked("customers.yaml"), "--events",
-                               worked("events.jsonl"), "--period",
-                               "2026-09", NULL};
-        const char *missing[] = {tk_tally_bin(), "rate", "--rules",
-                                 worked("catalog.yaml"), "--customers",
-                                 worked("customers.yaml"), "--events",
-                                 "/nonexistent/events.jsonl", "--period",
-                                 "2026-10", NULL};
+        const char *bad_period[] = {tk_tally_bin(),
+                                    "rate",
+                                    "--rules",
+                                    worked("catalog.yaml"),
+                                    "--customers",
+                                    worked("customers.yaml"),
+                                    "--events",
+                                    worked("events.jsonl"),
+                                    "--period",
+                                    "2026-13",
+                                    NULL};
+        const char *early[] = {tk_tally_bin(),
+                               "rate",
+                               "--rules",
+                               worked("catalog.yaml"),
+                               "--customers",
+                               worked("customers.yaml"),
+                               "--events",
+                               worked("events.jsonl"),
+                               "--period",
+                               "2026-09",
+                               NULL};
+        const char *missing[] = {tk_tally_bin(),
+                                 "rate",
+                                 "--rules",
+                                 worked("catalog.yaml"),
+                                 "--customers",
+                                 worked("customers.yaml"),
+                                 "--events",
+                                 "/nonexistent/events.jsonl",
+                                 "--period",
+                                 "2026-10",
+                                 NULL};
 
         cr_assert_eq(tk_run(no_period, 10000, &r), 0);
         cr_assert_eq(r.exit_code, 2);
@@ -371,10 +389,10 @@ Test(worked, a_plan_missing_from_the_catalog_names_the_customers_file,
         struct tk_proc_result r;
         const char *cust = tmp("customers.yaml");
         FILE *f = fopen(cust, "w");
-        const char *argv[] = {tk_tally_bin(), "rate", "--rules",
-                              worked("catalog.yaml"), "--customers", cust,
-                              "--events", worked("events.jsonl"), "--period",
-                              "2026-10", NULL};
+        const char *argv[] = {
+            tk_tally_bin(), "rate",    "--rules",  worked("catalog.yaml"),
+            "--customers",  cust,      "--events", worked("events.jsonl"),
+            "--period",     "2026-10", NULL};
 
         cr_assert(f);
         fputs("customers:\n"

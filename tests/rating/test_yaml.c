@@ -30,16 +30,16 @@ static void expect_error(const char *text, tl_status want, const char *msg)
 
 Test(yaml, builds_a_tree_that_knows_where_each_node_is)
 {
-        struct rate_yaml_doc *doc = parse(
-                "catalog: acme-ai\n"
-                "version: \"2026-10\"\n"
-                "plans:\n"
-                "  pro:\n"
-                "    fees:\n"
-                "      - { id: platform, amount: 49.00 }\n"
-                "    tiers:\n"
-                "      - up_to: null\n"
-                "        price: 0.40\n");
+        struct rate_yaml_doc *doc =
+            parse("catalog: acme-ai\n"
+                  "version: \"2026-10\"\n"
+                  "plans:\n"
+                  "  pro:\n"
+                  "    fees:\n"
+                  "      - { id: platform, amount: 49.00 }\n"
+                  "    tiers:\n"
+                  "      - up_to: null\n"
+                  "        price: 0.40\n");
         const struct rate_yaml_node *root = doc->root, *v, *fees, *tier;
 
         cr_assert_eq(root->kind, RATE_YAML_MAP);
@@ -60,7 +60,7 @@ Test(yaml, builds_a_tree_that_knows_where_each_node_is)
         cr_assert_eq(v->col, 33);
         tier = rate_yaml_get(rate_yaml_get(rate_yaml_get(root, "plans"), "pro"),
                              "tiers")
-                       ->items[0];
+                   ->items[0];
         cr_assert(rate_yaml_is_null(rate_yaml_get(tier, "up_to")));
         cr_assert_not(rate_yaml_is_null(rate_yaml_get(tier, "price")));
         cr_assert_null(rate_yaml_get(root, "absent"));
@@ -72,7 +72,7 @@ Test(yaml, builds_a_tree_that_knows_where_each_node_is)
 Test(yaml, null_spellings_are_plain_only)
 {
         struct rate_yaml_doc *doc =
-                parse("a: ~\nb:\nc: Null\nd: \"null\"\ne: nil\n");
+            parse("a: ~\nb:\nc: Null\nd: \"null\"\ne: nil\n");
 
         cr_assert(rate_yaml_is_null(rate_yaml_get(doc->root, "a")));
         cr_assert(rate_yaml_is_null(rate_yaml_get(doc->root, "b")));
@@ -114,8 +114,10 @@ Test(yaml, refuses_deep_nesting_many_documents_and_empty_input)
 
 Test(yaml, syntax_errors_carry_libyamls_reason_and_place)
 {
-        expect_error("a: \"unclosed\n", TL_EPARSE, "t.yaml:2:1: found unexpected end of stream");
-        expect_error("a: 1\n b: 2\n", TL_EPARSE, "t.yaml:2:3: mapping values are not allowed");
+        expect_error("a: \"unclosed\n", TL_EPARSE,
+                     "t.yaml:2:1: found unexpected end of stream");
+        expect_error("a: 1\n b: 2\n", TL_EPARSE,
+                     "t.yaml:2:3: mapping values are not allowed");
 }
 
 Test(yaml, size_and_files_are_checked_before_parsing)
@@ -128,8 +130,8 @@ Test(yaml, size_and_files_are_checked_before_parsing)
         memset(text, '#', big);
         cr_assert_eq(rate_yaml_parse("big.yaml", text, big, &doc, &err),
                      TL_ELIMIT);
-        cr_assert(strstr(err.msg, "big.yaml: document of 1048577 bytes"),
-                  "%s", err.msg);
+        cr_assert(strstr(err.msg, "big.yaml: document of 1048577 bytes"), "%s",
+                  err.msg);
         free(text);
         cr_assert_eq(rate_yaml_load_file("/nonexistent/x.yaml", &doc, &err),
                      TL_EIO);

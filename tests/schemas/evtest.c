@@ -11,8 +11,7 @@ static void put(struct tl_buf *out, const unsigned char *b, size_t n)
         tl_buf_append(out, b, n, NULL);
 }
 
-static void encode(json_t *v, const char *key, int time_tag,
-                   struct tl_buf *out)
+static void encode(json_t *v, const char *key, int time_tag, struct tl_buf *out)
 {
         unsigned char h[16];
         size_t n;
@@ -23,7 +22,8 @@ static void encode(json_t *v, const char *key, int time_tag,
                 json_t *x;
                 n = cbor_encode_map_start(json_object_size(v), h, sizeof h);
                 put(out, h, n);
-                json_object_foreach(v, k, x) {
+                json_object_foreach(v, k, x)
+                {
                         n = cbor_encode_string_start(strlen(k), h, sizeof h);
                         put(out, h, n);
                         put(out, (const unsigned char *)k, strlen(k));
@@ -52,9 +52,9 @@ static void encode(json_t *v, const char *key, int time_tag,
                 break;
         case JSON_INTEGER: {
                 json_int_t i = json_integer_value(v);
-                n = i >= 0 ? cbor_encode_uint((uint64_t)i, h, sizeof h)
-                           : cbor_encode_negint((uint64_t)(-(i + 1)), h,
-                                                sizeof h);
+                n = i >= 0
+                        ? cbor_encode_uint((uint64_t)i, h, sizeof h)
+                        : cbor_encode_negint((uint64_t)(-(i + 1)), h, sizeof h);
                 put(out, h, n);
                 break;
         }

@@ -21,9 +21,8 @@ static void raw(struct tl_buf *b, const char *bytes, size_t n)
         tl_buf_append(b, bytes, n, NULL);
 }
 
-static void head(struct tl_buf *b, size_t (*fn)(uint64_t, unsigned char *,
-                                                size_t),
-                 uint64_t v)
+static void head(struct tl_buf *b,
+                 size_t (*fn)(uint64_t, unsigned char *, size_t), uint64_t v)
 {
         unsigned char h[9];
         raw(b, (const char *)h, fn(v, h, sizeof h));
@@ -154,7 +153,10 @@ Test(cbor, wrong_kinds_are_named)
         tl_buf_init(&b, 0);
         head(&b, map_h, 1);
         text(&b, "id");
-        raw(&b, "\x43" "abc", 4); /* byte string */
+        raw(&b,
+            "\x43"
+            "abc",
+            4); /* byte string */
         expect_invalid(&b, "id: expected text, got byte string");
         head(&b, map_h, 1);
         head(&b, cbor_encode_uint, 7); /* a non-text key */
@@ -182,20 +184,19 @@ Test(cbor, hostile_items_are_refused_with_bounded_work)
                 tl_status rc;
                 const char *frag;
         } cases[] = {
-                {"\xbf\x62id\x61i\xff", 7, TL_ELIMIT, "indefinite-length"},
-                {"\xa1\x62id\x7f\x61i\xff", 8, TL_ELIMIT, "indefinite-length"},
-                {"\xa1\x62id", 4, TL_EPARSE, "truncated"},
-                {"\xa1\x62id\x78\xff", 6, TL_EPARSE, "truncated"},
-                {"\xb9\xff\xff", 3, TL_ELIMIT, "map of more than 64 entries"},
-                {"\xa1\x62id\x9b\xff\xff\xff\xff\xff\xff\xff\xff", 13,
-                 TL_ELIMIT, "container of over 4096 items"},
-                {"\xa1\x62id\xc0\xc0\x61x", 8, TL_ELIMIT, "nested tags"},
-                {"\xa1\x62id\xff", 5, TL_EPARSE, "unexpected break"},
-                {"\xa1\x62id\x1c", 5, TL_EPARSE, "malformed"},
-                {"\xa1\x62id\xf8\x10", 6, TL_EPARSE, "malformed"},
-                {"\xa1\x62id\xe1", 5, TL_EINVAL, "unassigned simple value 1"},
-                {"\xa1\x62id\xf8\xff", 6, TL_EINVAL,
-                 "unassigned simple value 255"},
+            {"\xbf\x62id\x61i\xff", 7, TL_ELIMIT, "indefinite-length"},
+            {"\xa1\x62id\x7f\x61i\xff", 8, TL_ELIMIT, "indefinite-length"},
+            {"\xa1\x62id", 4, TL_EPARSE, "truncated"},
+            {"\xa1\x62id\x78\xff", 6, TL_EPARSE, "truncated"},
+            {"\xb9\xff\xff", 3, TL_ELIMIT, "map of more than 64 entries"},
+            {"\xa1\x62id\x9b\xff\xff\xff\xff\xff\xff\xff\xff", 13, TL_ELIMIT,
+             "container of over 4096 items"},
+            {"\xa1\x62id\xc0\xc0\x61x", 8, TL_ELIMIT, "nested tags"},
+            {"\xa1\x62id\xff", 5, TL_EPARSE, "unexpected break"},
+            {"\xa1\x62id\x1c", 5, TL_EPARSE, "malformed"},
+            {"\xa1\x62id\xf8\x10", 6, TL_EPARSE, "malformed"},
+            {"\xa1\x62id\xe1", 5, TL_EINVAL, "unassigned simple value 1"},
+            {"\xa1\x62id\xf8\xff", 6, TL_EINVAL, "unassigned simple value 255"},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
                 struct tl_error err = {TL_OK, ""};
@@ -254,8 +255,7 @@ Test(cbor, a_bad_element_dead_letters_alone)
         cr_assert_eq(r.count, 3);
         cr_assert_eq(sch_cbor_reader_next(&r, d, &ev, &rawel, &err), TL_OK);
         cr_assert_eq(memcmp(ev.id.ptr, "a", 1), 0);
-        cr_assert_eq(sch_cbor_reader_next(&r, d, &ev, &rawel, &err),
-                     TL_EINVAL);
+        cr_assert_eq(sch_cbor_reader_next(&r, d, &ev, &rawel, &err), TL_EINVAL);
         cr_assert(strstr(err.msg, "is before 2000-01-01"), "%s", err.msg);
         cr_assert_eq(rawel.ptr, b.data + second_start, "raw is the element");
         cr_assert_eq(rawel.len, second_end - second_start);
@@ -289,8 +289,7 @@ Test(cbor, a_malformed_element_ends_the_batch_and_counts_the_rest)
         cr_assert_eq(sch_cbor_reader_open(&r, b.data, b.len, false, &err),
                      TL_OK);
         cr_assert_eq(sch_cbor_reader_next(&r, d, &ev, &rawel, &err), TL_OK);
-        cr_assert_eq(sch_cbor_reader_next(&r, d, &ev, &rawel, &err),
-                     TL_EPARSE);
+        cr_assert_eq(sch_cbor_reader_next(&r, d, &ev, &rawel, &err), TL_EPARSE);
         cr_assert(r.broken);
         cr_assert_eq(rawel.ptr, b.data + bad_at);
         cr_assert_eq(rawel.len, b.len - bad_at, "the rest, together");
@@ -366,12 +365,12 @@ Test(cbor, a_sequence_file_reads_event_after_event)
 
 Test(cbor, detect_uses_content_type_then_first_byte)
 {
-        cr_assert_eq(sch_detect_encoding("application/cloudevents+json", "\xa1",
-                                         1),
-                     SCH_ENC_JSON);
-        cr_assert_eq(sch_detect_encoding("application/cloudevents+cbor; x=1",
-                                         "{", 1),
-                     SCH_ENC_CBOR);
+        cr_assert_eq(
+            sch_detect_encoding("application/cloudevents+json", "\xa1", 1),
+            SCH_ENC_JSON);
+        cr_assert_eq(
+            sch_detect_encoding("application/cloudevents+cbor; x=1", "{", 1),
+            SCH_ENC_CBOR);
         cr_assert_eq(sch_detect_encoding(NULL, "  {\"a\":1}", 9), SCH_ENC_JSON);
         cr_assert_eq(sch_detect_encoding("text/plain", "\xa1", 1),
                      SCH_ENC_CBOR);
@@ -411,13 +410,13 @@ Test(cbor, the_skim_measures_items_and_finds_the_subject)
                 const char *bytes;
                 size_t len;
         } bad[] = {
-                {"\xbf\x62id\x61i\xff", 7},            /* indefinite map */
-                {"\xa1\x62id", 4},                     /* truncated */
-                {"\xa1\x62id\x78\xff", 6},             /* text past the end */
-                {"\xa1\x62id\xff", 5},                 /* a break */
-                {"\xa1\x62id\x1c", 5},                 /* reserved ai */
-                {"\xa1\x62id\xf8\x10", 6},             /* simple < 32 */
-                {"\xa1\x62id\x9b\xff\xff\xff\xff\xff\xff\xff\xff", 13},
+            {"\xbf\x62id\x61i\xff", 7}, /* indefinite map */
+            {"\xa1\x62id", 4},          /* truncated */
+            {"\xa1\x62id\x78\xff", 6},  /* text past the end */
+            {"\xa1\x62id\xff", 5},      /* a break */
+            {"\xa1\x62id\x1c", 5},      /* reserved ai */
+            {"\xa1\x62id\xf8\x10", 6},  /* simple < 32 */
+            {"\xa1\x62id\x9b\xff\xff\xff\xff\xff\xff\xff\xff", 13},
         };
 
         tl_buf_init(&b, 0);
@@ -432,26 +431,26 @@ Test(cbor, the_skim_measures_items_and_finds_the_subject)
         cr_assert_eq(sch_cbor_reader_open(&r, b.data, b.len, true, NULL),
                      TL_OK);
         for (int i = 0; i < 3; i++) {
-                cr_assert_eq(sch_cbor_skim(b.data + pos, b.len - pos, &n,
-                                           &subj),
-                             TL_OK, "item %d", i);
+                cr_assert_eq(
+                    sch_cbor_skim(b.data + pos, b.len - pos, &n, &subj), TL_OK,
+                    "item %d", i);
                 (void)sch_cbor_reader_next(&r, d, &ev, &rawel, NULL);
                 cr_assert_eq(n, rawel.len, "item %d: %zu, reader %u", i, n,
                              rawel.len);
                 if (i < 2)
-                        cr_assert(subj.ptr && subj.len == ev.subject.len &&
-                                  memcmp(subj.ptr, ev.subject.ptr,
-                                         subj.len) == 0,
-                                  "item %d", i);
+                        cr_assert(
+                            subj.ptr && subj.len == ev.subject.len &&
+                                memcmp(subj.ptr, ev.subject.ptr, subj.len) == 0,
+                            "item %d", i);
                 else
                         cr_assert_null(subj.ptr);
                 pos += n;
         }
         cr_assert_eq(pos, b.len);
         for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-                cr_expect_neq(sch_cbor_skim(bad[i].bytes, bad[i].len, &n,
-                                            &subj),
-                              TL_OK, "bad case %zu", i);
+                cr_expect_neq(
+                    sch_cbor_skim(bad[i].bytes, bad[i].len, &n, &subj), TL_OK,
+                    "bad case %zu", i);
         sch_decoder_free(&d);
         tl_buf_release(&b);
 }

@@ -22,17 +22,19 @@ static void expect_parse_error(const char *json, const char *frag)
         struct tl_error err;
         tl_status rc = evt_decode(json, false, NULL, &err);
 
-        cr_expect_eq(rc, TL_EPARSE, "%s: got %s (%s)", json,
-                     tl_status_name(rc), err.msg);
+        cr_expect_eq(rc, TL_EPARSE, "%s: got %s (%s)", json, tl_status_name(rc),
+                     err.msg);
         cr_expect(strstr(err.msg, frag), "%s: '%s' lacks '%s'", json, err.msg,
                   frag);
 }
 
 Test(json, syntax_errors_name_the_byte)
 {
-        expect_parse_error("", "expected '{' to start an event object at byte 0");
+        expect_parse_error("",
+                           "expected '{' to start an event object at byte 0");
         expect_parse_error("[]", "expected '{'");
-        expect_parse_error("{\"id\" \"x\"}", "expected ':' after key at byte 6");
+        expect_parse_error("{\"id\" \"x\"}",
+                           "expected ':' after key at byte 6");
         expect_parse_error("{\"id\":\"x\",}", "expected a string key");
         expect_parse_error("{\"id\":\"x\"", "expected ',' or '}'");
         expect_parse_error("{\"id\":\"x", "unterminated string");
@@ -63,28 +65,30 @@ Test(json, escapes_are_decoded)
         cr_assert(sch_event_text_field(&ev, "region", &v));
         cr_assert_eq(v.len, 5);
         cr_assert_eq(memcmp(v.ptr, "eu\xc3\xa9\n", 5), 0);
-        cr_assert_eq(evt_decode("{\"specversion\":\"1.0\",\"id\":"
-                                "\"\\ud83d\\ude00\\\"\\/\\\\\",\"source\":\"s\","
-                                "\"type\":\"device.seat\",\"subject\":\"c\","
-                                "\"time\":\"2026-10-14T09:30:12Z\",\"data\":{"
-                                "\"device_id\":\"d\",\"action\":\"activate\","
-                                "\"model_class\":\"small\"}}",
-                                false, &ev, &err),
-                     TL_OK, "%s", err.msg);
+        cr_assert_eq(
+            evt_decode("{\"specversion\":\"1.0\",\"id\":"
+                       "\"\\ud83d\\ude00\\\"\\/\\\\\",\"source\":\"s\","
+                       "\"type\":\"device.seat\",\"subject\":\"c\","
+                       "\"time\":\"2026-10-14T09:30:12Z\",\"data\":{"
+                       "\"device_id\":\"d\",\"action\":\"activate\","
+                       "\"model_class\":\"small\"}}",
+                       false, &ev, &err),
+            TL_OK, "%s", err.msg);
         cr_assert_eq(ev.id.len, 7);
         cr_assert_eq(memcmp(ev.id.ptr, "\xf0\x9f\x98\x80\"/\\", 7), 0);
 }
 
 Test(json, whitespace_is_allowed_between_tokens)
 {
-        cr_assert_eq(evt_decode(" \n{ \"specversion\" : \"1.0\" ,\t\"id\":\"i\","
-                                "\"source\":\"s\",\"type\":\"device.seat\","
-                                "\"subject\":\"c\",\"time\":"
-                                "\"2026-10-14T09:30:12Z\",\"data\" : { "
-                                "\"device_id\":\"d\",\"action\":\"activate\","
-                                "\"model_class\":\"small\" } }\r\n",
-                                false, NULL, NULL),
-                     TL_OK);
+        cr_assert_eq(
+            evt_decode(" \n{ \"specversion\" : \"1.0\" ,\t\"id\":\"i\","
+                       "\"source\":\"s\",\"type\":\"device.seat\","
+                       "\"subject\":\"c\",\"time\":"
+                       "\"2026-10-14T09:30:12Z\",\"data\" : { "
+                       "\"device_id\":\"d\",\"action\":\"activate\","
+                       "\"model_class\":\"small\" } }\r\n",
+                       false, NULL, NULL),
+            TL_OK);
 }
 
 Test(json, limits_bound_hostile_input)
@@ -131,7 +135,8 @@ Test(json, limits_bound_hostile_input)
 */
 Test(json, agrees_with_jansson_on_mutated_documents)
 {
-        static const char alphabet[] = "{}[]:,\"\\0123456789-+.eEtruefalsn \x7f\x80\xc3";
+        static const char alphabet[] =
+            "{}[]:,\"\\0123456789-+.eEtruefalsn \x7f\x80\xc3";
         unsigned long long seed = 42;
         size_t base_len = strlen(GOOD);
         char doc[1024];
@@ -188,17 +193,17 @@ Test(json, agrees_with_jansson_on_mutated_documents)
 Test(jsonl, reads_events_line_by_line_with_line_numbers)
 {
         static const char file[] =
-                "\n"
-                "{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\","
-                "\"type\":\"device.seat\",\"subject\":\"c\",\"time\":"
-                "\"2026-10-14T09:30:12Z\",\"data\":{\"device_id\":\"d\","
-                "\"action\":\"activate\",\"model_class\":\"small\"}}\r\n"
-                "   \n"
-                "{\"specversion\":\"1.0\",\"id\":\"b\"}\n"
-                "{\"specversion\":\"1.0\",\"id\":\"c\",\"source\":\"s\","
-                "\"type\":\"device.seat\",\"subject\":\"c\",\"time\":"
-                "\"2026-10-14T09:30:12Z\",\"data\":{\"device_id\":\"d\","
-                "\"action\":\"heartbeat\",\"model_class\":\"small\"}}";
+            "\n"
+            "{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\","
+            "\"type\":\"device.seat\",\"subject\":\"c\",\"time\":"
+            "\"2026-10-14T09:30:12Z\",\"data\":{\"device_id\":\"d\","
+            "\"action\":\"activate\",\"model_class\":\"small\"}}\r\n"
+            "   \n"
+            "{\"specversion\":\"1.0\",\"id\":\"b\"}\n"
+            "{\"specversion\":\"1.0\",\"id\":\"c\",\"source\":\"s\","
+            "\"type\":\"device.seat\",\"subject\":\"c\",\"time\":"
+            "\"2026-10-14T09:30:12Z\",\"data\":{\"device_id\":\"d\","
+            "\"action\":\"heartbeat\",\"model_class\":\"small\"}}";
         struct sch_options opt = {EVT_NOW_US, 0};
         struct sch_jsonl_reader r;
         struct sch_decoder *d;
@@ -209,8 +214,8 @@ Test(jsonl, reads_events_line_by_line_with_line_numbers)
         sch_decoder_new(&opt, &d, NULL);
         sch_jsonl_reader_open(&r, file, sizeof file - 1);
         cr_assert(sch_jsonl_reader_more(&r));
-        cr_assert_eq(sch_jsonl_reader_next(&r, d, &ev, &raw, &err), TL_OK,
-                     "%s", err.msg);
+        cr_assert_eq(sch_jsonl_reader_next(&r, d, &ev, &raw, &err), TL_OK, "%s",
+                     err.msg);
         cr_assert_eq(r.line, 2);
         cr_assert_eq(ev.id.ptr[0], 'a');
         cr_assert_eq(raw.ptr[raw.len - 1], '}', "CR dropped");
@@ -218,8 +223,8 @@ Test(jsonl, reads_events_line_by_line_with_line_numbers)
         cr_assert_eq(r.line, 4, "blank line 3 skipped");
         cr_assert(strstr(err.msg, "source: required attribute missing"), "%s",
                   err.msg);
-        cr_assert_eq(sch_jsonl_reader_next(&r, d, &ev, &raw, &err), TL_OK,
-                     "%s", err.msg);
+        cr_assert_eq(sch_jsonl_reader_next(&r, d, &ev, &raw, &err), TL_OK, "%s",
+                     err.msg);
         cr_assert_eq(r.line, 5);
         cr_assert_eq(ev.action, SCH_SEAT_HEARTBEAT);
         cr_assert_not(sch_jsonl_reader_more(&r));

@@ -21,9 +21,9 @@ static unsigned next(unsigned n)
 /* Text with the characters encoders must escape, and non-ASCII. */
 static struct sch_str random_text(char *buf, unsigned max)
 {
-        static const char *const pieces[] = {"a", "Z", "0", "-", "\"", "\\",
-                                             "\n", "\t", "\x01", "/", "é",
-                                             "東", "🙂", " "};
+        static const char *const pieces[] = {"a",  "Z",  "0",    "-",    "\"",
+                                             "\\", "\n", "\t",   "\x01", "/",
+                                             "é",  "東", "🙂", " "};
         unsigned len = 0, want = 1 + next(max);
 
         while (len < want) {
@@ -116,9 +116,9 @@ Test(roundtrip, json_and_cbor_decode_what_was_encoded)
 
                 tl_buf_clear(&c);
                 cr_assert_eq(sch_encode_cbor(&o.ev, &c, NULL), TL_OK);
-                cr_assert_eq(sch_cbor_reader_open(&r, c.data, c.len, false,
-                                                  &err),
-                             TL_OK);
+                cr_assert_eq(
+                    sch_cbor_reader_open(&r, c.data, c.len, false, &err),
+                    TL_OK);
                 cr_assert_eq(sch_cbor_reader_next(&r, d, &back, &raw, &err),
                              TL_OK, "%s (from %s)", err.msg, j.data);
                 cr_assert(sch_event_equal(&o.ev, &back), "CBOR of %s", j.data);
@@ -159,14 +159,16 @@ Test(roundtrip, a_batch_of_encoded_events_decodes_in_order)
         tl_buf_release(&c);
 }
 
-#define A "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\",\"type\":"   \
-          "\"inference.tokens\",\"subject\":\"c\",\"time\":"                   \
-          "\"2026-10-14T09:30:12Z\",\"data\":{\"model\":\"m\",\"deployment\":" \
-          "\"cloud\",\"decoding\":\"d\",\"input_tokens\":1,\"output_tokens\":" \
-          "2,\"x\":\"1\",\"y\":\"2\"}}"
+#define A                                                                      \
+        "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\",\"type\":"     \
+        "\"inference.tokens\",\"subject\":\"c\",\"time\":"                     \
+        "\"2026-10-14T09:30:12Z\",\"data\":{\"model\":\"m\",\"deployment\":"   \
+        "\"cloud\",\"decoding\":\"d\",\"input_tokens\":1,\"output_tokens\":"   \
+        "2,\"x\":\"1\",\"y\":\"2\"}}"
 /* The same event: other key order, an offset time, explicit default. */
 #define A_REORDERED                                                            \
-        "{\"data\":{\"y\":\"2\",\"cached_input_tokens\":0,\"output_tokens\":2," \
+        "{\"data\":{\"y\":\"2\",\"cached_input_tokens\":0,\"output_tokens\":"  \
+        "2,"                                                                   \
         "\"input_tokens\":1,\"decoding\":\"d\",\"deployment\":\"cloud\","      \
         "\"model\":\"m\",\"x\":\"1\"},\"time\":\"2026-10-14T11:30:12+02:00\"," \
         "\"subject\":\"c\",\"type\":\"inference.tokens\",\"source\":\"s\","    \
@@ -198,17 +200,17 @@ Test(hash, does_not_depend_on_encoding_or_key_order)
 Test(hash, changes_with_any_billable_content)
 {
         static const char *const edits[][2] = {
-                {"\"id\":\"i\"", "\"id\":\"i2\""},
-                {"\"source\":\"s\"", "\"source\":\"s2\""},
-                {"\"subject\":\"c\"", "\"subject\":\"c2\""},
-                {"09:30:12Z", "09:30:13Z"},
-                {"\"model\":\"m\"", "\"model\":\"m2\""},
-                {"\"cloud\"", "\"device\""},
-                {"\"decoding\":\"d\"", "\"decoding\":\"d2\""},
-                {"\"input_tokens\":1", "\"input_tokens\":9"},
-                {"\"output_tokens\":2", "\"output_tokens\":9"},
-                {"\"x\":\"1\"", "\"x\":\"9\""},
-                {"\"y\":\"2\"", "\"y\":\"2\",\"z\":\"3\""},
+            {"\"id\":\"i\"", "\"id\":\"i2\""},
+            {"\"source\":\"s\"", "\"source\":\"s2\""},
+            {"\"subject\":\"c\"", "\"subject\":\"c2\""},
+            {"09:30:12Z", "09:30:13Z"},
+            {"\"model\":\"m\"", "\"model\":\"m2\""},
+            {"\"cloud\"", "\"device\""},
+            {"\"decoding\":\"d\"", "\"decoding\":\"d2\""},
+            {"\"input_tokens\":1", "\"input_tokens\":9"},
+            {"\"output_tokens\":2", "\"output_tokens\":9"},
+            {"\"x\":\"1\"", "\"x\":\"9\""},
+            {"\"y\":\"2\"", "\"y\":\"2\",\"z\":\"3\""},
         };
         unsigned char base[SCH_HASH_BYTES], h[SCH_HASH_BYTES];
         char doc[1024];
@@ -266,19 +268,18 @@ static void *sha_thread(void *arg)
 Test(hash, sha256_is_sha256_from_any_thread)
 {
         static const unsigned char abc[SCH_HASH_BYTES] = {
-                0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
-                0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
-                0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
-                0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+            0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+            0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+            0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
         unsigned char h[SCH_HASH_BYTES];
         pthread_t t[4];
 
         sch_sha256("abc", 3, h);
         cr_assert_eq(memcmp(h, abc, sizeof h), 0);
         for (size_t i = 0; i < 4; i++)
-                cr_assert_eq(pthread_create(&t[i], NULL, sha_thread,
-                                            (void *)(i + 1)),
-                             0);
+                cr_assert_eq(
+                    pthread_create(&t[i], NULL, sha_thread, (void *)(i + 1)),
+                    0);
         for (size_t i = 0; i < 4; i++) {
                 void *bad;
                 cr_assert_eq(pthread_join(t[i], &bad), 0);

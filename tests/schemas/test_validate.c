@@ -12,9 +12,11 @@
         "\"data\":" data "}"
 #define T_OK "2026-10-14T09:30:12.123Z"
 #define TOKENS_DATA(extra)                                                     \
-        "{\"model\":\"m\",\"deployment\":\"cloud\",\"decoding\":\"diffusion\"," \
+        "{\"model\":\"m\",\"deployment\":\"cloud\",\"decoding\":"              \
+        "\"diffusion\","                                                       \
         "\"input_tokens\":812,\"output_tokens\":1204" extra "}"
-#define TOKENS(extra) ENVELOPE("req-1", "inference.tokens", T_OK, TOKENS_DATA(extra))
+#define TOKENS(extra)                                                          \
+        ENVELOPE("req-1", "inference.tokens", T_OK, TOKENS_DATA(extra))
 #define ITER(data) ENVELOPE("req-1", "inference.iterations", T_OK, data)
 #define MACS(data) ENVELOPE("req-1", "inference.matrix_ops", T_OK, data)
 #define SEAT(data) ENVELOPE("req-1", "device.seat", T_OK, data)
@@ -58,37 +60,40 @@ static void run_cases(const struct vcase *cases, size_t n)
 Test(validate, valid_events_of_every_type_are_accepted)
 {
         static const struct vcase cases[] = {
-                {"tokens", TOKENS(""), BOTH, TL_OK, NULL},
-                {"tokens with cached", TOKENS(",\"cached_input_tokens\":5"),
-                 BOTH, TL_OK, NULL},
-                {"iterations",
-                 ITER("{\"model\":\"m\",\"deployment\":\"device\",\"decoding\":"
-                      "\"diffusion\",\"iterations\":12,\"tokens\":256}"),
-                 BOTH, TL_OK, NULL},
-                {"matrix ops",
-                 MACS("{\"model\":\"m\",\"deployment\":\"cloud\","
-                      "\"mac\":9223372036854775807}"),
-                 BOTH, TL_OK, NULL},
-                {"seat", SEAT("{\"device_id\":\"d1\",\"action\":\"heartbeat\","
-                              "\"model_class\":\"small\"}"),
-                 BOTH, TL_OK, NULL},
-                {"another decoding word", ENVELOPE("r", "inference.tokens", T_OK,
+            {"tokens", TOKENS(""), BOTH, TL_OK, NULL},
+            {"tokens with cached", TOKENS(",\"cached_input_tokens\":5"), BOTH,
+             TL_OK, NULL},
+            {"iterations",
+             ITER("{\"model\":\"m\",\"deployment\":\"device\",\"decoding\":"
+                  "\"diffusion\",\"iterations\":12,\"tokens\":256}"),
+             BOTH, TL_OK, NULL},
+            {"matrix ops",
+             MACS("{\"model\":\"m\",\"deployment\":\"cloud\","
+                  "\"mac\":9223372036854775807}"),
+             BOTH, TL_OK, NULL},
+            {"seat",
+             SEAT("{\"device_id\":\"d1\",\"action\":\"heartbeat\","
+                  "\"model_class\":\"small\"}"),
+             BOTH, TL_OK, NULL},
+            {"another decoding word",
+             ENVELOPE(
+                 "r", "inference.tokens", T_OK,
                  "{\"model\":\"m\",\"deployment\":\"cloud\",\"decoding\":"
                  "\"speculative\",\"input_tokens\":1,\"output_tokens\":2}"),
-                 BOTH, TL_OK, NULL},
-                {"extension attribute",
-                 "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\","
-                 "\"type\":\"device.seat\",\"subject\":\"c\",\"time\":\"" T_OK
-                 "\",\"datacontenttype\":\"application/json\",\"traceparent\":"
-                 "{\"a\":[1,2]},\"data\":{\"device_id\":\"d\",\"action\":"
-                 "\"activate\",\"model_class\":\"small\"}}",
-                 BOTH, TL_OK, NULL},
-                {"no specversion in CBOR",
-                 "{\"id\":\"i\",\"source\":\"s\",\"type\":\"device.seat\","
-                 "\"subject\":\"c\",\"time\":\"" T_OK "\",\"data\":{"
-                 "\"device_id\":\"d\",\"action\":\"activate\","
-                 "\"model_class\":\"small\"}}",
-                 CBOR_ONLY, TL_OK, NULL},
+             BOTH, TL_OK, NULL},
+            {"extension attribute",
+             "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\","
+             "\"type\":\"device.seat\",\"subject\":\"c\",\"time\":\"" T_OK
+             "\",\"datacontenttype\":\"application/json\",\"traceparent\":"
+             "{\"a\":[1,2]},\"data\":{\"device_id\":\"d\",\"action\":"
+             "\"activate\",\"model_class\":\"small\"}}",
+             BOTH, TL_OK, NULL},
+            {"no specversion in CBOR",
+             "{\"id\":\"i\",\"source\":\"s\",\"type\":\"device.seat\","
+             "\"subject\":\"c\",\"time\":\"" T_OK "\",\"data\":{"
+             "\"device_id\":\"d\",\"action\":\"activate\","
+             "\"model_class\":\"small\"}}",
+             CBOR_ONLY, TL_OK, NULL},
         };
         RUN(cases);
 }
@@ -116,59 +121,57 @@ Test(validate, typed_fields_land_in_the_event)
 Test(validate, envelope_rules)
 {
         static const struct vcase cases[] = {
-                {"missing id",
-                 "{\"specversion\":\"1.0\",\"source\":\"s\",\"type\":"
-                 "\"device.seat\",\"subject\":\"c\",\"time\":\"" T_OK
-                 "\",\"data\":{}}",
-                 BOTH, TL_EINVAL, "id: required attribute missing"},
-                {"empty id", ENVELOPE("", "inference.tokens", T_OK,
-                                      TOKENS_DATA("")),
-                 BOTH, TL_EINVAL, "id: must not be empty"},
-                {"missing source",
-                 "{\"specversion\":\"1.0\",\"id\":\"i\",\"type\":\"device.seat\","
-                 "\"subject\":\"c\",\"time\":\"" T_OK "\",\"data\":{}}",
-                 BOTH, TL_EINVAL, "source: required attribute missing"},
-                {"missing subject",
-                 "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\","
-                 "\"type\":\"device.seat\",\"time\":\"" T_OK "\",\"data\":{}}",
-                 BOTH, TL_EINVAL, "subject: required attribute missing"},
-                {"missing type",
-                 "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\","
-                 "\"subject\":\"c\",\"time\":\"" T_OK "\",\"data\":{}}",
-                 BOTH, TL_EINVAL, "type: required attribute missing"},
-                {"missing time",
-                 "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\","
-                 "\"type\":\"device.seat\",\"subject\":\"c\",\"data\":{}}",
-                 BOTH, TL_EINVAL, "time: required attribute missing"},
-                {"missing data",
-                 "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\","
-                 "\"type\":\"device.seat\",\"subject\":\"c\",\"time\":\"" T_OK
-                 "\"}",
-                 BOTH, TL_EINVAL, "data: required attribute missing"},
-                {"missing specversion in JSON",
-                 "{\"id\":\"i\",\"source\":\"s\",\"type\":\"device.seat\","
-                 "\"subject\":\"c\",\"time\":\"" T_OK "\",\"data\":{}}",
-                 JSON_ONLY, TL_EINVAL, "specversion: required attribute missing"},
-                {"wrong specversion",
-                 "{\"specversion\":\"0.3\",\"id\":\"i\"}", BOTH, TL_EINVAL,
-                 "specversion: expected \"1.0\""},
-                {"unknown type", ENVELOPE("i", "inference.foo", T_OK, "{}"),
-                 BOTH, TL_EINVAL, "type: unknown event type \"inference.foo\""},
-                {"type not text",
-                 "{\"specversion\":\"1.0\",\"type\":7}", BOTH, TL_EINVAL,
-                 "type: expected text, got unsigned integer"},
-                {"id not text", "{\"specversion\":\"1.0\",\"id\":true}", BOTH,
-                 TL_EINVAL, "id: expected text, got boolean"},
-                {"data not a map", ENVELOPE("i", "device.seat", T_OK, "[1]"),
-                 BOTH, TL_EINVAL, "data: expected map, got array"},
-                {"data null", ENVELOPE("i", "device.seat", T_OK, "null"), BOTH,
-                 TL_EINVAL, "data: expected map, got null"},
-                {"NUL in id", ENVELOPE("a\\u0000b", "inference.tokens", T_OK,
-                                       TOKENS_DATA("")),
-                 BOTH, TL_EINVAL, "id: NUL character not allowed"},
-                {"attribute twice",
-                 "{\"specversion\":\"1.0\",\"id\":\"a\",\"id\":\"b\"}",
-                 JSON_ONLY, TL_EINVAL, "id: attribute given twice"},
+            {"missing id",
+             "{\"specversion\":\"1.0\",\"source\":\"s\",\"type\":"
+             "\"device.seat\",\"subject\":\"c\",\"time\":\"" T_OK
+             "\",\"data\":{}}",
+             BOTH, TL_EINVAL, "id: required attribute missing"},
+            {"empty id",
+             ENVELOPE("", "inference.tokens", T_OK, TOKENS_DATA("")), BOTH,
+             TL_EINVAL, "id: must not be empty"},
+            {"missing source",
+             "{\"specversion\":\"1.0\",\"id\":\"i\",\"type\":\"device.seat\","
+             "\"subject\":\"c\",\"time\":\"" T_OK "\",\"data\":{}}",
+             BOTH, TL_EINVAL, "source: required attribute missing"},
+            {"missing subject",
+             "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\","
+             "\"type\":\"device.seat\",\"time\":\"" T_OK "\",\"data\":{}}",
+             BOTH, TL_EINVAL, "subject: required attribute missing"},
+            {"missing type",
+             "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\","
+             "\"subject\":\"c\",\"time\":\"" T_OK "\",\"data\":{}}",
+             BOTH, TL_EINVAL, "type: required attribute missing"},
+            {"missing time",
+             "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\","
+             "\"type\":\"device.seat\",\"subject\":\"c\",\"data\":{}}",
+             BOTH, TL_EINVAL, "time: required attribute missing"},
+            {"missing data",
+             "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\","
+             "\"type\":\"device.seat\",\"subject\":\"c\",\"time\":\"" T_OK
+             "\"}",
+             BOTH, TL_EINVAL, "data: required attribute missing"},
+            {"missing specversion in JSON",
+             "{\"id\":\"i\",\"source\":\"s\",\"type\":\"device.seat\","
+             "\"subject\":\"c\",\"time\":\"" T_OK "\",\"data\":{}}",
+             JSON_ONLY, TL_EINVAL, "specversion: required attribute missing"},
+            {"wrong specversion", "{\"specversion\":\"0.3\",\"id\":\"i\"}",
+             BOTH, TL_EINVAL, "specversion: expected \"1.0\""},
+            {"unknown type", ENVELOPE("i", "inference.foo", T_OK, "{}"), BOTH,
+             TL_EINVAL, "type: unknown event type \"inference.foo\""},
+            {"type not text", "{\"specversion\":\"1.0\",\"type\":7}", BOTH,
+             TL_EINVAL, "type: expected text, got unsigned integer"},
+            {"id not text", "{\"specversion\":\"1.0\",\"id\":true}", BOTH,
+             TL_EINVAL, "id: expected text, got boolean"},
+            {"data not a map", ENVELOPE("i", "device.seat", T_OK, "[1]"), BOTH,
+             TL_EINVAL, "data: expected map, got array"},
+            {"data null", ENVELOPE("i", "device.seat", T_OK, "null"), BOTH,
+             TL_EINVAL, "data: expected map, got null"},
+            {"NUL in id",
+             ENVELOPE("a\\u0000b", "inference.tokens", T_OK, TOKENS_DATA("")),
+             BOTH, TL_EINVAL, "id: NUL character not allowed"},
+            {"attribute twice",
+             "{\"specversion\":\"1.0\",\"id\":\"a\",\"id\":\"b\"}", JSON_ONLY,
+             TL_EINVAL, "id: attribute given twice"},
         };
         RUN(cases);
 }
@@ -207,7 +210,8 @@ Test(validate, string_lengths_are_bounded_in_bytes)
                         struct tl_error err;
                         char want[64];
                         char *ok = with_long(limits[i].attr, limits[i].max);
-                        char *bad = with_long(limits[i].attr, limits[i].max + 1);
+                        char *bad =
+                            with_long(limits[i].attr, limits[i].max + 1);
                         cr_expect_eq(evt_decode(ok, cbor, NULL, &err), TL_OK,
                                      "%s at max: %s", limits[i].attr, err.msg);
                         cr_expect_eq(evt_decode(bad, cbor, NULL, &err),
@@ -224,40 +228,43 @@ Test(validate, string_lengths_are_bounded_in_bytes)
 Test(validate, time_rules)
 {
         static const struct vcase cases[] = {
-                {"offset time", ENVELOPE("i", "inference.tokens",
-                                         "2026-10-14T11:30:12+02:00",
-                                         TOKENS_DATA("")),
-                 BOTH, TL_OK, NULL},
-                {"within skew", ENVELOPE("i", "inference.tokens",
-                                         "2026-11-21T00:59:59Z",
-                                         TOKENS_DATA("")),
-                 BOTH, TL_OK, NULL},
-                {"beyond skew", ENVELOPE("i", "inference.tokens",
-                                         "2026-11-21T01:00:01Z",
-                                         TOKENS_DATA("")),
-                 BOTH, TL_EINVAL,
-                 "time: 2026-11-21T01:00:01.000Z is more than 3600 s ahead"},
-                {"at 2000", ENVELOPE("i", "inference.tokens",
-                                     "2000-01-01T00:00:00Z", TOKENS_DATA("")),
-                 BOTH, TL_OK, NULL},
-                {"before 2000", ENVELOPE("i", "inference.tokens",
-                                         "1999-12-31T23:59:59Z",
-                                         TOKENS_DATA("")),
-                 BOTH, TL_EINVAL, "is before 2000-01-01"},
-                {"date only", ENVELOPE("i", "inference.tokens", "2026-10-14",
-                                       TOKENS_DATA("")),
-                 BOTH, TL_EINVAL, "time: expected RFC 3339"},
-                {"no zone", ENVELOPE("i", "inference.tokens",
-                                     "2026-10-14T09:30:12", TOKENS_DATA("")),
-                 BOTH, TL_EINVAL, "time: expected 'Z'"},
-                {"bad day", ENVELOPE("i", "inference.tokens",
-                                     "2026-02-30T09:30:12Z", TOKENS_DATA("")),
-                 BOTH, TL_EINVAL, "time: date or time out of range"},
-                {"time as number",
-                 "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\","
-                 "\"type\":\"device.seat\",\"subject\":\"c\",\"time\":1760434212,"
-                 "\"data\":{}}",
-                 BOTH, TL_EINVAL, "time: expected RFC 3339 text"},
+            {"offset time",
+             ENVELOPE("i", "inference.tokens", "2026-10-14T11:30:12+02:00",
+                      TOKENS_DATA("")),
+             BOTH, TL_OK, NULL},
+            {"within skew",
+             ENVELOPE("i", "inference.tokens", "2026-11-21T00:59:59Z",
+                      TOKENS_DATA("")),
+             BOTH, TL_OK, NULL},
+            {"beyond skew",
+             ENVELOPE("i", "inference.tokens", "2026-11-21T01:00:01Z",
+                      TOKENS_DATA("")),
+             BOTH, TL_EINVAL,
+             "time: 2026-11-21T01:00:01.000Z is more than 3600 s ahead"},
+            {"at 2000",
+             ENVELOPE("i", "inference.tokens", "2000-01-01T00:00:00Z",
+                      TOKENS_DATA("")),
+             BOTH, TL_OK, NULL},
+            {"before 2000",
+             ENVELOPE("i", "inference.tokens", "1999-12-31T23:59:59Z",
+                      TOKENS_DATA("")),
+             BOTH, TL_EINVAL, "is before 2000-01-01"},
+            {"date only",
+             ENVELOPE("i", "inference.tokens", "2026-10-14", TOKENS_DATA("")),
+             BOTH, TL_EINVAL, "time: expected RFC 3339"},
+            {"no zone",
+             ENVELOPE("i", "inference.tokens", "2026-10-14T09:30:12",
+                      TOKENS_DATA("")),
+             BOTH, TL_EINVAL, "time: expected 'Z'"},
+            {"bad day",
+             ENVELOPE("i", "inference.tokens", "2026-02-30T09:30:12Z",
+                      TOKENS_DATA("")),
+             BOTH, TL_EINVAL, "time: date or time out of range"},
+            {"time as number",
+             "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\","
+             "\"type\":\"device.seat\",\"subject\":\"c\",\"time\":1760434212,"
+             "\"data\":{}}",
+             BOTH, TL_EINVAL, "time: expected RFC 3339 text"},
         };
         RUN(cases);
 }
@@ -265,76 +272,78 @@ Test(validate, time_rules)
 Test(validate, data_field_rules)
 {
         static const struct vcase cases[] = {
-                {"count as text",
-                 ENVELOPE("i", "inference.tokens", T_OK,
-                          "{\"model\":\"m\",\"deployment\":\"cloud\","
-                          "\"decoding\":\"d\",\"input_tokens\":1,"
-                          "\"output_tokens\":\"1204\"}"),
-                 BOTH, TL_EINVAL,
-                 "data.output_tokens: expected unsigned integer, got text"},
-                {"negative count", TOKENS(",\"cached_input_tokens\":-1"), BOTH,
-                 TL_EINVAL,
-                 "data.cached_input_tokens: expected unsigned integer, got "
-                 "negative integer"},
-                {"fractional count", TOKENS(",\"cached_input_tokens\":1.5"),
-                 BOTH, TL_EINVAL,
-                 "data.cached_input_tokens: expected unsigned integer, got "
-                 "number"},
-                {"count at 2^63", MACS("{\"model\":\"m\",\"deployment\":"
-                                       "\"cloud\",\"mac\":9223372036854775808}"),
-                 JSON_ONLY, TL_EINVAL,
-                 "data.mac: 9223372036854775808 is not below 2^63"},
-                {"count past 2^64",
-                 MACS("{\"model\":\"m\",\"deployment\":\"cloud\",\"mac\":"
-                      "123456789012345678901234567890}"),
-                 JSON_ONLY, TL_EINVAL,
-                 "data.mac: 123456789012345678901234567890 is not below 2^63"},
-                {"missing output_tokens",
-                 ENVELOPE("i", "inference.tokens", T_OK,
-                          "{\"model\":\"m\",\"deployment\":\"cloud\","
-                          "\"decoding\":\"d\",\"input_tokens\":1}"),
-                 BOTH, TL_EINVAL, "data.output_tokens: required field missing"},
-                {"missing model",
-                 MACS("{\"deployment\":\"cloud\",\"mac\":1}"), BOTH, TL_EINVAL,
-                 "data.model: required field missing"},
-                {"bad deployment",
-                 MACS("{\"model\":\"m\",\"deployment\":\"edge\",\"mac\":1}"),
-                 BOTH, TL_EINVAL,
-                 "data.deployment: expected \"cloud\" or \"device\", got "
-                 "\"edge\""},
-                {"empty model", MACS("{\"model\":\"\",\"deployment\":\"cloud\","
-                                     "\"mac\":1}"),
-                 BOTH, TL_EINVAL, "data.model: must not be empty"},
-                {"zero iterations",
-                 ITER("{\"model\":\"m\",\"deployment\":\"cloud\",\"decoding\":"
-                      "\"diffusion\",\"iterations\":0,\"tokens\":5}"),
-                 BOTH, TL_EINVAL, "data.iterations: must be at least 1"},
-                {"missing tokens",
-                 ITER("{\"model\":\"m\",\"deployment\":\"cloud\",\"decoding\":"
-                      "\"diffusion\",\"iterations\":3}"),
-                 BOTH, TL_EINVAL, "data.tokens: required field missing"},
-                {"missing decoding",
-                 ITER("{\"model\":\"m\",\"deployment\":\"cloud\","
-                      "\"iterations\":3,\"tokens\":5}"),
-                 BOTH, TL_EINVAL, "data.decoding: required field missing"},
-                {"bad action", SEAT("{\"device_id\":\"d\",\"action\":\"pause\","
-                                    "\"model_class\":\"small\"}"),
-                 BOTH, TL_EINVAL,
-                 "data.action: expected \"activate\", \"deactivate\" or "
-                 "\"heartbeat\", got \"pause\""},
-                {"missing model_class",
-                 SEAT("{\"device_id\":\"d\",\"action\":\"activate\"}"), BOTH,
-                 TL_EINVAL, "data.model_class: required field missing"},
-                {"missing device_id",
-                 SEAT("{\"action\":\"activate\",\"model_class\":\"s\"}"), BOTH,
-                 TL_EINVAL, "data.device_id: required field missing"},
-                {"count as map", TOKENS(",\"cached_input_tokens\":{}"), BOTH,
-                 TL_EINVAL,
-                 "data.cached_input_tokens: expected unsigned integer, got map"},
-                {"field twice",
-                 ENVELOPE("i", "device.seat", T_OK,
-                          "{\"device_id\":\"a\",\"device_id\":\"b\"}"),
-                 JSON_ONLY, TL_EINVAL, "data.device_id: field given twice"},
+            {"count as text",
+             ENVELOPE("i", "inference.tokens", T_OK,
+                      "{\"model\":\"m\",\"deployment\":\"cloud\","
+                      "\"decoding\":\"d\",\"input_tokens\":1,"
+                      "\"output_tokens\":\"1204\"}"),
+             BOTH, TL_EINVAL,
+             "data.output_tokens: expected unsigned integer, got text"},
+            {"negative count", TOKENS(",\"cached_input_tokens\":-1"), BOTH,
+             TL_EINVAL,
+             "data.cached_input_tokens: expected unsigned integer, got "
+             "negative integer"},
+            {"fractional count", TOKENS(",\"cached_input_tokens\":1.5"), BOTH,
+             TL_EINVAL,
+             "data.cached_input_tokens: expected unsigned integer, got "
+             "number"},
+            {"count at 2^63",
+             MACS("{\"model\":\"m\",\"deployment\":"
+                  "\"cloud\",\"mac\":9223372036854775808}"),
+             JSON_ONLY, TL_EINVAL,
+             "data.mac: 9223372036854775808 is not below 2^63"},
+            {"count past 2^64",
+             MACS("{\"model\":\"m\",\"deployment\":\"cloud\",\"mac\":"
+                  "123456789012345678901234567890}"),
+             JSON_ONLY, TL_EINVAL,
+             "data.mac: 123456789012345678901234567890 is not below 2^63"},
+            {"missing output_tokens",
+             ENVELOPE("i", "inference.tokens", T_OK,
+                      "{\"model\":\"m\",\"deployment\":\"cloud\","
+                      "\"decoding\":\"d\",\"input_tokens\":1}"),
+             BOTH, TL_EINVAL, "data.output_tokens: required field missing"},
+            {"missing model", MACS("{\"deployment\":\"cloud\",\"mac\":1}"),
+             BOTH, TL_EINVAL, "data.model: required field missing"},
+            {"bad deployment",
+             MACS("{\"model\":\"m\",\"deployment\":\"edge\",\"mac\":1}"), BOTH,
+             TL_EINVAL,
+             "data.deployment: expected \"cloud\" or \"device\", got "
+             "\"edge\""},
+            {"empty model",
+             MACS("{\"model\":\"\",\"deployment\":\"cloud\","
+                  "\"mac\":1}"),
+             BOTH, TL_EINVAL, "data.model: must not be empty"},
+            {"zero iterations",
+             ITER("{\"model\":\"m\",\"deployment\":\"cloud\",\"decoding\":"
+                  "\"diffusion\",\"iterations\":0,\"tokens\":5}"),
+             BOTH, TL_EINVAL, "data.iterations: must be at least 1"},
+            {"missing tokens",
+             ITER("{\"model\":\"m\",\"deployment\":\"cloud\",\"decoding\":"
+                  "\"diffusion\",\"iterations\":3}"),
+             BOTH, TL_EINVAL, "data.tokens: required field missing"},
+            {"missing decoding",
+             ITER("{\"model\":\"m\",\"deployment\":\"cloud\","
+                  "\"iterations\":3,\"tokens\":5}"),
+             BOTH, TL_EINVAL, "data.decoding: required field missing"},
+            {"bad action",
+             SEAT("{\"device_id\":\"d\",\"action\":\"pause\","
+                  "\"model_class\":\"small\"}"),
+             BOTH, TL_EINVAL,
+             "data.action: expected \"activate\", \"deactivate\" or "
+             "\"heartbeat\", got \"pause\""},
+            {"missing model_class",
+             SEAT("{\"device_id\":\"d\",\"action\":\"activate\"}"), BOTH,
+             TL_EINVAL, "data.model_class: required field missing"},
+            {"missing device_id",
+             SEAT("{\"action\":\"activate\",\"model_class\":\"s\"}"), BOTH,
+             TL_EINVAL, "data.device_id: required field missing"},
+            {"count as map", TOKENS(",\"cached_input_tokens\":{}"), BOTH,
+             TL_EINVAL,
+             "data.cached_input_tokens: expected unsigned integer, got map"},
+            {"field twice",
+             ENVELOPE("i", "device.seat", T_OK,
+                      "{\"device_id\":\"a\",\"device_id\":\"b\"}"),
+             JSON_ONLY, TL_EINVAL, "data.device_id: field given twice"},
         };
         RUN(cases);
 }

@@ -41,8 +41,7 @@ Test(broker, kcat_lists_brokers_and_flag_created_topic)
 
 Test(broker, bad_topic_spec_exits_2)
 {
-        const char *argv[] = {tk_tally_bin(), "broker", "--topic", "t:0",
-                              NULL};
+        const char *argv[] = {tk_tally_bin(), "broker", "--topic", "t:0", NULL};
         struct tk_proc_result r;
 
         cr_assert_eq(tk_run(argv, 20000, &r), 0);
@@ -81,10 +80,10 @@ Test(broker, librdkafka_round_trip_through_auto_created_topic)
         for (int i = 0; i < 100; i++) {
                 snprintf(payload, sizeof payload, "m%d", i);
                 cr_assert_eq(rd_kafka_producev(
-                                     p, RD_KAFKA_V_TOPIC("broker.rt"),
-                                     RD_KAFKA_V_VALUE(payload, strlen(payload)),
-                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                     RD_KAFKA_V_END),
+                                 p, RD_KAFKA_V_TOPIC("broker.rt"),
+                                 RD_KAFKA_V_VALUE(payload, strlen(payload)),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_END),
                              RD_KAFKA_RESP_ERR_NO_ERROR);
         }
         cr_assert_eq(rd_kafka_flush(p, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -99,7 +98,7 @@ Test(broker, librdkafka_round_trip_through_auto_created_topic)
         cr_assert(c, "%s", errstr);
         rd_kafka_poll_set_consumer(c);
         rd_kafka_topic_partition_list_t *t =
-                rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(t, "broker.rt",
                                           RD_KAFKA_PARTITION_UA);
         cr_assert_eq(rd_kafka_subscribe(c, t), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -141,12 +140,12 @@ static rd_kafka_t *quick_producer(const char *bootstrap)
 static void produce_n(rd_kafka_t *p, const char *topic, int n)
 {
         for (int i = 0; i < n; i++)
-                cr_assert_eq(rd_kafka_producev(
-                                     p, RD_KAFKA_V_TOPIC(topic),
-                                     RD_KAFKA_V_VALUE("x", 1),
-                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                     RD_KAFKA_V_END),
-                             RD_KAFKA_RESP_ERR_NO_ERROR);
+                cr_assert_eq(
+                    rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
+                                      RD_KAFKA_V_VALUE("x", 1),
+                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                      RD_KAFKA_V_END),
+                    RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
 Test(broker, control_takes_a_broker_down_and_up_again)
@@ -193,9 +192,9 @@ Test(broker, control_pushes_errors_and_rejects_bad_commands)
         cr_assert_eq(tk_broker_control(&b, "leader broker.err 0 2"), 0);
         cr_assert_eq(tk_broker_control(&b, "rtt -1 20"), 0);
         /* Retriable errors: the producer retries through them. */
-        cr_assert_eq(tk_broker_control(
-                             &b, "errors Produce 3 NOT_LEADER_FOR_PARTITION"),
-                     0);
+        cr_assert_eq(
+            tk_broker_control(&b, "errors Produce 3 NOT_LEADER_FOR_PARTITION"),
+            0);
         delivered = failed = 0;
         p = quick_producer(b.bootstrap);
         produce_n(p, "broker.err", 5);

@@ -4,8 +4,7 @@
 
 #include "testkit.h"
 
-static struct tk_proc_result run(const char *a1, const char *a2,
-                                 const char *a3)
+static struct tk_proc_result run(const char *a1, const char *a2, const char *a3)
 {
         const char *argv[] = {tk_tally_bin(), a1, a2, a3, NULL};
         struct tk_proc_result r;
@@ -17,9 +16,9 @@ static struct tk_proc_result run(const char *a1, const char *a2,
 Test(cli, help_lists_every_command_and_exits_0)
 {
         struct tk_proc_result r = run("help", NULL, NULL);
-        const char *cmds[] = {"rules", "rate", "meter", "customers", "usage",
-                              "invoice", "infer", "upload", "broker",
-                              "loadgen", "demo"};
+        const char *cmds[] = {"rules",  "rate",    "meter", "customers",
+                              "usage",  "invoice", "infer", "upload",
+                              "broker", "loadgen", "demo"};
 
         cr_assert_eq(r.exit_code, 0);
         for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

@@ -71,12 +71,20 @@ static json_t *invoice_of(const char *customer)
         return found;
 }
 
-Test(demo, a_small_month_reconciles_and_matches_offline_rating,
-     .timeout = 600)
+Test(demo, a_small_month_reconciles_and_matches_offline_rating, .timeout = 600)
 {
-        const char *argv[] = {tk_tally_bin(), "demo",   "--customers", "6",
-                              "--days",       "8",      "--period",    "2026-10",
-                              "--seed",       "1",      "--dir",       dir,
+        const char *argv[] = {tk_tally_bin(),
+                              "demo",
+                              "--customers",
+                              "6",
+                              "--days",
+                              "8",
+                              "--period",
+                              "2026-10",
+                              "--seed",
+                              "1",
+                              "--dir",
+                              dir,
                               NULL};
         char rules[100], customers[100], events[100], path[100];
         struct tk_proc_result r, rate;
@@ -107,10 +115,18 @@ Test(demo, a_small_month_reconciles_and_matches_offline_rating,
         snprintf(customers, sizeof customers, "%s/customers.yaml", dir);
         snprintf(events, sizeof events, "%s/events.jsonl", dir);
         {
-                const char *rate_argv[] = {tk_tally_bin(), "rate", "--rules",
-                                           rules, "--customers", customers,
-                                           "--events", events, "--period",
-                                           "2026-10", "--format", "json",
+                const char *rate_argv[] = {tk_tally_bin(),
+                                           "rate",
+                                           "--rules",
+                                           rules,
+                                           "--customers",
+                                           customers,
+                                           "--events",
+                                           events,
+                                           "--period",
+                                           "2026-10",
+                                           "--format",
+                                           "json",
                                            NULL};
                 cr_assert_eq(tk_run(rate_argv, 60000, &rate), 0);
         }
@@ -120,20 +136,20 @@ Test(demo, a_small_month_reconciles_and_matches_offline_rating,
         for (size_t i = 0; i < 6; i++) {
                 json_t *want = json_array_get(offline, i);
                 const char *id =
-                        json_string_value(json_object_get(want, "customer"));
+                    json_string_value(json_object_get(want, "customer"));
                 json_t *got = invoice_of(id);
 
                 cr_assert_not_null(got, "no invoice for %s", id);
-                cr_assert_str_eq(json_string_value(json_object_get(got, "status")),
-                                 "finalized");
                 cr_assert_str_eq(
-                        json_string_value(json_object_get(got, "total")),
-                        json_string_value(json_object_get(want, "total")),
-                        "%s", id);
+                    json_string_value(json_object_get(got, "status")),
+                    "finalized");
                 cr_assert_str_eq(
-                        json_string_value(json_object_get(
-                                json_object_get(got, "rules"), "version")),
-                        "demo-2", "priced by the edited catalog");
+                    json_string_value(json_object_get(got, "total")),
+                    json_string_value(json_object_get(want, "total")), "%s",
+                    id);
+                cr_assert_str_eq(json_string_value(json_object_get(
+                                     json_object_get(got, "rules"), "version")),
+                                 "demo-2", "priced by the edited catalog");
                 json_decref(got);
         }
         json_decref(offline);

@@ -149,7 +149,7 @@ static void take_message(struct tally *t, const rd_kafka_message_t *m)
 
         if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
             rd_kafka_header_get_last(hdrs, "content-type", &val, &size) ==
-                    RD_KAFKA_RESP_ERR_NO_ERROR)
+                RD_KAFKA_RESP_ERR_NO_ERROR)
                 snprintf(ct, sizeof ct, "%.*s", (int)size, (const char *)val);
         else
                 t->bare_msgs++;
@@ -212,20 +212,19 @@ static void consume_topic(const char *topic, struct tally *t)
                      RD_KAFKA_RESP_ERR_NO_ERROR);
         cr_assert_eq(md->topic_cnt, 1);
         count = md->topics[0].partition_cnt;
-        cr_assert(count > 0 && count <= MAX_PARTITIONS, "%d partitions",
-                  count);
+        cr_assert(count > 0 && count <= MAX_PARTITIONS, "%d partitions", count);
         rd_kafka_metadata_destroy(md);
         rd_kafka_topic_destroy(rkt);
         parts = rd_kafka_topic_partition_list_new(count);
         pending = 0;
         for (int p = 0; p < count; p++) {
-                cr_assert_eq(rd_kafka_query_watermark_offsets(
-                                     c, topic, p, &lo, &hi[p], 10000),
+                cr_assert_eq(rd_kafka_query_watermark_offsets(c, topic, p, &lo,
+                                                              &hi[p], 10000),
                              RD_KAFKA_RESP_ERR_NO_ERROR);
                 next[p] = lo;
                 pending += hi[p] > 0;
                 rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
-                        RD_KAFKA_OFFSET_BEGINNING;
+                    RD_KAFKA_OFFSET_BEGINNING;
         }
         cr_assert_eq(rd_kafka_assign(c, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
         rd_kafka_topic_partition_list_destroy(parts);
@@ -237,8 +236,8 @@ static void consume_topic(const char *topic, struct tally *t)
                              rd_kafka_message_errstr(m));
                 cr_assert_eq(m->offset, next[m->partition], "in order");
                 take_message(t, m);
-                t->digest[m->partition] = tl_hash64(
-                        m->payload, m->len, t->digest[m->partition] + 1);
+                t->digest[m->partition] =
+                    tl_hash64(m->payload, m->len, t->digest[m->partition] + 1);
                 next[m->partition] = m->offset + 1;
                 pending -= next[m->partition] == hi[m->partition];
                 rd_kafka_message_destroy(m);
@@ -270,8 +269,7 @@ static char *expected_truth(struct tally *t)
                 "customer\ttype\tevents\tinput_tokens\toutput_tokens\t"
                 "cached_input_tokens\titerations\ttokens\tmac\n",
                 (unsigned long long)t->produced, (unsigned long long)t->stored,
-                (unsigned long long)t->duplicates,
-                (unsigned long long)t->dead);
+                (unsigned long long)t->duplicates, (unsigned long long)t->dead);
         for (size_t i = 0; i < t->row_count; i++) {
                 const struct row *r = &t->rows[i];
                 fprintf(f, "%s\t%s\t%llu", r->customer, r->type,
@@ -308,7 +306,7 @@ static char *run_loadgen(const char *dir, const char *topic,
                          const char *const *extra)
 {
         const char *argv[48] = {tk_tally_bin(), "loadgen", "--quiet",
-                                "--topic", topic, "--truth"};
+                                "--topic",      topic,     "--truth"};
         char *truth;
         struct tk_proc_result r;
         int n = 6;
@@ -351,11 +349,23 @@ static void check_topic(struct tk_broker *b, const char *topic,
 
 Test(loadgen, mixed_batches_match_the_truth_exactly)
 {
-        const char *extra[] = {
-                "--events", "3000", "--customers", "23", "--types",
-                "tokens,iterations,matrix_ops,seat", "--encoding", "mixed",
-                "--batch", "25", "--duplicates", "0.25", "--bad", "0.15",
-                "--seed", "11", NULL};
+        const char *extra[] = {"--events",
+                               "3000",
+                               "--customers",
+                               "23",
+                               "--types",
+                               "tokens,iterations,matrix_ops,seat",
+                               "--encoding",
+                               "mixed",
+                               "--batch",
+                               "25",
+                               "--duplicates",
+                               "0.25",
+                               "--bad",
+                               "0.15",
+                               "--seed",
+                               "11",
+                               NULL};
         struct tk_broker b;
         struct tally t;
 
@@ -377,10 +387,11 @@ Test(loadgen, mixed_batches_match_the_truth_exactly)
 
 Test(loadgen, json_only_stream_matches_the_truth)
 {
-        const char *extra[] = {"--events", "800", "--customers", "5",
-                               "--encoding", "json", "--batch", "50",
-                               "--duplicates", "0.1", "--bad", "0.3",
-                               "--types", "seat,tokens", NULL};
+        const char *extra[] = {"--events", "800",         "--customers",
+                               "5",        "--encoding",  "json",
+                               "--batch",  "50",          "--duplicates",
+                               "0.1",      "--bad",       "0.3",
+                               "--types",  "seat,tokens", NULL};
         struct tk_broker b;
         struct tally t;
 
@@ -398,10 +409,11 @@ Test(loadgen, json_only_stream_matches_the_truth)
 
 Test(loadgen, cbor_batches_with_the_over_limit_case_match_the_truth)
 {
-        const char *extra[] = {"--events", "2000", "--customers", "150",
-                               "--encoding", "cbor", "--batch", "200",
-                               "--duplicates", "0.05", "--bad", "0.2",
-                               "--batch-limit-case", "--seed", "3", NULL};
+        const char *extra[] = {
+            "--events",           "2000",   "--customers", "150",
+            "--encoding",         "cbor",   "--batch",     "200",
+            "--duplicates",       "0.05",   "--bad",       "0.2",
+            "--batch-limit-case", "--seed", "3",           NULL};
         struct tk_broker b;
         struct tally t;
 
@@ -416,11 +428,22 @@ Test(loadgen, cbor_batches_with_the_over_limit_case_match_the_truth)
 
 Test(loadgen, same_seed_and_times_give_the_same_stream)
 {
-        const char *extra[] = {"--events", "500", "--customers", "7",
-                               "--batch", "4", "--duplicates", "0.2",
-                               "--bad", "0.2", "--seed", "99",
-                               "--time-from", "2026-01-01T00:00:00Z",
-                               "--time-to", "2026-01-31T23:59:59.999Z",
+        const char *extra[] = {"--events",
+                               "500",
+                               "--customers",
+                               "7",
+                               "--batch",
+                               "4",
+                               "--duplicates",
+                               "0.2",
+                               "--bad",
+                               "0.2",
+                               "--seed",
+                               "99",
+                               "--time-from",
+                               "2026-01-01T00:00:00Z",
+                               "--time-to",
+                               "2026-01-31T23:59:59.999Z",
                                NULL};
         struct tk_broker b;
         struct tally t1, t2;
@@ -447,9 +470,16 @@ Test(loadgen, failed_delivery_exits_1_and_writes_no_truth)
         cr_assert(mkdtemp(dir));
         snprintf(truth, sizeof truth, "%s/t.tsv", dir);
         cr_assert_eq(tk_broker_control(&b, "down -1"), 0);
-        const char *argv[] = {tk_tally_bin(), "loadgen", "--quiet",
-                              "--events", "50", "--truth", truth, "-X",
-                              "message.timeout.ms=1500", NULL};
+        const char *argv[] = {tk_tally_bin(),
+                              "loadgen",
+                              "--quiet",
+                              "--events",
+                              "50",
+                              "--truth",
+                              truth,
+                              "-X",
+                              "message.timeout.ms=1500",
+                              NULL};
         cr_assert_eq(tk_run(argv, 60000, &r), 0);
         cr_assert_eq(r.exit_code, 1, "%s", r.err);
         cr_assert(strstr(r.err, "failed delivery"), "%s", r.err);
@@ -488,18 +518,18 @@ Test(loadgen, usage_errors_exit_2)
                 "--duplicates: '1.5' is not a ratio");
         refused((const char *[]){B, "--bad", "0.1234567", NULL},
                 "--bad: '0.1234567'");
-        refused((const char *[]){B, "--duplicates", "0.6", "--bad", "0.4",
-                                 NULL},
-                "add up to less than 1");
+        refused(
+            (const char *[]){B, "--duplicates", "0.6", "--bad", "0.4", NULL},
+            "add up to less than 1");
         refused((const char *[]){B, "--types", "tokens,foo", NULL},
                 "--types: 'foo'");
         refused((const char *[]){B, "--types", "seat,seat", NULL},
                 "--types: 'seat'");
         refused((const char *[]){B, "--time-to", "2999-01-01T00:00:00Z", NULL},
                 "in the future");
-        refused((const char *[]){B, "--time-from", "1999-12-31T00:00:00Z",
-                                 NULL},
-                "after 2000-01-01");
+        refused(
+            (const char *[]){B, "--time-from", "1999-12-31T00:00:00Z", NULL},
+            "after 2000-01-01");
         refused((const char *[]){B, "--time-from", "2025-02-01T00:00:00Z",
                                  "--time-to", "2025-01-01T00:00:00Z", NULL},
                 "--time-from is after --time-to");

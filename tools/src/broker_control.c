@@ -38,16 +38,18 @@ static const struct {
         const char *name;
         int16_t key;
 } api_keys[] = {
-        {"Produce", 0},          {"Fetch", 1},          {"ListOffsets", 2},
-        {"Metadata", 3},         {"OffsetCommit", 8},   {"OffsetFetch", 9},
-        {"FindCoordinator", 10}, {"JoinGroup", 11},     {"Heartbeat", 12},
-        {"LeaveGroup", 13},      {"SyncGroup", 14},     {"ApiVersions", 18},
-        {"InitProducerId", 22},  {"AddPartitionsToTxn", 24},
-        {"EndTxn", 26},
+    {"Produce", 0},          {"Fetch", 1},
+    {"ListOffsets", 2},      {"Metadata", 3},
+    {"OffsetCommit", 8},     {"OffsetFetch", 9},
+    {"FindCoordinator", 10}, {"JoinGroup", 11},
+    {"Heartbeat", 12},       {"LeaveGroup", 13},
+    {"SyncGroup", 14},       {"ApiVersions", 18},
+    {"InitProducerId", 22},  {"AddPartitionsToTxn", 24},
+    {"EndTxn", 26},
 };
 
 static int failf(char *why, size_t size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int failf(char *why, size_t size, const char *fmt, ...)
 {
@@ -143,8 +145,8 @@ static int do_updown(rd_kafka_mock_cluster_t *mc, char **args, char *why,
         if (parse_broker(args[1], &id, why, size))
                 return -1;
         return kafka_result(strcmp(args[0], "down") == 0
-                                    ? rd_kafka_mock_broker_set_down(mc, id)
-                                    : rd_kafka_mock_broker_set_up(mc, id),
+                                ? rd_kafka_mock_broker_set_down(mc, id)
+                                : rd_kafka_mock_broker_set_up(mc, id),
                             why, size);
 }
 
@@ -159,8 +161,8 @@ static int do_rtt(rd_kafka_mock_cluster_t *mc, char **args, char *why,
         if (parse_int(args[2], 0, 3600 * 1000, &ms))
                 return failf(why, size, "rtt '%s' is not 0..3600000 ms",
                              args[2]);
-        return kafka_result(rd_kafka_mock_broker_set_rtt(mc, id, (int)ms),
-                            why, size);
+        return kafka_result(rd_kafka_mock_broker_set_rtt(mc, id, (int)ms), why,
+                            size);
 }
 
 static int do_leader(rd_kafka_mock_cluster_t *mc, char **args, char *why,
@@ -175,7 +177,7 @@ static int do_leader(rd_kafka_mock_cluster_t *mc, char **args, char *why,
         if (parse_broker(args[3], &id, why, size))
                 return -1;
         return kafka_result(rd_kafka_mock_partition_set_leader(
-                                    mc, args[1], (int32_t)partition, id),
+                                mc, args[1], (int32_t)partition, id),
                             why, size);
 }
 
@@ -198,8 +200,7 @@ static int do_errors(rd_kafka_mock_cluster_t *mc, char **args, char *why,
                 return failf(why, size, "out of memory");
         for (long i = 0; i < count; i++)
                 codes[i] = code;
-        rd_kafka_mock_push_request_errors_array(mc, key, (size_t)count,
-                                                codes);
+        rd_kafka_mock_push_request_errors_array(mc, key, (size_t)count, codes);
         free(codes);
         return 0;
 }
@@ -222,12 +223,12 @@ static const struct {
         int (*run)(rd_kafka_mock_cluster_t *mc, char **args, char *why,
                    size_t size);
 } commands[] = {
-        {"down", 2, "down BROKER_ID", do_updown},
-        {"up", 2, "up BROKER_ID", do_updown},
-        {"rtt", 3, "rtt BROKER_ID MS", do_rtt},
-        {"leader", 4, "leader TOPIC PARTITION BROKER_ID", do_leader},
-        {"errors", 4, "errors APIKEY COUNT ERRCODE", do_errors},
-        {"clear", 2, "clear APIKEY", do_clear},
+    {"down", 2, "down BROKER_ID", do_updown},
+    {"up", 2, "up BROKER_ID", do_updown},
+    {"rtt", 3, "rtt BROKER_ID MS", do_rtt},
+    {"leader", 4, "leader TOPIC PARTITION BROKER_ID", do_leader},
+    {"errors", 4, "errors APIKEY COUNT ERRCODE", do_errors},
+    {"clear", 2, "clear APIKEY", do_clear},
 };
 
 int cli_broker_control_apply(rd_kafka_mock_cluster_t *mc, const char *line,
@@ -263,8 +264,7 @@ int cli_broker_control_apply(rd_kafka_mock_cluster_t *mc, const char *line,
 }
 
 /* Apply one line and append its acknowledgement; blank lines are ignored. */
-static void handle_line(struct cli_broker_control *c, char *line,
-                        bool overlong)
+static void handle_line(struct cli_broker_control *c, char *line, bool overlong)
 {
         char why[256], q1[LINE_MAX_BYTES + 64], q2[320];
         size_t len = strlen(line);

@@ -34,7 +34,7 @@ void cli_print_usage(const struct cli_command *cmd, FILE *out);
 ** then a pointer to --help) and return CLI_EXIT_USAGE.
 */
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /*
 ** Parse a decimal integer option value in [min, max] for option 'opt' of

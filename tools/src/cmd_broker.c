@@ -36,12 +36,12 @@ static int parse_opts(const struct cli_command *cmd, int argc, char **argv,
                       struct broker_opts *o)
 {
         static const struct option longopts[] = {
-                {"brokers", required_argument, NULL, 'b'},
-                {"partitions", required_argument, NULL, 'p'},
-                {"topic", required_argument, NULL, 't'},
-                {"address-file", required_argument, NULL, 'a'},
-                {"control", required_argument, NULL, 'c'},
-                {NULL, 0, NULL, 0},
+            {"brokers", required_argument, NULL, 'b'},
+            {"partitions", required_argument, NULL, 'p'},
+            {"topic", required_argument, NULL, 't'},
+            {"address-file", required_argument, NULL, 'a'},
+            {"control", required_argument, NULL, 'c'},
+            {NULL, 0, NULL, 0},
         };
         int c;
 
@@ -54,15 +54,15 @@ static int parse_opts(const struct cli_command *cmd, int argc, char **argv,
                                 return CLI_EXIT_USAGE;
                         break;
                 case 'p':
-                        if (cli_parse_long(cmd, "--partitions", optarg, 1,
-                                           256, &o->partitions))
+                        if (cli_parse_long(cmd, "--partitions", optarg, 1, 256,
+                                           &o->partitions))
                                 return CLI_EXIT_USAGE;
                         break;
                 case 't':
                         if (o->topic_count == MAX_TOPICS)
                                 return cli_usage_error(
-                                        cmd, "at most %d --topic options",
-                                        MAX_TOPICS);
+                                    cmd, "at most %d --topic options",
+                                    MAX_TOPICS);
                         o->topics[o->topic_count++] = optarg;
                         break;
                 case 'a':
@@ -99,8 +99,8 @@ static int create_topic(const struct cli_command *cmd,
 
         if (colon) {
                 *colon = '\0';
-                if (cli_parse_long(cmd, "--topic partitions", colon + 1, 1,
-                                   256, &partitions))
+                if (cli_parse_long(cmd, "--topic partitions", colon + 1, 1, 256,
+                                   &partitions))
                         return CLI_EXIT_USAGE;
         }
         if (!*spec || strlen(spec) > 249)

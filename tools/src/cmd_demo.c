@@ -22,17 +22,17 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
                  struct demo_opts *o)
 {
         static const struct option opts[] = {
-                {"customers", required_argument, NULL, 'c'},
-                {"days", required_argument, NULL, 'd'},
-                {"period", required_argument, NULL, 'p'},
-                {"dir", required_argument, NULL, 'D'},
-                {"seed", required_argument, NULL, 's'},
-                {"brokers", required_argument, NULL, 'b'},
-                {"database", required_argument, NULL, 'B'},
-                {"threads", required_argument, NULL, 't'},
-                {"quiet", no_argument, NULL, 'q'},
-                {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0},
+            {"customers", required_argument, NULL, 'c'},
+            {"days", required_argument, NULL, 'd'},
+            {"period", required_argument, NULL, 'p'},
+            {"dir", required_argument, NULL, 'D'},
+            {"seed", required_argument, NULL, 's'},
+            {"brokers", required_argument, NULL, 'b'},
+            {"database", required_argument, NULL, 'B'},
+            {"threads", required_argument, NULL, 't'},
+            {"quiet", no_argument, NULL, 'q'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
         };
         const char *period = NULL;
         long v;
@@ -100,7 +100,8 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
                         return cli_usage_error(cmd, "--period: %s", e.msg);
         } else {
                 /* The last whole month: it can be closed today. */
-                rate_period_of_day(tl_time_now_us() / TL_US_PER_DAY, &o->period);
+                rate_period_of_day(tl_time_now_us() / TL_US_PER_DAY,
+                                   &o->period);
                 rate_period_of_day(o->period.start_day - 1, &o->period);
         }
         if (o->days == 0 || o->days > (long)o->period.days)
@@ -154,9 +155,9 @@ static tl_status setup_db(const struct demo_env *env, size_t *imported,
         if (!rc)
                 printf("  schema: version %d\n", rep.version_after);
         if (!rc)
-                rc = inv_customers_import(c, demo_path(env, "customers.yaml",
-                                                       path, sizeof path),
-                                          &st, d, err);
+                rc = inv_customers_import(
+                    c, demo_path(env, "customers.yaml", path, sizeof path), &st,
+                    d, err);
         if (rc && d && d->count)
                 fprintf(stderr, "%s\n", d->msg[0]);
         if (!rc)
@@ -183,11 +184,11 @@ static tl_status live_draft(const struct demo_env *env, const char *customer,
                                body);
         doc = json_loads(body, 0, NULL);
         *gen = (long long)json_integer_value(
-                json_object_get(doc, "catalog_generation"));
+            json_object_get(doc, "catalog_generation"));
         snprintf(total, size, "%s",
-                 json_string_value(json_object_get(
-                         json_object_get(doc, "draft"), "total"))
-                         ?: "?");
+                 json_string_value(
+                     json_object_get(json_object_get(doc, "draft"), "total"))
+                     ?: "?");
         json_decref(doc);
         return TL_OK;
 }
@@ -206,9 +207,8 @@ static tl_status hot_reload(const struct demo_opts *o, struct demo_env *env,
         tl_status rc;
 
         /* Price the same stored usage twice: wait until it is all in. */
-        rc = demo_wait_ingested(env, n->unique_events + n->replays +
-                                             n->malformed,
-                                120, err);
+        rc = demo_wait_ingested(
+            env, n->unique_events + n->replays + n->malformed, 120, err);
         if (!rc)
                 rc = live_draft(env, who, &o->period, &g0, before,
                                 sizeof before, err);
@@ -216,14 +216,15 @@ static tl_status hot_reload(const struct demo_opts *o, struct demo_env *env,
                 rc = demo_edit_catalog(env, old_p, new_p, sizeof old_p, err);
         t0 = tl_mono_us();
         while (!rc) {
-                rc = live_draft(env, who, &o->period, &g1, after,
-                                sizeof after, err);
+                rc = live_draft(env, who, &o->period, &g1, after, sizeof after,
+                                err);
                 if (rc || g1 != g0)
                         break;
                 if (tl_mono_us() - t0 > 10000000)
-                        rc = tl_fail(err, TL_EIO, "the meter did not reload "
-                                                  "the edited catalog within "
-                                                  "10 s");
+                        rc = tl_fail(err, TL_EIO,
+                                     "the meter did not reload "
+                                     "the edited catalog within "
+                                     "10 s");
                 nanosleep(&(struct timespec){0, 20000000L}, NULL);
         }
         if (!rc)
@@ -231,9 +232,8 @@ static tl_status hot_reload(const struct demo_opts *o, struct demo_env *env,
                        "output tokens %s -> %s per 1000 (version demo-2)\n"
                        "          the running meter reloaded it in %lld ms "
                        "(no restart): %s's draft to date $%s -> $%s\n",
-                       day, old_p, new_p,
-                       (long long)(tl_mono_us() - t0) / 1000, who, before,
-                       after);
+                       day, old_p, new_p, (long long)(tl_mono_us() - t0) / 1000,
+                       who, before, after);
         return rc;
 }
 
@@ -246,15 +246,16 @@ static void progress(const struct demo_opts *o, const struct demo_counts *n,
         if (o->quiet)
                 return;
         if (tty) {
-                printf("\r  day %02d/%02ld [%.*s%*s] %llu requests, %llu events "
-                       "sent, %llu uploads",
-                       day, o->days, done,
-                       "##############################", width - done, "",
-                       (unsigned long long)(n->ar_requests +
-                                            n->diffusion_requests +
-                                            n->device_requests),
-                       (unsigned long long)(n->unique_events + n->replays),
-                       (unsigned long long)n->uploads);
+                printf(
+                    "\r  day %02d/%02ld [%.*s%*s] %llu requests, %llu events "
+                    "sent, %llu uploads",
+                    day, o->days, done, "##############################",
+                    width - done, "",
+                    (unsigned long long)(n->ar_requests +
+                                         n->diffusion_requests +
+                                         n->device_requests),
+                    (unsigned long long)(n->unique_events + n->replays),
+                    (unsigned long long)n->uploads);
                 if (day == o->days)
                         putchar('\n');
         } else {

@@ -16,58 +16,91 @@
 #include "infer.h"
 
 enum {
-        O_MODEL = 256, O_TOKENIZER, O_PROMPT, O_TOKENS, O_DECODING, O_K,
-        O_THRESHOLD, O_BLOCK, O_TEMP, O_TOPP, O_SEED, O_THREADS, O_Q8,
-        O_CUSTOMER, O_REQUEST, O_SOURCE, O_MODEL_NAME, O_TIME, O_BROKERS,
-        O_TOPIC, O_SPOOL, O_OFFLINE, O_DEVICE, O_CLASS, O_DEACTIVATE,
-        O_FORMAT, O_QUIET, O_INIT, O_DIM, O_HIDDEN, O_LAYERS, O_HEADS,
-        O_KV_HEADS, O_VOCAB, O_SEQ, O_SEPARATE, O_GROUP, O_BENCH, O_RUNS,
+        O_MODEL = 256,
+        O_TOKENIZER,
+        O_PROMPT,
+        O_TOKENS,
+        O_DECODING,
+        O_K,
+        O_THRESHOLD,
+        O_BLOCK,
+        O_TEMP,
+        O_TOPP,
+        O_SEED,
+        O_THREADS,
+        O_Q8,
+        O_CUSTOMER,
+        O_REQUEST,
+        O_SOURCE,
+        O_MODEL_NAME,
+        O_TIME,
+        O_BROKERS,
+        O_TOPIC,
+        O_SPOOL,
+        O_OFFLINE,
+        O_DEVICE,
+        O_CLASS,
+        O_DEACTIVATE,
+        O_FORMAT,
+        O_QUIET,
+        O_INIT,
+        O_DIM,
+        O_HIDDEN,
+        O_LAYERS,
+        O_HEADS,
+        O_KV_HEADS,
+        O_VOCAB,
+        O_SEQ,
+        O_SEPARATE,
+        O_GROUP,
+        O_BENCH,
+        O_RUNS,
         O_LLAMA2C,
 };
 
 static const struct option OPTS[] = {
-        {"model", required_argument, NULL, O_MODEL},
-        {"tokenizer", required_argument, NULL, O_TOKENIZER},
-        {"prompt", required_argument, NULL, O_PROMPT},
-        {"tokens", required_argument, NULL, O_TOKENS},
-        {"decoding", required_argument, NULL, O_DECODING},
-        {"k", required_argument, NULL, O_K},
-        {"threshold", required_argument, NULL, O_THRESHOLD},
-        {"block", required_argument, NULL, O_BLOCK},
-        {"temperature", required_argument, NULL, O_TEMP},
-        {"topp", required_argument, NULL, O_TOPP},
-        {"seed", required_argument, NULL, O_SEED},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"q8", no_argument, NULL, O_Q8},
-        {"customer", required_argument, NULL, O_CUSTOMER},
-        {"request-id", required_argument, NULL, O_REQUEST},
-        {"source", required_argument, NULL, O_SOURCE},
-        {"model-name", required_argument, NULL, O_MODEL_NAME},
-        {"time", required_argument, NULL, O_TIME},
-        {"brokers", required_argument, NULL, O_BROKERS},
-        {"topic", required_argument, NULL, O_TOPIC},
-        {"spool", required_argument, NULL, O_SPOOL},
-        {"offline", no_argument, NULL, O_OFFLINE},
-        {"device", required_argument, NULL, O_DEVICE},
-        {"model-class", required_argument, NULL, O_CLASS},
-        {"deactivate", no_argument, NULL, O_DEACTIVATE},
-        {"format", required_argument, NULL, O_FORMAT},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"init-model", required_argument, NULL, O_INIT},
-        {"dim", required_argument, NULL, O_DIM},
-        {"hidden", required_argument, NULL, O_HIDDEN},
-        {"layers", required_argument, NULL, O_LAYERS},
-        {"heads", required_argument, NULL, O_HEADS},
-        {"kv-heads", required_argument, NULL, O_KV_HEADS},
-        {"vocab", required_argument, NULL, O_VOCAB},
-        {"seq-len", required_argument, NULL, O_SEQ},
-        {"separate-classifier", no_argument, NULL, O_SEPARATE},
-        {"group", required_argument, NULL, O_GROUP},
-        {"bench", no_argument, NULL, O_BENCH},
-        {"runs", required_argument, NULL, O_RUNS},
-        {"llama2c", required_argument, NULL, O_LLAMA2C},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    {"model", required_argument, NULL, O_MODEL},
+    {"tokenizer", required_argument, NULL, O_TOKENIZER},
+    {"prompt", required_argument, NULL, O_PROMPT},
+    {"tokens", required_argument, NULL, O_TOKENS},
+    {"decoding", required_argument, NULL, O_DECODING},
+    {"k", required_argument, NULL, O_K},
+    {"threshold", required_argument, NULL, O_THRESHOLD},
+    {"block", required_argument, NULL, O_BLOCK},
+    {"temperature", required_argument, NULL, O_TEMP},
+    {"topp", required_argument, NULL, O_TOPP},
+    {"seed", required_argument, NULL, O_SEED},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"q8", no_argument, NULL, O_Q8},
+    {"customer", required_argument, NULL, O_CUSTOMER},
+    {"request-id", required_argument, NULL, O_REQUEST},
+    {"source", required_argument, NULL, O_SOURCE},
+    {"model-name", required_argument, NULL, O_MODEL_NAME},
+    {"time", required_argument, NULL, O_TIME},
+    {"brokers", required_argument, NULL, O_BROKERS},
+    {"topic", required_argument, NULL, O_TOPIC},
+    {"spool", required_argument, NULL, O_SPOOL},
+    {"offline", no_argument, NULL, O_OFFLINE},
+    {"device", required_argument, NULL, O_DEVICE},
+    {"model-class", required_argument, NULL, O_CLASS},
+    {"deactivate", no_argument, NULL, O_DEACTIVATE},
+    {"format", required_argument, NULL, O_FORMAT},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"init-model", required_argument, NULL, O_INIT},
+    {"dim", required_argument, NULL, O_DIM},
+    {"hidden", required_argument, NULL, O_HIDDEN},
+    {"layers", required_argument, NULL, O_LAYERS},
+    {"heads", required_argument, NULL, O_HEADS},
+    {"kv-heads", required_argument, NULL, O_KV_HEADS},
+    {"vocab", required_argument, NULL, O_VOCAB},
+    {"seq-len", required_argument, NULL, O_SEQ},
+    {"separate-classifier", no_argument, NULL, O_SEPARATE},
+    {"group", required_argument, NULL, O_GROUP},
+    {"bench", no_argument, NULL, O_BENCH},
+    {"runs", required_argument, NULL, O_RUNS},
+    {"llama2c", required_argument, NULL, O_LLAMA2C},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int parse_real(const struct cli_command *cmd, const char *opt,
@@ -78,8 +111,9 @@ static int parse_real(const struct cli_command *cmd, const char *opt,
         errno = 0;
         *out = strtod(text, &end);
         if (errno || end == text || *end || !(*out >= min && *out <= max))
-                return cli_usage_error(cmd, "%s: '%s' is not a number from "
-                                            "%g to %g",
+                return cli_usage_error(cmd,
+                                       "%s: '%s' is not a number from "
+                                       "%g to %g",
                                        opt, text, min, max);
         return 0;
 }
@@ -95,15 +129,22 @@ static int int_opt(const struct cli_command *cmd, const char *opt,
         return rc;
 }
 
-static int parse_one(const struct cli_command *cmd, struct infer_args *a, int ch,
-                     const char *v)
+static int parse_one(const struct cli_command *cmd, struct infer_args *a,
+                     int ch, const char *v)
 {
         struct inf_shape *s = &a->init.shape;
 
         switch (ch) {
-        case O_MODEL: a->model = v; a->b.model = v; return 0;
-        case O_TOKENIZER: a->tokenizer = v; return 0;
-        case O_PROMPT: a->prompt = v; return 0;
+        case O_MODEL:
+                a->model = v;
+                a->b.model = v;
+                return 0;
+        case O_TOKENIZER:
+                a->tokenizer = v;
+                return 0;
+        case O_PROMPT:
+                a->prompt = v;
+                return 0;
         case O_TOKENS: {
                 int rc = cli_parse_long(cmd, "--tokens", v, 1, INF_MAX_SEQ,
                                         &a->tokens);
@@ -117,10 +158,12 @@ static int parse_one(const struct cli_command *cmd, struct infer_args *a, int ch
                         a->diffusion = v[0] == 'd';
                         return 0;
                 }
-                return cli_usage_error(cmd, "--decoding: '%s': expected "
-                                            "autoregressive or diffusion",
+                return cli_usage_error(cmd,
+                                       "--decoding: '%s': expected "
+                                       "autoregressive or diffusion",
                                        v);
-        case O_K: return cli_parse_long(cmd, "--k", v, 1, INF_MAX_SEQ, &a->k);
+        case O_K:
+                return cli_parse_long(cmd, "--k", v, 1, INF_MAX_SEQ, &a->k);
         case O_THRESHOLD:
                 return parse_real(cmd, "--threshold", v, 1e-12, 1.0,
                                   &a->threshold);
@@ -130,36 +173,67 @@ static int parse_one(const struct cli_command *cmd, struct infer_args *a, int ch
         case O_TEMP:
                 return parse_real(cmd, "--temperature", v, 0.0, 100.0,
                                   &a->temperature);
-        case O_TOPP: return parse_real(cmd, "--topp", v, 0.0, 1.0, &a->topp);
+        case O_TOPP:
+                return parse_real(cmd, "--topp", v, 0.0, 1.0, &a->topp);
         case O_SEED:
-                return cli_parse_long(cmd, "--seed", v, 0, INT32_MAX,
-                                      &a->seed);
+                return cli_parse_long(cmd, "--seed", v, 0, INT32_MAX, &a->seed);
         case O_THREADS:
-                return cli_parse_long(cmd, "--threads", v, 0, 256,
-                                      &a->threads);
-        case O_Q8: a->q8 = true; return 0;
-        case O_CUSTOMER: a->customer = v; return 0;
-        case O_REQUEST: a->request_id = v; return 0;
-        case O_SOURCE: a->source = v; return 0;
-        case O_MODEL_NAME: a->model_name = v; return 0;
-        case O_TIME: a->time = v; return 0;
-        case O_BROKERS: a->brokers = v; return 0;
-        case O_TOPIC: a->topic = v; return 0;
-        case O_SPOOL: a->spool = v; return 0;
-        case O_OFFLINE: a->offline = true; return 0;
-        case O_DEVICE: a->device = v; return 0;
-        case O_CLASS: a->model_class = v; return 0;
-        case O_DEACTIVATE: a->deactivate = true; return 0;
+                return cli_parse_long(cmd, "--threads", v, 0, 256, &a->threads);
+        case O_Q8:
+                a->q8 = true;
+                return 0;
+        case O_CUSTOMER:
+                a->customer = v;
+                return 0;
+        case O_REQUEST:
+                a->request_id = v;
+                return 0;
+        case O_SOURCE:
+                a->source = v;
+                return 0;
+        case O_MODEL_NAME:
+                a->model_name = v;
+                return 0;
+        case O_TIME:
+                a->time = v;
+                return 0;
+        case O_BROKERS:
+                a->brokers = v;
+                return 0;
+        case O_TOPIC:
+                a->topic = v;
+                return 0;
+        case O_SPOOL:
+                a->spool = v;
+                return 0;
+        case O_OFFLINE:
+                a->offline = true;
+                return 0;
+        case O_DEVICE:
+                a->device = v;
+                return 0;
+        case O_CLASS:
+                a->model_class = v;
+                return 0;
+        case O_DEACTIVATE:
+                a->deactivate = true;
+                return 0;
         case O_FORMAT:
                 if (strcmp(v, "text") && strcmp(v, "json"))
-                        return cli_usage_error(cmd, "--format: '%s': expected "
-                                                    "text or json",
+                        return cli_usage_error(cmd,
+                                               "--format: '%s': expected "
+                                               "text or json",
                                                v);
                 a->format = v;
                 return 0;
-        case O_QUIET: a->quiet = true; return 0;
-        case O_INIT: a->init_dir = v; return 0;
-        case O_DIM: return int_opt(cmd, "--dim", v, 2, INF_MAX_DIM, &s->dim);
+        case O_QUIET:
+                a->quiet = true;
+                return 0;
+        case O_INIT:
+                a->init_dir = v;
+                return 0;
+        case O_DIM:
+                return int_opt(cmd, "--dim", v, 2, INF_MAX_DIM, &s->dim);
         case O_HIDDEN:
                 return int_opt(cmd, "--hidden", v, 1, INF_MAX_HIDDEN,
                                &s->hidden_dim);
@@ -177,13 +251,19 @@ static int parse_one(const struct cli_command *cmd, struct infer_args *a, int ch
         case O_SEQ:
                 return int_opt(cmd, "--seq-len", v, 2, INF_MAX_SEQ,
                                &s->seq_len);
-        case O_SEPARATE: a->init.separate_classifier = true; return 0;
+        case O_SEPARATE:
+                a->init.separate_classifier = true;
+                return 0;
         case O_GROUP:
                 return int_opt(cmd, "--group", v, 1, 4096, &a->init.group);
-        case O_BENCH: a->bench = true; return 0;
+        case O_BENCH:
+                a->bench = true;
+                return 0;
         case O_RUNS:
                 return cli_parse_long(cmd, "--runs", v, 1, 1000, &a->b.runs);
-        case O_LLAMA2C: a->b.llama2c = v; return 0;
+        case O_LLAMA2C:
+                a->b.llama2c = v;
+                return 0;
         }
         return cli_usage_error(cmd, "unknown option");
 }
@@ -219,7 +299,8 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
                         return cli_usage_error(cmd, "unknown option %s",
                                                argv[optind - 1]);
                 if (ch == 'X') {
-                        if (!strchr(optarg, '=') || a->prop_count == INFER_MAX_PROPS)
+                        if (!strchr(optarg, '=') ||
+                            a->prop_count == INFER_MAX_PROPS)
                                 return cli_usage_error(cmd,
                                                        "-X %s: expected "
                                                        "key=value",
@@ -248,12 +329,12 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
                 return cli_usage_error(cmd, "--threshold is for "
                                             "--decoding diffusion");
         if (!a->model)
-                a->model = getenv("TALLY_MODEL") ? getenv("TALLY_MODEL")
-                                                 : "var/model";
+                a->model =
+                    getenv("TALLY_MODEL") ? getenv("TALLY_MODEL") : "var/model";
         /* a model is named by its seed; a request is sampled afresh */
         if (a->seed < 0)
-                a->seed = a->init_dir ? 1
-                                      : (long)(tl_time_now_us() % INT32_MAX);
+                a->seed =
+                    a->init_dir ? 1 : (long)(tl_time_now_us() % INT32_MAX);
         a->b.threads = a->threads;
         return 0;
 }
@@ -299,8 +380,8 @@ void infer_random_id(char *out, size_t size)
                 memcpy(b, &t, sizeof b); /* still unique enough per run */
         if (fd >= 0)
                 close(fd);
-        snprintf(out, size, "req-%02x%02x%02x%02x%02x%02x%02x%02x", b[0],
-                 b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+        snprintf(out, size, "req-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                 b[2], b[3], b[4], b[5], b[6], b[7]);
 }
 
 int cli_infer_main(int argc, char **argv)

@@ -19,8 +19,7 @@ struct common {
         long grace_days, batch;
 };
 
-static int report_error(const char *cmd, tl_status rc,
-                        const struct tl_error *e)
+static int report_error(const char *cmd, tl_status rc, const struct tl_error *e)
 {
         fprintf(stderr, "tally %s: %s\n", cmd, e->msg);
         return tl_status_exit_code(rc);
@@ -88,11 +87,12 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
 
         memset(o, 0, sizeof *o);
         o->grace_days = -1;
-        opts[n++] = (struct option){"config", required_argument, NULL, O_CONFIG};
+        opts[n++] =
+            (struct option){"config", required_argument, NULL, O_CONFIG};
         opts[n++] = (struct option){"rules", required_argument, NULL, O_RULES};
         opts[n++] = (struct option){"as-of", required_argument, NULL, O_AS_OF};
-        opts[n++] = (struct option){"grace-days", required_argument, NULL,
-                                    O_GRACE};
+        opts[n++] =
+            (struct option){"grace-days", required_argument, NULL, O_GRACE};
         opts[n++] = (struct option){"batch", required_argument, NULL, O_BATCH};
         opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
         for (size_t i = 0; i < nextra && n + 1 < 24; i++)
@@ -114,8 +114,8 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
                         o->as_of = optarg;
                         break;
                 case O_GRACE:
-                        rc = cli_parse_long(cmd, "--grace-days", optarg, 0,
-                                            366, &o->grace_days);
+                        rc = cli_parse_long(cmd, "--grace-days", optarg, 0, 366,
+                                            &o->grace_days);
                         break;
                 case O_BATCH:
                         rc = cli_parse_long(cmd, "--batch", optarg, 1, 100000,
@@ -151,7 +151,8 @@ static int period_arg(const struct cli_command *cmd, const char *text,
         return 0;
 }
 
-/* ---- tally customers import ------------------------------------------------ */
+/* ---- tally customers import ------------------------------------------------
+ */
 
 int cli_customers_main(int argc, char **argv)
 {
@@ -197,7 +198,8 @@ int cli_customers_main(int argc, char **argv)
         return rc ? tl_status_exit_code(rc) : CLI_EXIT_OK;
 }
 
-/* ---- tally usage --------------------------------------------------------------- */
+/* ---- tally usage
+ * --------------------------------------------------------------- */
 
 struct usage_opts {
         const char *customer, *period, *format;
@@ -219,9 +221,9 @@ static int usage_opt(void *ctx, int ch, const char *arg)
 int cli_usage_main(int argc, char **argv)
 {
         static const struct option extra[] = {
-                {"customer", required_argument, NULL, 'u'},
-                {"period", required_argument, NULL, 'p'},
-                {"format", required_argument, NULL, 'f'},
+            {"customer", required_argument, NULL, 'u'},
+            {"period", required_argument, NULL, 'p'},
+            {"format", required_argument, NULL, 'f'},
         };
         const struct cli_command *cmd = cli_find("usage");
         struct usage_opts u = {NULL, NULL, "table"};
@@ -263,7 +265,8 @@ int cli_usage_main(int argc, char **argv)
         return rc ? report_error("usage", rc, &e) : CLI_EXIT_OK;
 }
 
-/* ---- tally invoice ---------------------------------------------------------- */
+/* ---- tally invoice ----------------------------------------------------------
+ */
 
 struct invoice_opts {
         const struct cli_command *cmd;
@@ -311,27 +314,26 @@ static void summary(const struct inv_close_opts *co,
                (unsigned long long)st->finalized);
         if (st->first_number[0])
                 printf(" (%s .. %s)", st->first_number, st->last_number);
-        printf(", %llu adjustment lines, %llu not produced; %llu rollup rows, "
-               "%llu events read; %lld ms (read %lld, rate %lld, store "
-               "%lld)\n",
-               (unsigned long long)st->adjustments,
-               (unsigned long long)st->failed,
-               (unsigned long long)st->rollup_rows,
-               (unsigned long long)st->events, (long long)st->ms_total,
-               (long long)st->ms_read, (long long)st->ms_rate,
-               (long long)st->ms_store);
+        printf(
+            ", %llu adjustment lines, %llu not produced; %llu rollup rows, "
+            "%llu events read; %lld ms (read %lld, rate %lld, store "
+            "%lld)\n",
+            (unsigned long long)st->adjustments, (unsigned long long)st->failed,
+            (unsigned long long)st->rollup_rows, (unsigned long long)st->events,
+            (long long)st->ms_total, (long long)st->ms_read,
+            (long long)st->ms_rate, (long long)st->ms_store);
 }
 
 int cli_invoice_main(int argc, char **argv)
 {
         static const struct option extra[] = {
-                {"customer", required_argument, NULL, 'u'},
-                {"period", required_argument, NULL, 'p'},
-                {"out", required_argument, NULL, 'o'},
-                {"finalize", no_argument, NULL, 'F'},
-                {"report", no_argument, NULL, 'R'},
-                {"quiet", no_argument, NULL, 'q'},
-                {"jobs", required_argument, NULL, 'j'},
+            {"customer", required_argument, NULL, 'u'},
+            {"period", required_argument, NULL, 'p'},
+            {"out", required_argument, NULL, 'o'},
+            {"finalize", no_argument, NULL, 'F'},
+            {"report", no_argument, NULL, 'R'},
+            {"quiet", no_argument, NULL, 'q'},
+            {"jobs", required_argument, NULL, 'j'},
         };
         const struct cli_command *cmd = cli_find("invoice");
         struct invoice_opts v = {.cmd = cmd};
@@ -399,7 +401,8 @@ int cli_invoice_main(int argc, char **argv)
         return rc ? tl_status_exit_code(rc) : CLI_EXIT_OK;
 }
 
-/* ---- tally rules simulate ----------------------------------------------------- */
+/* ---- tally rules simulate
+ * ----------------------------------------------------- */
 
 static int simulate_opt(void *ctx, int ch, const char *arg)
 {
@@ -411,7 +414,7 @@ static int simulate_opt(void *ctx, int ch, const char *arg)
 int cli_rules_simulate(int argc, char **argv)
 {
         static const struct option extra[] = {
-                {"period", required_argument, NULL, 'p'},
+            {"period", required_argument, NULL, 'p'},
         };
         const struct cli_command *cmd = cli_find("rules");
         const char *period = NULL;

@@ -118,8 +118,8 @@ static int parse_encoding(const struct cli_command *cmd, const char *text,
 }
 
 /* One numeric option into a field of 'cfg' or 'a'. */
-static int parse_number(const struct cli_command *cmd, int c,
-                        const char *text, struct lg_args *a)
+static int parse_number(const struct cli_command *cmd, int c, const char *text,
+                        struct lg_args *a)
 {
         long v;
         int rc;
@@ -184,8 +184,9 @@ static int parse_opt(const struct cli_command *cmd, int c, struct lg_args *a)
                 return parse_ratio(cmd, "--bad", optarg, &a->bad_ppm);
         case 'X':
                 if (!strchr(optarg, '=') || *optarg == '=')
-                        return cli_usage_error(cmd, "-X needs key=value, "
-                                                    "not '%s'",
+                        return cli_usage_error(cmd,
+                                               "-X needs key=value, "
+                                               "not '%s'",
                                                optarg);
                 if (a->prop_count == MAX_PROPS)
                         return cli_usage_error(cmd, "at most %d -X options",
@@ -211,8 +212,7 @@ static int parse_times(const struct cli_command *cmd, struct lg_args *a)
         if (a->time_to && tl_time_parse_rfc3339(a->time_to, strlen(a->time_to),
                                                 &a->cfg.time_to, &err))
                 return cli_usage_error(cmd, "--time-to: %s", err.msg);
-        tl_civil_from_days(a->cfg.time_to / TL_US_PER_DAY, &year, &month,
-                           &day);
+        tl_civil_from_days(a->cfg.time_to / TL_US_PER_DAY, &year, &month, &day);
         a->cfg.time_from = tl_days_from_civil(year, month, 1) * TL_US_PER_DAY;
         if (a->time_from &&
             tl_time_parse_rfc3339(a->time_from, strlen(a->time_from),
@@ -248,23 +248,23 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
                       struct lg_args *a)
 {
         static const struct option longopts[] = {
-                {"brokers", required_argument, NULL, 'b'},
-                {"topic", required_argument, NULL, 't'},
-                {"events", required_argument, NULL, 'e'},
-                {"customers", required_argument, NULL, 'c'},
-                {"types", required_argument, NULL, 'T'},
-                {"encoding", required_argument, NULL, 'E'},
-                {"batch", required_argument, NULL, 'B'},
-                {"duplicates", required_argument, NULL, 'd'},
-                {"bad", required_argument, NULL, 'x'},
-                {"batch-limit-case", no_argument, NULL, 'L'},
-                {"rate", required_argument, NULL, 'r'},
-                {"seed", required_argument, NULL, 's'},
-                {"truth", required_argument, NULL, 'o'},
-                {"time-from", required_argument, NULL, 'f'},
-                {"time-to", required_argument, NULL, 'u'},
-                {"quiet", no_argument, NULL, 'q'},
-                {NULL, 0, NULL, 0},
+            {"brokers", required_argument, NULL, 'b'},
+            {"topic", required_argument, NULL, 't'},
+            {"events", required_argument, NULL, 'e'},
+            {"customers", required_argument, NULL, 'c'},
+            {"types", required_argument, NULL, 'T'},
+            {"encoding", required_argument, NULL, 'E'},
+            {"batch", required_argument, NULL, 'B'},
+            {"duplicates", required_argument, NULL, 'd'},
+            {"bad", required_argument, NULL, 'x'},
+            {"batch-limit-case", no_argument, NULL, 'L'},
+            {"rate", required_argument, NULL, 'r'},
+            {"seed", required_argument, NULL, 's'},
+            {"truth", required_argument, NULL, 'o'},
+            {"time-from", required_argument, NULL, 'f'},
+            {"time-to", required_argument, NULL, 'u'},
+            {"quiet", no_argument, NULL, 'q'},
+            {NULL, 0, NULL, 0},
         };
         int c;
 
@@ -340,11 +340,11 @@ static rd_kafka_t *make_producer(const struct cli_command *cmd,
                                  int *rc)
 {
         static const char *const defaults[][2] = {
-                {"enable.idempotence", "true"},
-                {"acks", "all"},
-                {"linger.ms", "5"},
-                {"queue.buffering.max.messages", "1000000"},
-                {"queue.buffering.max.kbytes", "1048576"},
+            {"enable.idempotence", "true"},
+            {"acks", "all"},
+            {"linger.ms", "5"},
+            {"queue.buffering.max.messages", "1000000"},
+            {"queue.buffering.max.kbytes", "1048576"},
         };
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         char errstr[512], key[256];
@@ -437,22 +437,20 @@ static int produce_one(struct lg_run *r, const struct cli_lg_message *m)
         for (;;) {
                 if (m->content_type)
                         kerr = rd_kafka_producev(
-                                r->rk, RD_KAFKA_V_TOPIC(r->a->topic),
-                                RD_KAFKA_V_KEY(m->key, strlen(m->key)),
-                                RD_KAFKA_V_VALUE(m->payload->data,
-                                                 m->payload->len),
-                                RD_KAFKA_V_HEADER("content-type",
-                                                  m->content_type, -1),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_OPAQUE(units), RD_KAFKA_V_END);
+                            r->rk, RD_KAFKA_V_TOPIC(r->a->topic),
+                            RD_KAFKA_V_KEY(m->key, strlen(m->key)),
+                            RD_KAFKA_V_VALUE(m->payload->data, m->payload->len),
+                            RD_KAFKA_V_HEADER("content-type", m->content_type,
+                                              -1),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_OPAQUE(units), RD_KAFKA_V_END);
                 else
                         kerr = rd_kafka_producev(
-                                r->rk, RD_KAFKA_V_TOPIC(r->a->topic),
-                                RD_KAFKA_V_KEY(m->key, strlen(m->key)),
-                                RD_KAFKA_V_VALUE(m->payload->data,
-                                                 m->payload->len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_OPAQUE(units), RD_KAFKA_V_END);
+                            r->rk, RD_KAFKA_V_TOPIC(r->a->topic),
+                            RD_KAFKA_V_KEY(m->key, strlen(m->key)),
+                            RD_KAFKA_V_VALUE(m->payload->data, m->payload->len),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_OPAQUE(units), RD_KAFKA_V_END);
                 if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
                 rd_kafka_poll(r->rk, 100);
@@ -545,8 +543,7 @@ static int finish(struct lg_run *r, int rc)
                 "tally loadgen: produced %llu units (%llu events, %llu "
                 "duplicates, %llu bad) in %llu messages to %s in %lld.%03lld "
                 "s: %llu units/s (seed %llu)\n",
-                (unsigned long long)r->sent_units,
-                (unsigned long long)n.stored,
+                (unsigned long long)r->sent_units, (unsigned long long)n.stored,
                 (unsigned long long)n.duplicates,
                 (unsigned long long)n.dead_lettered,
                 (unsigned long long)r->sent_msgs, r->a->topic,
@@ -573,15 +570,15 @@ int cli_loadgen_main(int argc, char **argv)
 {
         const struct cli_command *cmd = cli_find("loadgen");
         struct lg_args a = {
-                .topic = "usage.events",
-                .cfg = {.events = 10000,
-                        .customers = 100,
-                        .types = {SCH_TYPE_TOKENS, SCH_TYPE_ITERATIONS,
-                                  SCH_TYPE_MATRIX_OPS},
-                        .type_count = 3,
-                        .encoding = CLI_LG_MIXED,
-                        .batch = 1,
-                        .now_us = tl_time_now_us()},
+            .topic = "usage.events",
+            .cfg = {.events = 10000,
+                    .customers = 100,
+                    .types = {SCH_TYPE_TOKENS, SCH_TYPE_ITERATIONS,
+                              SCH_TYPE_MATRIX_OPS},
+                    .type_count = 3,
+                    .encoding = CLI_LG_MIXED,
+                    .batch = 1,
+                    .now_us = tl_time_now_us()},
         };
         struct lg_run r = {.a = &a};
         struct tl_error err;
@@ -590,8 +587,8 @@ int cli_loadgen_main(int argc, char **argv)
         if (rc)
                 return rc;
         if (!a.seeded)
-                a.cfg.seed = (uint64_t)(a.cfg.now_us ^ (tl_time_us)getpid()) &
-                             INT64_MAX;
+                a.cfg.seed =
+                    (uint64_t)(a.cfg.now_us ^ (tl_time_us)getpid()) & INT64_MAX;
         if (cli_lg_new(&a.cfg, &r.gen, &err)) {
                 fprintf(stderr, "tally loadgen: %s\n", err.msg);
                 return tl_status_exit_code(err.code);
@@ -611,8 +608,8 @@ int cli_loadgen_main(int argc, char **argv)
                         (unsigned long long)r.total_units,
                         (unsigned long long)a.cfg.events,
                         (unsigned long long)a.cfg.duplicates,
-                        (unsigned long long)a.cfg.bad, a.cfg.customers,
-                        a.topic, (unsigned long long)a.cfg.seed);
+                        (unsigned long long)a.cfg.bad, a.cfg.customers, a.topic,
+                        (unsigned long long)a.cfg.seed);
         rc = finish(&r, produce_all(&r));
         rd_kafka_destroy(r.rk);
         cli_lg_free(&r.gen);

@@ -23,25 +23,25 @@ static int parse_flags(const struct cli_command *cmd, int argc, char **argv,
                        struct meter_config *c, const char **config)
 {
         static const struct option longopts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"group", required_argument, NULL, 'g'},
-                {"topic", required_argument, NULL, 't'},
-                {"brokers", required_argument, NULL, 'b'},
-                {"http", required_argument, NULL, 'H'},
-                {"batch-events", required_argument, NULL, 'n'},
-                {"batch-ms", required_argument, NULL, 'm'},
-                {"writers", required_argument, NULL, 'w'},
-                {"exit-idle-ms", required_argument, NULL, 'i'},
-                {"offset-reset", required_argument, NULL, 'r'},
-                {"set", required_argument, NULL, 'X'},
-                {NULL, 0, NULL, 0},
+            {"config", required_argument, NULL, 'c'},
+            {"group", required_argument, NULL, 'g'},
+            {"topic", required_argument, NULL, 't'},
+            {"brokers", required_argument, NULL, 'b'},
+            {"http", required_argument, NULL, 'H'},
+            {"batch-events", required_argument, NULL, 'n'},
+            {"batch-ms", required_argument, NULL, 'm'},
+            {"writers", required_argument, NULL, 'w'},
+            {"exit-idle-ms", required_argument, NULL, 'i'},
+            {"offset-reset", required_argument, NULL, 'r'},
+            {"set", required_argument, NULL, 'X'},
+            {NULL, 0, NULL, 0},
         };
         static const char *const KEYS[128] = {
-                ['g'] = "kafka.group",        ['t'] = "kafka.topics",
-                ['b'] = "kafka.brokers",      ['H'] = "meter.http",
-                ['n'] = "meter.batch_events", ['m'] = "meter.batch_ms",
-                ['i'] = "meter.exit_idle_ms", ['r'] = "kafka.offset_reset",
-                ['w'] = "meter.writers",
+            ['g'] = "kafka.group",        ['t'] = "kafka.topics",
+            ['b'] = "kafka.brokers",      ['H'] = "meter.http",
+            ['n'] = "meter.batch_events", ['m'] = "meter.batch_ms",
+            ['i'] = "meter.exit_idle_ms", ['r'] = "kafka.offset_reset",
+            ['w'] = "meter.writers",
         };
         struct {
                 const char *key;
@@ -57,8 +57,8 @@ static int parse_flags(const struct cli_command *cmd, int argc, char **argv,
                         char *eq = strchr(optarg, '=');
                         if (!eq || eq == optarg)
                                 return cli_usage_error(
-                                        cmd, "-X needs KEY=VALUE, got '%s'",
-                                        optarg);
+                                    cmd, "-X needs KEY=VALUE, got '%s'",
+                                    optarg);
                         *eq = '\0';
                         if (nsets == 64)
                                 return cli_usage_error(cmd, "too many -X");
@@ -94,8 +94,8 @@ static int parse_flags(const struct cli_command *cmd, int argc, char **argv,
                 char key[256];
                 const char *k = sets[i].key;
                 /* -X takes librdkafka properties by their own names. */
-                if (!strchr(k, '.') || (strncmp(k, "kafka.", 6) &&
-                                        strncmp(k, "meter.", 6))) {
+                if (!strchr(k, '.') ||
+                    (strncmp(k, "kafka.", 6) && strncmp(k, "meter.", 6))) {
                         snprintf(key, sizeof key, "kafka.properties.%s", k);
                         k = key;
                 }

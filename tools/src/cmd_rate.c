@@ -68,8 +68,9 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
         if (!a->format)
                 a->format = "json";
         if (strcmp(a->format, "json") != 0 && strcmp(a->format, "table") != 0)
-                return cli_usage_error(cmd, "--format is json or table, not "
-                                            "'%s'",
+                return cli_usage_error(cmd,
+                                       "--format is json or table, not "
+                                       "'%s'",
                                        a->format);
         return CLI_EXIT_OK;
 }
@@ -108,8 +109,8 @@ static int print_invoices(const struct rate_args *a,
                 bool used = rate_offline_find(off, c->id, &acc, &ci) &&
                             rate_acc_in_period(acc, ci);
                 bool subscribed =
-                        c->start_day < period->end_day &&
-                        (!c->has_end || c->end_day > period->start_day);
+                    c->start_day < period->end_day &&
+                    (!c->has_end || c->end_day > period->start_day);
                 tl_status rc;
 
                 if (!used && !subscribed)
@@ -196,8 +197,8 @@ int cli_rate_main(int argc, char **argv)
         }
         memset(&opts, 0, sizeof opts);
         opts.threads = (unsigned)a.threads;
-        rc = rate_offline_run(cat, cs, &period, a.events, a.event_count,
-                              &opts, &off, &st, &err);
+        rc = rate_offline_run(cat, cs, &period, a.events, a.event_count, &opts,
+                              &off, &st, &err);
         if (rc) {
                 fprintf(stderr, "tally rate: %s\n", err.msg);
                 status = tl_status_exit_code(rc);
@@ -216,10 +217,8 @@ int cli_rate_main(int argc, char **argv)
                 "duplicates, %llu invalid, %llu outside the period, %llu of "
                 "unknown customers; catalog %s %s\n",
                 a.period, (unsigned long long)st.read,
-                (unsigned long long)st.rated,
-                (unsigned long long)st.duplicates,
-                (unsigned long long)st.invalid,
-                (unsigned long long)st.outside,
+                (unsigned long long)st.rated, (unsigned long long)st.duplicates,
+                (unsigned long long)st.invalid, (unsigned long long)st.outside,
                 (unsigned long long)st.unknown, cat->name, cat->version);
         status = print_invoices(&a, cat, cs, off, &period);
 out:

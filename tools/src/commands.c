@@ -38,7 +38,8 @@ const struct cli_command cli_commands[] = {
      "rollups and consumed offsets commit in one transaction. Serves\n"
      "/metrics and /healthz over HTTP with --http (or meter.http).\n\n"
      "  --config FILE      YAML config (default tally.yaml if present); the\n"
-     "                     environment (TALLY_KAFKA_BROKERS, TALLY_KAFKA_GROUP,\n"
+     "                     environment (TALLY_KAFKA_BROKERS, "
+     "TALLY_KAFKA_GROUP,\n"
      "                     TALLY_KAFKA_TOPICS, TALLY_METER_HTTP, libpq's PG*\n"
      "                     or DATABASE_URL) overrides it, flags override both\n"
      "  --writers N        database connections committing batches at once\n"
@@ -210,7 +211,8 @@ const struct cli_command cli_commands[] = {
      "                  [--dir DIR] [--seed N] [--threads N]\n"
      "                  [--brokers LIST] [--database URL] [--quiet]\n\n"
      "Runs a month of business on this machine through the real path: starts\n"
-     "a private PostgreSQL and a tally broker (unless --database and --brokers\n"
+     "a private PostgreSQL and a tally broker (unless --database and "
+     "--brokers\n"
      "name running ones), imports invented customers, serves their requests\n"
      "with the reference engine (cloud: both decoding modes; devices: offline\n"
      "spools uploaded on sync days), replays some events and sends malformed\n"
@@ -225,11 +227,11 @@ const struct cli_command cli_commands[] = {
      "  --dir DIR       working directory, emptied of earlier runs' outputs\n"
      "                  (default var/demo): invoices/, logs, events.jsonl\n"
      "  --seed N        the same seed gives the same customers and traffic\n"
-     "  --database URL  a PostgreSQL to use (its tables are created there; use\n"
+     "  --database URL  a PostgreSQL to use (its tables are created there; "
+     "use\n"
      "                  an empty database)\n"
      "  --brokers LIST  a Kafka cluster to use (topic usage.events)\n",
      NULL, cli_demo_main},
 };
 
-const unsigned cli_command_count =
-        sizeof cli_commands / sizeof cli_commands[0];
+const unsigned cli_command_count = sizeof cli_commands / sizeof cli_commands[0];

@@ -26,12 +26,13 @@ struct demo_opts {
         const char *brokers;  /* NULL: start `tally broker` */
         const char *database; /* NULL: start a private PostgreSQL */
         uint64_t seed;
-        int threads;          /* engine threads, 0: all */
-        bool quiet;           /* no progress lines */
+        int threads; /* engine threads, 0: all */
+        bool quiet;  /* no progress lines */
         struct rate_period period;
 };
 
-/* ---- the random stream: splitmix64, the same for a seed on any machine ---- */
+/* ---- the random stream: splitmix64, the same for a seed on any machine ----
+ */
 
 static inline uint64_t demo_rand(uint64_t *s)
 {
@@ -57,10 +58,10 @@ static inline double demo_unit(uint64_t *s)
 /* ---- demo_env.c: processes ---- */
 
 struct demo_env {
-        char dir[512];     /* absolute working directory */
-        char pg_dir[512];  /* the private cluster, "" when configured */
+        char dir[512];    /* absolute working directory */
+        char pg_dir[512]; /* the private cluster, "" when configured */
         char brokers[512];
-        char http[64];     /* the meter's 127.0.0.1:PORT */
+        char http[64]; /* the meter's 127.0.0.1:PORT */
         pid_t broker_pid, meter_pid;
 };
 
@@ -83,8 +84,8 @@ int demo_http_get(const struct demo_env *env, const char *path, char *body,
 const char *demo_self_exe(void);
 
 /* Path of 'name' in the working directory. */
-const char *demo_path(const struct demo_env *env, const char *name,
-                      char *buf, size_t size);
+const char *demo_path(const struct demo_env *env, const char *name, char *buf,
+                      size_t size);
 
 /* ---- demo_world.c: customers and the catalog ---- */
 
@@ -101,7 +102,7 @@ struct demo_customer {
         char id[24];
         char name[64];
         const char *plan;
-        int start_day;           /* 1 unless the subscription starts inside */
+        int start_day; /* 1 unless the subscription starts inside */
         double ar_per_day, diffusion_per_day;
         int devices;
         struct demo_device dev[DEMO_MAX_DEVICES];
@@ -123,19 +124,18 @@ void demo_world_free(struct demo_world *w);
    replaced atomically (rename), as an editor would save it. 'old_price'
    and 'new_price' receive the prices as written. */
 tl_status demo_edit_catalog(const struct demo_env *env, char *old_price,
-                            char *new_price, size_t size,
-                            struct tl_error *err);
+                            char *new_price, size_t size, struct tl_error *err);
 
 /* ---- demo_month.c: the traffic ---- */
 
 struct demo_counts {
         uint64_t ar_requests, diffusion_requests, device_requests;
         uint64_t cloud_out_tokens, local_out_tokens, macs, steps;
-        uint64_t unique_events;  /* distinct events produced */
-        uint64_t replays;        /* events sent again: duplicates */
-        uint64_t malformed;      /* messages the meter must dead-letter */
+        uint64_t unique_events; /* distinct events produced */
+        uint64_t replays;       /* events sent again: duplicates */
+        uint64_t malformed;     /* messages the meter must dead-letter */
         uint64_t seat_events;
-        uint64_t late_events;    /* uploaded after the close */
+        uint64_t late_events; /* uploaded after the close */
         uint64_t uploads, device_spools_pending;
 };
 
@@ -152,8 +152,7 @@ void demo_month_free(struct demo_month *m);
    modes, device use into spools, uploads on the devices' sync days. */
 tl_status demo_month_day(struct demo_month *m, int day, struct tl_error *err);
 /* Replays and malformed messages, as a real stream has them. */
-tl_status demo_month_noise(struct demo_month *m, int day,
-                           struct tl_error *err);
+tl_status demo_month_noise(struct demo_month *m, int day, struct tl_error *err);
 /* Upload every spool but the late devices'; flush the emitter. */
 tl_status demo_month_sync(struct demo_month *m, struct tl_error *err);
 /* After the close: the late devices come online and upload. */

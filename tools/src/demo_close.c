@@ -23,22 +23,21 @@ struct ingest {
 
 static tl_status read_ingest(PGconn *c, struct ingest *in, struct tl_error *err)
 {
-        PGresult *r = PQexec(c, "SELECT coalesce(sum(consumed), 0),"
-                                " coalesce(sum(stored), 0),"
-                                " coalesce(sum(duplicates), 0),"
-                                " coalesce(sum(dead_lettered), 0)"
-                                " FROM ingest_counts WHERE consumer_group = '"
-                                DEMO_GROUP "'");
+        PGresult *r = PQexec(
+            c, "SELECT coalesce(sum(consumed), 0),"
+               " coalesce(sum(stored), 0),"
+               " coalesce(sum(duplicates), 0),"
+               " coalesce(sum(dead_lettered), 0)"
+               " FROM ingest_counts WHERE consumer_group = '" DEMO_GROUP "'");
         tl_status rc = TL_OK;
 
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
                 rc = tl_fail(err, TL_EDB, "ingest_counts: %s",
                              PQresultErrorMessage(r));
         else
-                *in = (struct ingest){atoll(PQgetvalue(r, 0, 0)),
-                                      atoll(PQgetvalue(r, 0, 1)),
-                                      atoll(PQgetvalue(r, 0, 2)),
-                                      atoll(PQgetvalue(r, 0, 3))};
+                *in = (struct ingest){
+                    atoll(PQgetvalue(r, 0, 0)), atoll(PQgetvalue(r, 0, 1)),
+                    atoll(PQgetvalue(r, 0, 2)), atoll(PQgetvalue(r, 0, 3))};
         PQclear(r);
         return rc;
 }
@@ -88,8 +87,8 @@ static tl_status rate_offline(const struct demo_opts *o,
                  "'%s' rate --rules '%s/rules' --customers '%s/customers.yaml' "
                  "--events '%s/events.jsonl' --period %s --format json "
                  "2>'%s/rate.log'",
-                 demo_self_exe(), env->dir, env->dir, env->dir,
-                 o->period.label, env->dir);
+                 demo_self_exe(), env->dir, env->dir, env->dir, o->period.label,
+                 env->dir);
         p = popen(cmd, "r");
         if (!p)
                 return tl_fail(err, TL_EIO, "cannot run tally rate");
@@ -106,8 +105,9 @@ static tl_status rate_offline(const struct demo_opts *o,
         *out = json_loadb(b.data ? b.data : "", b.len, 0, &je);
         tl_buf_release(&b);
         if (!*out || !json_is_array(*out))
-                return tl_fail(err, TL_EPARSE, "tally rate: not a JSON array: "
-                                               "%s",
+                return tl_fail(err, TL_EPARSE,
+                               "tally rate: not a JSON array: "
+                               "%s",
                                je.text);
         return TL_OK;
 }
@@ -124,7 +124,8 @@ static bool same_amounts(json_t *a, json_t *b)
 {
         static const char *const KEYS[] = {"subtotal", "credit", "tax",
                                            "total"};
-        json_t *la = json_object_get(a, "lines"), *lb = json_object_get(b, "lines");
+        json_t *la = json_object_get(a, "lines"),
+               *lb = json_object_get(b, "lines");
 
         for (size_t k = 0; k < 4; k++)
                 if (strcmp(str_of(a, KEYS[k]), str_of(b, KEYS[k])))
@@ -143,8 +144,11 @@ static PGresult *query(PGconn *c, const char *sql, const char *p1,
                        const char *p2, struct tl_error *err)
 {
         const char *params[2] = {p1, p2};
-        PGresult *r = PQexecParams(c, sql, p2 ? 2 : p1 ? 1 : 0, NULL, params,
-                                   NULL, NULL, 0);
+        PGresult *r = PQexecParams(c, sql,
+                                   p2   ? 2
+                                   : p1 ? 1
+                                        : 0,
+                                   NULL, params, NULL, NULL, 0);
 
         if (PQresultStatus(r) == PGRES_TUPLES_OK)
                 return r;
@@ -166,8 +170,9 @@ static tl_status compare_offline(PGconn *c, const struct demo_opts *o,
 
         if (rc)
                 return rc;
-        r = query(c, "SELECT customer_id, body FROM invoices"
-                     " WHERE period_start = $1::date",
+        r = query(c,
+                  "SELECT customer_id, body FROM invoices"
+                  " WHERE period_start = $1::date",
                   o->period.start_iso, NULL, err);
         if (!r) {
                 json_decref(offline);
@@ -182,21 +187,23 @@ static tl_status compare_offline(PGconn *c, const struct demo_opts *o,
                 json_t *mine = NULL;
 
                 for (size_t k = 0; k < n && !mine; k++)
-                        if (!strcmp(str_of(json_array_get(offline, k),
-                                           "customer"),
-                                    id))
+                        if (!strcmp(
+                                str_of(json_array_get(offline, k), "customer"),
+                                id))
                                 mine = json_array_get(offline, k);
                 if (doc && mine && same_amounts(doc, mine))
                         ++*equal;
                 else
-                        fprintf(stderr, "tally demo: %s: the invoice differs "
-                                        "from tally rate's\n",
+                        fprintf(stderr,
+                                "tally demo: %s: the invoice differs "
+                                "from tally rate's\n",
                                 id);
                 json_decref(doc);
         }
         if ((size_t)PQntuples(r) != n)
-                fprintf(stderr, "tally demo: %d invoices stored, tally rate "
-                                "priced %zu\n",
+                fprintf(stderr,
+                        "tally demo: %d invoices stored, tally rate "
+                        "priced %zu\n",
                         PQntuples(r), n);
         PQclear(r);
         json_decref(offline);
@@ -210,19 +217,19 @@ static tl_status print_invoices(PGconn *c, const struct demo_opts *o,
                                 struct tl_error *err)
 {
         static const char SQL[] =
-                "SELECT i.customer_id, cu.name, i.plan,"
-                " coalesce((SELECT string_agg(value, ',') FROM"
-                "   jsonb_each_text(i.cohorts)), '-'),"
-                " coalesce(i.number, 'draft'), round(i.total, 2)::text,"
-                " coalesce((SELECT sum((s->>'cloud_equivalent')::numeric)"
-                "   FROM json_array_elements(i.body->'savings') s), 0)::text"
-                " FROM invoices i JOIN customers cu USING (customer_id)"
-                " WHERE i.period_start = $1::date"
-                " ORDER BY i.customer_id COLLATE \"C\"";
+            "SELECT i.customer_id, cu.name, i.plan,"
+            " coalesce((SELECT string_agg(value, ',') FROM"
+            "   jsonb_each_text(i.cohorts)), '-'),"
+            " coalesce(i.number, 'draft'), round(i.total, 2)::text,"
+            " coalesce((SELECT sum((s->>'cloud_equivalent')::numeric)"
+            "   FROM json_array_elements(i.body->'savings') s), 0)::text"
+            " FROM invoices i JOIN customers cu USING (customer_id)"
+            " WHERE i.period_start = $1::date"
+            " ORDER BY i.customer_id COLLATE \"C\"";
         static const char TOTAL_SQL[] =
-                "SELECT count(*), round(coalesce(sum(total), 0), 2)::text,"
-                " min(number), max(number) FROM invoices"
-                " WHERE period_start = $1::date";
+            "SELECT count(*), round(coalesce(sum(total), 0), 2)::text,"
+            " min(number), max(number) FROM invoices"
+            " WHERE period_start = $1::date";
         PGresult *r = query(c, SQL, o->period.start_iso, NULL, err);
         int n, shown;
 
@@ -275,9 +282,9 @@ static tl_status print_usage(PGconn *c, const struct demo_opts *o,
                              const struct demo_counts *n, struct tl_error *err)
 {
         static const char SAVINGS_SQL[] =
-                "SELECT coalesce(sum((s->>'cloud_equivalent')::numeric), 0)"
-                "::text FROM invoices i, json_array_elements(i.body->'savings')"
-                " s WHERE i.period_start = $1::date";
+            "SELECT coalesce(sum((s->>'cloud_equivalent')::numeric), 0)"
+            "::text FROM invoices i, json_array_elements(i.body->'savings')"
+            " s WHERE i.period_start = $1::date";
         PGresult *r = query(c, SAVINGS_SQL, o->period.start_iso, NULL, err);
 
         if (!r)
@@ -361,9 +368,10 @@ static tl_status preview(PGconn *c, const struct rate_period *p,
                          const char *dir, char *path, size_t size,
                          struct tl_error *err)
 {
-        PGresult *r = query(c, "SELECT number, body FROM invoices"
-                               " WHERE period_start = $1::date"
-                               " AND number IS NOT NULL ORDER BY number LIMIT 1",
+        PGresult *r = query(c,
+                            "SELECT number, body FROM invoices"
+                            " WHERE period_start = $1::date"
+                            " AND number IS NOT NULL ORDER BY number LIMIT 1",
                             p->start_iso, NULL, err);
         json_t *doc;
         tl_status rc = TL_OK;
@@ -388,19 +396,19 @@ static tl_status print_late(PGconn *c, const struct rate_period *p,
                             struct tl_error *err)
 {
         static const char SQL[] =
-                "WITH late AS (SELECT e.customer_id, count(*) AS n"
-                "  FROM events e JOIN invoices i ON i.customer_id ="
-                "  e.customer_id AND i.period_start = $1::date"
-                "  WHERE e.event_time >= ($1 || ' 00:00:00+00')::timestamptz"
-                "  AND e.event_time < ($2 || ' 00:00:00+00')::timestamptz"
-                "  AND e.ingested_at > i.finalized_at GROUP BY 1)"
-                " SELECT l.customer_id, l.n, coalesce((SELECT"
-                "  string_agg(x->>'amount', ', ') FROM invoices j,"
-                "  json_array_elements(j.body->'lines') x"
-                "  WHERE j.customer_id = l.customer_id"
-                "  AND j.period_start = $2::date"
-                "  AND x->>'kind' = 'adjustment'), '')"
-                " FROM late l ORDER BY l.customer_id COLLATE \"C\"";
+            "WITH late AS (SELECT e.customer_id, count(*) AS n"
+            "  FROM events e JOIN invoices i ON i.customer_id ="
+            "  e.customer_id AND i.period_start = $1::date"
+            "  WHERE e.event_time >= ($1 || ' 00:00:00+00')::timestamptz"
+            "  AND e.event_time < ($2 || ' 00:00:00+00')::timestamptz"
+            "  AND e.ingested_at > i.finalized_at GROUP BY 1)"
+            " SELECT l.customer_id, l.n, coalesce((SELECT"
+            "  string_agg(x->>'amount', ', ') FROM invoices j,"
+            "  json_array_elements(j.body->'lines') x"
+            "  WHERE j.customer_id = l.customer_id"
+            "  AND j.period_start = $2::date"
+            "  AND x->>'kind' = 'adjustment'), '')"
+            " FROM late l ORDER BY l.customer_id COLLATE \"C\"";
         PGresult *r = query(c, SQL, p->start_iso, next->start_iso, err);
 
         if (!r)
@@ -495,7 +503,7 @@ tl_status demo_close(const struct demo_opts *o, struct demo_env *env,
         if (!rc)
                 rc = demo_wait_ingested(env,
                                         n->unique_events + n->replays +
-                                                n->malformed + n->late_events,
+                                            n->malformed + n->late_events,
                                         120, err);
         if (!rc)
                 rc = read_ingest(c, &in, err);
@@ -504,10 +512,9 @@ tl_status demo_close(const struct demo_opts *o, struct demo_env *env,
                                n->replays, n->malformed, "with late events") &&
                      ok;
         if (!rc)
-                rc = close_period(c, &cfg, &next, false,
-                                  demo_path(env, "invoices/next", dir,
-                                            sizeof dir),
-                                  err);
+                rc = close_period(
+                    c, &cfg, &next, false,
+                    demo_path(env, "invoices/next", dir, sizeof dir), err);
         if (!rc) {
                 printf("  %llu late events for %s (its invoices stay as "
                        "finalized):\n",

@@ -21,8 +21,8 @@
 
 #include "demo.h"
 
-const char *demo_path(const struct demo_env *env, const char *name,
-                      char *buf, size_t size)
+const char *demo_path(const struct demo_env *env, const char *name, char *buf,
+                      size_t size)
 {
         snprintf(buf, size, "%s/%s", env->dir, name);
         return buf;
@@ -80,8 +80,9 @@ static tl_status start_postgres(struct demo_env *env, struct tl_error *err)
         snprintf(env->pg_dir, sizeof env->pg_dir, "/tmp/tally-demo-pg-XXXXXX");
         if (!mkdtemp(env->pg_dir)) {
                 env->pg_dir[0] = '\0';
-                return tl_fail(err, TL_EIO, "cannot create a directory in "
-                                            "/tmp for PostgreSQL: %s",
+                return tl_fail(err, TL_EIO,
+                               "cannot create a directory in "
+                               "/tmp for PostgreSQL: %s",
                                strerror(errno));
         }
         snprintf(cmd, sizeof cmd,
@@ -145,14 +146,15 @@ static tl_status wait_file(const char *path, pid_t pid, const char *what,
 static tl_status start_broker(struct demo_env *env, struct tl_error *err)
 {
         char addr[600], log[600];
-        char *argv[] = {(char *)demo_self_exe(), "broker", "--topic",
-                        DEMO_TOPIC ":6", "--address-file", addr, NULL};
+        char *argv[] = {
+            (char *)demo_self_exe(), "broker", "--topic", DEMO_TOPIC ":6",
+            "--address-file",        addr,     NULL};
         FILE *f;
 
         demo_path(env, "broker.addr", addr, sizeof addr);
         unlink(addr);
-        env->broker_pid = spawn(argv, demo_path(env, "broker.log", log,
-                                                sizeof log));
+        env->broker_pid =
+            spawn(argv, demo_path(env, "broker.log", log, sizeof log));
         if (env->broker_pid < 0)
                 return tl_fail(err, TL_EIO, "fork: %s", strerror(errno));
         if (wait_file(addr, env->broker_pid, "tally broker", err))
@@ -218,14 +220,26 @@ tl_status demo_meter_start(struct demo_env *env, struct tl_error *err)
         snprintf(xr, sizeof xr, "meter.rules=%s",
                  demo_path(env, "rules", rules, sizeof rules));
         snprintf(xc, sizeof xc, "meter.customers=%s",
-                 demo_path(env, "customers.yaml", customers,
-                           sizeof customers));
-        char *argv[] = {(char *)demo_self_exe(), "meter", "--brokers", env->brokers,
-                        "--topic", DEMO_TOPIC, "--group", DEMO_GROUP,
-                        "--http", env->http, "--batch-ms", "100", "-X", xr,
-                        "-X", xc, NULL};
-        env->meter_pid = spawn(argv, demo_path(env, "meter.log", log,
-                                               sizeof log));
+                 demo_path(env, "customers.yaml", customers, sizeof customers));
+        char *argv[] = {(char *)demo_self_exe(),
+                        "meter",
+                        "--brokers",
+                        env->brokers,
+                        "--topic",
+                        DEMO_TOPIC,
+                        "--group",
+                        DEMO_GROUP,
+                        "--http",
+                        env->http,
+                        "--batch-ms",
+                        "100",
+                        "-X",
+                        xr,
+                        "-X",
+                        xc,
+                        NULL};
+        env->meter_pid =
+            spawn(argv, demo_path(env, "meter.log", log, sizeof log));
         if (env->meter_pid < 0)
                 return tl_fail(err, TL_EIO, "fork: %s", strerror(errno));
         for (int i = 0; i < 300; i++) {
@@ -233,14 +247,16 @@ tl_status demo_meter_start(struct demo_env *env, struct tl_error *err)
                         return TL_OK;
                 if (waitpid(env->meter_pid, NULL, WNOHANG) == env->meter_pid) {
                         env->meter_pid = 0;
-                        return tl_fail(err, TL_EIO, "tally meter exited at "
-                                                    "start (see %s)",
+                        return tl_fail(err, TL_EIO,
+                                       "tally meter exited at "
+                                       "start (see %s)",
                                        log);
                 }
                 sleep_ms(50);
         }
-        return tl_fail(err, TL_EIO, "tally meter not healthy within 15 s "
-                                    "(see %s)",
+        return tl_fail(err, TL_EIO,
+                       "tally meter not healthy within 15 s "
+                       "(see %s)",
                        log);
 }
 
@@ -269,8 +285,7 @@ tl_status demo_meter_stop(struct demo_env *env, struct tl_error *err)
         int code = stop_child(&env->meter_pid, 30000);
 
         return code ? tl_fail(err, TL_EIO,
-                              "tally meter exited with %d after SIGTERM",
-                              code)
+                              "tally meter exited with %d after SIGTERM", code)
                     : TL_OK;
 }
 
@@ -286,8 +301,9 @@ void demo_env_stop(struct demo_env *env)
                          "--remove >/dev/null 2>&1",
                          TALLY_SOURCE_DIR, env->pg_dir);
                 if (system(cmd) != 0)
-                        fprintf(stderr, "tally demo: could not stop the "
-                                        "PostgreSQL in %s\n",
+                        fprintf(stderr,
+                                "tally demo: could not stop the "
+                                "PostgreSQL in %s\n",
                                 env->pg_dir);
                 env->pg_dir[0] = '\0';
         }

@@ -24,14 +24,14 @@
 #define MAX_ANSWER 96
 
 static const char *const PROMPTS[] = {
-        "Summarize the attached contract in three bullet points.",
-        "Write a unit test for the parser.",
-        "Translate to French: the invoice is due on the first.",
-        "Classify this support ticket by urgency.",
-        "Draft a polite reply declining the meeting.",
-        "Explain the difference between a mutex and a semaphore.",
-        "List the risks in this insurance claim.",
-        "Suggest a name for a coffee shop by the harbor.",
+    "Summarize the attached contract in three bullet points.",
+    "Write a unit test for the parser.",
+    "Translate to French: the invoice is due on the first.",
+    "Classify this support ticket by urgency.",
+    "Draft a polite reply declining the meeting.",
+    "Explain the difference between a mutex and a semaphore.",
+    "List the risks in this insurance claim.",
+    "Suggest a name for a coffee shop by the harbor.",
 };
 
 struct demo_month {
@@ -42,7 +42,7 @@ struct demo_month {
         struct inf_tokenizer *tok;
         struct inf_state *cst, *est;
         struct inf_emitter *em;
-        FILE *log, *late;     /* events.jsonl, late.jsonl */
+        FILE *log, *late; /* events.jsonl, late.jsonl */
         bool late_phase;
         struct tl_buf line;
         int prompt[512], out[MAX_ANSWER], per[MAX_ANSWER];
@@ -83,12 +83,16 @@ static tl_status open_engine(struct demo_month *m, struct tl_error *err)
 {
         char dir[600], path[700];
         struct inf_init_opts io = {
-                /* Small enough that a month of requests runs in seconds,
-                   with every part of the architecture present. */
-                .shape = {.dim = 64, .hidden_dim = 176, .n_layers = 2,
-                          .n_heads = 4, .n_kv_heads = 2, .vocab_size = 320,
-                          .seq_len = 256},
-                .seed = 7,
+            /* Small enough that a month of requests runs in seconds,
+               with every part of the architecture present. */
+            .shape = {.dim = 64,
+                      .hidden_dim = 176,
+                      .n_layers = 2,
+                      .n_heads = 4,
+                      .n_kv_heads = 2,
+                      .vocab_size = 320,
+                      .seq_len = 256},
+            .seed = 7,
         };
         tl_status rc;
 
@@ -134,17 +138,17 @@ tl_status demo_month_new(const struct demo_opts *o, struct demo_env *env,
                                strerror(errno));
         m->log = fopen(demo_path(env, "events.jsonl", path, sizeof path), "w");
         if (m->log)
-                m->late = fopen(demo_path(env, "late.jsonl", path, sizeof path),
-                                "w");
+                m->late =
+                    fopen(demo_path(env, "late.jsonl", path, sizeof path), "w");
         if (!m->log || !m->late)
                 return tl_fail(err, TL_EIO, "cannot create %s: %s", path,
                                strerror(errno));
         if ((rc = open_engine(m, err)))
                 return rc;
         struct inf_emit_opts eo = {
-                .brokers = env->brokers,
-                .topic = DEMO_TOPIC,
-                .spool = demo_path(env, "undelivered.cbor", spool, sizeof spool),
+            .brokers = env->brokers,
+            .topic = DEMO_TOPIC,
+            .spool = demo_path(env, "undelivered.cbor", spool, sizeof spool),
         };
         return inf_emitter_new(&eo, &m->em, err);
 }
@@ -175,9 +179,9 @@ const struct demo_counts *demo_month_counts(const struct demo_month *m)
 /* One request through the engine; its events in 'evs'. The strings of
    the request live in 'names' (model, source) and must outlive 'evs'. */
 static tl_status serve(struct demo_month *m, const struct demo_customer *c,
-                       const struct demo_device *dev, int day,
-                       inf_decoding dec, char names[2][128], char *id,
-                       struct inf_events *evs, struct tl_error *err)
+                       const struct demo_device *dev, int day, inf_decoding dec,
+                       char names[2][128], char *id, struct inf_events *evs,
+                       struct tl_error *err)
 {
         struct inf_state *st = dev ? m->est : m->cst;
         struct inf_gen_opts g = {.decoding = dec, .stop_at_eos = true};
@@ -185,14 +189,15 @@ static tl_status serve(struct demo_month *m, const struct demo_customer *c,
         int np = 0, nout = 0;
         tl_status rc;
 
-        rc = inf_tokenizer_encode(m->tok,
-                                  PROMPTS[demo_rand(&m->rng) % (sizeof PROMPTS /
-                                                     sizeof *PROMPTS)],
-                                  true, m->prompt, &np, err);
+        rc = inf_tokenizer_encode(
+            m->tok,
+            PROMPTS[demo_rand(&m->rng) % (sizeof PROMPTS / sizeof *PROMPTS)],
+            true, m->prompt, &np, err);
         if (rc)
                 return rc;
         if (dec == INF_DECODE_AR) {
-                g.max_tokens = dev ? demo_between(&m->rng, 12, 48) : demo_between(&m->rng, 16, 96);
+                g.max_tokens = dev ? demo_between(&m->rng, 12, 48)
+                                   : demo_between(&m->rng, 16, 96);
         } else {
                 g.max_tokens = demo_between(&m->rng, 16, 64);
                 if (chance(m, 0.3))
@@ -202,8 +207,8 @@ static tl_status serve(struct demo_month *m, const struct demo_customer *c,
                 g.block = chance(m, 0.3) ? 16 : 0;
         }
         inf_sampler_init(&g.sampler, 0.8f, 0.9f, demo_rand(&m->rng) | 1);
-        rc = inf_generate(st, m->prompt, np, &g, m->out, &nout, m->per, &u,
-                          err);
+        rc =
+            inf_generate(st, m->prompt, np, &g, m->out, &nout, m->per, &u, err);
         if (rc)
                 return rc;
         snprintf(id, 64, "%s-d%02d-%06llu", c->id, day,
@@ -214,19 +219,20 @@ static tl_status serve(struct demo_month *m, const struct demo_customer *c,
                 snprintf(names[0], 128, "cloud/eu-west-1/gw-%d",
                          demo_between(&m->rng, 1, 3));
         snprintf(names[1], 128, "%s",
-                 dev ? "ref-edge-q8"
-                     : dec == INF_DECODE_AR ? "ref-chat" : "ref-dllm");
+                 dev                    ? "ref-edge-q8"
+                 : dec == INF_DECODE_AR ? "ref-chat"
+                                        : "ref-dllm");
         struct inf_request r = {
-                .id = id,
-                .subject = c->id,
-                .source = names[0],
-                .model = names[1],
-                .deployment = dev ? SCH_DEPLOY_DEVICE : SCH_DEPLOY_CLOUD,
-                .decoding = dec,
-                .time_us = m->o->period.start_us +
-                           (tl_time_us)(day - 1) * TL_US_PER_DAY +
-                           (tl_time_us)demo_between(&m->rng, 8 * 3600, 20 * 3600) *
-                                   TL_US_PER_SEC,
+            .id = id,
+            .subject = c->id,
+            .source = names[0],
+            .model = names[1],
+            .deployment = dev ? SCH_DEPLOY_DEVICE : SCH_DEPLOY_CLOUD,
+            .decoding = dec,
+            .time_us = m->o->period.start_us +
+                       (tl_time_us)(day - 1) * TL_US_PER_DAY +
+                       (tl_time_us)demo_between(&m->rng, 8 * 3600, 20 * 3600) *
+                           TL_US_PER_SEC,
         };
         if ((rc = inf_request_events(&r, &u, evs, err)))
                 return rc;
@@ -305,7 +311,8 @@ static tl_status device_day(struct demo_month *m, const struct demo_customer *c,
         }
         if (!rc && d->deactivates && day == d->last_day) {
                 tl_time_us eod = m->o->period.start_us +
-                                 (tl_time_us)day * TL_US_PER_DAY - TL_US_PER_SEC;
+                                 (tl_time_us)day * TL_US_PER_DAY -
+                                 TL_US_PER_SEC;
                 rc = inf_spool_seat(sp, &dev, eod, true, &seats, err);
                 m->n.seat_events += seats;
         }
@@ -364,7 +371,8 @@ tl_status demo_month_day(struct demo_month *m, int day, struct tl_error *err)
                 for (int k = 0; !rc && k < ar; k++)
                         rc = cloud_request(m, c, day, INF_DECODE_AR, err);
                 for (int k = 0; !rc && k < df; k++)
-                        rc = cloud_request(m, c, day, INF_DECODE_DIFFUSION, err);
+                        rc =
+                            cloud_request(m, c, day, INF_DECODE_DIFFUSION, err);
                 for (int d = 0; !rc && d < c->devices; d++) {
                         const struct demo_device *v = &c->dev[d];
                         char path[600];
@@ -404,15 +412,15 @@ tl_status demo_month_sync(struct demo_month *m, struct tl_error *err)
                         spool_path(m, v, path, sizeof path);
                         if (v->late)
                                 m->n.device_spools_pending +=
-                                        access(path, F_OK) == 0;
+                                    access(path, F_OK) == 0;
                         else
                                 rc = upload(m, path, err);
                 }
         /* What the emitter could not deliver went to its spool: send it. */
         if (!rc)
-                rc = upload(m, demo_path(m->env, "undelivered.cbor", path,
-                                         sizeof path),
-                            err);
+                rc = upload(
+                    m, demo_path(m->env, "undelivered.cbor", path, sizeof path),
+                    err);
         if (!rc && fflush(m->log) != 0)
                 rc = tl_fail(err, TL_EIO, "cannot write events.jsonl: %s",
                              strerror(errno));
@@ -453,18 +461,17 @@ static tl_status produce_raw(rd_kafka_t *rk, const char *key,
                              struct tl_error *err)
 {
         rd_kafka_resp_err_t e =
-                ct ? rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(DEMO_TOPIC),
-                                       RD_KAFKA_V_KEY(key, strlen(key)),
-                                       RD_KAFKA_V_VALUE(b->data, b->len),
-                                       RD_KAFKA_V_HEADER("content-type", ct,
-                                                         -1),
-                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                       RD_KAFKA_V_END)
-                   : rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(DEMO_TOPIC),
-                                       RD_KAFKA_V_KEY(key, strlen(key)),
-                                       RD_KAFKA_V_VALUE(b->data, b->len),
-                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                       RD_KAFKA_V_END);
+            ct ? rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(DEMO_TOPIC),
+                                   RD_KAFKA_V_KEY(key, strlen(key)),
+                                   RD_KAFKA_V_VALUE(b->data, b->len),
+                                   RD_KAFKA_V_HEADER("content-type", ct, -1),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                   RD_KAFKA_V_END)
+               : rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(DEMO_TOPIC),
+                                   RD_KAFKA_V_KEY(key, strlen(key)),
+                                   RD_KAFKA_V_VALUE(b->data, b->len),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                   RD_KAFKA_V_END);
         return e ? tl_fail(err, TL_EKAFKA, "produce: %s", rd_kafka_err2str(e))
                  : TL_OK;
 }
@@ -548,8 +555,8 @@ tl_status demo_month_noise(struct demo_month *m, int day, struct tl_error *err)
                         continue;
                 /* The original goes first, and is delivered before its
                    conflicting copy is produced. */
-                rc = serve(m, c, NULL, day, INF_DECODE_AR, names, id, &evs,
-                           err);
+                rc =
+                    serve(m, c, NULL, day, INF_DECODE_AR, names, id, &evs, err);
                 for (size_t i = 0; !rc && i < evs.n; i++)
                         rc = log_event(m, &evs.ev[i], err);
                 if (!rc)

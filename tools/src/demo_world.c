@@ -13,14 +13,13 @@
 #include "demo.h"
 
 static const char *const FIRST[] = {
-        "Alder",   "Birch",    "Cobalt",  "Delta",    "Ember",  "Fjord",
-        "Granite", "Harbor",   "Indigo",  "Juniper",  "Kestrel", "Lumen",
-        "Meridian", "Northwind", "Orchid", "Pioneer", "Quarry", "Riverside",
-        "Summit",  "Tidewater", "Umber",  "Vantage",  "Willow", "Zephyr"};
+    "Alder",    "Birch",     "Cobalt", "Delta",   "Ember",   "Fjord",
+    "Granite",  "Harbor",    "Indigo", "Juniper", "Kestrel", "Lumen",
+    "Meridian", "Northwind", "Orchid", "Pioneer", "Quarry",  "Riverside",
+    "Summit",   "Tidewater", "Umber",  "Vantage", "Willow",  "Zephyr"};
 static const char *const SECOND[] = {
-        "Legal",     "Insurance", "Health",   "Logistics", "Robotics",
-        "Media",     "Analytics", "Retail",   "Energy",    "Labs",
-        "Finance",   "Studios"};
+    "Legal",     "Insurance", "Health", "Logistics", "Robotics", "Media",
+    "Analytics", "Retail",    "Energy", "Labs",      "Finance",  "Studios"};
 
 static double uniform(uint64_t *s, double lo, double hi)
 {
@@ -39,8 +38,8 @@ static void invent_devices(struct demo_customer *c, size_t i, int days,
                 memcpy(owner, c->id, sizeof owner);
                 snprintf(v->id, sizeof v->id, "%s-dev%d", owner, d + 1);
                 v->model_class = (d + (int)i) % 2 ? "medium" : "small";
-                v->first_day = demo_between(s, c->start_day,
-                                       c->start_day + (days - c->start_day) / 2);
+                v->first_day = demo_between(
+                    s, c->start_day, c->start_day + (days - c->start_day) / 2);
                 v->last_day = days;
                 v->use_per_day = uniform(s, 0.4, 0.9);
                 /* Some devices leave mid-month: their seat is prorated. */
@@ -64,14 +63,15 @@ static void invent(struct demo_world *w, const struct demo_opts *o)
                 bool pro = i % 5 >= 2;
 
                 snprintf(c->id, sizeof c->id, "cust_%04u", (unsigned)(i + 1));
-                snprintf(c->name, sizeof c->name, "%s %s",
-                         FIRST[demo_rand(&s) % (sizeof FIRST / sizeof *FIRST)],
-                         SECOND[demo_rand(&s) % (sizeof SECOND / sizeof *SECOND)]);
+                snprintf(
+                    c->name, sizeof c->name, "%s %s",
+                    FIRST[demo_rand(&s) % (sizeof FIRST / sizeof *FIRST)],
+                    SECOND[demo_rand(&s) % (sizeof SECOND / sizeof *SECOND)]);
                 c->plan = pro ? "pro" : "starter";
                 c->start_day = (i % 7 == 5 && o->days >= 12) ? 10 : 1;
                 c->ar_per_day = pro ? uniform(&s, 2, 8) : uniform(&s, 1, 4);
-                c->diffusion_per_day = pro ? uniform(&s, 1, 5)
-                                           : uniform(&s, 0.3, 2);
+                c->diffusion_per_day =
+                    pro ? uniform(&s, 1, 5) : uniform(&s, 0.3, 2);
                 invent_devices(c, i, (int)o->days, &s);
         }
 }
@@ -135,8 +135,8 @@ static tl_status write_customers(const struct demo_world *w,
                         tl_buf_puts(&b, "    credits: 200.00\n", NULL);
                 /* An explicit placement wins over the bucket rule. */
                 if (i == 3)
-                        tl_buf_puts(&b, "    cohorts: { output-price: lower }\n",
-                                    NULL);
+                        tl_buf_puts(
+                            &b, "    cohorts: { output-price: lower }\n", NULL);
         }
         if (!b.data) {
                 tl_buf_release(&b);
@@ -190,9 +190,9 @@ tl_status demo_world_new(struct demo_world *w, const struct demo_opts *o,
         tl_buf_init(&cat, 0);
         rc = read_text(src, &cat, err);
         if (!rc)
-                rc = write_atomic(demo_path(env, "rules/catalog.yaml", dst,
-                                            sizeof dst),
-                                  cat.data, cat.len - 1, err);
+                rc = write_atomic(
+                    demo_path(env, "rules/catalog.yaml", dst, sizeof dst),
+                    cat.data, cat.len - 1, err);
         tl_buf_release(&cat);
         return rc;
 }
@@ -217,8 +217,7 @@ static tl_status replace_after(struct tl_buf *b, const char *path,
 
         if (!at || !(end = strstr(at + strlen(anchor), stop)))
                 return tl_fail(err, TL_EINVAL,
-                               "%s: the demo expects '%s' in it", path,
-                               anchor);
+                               "%s: the demo expects '%s' in it", path, anchor);
         at += strlen(anchor);
         snprintf(old, size, "%.*s", (int)(end - at), at);
         head = (size_t)(at - b->data);
@@ -235,11 +234,10 @@ static tl_status replace_after(struct tl_buf *b, const char *path,
 }
 
 tl_status demo_edit_catalog(const struct demo_env *env, char *old_price,
-                            char *new_price, size_t size,
-                            struct tl_error *err)
+                            char *new_price, size_t size, struct tl_error *err)
 {
         static const char PRICE[] =
-                "unit: 1000, included: 1000, model: per_unit, price: ";
+            "unit: 1000, included: 1000, model: per_unit, price: ";
         char path[600], version[64];
         struct tl_buf b;
         tl_status rc;

@@ -22,14 +22,13 @@ struct infer_paths {
 int infer_resolve(const char *model, const char *tokenizer, bool q8,
                   struct infer_paths *out);
 
-
 struct infer_bench_args {
         const char *model;   /* NULL: a stories15M-shaped random model */
         const char *llama2c; /* run.c binary to compare with, or NULL */
         long runs;           /* per configuration; the median is reported */
         long tokens;         /* AR: tokens per run (run.c's -n) */
         long diffusion_n, diffusion_k;
-        long threads;        /* 0: all CPUs */
+        long threads; /* 0: all CPUs */
 };
 
 /* Everything `tally infer` was asked. */

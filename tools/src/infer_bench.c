@@ -33,8 +33,8 @@ static double median(double *v, long n)
 static int bench_model(const char **dir)
 {
         struct inf_init_opts o = {
-                .shape = {288, 0, 6, 6, 6, 32000, 256},
-                .seed = 15,
+            .shape = {288, 0, 6, 6, 6, 32000, 256},
+            .seed = 15,
         };
         struct tl_error e = {0};
         struct stat st;
@@ -65,9 +65,9 @@ static double timed(struct inf_state *st, bool diffusion,
         int prompt[1] = {INF_TOKEN_BOS}, *out, n = 0;
         int len = diffusion ? (int)a->diffusion_n : (int)a->tokens - 1;
         struct inf_gen_opts o = {
-                .decoding = diffusion ? INF_DECODE_DIFFUSION : INF_DECODE_AR,
-                .max_tokens = len < seq_len - 1 ? len : seq_len - 1,
-                .k = (int)a->diffusion_k,
+            .decoding = diffusion ? INF_DECODE_DIFFUSION : INF_DECODE_AR,
+            .max_tokens = len < seq_len - 1 ? len : seq_len - 1,
+            .k = (int)a->diffusion_k,
         };
         struct tl_error e = {0};
         int64_t t0;
@@ -110,8 +110,7 @@ static double run_llama2c(const char *bin, const struct infer_paths *p,
 }
 
 static int bench_format(const struct infer_bench_args *a, const char *model,
-                        bool q8, int threads, double *ours_ar1,
-                        double *theirs)
+                        bool q8, int threads, double *ours_ar1, double *theirs)
 {
         struct infer_paths paths;
         struct inf_model *m = NULL;
@@ -129,8 +128,8 @@ static int bench_format(const struct infer_bench_args *a, const char *model,
                         struct inf_state *st = NULL;
                         double v[MAX_RUNS], r[MAX_RUNS], med;
                         struct inf_usage u = {0};
-                        bool compare = a->llama2c && !q8 && t == 1 &&
-                                       !diffusion;
+                        bool compare =
+                            a->llama2c && !q8 && t == 1 && !diffusion;
 
                         if (inf_state_new(m, t, &st, &e)) {
                                 fprintf(stderr, "tally infer: %s\n", e.msg);
@@ -154,8 +153,8 @@ static int bench_format(const struct infer_bench_args *a, const char *model,
                                                 a->llama2c);
                                         compare = false;
                                 }
-                                v[i] = timed(st, diffusion, a,
-                                             m->shape.seq_len, &u);
+                                v[i] = timed(st, diffusion, a, m->shape.seq_len,
+                                             &u);
                                 if (v[i] < 0) {
                                         inf_state_free(st);
                                         inf_model_free(m);
@@ -184,7 +183,8 @@ int infer_bench(const struct infer_bench_args *in)
         struct infer_bench_args a = *in;
         const char *model = a.model;
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        int threads = a.threads > 0 ? (int)a.threads : (int)(cpus > 0 ? cpus : 1);
+        int threads =
+            a.threads > 0 ? (int)a.threads : (int)(cpus > 0 ? cpus : 1);
         double ours = 0, theirs = 0;
         int rc = 0;
 
@@ -201,8 +201,8 @@ int infer_bench(const struct infer_bench_args *in)
         printf("model %s; SIMD kernels: %s; runs per row: %ld (median)\n"
                "autoregressive: %ld positions from BOS (run.c's -n), greedy; "
                "diffusion: n %ld, k %ld per step\n\n",
-               model, inf_kernels(), a.runs,
-               a.tokens, a.diffusion_n, a.diffusion_k);
+               model, inf_kernels(), a.runs, a.tokens, a.diffusion_n,
+               a.diffusion_k);
         printf("%-5s %-15s %7s %10s %7s %7s %14s\n", "wts", "decoder",
                "threads", "tokens/s", "tokens", "passes", "MACs/token");
         rc = bench_format(&a, model, false, threads, &ours, &theirs);

@@ -83,8 +83,9 @@ static void source_of(const struct infer_args *a, char *out, size_t size)
                 snprintf(out, size, "cloud/tally-infer");
 }
 
-static int emit_offline(const struct infer_args *a, const struct inf_events *evs,
-                        tl_time_us now, size_t *seats)
+static int emit_offline(const struct infer_args *a,
+                        const struct inf_events *evs, tl_time_us now,
+                        size_t *seats)
 {
         struct inf_spool *sp = NULL;
         struct tl_error e = {0};
@@ -107,11 +108,11 @@ static int emit_online(const struct infer_args *a, const struct inf_events *evs,
                        struct inf_emit_report *rep)
 {
         struct inf_emit_opts o = {
-                .brokers = a->brokers,
-                .topic = a->topic,
-                .spool = a->spool ? a->spool : "tally-undelivered.cbor",
-                .props = a->props,
-                .prop_count = a->prop_count,
+            .brokers = a->brokers,
+            .topic = a->topic,
+            .spool = a->spool ? a->spool : "tally-undelivered.cbor",
+            .props = a->props,
+            .prop_count = a->prop_count,
         };
         struct inf_emitter *em = NULL;
         struct tl_error e = {0};
@@ -151,16 +152,16 @@ static int request_of(const struct infer_args *a, const struct inf_model *m,
                 name = slash ? slash + 1 : m->path;
         }
         *r = (struct inf_request){
-                .id = id,
-                .subject = a->customer,
-                .source = source,
-                .model = name,
-                .deployment = a->offline ? SCH_DEPLOY_DEVICE : SCH_DEPLOY_CLOUD,
-                .decoding = a->diffusion ? INF_DECODE_DIFFUSION : INF_DECODE_AR,
-                .time_us = tl_time_now_us(),
+            .id = id,
+            .subject = a->customer,
+            .source = source,
+            .model = name,
+            .deployment = a->offline ? SCH_DEPLOY_DEVICE : SCH_DEPLOY_CLOUD,
+            .decoding = a->diffusion ? INF_DECODE_DIFFUSION : INF_DECODE_AR,
+            .time_us = tl_time_now_us(),
         };
-        if (a->time && tl_time_parse_rfc3339(a->time, strlen(a->time),
-                                             &r->time_us, &e)) {
+        if (a->time &&
+            tl_time_parse_rfc3339(a->time, strlen(a->time), &r->time_us, &e)) {
                 fprintf(stderr, "tally infer: --time: %s\n", e.msg);
                 return CLI_EXIT_USAGE;
         }
@@ -168,8 +169,8 @@ static int request_of(const struct infer_args *a, const struct inf_model *m,
 }
 
 static void report(const struct infer_args *a, const struct printer *p,
-                   const struct inf_usage *u, const int *per_step,
-                   double secs, const char *id, size_t events)
+                   const struct inf_usage *u, const int *per_step, double secs,
+                   const char *id, size_t events)
 {
         if (!strcmp(a->format, "json")) {
                 printf("{\"request_id\":\"%s\",\"decoding\":\"%s\",\"text\":",
@@ -201,8 +202,8 @@ static void report(const struct infer_args *a, const struct printer *p,
         fprintf(stderr,
                 "%s: %d prompt + %d answer tokens, %d passes%s, %llu MACs, "
                 "%.3f s (%.1f tokens/s)\n",
-                a->diffusion ? "diffusion" : "autoregressive",
-                u->input_tokens, u->output_tokens, u->passes,
+                a->diffusion ? "diffusion" : "autoregressive", u->input_tokens,
+                u->output_tokens, u->passes,
                 a->diffusion ? "" : " (one per token)",
                 (unsigned long long)u->macs, secs,
                 secs > 0 ? u->output_tokens / secs : 0.0);
@@ -227,14 +228,14 @@ static int run_loaded(const struct infer_args *a, struct inf_model *m,
         int np = 0, nout = 0, code = 0;
         struct printer p = {.tok = tk, .prev = INF_TOKEN_BOS};
         struct inf_gen_opts o = {
-                .decoding = a->diffusion ? INF_DECODE_DIFFUSION : INF_DECODE_AR,
-                .max_tokens = (int)a->tokens,
-                .stop_at_eos = true,
-                .k = (int)a->k,
-                .threshold = (float)a->threshold,
-                .block = (int)a->block,
-                .on_token = a->diffusion ? NULL : on_token,
-                .ctx = &p,
+            .decoding = a->diffusion ? INF_DECODE_DIFFUSION : INF_DECODE_AR,
+            .max_tokens = (int)a->tokens,
+            .stop_at_eos = true,
+            .k = (int)a->k,
+            .threshold = (float)a->threshold,
+            .block = (int)a->block,
+            .on_token = a->diffusion ? NULL : on_token,
+            .ctx = &p,
         };
         struct inf_usage u;
         struct inf_request r;
@@ -252,8 +253,8 @@ static int run_loaded(const struct infer_args *a, struct inf_model *m,
         if (!rc)
                 rc = inf_tokenizer_encode(tk, a->prompt ? a->prompt : "", true,
                                           prompt, &np, &e);
-        if (!rc && (code = request_of(a, m, id, sizeof id, source,
-                                      sizeof source, &r)))
+        if (!rc &&
+            (code = request_of(a, m, id, sizeof id, source, sizeof source, &r)))
                 goto done;
         if (!rc && a->customer) {
                 /* the events must be storable before any work is done:
@@ -319,8 +320,8 @@ int infer_run(const struct infer_args *a)
 
                 code = emit_offline(a, NULL, tl_time_now_us(), &seats);
                 if (!code && !a->quiet)
-                        fprintf(stderr, "spooled %zu seat event to %s\n",
-                                seats, a->spool);
+                        fprintf(stderr, "spooled %zu seat event to %s\n", seats,
+                                a->spool);
                 return code;
         }
         code = infer_resolve(a->model, a->tokenizer, a->q8, &paths);

@@ -38,7 +38,7 @@ struct cli_lg_config {
 /* One Kafka message; 'payload' and the strings are the generator's and live
    until the next cli_lg_next. */
 struct cli_lg_message {
-        const char *key; /* the subject */
+        const char *key;          /* the subject */
         const char *content_type; /* NULL: no header */
         const struct tl_buf *payload;
         uint32_t units;

@@ -53,13 +53,11 @@ enum {
         COL_COUNT
 };
 
-static const char *const models[] = {"mercury-coder-small",
-                                     "mercury-coder-mini", "mercury-large",
-                                     "edge-nano"};
+static const char *const models[] = {
+    "mercury-coder-small", "mercury-coder-mini", "mercury-large", "edge-nano"};
 static const char *const decodings[] = {"autoregressive", "diffusion",
                                         "speculative"};
-static const char *const regions[] = {"eu-west-1", "us-east-1",
-                                      "ap-south-1"};
+static const char *const regions[] = {"eu-west-1", "us-east-1", "ap-south-1"};
 static const char *const classes[] = {"small", "medium", "large"};
 
 /* The distinct events of one customer, by number, in stream order. */
@@ -129,8 +127,7 @@ static uint32_t below32(uint64_t *s, uint32_t n)
 
 /* A private stream for item 'n' of family 'family', so an event's content
    depends on the seed and its number alone, never on what came before. */
-static uint64_t item_stream(const struct cli_lg *g, uint64_t family,
-                            uint64_t n)
+static uint64_t item_stream(const struct cli_lg *g, uint64_t family, uint64_t n)
 {
         uint64_t s = g->cfg.seed ^ (family * UINT64_C(0xd1b54a32d192ed03));
 
@@ -212,8 +209,8 @@ static void fill_seat(const struct cli_lg *g, struct sch_event *ev,
 ** one of the configured types. The same arguments give the same event.
 */
 static void fill_event(const struct cli_lg *g, uint64_t family, uint64_t n,
-                       uint32_t cust, sch_event_type type,
-                       struct sch_event *ev, struct lg_text *t)
+                       uint32_t cust, sch_event_type type, struct sch_event *ev,
+                       struct lg_text *t)
 {
         uint64_t s = item_stream(g, family, n);
 
@@ -274,14 +271,13 @@ static tl_status check_unit(struct cli_lg *g, bool json, bool want_valid,
                 rc = sch_cbor_reader_open(&r, g->unit.data, g->unit.len, false,
                                           &derr);
                 while (!rc && sch_cbor_reader_more(&r))
-                        rc = sch_cbor_reader_next(&r, g->decoder,
-                                                  &g->check_ev, &raw, &derr);
+                        rc = sch_cbor_reader_next(&r, g->decoder, &g->check_ev,
+                                                  &raw, &derr);
         }
         if ((rc == TL_OK) == want_valid)
                 return TL_OK;
-        return tl_fail(err, TL_EINTERNAL,
-                       "loadgen: generated %s (%s) %s%s", what,
-                       json ? "JSON" : "CBOR",
+        return tl_fail(err, TL_EINTERNAL, "loadgen: generated %s (%s) %s%s",
+                       what, json ? "JSON" : "CBOR",
                        want_valid ? "is rejected: " : "decodes as valid",
                        want_valid ? derr.msg : "");
 }
@@ -300,8 +296,9 @@ static tl_status push_event(struct lg_customer *c, uint32_t n,
                 uint32_t alloc = c->alloc ? c->alloc * 2 : 16;
                 uint32_t *p = realloc(c->events, alloc * sizeof *p);
                 if (!p)
-                        return tl_fail(err, TL_ENOMEM, "loadgen: out of "
-                                                       "memory");
+                        return tl_fail(err, TL_ENOMEM,
+                                       "loadgen: out of "
+                                       "memory");
                 c->events = p;
                 c->alloc = alloc;
         }
@@ -512,9 +509,8 @@ tl_status cli_lg_next(struct cli_lg *g, struct cli_lg_message *msg,
         while (cli_lg_more(g)) {
                 enum unit_kind kind = draw_kind(g);
                 bad_case bc = g->cases[g->bad_index % g->case_count];
-                bool needs_earlier =
-                        kind == UNIT_DUP ||
-                        (kind == UNIT_BAD && bc == BAD_CONFLICT);
+                bool needs_earlier = kind == UNIT_DUP ||
+                                     (kind == UNIT_BAD && bc == BAD_CONFLICT);
 
                 /* Repeats need an earlier event of this customer; while
                    it has none, a new event comes first. */
@@ -533,8 +529,8 @@ tl_status cli_lg_next(struct cli_lg *g, struct cli_lg_message *msg,
                         rc = make_unit(g, kind, bc, cust, json, err);
                 }
                 if (!rc)
-                        rc = tl_buf_append(&g->elems, g->unit.data,
-                                           g->unit.len, err);
+                        rc = tl_buf_append(&g->elems, g->unit.data, g->unit.len,
+                                           err);
                 if (rc)
                         return rc;
                 count_unit(g, kind);
@@ -589,8 +585,9 @@ static tl_status check_config(const struct cli_lg_config *c,
                 return tl_fail(err, TL_EINVAL, "events must be 1 .. %u",
                                UINT32_MAX - 1);
         if (c->customers < 1 || c->customers > 1000000)
-                return tl_fail(err, TL_EINVAL, "customers must be 1 .. "
-                                               "1000000");
+                return tl_fail(err, TL_EINVAL,
+                               "customers must be 1 .. "
+                               "1000000");
         if (c->type_count < 1 || c->type_count > 4)
                 return tl_fail(err, TL_EINVAL, "1 to 4 event types");
         if (c->batch < 1 || c->batch > SCH_MAX_BATCH_EVENTS)
@@ -671,8 +668,8 @@ tl_status cli_lg_truth(const struct cli_lg *g, struct tl_buf *out,
 {
         /* Rows sort by type name: device.seat < inference.iterations < ... */
         static const sch_event_type by_name[] = {
-                SCH_TYPE_SEAT, SCH_TYPE_ITERATIONS, SCH_TYPE_MATRIX_OPS,
-                SCH_TYPE_TOKENS};
+            SCH_TYPE_SEAT, SCH_TYPE_ITERATIONS, SCH_TYPE_MATRIX_OPS,
+            SCH_TYPE_TOKENS};
         struct cli_lg_counts n;
         char id[24], num[48];
         tl_status rc;
@@ -693,7 +690,7 @@ tl_status cli_lg_truth(const struct cli_lg *g, struct tl_buf *out,
                 customer_id(g, c, id, sizeof id);
                 for (size_t t = 0; t < 4 && !rc; t++) {
                         const struct lg_sums *r =
-                                &g->sums[c * 4u + (unsigned)by_name[t] - 1u];
+                            &g->sums[c * 4u + (unsigned)by_name[t] - 1u];
                         if (!r->events)
                                 continue;
                         rc = tl_buf_printf(out, err, "%s\t%s\t%llu", id,

@@ -127,8 +127,8 @@ static bool locate(const struct tl_buf *b, bool json, bool in_data,
 
 /* Replace 'del' bytes at 'off' of 'unit' with 'n' bytes of 'ins', built
    in 'scratch' and swapped in. */
-static tl_status splice(struct tl_buf *unit, struct tl_buf *scratch,
-                        size_t off, size_t del, const char *ins, size_t n,
+static tl_status splice(struct tl_buf *unit, struct tl_buf *scratch, size_t off,
+                        size_t del, const char *ins, size_t n,
                         struct tl_error *err)
 {
         struct tl_buf swap;

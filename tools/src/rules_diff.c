@@ -8,8 +8,8 @@ struct differ {
         size_t changes;
 };
 
-static void line(struct differ *d, char sign, const char *path,
-                 const char *old, const char *new_)
+static void line(struct differ *d, char sign, const char *path, const char *old,
+                 const char *new_)
 {
         d->changes++;
         if (old && new_)
@@ -67,15 +67,15 @@ static void meter(struct differ *d, const struct rate_meter *a,
 static void tiers(struct differ *d, const char *path,
                   const struct rate_charge *a, const struct rate_charge *b)
 {
-        size_t n = a->tier_count > b->tier_count ? a->tier_count
-                                                 : b->tier_count;
+        size_t n =
+            a->tier_count > b->tier_count ? a->tier_count : b->tier_count;
         char p[300];
 
         for (size_t i = 0; i < n; i++) {
-                const struct rate_tier *x = i < a->tier_count ? &a->tiers[i]
-                                                              : NULL;
-                const struct rate_tier *y = i < b->tier_count ? &b->tiers[i]
-                                                              : NULL;
+                const struct rate_tier *x =
+                    i < a->tier_count ? &a->tiers[i] : NULL;
+                const struct rate_tier *y =
+                    i < b->tier_count ? &b->tiers[i] : NULL;
 
                 snprintf(p, sizeof p, "%s.tiers[%zu]", path, i);
                 if (!x || !y) {
@@ -203,8 +203,7 @@ static void plan(struct differ *d, const struct rate_catalog *ca,
                 if (j == RATE_NO_INDEX)
                         line(d, '-', p, NULL, NULL);
                 else
-                        charge(d, path, ca, &a->charges[i], cb,
-                               &b->charges[j]);
+                        charge(d, path, ca, &a->charges[i], cb, &b->charges[j]);
         }
         for (size_t j = 0; j < b->charge_count; j++) {
                 snprintf(p, sizeof p, "%s.charges.%s", path, b->charges[j].id);
@@ -232,7 +231,8 @@ static void experiments(struct differ *d, const struct rate_catalog *a,
                 snprintf(p, sizeof p, "experiments.%s.salt", x->id);
                 text(d, p, x->salt, y->salt);
                 for (size_t k = 0; k < x->cohort_count; k++) {
-                        const struct rate_cohort *cx = &x->cohorts[k], *cy = NULL;
+                        const struct rate_cohort *cx = &x->cohorts[k],
+                                                 *cy = NULL;
 
                         for (size_t m = 0; m < y->cohort_count; m++)
                                 if (strcmp(y->cohorts[m].name, cx->name) == 0)
@@ -249,7 +249,8 @@ static void experiments(struct differ *d, const struct rate_catalog *a,
                         number(d, p, true, &cx->weight, true, &cy->weight);
                         snprintf(p, sizeof p, "experiments.%s.cohorts.%s.plan",
                                  x->id, cx->name);
-                        text(d, p, a->plans[cx->plan].id, b->plans[cy->plan].id);
+                        text(d, p, a->plans[cx->plan].id,
+                             b->plans[cy->plan].id);
                 }
                 for (size_t m = 0; m < y->cohort_count; m++) {
                         bool found = false;

@@ -1,4 +1,5 @@
-/* Status codes and the fixed-buffer error every fallible tally function fills. */
+/* Status codes and the fixed-buffer error every fallible tally function fills.
+ */
 #ifndef TL_ERROR_H
 #define TL_ERROR_H
 
@@ -31,7 +32,7 @@ typedef enum {
 #define TL_STATUS_ENUM(name, exit_class, text) name,
         TL_STATUS_LIST(TL_STATUS_ENUM)
 #undef TL_STATUS_ENUM
-                TL_STATUS_COUNT
+            TL_STATUS_COUNT
 } tl_status;
 
 /* Large enough for a path, a position and a sentence; never allocated. */
@@ -48,7 +49,7 @@ struct tl_error {
 ** A message longer than the buffer is cut with a trailing "...".
 */
 tl_status tl_fail(struct tl_error *err, tl_status code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /*
 ** Prefix the message already in 'err' with "prefix: " (printf-style), to add
@@ -56,7 +57,7 @@ tl_status tl_fail(struct tl_error *err, tl_status code, const char *fmt, ...)
 ** Returns err->code, or TL_EINTERNAL when 'err' is NULL.
 */
 tl_status tl_error_prefix(struct tl_error *err, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Reset 'err' to TL_OK with an empty message. 'err' may be NULL. */
 void tl_error_clear(struct tl_error *err);

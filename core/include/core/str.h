@@ -50,9 +50,8 @@ static inline tl_status tl_buf_append(struct tl_buf *b, const void *data,
         return tl_buf__append_grow(b, data, len, err);
 }
 tl_status tl_buf_puts(struct tl_buf *b, const char *s, struct tl_error *err);
-tl_status tl_buf_printf(struct tl_buf *b, struct tl_error *err,
-                        const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+tl_status tl_buf_printf(struct tl_buf *b, struct tl_error *err, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
 
 /*
 ** True when 'len' bytes at 's' are well-formed UTF-8 (RFC 3629: no overlong

@@ -74,28 +74,28 @@ tl_status inf_spool_each(struct inf_spool *sp, inf_spool_fn fn, void *ctx,
 ** written only on success.
 */
 struct inf_device {
-        const char *subject;     /* the customer */
-        const char *source;      /* e.g. "device/<device_id>" */
+        const char *subject; /* the customer */
+        const char *source;  /* e.g. "device/<device_id>" */
         const char *device_id;
         const char *model_class; /* licence tier: small, medium, large */
 };
 tl_status inf_spool_seat(struct inf_spool *sp, const struct inf_device *dev,
-                         tl_time_us now_us, bool deactivate,
-                         size_t *appended, struct tl_error *err);
+                         tl_time_us now_us, bool deactivate, size_t *appended,
+                         struct tl_error *err);
 
 /* ---- Kafka ---- */
 
 struct inf_emit_opts {
-        const char *brokers;   /* NULL: $TALLY_KAFKA_BROKERS */
-        const char *topic;     /* NULL: INF_DEFAULT_TOPIC */
-        const char *spool;     /* undeliverable events go here (required
-                                  by the emitter; upload ignores it) */
+        const char *brokers;      /* NULL: $TALLY_KAFKA_BROKERS */
+        const char *topic;        /* NULL: INF_DEFAULT_TOPIC */
+        const char *spool;        /* undeliverable events go here (required
+                                     by the emitter; upload ignores it) */
         const char *const *props; /* "key=value" librdkafka props, or NULL;
                                      applied over ours */
         size_t prop_count;
-        int timeout_ms;        /* delivery wait per flush or upload, also
-                                  message.timeout.ms unless props set it;
-                                  0: 30000 */
+        int timeout_ms; /* delivery wait per flush or upload, also
+                           message.timeout.ms unless props set it;
+                           0: 30000 */
 };
 
 /* What a flush or an upload did. */
@@ -134,8 +134,7 @@ tl_status inf_emitter_send(struct inf_emitter *em, const struct sch_event *evs,
 ** fails too, its status (TL_EIO, TL_EPARSE, ...) with "N events neither
 ** delivered nor spooled": they stay in memory for the next flush.
 */
-tl_status inf_emitter_flush(struct inf_emitter *em,
-                            struct inf_emit_report *rep,
+tl_status inf_emitter_flush(struct inf_emitter *em, struct inf_emit_report *rep,
                             struct tl_error *err);
 /* Flushes first; events it cannot spool are logged at error level with
    their count ("events lost"). Accepts NULL. */

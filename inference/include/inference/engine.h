@@ -41,9 +41,9 @@ void inf_state_reset_macs(struct inf_state *st);
 ** rows listed in 'out_rows' (indexes into 0..T-1) and returned in order:
 ** row i at inf_state_logits(st) + i * vocab_size.
 */
-tl_status inf_forward(struct inf_state *st, const int *tokens, int pos0,
-                      int T, bool bidirectional, const int *out_rows,
-                      int n_out, struct tl_error *err);
+tl_status inf_forward(struct inf_state *st, const int *tokens, int pos0, int T,
+                      bool bidirectional, const int *out_rows, int n_out,
+                      struct tl_error *err);
 float *inf_state_logits(struct inf_state *st);
 
 /* The matrix kernels this CPU runs: "AVX+FMA" or "portable C". */
@@ -63,15 +63,15 @@ typedef enum { INF_DECODE_AR = 0, INF_DECODE_DIFFUSION = 1 } inf_decoding;
 
 struct inf_gen_opts {
         inf_decoding decoding;
-        int max_tokens;     /* answer length: AR's most, diffusion's n */
-        bool stop_at_eos;   /* AR: stop at EOS or BOS (run.c: BOS); the
-                               stop token counts as produced, not shown */
+        int max_tokens;   /* answer length: AR's most, diffusion's n */
+        bool stop_at_eos; /* AR: stop at EOS or BOS (run.c: BOS); the
+                             stop token counts as produced, not shown */
         /* diffusion */
-        int k;              /* positions unmasked per step (fixed mode) */
-        float threshold;    /* > 0: adaptive, every position at least this
-                               confident, at least one per step */
-        int block;          /* 0: one block; else semi-autoregressive
-                               blocks of this many positions */
+        int k;           /* positions unmasked per step (fixed mode) */
+        float threshold; /* > 0: adaptive, every position at least this
+                            confident, at least one per step */
+        int block;       /* 0: one block; else semi-autoregressive
+                            blocks of this many positions */
         struct inf_sampler sampler;
         /* each produced token with its step (AR: its pass), may be NULL */
         void (*on_token)(void *ctx, int pos, int token, int step);

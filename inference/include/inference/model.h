@@ -17,7 +17,7 @@ struct inf_shape {
         int n_heads;    /* query heads; head size = dim / n_heads */
         int n_kv_heads; /* key/value heads, dividing n_heads (grouped) */
         int vocab_size;
-        int seq_len;    /* the longest sequence, prompt included */
+        int seq_len; /* the longest sequence, prompt included */
 };
 
 /* Limits that keep every product of the shape in 63 bits and every

@@ -22,8 +22,8 @@ void inf_tokenizer_free(struct inf_tokenizer *t);
 ** of the best-scoring adjacent pair until none applies. 'out' needs room
 ** for strlen(text) + 3 ids; '*n' receives the count.
 */
-tl_status inf_tokenizer_encode(const struct inf_tokenizer *t,
-                               const char *text, bool bos, int *out, int *n,
+tl_status inf_tokenizer_encode(const struct inf_tokenizer *t, const char *text,
+                               bool bos, int *out, int *n,
                                struct tl_error *err);
 
 /*

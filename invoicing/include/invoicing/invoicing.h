@@ -29,11 +29,11 @@ struct inv_issuer {
 };
 
 struct inv_config {
-        char *rules;       /* catalog file or directory (required) */
-        long grace_days;   /* finalization waits this long, default 3 */
-        long batch;        /* customers claimed per transaction, 500 */
-        long jobs;         /* concurrent connections of a close; 0: one per
-                              CPU, at most 8 */
+        char *rules;     /* catalog file or directory (required) */
+        long grace_days; /* finalization waits this long, default 3 */
+        long batch;      /* customers claimed per transaction, 500 */
+        long jobs;       /* concurrent connections of a close; 0: one per
+                            CPU, at most 8 */
         struct inv_issuer issuer;
         tl_time_us now_us; /* 0: the clock; tests and the demo pin it */
 };
@@ -50,7 +50,8 @@ void inv_config_release(struct inv_config *c);
 tl_status inv_config_load(struct inv_config *c, const char *path,
                           struct tl_error *err);
 
-/* ---- customers ------------------------------------------------------------ */
+/* ---- customers ------------------------------------------------------------
+ */
 
 struct inv_import_stats {
         uint64_t inserted, updated, credit_grants;
@@ -67,17 +68,18 @@ tl_status inv_customers_import(PGconn *conn, const char *path,
                                struct inv_import_stats *stats,
                                struct rate_diags *diags, struct tl_error *err);
 
-/* ---- the close ------------------------------------------------------------ */
+/* ---- the close ------------------------------------------------------------
+ */
 
 struct inv_close_opts {
         struct rate_period period;
         const char *customer; /* NULL: every customer of the period */
         bool finalize;
-        FILE *progress;       /* NULL: quiet */
+        FILE *progress; /* NULL: quiet */
 };
 
 struct inv_close_stats {
-        uint64_t customers;   /* rated in this run */
+        uint64_t customers; /* rated in this run */
         uint64_t drafted;
         uint64_t finalized;
         uint64_t skipped;     /* already finalized before this run */
@@ -96,7 +98,8 @@ struct inv_close_stats {
 ** rerun finishes the rest. Finalized invoices are never touched again.
 ** The run itself uses cfg->jobs connections (threads): the first is
 ** 'conn', the others are opened with its parameters. Timings in 'stats'
-** are summed over the jobs; ms_total is wall clock. Finalizing before the period's end + grace days is TL_EUSAGE. A
+** are summed over the jobs; ms_total is wall clock. Finalizing before the
+*period's end + grace days is TL_EUSAGE. A
 ** customer whose invoice cannot be priced (e.g. a seat class without a
 ** price) is reported to opts->progress or stderr, counted in 'failed', and
 ** the rest go on; the result is then TL_EINVAL.
@@ -111,9 +114,9 @@ tl_status inv_close(PGconn *conn, const struct inv_config *cfg,
 ** JSON ('json') or a table. Nothing is written. TL_ENOTFOUND for an
 ** unknown customer.
 */
-tl_status inv_usage(PGconn *conn, const struct inv_config *cfg,
-                    const char *id, const struct rate_period *period,
-                    bool json, struct tl_buf *out, struct tl_error *err);
+tl_status inv_usage(PGconn *conn, const struct inv_config *cfg, const char *id,
+                    const struct rate_period *period, bool json,
+                    struct tl_buf *out, struct tl_error *err);
 
 /* Write every stored invoice of 'period' (or of one customer) to 'dir':
    <name>.json, <name>.pdf, and invoices-YYYY-MM.csv for all of them.

@@ -26,22 +26,22 @@ struct meter_prop {
 };
 
 struct meter_config {
-        char *brokers;              /* bootstrap.servers */
-        char *group;                /* consumer group, default "tally-meter" */
+        char *brokers; /* bootstrap.servers */
+        char *group;   /* consumer group, default "tally-meter" */
         char *topics[METER_MAX_TOPICS];
-        int topic_count;            /* default: usage.events */
+        int topic_count; /* default: usage.events */
         meter_reset offset_reset;
         struct meter_prop props[METER_MAX_PROPS];
         int prop_count;
-        long batch_events;          /* units per transaction, default 20000 */
-        long batch_ms;              /* age bound of a batch, default 500 */
-        long writers;               /* database connections writing
-                                       batches at once, default 2 */
-        char *http;                 /* "HOST:PORT" to serve; NULL: none */
-        char *rules;                /* catalog path for the usage API */
-        char *customers;            /* customers file for the usage API */
-        long skew_s;                /* how far ahead event time may be */
-        long exit_idle_ms;          /* >0: stop once caught up and idle */
+        long batch_events; /* units per transaction, default 20000 */
+        long batch_ms;     /* age bound of a batch, default 500 */
+        long writers;      /* database connections writing
+                              batches at once, default 2 */
+        char *http;        /* "HOST:PORT" to serve; NULL: none */
+        char *rules;       /* catalog path for the usage API */
+        char *customers;   /* customers file for the usage API */
+        long skew_s;       /* how far ahead event time may be */
+        long exit_idle_ms; /* >0: stop once caught up and idle */
 };
 
 /* Defaults of every field. */

@@ -143,7 +143,7 @@ struct rate_plan {
 struct rate_cohort {
         const char *name;
         struct tl_dec weight;
-        size_t plan; /* index into the catalog's plans */
+        size_t plan;                   /* index into the catalog's plans */
         uint32_t bucket_lo, bucket_hi; /* holds buckets [lo, hi) of 10000 */
 };
 
@@ -219,8 +219,7 @@ size_t rate_plan_charge(const struct rate_plan *p, const char *id);
 */
 uint64_t rate_fnv1a64(const void *data, size_t len, uint64_t h);
 uint32_t rate_bucket(const char *salt, const char *customer_id);
-size_t rate_experiment_cohort(const struct rate_experiment *e,
-                              uint32_t bucket);
+size_t rate_experiment_cohort(const struct rate_experiment *e, uint32_t bucket);
 
 /*
 ** The versions of one rules path: a file, or every *.yaml / *.yml file of
@@ -236,10 +235,8 @@ struct rate_catalog_set {
 ** set is refused if any file fails. Statuses as rate_catalog_load_file;
 ** TL_ENOTFOUND when a directory holds no catalog.
 */
-tl_status rate_catalog_set_load(const char *path,
-                                struct rate_catalog_set **out,
-                                struct rate_diags *diags,
-                                struct tl_error *err);
+tl_status rate_catalog_set_load(const char *path, struct rate_catalog_set **out,
+                                struct rate_diags *diags, struct tl_error *err);
 
 void rate_catalog_set_free(struct rate_catalog_set **pp);
 
@@ -253,7 +250,7 @@ rate_catalog_set_pick(const struct rate_catalog_set *s,
 
 /* Add a message to 'd' (may be NULL). */
 void rate_diags_add(struct rate_diags *d, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 const char *rate_aggregation_name(rate_aggregation a);
 const char *rate_model_name(rate_model m);

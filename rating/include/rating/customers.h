@@ -28,7 +28,7 @@ struct rate_customer {
         unsigned plan_line, plan_col; /* where `plan` is written */
         int64_t start_day;            /* first subscribed day */
         bool has_end;
-        int64_t end_day; /* first day no longer subscribed (exclusive) */
+        int64_t end_day;        /* first day no longer subscribed (exclusive) */
         struct tl_dec tax_rate; /* 0 <= rate <= 1 */
         struct tl_dec credits;  /* prepaid balance, >= 0 */
         size_t placement_count;

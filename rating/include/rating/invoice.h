@@ -30,7 +30,7 @@ typedef enum {
 
 struct rate_line {
         rate_line_kind kind;
-        const char *ref;  /* fee id, charge id, model_class, period */
+        const char *ref; /* fee id, charge id, model_class, period */
         const char *name;
         struct tl_dec amount; /* rounded to the currency's minor unit */
         /* usage: billable units (exact); seat: seat-months at 4 digits */
@@ -111,7 +111,7 @@ tl_status rate_invoice_build(const struct rate_catalog *cat,
 /* Late usage of an earlier, finalized period, already priced: the
    difference between that period re-rated and what was invoiced for it. */
 struct rate_adjustment {
-        const char *period; /* "YYYY-MM", the period corrected */
+        const char *period;   /* "YYYY-MM", the period corrected */
         struct tl_dec amount; /* in the currency's minor unit; may be < 0 */
 };
 
@@ -135,8 +135,8 @@ tl_status rate_invoice_build_opts(const struct rate_catalog *cat,
 
 /* Fee + seat + usage + minimum lines: what the period itself costs,
    without adjustments, credit or tax (what a late re-rating compares). */
-tl_status rate_invoice_base(const struct rate_invoice *inv,
-                            struct tl_dec *out, struct tl_error *err);
+tl_status rate_invoice_base(const struct rate_invoice *inv, struct tl_dec *out,
+                            struct tl_error *err);
 
 void rate_invoice_free(struct rate_invoice **pp);
 
@@ -149,8 +149,8 @@ tl_status rate_invoice_json(const struct rate_invoice *inv, struct tl_buf *out,
                             struct tl_error *err);
 
 /* Append a human-readable table of the invoice to 'out'. */
-tl_status rate_invoice_table(const struct rate_invoice *inv,
-                             struct tl_buf *out, struct tl_error *err);
+tl_status rate_invoice_table(const struct rate_invoice *inv, struct tl_buf *out,
+                             struct tl_error *err);
 
 const char *rate_line_kind_name(rate_line_kind k);
 

@@ -71,15 +71,14 @@ size_t rate_amount_format_exact(const struct rate_amount *a, char *out,
 ** rounded amount does not fit a tl_dec; '*out' only on success.
 */
 tl_status rate_amount_round(const struct rate_amount *a,
-                            const struct rate_currency *cur,
-                            struct tl_dec *out, struct tl_error *err);
+                            const struct rate_currency *cur, struct tl_dec *out,
+                            struct tl_error *err);
 
 /*
 ** Round 'a' half to even to 'digits' fractional digits (for shown values
 ** such as seat-months at 4 digits). Statuses as rate_amount_round.
 */
-tl_status rate_amount_round_digits(const struct rate_amount *a,
-                                   unsigned digits, struct tl_dec *out,
-                                   struct tl_error *err);
+tl_status rate_amount_round_digits(const struct rate_amount *a, unsigned digits,
+                                   struct tl_dec *out, struct tl_error *err);
 
 #endif

@@ -17,7 +17,7 @@ tl_status sch_db_connect(PGconn **out, struct tl_error *err);
 struct sch_migrate_report {
         int version_before; /* 0 on an empty database */
         int version_after;
-        int applied;        /* migrations applied by this call */
+        int applied; /* migrations applied by this call */
 };
 
 /*

@@ -13,12 +13,12 @@
 ** must join "LEFT JOIN LATERAL jsonb_each_text(e.dims) d ON true" and
 ** order by e.customer_id, e.source, e.event_id, d.key COLLATE "C".
 */
-#define SCH_DB_EVENT_COLUMNS                                                  \
-        "e.customer_id, e.type,"                                              \
-        " (extract(epoch FROM e.event_time) * 1000000)::int8,"                \
-        " e.source, e.event_id, e.model, e.deployment, e.decoding,"           \
-        " e.input_tokens, e.output_tokens, e.cached_input_tokens,"            \
-        " e.iterations, e.tokens, e.mac, e.device_id, e.seat_action,"         \
+#define SCH_DB_EVENT_COLUMNS                                                   \
+        "e.customer_id, e.type,"                                               \
+        " (extract(epoch FROM e.event_time) * 1000000)::int8,"                 \
+        " e.source, e.event_id, e.model, e.deployment, e.decoding,"            \
+        " e.input_tokens, e.output_tokens, e.cached_input_tokens,"             \
+        " e.iterations, e.tokens, e.mac, e.device_id, e.seat_action,"          \
         " e.model_class, d.key, d.value"
 
 /*

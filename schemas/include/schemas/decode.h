@@ -85,11 +85,11 @@ tl_status sch_jsonl_reader_next(struct sch_jsonl_reader *r,
 struct sch_cbor_reader {
         const unsigned char *buf;
         size_t len;
-        size_t pos;       /* offset of the next element */
-        size_t index;     /* elements returned so far */
-        size_t count;     /* elements in a message; SIZE_MAX for a sequence */
+        size_t pos;   /* offset of the next element */
+        size_t index; /* elements returned so far */
+        size_t count; /* elements in a message; SIZE_MAX for a sequence */
         bool sequence;
-        bool broken;      /* a malformed element ended the reading */
+        bool broken; /* a malformed element ended the reading */
 };
 
 /*
@@ -112,9 +112,9 @@ bool sch_cbor_reader_more(const struct sch_cbor_reader *r);
 ** is set and '*raw' spans the rest of the buffer, which holds
 ** sch_cbor_reader_remaining() elements of a message.
 */
-tl_status sch_cbor_reader_next(struct sch_cbor_reader *r,
-                               struct sch_decoder *d, struct sch_event *ev,
-                               struct sch_str *raw, struct tl_error *err);
+tl_status sch_cbor_reader_next(struct sch_cbor_reader *r, struct sch_decoder *d,
+                               struct sch_event *ev, struct sch_str *raw,
+                               struct tl_error *err);
 
 /* Elements of a message not yet returned (a broken message counts the
    failed one and those after it). 0 for a sequence once it ends. */

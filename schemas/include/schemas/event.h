@@ -22,10 +22,10 @@
 #define SCH_MAX_DIMS 32
 #define SCH_MAX_DIM_KEY_BYTES 64
 #define SCH_MAX_DIM_VALUE_BYTES 256
-#define SCH_MAX_DEPTH 16         /* nesting of maps and arrays in an event */
-#define SCH_MAX_FIELDS 64        /* entries of the envelope or of data */
-#define SCH_MAX_ITEMS 4096       /* data items in one event, nested included */
-#define SCH_MAX_COUNT INT64_MAX  /* counts are unsigned integers below 2^63 */
+#define SCH_MAX_DEPTH 16        /* nesting of maps and arrays in an event */
+#define SCH_MAX_FIELDS 64       /* entries of the envelope or of data */
+#define SCH_MAX_ITEMS 4096      /* data items in one event, nested included */
+#define SCH_MAX_COUNT INT64_MAX /* counts are unsigned integers below 2^63 */
 #define SCH_DEFAULT_SKEW_US (3600 * TL_US_PER_SEC)
 
 typedef enum {
