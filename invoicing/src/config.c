@@ -5,7 +5,7 @@
 
 #include "core/alloc.h"
 #include "invoicing/invoicing.h"
-#include "rating/yaml.h"
+#include "core/yaml.h"
 
 static tl_status set_str(char **slot, const char *v, struct tl_error *err)
 {
@@ -40,29 +40,29 @@ void inv_config_release(struct inv_config *c)
         memset(c, 0, sizeof *c);
 }
 
-static tl_status bad(const char *path, const struct rate_yaml_node *n,
+static tl_status bad(const char *path, const struct tl_yaml_node *n,
                      const char *key, const char *what, struct tl_error *err)
 {
         return tl_fail(err, TL_EINVAL, "%s:%u:%u: invoicing.%s: %s", path,
                        n->line, n->col, key, what);
 }
 
-static tl_status scalar(const char *path, const struct rate_yaml_pair *p,
+static tl_status scalar(const char *path, const struct tl_yaml_pair *p,
                         const char *key, char **slot, struct tl_error *err)
 {
-        if (p->value->kind != RATE_YAML_SCALAR || !p->value->len)
+        if (p->value->kind != TL_YAML_SCALAR || !p->value->len)
                 return bad(path, p->value, key, "expected a text value", err);
         return set_str(slot, p->value->text, err);
 }
 
-static tl_status number(const char *path, const struct rate_yaml_pair *p,
+static tl_status number(const char *path, const struct tl_yaml_pair *p,
                         const char *key, long min, long max, long *out,
                         struct tl_error *err)
 {
         char *end;
         long v;
 
-        if (p->value->kind != RATE_YAML_SCALAR)
+        if (p->value->kind != TL_YAML_SCALAR)
                 return bad(path, p->value, key, "expected an integer", err);
         v = strtol(p->value->text, &end, 10);
         if (end == p->value->text || *end || v < min || v > max) {
@@ -77,15 +77,15 @@ static tl_status number(const char *path, const struct rate_yaml_pair *p,
 }
 
 static tl_status issuer(struct inv_config *c, const char *path,
-                        const struct rate_yaml_node *m, struct tl_error *err)
+                        const struct tl_yaml_node *m, struct tl_error *err)
 {
         struct inv_issuer *is = &c->issuer;
         tl_status rc = TL_OK;
 
-        if (m->kind != RATE_YAML_MAP)
+        if (m->kind != TL_YAML_MAP)
                 return bad(path, m, "issuer", "expected a map", err);
         for (size_t i = 0; !rc && i < m->count; i++) {
-                const struct rate_yaml_pair *p = &m->pairs[i];
+                const struct tl_yaml_pair *p = &m->pairs[i];
                 const char *k = p->key->text;
 
                 if (!strcmp(k, "id"))
@@ -97,16 +97,16 @@ static tl_status issuer(struct inv_config *c, const char *path,
                 else if (!strcmp(k, "email"))
                         rc = scalar(path, p, "issuer.email", &is->email, err);
                 else if (!strcmp(k, "address")) {
-                        const struct rate_yaml_node *v = p->value;
+                        const struct tl_yaml_node *v = p->value;
 
-                        if (v->kind != RATE_YAML_SEQ ||
+                        if (v->kind != TL_YAML_SEQ ||
                             v->count > INV_MAX_ADDRESS)
                                 return bad(path, v, "issuer.address",
                                            "expected a list of at most 6 "
                                            "lines",
                                            err);
                         for (size_t j = 0; !rc && j < v->count; j++) {
-                                if (v->items[j]->kind != RATE_YAML_SCALAR)
+                                if (v->items[j]->kind != TL_YAML_SCALAR)
                                         return bad(
                                             path, v->items[j], "issuer.address",
                                             "expected a line of text", err);
@@ -126,16 +126,16 @@ static tl_status issuer(struct inv_config *c, const char *path,
 }
 
 static tl_status section(struct inv_config *c, const char *path,
-                         const struct rate_yaml_node *m, struct tl_error *err)
+                         const struct tl_yaml_node *m, struct tl_error *err)
 {
         tl_status rc = TL_OK;
 
-        if (m->kind != RATE_YAML_MAP)
+        if (m->kind != TL_YAML_MAP)
                 return tl_fail(err, TL_EINVAL,
                                "%s:%u:%u: invoicing: expected a map", path,
                                m->line, m->col);
         for (size_t i = 0; !rc && i < m->count; i++) {
-                const struct rate_yaml_pair *p = &m->pairs[i];
+                const struct tl_yaml_pair *p = &m->pairs[i];
                 const char *k = p->key->text;
 
                 if (!strcmp(k, "rules"))
@@ -163,16 +163,16 @@ tl_status inv_config_load(struct inv_config *c, const char *path,
         tl_status rc = TL_OK;
 
         if (path) {
-                struct rate_yaml_doc *doc = NULL;
-                const struct rate_yaml_node *inv;
+                struct tl_yaml_doc *doc = NULL;
+                const struct tl_yaml_node *inv;
 
-                rc = rate_yaml_load_file(path, &doc, err);
+                rc = tl_yaml_load_file(path, &doc, err);
                 if (rc)
                         return rc;
-                inv = rate_yaml_get(doc->root, "invoicing");
+                inv = tl_yaml_get(doc->root, "invoicing");
                 if (inv)
                         rc = section(c, path, inv, err);
-                rate_yaml_free(&doc);
+                tl_yaml_free(&doc);
                 if (rc)
                         return rc;
         }

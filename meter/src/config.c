@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "rating/yaml.h"
+#include "core/yaml.h"
 
 static char *dup_str(const char *s)
 {
@@ -164,15 +164,15 @@ tl_status meter_config_set(struct meter_config *c, const char *key,
    properties map are flattened. */
 static tl_status load_section(struct meter_config *c, const char *file,
                               const char *section,
-                              const struct rate_yaml_node *map,
+                              const struct tl_yaml_node *map,
                               struct tl_error *err)
 {
-        if (map->kind != RATE_YAML_MAP)
+        if (map->kind != TL_YAML_MAP)
                 return tl_fail(err, TL_EINVAL, "%s:%u:%u: %s: expected a map",
                                file, map->line, map->col, section);
         for (size_t i = 0; i < map->count; i++) {
-                const struct rate_yaml_node *k = map->pairs[i].key;
-                const struct rate_yaml_node *v = map->pairs[i].value;
+                const struct tl_yaml_node *k = map->pairs[i].key;
+                const struct tl_yaml_node *v = map->pairs[i].value;
                 char key[512];
                 struct tl_error e = {0};
                 tl_status rc;
@@ -184,10 +184,10 @@ static tl_status load_section(struct meter_config *c, const char *file,
                                 return rc;
                         continue;
                 }
-                if (!strcmp(key, "kafka.topics") && v->kind == RATE_YAML_SEQ) {
+                if (!strcmp(key, "kafka.topics") && v->kind == TL_YAML_SEQ) {
                         char list[4096] = "";
                         for (size_t j = 0; j < v->count; j++) {
-                                if (v->items[j]->kind != RATE_YAML_SCALAR)
+                                if (v->items[j]->kind != TL_YAML_SCALAR)
                                         return tl_fail(err, TL_EINVAL,
                                                        "%s:%u:%u: %s[%zu]: "
                                                        "expected a topic name",
@@ -199,7 +199,7 @@ static tl_status load_section(struct meter_config *c, const char *file,
                                 strcat(list, ",");
                         }
                         rc = meter_config_set(c, key, list, &e);
-                } else if (v->kind != RATE_YAML_SCALAR) {
+                } else if (v->kind != TL_YAML_SCALAR) {
                         return tl_fail(err, TL_EINVAL,
                                        "%s:%u:%u: %s: expected a value", file,
                                        v->line, v->col, key);
@@ -208,7 +208,7 @@ static tl_status load_section(struct meter_config *c, const char *file,
                 }
                 if (rc) {
                         /* An unknown key is pointed at, a bad value too. */
-                        const struct rate_yaml_node *at =
+                        const struct tl_yaml_node *at =
                             rc == TL_ENOTFOUND ? k : v;
                         return tl_fail(err, rc, "%s:%u:%u: %s: %s", file,
                                        at->line, at->col, key, e.msg);
@@ -231,19 +231,19 @@ tl_status meter_config_load(struct meter_config *c, const char *path,
         tl_status rc = TL_OK;
 
         if (path) {
-                struct rate_yaml_doc *doc = NULL;
-                const struct rate_yaml_node *root;
-                rc = rate_yaml_load_file(path, &doc, err);
+                struct tl_yaml_doc *doc = NULL;
+                const struct tl_yaml_node *root;
+                rc = tl_yaml_load_file(path, &doc, err);
                 if (rc)
                         return rc;
                 root = doc->root;
-                if (root->kind != RATE_YAML_MAP)
+                if (root->kind != TL_YAML_MAP)
                         rc = tl_fail(err, TL_EINVAL,
                                      "%s:%u:%u: expected a map with kafka: "
                                      "and meter:",
                                      path, root->line, root->col);
                 for (size_t i = 0; !rc && i < root->count; i++) {
-                        const struct rate_yaml_pair *p = &root->pairs[i];
+                        const struct tl_yaml_pair *p = &root->pairs[i];
                         if (!strcmp(p->key->text, "kafka") ||
                             !strcmp(p->key->text, "meter"))
                                 rc = load_section(c, path, p->key->text,
@@ -255,7 +255,7 @@ tl_status meter_config_load(struct meter_config *c, const char *path,
                                              path, p->key->line, p->key->col,
                                              p->key->text);
                 }
-                rate_yaml_free(&doc);
+                tl_yaml_free(&doc);
                 if (rc)
                         return rc;
         }

@@ -57,7 +57,7 @@ static void count_fields_of(sch_event_type t, char *out, size_t size)
 ** field when 'numeric', else a text field (typed or a dimension).
 */
 static bool resolve_field(struct rate__cload *c, sch_event_type t,
-                          const struct rate_yaml_node *n, const char *path,
+                          const struct tl_yaml_node *n, const char *path,
                           bool numeric, struct rate_field *out)
 {
         const char *name = rate__text(&c->ld, n, path);
@@ -105,7 +105,7 @@ static const char *const AGG_NAMES[] = {"sum",    "count",        "max",
                                         "latest", "unique_count", "seats"};
 
 static bool load_filter(struct rate__cload *c, struct rate_meter *m,
-                        const struct rate_yaml_node *n, const char *path)
+                        const struct tl_yaml_node *n, const char *path)
 {
         struct rate_filter *fs;
         char p[RATE__PATH_MAX];
@@ -116,16 +116,16 @@ static bool load_filter(struct rate__cload *c, struct rate_meter *m,
         if (!fs)
                 return false;
         for (size_t i = 0; i < n->count; i++) {
-                const struct rate_yaml_node *v = n->pairs[i].value;
+                const struct tl_yaml_node *v = n->pairs[i].value;
                 const char **vals;
                 uint32_t *lens;
-                size_t nv = v->kind == RATE_YAML_SEQ ? v->count : 1;
+                size_t nv = v->kind == TL_YAML_SEQ ? v->count : 1;
 
                 snprintf(p, sizeof p, "%s.%s", path, n->pairs[i].key->text);
                 if (!resolve_field(c, m->event, n->pairs[i].key, p, false,
                                    &fs[i].field))
                         return false;
-                if (v->kind == RATE_YAML_MAP || nv == 0) {
+                if (v->kind == TL_YAML_MAP || nv == 0) {
                         rate__bad(&c->ld, v, p,
                                   "expected a value or a non-empty list of "
                                   "values");
@@ -136,8 +136,8 @@ static bool load_filter(struct rate__cload *c, struct rate_meter *m,
                 if (!vals || !lens)
                         return false;
                 for (size_t j = 0; j < nv; j++) {
-                        const struct rate_yaml_node *x =
-                            v->kind == RATE_YAML_SEQ ? v->items[j] : v;
+                        const struct tl_yaml_node *x =
+                            v->kind == TL_YAML_SEQ ? v->items[j] : v;
 
                         vals[j] = rate__text(&c->ld, x, p);
                         if (!vals[j])
@@ -154,7 +154,7 @@ static bool load_filter(struct rate__cload *c, struct rate_meter *m,
 }
 
 static bool load_group_by(struct rate__cload *c, struct rate_meter *m,
-                          const struct rate_yaml_node *n, const char *path)
+                          const struct tl_yaml_node *n, const char *path)
 {
         struct rate_field *gs;
 
@@ -179,12 +179,12 @@ static bool load_group_by(struct rate__cload *c, struct rate_meter *m,
         return true;
 }
 
-static void load_meter(struct rate__cload *c, const struct rate_yaml_node *key,
-                       const struct rate_yaml_node *n, struct rate_meter *m)
+static void load_meter(struct rate__cload *c, const struct tl_yaml_node *key,
+                       const struct tl_yaml_node *n, struct rate_meter *m)
 {
         static const char *const KEYS[] = {"event",  "value",    "aggregation",
                                            "filter", "group_by", NULL};
-        const struct rate_yaml_node *ev, *agg, *val, *x;
+        const struct tl_yaml_node *ev, *agg, *val, *x;
         char path[RATE__PATH_MAX], p[RATE__PATH_MAX];
         size_t a;
 
@@ -198,7 +198,7 @@ static void load_meter(struct rate__cload *c, const struct rate_yaml_node *key,
         if (!ev || !agg)
                 return;
         snprintf(p, sizeof p, "%s.event", path);
-        m->event = ev->kind == RATE_YAML_SCALAR
+        m->event = ev->kind == TL_YAML_SCALAR
                        ? sch_event_type_parse(ev->text, ev->len)
                        : SCH_TYPE_NONE;
         if (m->event == SCH_TYPE_NONE) {
@@ -206,19 +206,19 @@ static void load_meter(struct rate__cload *c, const struct rate_yaml_node *key,
                           "unknown event type '%s' (inference.tokens, "
                           "inference.iterations, inference.matrix_ops, "
                           "device.seat)",
-                          ev->kind == RATE_YAML_SCALAR ? ev->text : "");
+                          ev->kind == TL_YAML_SCALAR ? ev->text : "");
                 return;
         }
         snprintf(p, sizeof p, "%s.aggregation", path);
         for (a = 0; a < sizeof AGG_NAMES / sizeof *AGG_NAMES; a++)
-                if (agg->kind == RATE_YAML_SCALAR &&
+                if (agg->kind == TL_YAML_SCALAR &&
                     strcmp(agg->text, AGG_NAMES[a]) == 0)
                         break;
         if (a == sizeof AGG_NAMES / sizeof *AGG_NAMES) {
                 rate__bad(&c->ld, agg, p,
                           "unknown aggregation '%s' (sum, count, max, latest, "
                           "unique_count, seats)",
-                          agg->kind == RATE_YAML_SCALAR ? agg->text : "");
+                          agg->kind == TL_YAML_SCALAR ? agg->text : "");
                 return;
         }
         /* Checked before it is kept: a refused seats meter must not draw
@@ -229,7 +229,7 @@ static void load_meter(struct rate__cload *c, const struct rate_yaml_node *key,
                 return;
         }
         m->aggregation = (rate_aggregation)a;
-        val = rate_yaml_get(n, "value");
+        val = tl_yaml_get(n, "value");
         snprintf(p, sizeof p, "%s.value", path);
         if (m->aggregation == RATE_AGG_COUNT ||
             m->aggregation == RATE_AGG_SEATS) {
@@ -246,14 +246,14 @@ static void load_meter(struct rate__cload *c, const struct rate_yaml_node *key,
                               &m->value);
         }
         snprintf(p, sizeof p, "%s.filter", path);
-        if ((x = rate_yaml_get(n, "filter")) != NULL)
+        if ((x = tl_yaml_get(n, "filter")) != NULL)
                 load_filter(c, m, x, p);
         snprintf(p, sizeof p, "%s.group_by", path);
-        if ((x = rate_yaml_get(n, "group_by")) != NULL)
+        if ((x = tl_yaml_get(n, "group_by")) != NULL)
                 load_group_by(c, m, x, p);
 }
 
-static void load_meters(struct rate__cload *c, const struct rate_yaml_node *n)
+static void load_meters(struct rate__cload *c, const struct tl_yaml_node *n)
 {
         struct rate_meter *ms;
 
@@ -313,14 +313,13 @@ static void place_buckets(struct rate_cohort *cs, size_t n)
         mpz_clears(total, run, x, w, NULL);
 }
 
-static void load_experiment(struct rate__cload *c,
-                            const struct rate_yaml_node *n, size_t index,
-                            struct rate_experiment *e)
+static void load_experiment(struct rate__cload *c, const struct tl_yaml_node *n,
+                            size_t index, struct rate_experiment *e)
 {
         static const char *const KEYS[] = {"id", "plan", "salt", "cohorts",
                                            NULL};
         static const char *const CKEYS[] = {"name", "weight", "plan", NULL};
-        const struct rate_yaml_node *id, *plan, *salt, *cohorts;
+        const struct tl_yaml_node *id, *plan, *salt, *cohorts;
         struct rate_cohort *cs;
         char path[RATE__PATH_MAX], p[RATE__PATH_MAX];
 
@@ -341,7 +340,7 @@ static void load_experiment(struct rate__cload *c,
         e->salt = rate__text(&c->ld, salt, p);
         snprintf(p, sizeof p, "%s.plan", path);
         e->plan = RATE_NO_INDEX;
-        if (plan->kind == RATE_YAML_SCALAR &&
+        if (plan->kind == TL_YAML_SCALAR &&
             (e->plan = rate_catalog_plan(c->cat, plan->text)) == RATE_NO_INDEX)
                 rate__bad(&c->ld, plan, p, "undefined plan '%s'", plan->text);
         snprintf(p, sizeof p, "%s.cohorts", path);
@@ -355,7 +354,7 @@ static void load_experiment(struct rate__cload *c,
         if (!cs)
                 return;
         for (size_t i = 0; i < cohorts->count; i++) {
-                const struct rate_yaml_node *cn = cohorts->items[i], *x;
+                const struct tl_yaml_node *cn = cohorts->items[i], *x;
                 char cp[RATE__PATH_MAX];
 
                 snprintf(cp, sizeof cp, "%s[%zu]", p, i);
@@ -380,13 +379,13 @@ static void load_experiment(struct rate__cload *c,
                         rate__bad(&c->ld, x, cp,
                                   "cohort weight must be positive (got %s)",
                                   x->text);
-                if ((x = rate_yaml_get(cn, "plan")) != NULL &&
-                    x->kind == RATE_YAML_SCALAR &&
+                if ((x = tl_yaml_get(cn, "plan")) != NULL &&
+                    x->kind == TL_YAML_SCALAR &&
                     (cs[i].plan = rate_catalog_plan(c->cat, x->text)) ==
                         RATE_NO_INDEX)
                         rate__bad(&c->ld, x, cp, "undefined plan '%s'",
                                   x->text);
-                else if (x && x->kind != RATE_YAML_SCALAR)
+                else if (x && x->kind != TL_YAML_SCALAR)
                         rate__bad(&c->ld, x, cp, "expected a plan id");
         }
         e->cohorts = cs;
@@ -396,7 +395,7 @@ static void load_experiment(struct rate__cload *c,
 }
 
 static void load_experiments(struct rate__cload *c,
-                             const struct rate_yaml_node *n)
+                             const struct tl_yaml_node *n)
 {
         struct rate_experiment *es;
 
@@ -407,10 +406,9 @@ static void load_experiments(struct rate__cload *c,
                 return;
         for (size_t i = 0; i < n->count; i++) {
                 /* Reported where the clashing id or plan is written. */
-                const struct rate_yaml_node *id =
-                    rate_yaml_get(n->items[i], "id");
-                const struct rate_yaml_node *plan =
-                    rate_yaml_get(n->items[i], "plan");
+                const struct tl_yaml_node *id = tl_yaml_get(n->items[i], "id");
+                const struct tl_yaml_node *plan =
+                    tl_yaml_get(n->items[i], "plan");
 
                 load_experiment(c, n->items[i], i, &es[i]);
                 for (size_t j = 0; es[i].id && j < i; j++) {
@@ -435,12 +433,12 @@ static void load_experiments(struct rate__cload *c,
 
 /* ---- the document -------------------------------------------------------- */
 
-static void load_root(struct rate__cload *c, const struct rate_yaml_node *root)
+static void load_root(struct rate__cload *c, const struct tl_yaml_node *root)
 {
         static const char *const KEYS[] = {
             "catalog", "version", "effective_from", "currency",
             "meters",  "plans",   "experiments",    NULL};
-        const struct rate_yaml_node *x;
+        const struct tl_yaml_node *x;
 
         if (!rate__is_map(&c->ld, root, ""))
                 return;
@@ -453,20 +451,20 @@ static void load_root(struct rate__cload *c, const struct rate_yaml_node *root)
                 rate__date(&c->ld, x, "effective_from",
                            &c->cat->effective_from_day);
         if ((x = rate__need(&c->ld, root, "", "currency")) != NULL) {
-                c->cat->currency = x->kind == RATE_YAML_SCALAR
+                c->cat->currency = x->kind == TL_YAML_SCALAR
                                        ? rate_currency_find(x->text, x->len)
                                        : NULL;
                 if (!c->cat->currency)
                         rate__bad(&c->ld, x, "currency",
                                   "'%s' is not an ISO 4217 currency code",
-                                  x->kind == RATE_YAML_SCALAR ? x->text : "");
+                                  x->kind == TL_YAML_SCALAR ? x->text : "");
         }
-        if ((x = rate_yaml_get(root, "meters")) != NULL)
+        if ((x = tl_yaml_get(root, "meters")) != NULL)
                 load_meters(c, x);
         if ((x = rate__need(&c->ld, root, "", "plans")) != NULL)
                 rate__load_plans(c, x);
         /* Experiments name plans: only meaningful once plans loaded. */
-        if ((x = rate_yaml_get(root, "experiments")) != NULL && c->cat->plans)
+        if ((x = tl_yaml_get(root, "experiments")) != NULL && c->cat->plans)
                 load_experiments(c, x);
 }
 
@@ -474,12 +472,12 @@ tl_status rate_catalog_parse(const char *name, const void *buf, size_t len,
                              struct rate_catalog **out,
                              struct rate_diags *diags, struct tl_error *err)
 {
-        struct rate_yaml_doc *doc = NULL;
+        struct tl_yaml_doc *doc = NULL;
         struct rate__cload c;
         struct rate_catalog *cat;
         tl_status rc;
 
-        rc = rate_yaml_parse(name, buf, len, &doc, err);
+        rc = tl_yaml_parse(name, buf, len, &doc, err);
         if (rc) {
                 if (err)
                         rate_diags_add(diags, "%s", err->msg);
@@ -487,7 +485,7 @@ tl_status rate_catalog_parse(const char *name, const void *buf, size_t len,
         }
         cat = tl_calloc(1, sizeof *cat);
         if (!cat) {
-                rate_yaml_free(&doc);
+                tl_yaml_free(&doc);
                 return tl_fail(err, TL_ENOMEM, "%s: out of memory", name);
         }
         tl_arena_init(&cat->arena, 16384, 0);
@@ -505,7 +503,7 @@ tl_status rate_catalog_parse(const char *name, const void *buf, size_t len,
         } else {
                 c.ld.oom = true;
         }
-        rate_yaml_free(&doc);
+        tl_yaml_free(&doc);
         if (c.ld.oom || c.ld.errors) {
                 rate_catalog_free(&cat);
                 if (c.ld.oom)
@@ -522,7 +520,7 @@ tl_status rate_catalog_load_file(const char *path, struct rate_catalog **out,
 {
         char *data;
         size_t len;
-        tl_status rc = rate__read_file(path, &data, &len, err);
+        tl_status rc = tl_read_file(path, &data, &len, err);
 
         if (rc) {
                 if (err)

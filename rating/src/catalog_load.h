@@ -16,6 +16,6 @@ struct rate__cload {
 ** Resolve `extends` among the plans of map 'n' and build each into
 ** c->cat->plans (meters must be loaded first); failures are reported.
 */
-void rate__load_plans(struct rate__cload *c, const struct rate_yaml_node *n);
+void rate__load_plans(struct rate__cload *c, const struct tl_yaml_node *n);
 
 #endif

@@ -13,9 +13,9 @@
 /* A list item (fee, charge, savings) with the keys it has after merging. */
 struct mitem {
         const char *id;
-        const struct rate_yaml_node *at; /* where it was first written */
+        const struct tl_yaml_node *at; /* where it was first written */
         size_t n;
-        struct rate_yaml_pair kv[ITEM_KEYS];
+        struct tl_yaml_pair kv[ITEM_KEYS];
 };
 
 struct mlist {
@@ -25,7 +25,7 @@ struct mlist {
 
 /* A plan with everything it inherits resolved, still as YAML nodes. */
 struct mplan {
-        const struct rate_yaml_node *name, *seats, *minimum;
+        const struct tl_yaml_node *name, *seats, *minimum;
         struct mlist fees, charges, savings;
 };
 
@@ -33,8 +33,8 @@ enum { PLAN_NEW, PLAN_VISITING, PLAN_DONE, PLAN_FAILED };
 
 struct pstate {
         const char *id;
-        const struct rate_yaml_node *node;
-        const struct rate_yaml_node *extends;
+        const struct tl_yaml_node *node;
+        const struct tl_yaml_node *extends;
         int state;
         struct mplan merged;
 };
@@ -45,8 +45,7 @@ struct plans {
         struct pstate *ps;
 };
 
-static const struct rate_yaml_node *mget(const struct mitem *it,
-                                         const char *key)
+static const struct tl_yaml_node *mget(const struct mitem *it, const char *key)
 {
         for (size_t i = 0; i < it->n; i++)
                 if (strcmp(it->kv[i].key->text, key) == 0)
@@ -54,7 +53,7 @@ static const struct rate_yaml_node *mget(const struct mitem *it,
         return NULL;
 }
 
-static void mset(struct mitem *it, const struct rate_yaml_pair *kv)
+static void mset(struct mitem *it, const struct tl_yaml_pair *kv)
 {
         for (size_t i = 0; i < it->n; i++)
                 if (strcmp(it->kv[i].key->text, kv->key->text) == 0) {
@@ -66,15 +65,13 @@ static void mset(struct mitem *it, const struct rate_yaml_pair *kv)
 }
 
 /* Whether an item before the 'i'th of list 'n' has 'idkey' equal to 'id'. */
-static bool written_before(const struct rate_yaml_node *n, size_t i,
+static bool written_before(const struct tl_yaml_node *n, size_t i,
                            const char *idkey, const char *id)
 {
         for (size_t j = 0; j < i; j++) {
-                const struct rate_yaml_node *o =
-                    rate_yaml_get(n->items[j], idkey);
+                const struct tl_yaml_node *o = tl_yaml_get(n->items[j], idkey);
 
-                if (o && o->kind == RATE_YAML_SCALAR &&
-                    strcmp(o->text, id) == 0)
+                if (o && o->kind == TL_YAML_SCALAR && strcmp(o->text, id) == 0)
                         return true;
         }
         return false;
@@ -86,7 +83,7 @@ static bool written_before(const struct rate_yaml_node *n, size_t i,
 ** by key; others are added. Malformed items are reported and skipped.
 */
 static void merge_list(struct plans *pl, struct mlist *l,
-                       const struct rate_yaml_node *n, const char *path,
+                       const struct tl_yaml_node *n, const char *path,
                        const char *idkey, const char *const *keys)
 {
         struct rate__ld *ld = &pl->c->ld;
@@ -101,7 +98,7 @@ static void merge_list(struct plans *pl, struct mlist *l,
                 memcpy(items, l->items, l->n * sizeof *items);
         l->items = items;
         for (size_t i = 0; i < n->count; i++) {
-                const struct rate_yaml_node *it = n->items[i], *idn;
+                const struct tl_yaml_node *it = n->items[i], *idn;
                 char p[RATE__PATH_MAX];
                 struct mitem *dst = NULL;
                 const char *id;
@@ -156,7 +153,7 @@ static bool resolve(struct plans *pl, size_t i)
 {
         struct pstate *s = &pl->ps[i];
         struct rate__ld *ld = &pl->c->ld;
-        const struct rate_yaml_node *x;
+        const struct tl_yaml_node *x;
         char path[RATE__PATH_MAX], p[RATE__PATH_MAX];
 
         if (s->state == PLAN_DONE)
@@ -188,10 +185,10 @@ static bool resolve(struct plans *pl, size_t i)
                 size_t b = RATE_NO_INDEX;
 
                 snprintf(p, sizeof p, "%s.extends", path);
-                if (s->extends->kind != RATE_YAML_SCALAR ||
+                if (s->extends->kind != TL_YAML_SCALAR ||
                     (b = find_plan(pl, s->extends->text)) == RATE_NO_INDEX) {
                         rate__bad(ld, s->extends, p, "undefined plan '%s'",
-                                  s->extends->kind == RATE_YAML_SCALAR
+                                  s->extends->kind == TL_YAML_SCALAR
                                       ? s->extends->text
                                       : "");
                         s->state = PLAN_FAILED;
@@ -206,20 +203,20 @@ static bool resolve(struct plans *pl, size_t i)
                 }
                 s->merged = pl->ps[b].merged;
         }
-        if ((x = rate_yaml_get(s->node, "name")) != NULL)
+        if ((x = tl_yaml_get(s->node, "name")) != NULL)
                 s->merged.name = x;
-        if ((x = rate_yaml_get(s->node, "seats")) != NULL)
+        if ((x = tl_yaml_get(s->node, "seats")) != NULL)
                 s->merged.seats = x;
-        if ((x = rate_yaml_get(s->node, "minimum")) != NULL)
+        if ((x = tl_yaml_get(s->node, "minimum")) != NULL)
                 s->merged.minimum = x;
         snprintf(p, sizeof p, "%s.fees", path);
-        if ((x = rate_yaml_get(s->node, "fees")) != NULL)
+        if ((x = tl_yaml_get(s->node, "fees")) != NULL)
                 merge_list(pl, &s->merged.fees, x, p, "id", FEE_KEYS);
         snprintf(p, sizeof p, "%s.charges", path);
-        if ((x = rate_yaml_get(s->node, "charges")) != NULL)
+        if ((x = tl_yaml_get(s->node, "charges")) != NULL)
                 merge_list(pl, &s->merged.charges, x, p, "id", CHARGE_KEYS);
         snprintf(p, sizeof p, "%s.savings", path);
-        if ((x = rate_yaml_get(s->node, "savings")) != NULL)
+        if ((x = tl_yaml_get(s->node, "savings")) != NULL)
                 merge_list(pl, &s->merged.savings, x, p, "meter", SAVINGS_KEYS);
         s->state = PLAN_DONE;
         return true;
@@ -232,7 +229,7 @@ static const char *const MODEL_NAMES[] = {"per_unit", "graduated", "volume",
                                           "package", "flat"};
 
 static void load_weights(struct rate__ld *ld, const struct rate_meter *m,
-                         const struct rate_yaml_node *n, const char *path,
+                         const struct tl_yaml_node *n, const char *path,
                          struct rate_charge *ch)
 {
         struct rate_weight *ws;
@@ -241,14 +238,14 @@ static void load_weights(struct rate__ld *ld, const struct rate_meter *m,
         if (!rate__is_map(ld, n, path))
                 return;
         for (size_t i = 0; i < n->count; i++)
-                if (n->pairs[i].value->kind == RATE_YAML_MAP)
+                if (n->pairs[i].value->kind == TL_YAML_MAP)
                         count += n->pairs[i].value->count;
         ws = rate__alloc(ld, count, sizeof *ws);
         if (!ws)
                 return;
         for (size_t i = 0; i < n->count; i++) {
-                const struct rate_yaml_node *f = n->pairs[i].key;
-                const struct rate_yaml_node *vals = n->pairs[i].value;
+                const struct tl_yaml_node *f = n->pairs[i].key;
+                const struct tl_yaml_node *vals = n->pairs[i].value;
                 size_t g = 0;
                 char p[RATE__PATH_MAX];
 
@@ -282,7 +279,7 @@ static void load_weights(struct rate__ld *ld, const struct rate_meter *m,
         ch->weight_count = k;
 }
 
-static void load_tiers(struct rate__ld *ld, const struct rate_yaml_node *n,
+static void load_tiers(struct rate__ld *ld, const struct tl_yaml_node *n,
                        const char *path, struct rate_charge *ch)
 {
         static const char *const KEYS[] = {"up_to", "price", NULL};
@@ -298,7 +295,7 @@ static void load_tiers(struct rate__ld *ld, const struct rate_yaml_node *n,
         if (!ts)
                 return;
         for (size_t i = 0; i < n->count; i++) {
-                const struct rate_yaml_node *t = n->items[i], *up, *pr;
+                const struct tl_yaml_node *t = n->items[i], *up, *pr;
                 bool last = i + 1 == n->count;
                 char p[RATE__PATH_MAX], q[RATE__PATH_MAX];
 
@@ -314,7 +311,7 @@ static void load_tiers(struct rate__ld *ld, const struct rate_yaml_node *n,
                 if (!up)
                         return;
                 snprintf(q, sizeof q, "%s.up_to", p);
-                ts[i].open = rate_yaml_is_null(up);
+                ts[i].open = tl_yaml_is_null(up);
                 if (ts[i].open && !last) {
                         rate__bad(ld, up, q,
                                   "only the last tier may be open (up_to: "
@@ -349,7 +346,7 @@ static void load_tiers(struct rate__ld *ld, const struct rate_yaml_node *n,
 static void refuse_key(struct rate__ld *ld, const struct mitem *it,
                        const char *path, const char *key, rate_model m)
 {
-        const struct rate_yaml_node *x = mget(it, key);
+        const struct tl_yaml_node *x = mget(it, key);
 
         if (x)
                 rate__bad(ld, x, path, "'%s' is not used by model %s", key,
@@ -360,7 +357,7 @@ static void load_charge(struct rate__cload *c, const struct mitem *it,
                         const char *plan_path, struct rate_charge *ch)
 {
         struct rate__ld *ld = &c->ld;
-        const struct rate_yaml_node *x, *model;
+        const struct tl_yaml_node *x, *model;
         char path[RATE__PATH_MAX], p[RATE__PATH_MAX];
         size_t m;
 
@@ -382,11 +379,11 @@ static void load_charge(struct rate__cload *c, const struct mitem *it,
         snprintf(p, sizeof p, "%s.meter", path);
         if (!(x = mget(it, "meter"))) {
                 rate__bad(ld, it->at, path, "missing required key 'meter'");
-        } else if (x->kind != RATE_YAML_SCALAR ||
+        } else if (x->kind != TL_YAML_SCALAR ||
                    (ch->meter = rate_catalog_meter(c->cat, x->text)) ==
                        RATE_NO_INDEX) {
                 rate__bad(ld, x, p, "undefined meter '%s'",
-                          x->kind == RATE_YAML_SCALAR ? x->text : "");
+                          x->kind == TL_YAML_SCALAR ? x->text : "");
         } else if (c->cat->meters[ch->meter].aggregation == RATE_AGG_SEATS) {
                 rate__bad(ld, x, p,
                           "meter '%s' counts seats: price it under 'seats'",
@@ -402,14 +399,14 @@ static void load_charge(struct rate__cload *c, const struct mitem *it,
         }
         snprintf(p, sizeof p, "%s.model", path);
         for (m = 0; m < sizeof MODEL_NAMES / sizeof *MODEL_NAMES; m++)
-                if (model->kind == RATE_YAML_SCALAR &&
+                if (model->kind == TL_YAML_SCALAR &&
                     strcmp(model->text, MODEL_NAMES[m]) == 0)
                         break;
         if (m == sizeof MODEL_NAMES / sizeof *MODEL_NAMES) {
                 rate__bad(ld, model, p,
                           "unknown model '%s' (per_unit, graduated, volume, "
                           "package, flat)",
-                          model->kind == RATE_YAML_SCALAR ? model->text : "");
+                          model->kind == TL_YAML_SCALAR ? model->text : "");
                 return;
         }
         ch->model = (rate_model)m;
@@ -447,12 +444,12 @@ static void load_charge(struct rate__cload *c, const struct mitem *it,
                 rate__bad(ld, x, p, "must be greater than 0");
 }
 
-static void load_seats(struct rate__cload *c, const struct rate_yaml_node *n,
+static void load_seats(struct rate__cload *c, const struct tl_yaml_node *n,
                        const char *plan_path, struct rate_plan *pl)
 {
         static const char *const KEYS[] = {"meter", "prices", NULL};
         struct rate__ld *ld = &c->ld;
-        const struct rate_yaml_node *m, *prices;
+        const struct tl_yaml_node *m, *prices;
         struct rate_seat_price *sp;
         char path[RATE__PATH_MAX], p[RATE__PATH_MAX];
 
@@ -465,11 +462,11 @@ static void load_seats(struct rate__cload *c, const struct rate_yaml_node *n,
         if (!m || !prices)
                 return;
         snprintf(p, sizeof p, "%s.meter", path);
-        if (m->kind != RATE_YAML_SCALAR ||
+        if (m->kind != TL_YAML_SCALAR ||
             (pl->seat_meter = rate_catalog_meter(c->cat, m->text)) ==
                 RATE_NO_INDEX) {
                 rate__bad(ld, m, p, "undefined meter '%s'",
-                          m->kind == RATE_YAML_SCALAR ? m->text : "");
+                          m->kind == TL_YAML_SCALAR ? m->text : "");
                 return;
         }
         if (c->cat->meters[pl->seat_meter].aggregation != RATE_AGG_SEATS) {
@@ -531,7 +528,7 @@ static void build_plan(struct rate__cload *c, const struct pstate *s,
                 return;
         for (size_t i = 0; i < mp->fees.n; i++) {
                 const struct mitem *it = &mp->fees.items[i];
-                const struct rate_yaml_node *x;
+                const struct tl_yaml_node *x;
 
                 snprintf(p, sizeof p, "%s.fees.%s", path, it->id);
                 fees[i].id = it->id;
@@ -552,7 +549,7 @@ static void build_plan(struct rate__cload *c, const struct pstate *s,
         pl->charge_count = mp->charges.n;
         for (size_t i = 0; i < mp->savings.n; i++) {
                 const struct mitem *it = &mp->savings.items[i];
-                const struct rate_yaml_node *x;
+                const struct tl_yaml_node *x;
 
                 snprintf(p, sizeof p, "%s.savings.%s", path, it->id);
                 sv[i].meter = rate_catalog_meter(c->cat, it->id);
@@ -562,19 +559,19 @@ static void build_plan(struct rate__cload *c, const struct pstate *s,
                 if (!(x = mget(it, "priced_as"))) {
                         rate__bad(ld, it->at, p,
                                   "missing required key 'priced_as'");
-                } else if (x->kind != RATE_YAML_SCALAR ||
+                } else if (x->kind != TL_YAML_SCALAR ||
                            (sv[i].charge = rate_plan_charge(pl, x->text)) ==
                                RATE_NO_INDEX) {
                         rate__bad(
                             ld, x, p, "undefined charge '%s' in plan '%s'",
-                            x->kind == RATE_YAML_SCALAR ? x->text : "", s->id);
+                            x->kind == TL_YAML_SCALAR ? x->text : "", s->id);
                 }
         }
         pl->savings = sv;
         pl->savings_count = mp->savings.n;
 }
 
-void rate__load_plans(struct rate__cload *c, const struct rate_yaml_node *n)
+void rate__load_plans(struct rate__cload *c, const struct tl_yaml_node *n)
 {
         struct plans pl = {c, 0, NULL};
         struct rate_plan *plans;
@@ -605,7 +602,7 @@ void rate__load_plans(struct rate__cload *c, const struct rate_yaml_node *n)
                         rate__known_keys(&c->ld, pl.ps[i].node, path,
                                          PLAN_KEYS);
                         pl.ps[i].extends =
-                            rate_yaml_get(pl.ps[i].node, "extends");
+                            tl_yaml_get(pl.ps[i].node, "extends");
                 } else {
                         pl.ps[i].state = PLAN_FAILED;
                 }

@@ -9,13 +9,13 @@
 #include "core/hash.h"
 #include "loader.h"
 
-static void load_customer(struct rate__ld *ld, const struct rate_yaml_node *n,
+static void load_customer(struct rate__ld *ld, const struct tl_yaml_node *n,
                           size_t index, struct rate_customer *c)
 {
         static const char *const KEYS[] = {"id",      "name",    "plan",
                                            "start",   "end",     "tax_rate",
                                            "credits", "cohorts", NULL};
-        const struct rate_yaml_node *x;
+        const struct tl_yaml_node *x;
         char path[RATE_DIAG_MSG_MAX / 2], p[RATE_DIAG_MSG_MAX / 2];
 
         snprintf(path, sizeof path, "customers[%zu]", index);
@@ -30,7 +30,7 @@ static void load_customer(struct rate__ld *ld, const struct rate_yaml_node *n,
                 snprintf(path, sizeof path, "customers[%s]", c->id);
         }
         snprintf(p, sizeof p, "%s.name", path);
-        if ((x = rate_yaml_get(n, "name")) != NULL)
+        if ((x = tl_yaml_get(n, "name")) != NULL)
                 c->name = rate__text(ld, x, p);
         snprintf(p, sizeof p, "%s.plan", path);
         if ((x = rate__need(ld, n, path, "plan")) != NULL) {
@@ -42,12 +42,12 @@ static void load_customer(struct rate__ld *ld, const struct rate_yaml_node *n,
         if ((x = rate__need(ld, n, path, "start")) != NULL)
                 rate__date(ld, x, p, &c->start_day);
         snprintf(p, sizeof p, "%s.end", path);
-        if ((x = rate_yaml_get(n, "end")) != NULL &&
+        if ((x = tl_yaml_get(n, "end")) != NULL &&
             (c->has_end = rate__date(ld, x, p, &c->end_day)) &&
             c->end_day <= c->start_day)
                 rate__bad(ld, x, p, "must be after start");
         snprintf(p, sizeof p, "%s.tax_rate", path);
-        if ((x = rate_yaml_get(n, "tax_rate")) != NULL &&
+        if ((x = tl_yaml_get(n, "tax_rate")) != NULL &&
             rate__number(ld, x, p, true, &c->tax_rate)) {
                 struct tl_dec one = tl_dec_from_i64(1);
 
@@ -58,11 +58,10 @@ static void load_customer(struct rate__ld *ld, const struct rate_yaml_node *n,
                                   x->text);
         }
         snprintf(p, sizeof p, "%s.credits", path);
-        if ((x = rate_yaml_get(n, "credits")) != NULL)
+        if ((x = tl_yaml_get(n, "credits")) != NULL)
                 rate__number(ld, x, p, true, &c->credits);
         snprintf(p, sizeof p, "%s.cohorts", path);
-        if ((x = rate_yaml_get(n, "cohorts")) != NULL &&
-            rate__is_map(ld, x, p)) {
+        if ((x = tl_yaml_get(n, "cohorts")) != NULL && rate__is_map(ld, x, p)) {
                 struct rate_placement *pl =
                     rate__alloc(ld, x->count, sizeof *pl);
 
@@ -112,14 +111,14 @@ tl_status rate_customers_parse(const char *name, const void *buf, size_t len,
                                struct rate_diags *diags, struct tl_error *err)
 {
         static const char *const KEYS[] = {"customers", NULL};
-        struct rate_yaml_doc *doc = NULL;
+        struct tl_yaml_doc *doc = NULL;
         struct rate_customers *cs;
         struct rate_customer *items = NULL;
-        const struct rate_yaml_node *list;
+        const struct tl_yaml_node *list;
         struct rate__ld ld;
         tl_status rc;
 
-        rc = rate_yaml_parse(name, buf, len, &doc, err);
+        rc = tl_yaml_parse(name, buf, len, &doc, err);
         if (rc) {
                 if (err)
                         rate_diags_add(diags, "%s", err->msg);
@@ -127,16 +126,16 @@ tl_status rate_customers_parse(const char *name, const void *buf, size_t len,
         }
         cs = tl_calloc(1, sizeof *cs);
         if (!cs) {
-                rate_yaml_free(&doc);
+                tl_yaml_free(&doc);
                 return tl_fail(err, TL_ENOMEM, "%s: out of memory", name);
         }
         tl_arena_init(&cs->arena, 16384, 0);
         ld = (struct rate__ld){
             .file = name, .arena = &cs->arena, .diags = diags, .err = err};
         cs->path = rate__text(&ld,
-                              &(struct rate_yaml_node){.kind = RATE_YAML_SCALAR,
-                                                       .text = name,
-                                                       .len = strlen(name)},
+                              &(struct tl_yaml_node){.kind = TL_YAML_SCALAR,
+                                                     .text = name,
+                                                     .len = strlen(name)},
                               "");
         if (rate__is_map(&ld, doc->root, "")) {
                 rate__known_keys(&ld, doc->root, "", KEYS);
@@ -153,7 +152,7 @@ tl_status rate_customers_parse(const char *name, const void *buf, size_t len,
                                 if (items[i].id && items[i - 1].id &&
                                     strcmp(items[i].id, items[i - 1].id) == 0)
                                         rate__bad(&ld,
-                                                  &(struct rate_yaml_node){
+                                                  &(struct tl_yaml_node){
                                                       .line = items[i].line,
                                                       .col = items[i].col},
                                                   "customers",
@@ -164,7 +163,7 @@ tl_status rate_customers_parse(const char *name, const void *buf, size_t len,
                                 index_ids(&ld, cs);
                 }
         }
-        rate_yaml_free(&doc);
+        tl_yaml_free(&doc);
         if (ld.oom || ld.errors) {
                 rate_customers_free(&cs);
                 if (ld.oom)
@@ -183,7 +182,7 @@ tl_status rate_customers_load_file(const char *path,
 {
         char *data;
         size_t len;
-        tl_status rc = rate__read_file(path, &data, &len, err);
+        tl_status rc = tl_read_file(path, &data, &len, err);
 
         if (rc) {
                 if (err)

@@ -55,7 +55,7 @@ static bool reported_at(const struct rate_diags *d, const char *at,
         return false;
 }
 
-void rate__bad(struct rate__ld *ld, const struct rate_yaml_node *n,
+void rate__bad(struct rate__ld *ld, const struct tl_yaml_node *n,
                const char *path, const char *fmt, ...)
 {
         char what[RATE_DIAG_MSG_MAX], at[RATE_DIAG_MSG_MAX];
@@ -76,38 +76,38 @@ void rate__bad(struct rate__ld *ld, const struct rate_yaml_node *n,
                        n ? n->col : 1, path, *path ? ": " : "", what);
 }
 
-static const char *kind_name(rate_yaml_kind k)
+static const char *kind_name(tl_yaml_kind k)
 {
-        return k == RATE_YAML_MAP   ? "a map"
-               : k == RATE_YAML_SEQ ? "a list"
-                                    : "a scalar";
+        return k == TL_YAML_MAP   ? "a map"
+               : k == TL_YAML_SEQ ? "a list"
+                                  : "a scalar";
 }
 
-bool rate__is_map(struct rate__ld *ld, const struct rate_yaml_node *n,
+bool rate__is_map(struct rate__ld *ld, const struct tl_yaml_node *n,
                   const char *path)
 {
-        if (n->kind == RATE_YAML_MAP)
+        if (n->kind == TL_YAML_MAP)
                 return true;
         rate__bad(ld, n, path, "expected a map, got %s", kind_name(n->kind));
         return false;
 }
 
-bool rate__is_seq(struct rate__ld *ld, const struct rate_yaml_node *n,
+bool rate__is_seq(struct rate__ld *ld, const struct tl_yaml_node *n,
                   const char *path)
 {
-        if (n->kind == RATE_YAML_SEQ)
+        if (n->kind == TL_YAML_SEQ)
                 return true;
         rate__bad(ld, n, path, "expected a list, got %s", kind_name(n->kind));
         return false;
 }
 
-bool rate__known_keys(struct rate__ld *ld, const struct rate_yaml_node *map,
+bool rate__known_keys(struct rate__ld *ld, const struct tl_yaml_node *map,
                       const char *path, const char *const *allowed)
 {
         bool ok = true;
 
         for (size_t i = 0; i < map->count; i++) {
-                const struct rate_yaml_node *k = map->pairs[i].key;
+                const struct tl_yaml_node *k = map->pairs[i].key;
                 size_t j = 0;
 
                 while (allowed[j] && strcmp(allowed[j], k->text) != 0)
@@ -120,11 +120,11 @@ bool rate__known_keys(struct rate__ld *ld, const struct rate_yaml_node *map,
         return ok;
 }
 
-const struct rate_yaml_node *rate__need(struct rate__ld *ld,
-                                        const struct rate_yaml_node *map,
-                                        const char *path, const char *key)
+const struct tl_yaml_node *rate__need(struct rate__ld *ld,
+                                      const struct tl_yaml_node *map,
+                                      const char *path, const char *key)
 {
-        const struct rate_yaml_node *v = rate_yaml_get(map, key);
+        const struct tl_yaml_node *v = tl_yaml_get(map, key);
 
         if (!v)
                 rate__bad(ld, map, path, "missing required key '%s'", key);
@@ -146,17 +146,17 @@ void *rate__alloc(struct rate__ld *ld, size_t count, size_t size)
         return mem;
 }
 
-const char *rate__text(struct rate__ld *ld, const struct rate_yaml_node *n,
+const char *rate__text(struct rate__ld *ld, const struct tl_yaml_node *n,
                        const char *path)
 {
         char *s;
 
-        if (n->kind != RATE_YAML_SCALAR) {
+        if (n->kind != TL_YAML_SCALAR) {
                 rate__bad(ld, n, path, "expected text, got %s",
                           kind_name(n->kind));
                 return NULL;
         }
-        if (rate_yaml_is_null(n) || n->len == 0) {
+        if (tl_yaml_is_null(n) || n->len == 0) {
                 rate__bad(ld, n, path, "must not be empty");
                 return NULL;
         }
@@ -167,16 +167,16 @@ const char *rate__text(struct rate__ld *ld, const struct rate_yaml_node *n,
         return s;
 }
 
-bool rate__number(struct rate__ld *ld, const struct rate_yaml_node *n,
+bool rate__number(struct rate__ld *ld, const struct tl_yaml_node *n,
                   const char *path, bool nonneg, struct tl_dec *out)
 {
         struct tl_error e;
         struct tl_dec d;
 
-        if (n->kind != RATE_YAML_SCALAR || rate_yaml_is_null(n)) {
+        if (n->kind != TL_YAML_SCALAR || tl_yaml_is_null(n)) {
                 rate__bad(ld, n, path, "expected a number, got %s",
-                          n->kind == RATE_YAML_SCALAR ? "null"
-                                                      : kind_name(n->kind));
+                          n->kind == TL_YAML_SCALAR ? "null"
+                                                    : kind_name(n->kind));
                 return false;
         }
         if (tl_dec_parse(n->text, n->len, &d, &e)) {
@@ -199,7 +199,7 @@ bool rate__number(struct rate__ld *ld, const struct rate_yaml_node *n,
         return true;
 }
 
-bool rate__date(struct rate__ld *ld, const struct rate_yaml_node *n,
+bool rate__date(struct rate__ld *ld, const struct tl_yaml_node *n,
                 const char *path, int64_t *out_day)
 {
         unsigned y, m, d;
@@ -207,7 +207,7 @@ bool rate__date(struct rate__ld *ld, const struct rate_yaml_node *n,
 
         /* sscanf's %u alone would take "2026-+1-01": digits are checked
            first, position by position. */
-        if (n->kind != RATE_YAML_SCALAR || n->len != 10 ||
+        if (n->kind != TL_YAML_SCALAR || n->len != 10 ||
             strspn(n->text, "0123456789") != 4 ||
             strspn(n->text + 5, "0123456789") != 2 ||
             strspn(n->text + 8, "0123456789") != 2 ||
@@ -215,7 +215,7 @@ bool rate__date(struct rate__ld *ld, const struct rate_yaml_node *n,
             n->text[4] != '-' || n->text[7] != '-' || y < 1970 || m < 1 ||
             m > 12 || d < 1 || d > tl_days_in_month(y, m)) {
                 rate__bad(ld, n, path, "expected a date YYYY-MM-DD, got '%s'",
-                          n->kind == RATE_YAML_SCALAR ? n->text : "");
+                          n->kind == TL_YAML_SCALAR ? n->text : "");
                 return false;
         }
         *out_day = tl_days_from_civil(y, m, d);
@@ -233,42 +233,4 @@ void rate__sha256_hex(const void *buf, size_t len, char out[65])
                 out[2 * i + 1] = hex[h[i] & 15];
         }
         out[64] = '\0';
-}
-
-tl_status rate__read_file(const char *path, char **out, size_t *out_len,
-                          struct tl_error *err)
-{
-        struct tl_buf data;
-        char chunk[65536];
-        FILE *f = fopen(path, "rb");
-        tl_status rc = TL_OK;
-        size_t n;
-
-        if (!f)
-                return tl_fail(err, TL_EIO, "%s: %s", path, strerror(errno));
-        tl_buf_init(&data, RATE_YAML_MAX_BYTES + 1);
-        while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-                rc = tl_buf_append(&data, chunk, n, err);
-        if (rc == TL_ELIMIT)
-                rc = tl_fail(err, TL_ELIMIT,
-                             "%s: over the 1 MiB limit for a YAML document",
-                             path);
-        else if (!rc && ferror(f))
-                rc = tl_fail(err, TL_EIO, "%s: read error", path);
-        fclose(f);
-        if (!rc && !data.data) {
-                /* An empty file still hands back a string. */
-                data.data = tl_malloc(1);
-                if (!data.data)
-                        rc = tl_fail(err, TL_ENOMEM, "%s: out of memory", path);
-                else
-                        data.data[0] = '\0';
-        }
-        if (rc) {
-                tl_buf_release(&data);
-                return rc;
-        }
-        *out = (char *)data.data;
-        *out_len = data.len;
-        return TL_OK;
 }

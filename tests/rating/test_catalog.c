@@ -12,7 +12,7 @@
 #include "core/time.h"
 #include "rating/catalog.h"
 #include "rating/customers.h"
-#include "rating/yaml.h"
+#include "core/yaml.h"
 #include "testkit.h"
 
 #define BAD_DIR "tests/rating/catalogs/bad"
@@ -520,16 +520,16 @@ Test(catalog, document_of_1_mib_loads_and_one_byte_more_is_refused)
         struct rate_catalog *cat = NULL;
         struct rate_diags *d = diags_new();
         struct tl_error err;
-        char *buf = padded(RATE_YAML_MAX_BYTES + 1);
+        char *buf = padded(TL_YAML_MAX_BYTES + 1);
         char *dir = temp_dir(), path[128];
         FILE *f;
 
-        cr_assert_eq(rate_catalog_parse("big.yaml", buf, RATE_YAML_MAX_BYTES,
+        cr_assert_eq(rate_catalog_parse("big.yaml", buf, TL_YAML_MAX_BYTES,
                                         &cat, NULL, &err),
                      TL_OK, "%s", err.msg);
         rate_catalog_free(&cat);
-        cr_assert_eq(rate_catalog_parse("big.yaml", buf,
-                                        RATE_YAML_MAX_BYTES + 1, &cat, d, &err),
+        cr_assert_eq(rate_catalog_parse("big.yaml", buf, TL_YAML_MAX_BYTES + 1,
+                                        &cat, d, &err),
                      TL_ELIMIT);
         cr_assert(strstr(err.msg, "big.yaml: document of 1048577 bytes is "
                                   "over the 1 MiB limit"),
@@ -539,7 +539,7 @@ Test(catalog, document_of_1_mib_loads_and_one_byte_more_is_refused)
         /* From a file too: the reader stops one byte past the limit. */
         snprintf(path, sizeof path, "%s/big.yaml", dir);
         f = fopen(path, "w");
-        fwrite(buf, 1, RATE_YAML_MAX_BYTES + 1, f);
+        fwrite(buf, 1, TL_YAML_MAX_BYTES + 1, f);
         fwrite("# more\n", 1, 7, f);
         fclose(f);
         cr_assert_eq(rate_catalog_load_file(path, &cat, d, &err), TL_ELIMIT);

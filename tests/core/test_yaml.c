@@ -5,24 +5,24 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "rating/yaml.h"
+#include "core/yaml.h"
 
-static struct rate_yaml_doc *parse(const char *text)
+static struct tl_yaml_doc *parse(const char *text)
 {
-        struct rate_yaml_doc *doc = NULL;
+        struct tl_yaml_doc *doc = NULL;
         struct tl_error err;
 
-        cr_assert_eq(rate_yaml_parse("t.yaml", text, strlen(text), &doc, &err),
+        cr_assert_eq(tl_yaml_parse("t.yaml", text, strlen(text), &doc, &err),
                      TL_OK, "%s", err.msg);
         return doc;
 }
 
 static void expect_error(const char *text, tl_status want, const char *msg)
 {
-        struct rate_yaml_doc *doc = NULL;
+        struct tl_yaml_doc *doc = NULL;
         struct tl_error err = {TL_OK, ""};
 
-        cr_expect_eq(rate_yaml_parse("t.yaml", text, strlen(text), &doc, &err),
+        cr_expect_eq(tl_yaml_parse("t.yaml", text, strlen(text), &doc, &err),
                      want, "%s: %s", text, err.msg);
         cr_expect(strstr(err.msg, msg), "'%s' lacks '%s'", err.msg, msg);
         cr_expect_null(doc);
@@ -30,7 +30,7 @@ static void expect_error(const char *text, tl_status want, const char *msg)
 
 Test(yaml, builds_a_tree_that_knows_where_each_node_is)
 {
-        struct rate_yaml_doc *doc =
+        struct tl_yaml_doc *doc =
             parse("catalog: acme-ai\n"
                   "version: \"2026-10\"\n"
                   "plans:\n"
@@ -40,46 +40,46 @@ Test(yaml, builds_a_tree_that_knows_where_each_node_is)
                   "    tiers:\n"
                   "      - up_to: null\n"
                   "        price: 0.40\n");
-        const struct rate_yaml_node *root = doc->root, *v, *fees, *tier;
+        const struct tl_yaml_node *root = doc->root, *v, *fees, *tier;
 
-        cr_assert_eq(root->kind, RATE_YAML_MAP);
+        cr_assert_eq(root->kind, TL_YAML_MAP);
         cr_assert_eq(root->count, 3);
-        v = rate_yaml_get(root, "version");
+        v = tl_yaml_get(root, "version");
         cr_assert_str_eq(v->text, "2026-10");
         cr_assert_not(v->plain, "quoted");
         cr_assert_eq(v->line, 2);
         cr_assert_eq(v->col, 10);
-        fees = rate_yaml_get(rate_yaml_get(rate_yaml_get(root, "plans"), "pro"),
-                             "fees");
-        cr_assert_eq(fees->kind, RATE_YAML_SEQ);
+        fees =
+            tl_yaml_get(tl_yaml_get(tl_yaml_get(root, "plans"), "pro"), "fees");
+        cr_assert_eq(fees->kind, TL_YAML_SEQ);
         cr_assert_eq(fees->count, 1);
-        v = rate_yaml_get(fees->items[0], "amount");
+        v = tl_yaml_get(fees->items[0], "amount");
         cr_assert_str_eq(v->text, "49.00");
         cr_assert(v->plain);
         cr_assert_eq(v->line, 6);
         cr_assert_eq(v->col, 33);
-        tier = rate_yaml_get(rate_yaml_get(rate_yaml_get(root, "plans"), "pro"),
-                             "tiers")
-                   ->items[0];
-        cr_assert(rate_yaml_is_null(rate_yaml_get(tier, "up_to")));
-        cr_assert_not(rate_yaml_is_null(rate_yaml_get(tier, "price")));
-        cr_assert_null(rate_yaml_get(root, "absent"));
-        cr_assert_null(rate_yaml_get(v, "x"), "not a map");
-        rate_yaml_free(&doc);
+        tier =
+            tl_yaml_get(tl_yaml_get(tl_yaml_get(root, "plans"), "pro"), "tiers")
+                ->items[0];
+        cr_assert(tl_yaml_is_null(tl_yaml_get(tier, "up_to")));
+        cr_assert_not(tl_yaml_is_null(tl_yaml_get(tier, "price")));
+        cr_assert_null(tl_yaml_get(root, "absent"));
+        cr_assert_null(tl_yaml_get(v, "x"), "not a map");
+        tl_yaml_free(&doc);
         cr_assert_null(doc);
 }
 
 Test(yaml, null_spellings_are_plain_only)
 {
-        struct rate_yaml_doc *doc =
+        struct tl_yaml_doc *doc =
             parse("a: ~\nb:\nc: Null\nd: \"null\"\ne: nil\n");
 
-        cr_assert(rate_yaml_is_null(rate_yaml_get(doc->root, "a")));
-        cr_assert(rate_yaml_is_null(rate_yaml_get(doc->root, "b")));
-        cr_assert(rate_yaml_is_null(rate_yaml_get(doc->root, "c")));
-        cr_assert_not(rate_yaml_is_null(rate_yaml_get(doc->root, "d")));
-        cr_assert_not(rate_yaml_is_null(rate_yaml_get(doc->root, "e")));
-        rate_yaml_free(&doc);
+        cr_assert(tl_yaml_is_null(tl_yaml_get(doc->root, "a")));
+        cr_assert(tl_yaml_is_null(tl_yaml_get(doc->root, "b")));
+        cr_assert(tl_yaml_is_null(tl_yaml_get(doc->root, "c")));
+        cr_assert_not(tl_yaml_is_null(tl_yaml_get(doc->root, "d")));
+        cr_assert_not(tl_yaml_is_null(tl_yaml_get(doc->root, "e")));
+        tl_yaml_free(&doc);
 }
 
 Test(yaml, refuses_aliases_and_anchors_with_their_place)
@@ -122,18 +122,18 @@ Test(yaml, syntax_errors_carry_libyamls_reason_and_place)
 
 Test(yaml, size_and_files_are_checked_before_parsing)
 {
-        size_t big = RATE_YAML_MAX_BYTES + 1;
+        size_t big = TL_YAML_MAX_BYTES + 1;
         char *text = malloc(big);
-        struct rate_yaml_doc *doc = NULL;
+        struct tl_yaml_doc *doc = NULL;
         struct tl_error err;
 
         memset(text, '#', big);
-        cr_assert_eq(rate_yaml_parse("big.yaml", text, big, &doc, &err),
+        cr_assert_eq(tl_yaml_parse("big.yaml", text, big, &doc, &err),
                      TL_ELIMIT);
         cr_assert(strstr(err.msg, "big.yaml: document of 1048577 bytes"), "%s",
                   err.msg);
         free(text);
-        cr_assert_eq(rate_yaml_load_file("/nonexistent/x.yaml", &doc, &err),
+        cr_assert_eq(tl_yaml_load_file("/nonexistent/x.yaml", &doc, &err),
                      TL_EIO);
         cr_assert(strstr(err.msg, "/nonexistent/x.yaml: No such file"), "%s",
                   err.msg);
@@ -143,17 +143,16 @@ Test(yaml, loads_a_file_by_path)
 {
         char path[] = "/tmp/tally-yaml-XXXXXX";
         int fd = mkstemp(path);
-        struct rate_yaml_doc *doc = NULL;
+        struct tl_yaml_doc *doc = NULL;
         struct tl_error err;
         FILE *f = fdopen(fd, "w");
 
         fputs("currency: USD\nminimum: 100.00\n", f);
         fclose(f);
-        cr_assert_eq(rate_yaml_load_file(path, &doc, &err), TL_OK, "%s",
-                     err.msg);
+        cr_assert_eq(tl_yaml_load_file(path, &doc, &err), TL_OK, "%s", err.msg);
         cr_assert_str_eq(doc->name, path);
-        cr_assert_str_eq(rate_yaml_get(doc->root, "minimum")->text, "100.00");
-        rate_yaml_free(&doc);
+        cr_assert_str_eq(tl_yaml_get(doc->root, "minimum")->text, "100.00");
+        tl_yaml_free(&doc);
         remove(path);
 }
 
@@ -162,16 +161,15 @@ Test(yaml, every_failed_allocation_is_enomem_and_leaks_nothing)
         static const char text[] = "plans:\n  pro:\n    fees: [1, 2, 3]\n"
                                    "    name: Pro\n";
         for (long n = 0;; n++) {
-                struct rate_yaml_doc *doc = NULL;
+                struct tl_yaml_doc *doc = NULL;
                 tl_status rc;
 
                 tl_alloc_fail_after(n);
-                rc = rate_yaml_parse("t.yaml", text, sizeof text - 1, &doc,
-                                     NULL);
+                rc = tl_yaml_parse("t.yaml", text, sizeof text - 1, &doc, NULL);
                 tl_alloc_fail_reset();
                 if (rc == TL_OK) {
                         cr_assert_gt(n, 3);
-                        rate_yaml_free(&doc);
+                        tl_yaml_free(&doc);
                         break;
                 }
                 cr_assert_eq(rc, TL_ENOMEM, "allocation %ld", n);

@@ -1,5 +1,5 @@
 /* YAML to a positioned node tree on libyaml's event parser. */
-#include "rating/yaml.h"
+#include "core/yaml.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,21 +9,20 @@
 
 #include "core/alloc.h"
 #include "core/str.h"
-#include "loader.h"
 
 /* Nodes and strings of a 1 MiB document fit well within this. */
 #define ARENA_CAP (32u * 1024 * 1024)
 
 /* A map or sequence being built: its node and its children so far. */
 struct frame {
-        struct rate_yaml_node *node;
+        struct tl_yaml_node *node;
         struct tl_buf kids; /* node pointers (sequence) or pairs (map) */
-        const struct rate_yaml_node *pending_key;
+        const struct tl_yaml_node *pending_key;
 };
 
 struct builder {
-        struct rate_yaml_doc *doc;
-        struct frame stack[RATE_YAML_MAX_DEPTH + 1];
+        struct tl_yaml_doc *doc;
+        struct frame stack[TL_YAML_MAX_DEPTH + 1];
         int depth;
         int documents;
         struct tl_error *err;
@@ -36,8 +35,8 @@ static tl_status at(struct builder *b, yaml_mark_t m, tl_status code,
                        m.column + 1, what);
 }
 
-static tl_status new_node(struct builder *b, rate_yaml_kind kind, yaml_mark_t m,
-                          struct rate_yaml_node **out)
+static tl_status new_node(struct builder *b, tl_yaml_kind kind, yaml_mark_t m,
+                          struct tl_yaml_node **out)
 {
         void *mem;
         tl_status rc =
@@ -54,10 +53,10 @@ static tl_status new_node(struct builder *b, rate_yaml_kind kind, yaml_mark_t m,
 }
 
 /* Two scalars are the same key when their texts are equal. */
-static const struct rate_yaml_node *find_key(const struct frame *f,
-                                             const struct rate_yaml_node *k)
+static const struct tl_yaml_node *find_key(const struct frame *f,
+                                           const struct tl_yaml_node *k)
 {
-        const struct rate_yaml_pair *pairs = (const void *)f->kids.data;
+        const struct tl_yaml_pair *pairs = (const void *)f->kids.data;
         size_t n = f->kids.len / sizeof *pairs;
 
         for (size_t i = 0; i < n; i++)
@@ -68,7 +67,7 @@ static const struct rate_yaml_node *find_key(const struct frame *f,
 }
 
 /* Attach a finished node to its parent, or make it the root. */
-static tl_status attach(struct builder *b, const struct rate_yaml_node *n)
+static tl_status attach(struct builder *b, const struct tl_yaml_node *n)
 {
         struct frame *f;
         char msg[160];
@@ -78,11 +77,11 @@ static tl_status attach(struct builder *b, const struct rate_yaml_node *n)
                 return TL_OK;
         }
         f = &b->stack[b->depth - 1];
-        if (f->node->kind == RATE_YAML_SEQ)
+        if (f->node->kind == TL_YAML_SEQ)
                 return tl_buf_append(&f->kids, &n, sizeof n, b->err);
         if (!f->pending_key) {
-                const struct rate_yaml_node *first;
-                if (n->kind != RATE_YAML_SCALAR)
+                const struct tl_yaml_node *first;
+                if (n->kind != TL_YAML_SCALAR)
                         return tl_fail(b->err, TL_EPARSE,
                                        "%s:%u:%u: map keys must be scalars",
                                        b->doc->name, n->line, n->col);
@@ -97,16 +96,16 @@ static tl_status attach(struct builder *b, const struct rate_yaml_node *n)
                 f->pending_key = n;
                 return TL_OK;
         }
-        struct rate_yaml_pair p = {f->pending_key, n};
+        struct tl_yaml_pair p = {f->pending_key, n};
         f->pending_key = NULL;
         return tl_buf_append(&f->kids, &p, sizeof p, b->err);
 }
 
 static tl_status scalar(struct builder *b, const yaml_event_t *e)
 {
-        struct rate_yaml_node *n;
+        struct tl_yaml_node *n;
         char *text;
-        tl_status rc = new_node(b, RATE_YAML_SCALAR, e->start_mark, &n);
+        tl_status rc = new_node(b, TL_YAML_SCALAR, e->start_mark, &n);
 
         if (!rc)
                 rc = tl_arena_strndup(&b->doc->arena,
@@ -121,12 +120,12 @@ static tl_status scalar(struct builder *b, const yaml_event_t *e)
 }
 
 static tl_status open_container(struct builder *b, const yaml_event_t *e,
-                                rate_yaml_kind kind)
+                                tl_yaml_kind kind)
 {
-        struct rate_yaml_node *n;
+        struct tl_yaml_node *n;
         tl_status rc;
 
-        if (b->depth == RATE_YAML_MAX_DEPTH)
+        if (b->depth == TL_YAML_MAX_DEPTH)
                 return at(b, e->start_mark, TL_ELIMIT,
                           "nesting deeper than 32");
         rc = new_node(b, kind, e->start_mark, &n);
@@ -142,7 +141,7 @@ static tl_status open_container(struct builder *b, const yaml_event_t *e,
 static tl_status close_container(struct builder *b)
 {
         struct frame *f = &b->stack[b->depth - 1];
-        struct rate_yaml_node *n = f->node;
+        struct tl_yaml_node *n = f->node;
         void *mem = NULL;
         tl_status rc = TL_OK;
 
@@ -151,11 +150,11 @@ static tl_status close_container(struct builder *b)
                 if (!rc)
                         memcpy(mem, f->kids.data, f->kids.len);
         }
-        if (n->kind == RATE_YAML_MAP) {
-                n->count = f->kids.len / sizeof(struct rate_yaml_pair);
+        if (n->kind == TL_YAML_MAP) {
+                n->count = f->kids.len / sizeof(struct tl_yaml_pair);
                 n->pairs = mem;
         } else {
-                n->count = f->kids.len / sizeof(struct rate_yaml_node *);
+                n->count = f->kids.len / sizeof(struct tl_yaml_node *);
                 n->items = mem;
         }
         tl_buf_release(&f->kids);
@@ -195,9 +194,9 @@ static tl_status on_event(struct builder *b, const yaml_event_t *e)
         case YAML_SCALAR_EVENT:
                 return scalar(b, e);
         case YAML_SEQUENCE_START_EVENT:
-                return open_container(b, e, RATE_YAML_SEQ);
+                return open_container(b, e, TL_YAML_SEQ);
         case YAML_MAPPING_START_EVENT:
-                return open_container(b, e, RATE_YAML_MAP);
+                return open_container(b, e, TL_YAML_MAP);
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:
                 return close_container(b);
@@ -249,13 +248,13 @@ static tl_status run(struct builder *b, const void *buf, size_t len)
         return rc;
 }
 
-tl_status rate_yaml_parse(const char *name, const void *buf, size_t len,
-                          struct rate_yaml_doc **out, struct tl_error *err)
+tl_status tl_yaml_parse(const char *name, const void *buf, size_t len,
+                        struct tl_yaml_doc **out, struct tl_error *err)
 {
         struct builder b = {.err = err};
         tl_status rc;
 
-        if (len > RATE_YAML_MAX_BYTES)
+        if (len > TL_YAML_MAX_BYTES)
                 return tl_fail(err, TL_ELIMIT,
                                "%s: document of %zu bytes is over the 1 MiB "
                                "limit",
@@ -270,28 +269,66 @@ tl_status rate_yaml_parse(const char *name, const void *buf, size_t len,
                 rc = tl_fail(err, TL_EPARSE, "%s:1:1: the document is empty",
                              name);
         if (rc) {
-                rate_yaml_free(&b.doc);
+                tl_yaml_free(&b.doc);
                 return rc;
         }
         *out = b.doc;
         return TL_OK;
 }
 
-tl_status rate_yaml_load_file(const char *path, struct rate_yaml_doc **out,
-                              struct tl_error *err)
+tl_status tl_read_file(const char *path, char **out, size_t *out_len,
+                       struct tl_error *err)
+{
+        struct tl_buf data;
+        char chunk[65536];
+        FILE *f = fopen(path, "rb");
+        tl_status rc = TL_OK;
+        size_t n;
+
+        if (!f)
+                return tl_fail(err, TL_EIO, "%s: %s", path, strerror(errno));
+        tl_buf_init(&data, TL_YAML_MAX_BYTES + 1);
+        while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+                rc = tl_buf_append(&data, chunk, n, err);
+        if (rc == TL_ELIMIT)
+                rc = tl_fail(err, TL_ELIMIT,
+                             "%s: over the 1 MiB limit for a YAML document",
+                             path);
+        else if (!rc && ferror(f))
+                rc = tl_fail(err, TL_EIO, "%s: read error", path);
+        fclose(f);
+        if (!rc && !data.data) {
+                /* An empty file still hands back a string. */
+                data.data = tl_malloc(1);
+                if (!data.data)
+                        rc = tl_fail(err, TL_ENOMEM, "%s: out of memory", path);
+                else
+                        data.data[0] = '\0';
+        }
+        if (rc) {
+                tl_buf_release(&data);
+                return rc;
+        }
+        *out = (char *)data.data;
+        *out_len = data.len;
+        return TL_OK;
+}
+
+tl_status tl_yaml_load_file(const char *path, struct tl_yaml_doc **out,
+                            struct tl_error *err)
 {
         char *data;
         size_t len;
-        tl_status rc = rate__read_file(path, &data, &len, err);
+        tl_status rc = tl_read_file(path, &data, &len, err);
 
         if (rc)
                 return rc;
-        rc = rate_yaml_parse(path, data, len, out, err);
+        rc = tl_yaml_parse(path, data, len, out, err);
         tl_free(data);
         return rc;
 }
 
-void rate_yaml_free(struct rate_yaml_doc **pp)
+void tl_yaml_free(struct tl_yaml_doc **pp)
 {
         if (!pp || !*pp)
                 return;
@@ -300,12 +337,12 @@ void rate_yaml_free(struct rate_yaml_doc **pp)
         *pp = NULL;
 }
 
-const struct rate_yaml_node *rate_yaml_get(const struct rate_yaml_node *map,
-                                           const char *key)
+const struct tl_yaml_node *tl_yaml_get(const struct tl_yaml_node *map,
+                                       const char *key)
 {
         size_t len = strlen(key);
 
-        if (!map || map->kind != RATE_YAML_MAP)
+        if (!map || map->kind != TL_YAML_MAP)
                 return NULL;
         for (size_t i = 0; i < map->count; i++)
                 if (map->pairs[i].key->len == len &&
@@ -314,9 +351,9 @@ const struct rate_yaml_node *rate_yaml_get(const struct rate_yaml_node *map,
         return NULL;
 }
 
-bool rate_yaml_is_null(const struct rate_yaml_node *n)
+bool tl_yaml_is_null(const struct tl_yaml_node *n)
 {
-        return n && n->kind == RATE_YAML_SCALAR && n->plain &&
+        return n && n->kind == TL_YAML_SCALAR && n->plain &&
                (n->len == 0 || strcmp(n->text, "~") == 0 ||
                 strcmp(n->text, "null") == 0 || strcmp(n->text, "Null") == 0 ||
                 strcmp(n->text, "NULL") == 0);
