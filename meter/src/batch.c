@@ -16,8 +16,8 @@
 /* the events columns the meter writes (store.c names them) */
 #define EVENT_FIELDS 22
 
-tl_status meter_batch_init(struct meter_batch *b, int64_t skew_us,
-                           struct tl_error *err)
+tl_status meter__batch_init(struct meter_batch *b, int64_t skew_us,
+                            struct tl_error *err)
 {
         struct sch_options opt = {.now_us = 0, .skew_us = skew_us};
 
@@ -30,7 +30,7 @@ tl_status meter_batch_init(struct meter_batch *b, int64_t skew_us,
         return sch_decoder_new(&opt, &b->dec, err);
 }
 
-void meter_batch_clear(struct meter_batch *b)
+void meter__batch_clear(struct meter_batch *b)
 {
         for (size_t i = 0; i < b->nmsg; i++)
                 rd_kafka_message_destroy(b->msgs[i]);
@@ -41,15 +41,15 @@ void meter_batch_clear(struct meter_batch *b)
         b->started_us = 0;
         tl_buf_clear(&b->keys);
         tl_buf_clear(&b->evtup);
-        meter_rollup_clear(&b->roll);
+        meter__rollup_clear(&b->roll);
         if (b->slots)
                 memset(b->slots, 0, b->slot_cap * sizeof *b->slots);
         tl_arena_reset(&b->arena);
 }
 
-void meter_batch_release(struct meter_batch *b)
+void meter__batch_release(struct meter_batch *b)
 {
-        meter_batch_clear(b);
+        meter__batch_clear(b);
         tl_free(b->msgs);
         tl_free(b->rows);
         tl_free(b->dead);
@@ -58,7 +58,7 @@ void meter_batch_release(struct meter_batch *b)
         tl_buf_release(&b->keys);
         tl_buf_release(&b->evtup);
         tl_buf_release(&b->dims);
-        meter_rollup_release(&b->roll);
+        meter__rollup_release(&b->roll);
         tl_buf_release(&b->scratch);
         tl_arena_release(&b->arena);
         sch_decoder_free(&b->dec);
@@ -337,7 +337,7 @@ static tl_status stage_rollup(struct meter_batch *b, const struct sch_event *ev,
         row->n[3] = itr ? ev->iterations : 0;
         row->n[4] = itr ? ev->tokens : 0;
         row->n[5] = ev->type == SCH_TYPE_MATRIX_OPS ? ev->mac : 0;
-        return meter_rollup_find(&b->roll, &b->arena, &key, &row->group, err);
+        return meter__rollup_find(&b->roll, &b->arena, &key, &row->group, err);
 }
 
 static tl_status stage_row(struct meter_batch *b, const struct sch_event *ev,
@@ -494,10 +494,10 @@ static void clean_text(char *s)
                         s[i] = '?';
 }
 
-tl_status meter_batch_dead(struct meter_batch *b, uint32_t pi, int64_t offset,
-                           int32_t index, int32_t count, const void *raw,
-                           size_t raw_len, struct tl_error *err,
-                           const char *fmt, ...)
+tl_status meter__batch_dead(struct meter_batch *b, uint32_t pi, int64_t offset,
+                            int32_t index, int32_t count, const void *raw,
+                            size_t raw_len, struct tl_error *err,
+                            const char *fmt, ...)
 {
         char msg[TL_ERROR_MSG_MAX + 256];
         va_list ap;
@@ -553,8 +553,8 @@ static tl_status add_cbor(struct meter_batch *b, rd_kafka_message_t *msg,
         if (sch_cbor_reader_open(&rd, msg->payload, msg->len, false, &e)) {
                 b->units++;
                 part->consumed++;
-                return meter_batch_dead(b, pi, msg->offset, 0, 1, msg->payload,
-                                        msg->len, err, "%s", e.msg);
+                return meter__batch_dead(b, pi, msg->offset, 0, 1, msg->payload,
+                                         msg->len, err, "%s", e.msg);
         }
         while (sch_cbor_reader_more(&rd)) {
                 struct sch_event ev;
@@ -571,9 +571,9 @@ static tl_status add_cbor(struct meter_batch *b, rd_kafka_message_t *msg,
                 } else if (rc == TL_EINVAL) {
                         b->units++;
                         part->consumed++;
-                        rc = meter_batch_dead(b, pi, msg->offset, index, 1,
-                                              raw.ptr, raw.len, err, "%s",
-                                              e.msg);
+                        rc = meter__batch_dead(b, pi, msg->offset, index, 1,
+                                               raw.ptr, raw.len, err, "%s",
+                                               e.msg);
                 } else {
                         /* The rest cannot be split: one row stands for it. */
                         size_t rest = sch_cbor_reader_remaining(&rd);
@@ -581,9 +581,9 @@ static tl_status add_cbor(struct meter_batch *b, rd_kafka_message_t *msg,
                                 rest = 1;
                         b->units += rest;
                         part->consumed += rest;
-                        rc = meter_batch_dead(b, pi, msg->offset, index,
-                                              (int32_t)rest, raw.ptr, raw.len,
-                                              err, "%s", e.msg);
+                        rc = meter__batch_dead(b, pi, msg->offset, index,
+                                               (int32_t)rest, raw.ptr, raw.len,
+                                               err, "%s", e.msg);
                         if (!rc)
                                 break;
                 }
@@ -593,9 +593,9 @@ static tl_status add_cbor(struct meter_batch *b, rd_kafka_message_t *msg,
         return TL_OK;
 }
 
-tl_status meter_batch_bind(struct meter_batch *b,
-                           const struct meter_part *parts, size_t n,
-                           struct tl_error *err)
+tl_status meter__batch_bind(struct meter_batch *b,
+                            const struct meter_part *parts, size_t n,
+                            struct tl_error *err)
 {
         if (n > b->parts_cap) {
                 struct meter_part *np = tl_realloc(b->parts, n * sizeof *np);
@@ -615,8 +615,8 @@ tl_status meter_batch_bind(struct meter_batch *b,
         return TL_OK;
 }
 
-tl_status meter_batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
-                          uint32_t pi, struct tl_error *err)
+tl_status meter__batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
+                           uint32_t pi, struct tl_error *err)
 {
         struct meter_part *part = &b->parts[pi];
         char ctbuf[128];
@@ -636,17 +636,17 @@ tl_status meter_batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
         if (!msg->payload || msg->len == 0) {
                 b->units++;
                 part->consumed++;
-                return meter_batch_dead(b, pi, msg->offset, 0, 1, "", 0, err,
-                                        "empty message");
+                return meter__batch_dead(b, pi, msg->offset, 0, 1, "", 0, err,
+                                         "empty message");
         }
         if (msg->len > SCH_MAX_MESSAGE_BYTES) {
                 b->units++;
                 part->consumed++;
-                return meter_batch_dead(b, pi, msg->offset, 0, 1, msg->payload,
-                                        msg->len, err,
-                                        "message of %zu bytes is over the "
-                                        "limit of %d bytes",
-                                        msg->len, SCH_MAX_MESSAGE_BYTES);
+                return meter__batch_dead(b, pi, msg->offset, 0, 1, msg->payload,
+                                         msg->len, err,
+                                         "message of %zu bytes is over the "
+                                         "limit of %d bytes",
+                                         msg->len, SCH_MAX_MESSAGE_BYTES);
         }
         ct = content_type(msg, ctbuf, sizeof ctbuf);
         if (sch_detect_encoding(ct, msg->payload, msg->len) == SCH_ENC_CBOR)
@@ -659,14 +659,14 @@ tl_status meter_batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
                 b->units++;
                 part->consumed++;
                 if (sch_decode_json(b->dec, msg->payload, msg->len, &ev, &e))
-                        return meter_batch_dead(b, pi, msg->offset, 0, 1,
-                                                msg->payload, msg->len, err,
-                                                "%s", e.msg);
+                        return meter__batch_dead(b, pi, msg->offset, 0, 1,
+                                                 msg->payload, msg->len, err,
+                                                 "%s", e.msg);
                 return add_row(b, &ev, part, pi, msg->offset, 0, raw, err);
         }
 }
 
-tl_status meter_batch_settle(struct meter_batch *b, struct tl_error *err)
+tl_status meter__batch_settle(struct meter_batch *b, struct tl_error *err)
 {
         struct meter_part *parts = b->parts;
 
@@ -691,7 +691,7 @@ tl_status meter_batch_settle(struct meter_batch *b, struct tl_error *err)
                 } else if (r->fate == ROW_DUP) {
                         p->dups++;
                 } else if (r->fate == ROW_CONFLICT) {
-                        rc = meter_batch_dead(
+                        rc = meter__batch_dead(
                             b, r->part, r->offset, r->batch_index, 1, r->raw,
                             r->raw_len, err,
                             "conflicting duplicate: id '%s' from source "
@@ -710,8 +710,8 @@ tl_status meter_batch_settle(struct meter_batch *b, struct tl_error *err)
         return TL_OK;
 }
 
-tl_status meter_batch_stored_copy(struct meter_batch *b, struct tl_buf *out,
-                                  size_t *rows, struct tl_error *err)
+tl_status meter__batch_stored_copy(struct meter_batch *b, struct tl_buf *out,
+                                   size_t *rows, struct tl_error *err)
 {
         tl_status rc = meter_copy_header(out, err);
 
@@ -723,16 +723,16 @@ tl_status meter_batch_stored_copy(struct meter_batch *b, struct tl_buf *out,
                 rc = tl_buf_append(out, b->evtup.data + r->ev_off, r->ev_len,
                                    err);
                 if (r->group != METER_NO_GROUP)
-                        meter_rollup_add(&b->roll, r->group, r->n);
+                        meter__rollup_add(&b->roll, r->group, r->n);
                 (*rows)++;
         }
         return rc ? rc : meter_copy_trailer(out, err);
 }
 
-tl_status meter_batch_dead_copy(const struct meter_batch *b,
-                                const struct meter_part *parts,
-                                const char *group, struct tl_buf *out,
-                                struct tl_error *err)
+tl_status meter__batch_dead_copy(const struct meter_batch *b,
+                                 const struct meter_part *parts,
+                                 const char *group, struct tl_buf *out,
+                                 struct tl_error *err)
 {
         tl_status rc = meter_copy_header(out, err);
 

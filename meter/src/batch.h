@@ -21,7 +21,7 @@
 ** An assigned partition. 'stored' is the next offset the database holds for
 ** it as far as this process knows (-1: no row yet); a commit checks it
 ** under a row lock, which fences off a stale owner after a rebalance. Each
-** batch works on its own copy of the assigned partitions (meter_batch_bind)
+** batch works on its own copy of the assigned partitions (meter__batch_bind)
 ** and keeps its share in it, so two batches can be in flight at once.
 */
 struct meter_part {
@@ -96,60 +96,60 @@ struct meter_batch {
         struct tl_arena arena;
         struct sch_decoder *dec;
         int64_t started_us; /* monotonic, first message */
-        /* the partitions as of meter_batch_bind, with this batch's share */
+        /* the partitions as of meter__batch_bind, with this batch's share */
         struct meter_part *parts;
         size_t nparts, parts_cap;
 };
 
-tl_status meter_batch_init(struct meter_batch *b, int64_t skew_us,
-                           struct tl_error *err);
-void meter_batch_release(struct meter_batch *b);
+tl_status meter__batch_init(struct meter_batch *b, int64_t skew_us,
+                            struct tl_error *err);
+void meter__batch_release(struct meter_batch *b);
 
 /* Forget every row and dead letter; destroys the held messages. */
-void meter_batch_clear(struct meter_batch *b);
+void meter__batch_clear(struct meter_batch *b);
 
 /*
 ** Copy the identity and stored offset of the meter's 'n' partitions into
 ** the (empty) batch, with shares at zero. Partition indexes are the same.
 */
-tl_status meter_batch_bind(struct meter_batch *b,
-                           const struct meter_part *parts, size_t n,
-                           struct tl_error *err);
+tl_status meter__batch_bind(struct meter_batch *b,
+                            const struct meter_part *parts, size_t n,
+                            struct tl_error *err);
 
 /*
 ** Decode 'msg' of the batch's partition 'pi' into rows and dead letters.
 ** The batch takes ownership of 'msg'. Returns TL_OK, or TL_ENOMEM (the
 ** message is then still owned by the batch and the batch must be dropped).
 */
-tl_status meter_batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
-                          uint32_t pi, struct tl_error *err);
+tl_status meter__batch_add(struct meter_batch *b, rd_kafka_message_t *msg,
+                           uint32_t pi, struct tl_error *err);
 
 /*
 ** After the database said which staged rows were new: resolve in-batch
 ** duplicates from their first row, turn conflicts into dead letters, and
 ** add each fate to its partition's counters.
 */
-tl_status meter_batch_settle(struct meter_batch *b, struct tl_error *err);
+tl_status meter__batch_settle(struct meter_batch *b, struct tl_error *err);
 
 /* Append a dead letter with a printf reason (made valid UTF-8). */
-tl_status meter_batch_dead(struct meter_batch *b, uint32_t pi, int64_t offset,
-                           int32_t index, int32_t count, const void *raw,
-                           size_t raw_len, struct tl_error *err,
-                           const char *fmt, ...)
+tl_status meter__batch_dead(struct meter_batch *b, uint32_t pi, int64_t offset,
+                            int32_t index, int32_t count, const void *raw,
+                            size_t raw_len, struct tl_error *err,
+                            const char *fmt, ...)
     __attribute__((format(printf, 9, 10)));
 
 /*
 ** The events COPY BINARY (header to trailer) of the rows settled as
 ** stored, and their sums added to the rollup groups; '*rows' gets how
-** many. Call once, after meter_batch_settle().
+** many. Call once, after meter__batch_settle().
 */
-tl_status meter_batch_stored_copy(struct meter_batch *b, struct tl_buf *out,
-                                  size_t *rows, struct tl_error *err);
+tl_status meter__batch_stored_copy(struct meter_batch *b, struct tl_buf *out,
+                                   size_t *rows, struct tl_error *err);
 
 /* Tuples of the dead-letter COPY for the batch's dead letters. */
-tl_status meter_batch_dead_copy(const struct meter_batch *b,
-                                const struct meter_part *parts,
-                                const char *group, struct tl_buf *out,
-                                struct tl_error *err);
+tl_status meter__batch_dead_copy(const struct meter_batch *b,
+                                 const struct meter_part *parts,
+                                 const char *group, struct tl_buf *out,
+                                 struct tl_error *err);
 
 #endif

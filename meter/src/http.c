@@ -27,8 +27,8 @@ struct meter_http {
                       "tally_meter_" name " %" PRIu64 "\n",                    \
                       (uint64_t)(value))
 
-tl_status meter_metrics_text(struct meter *m, struct tl_buf *out,
-                             struct tl_error *err)
+tl_status meter__metrics_text(struct meter *m, struct tl_buf *out,
+                              struct tl_error *err)
 {
         tl_status rc = TL_OK;
         uint64_t cum = 0;
@@ -77,8 +77,8 @@ tl_status meter_metrics_text(struct meter *m, struct tl_buf *out,
                 rc = tl_buf_printf(out, err,
                                    "tally_meter_batch_seconds_bucket{le=\"%d."
                                    "%03d\"} %" PRIu64 "\n",
-                                   meter_lat_bounds_ms[i] / 1000,
-                                   meter_lat_bounds_ms[i] % 1000, cum);
+                                   meter__lat_bounds_ms[i] / 1000,
+                                   meter__lat_bounds_ms[i] % 1000, cum);
         }
         if (!rc)
                 rc = tl_buf_printf(
@@ -109,7 +109,7 @@ tl_status meter_metrics_text(struct meter *m, struct tl_buf *out,
         if (!rc && m->usage)
                 rc = COUNTER("catalog_reloads_total",
                              "Catalog sets published by hot reload.",
-                             meter_usage_generation(m->usage));
+                             meter__usage_generation(m->usage));
         if (!rc)
                 rc = tl_buf_printf(out, err,
                                    "# HELP tally_meter_up Whether the database "
@@ -156,7 +156,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                              "GET only\n", 9);
         tl_buf_init(&body, 1 << 24);
         if (!strcmp(url, "/metrics")) {
-                if (meter_metrics_text(h->m, &body, &e))
+                if (meter__metrics_text(h->m, &body, &e))
                         status = MHD_HTTP_INTERNAL_SERVER_ERROR;
         } else if (!strcmp(url, "/healthz")) {
                 bool up = h->m->db_up && !h->m->fatal;
@@ -166,7 +166,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
         } else if (!strncmp(url, "/v1/customers/", 14)) {
                 type = "application/json";
                 if (h->m->usage) {
-                        status = meter_usage_http(
+                        status = meter__usage_http(
                             h->m->usage, url + 14,
                             MHD_lookup_connection_value(
                                 c, MHD_GET_ARGUMENT_KIND, "period"),
@@ -188,8 +188,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
         return ok;
 }
 
-tl_status meter_http_start(struct meter *m, const char *addr,
-                           struct meter_http **out, struct tl_error *err)
+tl_status meter__http_start(struct meter *m, const char *addr,
+                            struct meter_http **out, struct tl_error *err)
 {
         struct sockaddr_in sa = {.sin_family = AF_INET};
         char host[64];
@@ -235,7 +235,7 @@ tl_status meter_http_start(struct meter *m, const char *addr,
         return TL_OK;
 }
 
-void meter_http_stop(struct meter_http **pp)
+void meter__http_stop(struct meter_http **pp)
 {
         struct meter_http *h = *pp;
 

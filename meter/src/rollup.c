@@ -72,9 +72,9 @@ static tl_status dup(struct tl_arena *a, const void *p, uint32_t len,
         return rc;
 }
 
-tl_status meter_rollup_find(struct meter_rollup *r, struct tl_arena *arena,
-                            const struct meter_group *key, uint32_t *index,
-                            struct tl_error *err)
+tl_status meter__rollup_find(struct meter_rollup *r, struct tl_arena *arena,
+                             const struct meter_group *key, uint32_t *index,
+                             struct tl_error *err)
 {
         struct meter_group *g;
         const char *dims = NULL;
@@ -109,8 +109,8 @@ tl_status meter_rollup_find(struct meter_rollup *r, struct tl_arena *arena,
         return TL_OK;
 }
 
-void meter_rollup_add(struct meter_rollup *r, uint32_t g,
-                      const uint64_t n[METER_SUMS])
+void meter__rollup_add(struct meter_rollup *r, uint32_t g,
+                       const uint64_t n[METER_SUMS])
 {
         struct meter_group *grp = &r->groups[g];
 
@@ -119,8 +119,8 @@ void meter_rollup_add(struct meter_rollup *r, uint32_t g,
                 grp->sums[i] += n[i];
 }
 
-tl_status meter_rollup_copy(const struct meter_rollup *r, struct tl_buf *out,
-                            size_t *rows, struct tl_error *err)
+tl_status meter__rollup_copy(const struct meter_rollup *r, struct tl_buf *out,
+                             size_t *rows, struct tl_error *err)
 {
         static const unsigned char empty_dims[] = "\1{}";
         tl_status rc = meter_copy_header(out, err);
@@ -163,14 +163,14 @@ tl_status meter_rollup_copy(const struct meter_rollup *r, struct tl_buf *out,
         return rc ? rc : meter_copy_trailer(out, err);
 }
 
-void meter_rollup_clear(struct meter_rollup *r)
+void meter__rollup_clear(struct meter_rollup *r)
 {
         r->n = 0;
         if (r->slots)
                 memset(r->slots, 0, r->slot_cap * sizeof *r->slots);
 }
 
-void meter_rollup_release(struct meter_rollup *r)
+void meter__rollup_release(struct meter_rollup *r)
 {
         tl_free(r->groups);
         tl_free(r->slots);

@@ -40,23 +40,23 @@ struct meter_rollup {
 ** with copies of its strings in 'arena' and zero sums. '*index' gets its
 ** number.
 */
-tl_status meter_rollup_find(struct meter_rollup *r, struct tl_arena *arena,
-                            const struct meter_group *key, uint32_t *index,
-                            struct tl_error *err);
+tl_status meter__rollup_find(struct meter_rollup *r, struct tl_arena *arena,
+                             const struct meter_group *key, uint32_t *index,
+                             struct tl_error *err);
 
 /* Count one stored event with its counters in group 'g'. */
-void meter_rollup_add(struct meter_rollup *r, uint32_t g,
-                      const uint64_t n[METER_SUMS]);
+void meter__rollup_add(struct meter_rollup *r, uint32_t g,
+                       const uint64_t n[METER_SUMS]);
 
 /*
 ** COPY BINARY (header and trailer included) of the groups that counted
 ** something, for the meter_roll staging table; '*rows' gets how many.
 */
-tl_status meter_rollup_copy(const struct meter_rollup *r, struct tl_buf *out,
-                            size_t *rows, struct tl_error *err);
+tl_status meter__rollup_copy(const struct meter_rollup *r, struct tl_buf *out,
+                             size_t *rows, struct tl_error *err);
 
 /* Forget every group (the arena holding their strings is reset apart). */
-void meter_rollup_clear(struct meter_rollup *r);
-void meter_rollup_release(struct meter_rollup *r);
+void meter__rollup_clear(struct meter_rollup *r);
+void meter__rollup_release(struct meter_rollup *r);
 
 #endif

@@ -14,7 +14,7 @@
 #include "usage.h"
 #include "writer.h"
 
-const int meter_lat_bounds_ms[METER_LAT_BUCKETS] = {
+const int meter__lat_bounds_ms[METER_LAT_BUCKETS] = {
     5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
 
 static void sleep_ms(long ms)
@@ -54,15 +54,15 @@ static void kafka_error(rd_kafka_t *rk, int code, const char *reason,
 /* ---- the database connection ----------------------------------------------
  */
 
-bool meter_ensure_store(struct meter *m, struct meter_store **st)
+bool meter__ensure_store(struct meter *m, struct meter_store **st)
 {
         long backoff = 100;
 
-        while (!meter_store_alive(*st) && !*m->stop) {
+        while (!meter__store_alive(*st) && !*m->stop) {
                 struct tl_error e = {0};
                 char q[600];
-                meter_store_free(st);
-                if (meter_store_open(m->cfg->group, st, &e) == TL_OK) {
+                meter__store_free(st);
+                if (meter__store_open(m->cfg->group, st, &e) == TL_OK) {
                         m->db_up = 1;
                         tl_log(TL_LOG_INFO, "meter", "database connected",
                                "group=%s", m->cfg->group);
@@ -76,7 +76,7 @@ bool meter_ensure_store(struct meter *m, struct meter_store **st)
                 sleep_ms(backoff);
                 backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
         }
-        return meter_store_alive(*st);
+        return meter__store_alive(*st);
 }
 
 /* ---- partitions -------------------------------------------------------------
@@ -109,11 +109,11 @@ static bool resync(struct meter *m)
         char q[600];
 
         while (!*m->stop) {
-                if (!meter_ensure_store(m, &m->st))
+                if (!meter__ensure_store(m, &m->st))
                         return false;
                 pthread_mutex_lock(&m->lock);
                 tl_status rc =
-                    meter_store_load_offsets(m->st, m->parts, m->nparts, &e);
+                    meter__store_load_offsets(m->st, m->parts, m->nparts, &e);
                 pthread_mutex_unlock(&m->lock);
                 if (rc == TL_OK)
                         break;
@@ -158,7 +158,7 @@ static void count_batch(struct meter *m, const struct meter_batch *b)
         m->lat_count++;
         m->lat_sum_us += (uint64_t)lat;
         for (int i = 0; i < METER_LAT_BUCKETS; i++)
-                if (lat <= (int64_t)meter_lat_bounds_ms[i] * 1000)
+                if (lat <= (int64_t)meter__lat_bounds_ms[i] * 1000)
                         m->lat_buckets[i]++;
 }
 
@@ -179,7 +179,7 @@ static void lane_settle(struct meter *m, struct meter_lane *l)
         tl_status rc;
         char q[600];
 
-        meter_writer_take(&l->w, &b, &rc, &e);
+        meter__writer_take(&l->w, &b, &rc, &e);
         if (!b)
                 return;
         if (rc == TL_OK) {
@@ -203,7 +203,7 @@ static void lane_settle(struct meter *m, struct meter_lane *l)
                        tl_log_quote(e.msg, q, sizeof q));
                 m->need_resync = true;
         }
-        meter_batch_clear(b);
+        meter__batch_clear(b);
 }
 
 /* Hand the lane's filling batch to its writer, once the one before is
@@ -218,7 +218,7 @@ static void lane_submit(struct meter *m, struct meter_lane *l)
         /* The fence compares with what the batch before just stored. */
         for (size_t i = 0; i < b->nparts && i < m->nparts; i++)
                 b->parts[i].stored = m->parts[i].stored;
-        meter_writer_hand(&l->w, b);
+        meter__writer_hand(&l->w, b);
         l->fill = !l->fill;
 }
 
@@ -228,8 +228,8 @@ static void drop_all(struct meter *m)
         for (int i = 0; i < m->nlanes; i++)
                 lane_settle(m, &m->lanes[i]);
         for (int i = 0; i < m->nlanes; i++) {
-                meter_batch_clear(&m->lanes[i].b[0]);
-                meter_batch_clear(&m->lanes[i].b[1]);
+                meter__batch_clear(&m->lanes[i].b[0]);
+                meter__batch_clear(&m->lanes[i].b[1]);
         }
         m->need_resync = false;
 }
@@ -420,12 +420,12 @@ tl_status meter_new(const struct meter_config *c, struct meter **out,
         rc = m->lanes ? TL_OK : tl_fail(err, TL_ENOMEM, "meter: out of memory");
         for (int i = 0; !rc && i < m->nlanes; i++) {
                 struct meter_lane *l = &m->lanes[i];
-                rc = meter_batch_init(&l->b[0], c->skew_s * 1000000, err);
+                rc = meter__batch_init(&l->b[0], c->skew_s * 1000000, err);
                 if (!rc)
-                        rc = meter_batch_init(&l->b[1], c->skew_s * 1000000,
-                                              err);
+                        rc = meter__batch_init(&l->b[1], c->skew_s * 1000000,
+                                               err);
                 if (!rc)
-                        rc = meter_writer_start(&l->w, m, err);
+                        rc = meter__writer_start(&l->w, m, err);
         }
         if (!rc)
                 rc = make_consumer(m, err);
@@ -434,12 +434,12 @@ tl_status meter_new(const struct meter_config *c, struct meter **out,
                    only turns the usage API off (503). */
                 struct tl_error e = {0};
                 char q[600];
-                if (meter_usage_new(c->rules, c->customers, &m->usage, &e))
+                if (meter__usage_new(c->rules, c->customers, &m->usage, &e))
                         tl_log(TL_LOG_ERROR, "meter", "usage API off",
                                "error=%s", tl_log_quote(e.msg, q, sizeof q));
         }
         if (!rc && c->http)
-                rc = meter_http_start(m, c->http, &m->http, err);
+                rc = meter__http_start(m, c->http, &m->http, err);
         if (rc) {
                 meter_free(&m);
                 return rc;
@@ -454,16 +454,16 @@ void meter_free(struct meter **pp)
 
         if (!m)
                 return;
-        meter_http_stop(&m->http);
-        meter_usage_free(&m->usage);
+        meter__http_stop(&m->http);
+        meter__usage_free(&m->usage);
         if (m->rk)
                 rd_kafka_destroy(m->rk);
-        meter_store_free(&m->st);
+        meter__store_free(&m->st);
         for (int i = 0; m->lanes && i < m->nlanes; i++) {
                 /* Writers first: they may still hold a batch. */
-                meter_writer_stop(&m->lanes[i].w);
-                meter_batch_release(&m->lanes[i].b[0]);
-                meter_batch_release(&m->lanes[i].b[1]);
+                meter__writer_stop(&m->lanes[i].w);
+                meter__batch_release(&m->lanes[i].b[0]);
+                meter__batch_release(&m->lanes[i].b[1]);
         }
         tl_free(m->lanes);
         tl_free(m->parts);
@@ -536,11 +536,11 @@ static void on_message(struct meter *m, rd_kafka_message_t *msg)
                 struct meter_batch *b = &l->b[l->fill];
                 tl_status rc =
                     b->nmsg ? TL_OK
-                            : meter_batch_bind(b, m->parts, m->nparts, &e);
+                            : meter__batch_bind(b, m->parts, m->nparts, &e);
                 if (rc)
                         rd_kafka_message_destroy(msg);
                 else
-                        rc = meter_batch_add(b, msg, pi, &e);
+                        rc = meter__batch_add(b, msg, pi, &e);
                 p->pos = msg->offset + 1;
                 if (rc) {
                         char q[600];
@@ -585,7 +585,7 @@ tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
         const struct meter_config *c = m->cfg;
 
         m->stop = stop;
-        if (!meter_ensure_store(m, &m->st))
+        if (!meter__ensure_store(m, &m->st))
                 return TL_OK; /* stopped before the database came */
         subs = rd_kafka_topic_partition_list_new(c->topic_count);
         for (int i = 0; i < c->topic_count; i++)
@@ -625,7 +625,7 @@ tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
                         const struct meter_batch *b = &l->b[l->fill];
                         /* Counters, offsets and lag follow each commit at
                            once, not when the lane's next batch goes. */
-                        if (meter_writer_finished(&l->w))
+                        if (meter__writer_finished(&l->w))
                                 lane_settle(m, l);
                         if (b->nmsg &&
                             now - b->started_us >= c->batch_ms * 1000)

@@ -12,7 +12,7 @@
 
 /* Upper bounds of the batch-latency histogram, in milliseconds. */
 #define METER_LAT_BUCKETS 11
-extern const int meter_lat_bounds_ms[METER_LAT_BUCKETS];
+extern const int meter__lat_bounds_ms[METER_LAT_BUCKETS];
 
 struct meter_http;
 
@@ -56,15 +56,15 @@ struct meter {
 
 /* Connect '*st', retrying with backoff until it works or the meter stops;
    false when stopped first. */
-bool meter_ensure_store(struct meter *m, struct meter_store **st);
+bool meter__ensure_store(struct meter *m, struct meter_store **st);
 
 /* Prometheus text of the counters and per-partition lag. */
-tl_status meter_metrics_text(struct meter *m, struct tl_buf *out,
-                             struct tl_error *err);
+tl_status meter__metrics_text(struct meter *m, struct tl_buf *out,
+                              struct tl_error *err);
 
 /* The HTTP server (libmicrohttpd) on "HOST:PORT". */
-tl_status meter_http_start(struct meter *m, const char *addr,
-                           struct meter_http **out, struct tl_error *err);
-void meter_http_stop(struct meter_http **pp);
+tl_status meter__http_start(struct meter *m, const char *addr,
+                            struct meter_http **out, struct tl_error *err);
+void meter__http_stop(struct meter_http **pp);
 
 #endif

@@ -169,8 +169,8 @@ static tl_status run(struct meter_store *st, const char *name, int n,
         return TL_OK;
 }
 
-tl_status meter_store_open(const char *group, struct meter_store **out,
-                           struct tl_error *err)
+tl_status meter__store_open(const char *group, struct meter_store **out,
+                            struct tl_error *err)
 {
         struct meter_store *st = tl_calloc(1, sizeof *st);
         struct sch_migrate_report rep;
@@ -202,14 +202,14 @@ tl_status meter_store_open(const char *group, struct meter_store **out,
                 PQclear(r);
         }
         if (rc) {
-                meter_store_free(&st);
+                meter__store_free(&st);
                 return rc;
         }
         *out = st;
         return TL_OK;
 }
 
-void meter_store_free(struct meter_store **pp)
+void meter__store_free(struct meter_store **pp)
 {
         struct meter_store *st = *pp;
 
@@ -223,7 +223,7 @@ void meter_store_free(struct meter_store **pp)
         *pp = NULL;
 }
 
-bool meter_store_alive(const struct meter_store *st)
+bool meter__store_alive(const struct meter_store *st)
 {
         return st && st->conn && PQstatus(st->conn) == CONNECTION_OK;
 }
@@ -239,9 +239,9 @@ static int64_t held_offset(const PGresult *r, const struct meter_part *p)
         return -1;
 }
 
-tl_status meter_store_load_offsets(struct meter_store *st,
-                                   struct meter_part *parts, size_t n,
-                                   struct tl_error *err)
+tl_status meter__store_load_offsets(struct meter_store *st,
+                                    struct meter_part *parts, size_t n,
+                                    struct tl_error *err)
 {
         const char *params[1] = {st->group};
         PGresult *r;
@@ -539,13 +539,13 @@ static tl_status write_stored(struct meter_store *st, struct meter_batch *b,
         tl_status rc;
 
         tl_buf_clear(&st->copy);
-        rc = meter_batch_stored_copy(b, &st->copy, &rows, err);
+        rc = meter__batch_stored_copy(b, &st->copy, &rows, err);
         if (!rc && rows)
                 rc = copy_in(st, EVENTS_COPY, st->copy.data, st->copy.len, err);
         st->t_events = tl_mono_us();
         if (!rc) {
                 tl_buf_clear(&st->copy);
-                rc = meter_rollup_copy(&b->roll, &st->copy, &rows, err);
+                rc = meter__rollup_copy(&b->roll, &st->copy, &rows, err);
         }
         if (!rc && rows)
                 rc = copy_in(st, "COPY meter_roll FROM STDIN BINARY",
@@ -581,14 +581,15 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
         PQclear(notnew);
         st->t_chain = tl_mono_us();
         if (!rc)
-                rc = meter_batch_settle(b, err);
+                rc = meter__batch_settle(b, err);
         st->t_events = st->t_chain;
         if (!rc && b->staged)
                 rc = write_stored(st, b, err);
         st->t_roll = tl_mono_us();
         if (!rc && b->ndead) {
                 tl_buf_clear(&st->copy);
-                rc = meter_batch_dead_copy(b, parts, st->group, &st->copy, err);
+                rc =
+                    meter__batch_dead_copy(b, parts, st->group, &st->copy, err);
                 if (!rc)
                         rc = copy_in(st,
                                      "COPY dead_letters (consumer_group,"
@@ -609,8 +610,8 @@ static tl_status transaction(struct meter_store *st, struct meter_batch *b,
         return rc;
 }
 
-tl_status meter_store_commit(struct meter_store *st, struct meter_batch *b,
-                             struct tl_error *err)
+tl_status meter__store_commit(struct meter_store *st, struct meter_batch *b,
+                              struct tl_error *err)
 {
         tl_status rc;
 
@@ -622,7 +623,7 @@ tl_status meter_store_commit(struct meter_store *st, struct meter_batch *b,
         if (!rc)
                 rc = transaction(st, b, err);
         if (rc) {
-                if (meter_store_alive(st))
+                if (meter__store_alive(st))
                         PQclear(PQexec(st->conn, "ROLLBACK"));
                 return rc;
         }

@@ -15,17 +15,17 @@ struct meter_store;
 ** synchronous_commit on and prepare the statements. 'group' is the consumer
 ** group whose offsets this store reads and writes. Returns TL_OK or TL_EDB.
 */
-tl_status meter_store_open(const char *group, struct meter_store **out,
-                           struct tl_error *err);
-void meter_store_free(struct meter_store **pp);
+tl_status meter__store_open(const char *group, struct meter_store **out,
+                            struct tl_error *err);
+void meter__store_free(struct meter_store **pp);
 
 /* False once the connection is gone; then free and open again. */
-bool meter_store_alive(const struct meter_store *st);
+bool meter__store_alive(const struct meter_store *st);
 
 /* Set each part's 'stored' to the next offset held, or -1 for none. */
-tl_status meter_store_load_offsets(struct meter_store *st,
-                                   struct meter_part *parts, size_t n,
-                                   struct tl_error *err);
+tl_status meter__store_load_offsets(struct meter_store *st,
+                                    struct meter_part *parts, size_t n,
+                                    struct tl_error *err);
 
 /*
 ** Write the batch in one transaction: keys COPY and dedup insert, events,
@@ -37,7 +37,7 @@ tl_status meter_store_load_offsets(struct meter_store *st,
 ** settled. TL_EDB on a database failure (rolled back). After a failure the
 ** batch's fates and shares mean nothing: drop the batch.
 */
-tl_status meter_store_commit(struct meter_store *st, struct meter_batch *b,
-                             struct tl_error *err);
+tl_status meter__store_commit(struct meter_store *st, struct meter_batch *b,
+                              struct tl_error *err);
 
 #endif

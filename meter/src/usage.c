@@ -35,8 +35,8 @@ static const char EVENTS_SQL[] =
     " AND (e.event_time >= $2::timestamptz OR e.type = 4)"
     " ORDER BY e.customer_id, e.source, e.event_id, d.key COLLATE \"C\"";
 
-tl_status meter_usage_new(const char *rules, const char *customers,
-                          struct meter_usage **out, struct tl_error *err)
+tl_status meter__usage_new(const char *rules, const char *customers,
+                           struct meter_usage **out, struct tl_error *err)
 {
         struct meter_usage *u;
         tl_status rc;
@@ -53,14 +53,14 @@ tl_status meter_usage_new(const char *rules, const char *customers,
         if (!rc)
                 rc = rate_reloader_new(rules, 0, &u->rl, NULL, err);
         if (rc) {
-                meter_usage_free(&u);
+                meter__usage_free(&u);
                 return rc;
         }
         *out = u;
         return TL_OK;
 }
 
-void meter_usage_free(struct meter_usage **pp)
+void meter__usage_free(struct meter_usage **pp)
 {
         struct meter_usage *u = *pp;
 
@@ -75,7 +75,7 @@ void meter_usage_free(struct meter_usage **pp)
         *pp = NULL;
 }
 
-unsigned long long meter_usage_generation(const struct meter_usage *u)
+unsigned long long meter__usage_generation(const struct meter_usage *u)
 {
         return u ? rate_reloader_generation(u->rl) : 0;
 }
@@ -177,8 +177,8 @@ static unsigned price(struct meter_usage *u, const struct rate_customer *cust,
         return status;
 }
 
-unsigned meter_usage_http(struct meter_usage *u, const char *path,
-                          const char *period, struct tl_buf *body)
+unsigned meter__usage_http(struct meter_usage *u, const char *path,
+                           const char *period, struct tl_buf *body)
 {
         const char *slash = strchr(path, '/');
         const struct rate_customer *cust;

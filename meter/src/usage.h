@@ -14,19 +14,19 @@ struct meter_usage;
 ** the service calls this apart from ingest and serves 503 while it fails.
 ** Returns TL_OK, or the loaders' statuses with their messages.
 */
-tl_status meter_usage_new(const char *rules, const char *customers,
-                          struct meter_usage **out, struct tl_error *err);
-void meter_usage_free(struct meter_usage **pp);
+tl_status meter__usage_new(const char *rules, const char *customers,
+                           struct meter_usage **out, struct tl_error *err);
+void meter__usage_free(struct meter_usage **pp);
 
 /*
 ** Answer the request for 'path' (what follows "/v1/customers/") with
 ** 'period' "YYYY-MM" or NULL for the month now: fills 'body' with JSON and
 ** returns the HTTP status (200, 400, 404, 503).
 */
-unsigned meter_usage_http(struct meter_usage *u, const char *path,
-                          const char *period, struct tl_buf *body);
+unsigned meter__usage_http(struct meter_usage *u, const char *path,
+                           const char *period, struct tl_buf *body);
 
 /* Catalog sets published since start, for /metrics. */
-unsigned long long meter_usage_generation(const struct meter_usage *u);
+unsigned long long meter__usage_generation(const struct meter_usage *u);
 
 #endif

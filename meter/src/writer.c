@@ -1,5 +1,5 @@
 /* The writer threads. The consumer thread owns every decision (what to
-   commit, what a failure means); a writer only runs meter_store_commit()
+   commit, what a failure means); a writer only runs meter__store_commit()
    on its own connection and hands the status back. */
 #include "writer.h"
 
@@ -23,13 +23,13 @@ static void *writer_main(void *arg)
                         break;
                 b = w->job;
                 pthread_mutex_unlock(&w->mu);
-                if (!meter_ensure_store(w->m, &w->st))
+                if (!meter__ensure_store(w->m, &w->st))
                         rc = tl_fail(&e, TL_EDB,
                                      "meter: stopping before the "
                                      "database came back");
                 else
-                        rc = meter_store_commit(w->st, b, &e);
-                if (rc && !meter_store_alive(w->st))
+                        rc = meter__store_commit(w->st, b, &e);
+                if (rc && !meter__store_alive(w->st))
                         w->m->db_up = 0;
                 pthread_mutex_lock(&w->mu);
                 w->rc = rc;
@@ -41,8 +41,8 @@ static void *writer_main(void *arg)
         return NULL;
 }
 
-tl_status meter_writer_start(struct meter_writer *w, struct meter *m,
-                             struct tl_error *err)
+tl_status meter__writer_start(struct meter_writer *w, struct meter *m,
+                              struct tl_error *err)
 {
         memset(w, 0, sizeof *w);
         w->m = m;
@@ -58,7 +58,7 @@ tl_status meter_writer_start(struct meter_writer *w, struct meter *m,
         return TL_OK;
 }
 
-void meter_writer_hand(struct meter_writer *w, struct meter_batch *b)
+void meter__writer_hand(struct meter_writer *w, struct meter_batch *b)
 {
         pthread_mutex_lock(&w->mu);
         w->job = b;
@@ -67,8 +67,8 @@ void meter_writer_hand(struct meter_writer *w, struct meter_batch *b)
         pthread_mutex_unlock(&w->mu);
 }
 
-void meter_writer_take(struct meter_writer *w, struct meter_batch **out,
-                       tl_status *rc, struct tl_error *err)
+void meter__writer_take(struct meter_writer *w, struct meter_batch **out,
+                        tl_status *rc, struct tl_error *err)
 {
         pthread_mutex_lock(&w->mu);
         while (w->job && !w->done)
@@ -81,7 +81,7 @@ void meter_writer_take(struct meter_writer *w, struct meter_batch **out,
         pthread_mutex_unlock(&w->mu);
 }
 
-bool meter_writer_finished(struct meter_writer *w)
+bool meter__writer_finished(struct meter_writer *w)
 {
         bool done;
 
@@ -91,7 +91,7 @@ bool meter_writer_finished(struct meter_writer *w)
         return done;
 }
 
-void meter_writer_stop(struct meter_writer *w)
+void meter__writer_stop(struct meter_writer *w)
 {
         if (!w->running)
                 return;
@@ -102,6 +102,6 @@ void meter_writer_stop(struct meter_writer *w)
         pthread_join(w->thread, NULL);
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
-        meter_store_free(&w->st);
+        meter__store_free(&w->st);
         w->running = false;
 }

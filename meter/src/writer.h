@@ -26,25 +26,25 @@ struct meter_writer {
 };
 
 /* Start the writer's thread (it connects when handed its first batch). */
-tl_status meter_writer_start(struct meter_writer *w, struct meter *m,
-                             struct tl_error *err);
+tl_status meter__writer_start(struct meter_writer *w, struct meter *m,
+                              struct tl_error *err);
 
 /* Commit 'b' on the writer's thread; the writer must be idle. */
-void meter_writer_hand(struct meter_writer *w, struct meter_batch *b);
+void meter__writer_hand(struct meter_writer *w, struct meter_batch *b);
 
 /*
 ** Wait for the batch handed over last and take it back: '*out' gets it
 ** (NULL when none was pending) with its commit's status in '*rc' and
 ** 'err'.
 */
-void meter_writer_take(struct meter_writer *w, struct meter_batch **out,
-                       tl_status *rc, struct tl_error *err);
+void meter__writer_take(struct meter_writer *w, struct meter_batch **out,
+                        tl_status *rc, struct tl_error *err);
 
 /* Whether the batch handed over last is committed (or failed) and waits
    to be taken back. */
-bool meter_writer_finished(struct meter_writer *w);
+bool meter__writer_finished(struct meter_writer *w);
 
 /* Stop the thread (after any pending commit) and close the connection. */
-void meter_writer_stop(struct meter_writer *w);
+void meter__writer_stop(struct meter_writer *w);
 
 #endif
