@@ -44,7 +44,7 @@ struct inf__scratch {
 };
 tl_status inf__scratch_new(const struct inf_model *m, struct inf__scratch *s,
                            struct tl_error *err);
-void inf__scratch_free(struct inf__scratch *s);
+void inf__scratch_release(struct inf__scratch *s);
 
 tl_status inf__generate_diffusion(struct inf_state *st, const int *prompt,
                                   int n_prompt, const struct inf_gen_opts *o,

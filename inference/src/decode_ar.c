@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "decode.h"
 #include "kernels.h"
 
@@ -11,23 +12,23 @@ tl_status inf__scratch_new(const struct inf_model *m, struct inf__scratch *s,
 {
         size_t seq = (size_t)m->shape.seq_len;
 
-        s->probs = malloc((size_t)m->shape.vocab_size * sizeof *s->probs);
-        s->seq = malloc(seq * sizeof *s->seq);
-        s->rows = malloc(seq * sizeof *s->rows);
-        s->ranked = malloc(seq * sizeof *s->ranked);
+        s->probs = tl_malloc((size_t)m->shape.vocab_size * sizeof *s->probs);
+        s->seq = tl_malloc(seq * sizeof *s->seq);
+        s->rows = tl_malloc(seq * sizeof *s->rows);
+        s->ranked = tl_malloc(seq * sizeof *s->ranked);
         if (s->probs && s->seq && s->rows && s->ranked)
                 return TL_OK;
-        inf__scratch_free(s);
+        inf__scratch_release(s);
         return tl_fail(err, TL_ENOMEM, "%s: out of memory for decoding",
                        m->path);
 }
 
-void inf__scratch_free(struct inf__scratch *s)
+void inf__scratch_release(struct inf__scratch *s)
 {
-        free(s->probs);
-        free(s->seq);
-        free(s->rows);
-        free(s->ranked);
+        tl_free(s->probs);
+        tl_free(s->seq);
+        tl_free(s->rows);
+        tl_free(s->ranked);
         memset(s, 0, sizeof *s);
 }
 
@@ -125,7 +126,7 @@ tl_status inf_generate(struct inf_state *st, const int *prompt, int n_prompt,
         else
                 rc = generate_ar(st, prompt, n_prompt, o, &sc, out, n_out, u,
                                  err);
-        inf__scratch_free(&sc);
+        inf__scratch_release(&sc);
         if (o->decoding == INF_DECODE_DIFFUSION)
                 u->output_tokens = *n_out;
         u->macs = inf_state_macs(st) - macs0;

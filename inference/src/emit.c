@@ -334,7 +334,7 @@ static tl_status spool_waiting(struct inf_emitter *em, struct tl_error *err)
         rc = inf_spool_open(em->spool, &sp, err);
         if (!rc)
                 rc = inf__spool_append_encoded(sp, items, n, err);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         tl_free(items);
         if (rc)
                 return tl_error_prefix(err,
@@ -381,13 +381,15 @@ tl_status inf_emitter_flush(struct inf_emitter *em, struct inf_emit_report *rep,
         return TL_OK;
 }
 
-void inf_emitter_free(struct inf_emitter *em)
+void inf_emitter_free(struct inf_emitter **pp)
 {
+        struct inf_emitter *em = pp ? *pp : NULL;
         struct tl_error err;
         char spool[256], why[2 * TL_ERROR_MSG_MAX];
 
         if (!em)
                 return;
+        *pp = NULL;
         if (settle(em, &err) != TL_OK)
                 /* Nobody is left to return this to: say it loudly. */
                 tl_log(TL_LOG_ERROR, "emit",

@@ -15,7 +15,7 @@
 
 static void *alloc_floats(size_t n, bool *ok)
 {
-        void *p = calloc(n ? n : 1, sizeof(float));
+        void *p = tl_calloc(n ? n : 1, sizeof(float));
 
         if (!p)
                 *ok = false;
@@ -26,7 +26,7 @@ tl_status inf_state_new(const struct inf_model *m, int threads,
                         struct inf_state **out, struct tl_error *err)
 {
         const struct inf_shape *s = &m->shape;
-        struct inf_state *st = calloc(1, sizeof *st);
+        struct inf_state *st = tl_calloc(1, sizeof *st);
         size_t cap = (size_t)s->seq_len, d = (size_t)s->dim;
         size_t h = (size_t)s->hidden_dim, kv = (size_t)inf_kv_dim(s);
         size_t wide = h > d ? h : d, half = (size_t)inf_head_size(s) / 2;
@@ -54,12 +54,12 @@ tl_status inf_state_new(const struct inf_model *m, int threads,
         st->rope_cos = alloc_floats(cap * half, &ok);
         st->rope_sin = alloc_floats(cap * half, &ok);
         if (m->format == INF_Q8) {
-                st->aq = calloc(cap * wide, 1);
+                st->aq = tl_calloc(cap * wide, 1);
                 st->as = alloc_floats(cap * wide / (size_t)m->group, &ok);
                 ok = ok && st->aq;
         }
         if (!ok) {
-                inf_state_free(st);
+                inf_state_free(&st);
                 return tl_fail(err, TL_ENOMEM,
                                "%s: out of memory for the activations of "
                                "seq_len %d",
@@ -80,26 +80,28 @@ tl_status inf_state_new(const struct inf_model *m, int threads,
         return TL_OK;
 }
 
-void inf_state_free(struct inf_state *st)
+void inf_state_free(struct inf_state **pp)
 {
+        struct inf_state *st = pp ? *pp : NULL;
         if (!st)
                 return;
-        free(st->x);
-        free(st->xb);
-        free(st->xb2);
-        free(st->q);
-        free(st->hb);
-        free(st->hb2);
-        free(st->rows);
-        free(st->kc);
-        free(st->vc);
-        free(st->att);
-        free(st->rope_cos);
-        free(st->rope_sin);
-        free(st->aq);
-        free(st->as);
-        free(st->logits);
-        free(st);
+        *pp = NULL;
+        tl_free(st->x);
+        tl_free(st->xb);
+        tl_free(st->xb2);
+        tl_free(st->q);
+        tl_free(st->hb);
+        tl_free(st->hb2);
+        tl_free(st->rows);
+        tl_free(st->kc);
+        tl_free(st->vc);
+        tl_free(st->att);
+        tl_free(st->rope_cos);
+        tl_free(st->rope_sin);
+        tl_free(st->aq);
+        tl_free(st->as);
+        tl_free(st->logits);
+        tl_free(st);
 }
 
 uint64_t inf_state_macs(const struct inf_state *st)
@@ -319,7 +321,8 @@ tl_status inf_forward(struct inf_state *st, const int *tokens, int pos0, int T,
                                        tokens[t], pos0 + t, s->vocab_size);
         if (n_out > st->logits_cap) {
                 /* grows to the largest request once, then never again */
-                float *p = realloc(st->logits, (size_t)n_out * v * sizeof *p);
+                float *p =
+                    tl_realloc(st->logits, (size_t)n_out * v * sizeof *p);
 
                 if (!p)
                         return tl_fail(err, TL_ENOMEM,

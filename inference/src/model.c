@@ -255,7 +255,7 @@ static tl_status read_header(struct inf_model *m, const char *path,
 tl_status inf_model_open(const char *path, struct inf_model **out,
                          struct tl_error *err)
 {
-        struct inf_model *m = calloc(1, sizeof *m);
+        struct inf_model *m = tl_calloc(1, sizeof *m);
         struct stat st;
         bool shared = true;
         tl_status rc;
@@ -263,7 +263,7 @@ tl_status inf_model_open(const char *path, struct inf_model **out,
 
         *out = NULL;
         if (!m || !(m->path = tl_strdup(path))) {
-                free(m);
+                tl_free(m);
                 return tl_fail(err, TL_ENOMEM, "%s: out of memory", path);
         }
         fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -272,7 +272,7 @@ tl_status inf_model_open(const char *path, struct inf_model **out,
                              "%s: %s", path, strerror(errno));
                 if (fd >= 0)
                         close(fd);
-                inf_model_free(m);
+                inf_model_free(&m);
                 return rc;
         }
         m->map_len = (size_t)st.st_size;
@@ -286,18 +286,18 @@ tl_status inf_model_open(const char *path, struct inf_model **out,
                          ? tl_fail(err, TL_EIO, "%s: mmap: %s", path,
                                    strerror(errno))
                          : tl_fail(err, TL_EINVAL, "%s: empty file", path);
-                inf_model_free(m);
+                inf_model_free(&m);
                 return rc;
         }
         rc = read_header(m, path, &shared, err);
-        if (!rc &&
-            !(m->layers = calloc((size_t)m->shape.n_layers, sizeof *m->layers)))
+        if (!rc && !(m->layers = tl_calloc((size_t)m->shape.n_layers,
+                                           sizeof *m->layers)))
                 rc = tl_fail(err, TL_ENOMEM, "%s: out of memory", path);
         if (!rc)
                 rc = m->format == INF_Q8 ? map_q8(m, path, shared, err)
                                          : map_fp32(m, path, shared, err);
         if (rc) {
-                inf_model_free(m);
+                inf_model_free(&m);
                 return rc;
         }
         m->shared_classifier = shared;
@@ -307,13 +307,15 @@ tl_status inf_model_open(const char *path, struct inf_model **out,
         return TL_OK;
 }
 
-void inf_model_free(struct inf_model *m)
+void inf_model_free(struct inf_model **pp)
 {
+        struct inf_model *m = pp ? *pp : NULL;
         if (!m)
                 return;
+        *pp = NULL;
         if (m->map)
                 munmap(m->map, m->map_len);
-        free(m->layers);
-        free(m->path);
-        free(m);
+        tl_free(m->layers);
+        tl_free(m->path);
+        tl_free(m);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "inference/model.h"
 #include "inference/tokenizer.h"
 #include "kernels.h"
@@ -174,13 +175,13 @@ tl_status inf_model_write_q8(const struct inf_model *m, int group,
                 return tl_fail(err, TL_EINVAL,
                                "group %d must divide dim %d and hidden_dim %d",
                                group, s->dim, s->hidden_dim);
-        q = malloc(big);
-        sc = malloc(big / (size_t)group * sizeof *sc);
+        q = tl_malloc(big);
+        sc = tl_malloc(big / (size_t)group * sizeof *sc);
         rc = q && sc ? open_tmp(&w, tmp, sizeof tmp, path, err)
                      : tl_fail(err, TL_ENOMEM, "%s: out of memory", path);
         if (rc) {
-                free(q);
-                free(sc);
+                tl_free(q);
+                tl_free(sc);
                 return rc;
         }
         memcpy(hdr, &magic, 4);
@@ -208,8 +209,8 @@ tl_status inf_model_write_q8(const struct inf_model *m, int group,
 #undef EACH
         if (!m->shared_classifier)
                 put_q(&w, &m->cls, group, q, sc);
-        free(q);
-        free(sc);
+        tl_free(q);
+        tl_free(sc);
         return finish(&w, tmp, path, err);
 }
 
@@ -244,6 +245,6 @@ tl_status inf_init_model(const char *dir, const struct inf_init_opts *o,
                 rc = inf_model_open(fp, &m, err);
         if (!rc)
                 rc = inf_model_write_q8(m, group, q8, err);
-        inf_model_free(m);
+        inf_model_free(&m);
         return rc;
 }

@@ -293,7 +293,7 @@ tl_status inf_spool_open(const char *path, struct inf_spool **out,
                 rc = inf__fsync_dir(path, err);
         tl_free(buf);
         if (rc) {
-                inf_spool_free(sp);
+                inf_spool_free(&sp);
                 return rc;
         }
         sp->count = s.count;
@@ -302,10 +302,12 @@ tl_status inf_spool_open(const char *path, struct inf_spool **out,
         return TL_OK;
 }
 
-void inf_spool_free(struct inf_spool *sp)
+void inf_spool_free(struct inf_spool **pp)
 {
+        struct inf_spool *sp = pp ? *pp : NULL;
         if (!sp)
                 return;
+        *pp = NULL;
         if (sp->fd >= 0)
                 close(sp->fd);
         if (sp->lock_fd >= 0)

@@ -34,17 +34,19 @@ static int cmp_piece(const void *a, const void *b)
                       ((const struct piece_index *)b)->str);
 }
 
-void inf_tokenizer_free(struct inf_tokenizer *t)
+void inf_tokenizer_free(struct inf_tokenizer **pp)
 {
+        struct inf_tokenizer *t = pp ? *pp : NULL;
         if (!t)
                 return;
+        *pp = NULL;
         for (int i = 0; t->pieces && i < t->vocab_size; i++)
-                free(t->pieces[i]);
-        free(t->pieces);
-        free(t->lens);
-        free(t->scores);
-        free(t->sorted);
-        free(t);
+                tl_free(t->pieces[i]);
+        tl_free(t->pieces);
+        tl_free(t->lens);
+        tl_free(t->scores);
+        tl_free(t->sorted);
+        tl_free(t);
 }
 
 static tl_status read_exact(FILE *f, void *p, size_t n, const char *path,
@@ -63,7 +65,7 @@ static tl_status read_exact(FILE *f, void *p, size_t n, const char *path,
 tl_status inf_tokenizer_open(const char *path, int vocab_size,
                              struct inf_tokenizer **out, struct tl_error *err)
 {
-        struct inf_tokenizer *t = calloc(1, sizeof *t);
+        struct inf_tokenizer *t = tl_calloc(1, sizeof *t);
         FILE *f;
         tl_status rc = TL_OK;
         int32_t max_len;
@@ -73,19 +75,19 @@ tl_status inf_tokenizer_open(const char *path, int vocab_size,
         if (!t)
                 return tl_fail(err, TL_ENOMEM, "%s: out of memory", path);
         t->vocab_size = vocab_size;
-        t->pieces = calloc(n, sizeof *t->pieces);
-        t->lens = calloc(n, sizeof *t->lens);
-        t->scores = calloc(n, sizeof *t->scores);
-        t->sorted = calloc(n, sizeof *t->sorted);
+        t->pieces = tl_calloc(n, sizeof *t->pieces);
+        t->lens = tl_calloc(n, sizeof *t->lens);
+        t->scores = tl_calloc(n, sizeof *t->scores);
+        t->sorted = tl_calloc(n, sizeof *t->sorted);
         if (!t->pieces || !t->lens || !t->scores || !t->sorted) {
-                inf_tokenizer_free(t);
+                inf_tokenizer_free(&t);
                 return tl_fail(err, TL_ENOMEM, "%s: out of memory", path);
         }
         f = fopen(path, "rb");
         if (!f) {
                 rc = tl_fail(err, errno == ENOENT ? TL_ENOTFOUND : TL_EIO,
                              "%s: %s", path, strerror(errno));
-                inf_tokenizer_free(t);
+                inf_tokenizer_free(&t);
                 return rc;
         }
         rc = read_exact(f, &max_len, sizeof max_len, path, 0, err);
@@ -104,7 +106,7 @@ tl_status inf_tokenizer_open(const char *path, int vocab_size,
                                      "%s: piece %d: length %d outside "
                                      "0..max_token_length %d",
                                      path, i, (int)len, (int)max_len);
-                if (!rc && !(t->pieces[i] = malloc((size_t)len + 1)))
+                if (!rc && !(t->pieces[i] = tl_malloc((size_t)len + 1)))
                         rc = tl_fail(err, TL_ENOMEM, "%s: out of memory", path);
                 if (!rc)
                         rc = read_exact(f, t->pieces[i], (size_t)len, path, i,
@@ -117,7 +119,7 @@ tl_status inf_tokenizer_open(const char *path, int vocab_size,
         }
         fclose(f);
         if (rc) {
-                inf_tokenizer_free(t);
+                inf_tokenizer_free(&t);
                 return rc;
         }
         t->max_len = max_len;
@@ -142,7 +144,7 @@ tl_status inf_tokenizer_encode(const struct inf_tokenizer *t, const char *text,
                                bool bos, int *out, int *n, struct tl_error *err)
 {
         size_t cap = (size_t)t->max_len * 2 + 3;
-        char *buf = malloc(cap > 8 ? cap : 8);
+        char *buf = tl_malloc(cap > 8 ? cap : 8);
         int k = 0;
 
         if (!buf)
@@ -202,7 +204,7 @@ tl_status inf_tokenizer_encode(const struct inf_tokenizer *t, const char *text,
                         (size_t)(k - best_at - 2) * sizeof *out);
                 k--;
         }
-        free(buf);
+        tl_free(buf);
         *n = k;
         return TL_OK;
 }

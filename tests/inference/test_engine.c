@@ -131,8 +131,8 @@ Test(engine, ar_macs_equal_the_formula)
                                             "shape %zu q8 %d P %d N %d", i, q8,
                                             prompts[a], n);
                                 }
-                        inf_state_free(st);
-                        inf_model_free(m);
+                        inf_state_free(&st);
+                        inf_model_free(&m);
                 }
 }
 
@@ -204,8 +204,8 @@ Test(engine, diffusion_fixed_k_takes_ceil_n_over_k_steps_and_counts_exactly)
                                             "shape %zu n %d k %d block %d", i,
                                             ns[a], ks[b], blk);
                                 }
-                inf_state_free(st);
-                inf_model_free(m);
+                inf_state_free(&st);
+                inf_model_free(&m);
         }
 }
 
@@ -243,8 +243,8 @@ Test(engine, adaptive_diffusion_unmasks_everything)
                         if (t == 2) /* nothing is: one per step */
                                 cr_assert_eq(u.iterations, 20);
                 }
-                inf_state_free(st);
-                inf_model_free(m);
+                inf_state_free(&st);
+                inf_model_free(&m);
         }
 }
 
@@ -294,9 +294,9 @@ Test(engine, kv_cache_logits_equal_full_recompute)
                                      i, q8, worst);
                         cr_assert_eq(inf_state_macs(full), inf_state_macs(inc),
                                      "the same work either way");
-                        inf_state_free(full);
-                        inf_state_free(inc);
-                        inf_model_free(m);
+                        inf_state_free(&full);
+                        inf_state_free(&inc);
+                        inf_model_free(&m);
                 }
 }
 
@@ -326,6 +326,6 @@ Test(engine, bidirectional_sees_the_future)
                             memcmp(first, inf_state_logits(st), sizeof first),
                             0);
         }
-        inf_state_free(st);
-        inf_model_free(m);
+        inf_state_free(&st);
+        inf_model_free(&m);
 }

@@ -13,6 +13,7 @@
 #include "inference/model.h"
 #include "inference/request.h"
 #include "inference/tokenizer.h"
+#include "core/alloc.h"
 #include "schemas/decode.h"
 #include "testkit.h"
 
@@ -170,10 +171,10 @@ Test(model, separate_classifier_and_int8_agree_with_fp32)
         cr_assert_gt(dot / sqrt(nf * nq), 0.99,
                      "int8 logits follow fp32 (cosine %f)",
                      dot / sqrt(nf * nq));
-        inf_state_free(sf);
-        inf_state_free(sq);
-        inf_model_free(f);
-        inf_model_free(q);
+        inf_state_free(&sf);
+        inf_state_free(&sq);
+        inf_model_free(&f);
+        inf_model_free(&q);
 }
 
 Test(model, threads_do_not_change_the_answer)
@@ -204,9 +205,9 @@ Test(model, threads_do_not_change_the_answer)
         cr_assert_eq(inf_forward(a, tok, 0, 3, false, rows, 1, &err),
                      TL_ERANGE);
         cr_assert_not_null(strstr(err.msg, "token 300"));
-        inf_state_free(a);
-        inf_state_free(b);
-        inf_model_free(m);
+        inf_state_free(&a);
+        inf_state_free(&b);
+        inf_model_free(&m);
 }
 
 /* y = W x against doubles, at sizes that leave every kernel a tail. */
@@ -324,7 +325,7 @@ Test(model, tokenizer_round_trips_and_merges)
         }
         back[at] = '\0';
         cr_assert_str_eq(back, text);
-        inf_tokenizer_free(t);
+        inf_tokenizer_free(&t);
 
         /* a tokenizer shorter than the model's vocabulary */
         cr_assert_eq(
@@ -517,7 +518,7 @@ Test(model, cli_offline_requests_land_in_the_spool)
         tk_proc_result_release(&r);
         cr_assert_eq(inf_spool_open(spool, &sp, &err), TL_OK, "%s", err.msg);
         cr_assert_eq(inf_spool_count(sp), 8);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         /* an unusable spool path is an error, not a crash */
         expect_exit((const char *[]){"infer", "--model", d, "--tokens", "2",
                                      "--customer", "c", "--offline", "--spool",
@@ -541,5 +542,57 @@ Test(model, init_model_wider_than_vocab_and_hidden)
         snprintf(p, sizeof p, "%s/model-q8.bin", d);
         cr_assert_eq(inf_model_open(p, &m, &err), TL_OK, "%s", err.msg);
         cr_assert_eq(m->group, 32);
-        inf_model_free(m);
+        inf_model_free(&m);
+}
+
+/* Every allocation of opening, decoding and closing fails in turn: each
+   failure is TL_ENOMEM (or a clean error), never a crash, and the sanitizer
+   build sees no leak. Inference allocates through core/alloc.h for this. */
+Test(model, every_allocation_failure_unwinds_cleanly)
+{
+        const char *d = model_dir(false);
+        bool done = false;
+
+        for (long n = 0; !done && n < 10000; n++) {
+                struct inf_model *m = NULL;
+                struct inf_state *st = NULL;
+                struct inf_tokenizer *t = NULL;
+                struct inf_gen_opts ar = {.decoding = INF_DECODE_AR,
+                                          .max_tokens = 4};
+                struct inf_gen_opts dif = {
+                    .decoding = INF_DECODE_DIFFUSION, .max_tokens = 4, .k = 2};
+                int prompt[3] = {1, 70, 80}, out[8], got = 0;
+                struct inf_usage u;
+                struct tl_error err;
+                tl_status rc;
+
+                tl_alloc_fail_after(n);
+                rc = inf_model_open(path_in(d, "model.bin"), &m, &err);
+                if (!rc)
+                        rc = inf_tokenizer_open(path_in(d, "tokenizer.bin"),
+                                                m->shape.vocab_size, &t, &err);
+                if (!rc)
+                        rc = inf_state_new(m, 1, &st, &err);
+                inf_sampler_init(&ar.sampler, 0.8f, 0.9f, 42);
+                inf_sampler_init(&dif.sampler, 0.8f, 0.9f, 42);
+                if (!rc)
+                        rc = inf_generate(st, prompt, 3, &ar, out, &got, NULL,
+                                          &u, &err);
+                if (!rc)
+                        rc = inf_generate(st, prompt, 3, &dif, out, &got, NULL,
+                                          &u, &err);
+                tl_alloc_fail_reset();
+                if (rc)
+                        cr_assert(rc == TL_ENOMEM || rc == TL_EIO,
+                                  "allocation %ld: %s", n, err.msg);
+                else
+                        done = true;
+                inf_state_free(&st);
+                inf_tokenizer_free(&t);
+                inf_model_free(&m);
+                cr_assert_null(st);
+                cr_assert_null(m);
+                cr_assert_null(t);
+        }
+        cr_assert(done, "decoding succeeds once no allocation fails");
 }

@@ -199,7 +199,7 @@ static void make_spool(int n)
 
         for (int i = 0; i < n; i++)
                 cr_assert_eq(append_range(sp, i, 1, NULL), TL_OK);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
 }
 
 TestSuite(spool, .init = setup, .fini = teardown);
@@ -220,15 +220,15 @@ Test(spool, appended_events_read_back_after_reopening)
         cr_assert_eq(inf_spool_count(sp), 0);
         cr_assert_eq(append_range(sp, 0, 3, NULL), TL_OK);
         cr_assert_eq(inf_spool_count(sp), 3);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         sp = open_ok();
         cr_assert_eq(inf_spool_count(sp), 3);
         cr_assert_eq(append_range(sp, 3, 2, NULL), TL_OK);
         cr_assert_eq(append_range(sp, 5, 0, NULL), TL_OK);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         sp = open_ok();
         cr_assert_eq(inf_spool_count(sp), 5);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         cr_assert_eq(read_records(path, recs, 16), 5);
         for (int i = 0; i < 5; i++) {
                 char want[16];
@@ -272,7 +272,7 @@ Test(spool, each_walks_the_records_in_order_and_stops_when_asked)
         cr_assert_eq(inf_spool_each(sp, collect, &s, &e), TL_ECONFLICT);
         cr_assert_str_eq(e.msg, "stopped at 2");
         cr_assert_eq(s.n, 2);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
 }
 
 Test(spool, a_torn_last_record_is_cut_at_every_byte_offset)
@@ -296,13 +296,13 @@ Test(spool, a_torn_last_record_is_cut_at_every_byte_offset)
                 cr_assert_eq(file_size(path), (off_t)last, "cut at %zu", cut);
                 cr_assert_eq(append_range(sp, 40, 1, NULL), TL_OK);
                 cr_assert_eq(inf_spool_count(sp), 3);
-                inf_spool_free(sp);
+                inf_spool_free(&sp);
                 cr_assert_eq(read_records(path, recs, 8), 3, "cut %zu", cut);
                 cr_assert_str_eq(recs[1].id, "ev-1");
                 cr_assert_str_eq(recs[2].id, "ev-40");
                 sp = open_ok();
                 cr_assert_eq(inf_spool_count(sp), 3);
-                inf_spool_free(sp);
+                inf_spool_free(&sp);
         }
         free(whole);
 }
@@ -327,7 +327,7 @@ Test(spool, a_zero_filled_tail_is_ignored_and_cut)
         cr_assert_eq(inf_spool_count(sp), 2);
         cr_assert_eq(file_size(path), (off_t)len);
         cr_assert_eq(append_range(sp, 2, 1, NULL), TL_OK);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         cr_assert_eq(read_records(path, recs, 8), 3);
         free(b);
         free(z);
@@ -437,18 +437,18 @@ Test(spool, seats_activate_once_then_one_heartbeat_a_day)
 
         cr_assert_eq(seat(sp, &dev1, T0, false), 1);
         cr_assert_eq(seat(sp, &dev1, T0 + 1000, false), 0);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         sp = open_ok();
         cr_assert_eq(seat(sp, &dev1, T0 + 3600 * INT64_C(1000000), false), 0);
         cr_assert_eq(seat(sp, &dev1, T0 + DAY_US, false), 1);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         /* An upload empties the spool; the state stays beside it. */
         cr_assert_eq(unlink(path), 0);
         sp = open_ok();
         cr_assert_eq(seat(sp, &dev1, T0 + DAY_US + 5, false), 0);
         cr_assert_eq(seat(sp, &dev1, T0 + 3 * DAY_US, false), 1);
         cr_assert_eq(seat(sp, &dev1, T0 + 2 * DAY_US, false), 0, "clock back");
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         cr_assert_eq(read_records(path, recs, 16), 1);
         cr_assert_str_eq(recs[0].id, "dev-1:heartbeat:2026-09-24");
         cr_assert_eq(recs[0].action, SCH_SEAT_HEARTBEAT);
@@ -460,7 +460,7 @@ Test(spool, seats_activate_once_then_one_heartbeat_a_day)
                  &(struct inf_device){"cust_a", "device/x", "dev 2%", "medium"},
                  T0, false),
             1);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         cr_assert_eq(read_records(path, recs, 16), 2);
         snprintf(act_id, sizeof act_id, "dev 2%%:activate:%lld", (long long)T0);
         cr_assert_str_eq(recs[1].id, act_id);
@@ -479,7 +479,7 @@ Test(spool, deactivate_then_the_next_use_activates_again)
         cr_assert_eq(seat(sp, &dev2, T0 + 11, false), 0, "dev-2 untouched");
         cr_assert_eq(seat(sp, &dev1, T0 + 20, false), 1);
         cr_assert_eq(seat(sp, &dev1, T0 + 30, false), 0);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         cr_assert_eq(read_records(path, recs, 16), 4);
         cr_assert_eq(recs[0].action, SCH_SEAT_ACTIVATE);
         cr_assert_eq(recs[2].action, SCH_SEAT_DEACTIVATE);
@@ -526,7 +526,7 @@ Test(spool, an_invalid_event_is_refused_and_nothing_written)
         cr_assert(strstr(err.msg, "data.model"), "%s", err.msg);
         cr_assert_eq(inf_spool_count(sp), 0);
         cr_assert_eq(file_size(path), 0);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
 }
 
 static void state_is(const char *text, const char *want)
@@ -544,7 +544,7 @@ static void state_is(const char *text, const char *want)
         cr_assert(strstr(err.msg, ".device:"), "%s", err.msg);
         cr_assert_eq(n, 99, "out-parameter untouched");
         cr_assert_eq(inf_spool_count(sp), 0, "no seat event on a bad state");
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
 }
 
 Test(spool, a_corrupt_state_file_is_an_error_with_its_line)
@@ -591,7 +591,7 @@ Test(spool, seat_state_write_and_bad_devices_fail_cleanly)
         snprintf(p, sizeof p, "%s.device", path);
         cr_assert_eq(mkdir(p, 0700), 0);
         cr_assert_eq(inf_spool_seat(sp, &dev1, T0, false, &n, &err), TL_EIO);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
 }
 
 Test(spool, every_allocation_failure_unwinds)
@@ -615,7 +615,7 @@ Test(spool, every_allocation_failure_unwinds)
                                             false, &n, &err);
                         appended += rc ? 0 : (long)n;
                 }
-                inf_spool_free(sp);
+                inf_spool_free(&sp);
                 tl_alloc_fail_reset();
                 if (!rc)
                         break;
@@ -629,7 +629,7 @@ Test(spool, every_allocation_failure_unwinds)
         struct rec recs[4096];
         size_t count = inf_spool_count(sp);
 
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         cr_assert_geq((long)count, appended);
         cr_assert_eq(read_records(path, recs, 4096), count);
 }
@@ -657,7 +657,7 @@ Test(spool, the_lock_serializes_writers_across_processes)
                     append_range(other, 10, 1, NULL) ||
                     inf_spool_count(other) != 3)
                         _exit(1);
-                inf_spool_free(other);
+                inf_spool_free(&other);
                 _exit(0);
         }
         close(go[0]);
@@ -667,7 +667,7 @@ Test(spool, the_lock_serializes_writers_across_processes)
         clock_gettime(CLOCK_MONOTONIC, &a);
         usleep(300 * 1000);
         cr_assert_eq(append_range(sp, 0, 2, NULL), TL_OK);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         clock_gettime(CLOCK_MONOTONIC, &b);
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,

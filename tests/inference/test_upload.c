@@ -78,7 +78,7 @@ static void spool_events(const char *path, int first, int n)
                 cr_assert_eq(inf_spool_append(sp, evs, (size_t)k, &err), TL_OK,
                              "%s", err.msg);
         }
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
 }
 
 static size_t spool_count(const char *path)
@@ -89,7 +89,7 @@ static size_t spool_count(const char *path)
 
         cr_assert_eq(inf_spool_open(path, &sp, &err), TL_OK, "%s", err.msg);
         n = inf_spool_count(sp);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         return n;
 }
 
@@ -337,7 +337,7 @@ Test(upload, the_emitter_spools_what_is_not_delivered, .timeout = 240)
         cr_assert_eq(rep.delivered, 200, "spooled %zu", rep.spooled);
         cr_assert_eq(rep.messages, 200);
         cr_assert_eq(rep.spooled, 0);
-        inf_emitter_free(em);
+        inf_emitter_free(&em);
         cr_assert_eq(spool_count(path), 300);
 
         o.prop_count = 0;
@@ -565,7 +565,7 @@ Test(upload, an_emitter_that_cannot_spool_keeps_the_events_and_says_so,
         evs[3].model = s("");
         cr_assert_eq(inf_emitter_send(em, evs, 10, &err), TL_EINVAL);
         cr_assert(strstr(err.msg, "event #4 (id ev-3)"), "%s", err.msg);
-        inf_emitter_free(em); /* logs "events lost" */
+        inf_emitter_free(&em); /* logs "events lost" */
         o.spool = NULL;
         cr_assert_eq(inf_emitter_new(&o, &em, &err), TL_EUSAGE);
         o.spool = path;

@@ -157,12 +157,12 @@ void demo_month_free(struct demo_month *m)
 {
         if (!m)
                 return;
-        inf_emitter_free(m->em);
-        inf_state_free(m->cst);
-        inf_state_free(m->est);
-        inf_tokenizer_free(m->tok);
-        inf_model_free(m->cloud);
-        inf_model_free(m->edge);
+        inf_emitter_free(&m->em);
+        inf_state_free(&m->cst);
+        inf_state_free(&m->est);
+        inf_tokenizer_free(&m->tok);
+        inf_model_free(&m->cloud);
+        inf_model_free(&m->edge);
         if (m->log)
                 fclose(m->log);
         if (m->late)
@@ -316,7 +316,7 @@ static tl_status device_day(struct demo_month *m, const struct demo_customer *c,
                 rc = inf_spool_seat(sp, &dev, eod, true, &seats, err);
                 m->n.seat_events += seats;
         }
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         return rc;
 }
 
@@ -345,7 +345,7 @@ static tl_status upload(struct demo_month *m, const char *path,
         rc = inf_spool_open(path, &sp, err);
         if (!rc && (count = inf_spool_count(sp)) > 0)
                 rc = inf_spool_each(sp, log_spooled, m, err);
-        inf_spool_free(sp); /* upload takes the lock itself */
+        inf_spool_free(&sp); /* upload takes the lock itself */
         if (rc || count == 0)
                 return rc;
         rc = inf_upload(path, &eo, 500, &rep, err);

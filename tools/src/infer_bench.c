@@ -133,14 +133,14 @@ static int bench_format(const struct infer_bench_args *a, const char *model,
 
                         if (inf_state_new(m, t, &st, &e)) {
                                 fprintf(stderr, "tally infer: %s\n", e.msg);
-                                inf_model_free(m);
+                                inf_model_free(&m);
                                 return CLI_EXIT_RUNTIME;
                         }
                         /* a warm-up run, which also proves the shape works */
                         if (timed(st, diffusion, a, m->shape.seq_len, &u) < 0 ||
                             !u.output_tokens) {
-                                inf_state_free(st);
-                                inf_model_free(m);
+                                inf_state_free(&st);
+                                inf_model_free(&m);
                                 return CLI_EXIT_RUNTIME;
                         }
                         for (long i = 0; i < a->runs; i++) {
@@ -156,8 +156,8 @@ static int bench_format(const struct infer_bench_args *a, const char *model,
                                 v[i] = timed(st, diffusion, a, m->shape.seq_len,
                                              &u);
                                 if (v[i] < 0) {
-                                        inf_state_free(st);
-                                        inf_model_free(m);
+                                        inf_state_free(&st);
+                                        inf_model_free(&m);
                                         return CLI_EXIT_RUNTIME;
                                 }
                         }
@@ -172,9 +172,9 @@ static int bench_format(const struct infer_bench_args *a, const char *model,
                                 *ours_ar1 = med;
                                 *theirs = median(r, a->runs);
                         }
-                        inf_state_free(st);
+                        inf_state_free(&st);
                 }
-        inf_model_free(m);
+        inf_model_free(&m);
         return 0;
 }
 

@@ -100,7 +100,7 @@ static int emit_offline(const struct infer_args *a,
                 rc = inf_spool_seat(sp, &dev, now, a->deactivate, seats, &e);
         if (!rc && evs)
                 rc = inf_spool_append(sp, evs->ev, evs->n, &e);
-        inf_spool_free(sp);
+        inf_spool_free(&sp);
         return rc ? fail(rc, &e) : 0;
 }
 
@@ -122,7 +122,7 @@ static int emit_online(const struct infer_args *a, const struct inf_events *evs,
                 rc = inf_emitter_send(em, evs->ev, evs->n, &e);
         if (!rc)
                 rc = inf_emitter_flush(em, rep, &e);
-        inf_emitter_free(em);
+        inf_emitter_free(&em);
         if (rc)
                 return fail(rc, &e);
         if (rep->spooled)
@@ -299,7 +299,7 @@ static int run_loaded(const struct infer_args *a, struct inf_model *m,
         }
 done:
         tl_buf_release(&p.text);
-        inf_state_free(st);
+        inf_state_free(&st);
         free(prompt);
         free(out);
         free(per);
@@ -332,7 +332,7 @@ int infer_run(const struct infer_args *a)
                 rc = inf_tokenizer_open(paths.tokenizer, m->shape.vocab_size,
                                         &tk, &e);
         code = rc ? fail(rc, &e) : run_loaded(a, m, tk);
-        inf_tokenizer_free(tk);
-        inf_model_free(m);
+        inf_tokenizer_free(&tk);
+        inf_model_free(&m);
         return code;
 }

@@ -31,8 +31,9 @@ struct inf_spool;
 
 tl_status inf_spool_open(const char *path, struct inf_spool **out,
                          struct tl_error *err);
-/* Close the spool and release its lock. Accepts NULL. */
-void inf_spool_free(struct inf_spool *sp);
+/* Close the spool '*pp' and release its lock; sets *pp to NULL. Accepts
+   NULL and *pp NULL. */
+void inf_spool_free(struct inf_spool **pp);
 
 /*
 ** Append 'n' events (borrowed) and make them durable (fdatasync) before
@@ -137,8 +138,8 @@ tl_status inf_emitter_send(struct inf_emitter *em, const struct sch_event *evs,
 tl_status inf_emitter_flush(struct inf_emitter *em, struct inf_emit_report *rep,
                             struct tl_error *err);
 /* Flushes first; events it cannot spool are logged at error level with
-   their count ("events lost"). Accepts NULL. */
-void inf_emitter_free(struct inf_emitter *em);
+   their count ("events lost"). Sets *pp to NULL; accepts NULL. */
+void inf_emitter_free(struct inf_emitter **pp);
 
 /*
 ** `tally upload`: send the spool's records as CBOR arrays (at most 'batch'

@@ -25,7 +25,8 @@ struct inf_state;
 /* 'threads' 0: OpenMP's default (one per CPU); 1: single-threaded. */
 tl_status inf_state_new(const struct inf_model *m, int threads,
                         struct inf_state **out, struct tl_error *err);
-void inf_state_free(struct inf_state *st);
+/* Frees '*pp' and sets it to NULL; accepts NULL. */
+void inf_state_free(struct inf_state **pp);
 
 /* Multiply-accumulates of every matrix multiply since the state was made
    (or since inf_state_reset_macs): projections, attention, classifier. */

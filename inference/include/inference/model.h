@@ -75,7 +75,8 @@ struct inf_model {
 */
 tl_status inf_model_open(const char *path, struct inf_model **out,
                          struct tl_error *err);
-void inf_model_free(struct inf_model *m);
+/* Unmaps and frees '*pp', then sets it to NULL; accepts NULL. */
+void inf_model_free(struct inf_model **pp);
 
 /* head size, key/value width: derived once, used everywhere */
 static inline int inf_head_size(const struct inf_shape *s)

@@ -13,7 +13,8 @@ struct inf_tokenizer;
 /* Read 'vocab_size' pieces from 'path' (the model's vocab_size). */
 tl_status inf_tokenizer_open(const char *path, int vocab_size,
                              struct inf_tokenizer **out, struct tl_error *err);
-void inf_tokenizer_free(struct inf_tokenizer *t);
+/* Frees '*pp' and sets it to NULL; accepts NULL. */
+void inf_tokenizer_free(struct inf_tokenizer **pp);
 
 /*
 ** Encode 'text' as llama2.c does: BOS first when 'bos', a leading space
