@@ -80,7 +80,9 @@ tl_status tl_arena_alloc(struct tl_arena *a, size_t size, void **out,
 tl_status tl_arena_strndup(struct tl_arena *a, const char *s, size_t len,
                            char **out, struct tl_error *err)
 {
-        void *p;
+        /* Set on success only; GCC's -O3 cannot see that through the call
+           and warns maybe-uninitialized (an error under -Werror). */
+        void *p = NULL;
         tl_status rc;
 
         if (len == SIZE_MAX)
