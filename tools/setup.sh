@@ -18,6 +18,7 @@ PACKAGES=(
   libssl-dev                   # SHA-256 (content hashes, migrations)
   libmicrohttpd-dev            # the meter's /metrics, /healthz and usage API
   libcairo2-dev fonts-dejavu-core  # invoice PDFs (cairo) and their font
+  clang-format binutils        # tools/lint.sh: formatting, symbol names (nm)
 )
 
 missing=()
