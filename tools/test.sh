@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: installs, builds, then runs every test twice, in the
-# release build and in the ASan + UBSan build. Unit and integration tests
-# alike: the integration tests start a real PostgreSQL and a tally broker.
+# release build (-O3, the type production builds use) and in the ASan +
+# UBSan build. Unit and integration tests alike: the integration tests start
+# a real PostgreSQL and a tally broker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
-tools/setup.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+tools/setup.sh build -DCMAKE_BUILD_TYPE=Release
 echo "== tests (release build)"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
