@@ -244,7 +244,7 @@ tl_status meter__store_load_offsets(struct meter_store *st,
                                     struct tl_error *err)
 {
         const char *params[1] = {st->group};
-        PGresult *r;
+        PGresult *r = NULL; /* set by run() on success; -O3 cannot tell */
         tl_status rc = run(st, "offsets", 1, params, &r, err);
 
         if (rc)
@@ -343,7 +343,7 @@ static tl_status fence(struct meter_store *st, struct meter_part *parts,
 {
         const char *params[3];
         size_t at;
-        PGresult *r;
+        PGresult *r = NULL;
         tl_status rc;
 
         tl_buf_clear(&st->sql);
@@ -465,7 +465,7 @@ static tl_status classify(struct meter_store *st, struct meter_batch *b,
                           PGresult *notnew, struct tl_error *err)
 {
         const char *params[1];
-        PGresult *r;
+        PGresult *r = NULL;
         tl_status rc;
 
         for (size_t i = 0; i < b->nrows; i++)
