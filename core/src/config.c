@@ -258,7 +258,7 @@ tl_status tl_conf_parse_long(const char *text, long min, long max, long *out,
         if (errno || end == text || *end || isspace((unsigned char)*text) ||
             n < min || n > max)
                 return tl_fail(err, TL_EINVAL,
-                               "expected an integer from %ld to %ld", min, max);
+                               "expected an integer in [%ld, %ld]", min, max);
         *out = n;
         return TL_OK;
 }

@@ -215,7 +215,7 @@ Test(config, typed_values_check_their_range_and_never_quote_the_value)
         cr_expect_eq(tl_conf_long("t.yaml", "s", &s->pairs[1], 1, 20, &n, &err),
                      TL_EINVAL);
         cr_expect_str_eq(err.msg,
-                         "t.yaml:3:6: s.b: expected an integer from 1 to 20");
+                         "t.yaml:3:6: s.b: expected an integer in [1, 20]");
         cr_expect_eq(tl_conf_long("t.yaml", "s", &s->pairs[2], 1, 20, &n, &err),
                      TL_EINVAL);
         cr_expect_null(strstr(err.msg, SECRET), "leaked: %s", err.msg);
