@@ -107,6 +107,11 @@ static tl_status scalar(struct builder *b, const yaml_event_t *e)
         char *text;
         tl_status rc = new_node(b, TL_YAML_SCALAR, e->start_mark, &n);
 
+        /* An escape (\0, \x00, \u0000) can write a NUL that C strings
+           would silently cut at: "cust_A\0evil" would bill cust_A. */
+        if (!rc && memchr(e->data.scalar.value, 0, e->data.scalar.length))
+                return at(b, e->start_mark, TL_EPARSE,
+                          "NUL characters are not allowed");
         if (!rc)
                 rc = tl_arena_strndup(&b->doc->arena,
                                       (const char *)e->data.scalar.value,
@@ -177,8 +182,34 @@ static const char *anchor_of(const yaml_event_t *e)
         }
 }
 
+/* The explicit tag of a node, or NULL; the non-specific "!" is none. */
+static const char *tag_of(const yaml_event_t *e)
+{
+        const char *t = NULL;
+
+        switch (e->type) {
+        case YAML_SCALAR_EVENT:
+                t = (const char *)e->data.scalar.tag;
+                break;
+        case YAML_SEQUENCE_START_EVENT:
+                t = (const char *)e->data.sequence_start.tag;
+                break;
+        case YAML_MAPPING_START_EVENT:
+                t = (const char *)e->data.mapping_start.tag;
+                break;
+        default:
+                break;
+        }
+        return t && strcmp(t, "!") ? t : NULL;
+}
+
 static tl_status on_event(struct builder *b, const yaml_event_t *e)
 {
+        /* A tag would ask for a type the reader does not make (!!binary,
+           !python/object): refused rather than read as plain text. */
+        if (tag_of(e))
+                return at(b, e->start_mark, TL_EPARSE,
+                          "YAML tags are not supported");
         if (anchor_of(e))
                 return at(b, e->start_mark, TL_EPARSE,
                           "YAML anchors are not allowed (aliases are refused)");

@@ -1,11 +1,13 @@
-/* The `invoicing:` section of the tally config file, then the environment. */
+/* The `invoicing:` and `database:` sections of the tally config file
+   (through core/config.h), then the environment. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
-#include "invoicing/invoicing.h"
+#include "core/config.h"
 #include "core/yaml.h"
+#include "invoicing/invoicing.h"
 
 static tl_status set_str(char **slot, const char *v, struct tl_error *err)
 {
@@ -40,87 +42,56 @@ void inv_config_release(struct inv_config *c)
         memset(c, 0, sizeof *c);
 }
 
-static tl_status bad(const char *path, const struct tl_yaml_node *n,
-                     const char *key, const char *what, struct tl_error *err)
+static const char *const SECTION_KEYS[] = {"rules", "grace_days", "batch",
+                                           "jobs",  "issuer",     NULL};
+static const char *const ISSUER_KEYS[] = {"id",    "prefix",  "name",
+                                          "email", "address", NULL};
+
+static tl_status address(struct inv_issuer *is, const char *path,
+                         const struct tl_yaml_pair *p, struct tl_error *err)
 {
-        return tl_fail(err, TL_EINVAL, "%s:%u:%u: invoicing.%s: %s", path,
-                       n->line, n->col, key, what);
-}
+        const struct tl_yaml_node *v = p->value;
+        tl_status rc = TL_OK;
 
-static tl_status scalar(const char *path, const struct tl_yaml_pair *p,
-                        const char *key, char **slot, struct tl_error *err)
-{
-        if (p->value->kind != TL_YAML_SCALAR || !p->value->len)
-                return bad(path, p->value, key, "expected a text value", err);
-        return set_str(slot, p->value->text, err);
-}
+        if (v->kind != TL_YAML_SEQ || v->count > INV_MAX_ADDRESS)
+                return tl_conf_fail(err, TL_EINVAL, path, v,
+                                    "invoicing.issuer.address",
+                                    "expected a list of at most 6 lines");
+        for (size_t j = 0; !rc && j < v->count; j++) {
+                char *line = NULL;
 
-static tl_status number(const char *path, const struct tl_yaml_pair *p,
-                        const char *key, long min, long max, long *out,
-                        struct tl_error *err)
-{
-        char *end;
-        long v;
-
-        if (p->value->kind != TL_YAML_SCALAR)
-                return bad(path, p->value, key, "expected an integer", err);
-        v = strtol(p->value->text, &end, 10);
-        if (end == p->value->text || *end || v < min || v > max) {
-                char what[96];
-
-                snprintf(what, sizeof what,
-                         "expected an integer from %ld to %ld", min, max);
-                return bad(path, p->value, key, what, err);
+                rc = tl_conf_expand(path, "invoicing.issuer.address",
+                                    v->items[j], &line, err);
+                if (rc)
+                        break;
+                tl_free(is->address[is->address_count]);
+                is->address[is->address_count++] = line;
         }
-        *out = v;
-        return TL_OK;
+        return rc;
 }
 
 static tl_status issuer(struct inv_config *c, const char *path,
                         const struct tl_yaml_node *m, struct tl_error *err)
 {
+        static const char S[] = "invoicing.issuer";
         struct inv_issuer *is = &c->issuer;
-        tl_status rc = TL_OK;
+        tl_status rc = tl_conf_section(path, S, m, ISSUER_KEYS, err);
 
-        if (m->kind != TL_YAML_MAP)
-                return bad(path, m, "issuer", "expected a map", err);
         for (size_t i = 0; !rc && i < m->count; i++) {
                 const struct tl_yaml_pair *p = &m->pairs[i];
-                const char *k = p->key->text;
+                char k[16];
 
+                tl_conf_key(p, k, sizeof k);
                 if (!strcmp(k, "id"))
-                        rc = scalar(path, p, "issuer.id", &is->id, err);
+                        rc = tl_conf_string(path, S, p, &is->id, err);
                 else if (!strcmp(k, "prefix"))
-                        rc = scalar(path, p, "issuer.prefix", &is->prefix, err);
+                        rc = tl_conf_string(path, S, p, &is->prefix, err);
                 else if (!strcmp(k, "name"))
-                        rc = scalar(path, p, "issuer.name", &is->name, err);
+                        rc = tl_conf_string(path, S, p, &is->name, err);
                 else if (!strcmp(k, "email"))
-                        rc = scalar(path, p, "issuer.email", &is->email, err);
-                else if (!strcmp(k, "address")) {
-                        const struct tl_yaml_node *v = p->value;
-
-                        if (v->kind != TL_YAML_SEQ ||
-                            v->count > INV_MAX_ADDRESS)
-                                return bad(path, v, "issuer.address",
-                                           "expected a list of at most 6 "
-                                           "lines",
-                                           err);
-                        for (size_t j = 0; !rc && j < v->count; j++) {
-                                if (v->items[j]->kind != TL_YAML_SCALAR)
-                                        return bad(
-                                            path, v->items[j], "issuer.address",
-                                            "expected a line of text", err);
-                                rc = set_str(&is->address[is->address_count],
-                                             v->items[j]->text, err);
-                                if (!rc)
-                                        is->address_count++;
-                        }
-                } else {
-                        rc = tl_fail(err, TL_EINVAL,
-                                     "%s:%u:%u: invoicing.issuer.%s: unknown "
-                                     "key",
-                                     path, p->key->line, p->key->col, k);
-                }
+                        rc = tl_conf_string(path, S, p, &is->email, err);
+                else
+                        rc = address(is, path, p, err);
         }
         return rc;
 }
@@ -128,30 +99,30 @@ static tl_status issuer(struct inv_config *c, const char *path,
 static tl_status section(struct inv_config *c, const char *path,
                          const struct tl_yaml_node *m, struct tl_error *err)
 {
-        tl_status rc = TL_OK;
+        static const char S[] = "invoicing";
+        tl_status rc = tl_conf_section(path, S, m, SECTION_KEYS, err);
 
-        if (m->kind != TL_YAML_MAP)
-                return tl_fail(err, TL_EINVAL,
-                               "%s:%u:%u: invoicing: expected a map", path,
-                               m->line, m->col);
         for (size_t i = 0; !rc && i < m->count; i++) {
                 const struct tl_yaml_pair *p = &m->pairs[i];
-                const char *k = p->key->text;
+                char k[16];
 
+                tl_conf_key(p, k, sizeof k);
                 if (!strcmp(k, "rules"))
-                        rc = scalar(path, p, k, &c->rules, err);
+                        rc = tl_conf_string(path, S, p, &c->rules, err);
                 else if (!strcmp(k, "grace_days"))
-                        rc = number(path, p, k, 0, 366, &c->grace_days, err);
+                        rc = tl_conf_long(path, S, p, 0, 366, &c->grace_days,
+                                          err);
                 else if (!strcmp(k, "batch"))
-                        rc = number(path, p, k, 1, 100000, &c->batch, err);
+                        rc =
+                            tl_conf_long(path, S, p, 1, 100000, &c->batch, err);
                 else if (!strcmp(k, "jobs"))
-                        rc = number(path, p, k, 0, 64, &c->jobs, err);
-                else if (!strcmp(k, "issuer"))
-                        rc = issuer(c, path, p->value, err);
+                        rc = tl_conf_long(path, S, p, 0, 64, &c->jobs, err);
+                else if (strcmp(p->key->text, "issuer"))
+                        rc = tl_conf_fail(err, TL_EINVAL, path, p->key,
+                                          "invoicing.issuer",
+                                          "expected a map here, not a file");
                 else
-                        rc = tl_fail(err, TL_EINVAL,
-                                     "%s:%u:%u: invoicing.%s: unknown key",
-                                     path, p->key->line, p->key->col, k);
+                        rc = issuer(c, path, p->value, err);
         }
         return rc;
 }
@@ -164,7 +135,7 @@ tl_status inv_config_load(struct inv_config *c, const char *path,
 
         if (path) {
                 struct tl_yaml_doc *doc = NULL;
-                const struct tl_yaml_node *inv;
+                const struct tl_yaml_node *inv, *db;
 
                 rc = tl_yaml_load_file(path, &doc, err);
                 if (rc)
@@ -172,6 +143,9 @@ tl_status inv_config_load(struct inv_config *c, const char *path,
                 inv = tl_yaml_get(doc->root, "invoicing");
                 if (inv)
                         rc = section(c, path, inv, err);
+                db = tl_yaml_get(doc->root, "database");
+                if (!rc && db)
+                        rc = tl_conf_database(path, db, err);
                 tl_yaml_free(&doc);
                 if (rc)
                         return rc;

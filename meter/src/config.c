@@ -1,28 +1,19 @@
-/* The meter's configuration: defaults, then the YAML file, then the
-   environment; command-line flags go through meter_config_set last. */
+/* The meter's configuration: defaults, then the YAML file (through
+   core/config.h), then the environment; flags go through meter_config_set
+   last. */
 #include "meter/meter.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/config.h"
 #include "core/yaml.h"
-
-static char *dup_str(const char *s)
-{
-        size_t n = strlen(s) + 1;
-        char *p = tl_malloc(n);
-
-        if (p)
-                memcpy(p, s, n);
-        return p;
-}
 
 static tl_status replace(char **slot, const char *value, struct tl_error *err)
 {
-        char *p = dup_str(value);
+        char *p = tl_strdup(value);
 
         if (!p)
                 return tl_fail(err, TL_ENOMEM, "config: out of memory");
@@ -76,29 +67,13 @@ static tl_status set_topics(struct meter_config *c, const char *list,
                 if (strlen(t) > 249)
                         return tl_fail(err, TL_EINVAL,
                                        "topic name over 249 characters");
-                c->topics[c->topic_count] = dup_str(t);
+                c->topics[c->topic_count] = tl_strdup(t);
                 if (!c->topics[c->topic_count])
                         return tl_fail(err, TL_ENOMEM, "out of memory");
                 c->topic_count++;
         }
         if (!c->topic_count)
                 return tl_fail(err, TL_EINVAL, "no topic named");
-        return TL_OK;
-}
-
-static tl_status set_long(long *slot, const char *v, long min, long max,
-                          struct tl_error *err)
-{
-        char *end;
-        long n;
-
-        errno = 0;
-        n = strtol(v, &end, 10);
-        if (errno || end == v || *end || n < min || n > max)
-                return tl_fail(err, TL_EINVAL,
-                               "expected an integer in [%ld, %ld], got '%s'",
-                               min, max, v);
-        *slot = n;
         return TL_OK;
 }
 
@@ -118,10 +93,9 @@ tl_status meter_config_set(struct meter_config *c, const char *key,
                         c->offset_reset = METER_RESET_ERROR;
                 else
                         return tl_fail(err, TL_EINVAL,
-                                       "expected 'earliest' or 'error', got "
-                                       "'%s' (skipping ahead is never "
-                                       "offered: it would lose events)",
-                                       v);
+                                       "expected 'earliest' or 'error' "
+                                       "(skipping ahead is never offered: it "
+                                       "would lose events)");
                 return TL_OK;
         }
         if (!strncmp(key, "kafka.properties.", 17)) {
@@ -133,8 +107,8 @@ tl_status meter_config_set(struct meter_config *c, const char *key,
                         return tl_fail(err, TL_EINVAL,
                                        "at most %d kafka properties",
                                        METER_MAX_PROPS);
-                c->props[c->prop_count].key = dup_str(k);
-                c->props[c->prop_count].value = dup_str(v);
+                c->props[c->prop_count].key = tl_strdup(k);
+                c->props[c->prop_count].value = tl_strdup(v);
                 if (!c->props[c->prop_count].key ||
                     !c->props[c->prop_count].value)
                         return tl_fail(err, TL_ENOMEM, "out of memory");
@@ -142,15 +116,15 @@ tl_status meter_config_set(struct meter_config *c, const char *key,
                 return TL_OK;
         }
         if (!strcmp(key, "meter.batch_events"))
-                return set_long(&c->batch_events, v, 1, 1000000, err);
+                return tl_conf_parse_long(v, 1, 1000000, &c->batch_events, err);
         if (!strcmp(key, "meter.batch_ms"))
-                return set_long(&c->batch_ms, v, 1, 60000, err);
+                return tl_conf_parse_ms(v, 1, 60000, &c->batch_ms, err);
         if (!strcmp(key, "meter.writers"))
-                return set_long(&c->writers, v, 1, 16, err);
+                return tl_conf_parse_long(v, 1, 16, &c->writers, err);
         if (!strcmp(key, "meter.skew_seconds"))
-                return set_long(&c->skew_s, v, 0, 86400 * 365, err);
+                return tl_conf_parse_long(v, 0, 86400 * 365, &c->skew_s, err);
         if (!strcmp(key, "meter.exit_idle_ms"))
-                return set_long(&c->exit_idle_ms, v, 0, 86400000, err);
+                return tl_conf_parse_ms(v, 0, 86400000, &c->exit_idle_ms, err);
         if (!strcmp(key, "meter.http"))
                 return replace(&c->http, v, err);
         if (!strcmp(key, "meter.rules"))
@@ -160,61 +134,88 @@ tl_status meter_config_set(struct meter_config *c, const char *key,
         return tl_fail(err, TL_ENOTFOUND, "unknown key");
 }
 
-/* Scalars of a map, as "section.key"; a topics sequence and the
-   properties map are flattened. */
+static const char *const KAFKA_KEYS[] = {"brokers",      "group",      "topics",
+                                         "offset_reset", "properties", NULL};
+static const char *const METER_KEYS[] = {
+    "batch_events", "batch_ms",     "writers",
+    "skew_seconds", "exit_idle_ms", "http",
+    "rules",        "customers",    NULL};
+static const char *const SECTIONS[] = {"kafka",     "meter",     "database",
+                                       "invoicing", "log_level", NULL};
+
+/* A value that may be a secret: wiped before its memory is reused. */
+static void drop(char **text)
+{
+        if (*text) {
+                memset(*text, 0, strlen(*text));
+                tl_free(*text);
+                *text = NULL;
+        }
+}
+
+/* A topics sequence as the comma-separated list meter_config_set takes. */
+static tl_status topic_list(const char *file, const char *key,
+                            const struct tl_yaml_node *v, char **out,
+                            struct tl_error *err)
+{
+        char list[4096] = "", path[600];
+
+        for (size_t j = 0; j < v->count; j++) {
+                char *t = NULL;
+                tl_status rc;
+
+                snprintf(path, sizeof path, "%s[%zu]", key, j);
+                rc = tl_conf_expand(file, path, v->items[j], &t, err);
+                if (rc)
+                        return rc;
+                strncat(list, t, sizeof list - strlen(list) - 2);
+                strcat(list, ",");
+                tl_free(t);
+        }
+        *out = tl_strdup(list);
+        return *out ? TL_OK : tl_fail(err, TL_ENOMEM, "config: out of memory");
+}
+
+/* Every value of a section through meter_config_set, as "section.key";
+   the properties map is flattened. */
 static tl_status load_section(struct meter_config *c, const char *file,
                               const char *section,
                               const struct tl_yaml_node *map,
-                              struct tl_error *err)
+                              const char *const *known, struct tl_error *err)
 {
-        if (map->kind != TL_YAML_MAP)
-                return tl_fail(err, TL_EINVAL, "%s:%u:%u: %s: expected a map",
-                               file, map->line, map->col, section);
-        for (size_t i = 0; i < map->count; i++) {
-                const struct tl_yaml_node *k = map->pairs[i].key;
-                const struct tl_yaml_node *v = map->pairs[i].value;
-                char key[512];
-                struct tl_error e = {0};
-                tl_status rc;
+        tl_status rc = tl_conf_section(file, section, map, known, err);
 
-                snprintf(key, sizeof key, "%s.%s", section, k->text);
+        for (size_t i = 0; !rc && i < map->count; i++) {
+                const struct tl_yaml_pair *p = &map->pairs[i];
+                char k[256], key[512];
+                char *text = NULL;
+                struct tl_error e = {0};
+
+                snprintf(key, sizeof key, "%s.%s", section,
+                         tl_conf_key(p, k, sizeof k));
                 if (!strcmp(key, "kafka.properties")) {
-                        rc = load_section(c, file, key, v, err);
-                        if (rc)
-                                return rc;
+                        if (strcmp(p->key->text, "properties"))
+                                return tl_conf_fail(err, TL_EINVAL, file,
+                                                    p->key, key,
+                                                    "expected a map here, "
+                                                    "not a file");
+                        rc = load_section(c, file, key, p->value, NULL, err);
                         continue;
                 }
-                if (!strcmp(key, "kafka.topics") && v->kind == TL_YAML_SEQ) {
-                        char list[4096] = "";
-                        for (size_t j = 0; j < v->count; j++) {
-                                if (v->items[j]->kind != TL_YAML_SCALAR)
-                                        return tl_fail(err, TL_EINVAL,
-                                                       "%s:%u:%u: %s[%zu]: "
-                                                       "expected a topic name",
-                                                       file, v->items[j]->line,
-                                                       v->items[j]->col, key,
-                                                       j);
-                                strncat(list, v->items[j]->text,
-                                        sizeof list - strlen(list) - 2);
-                                strcat(list, ",");
-                        }
-                        rc = meter_config_set(c, key, list, &e);
-                } else if (v->kind != TL_YAML_SCALAR) {
-                        return tl_fail(err, TL_EINVAL,
-                                       "%s:%u:%u: %s: expected a value", file,
-                                       v->line, v->col, key);
-                } else {
-                        rc = meter_config_set(c, key, v->text, &e);
+                if (!strcmp(key, "kafka.topics") &&
+                    p->value->kind == TL_YAML_SEQ)
+                        rc = topic_list(file, key, p->value, &text, err);
+                else
+                        rc = tl_conf_text(file, section, p, &text, err);
+                if (!rc) {
+                        rc = meter_config_set(c, key, text, &e);
+                        if (rc)
+                                rc = tl_conf_fail(err, rc, file, p->value, key,
+                                                  e.msg);
                 }
-                if (rc) {
-                        /* An unknown key is pointed at, a bad value too. */
-                        const struct tl_yaml_node *at =
-                            rc == TL_ENOTFOUND ? k : v;
-                        return tl_fail(err, rc, "%s:%u:%u: %s: %s", file,
-                                       at->line, at->col, key, e.msg);
-                }
+                drop(&text);
         }
-        return TL_OK;
+        return rc;
 }
 
 tl_status meter_config_load(struct meter_config *c, const char *path,
@@ -237,23 +238,22 @@ tl_status meter_config_load(struct meter_config *c, const char *path,
                 if (rc)
                         return rc;
                 root = doc->root;
-                if (root->kind != TL_YAML_MAP)
-                        rc = tl_fail(err, TL_EINVAL,
-                                     "%s:%u:%u: expected a map with kafka: "
-                                     "and meter:",
-                                     path, root->line, root->col);
+                rc = tl_conf_section(path, "", root, SECTIONS, err);
                 for (size_t i = 0; !rc && i < root->count; i++) {
                         const struct tl_yaml_pair *p = &root->pairs[i];
-                        if (!strcmp(p->key->text, "kafka") ||
-                            !strcmp(p->key->text, "meter"))
-                                rc = load_section(c, path, p->key->text,
-                                                  p->value, err);
+                        if (!strcmp(p->key->text, "kafka"))
+                                rc = load_section(c, path, "kafka", p->value,
+                                                  KAFKA_KEYS, err);
+                        else if (!strcmp(p->key->text, "meter"))
+                                rc = load_section(c, path, "meter", p->value,
+                                                  METER_KEYS, err);
+                        else if (!strcmp(p->key->text, "database"))
+                                rc = tl_conf_database(path, p->value, err);
                         else if (strcmp(p->key->text, "invoicing") &&
                                  strcmp(p->key->text, "log_level"))
-                                rc = tl_fail(err, TL_EINVAL,
-                                             "%s:%u:%u: %s: unknown section",
-                                             path, p->key->line, p->key->col,
-                                             p->key->text);
+                                rc = tl_conf_fail(err, TL_EINVAL, path, p->key,
+                                                  p->key->text,
+                                                  "unknown section");
                 }
                 tl_yaml_free(&doc);
                 if (rc)

@@ -89,6 +89,55 @@ Test(yaml, refuses_aliases_and_anchors_with_their_place)
         expect_error("a: 1\nb: *x\n", TL_EPARSE, "t.yaml:2:4:");
 }
 
+/* An escaped NUL would cut a C string: "cust_A\0evil" billed as cust_A. */
+Test(yaml, refuses_a_nul_written_as_an_escape_like_a_raw_one)
+{
+        static const char raw[] = "id: cust_A\0evil\n";
+        struct tl_yaml_doc *doc = NULL;
+        struct tl_error err = {TL_OK, ""};
+
+        expect_error("id: \"cust_A\\0evil\"\n", TL_EPARSE,
+                     "t.yaml:1:5: NUL characters are not allowed");
+        expect_error("name: \"Alder\\x00Insurance\"\n", TL_EPARSE,
+                     "t.yaml:1:7: NUL characters are not allowed");
+        expect_error("a: 1\nb: [\"x\\u0000\"]\n", TL_EPARSE,
+                     "t.yaml:2:5: NUL characters are not allowed");
+        expect_error("\"k\\0\": 1\n", TL_EPARSE,
+                     "t.yaml:1:1: NUL characters are not allowed");
+        cr_expect_eq(tl_yaml_parse("t.yaml", raw, sizeof raw - 1, &doc, &err),
+                     TL_EPARSE);
+        cr_expect(strstr(err.msg, "t.yaml:1:"), "%s", err.msg);
+        cr_expect_null(doc);
+}
+
+Test(yaml, refuses_explicit_tags_on_scalars_maps_and_sequences)
+{
+        expect_error("data: !!binary aGVsbG8=\n", TL_EPARSE,
+                     "t.yaml:1:7: YAML tags are not supported");
+        expect_error("x: !python/object:os.system {}\n", TL_EPARSE,
+                     "t.yaml:1:4: YAML tags are not supported");
+        expect_error("a: 1\nb: !foo [1, 2]\n", TL_EPARSE,
+                     "t.yaml:2:4: YAML tags are not supported");
+        expect_error("!!map\na: 1\n", TL_EPARSE,
+                     "t.yaml:1:1: YAML tags are not supported");
+        expect_error("n: !!str 5\n", TL_EPARSE, "tags are not supported");
+        expect_error("!<tag:yaml.org,2002:str> k: v\n", TL_EPARSE,
+                     "tags are not supported");
+        expect_error("%TAG !e! tag:example.com,2000:\n---\na: !e!x 1\n",
+                     TL_EPARSE, "t.yaml:3:4: YAML tags are not supported");
+}
+
+/* The non-specific tag "!" only says "a string, as written": harmless. */
+Test(yaml, accepts_the_non_specific_tag_and_implicit_types)
+{
+        struct tl_yaml_doc *doc = parse("a: ! 12\nb: 12\nc: \"x\\ty\"\n");
+
+        cr_expect_str_eq(tl_yaml_get(doc->root, "a")->text, "12");
+        cr_expect_str_eq(tl_yaml_get(doc->root, "b")->text, "12");
+        cr_expect_str_eq(tl_yaml_get(doc->root, "c")->text, "x\ty");
+        tl_yaml_free(&doc);
+}
+
 Test(yaml, refuses_duplicate_and_complex_keys)
 {
         expect_error("id: a\nname: b\nid: c\n", TL_EPARSE,

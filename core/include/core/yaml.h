@@ -50,7 +50,9 @@ struct tl_yaml_doc {
 /*
 ** Parse one YAML document of 'len' bytes at 'buf'; 'name' prefixes every
 ** message ("pricing-rules/2026-11.yaml:14:9: ..."). Refused, each with its
-** position: aliases and anchors (no expansion, ever), nesting deeper than
+** position: aliases and anchors (no expansion, ever), explicit tags
+** (!!binary, !foo; the non-specific "!" is fine), a NUL in a scalar (also
+** one written as an escape: \0, \x00, \u0000), nesting deeper than
 ** TL_YAML_MAX_DEPTH, duplicate map keys, keys that are not scalars, more
 ** than one document, an empty document. Over TL_YAML_MAX_BYTES is refused
 ** before parsing. Returns TL_OK and '*out' (free with tl_yaml_free),

@@ -49,11 +49,13 @@ void meter_config_init(struct meter_config *c);
 void meter_config_release(struct meter_config *c);
 
 /*
-** Read the YAML config file at 'path' (keys in docs/operations.md) over
+** Read the YAML config file at 'path' (keys in docs/formats.md) over
 ** the defaults, then the environment (TALLY_KAFKA_BROKERS,
 ** TALLY_KAFKA_GROUP, TALLY_KAFKA_TOPICS comma-separated, TALLY_METER_HTTP).
-** 'path' NULL: no file. Returns TL_OK, or TL_EINVAL / TL_EIO with
-** "file:line:column: key: message".
+** Values expand ${VAR}; a key "k_file" reads k from a file; the
+** `database:` section goes to libpq (tl_conf_database). 'path' NULL: no
+** file. Returns TL_OK, or TL_EINVAL / TL_EIO with "file:line:column: key:
+** message", which never holds a value.
 */
 tl_status meter_config_load(struct meter_config *c, const char *path,
                             struct tl_error *err);
