@@ -60,6 +60,9 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # dpkg-shlibdeps (dpkg-dev) adds the libraries; the font is not linked.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS fonts-dejavu-core)
+# The units' DynamicUser has a name (for PostgreSQL's peer authentication)
+# only through nss-systemd.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS libnss-systemd)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql, kcat")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_CURRENT_BINARY_DIR}/packaging/conffiles)
