@@ -19,6 +19,7 @@ PACKAGES=(
   libmicrohttpd-dev            # the meter's /metrics, /healthz and usage API
   libcairo2-dev fonts-dejavu-core  # invoice PDFs (cairo) and their font
   clang-format binutils        # tools/lint.sh: formatting, symbol names (nm)
+  dpkg-dev systemd             # the .deb test: dpkg-shlibdeps, systemd-analyze verify
 )
 
 missing=()
