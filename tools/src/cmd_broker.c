@@ -184,7 +184,11 @@ static int serve(const struct cli_command *cmd, struct broker_opts *o,
         fflush(stdout);
         tl_log(TL_LOG_INFO, "broker", "serving", "bootstrap=%s brokers=%ld",
                addr, o->brokers);
-        sigwait(stop_signals, &sig);
+        /* A development broker has nothing to reload: SIGHUP (a closed
+           terminal, a reload-everything script) must not stop it. */
+        while (sigwait(stop_signals, &sig) == 0 && sig == SIGHUP)
+                tl_log(TL_LOG_INFO, "broker", "SIGHUP received",
+                       "action=ignored");
         tl_log(TL_LOG_INFO, "broker", "stopping", "signal=%d", sig);
 out:
         cli_broker_control_stop(&control);
@@ -203,10 +207,11 @@ int cli_broker_main(int argc, char **argv)
         if (rc)
                 return rc;
         /* Block before librdkafka starts its threads so they inherit the
-           mask and only sigwait below sees SIGINT/SIGTERM. */
+           mask and only sigwait below sees SIGINT/SIGTERM/SIGHUP. */
         sigemptyset(&stop_signals);
         sigaddset(&stop_signals, SIGINT);
         sigaddset(&stop_signals, SIGTERM);
+        sigaddset(&stop_signals, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
         signal(SIGPIPE, SIG_IGN);
         return serve(cmd, &o, &stop_signals);

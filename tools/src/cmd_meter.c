@@ -10,12 +10,14 @@
 #include "core/log.h"
 #include "meter/meter.h"
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, hup_flag;
 
 static void on_signal(int sig)
 {
-        (void)sig;
-        stop_flag = 1;
+        if (sig == SIGHUP)
+                hup_flag = 1; /* meter_run reloads the catalog, or logs */
+        else
+                stop_flag = 1;
 }
 
 /* Flags override the file and the environment. */
@@ -131,10 +133,13 @@ int cli_meter_main(int argc, char **argv)
         sa.sa_handler = on_signal;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
         rc = meter_new(&c, &m, &e);
-        if (!rc)
+        if (!rc) {
+                meter_watch_hangup(m, &hup_flag);
                 rc = meter_run(m, &stop_flag, &e);
+        }
         if (m) {
                 struct meter_counts n;
                 meter_counts_get(m, &n);

@@ -48,7 +48,8 @@ const struct cli_command cli_commands[] = {
      "                     nothing came for MS (tests, benchmarks, backfills)\n"
      "  -X KEY=VALUE       a librdkafka property (TLS, SASL, timeouts) or a\n"
      "                     config key (meter.batch_ms=200)\n\n"
-     "SIGTERM or SIGINT: finish the batch, store offsets, leave the group.\n",
+     "SIGTERM or SIGINT: finish the batch, store offsets, leave the group.\n"
+     "SIGHUP: reload the meter.rules catalog now (without one: logged).\n",
      NULL, cli_meter_main},
     {"customers", "import customers from a customers file",
      "usage: tally customers import FILE [--config FILE]\n\n"
@@ -112,7 +113,7 @@ const struct cli_command cli_commands[] = {
      "Serves the Kafka protocol on 127.0.0.1 with librdkafka's mock\n"
      "cluster, for development, tests and the demo (never production).\n"
      "Prints its bootstrap address (host:port,...) as the first line on\n"
-     "stdout and runs until SIGINT or SIGTERM. Topics named with --topic\n"
+     "stdout and runs until SIGINT or SIGTERM (SIGHUP is ignored). Topics named with --topic\n"
      "are created at start; any other topic is created on first use with\n"
      "4 partitions (librdkafka's mock default, not configurable).\n\n"
      "  --brokers N          brokers in the cluster (1-9, default 1)\n"
