@@ -1,5 +1,4 @@
 /* tally broker: librdkafka's mock cluster served over TCP on loopback. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +31,33 @@ static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
         tl_log_library(level, "broker", "librdkafka", fac, buf);
 }
 
+static int on_option(const struct cli_command *cmd, int key, char *value,
+                     void *ctx)
+{
+        struct broker_opts *o = ctx;
+
+        switch (key) {
+        case 'b':
+                return cli_parse_long(cmd, "--brokers", value, 1, 9,
+                                      &o->brokers);
+        case 'p':
+                return cli_parse_long(cmd, "--partitions", value, 1, 256,
+                                      &o->partitions);
+        case 't':
+                if (o->topic_count == MAX_TOPICS)
+                        return cli_usage_error(
+                            cmd, "at most %d --topic options", MAX_TOPICS);
+                o->topics[o->topic_count++] = value;
+                return 0;
+        case 'a':
+                o->address_file = value;
+                return 0;
+        default: /* 'c' */
+                o->control = value;
+                return 0;
+        }
+}
+
 static int parse_opts(const struct cli_command *cmd, int argc, char **argv,
                       struct broker_opts *o)
 {
@@ -43,46 +69,10 @@ static int parse_opts(const struct cli_command *cmd, int argc, char **argv,
             {"control", required_argument, NULL, 'c'},
             {NULL, 0, NULL, 0},
         };
-        int c;
+        static const struct cli_options spec = {longopts, NULL, on_option,
+                                                false};
 
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-                switch (c) {
-                case 'b':
-                        if (cli_parse_long(cmd, "--brokers", optarg, 1, 9,
-                                           &o->brokers))
-                                return CLI_EXIT_USAGE;
-                        break;
-                case 'p':
-                        if (cli_parse_long(cmd, "--partitions", optarg, 1, 256,
-                                           &o->partitions))
-                                return CLI_EXIT_USAGE;
-                        break;
-                case 't':
-                        if (o->topic_count == MAX_TOPICS)
-                                return cli_usage_error(
-                                    cmd, "at most %d --topic options",
-                                    MAX_TOPICS);
-                        o->topics[o->topic_count++] = optarg;
-                        break;
-                case 'a':
-                        o->address_file = optarg;
-                        break;
-                case 'c':
-                        o->control = optarg;
-                        break;
-                case ':':
-                        return cli_usage_error(cmd, "%s needs a value",
-                                               argv[optind - 1]);
-                default:
-                        return cli_usage_error(cmd, "unknown option '%s'",
-                                               argv[optind - 1]);
-                }
-        }
-        if (optind < argc)
-                return cli_usage_error(cmd, "unexpected argument '%s'",
-                                       argv[optind]);
-        return 0;
+        return cli_parse_options(cmd, argc, argv, &spec, o, NULL);
 }
 
 /*

@@ -2,7 +2,6 @@
    emit the metered events; also --init-model and --bench. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +98,6 @@ static const struct option OPTS[] = {
     {"bench", no_argument, NULL, O_BENCH},
     {"runs", required_argument, NULL, O_RUNS},
     {"llama2c", required_argument, NULL, O_LLAMA2C},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
@@ -129,10 +127,18 @@ static int int_opt(const struct cli_command *cmd, const char *opt,
         return rc;
 }
 
-static int parse_one(const struct cli_command *cmd, struct infer_args *a,
-                     int ch, const char *v)
+static int parse_one(const struct cli_command *cmd, int ch, char *v, void *ctx)
 {
+        struct infer_args *a = ctx;
         struct inf_shape *s = &a->init.shape;
+
+        if (ch == 'X') {
+                if (!strchr(v, '=') || a->prop_count == INFER_MAX_PROPS)
+                        return cli_usage_error(cmd, "-X %s: expected key=value",
+                                               v);
+                a->props[a->prop_count++] = v;
+                return 0;
+        }
 
         switch (ch) {
         case O_MODEL:
@@ -271,7 +277,8 @@ static int parse_one(const struct cli_command *cmd, struct infer_args *a,
 static int parse(const struct cli_command *cmd, int argc, char **argv,
                  struct infer_args *a)
 {
-        int ch;
+        static const struct cli_options spec = {OPTS, "X:", parse_one, false};
+        int rc;
 
         memset(a, 0, sizeof *a);
         a->tokens = 64;
@@ -283,38 +290,9 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
         a->init.shape = (struct inf_shape){288, 0, 6, 6, 0, 32000, 256};
         a->b.runs = 5;
         a->b.tokens = 256;
-        optind = 1;
-        opterr = 0;
-        while ((ch = getopt_long(argc, argv, ":X:", OPTS, NULL)) != -1) {
-                int rc;
-
-                if (ch == 'h') {
-                        cli_print_usage(cmd, stdout);
-                        return -1;
-                }
-                if (ch == ':')
-                        return cli_usage_error(cmd, "%s needs a value",
-                                               argv[optind - 1]);
-                if (ch == '?')
-                        return cli_usage_error(cmd, "unknown option %s",
-                                               argv[optind - 1]);
-                if (ch == 'X') {
-                        if (!strchr(optarg, '=') ||
-                            a->prop_count == INFER_MAX_PROPS)
-                                return cli_usage_error(cmd,
-                                                       "-X %s: expected "
-                                                       "key=value",
-                                                       optarg);
-                        a->props[a->prop_count++] = optarg;
-                        continue;
-                }
-                rc = parse_one(cmd, a, ch, optarg);
-                if (rc)
-                        return rc;
-        }
-        if (optind < argc)
-                return cli_usage_error(cmd, "unexpected argument '%s'",
-                                       argv[optind]);
+        rc = cli_parse_options(cmd, argc, argv, &spec, a, NULL);
+        if (rc)
+                return rc;
         if (!a->init.shape.n_kv_heads)
                 a->init.shape.n_kv_heads = a->init.shape.n_heads;
         if (a->offline && !a->spool)
@@ -392,7 +370,7 @@ int cli_infer_main(int argc, char **argv)
         int rc = parse(cmd, argc, argv, &a);
 
         if (rc)
-                return rc < 0 ? CLI_EXIT_OK : rc;
+                return rc;
         if (a.init_dir) {
                 if (mkdir(a.init_dir, 0777) != 0 && errno != EEXIST) {
                         fprintf(stderr, "tally infer: %s: %s\n", a.init_dir,

@@ -1,5 +1,4 @@
 /* tally loadgen: synthetic usage events to Kafka, with their ground truth. */
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,24 +148,27 @@ static int parse_number(const struct cli_command *cmd, int c, const char *text,
         }
 }
 
-static int parse_opt(const struct cli_command *cmd, int c, struct lg_args *a)
+static int parse_opt(const struct cli_command *cmd, int c, char *value,
+                     void *ctx)
 {
+        struct lg_args *a = ctx;
+
         switch (c) {
         case 'b':
-                a->brokers = optarg;
+                a->brokers = value;
                 return 0;
         case 't':
-                a->topic = optarg;
-                return *optarg ? 0
-                               : cli_usage_error(cmd, "--topic needs a name");
+                a->topic = value;
+                return *value ? 0
+                              : cli_usage_error(cmd, "--topic needs a name");
         case 'o':
-                a->truth = optarg;
+                a->truth = value;
                 return 0;
         case 'f':
-                a->time_from = optarg;
+                a->time_from = value;
                 return 0;
         case 'u':
-                a->time_to = optarg;
+                a->time_to = value;
                 return 0;
         case 'q':
                 a->quiet = true;
@@ -175,26 +177,26 @@ static int parse_opt(const struct cli_command *cmd, int c, struct lg_args *a)
                 a->cfg.batch_limit_case = true;
                 return 0;
         case 'T':
-                return parse_types(cmd, optarg, &a->cfg);
+                return parse_types(cmd, value, &a->cfg);
         case 'E':
-                return parse_encoding(cmd, optarg, &a->cfg.encoding);
+                return parse_encoding(cmd, value, &a->cfg.encoding);
         case 'd':
-                return parse_ratio(cmd, "--duplicates", optarg, &a->dup_ppm);
+                return parse_ratio(cmd, "--duplicates", value, &a->dup_ppm);
         case 'x':
-                return parse_ratio(cmd, "--bad", optarg, &a->bad_ppm);
+                return parse_ratio(cmd, "--bad", value, &a->bad_ppm);
         case 'X':
-                if (!strchr(optarg, '=') || *optarg == '=')
+                if (!strchr(value, '=') || *value == '=')
                         return cli_usage_error(cmd,
                                                "-X needs key=value, "
                                                "not '%s'",
-                                               optarg);
+                                               value);
                 if (a->prop_count == MAX_PROPS)
                         return cli_usage_error(cmd, "at most %d -X options",
                                                MAX_PROPS);
-                a->props[a->prop_count++] = optarg;
+                a->props[a->prop_count++] = value;
                 return 0;
         default:
-                return parse_number(cmd, c, optarg, a);
+                return parse_number(cmd, c, value, a);
         }
 }
 
@@ -266,22 +268,11 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
             {"quiet", no_argument, NULL, 'q'},
             {NULL, 0, NULL, 0},
         };
-        int c;
+        static const struct cli_options spec = {longopts, "X:", parse_opt,
+                                                false};
 
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":X:", longopts, NULL)) != -1) {
-                if (c == ':')
-                        return cli_usage_error(cmd, "%s needs a value",
-                                               argv[optind - 1]);
-                if (c == '?')
-                        return cli_usage_error(cmd, "unknown option '%s'",
-                                               argv[optind - 1]);
-                if (parse_opt(cmd, c, a))
-                        return CLI_EXIT_USAGE;
-        }
-        if (optind < argc)
-                return cli_usage_error(cmd, "unexpected argument '%s'",
-                                       argv[optind]);
+        if (cli_parse_options(cmd, argc, argv, &spec, a, NULL))
+                return CLI_EXIT_USAGE;
         if (!a->brokers || !*a->brokers)
                 a->brokers = getenv("TALLY_KAFKA_BROKERS");
         if (!a->brokers || !*a->brokers)

@@ -1,5 +1,4 @@
 /* tally upload: a device's offline spool, sent to Kafka as CBOR batches. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,36 +15,39 @@ struct up_args {
         long batch, timeout_ms;
 };
 
-static int parse_opt(const struct cli_command *cmd, int c, struct up_args *a)
+static int parse_opt(const struct cli_command *cmd, int c, char *value,
+                     void *ctx)
 {
+        struct up_args *a = ctx;
+
         switch (c) {
         case 's':
-                a->spool = optarg;
-                return *optarg ? 0
-                               : cli_usage_error(cmd, "--spool needs a file");
+                a->spool = value;
+                return *value ? 0
+                              : cli_usage_error(cmd, "--spool needs a file");
         case 'b':
-                a->brokers = optarg;
+                a->brokers = value;
                 return 0;
         case 't':
-                a->topic = optarg;
-                return *optarg ? 0
-                               : cli_usage_error(cmd, "--topic needs a name");
+                a->topic = value;
+                return *value ? 0
+                              : cli_usage_error(cmd, "--topic needs a name");
         case 'B':
-                return cli_parse_long(cmd, "--batch", optarg, 1, 10000,
+                return cli_parse_long(cmd, "--batch", value, 1, 10000,
                                       &a->batch);
         case 'T':
-                return cli_parse_long(cmd, "--timeout-ms", optarg, 1, 86400000,
+                return cli_parse_long(cmd, "--timeout-ms", value, 1, 86400000,
                                       &a->timeout_ms);
         default: /* 'X' */
-                if (!strchr(optarg, '=') || *optarg == '=')
+                if (!strchr(value, '=') || *value == '=')
                         return cli_usage_error(cmd,
                                                "-X needs key=value, "
                                                "not '%s'",
-                                               optarg);
+                                               value);
                 if (a->prop_count == MAX_PROPS)
                         return cli_usage_error(cmd, "at most %d -X options",
                                                MAX_PROPS);
-                a->props[a->prop_count++] = optarg;
+                a->props[a->prop_count++] = value;
                 return 0;
         }
 }
@@ -61,22 +63,11 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
             {"timeout-ms", required_argument, NULL, 'T'},
             {NULL, 0, NULL, 0},
         };
-        int c;
+        static const struct cli_options spec = {longopts, "X:", parse_opt,
+                                                false};
 
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":X:", longopts, NULL)) != -1) {
-                if (c == ':')
-                        return cli_usage_error(cmd, "%s needs a value",
-                                               argv[optind - 1]);
-                if (c == '?')
-                        return cli_usage_error(cmd, "unknown option '%s'",
-                                               argv[optind - 1]);
-                if (parse_opt(cmd, c, a))
-                        return CLI_EXIT_USAGE;
-        }
-        if (optind < argc)
-                return cli_usage_error(cmd, "unexpected argument '%s'",
-                                       argv[optind]);
+        if (cli_parse_options(cmd, argc, argv, &spec, a, NULL))
+                return CLI_EXIT_USAGE;
         if (!a->spool)
                 return cli_usage_error(cmd, "--spool FILE is required");
         if (!a->brokers || !*a->brokers)
