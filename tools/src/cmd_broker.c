@@ -7,7 +7,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "broker_control.h"
+#include "broker/control.h"
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -128,7 +128,7 @@ static int serve(const struct cli_command *cmd, struct broker_opts *o,
 {
         char errstr[512], num[16];
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        struct cli_broker_control *control = NULL;
+        struct brk_control *control = NULL;
         rd_kafka_mock_cluster_t *mc;
         rd_kafka_t *rk;
         const char *addr;
@@ -159,7 +159,7 @@ static int serve(const struct cli_command *cmd, struct broker_opts *o,
                 goto out;
         /* Ready before the address is printed: whoever reads that line may
            send commands at once. */
-        if (o->control && cli_broker_control_start(mc, o->control, &control)) {
+        if (o->control && brk_control_start(mc, o->control, &control)) {
                 rc = CLI_EXIT_RUNTIME;
                 goto out;
         }
@@ -181,7 +181,7 @@ static int serve(const struct cli_command *cmd, struct broker_opts *o,
                        "action=ignored");
         tl_log(TL_LOG_INFO, "broker", "stopping", "signal=%d", sig);
 out:
-        cli_broker_control_stop(&control);
+        brk_control_stop(&control);
         rd_kafka_destroy(rk);
         return rc;
 }

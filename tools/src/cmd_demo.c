@@ -13,7 +13,7 @@
 
 #include "cli.h"
 #include "core/alloc.h"
-#include "demo.h"
+#include "demo/demo.h"
 #include "invoicing/invoicing.h"
 #include "schemas/db.h"
 

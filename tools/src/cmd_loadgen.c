@@ -11,7 +11,7 @@
 #include "core/dec.h"
 #include "core/log.h"
 #include "core/time.h"
-#include "loadgen.h"
+#include "loadgen/loadgen.h"
 
 #define MAX_PROPS 64
 #define PPM 1000000u
@@ -23,7 +23,7 @@ struct lg_args {
         long rate; /* units per second; 0: as fast as possible */
         uint32_t dup_ppm, bad_ppm;
         bool quiet, seeded;
-        struct cli_lg_config cfg;
+        struct lg_config cfg;
 };
 
 /* Delivery results, written by the callback on the polling thread. */
@@ -65,7 +65,7 @@ static int parse_ratio(const struct cli_command *cmd, const char *opt,
 /* --types: a comma list of tokens, iterations, matrix_ops, seat (or the
    full type names), each at most once. */
 static int parse_types(const struct cli_command *cmd, const char *text,
-                       struct cli_lg_config *cfg)
+                       struct lg_config *cfg)
 {
         static const char *const short_names[] = {NULL, "tokens", "iterations",
                                                   "matrix_ops", "seat"};
@@ -100,14 +100,14 @@ static int parse_types(const struct cli_command *cmd, const char *text,
 }
 
 static int parse_encoding(const struct cli_command *cmd, const char *text,
-                          cli_lg_encoding *out)
+                          lg_encoding *out)
 {
         if (strcmp(text, "json") == 0)
-                *out = CLI_LG_JSON;
+                *out = LG_JSON;
         else if (strcmp(text, "cbor") == 0)
-                *out = CLI_LG_CBOR;
+                *out = LG_CBOR;
         else if (strcmp(text, "mixed") == 0)
-                *out = CLI_LG_MIXED;
+                *out = LG_MIXED;
         else
                 return cli_usage_error(cmd,
                                        "--encoding is json, cbor or mixed, "
@@ -369,7 +369,7 @@ static rd_kafka_t *make_producer(const struct cli_command *cmd,
 /* Everything one run needs while producing. */
 struct lg_run {
         const struct lg_args *a;
-        struct cli_lg *gen;
+        struct lg_gen *gen;
         rd_kafka_t *rk;
         struct lg_stats stats;
         uint64_t total_units, sent_units, sent_msgs;
@@ -420,7 +420,7 @@ static void pace(struct lg_run *r)
 }
 
 /* Hand one message to librdkafka, waiting while its queue is full. */
-static int produce_one(struct lg_run *r, const struct cli_lg_message *m)
+static int produce_one(struct lg_run *r, const struct lg_message *m)
 {
         void *units = (void *)(uintptr_t)m->units;
         rd_kafka_resp_err_t kerr;
@@ -460,13 +460,13 @@ static int produce_one(struct lg_run *r, const struct cli_lg_message *m)
 
 static int produce_all(struct lg_run *r)
 {
-        struct cli_lg_message m;
+        struct lg_message m;
         struct tl_error err;
         char fatal[512];
         int rc = 0;
 
-        while (!rc && cli_lg_more(r->gen)) {
-                if (cli_lg_next(r->gen, &m, &err)) {
+        while (!rc && lg_more(r->gen)) {
+                if (lg_next(r->gen, &m, &err)) {
                         fprintf(stderr, "tally loadgen: %s\n", err.msg);
                         return CLI_EXIT_RUNTIME;
                 }
@@ -501,7 +501,7 @@ static int write_truth(const struct lg_run *r)
         tl_buf_init(&text, 0);
         if (snprintf(tmp, sizeof tmp, "%s.tmp", r->a->truth) >= (int)sizeof tmp)
                 goto out;
-        if (cli_lg_truth(r->gen, &text, &err)) {
+        if (lg_truth(r->gen, &text, &err)) {
                 fprintf(stderr, "tally loadgen: %s\n", err.msg);
                 goto out;
         }
@@ -526,10 +526,10 @@ out:
 
 static int finish(struct lg_run *r, int rc)
 {
-        struct cli_lg_counts n;
+        struct lg_counts n;
         tl_time_us elapsed = tl_time_now_us() - r->start_us;
 
-        cli_lg_counts(r->gen, &n);
+        lg_counts(r->gen, &n);
         fprintf(stderr,
                 "tally loadgen: produced %llu units (%llu events, %llu "
                 "duplicates, %llu bad) in %llu messages to %s in %lld.%03lld "
@@ -567,7 +567,7 @@ int cli_loadgen_main(int argc, char **argv)
                     .types = {SCH_TYPE_TOKENS, SCH_TYPE_ITERATIONS,
                               SCH_TYPE_MATRIX_OPS},
                     .type_count = 3,
-                    .encoding = CLI_LG_MIXED,
+                    .encoding = LG_MIXED,
                     .batch = 1,
                     .now_us = tl_time_now_us()},
         };
@@ -580,13 +580,13 @@ int cli_loadgen_main(int argc, char **argv)
         if (!a.seeded)
                 a.cfg.seed =
                     (uint64_t)(a.cfg.now_us ^ (tl_time_us)getpid()) & INT64_MAX;
-        if (cli_lg_new(&a.cfg, &r.gen, &err)) {
+        if (lg_new(&a.cfg, &r.gen, &err)) {
                 fprintf(stderr, "tally loadgen: %s\n", err.msg);
                 return tl_status_exit_code(err.code);
         }
         r.rk = make_producer(cmd, &a, &r.stats, &rc);
         if (!r.rk) {
-                cli_lg_free(&r.gen);
+                lg_free(&r.gen);
                 return rc;
         }
         r.total_units = a.cfg.events + a.cfg.duplicates + a.cfg.bad;
@@ -603,6 +603,6 @@ int cli_loadgen_main(int argc, char **argv)
                         (unsigned long long)a.cfg.seed);
         rc = finish(&r, produce_all(&r));
         rd_kafka_destroy(r.rk);
-        cli_lg_free(&r.gen);
+        lg_free(&r.gen);
         return rc;
 }
