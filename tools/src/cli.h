@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "meter/meter.h"
+
 /*
 ** One subcommand. 'run' is NULL while the part it needs is not built yet;
 ** 'needs' then names those parts, and the dispatcher says so and exits 1
@@ -82,6 +84,31 @@ struct cli_options {
 */
 int cli_parse_options(const struct cli_command *cmd, int argc, char **argv,
                       const struct cli_options *spec, void *ctx, int *operands);
+
+/* A config file's Kafka section, kept for the strings it lends. */
+struct cli_kafka {
+        struct meter_config mc;
+        char *props[METER_MAX_PROPS]; /* "key=value" of kafka.properties */
+};
+
+/*
+** --config FILE of a Kafka client: read 'path' with meter_config_load, so
+** the file and the environment over it (TALLY_KAFKA_BROKERS,
+** TALLY_KAFKA_TOPICS) mean what they mean to `tally meter`, and fill what the
+*flags left unset: '*brokers' when NULL
+** or empty, '*topic' when NULL (the first of kafka.topics). The file's
+** kafka.properties ("key=value") are inserted before the '*prop_count'
+** -X ones in 'props' (room for 'max_props'), so -X wins. The strings are
+** owned by 'k': cli_kafka_release it after the last use, also on failure
+** (a zeroed 'k' may be released). 'path' NULL: nothing is read.
+** Returns 0, or an exit code after printing the loader's
+** "file:line:column: ..." message.
+*/
+int cli_kafka_load(const struct cli_command *cmd, const char *path,
+                   struct cli_kafka *k, const char **brokers,
+                   const char **topic, const char **props, size_t *prop_count,
+                   size_t max_props);
+void cli_kafka_release(struct cli_kafka *k);
 
 /* Subcommand entry points. */
 int cli_broker_main(int argc, char **argv);

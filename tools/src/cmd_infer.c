@@ -55,6 +55,7 @@ enum {
         O_BENCH,
         O_RUNS,
         O_LLAMA2C,
+        O_CONFIG,
 };
 
 static const struct option OPTS[] = {
@@ -98,6 +99,7 @@ static const struct option OPTS[] = {
     {"bench", no_argument, NULL, O_BENCH},
     {"runs", required_argument, NULL, O_RUNS},
     {"llama2c", required_argument, NULL, O_LLAMA2C},
+    {"config", required_argument, NULL, O_CONFIG},
     {NULL, 0, NULL, 0},
 };
 
@@ -270,17 +272,21 @@ static int parse_one(const struct cli_command *cmd, int ch, char *v, void *ctx)
         case O_LLAMA2C:
                 a->b.llama2c = v;
                 return 0;
+        case O_CONFIG:
+                a->config = v;
+                return 0;
         }
         return cli_usage_error(cmd, "unknown option");
 }
 
 static int parse(const struct cli_command *cmd, int argc, char **argv,
-                 struct infer_args *a)
+                 struct infer_args *a, struct cli_kafka *kafka)
 {
         static const struct cli_options spec = {OPTS, "X:", parse_one, false};
         int rc;
 
         memset(a, 0, sizeof *a);
+        a->kafka = kafka;
         a->tokens = 64;
         a->k = 4;
         a->temperature = 0.8;
@@ -306,6 +312,10 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
         if (a->threshold > 0 && !a->diffusion)
                 return cli_usage_error(cmd, "--threshold is for "
                                             "--decoding diffusion");
+        rc = cli_kafka_load(cmd, a->config, a->kafka, &a->brokers, &a->topic,
+                            a->props, &a->prop_count, INFER_MAX_PROPS);
+        if (rc)
+                return rc;
         if (!a->model)
                 a->model =
                     getenv("TALLY_MODEL") ? getenv("TALLY_MODEL") : "var/model";
@@ -317,12 +327,12 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
         return 0;
 }
 
-int cli_infer_main(int argc, char **argv)
+static int infer(int argc, char **argv, struct cli_kafka *kafka)
 {
         const struct cli_command *cmd = cli_find("infer");
         struct infer_args a;
         struct tl_error e = {0};
-        int rc = parse(cmd, argc, argv, &a);
+        int rc = parse(cmd, argc, argv, &a, kafka);
 
         if (rc)
                 return rc;
@@ -347,4 +357,15 @@ int cli_infer_main(int argc, char **argv)
         if (a.bench)
                 return infer_bench(&a.b);
         return infer_run(&a);
+}
+
+int cli_infer_main(int argc, char **argv)
+{
+        struct cli_kafka kafka;
+        int rc;
+
+        memset(&kafka, 0, sizeof kafka);
+        rc = infer(argc, argv, &kafka);
+        cli_kafka_release(&kafka);
+        return rc;
 }

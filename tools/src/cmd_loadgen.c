@@ -17,10 +17,11 @@
 #define PPM 1000000u
 
 struct lg_args {
-        const char *brokers, *topic, *truth, *time_from, *time_to;
-        char *props[MAX_PROPS]; /* -X key=value */
-        int prop_count;
-        long rate; /* units per second; 0: as fast as possible */
+        const char *brokers, *topic, *truth, *time_from, *time_to, *config;
+        const char *props[MAX_PROPS]; /* -X key=value */
+        size_t prop_count;
+        struct cli_kafka *kafka; /* --config's strings */
+        long rate;               /* units per second; 0: as fast as possible */
         uint32_t dup_ppm, bad_ppm;
         bool quiet, seeded;
         struct lg_config cfg;
@@ -164,6 +165,9 @@ static int parse_opt(const struct cli_command *cmd, int c, char *value,
         case 'o':
                 a->truth = value;
                 return 0;
+        case 'C':
+                a->config = value;
+                return 0;
         case 'f':
                 a->time_from = value;
                 return 0;
@@ -252,6 +256,7 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
         static const struct option longopts[] = {
             {"brokers", required_argument, NULL, 'b'},
             {"topic", required_argument, NULL, 't'},
+            {"config", required_argument, NULL, 'C'},
             {"events", required_argument, NULL, 'e'},
             {"customers", required_argument, NULL, 'c'},
             {"types", required_argument, NULL, 'T'},
@@ -273,6 +278,11 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
 
         if (cli_parse_options(cmd, argc, argv, &spec, a, NULL))
                 return CLI_EXIT_USAGE;
+        if (cli_kafka_load(cmd, a->config, a->kafka, &a->brokers, &a->topic,
+                           a->props, &a->prop_count, MAX_PROPS))
+                return CLI_EXIT_USAGE;
+        if (!a->topic)
+                a->topic = "usage.events";
         if (!a->brokers || !*a->brokers)
                 a->brokers = getenv("TALLY_KAFKA_BROKERS");
         if (!a->brokers || !*a->brokers)
@@ -344,7 +354,7 @@ static rd_kafka_t *make_producer(const struct cli_command *cmd,
         *rc = set_prop(cmd, conf, "bootstrap.servers", a->brokers);
         for (size_t i = 0; !*rc && i < sizeof defaults / sizeof *defaults; i++)
                 *rc = set_prop(cmd, conf, defaults[i][0], defaults[i][1]);
-        for (int i = 0; !*rc && i < a->prop_count; i++) {
+        for (size_t i = 0; !*rc && i < a->prop_count; i++) {
                 const char *eq = strchr(a->props[i], '=');
                 snprintf(key, sizeof key, "%.*s", (int)(eq - a->props[i]),
                          a->props[i]);
@@ -557,11 +567,11 @@ static int finish(struct lg_run *r, int rc)
         return r->a->truth ? write_truth(r) : 0;
 }
 
-int cli_loadgen_main(int argc, char **argv)
+static int loadgen(int argc, char **argv, struct cli_kafka *kafka)
 {
         const struct cli_command *cmd = cli_find("loadgen");
         struct lg_args a = {
-            .topic = "usage.events",
+            .kafka = kafka,
             .cfg = {.events = 10000,
                     .customers = 100,
                     .types = {SCH_TYPE_TOKENS, SCH_TYPE_ITERATIONS,
@@ -604,5 +614,16 @@ int cli_loadgen_main(int argc, char **argv)
         rc = finish(&r, produce_all(&r));
         rd_kafka_destroy(r.rk);
         lg_free(&r.gen);
+        return rc;
+}
+
+int cli_loadgen_main(int argc, char **argv)
+{
+        struct cli_kafka kafka;
+        int rc;
+
+        memset(&kafka, 0, sizeof kafka);
+        rc = loadgen(argc, argv, &kafka);
+        cli_kafka_release(&kafka);
         return rc;
 }

@@ -9,7 +9,8 @@
 #define MAX_PROPS 64
 
 struct up_args {
-        const char *spool, *brokers, *topic;
+        const char *spool, *brokers, *topic, *config;
+        struct cli_kafka kafka;
         const char *props[MAX_PROPS]; /* -X key=value */
         size_t prop_count;
         long batch, timeout_ms;
@@ -35,6 +36,9 @@ static int parse_opt(const struct cli_command *cmd, int c, char *value,
         case 'B':
                 return cli_parse_long(cmd, "--batch", value, 1, 10000,
                                       &a->batch);
+        case 'c':
+                a->config = value;
+                return 0;
         case 'T':
                 return cli_parse_long(cmd, "--timeout-ms", value, 1, 86400000,
                                       &a->timeout_ms);
@@ -61,15 +65,23 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
             {"topic", required_argument, NULL, 't'},
             {"batch", required_argument, NULL, 'B'},
             {"timeout-ms", required_argument, NULL, 'T'},
+            {"config", required_argument, NULL, 'c'},
             {NULL, 0, NULL, 0},
         };
         static const struct cli_options spec = {longopts, "X:", parse_opt,
                                                 false};
+        int rc;
 
         if (cli_parse_options(cmd, argc, argv, &spec, a, NULL))
                 return CLI_EXIT_USAGE;
         if (!a->spool)
                 return cli_usage_error(cmd, "--spool FILE is required");
+        rc = cli_kafka_load(cmd, a->config, &a->kafka, &a->brokers, &a->topic,
+                            a->props, &a->prop_count, MAX_PROPS);
+        if (rc)
+                return rc;
+        if (!a->topic)
+                a->topic = INF_DEFAULT_TOPIC;
         if (!a->brokers || !*a->brokers)
                 a->brokers = getenv("TALLY_KAFKA_BROKERS");
         if (!a->brokers || !*a->brokers)
@@ -81,15 +93,16 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
 int cli_upload_main(int argc, char **argv)
 {
         const struct cli_command *cmd = cli_find("upload");
-        struct up_args a = {
-            .topic = INF_DEFAULT_TOPIC, .batch = 1000, .timeout_ms = 30000};
+        struct up_args a = {.batch = 1000, .timeout_ms = 30000};
         struct inf_emit_report rep = {0, 0, 0};
         struct tl_error err;
         tl_status rc;
         int exit_code = parse_args(cmd, argc, argv, &a);
 
-        if (exit_code)
+        if (exit_code) {
+                cli_kafka_release(&a.kafka);
                 return exit_code;
+        }
         struct inf_emit_opts o = {
             .brokers = a.brokers,
             .topic = a.topic,
@@ -106,5 +119,6 @@ int cli_upload_main(int argc, char **argv)
                 fflush(stdout);
                 fprintf(stderr, "tally upload: %s\n", err.msg);
         }
+        cli_kafka_release(&a.kafka);
         return tl_status_exit_code(rc);
 }

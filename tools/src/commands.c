@@ -92,13 +92,17 @@ const struct cli_command cli_commands[] = {
     {"infer", "the reference inference engine; emits metered events",
      INFER_USAGE, NULL, cli_infer_main},
     {"upload", "send a device's offline spool to Kafka",
-     "usage: tally upload --spool FILE [--brokers LIST] [--topic NAME]\n"
-     "                    [--batch N] [--timeout-ms MS] [-X key=value]...\n\n"
+     "usage: tally upload --spool FILE [--config FILE] [--brokers LIST]\n"
+     "                    [--topic NAME] [--batch N] [--timeout-ms MS]\n"
+     "                    [-X key=value]...\n\n"
      "Sends the spool's events as CBOR batches (one subject per message,\n"
      "key = subject) through an idempotent producer, waits for the delivery\n"
      "reports and removes from the spool only the events they confirmed.\n"
      "Run it again after a failure: it sends what is left. Exit 1 when\n"
      "some events could not be delivered (they stay in the spool).\n\n"
+     "  --config FILE    the services' YAML config: its kafka: section\n"
+     "                   (brokers, first of topics, properties); the\n"
+     "                   environment overrides it, flags override both\n"
      "  --brokers LIST   bootstrap servers (default $TALLY_KAFKA_BROKERS)\n"
      "  --topic NAME     default usage.events\n"
      "  --batch N        events per message (1-10000, default 1000)\n"
@@ -145,7 +149,8 @@ const struct cli_command cli_commands[] = {
      "  rtt BROKER_ID MS         delay its responses by MS\n",
      NULL, cli_broker_main},
     {"loadgen", "produce synthetic events for tests and benchmarks",
-     "usage: tally loadgen [--brokers LIST] [--topic NAME] [--events N]\n"
+     "usage: tally loadgen [--config FILE] [--brokers LIST] [--topic NAME]\n"
+     "                     [--events N]\n"
      "                     [--customers N] [--types LIST]\n"
      "                     [--encoding json|cbor|mixed] [--batch N]\n"
      "                     [--duplicates RATIO] [--bad RATIO] "
@@ -156,6 +161,8 @@ const struct cli_command cli_commands[] = {
      "Produces synthetic usage events (events.md) to Kafka for tests and\n"
      "benchmarks, keyed by subject, through an idempotent producer\n"
      "(acks=all). Exit 1 if any message fails delivery.\n\n"
+     "  --config FILE        the kafka: section of the services' YAML config\n"
+     "                       (flags override it)\n"
      "  --brokers LIST       bootstrap servers (default "
      "$TALLY_KAFKA_BROKERS)\n"
      "  --topic NAME         default usage.events\n"

@@ -36,6 +36,8 @@ struct infer_bench_args {
         long threads; /* 0: all CPUs */
 };
 
+struct cli_kafka;
+
 /* Everything `tally infer` was asked. */
 #define INFER_MAX_PROPS 64
 
@@ -49,6 +51,8 @@ struct infer_args {
         const char *brokers, *topic, *spool, *device, *model_class;
         const char *props[INFER_MAX_PROPS];
         size_t prop_count;
+        const char *config;      /* --config FILE: its kafka: section */
+        struct cli_kafka *kafka; /* the file's strings, owned by the caller */
         /* --init-model */
         const char *init_dir;
         struct inf_init_opts init;
