@@ -577,6 +577,26 @@ static bool caught_up(struct meter *m, int64_t now)
                now - m->last_assign_us >= m->cfg->exit_idle_ms * 1000;
 }
 
+void meter_watch_hangup(struct meter *m, volatile sig_atomic_t *hup)
+{
+        m->hup = hup;
+}
+
+/* SIGHUP: what docs/operations.md promises, and never a stop. */
+static void on_hangup(struct meter *m)
+{
+        *m->hup = 0;
+        if (m->usage) {
+                tl_log(TL_LOG_INFO, "meter", "SIGHUP received",
+                       "action=reload_catalog");
+                meter__usage_reload(m->usage);
+        } else {
+                tl_log(
+                    TL_LOG_INFO, "meter", "SIGHUP received",
+                    "action=none reason=\"no catalog loaded (meter.rules)\"");
+        }
+}
+
 tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
                     struct tl_error *err)
 {
@@ -633,6 +653,8 @@ tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
                 }
                 if (m->need_resync)
                         recover(m);
+                if (m->hup && *m->hup)
+                        on_hangup(m);
                 if (now - m->last_lag_us > 1000000) {
                         update_lag(m);
                         m->last_lag_us = now;

@@ -44,6 +44,7 @@ struct meter {
         _Atomic int db_up, kafka_up;
 
         volatile sig_atomic_t *stop;
+        volatile sig_atomic_t *hup; /* set by SIGHUP; NULL: not watched */
         bool in_revoke;
         bool fatal;
         struct tl_error fatal_err;

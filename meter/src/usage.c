@@ -75,6 +75,12 @@ void meter__usage_free(struct meter_usage **pp)
         *pp = NULL;
 }
 
+void meter__usage_reload(struct meter_usage *u)
+{
+        if (u)
+                rate_reloader_request(u->rl);
+}
+
 unsigned long long meter__usage_generation(const struct meter_usage *u)
 {
         return u ? rate_reloader_generation(u->rl) : 0;

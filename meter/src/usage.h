@@ -26,6 +26,9 @@ void meter__usage_free(struct meter_usage **pp);
 unsigned meter__usage_http(struct meter_usage *u, const char *path,
                            const char *period, struct tl_buf *body);
 
+/* Reload the catalog set now (SIGHUP), skipping the debounce. */
+void meter__usage_reload(struct meter_usage *u);
+
 /* Catalog sets published since start, for /metrics. */
 unsigned long long meter__usage_generation(const struct meter_usage *u);
 

@@ -550,3 +550,89 @@ Test(loadgen, usage_errors_exit_2)
                 "unexpected argument 'stray'");
 #undef B
 }
+
+/* A config file (the services' format) at DIR/NAME holding 'text'. */
+static void write_config(const char *dir, const char *name, const char *text,
+                         char *path, size_t size)
+{
+        FILE *f;
+
+        snprintf(path, size, "%s/%s", dir, name);
+        f = fopen(path, "w");
+        cr_assert(f, "%s", path);
+        fputs(text, f);
+        cr_assert_eq(fclose(f), 0);
+}
+
+Test(loadgen, config_file_names_brokers_and_topic_and_flags_override_it)
+{
+        struct tk_broker b;
+        struct tally t;
+        struct tk_proc_result r;
+        char dir[] = "/tmp/tk-loadgen-cfg-XXXXXX", cfg[256], text[1024];
+        char truth_path[300], *truth, *expected;
+
+        cr_assert_eq(tk_broker_start(&b, 1, NULL), 0);
+        cr_assert(mkdtemp(dir));
+        snprintf(text, sizeof text,
+                 "kafka:\n  brokers: %s\n  topics: [from_config]\n"
+                 "  properties:\n    client.id: loadgen-config-test\n",
+                 b.bootstrap);
+        write_config(dir, "tally.yaml", text, cfg, sizeof cfg);
+        /* The environment would override the file, as for the meter. */
+        unsetenv("TALLY_KAFKA_BROKERS");
+        snprintf(truth_path, sizeof truth_path, "%s/truth.tsv", dir);
+        const char *argv[] = {
+            tk_tally_bin(), "loadgen", "--quiet",  "--config", cfg, "--events",
+            "40",           "--truth", truth_path, "--seed",   "7", NULL};
+        cr_assert_eq(tk_run(argv, 120000, &r), 0);
+        cr_assert_eq(r.exit_code, 0, "loadgen: %s", r.err);
+        tk_proc_result_release(&r);
+        setenv("TALLY_KAFKA_BROKERS", b.bootstrap, 1);
+        truth = read_file(truth_path);
+        tally_init(&t);
+        consume_topic("from_config", &t);
+        expected = expected_truth(&t);
+        cr_assert_str_eq(truth, expected, "the file's topic got:\n%s",
+                         expected);
+        cr_assert(t.produced > 0);
+        free(expected);
+        free(truth);
+        tally_release(&t);
+
+        /* --topic beats the file's topic. */
+        check_topic(&b, "from_flag",
+                    (const char *[]){"--config", cfg, "--events", "30", NULL},
+                    &t);
+        tally_release(&t);
+        unlink(truth_path);
+        unlink(cfg);
+        rmdir(dir);
+        cr_assert_eq(tk_broker_stop(&b), 0);
+}
+
+Test(loadgen, bad_config_file_exits_2_with_its_file_and_line)
+{
+        char dir[] = "/tmp/tk-loadgen-bad-XXXXXX", cfg[256], want[300];
+
+        cr_assert(mkdtemp(dir));
+        write_config(dir, "bad.yaml",
+                     "kafka:\n  brokers: 127.0.0.1:1\n  nope: 1\n", cfg,
+                     sizeof cfg);
+        snprintf(want, sizeof want, "%s:3:3: kafka.nope: unknown key", cfg);
+        refused((const char *[]){"--config", cfg, NULL}, want);
+        /* The same loader, the same message, for the other Kafka clients. */
+        const char *up[] = {tk_tally_bin(), "upload", "--spool", "/nonexistent",
+                            "--config",     cfg,      NULL};
+        const char *inf[] = {tk_tally_bin(), "infer", "--config", cfg, NULL};
+        const char *const *cmds[] = {up, inf};
+        for (int i = 0; i < 2; i++) {
+                struct tk_proc_result r;
+                cr_assert_eq(tk_run(cmds[i], 20000, &r), 0);
+                cr_assert_eq(r.exit_code, 2, "%s: %s", cmds[i][1], r.err);
+                cr_assert(strstr(r.err, want), "%s: %s", cmds[i][1], r.err);
+                tk_proc_result_release(&r);
+        }
+        unlink(cfg);
+        rmdir(dir);
+}

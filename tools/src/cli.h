@@ -2,7 +2,11 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
+
+#include "meter/meter.h"
 
 /*
 ** One subcommand. 'run' is NULL while the part it needs is not built yet;
@@ -43,6 +47,68 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 */
 int cli_parse_long(const struct cli_command *cmd, const char *opt,
                    const char *text, long min, long max, long *out);
+
+/*
+** One subcommand's options, for cli_parse_options.
+**   options        a getopt_long table ending in a zero row; each row's
+**                  'val' is the key handed to 'on_option' (use 'flag' NULL)
+**   short_options  getopt's short options without the leading ':' ("X:"),
+**                  or NULL for none
+**   on_option      called once per option in command-line order with its
+**                  key and value (NULL for no_argument; a pointer into
+**                  argv, which it may keep or modify); returns 0, or an exit
+**                  code after reporting with cli_usage_error, which stops
+**                  the parse and is returned as is
+**   bare_names     print option names and operands in the errors without
+**                  quotes (demo, infer and invoice always did)
+*/
+struct cli_options {
+        const struct option *options;
+        const char *short_options;
+        int (*on_option)(const struct cli_command *cmd, int key, char *value,
+                         void *ctx);
+        bool bare_names;
+};
+
+/*
+** Parse argv[1..argc-1] of 'cmd' (argv[0] is the command's name) with
+** getopt_long, handing each option to 'spec->on_option' with 'ctx'.
+** Reports "unknown option '--x'", "--x needs a value" and "unexpected
+** argument 'y'" as usage errors. 'operands' NULL: any operand is an error;
+** else '*operands' is set to the index of the first operand (getopt moves
+** them after the options) and the caller checks their count. Returns 0,
+** CLI_EXIT_USAGE, or what 'on_option' returned.
+**
+** Adopting it: move the switch of the loop into an on_option function over
+** a context struct, keep the option table, delete the loop.
+*/
+int cli_parse_options(const struct cli_command *cmd, int argc, char **argv,
+                      const struct cli_options *spec, void *ctx, int *operands);
+
+/* A config file's Kafka section, kept for the strings it lends. */
+struct cli_kafka {
+        struct meter_config mc;
+        char *props[METER_MAX_PROPS]; /* "key=value" of kafka.properties */
+};
+
+/*
+** --config FILE of a Kafka client: read 'path' with meter_config_load, so
+** the file and the environment over it (TALLY_KAFKA_BROKERS,
+** TALLY_KAFKA_TOPICS) mean what they mean to `tally meter`, and fill what the
+*flags left unset: '*brokers' when NULL
+** or empty, '*topic' when NULL (the first of kafka.topics). The file's
+** kafka.properties ("key=value") are inserted before the '*prop_count'
+** -X ones in 'props' (room for 'max_props'), so -X wins. The strings are
+** owned by 'k': cli_kafka_release it after the last use, also on failure
+** (a zeroed 'k' may be released). 'path' NULL: nothing is read.
+** Returns 0, or an exit code after printing the loader's
+** "file:line:column: ..." message.
+*/
+int cli_kafka_load(const struct cli_command *cmd, const char *path,
+                   struct cli_kafka *k, const char **brokers,
+                   const char **topic, const char **props, size_t *prop_count,
+                   size_t max_props);
+void cli_kafka_release(struct cli_kafka *k);
 
 /* Subcommand entry points. */
 int cli_broker_main(int argc, char **argv);

@@ -1,5 +1,4 @@
 /* tally broker: librdkafka's mock cluster served over TCP on loopback. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +7,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "broker_control.h"
+#include "broker/control.h"
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -32,6 +31,33 @@ static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
         tl_log_library(level, "broker", "librdkafka", fac, buf);
 }
 
+static int on_option(const struct cli_command *cmd, int key, char *value,
+                     void *ctx)
+{
+        struct broker_opts *o = ctx;
+
+        switch (key) {
+        case 'b':
+                return cli_parse_long(cmd, "--brokers", value, 1, 9,
+                                      &o->brokers);
+        case 'p':
+                return cli_parse_long(cmd, "--partitions", value, 1, 256,
+                                      &o->partitions);
+        case 't':
+                if (o->topic_count == MAX_TOPICS)
+                        return cli_usage_error(
+                            cmd, "at most %d --topic options", MAX_TOPICS);
+                o->topics[o->topic_count++] = value;
+                return 0;
+        case 'a':
+                o->address_file = value;
+                return 0;
+        default: /* 'c' */
+                o->control = value;
+                return 0;
+        }
+}
+
 static int parse_opts(const struct cli_command *cmd, int argc, char **argv,
                       struct broker_opts *o)
 {
@@ -43,46 +69,10 @@ static int parse_opts(const struct cli_command *cmd, int argc, char **argv,
             {"control", required_argument, NULL, 'c'},
             {NULL, 0, NULL, 0},
         };
-        int c;
+        static const struct cli_options spec = {longopts, NULL, on_option,
+                                                false};
 
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-                switch (c) {
-                case 'b':
-                        if (cli_parse_long(cmd, "--brokers", optarg, 1, 9,
-                                           &o->brokers))
-                                return CLI_EXIT_USAGE;
-                        break;
-                case 'p':
-                        if (cli_parse_long(cmd, "--partitions", optarg, 1, 256,
-                                           &o->partitions))
-                                return CLI_EXIT_USAGE;
-                        break;
-                case 't':
-                        if (o->topic_count == MAX_TOPICS)
-                                return cli_usage_error(
-                                    cmd, "at most %d --topic options",
-                                    MAX_TOPICS);
-                        o->topics[o->topic_count++] = optarg;
-                        break;
-                case 'a':
-                        o->address_file = optarg;
-                        break;
-                case 'c':
-                        o->control = optarg;
-                        break;
-                case ':':
-                        return cli_usage_error(cmd, "%s needs a value",
-                                               argv[optind - 1]);
-                default:
-                        return cli_usage_error(cmd, "unknown option '%s'",
-                                               argv[optind - 1]);
-                }
-        }
-        if (optind < argc)
-                return cli_usage_error(cmd, "unexpected argument '%s'",
-                                       argv[optind]);
-        return 0;
+        return cli_parse_options(cmd, argc, argv, &spec, o, NULL);
 }
 
 /*
@@ -138,7 +128,7 @@ static int serve(const struct cli_command *cmd, struct broker_opts *o,
 {
         char errstr[512], num[16];
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        struct cli_broker_control *control = NULL;
+        struct brk_control *control = NULL;
         rd_kafka_mock_cluster_t *mc;
         rd_kafka_t *rk;
         const char *addr;
@@ -169,7 +159,7 @@ static int serve(const struct cli_command *cmd, struct broker_opts *o,
                 goto out;
         /* Ready before the address is printed: whoever reads that line may
            send commands at once. */
-        if (o->control && cli_broker_control_start(mc, o->control, &control)) {
+        if (o->control && brk_control_start(mc, o->control, &control)) {
                 rc = CLI_EXIT_RUNTIME;
                 goto out;
         }
@@ -184,10 +174,14 @@ static int serve(const struct cli_command *cmd, struct broker_opts *o,
         fflush(stdout);
         tl_log(TL_LOG_INFO, "broker", "serving", "bootstrap=%s brokers=%ld",
                addr, o->brokers);
-        sigwait(stop_signals, &sig);
+        /* A development broker has nothing to reload: SIGHUP (a closed
+           terminal, a reload-everything script) must not stop it. */
+        while (sigwait(stop_signals, &sig) == 0 && sig == SIGHUP)
+                tl_log(TL_LOG_INFO, "broker", "SIGHUP received",
+                       "action=ignored");
         tl_log(TL_LOG_INFO, "broker", "stopping", "signal=%d", sig);
 out:
-        cli_broker_control_stop(&control);
+        brk_control_stop(&control);
         rd_kafka_destroy(rk);
         return rc;
 }
@@ -203,10 +197,11 @@ int cli_broker_main(int argc, char **argv)
         if (rc)
                 return rc;
         /* Block before librdkafka starts its threads so they inherit the
-           mask and only sigwait below sees SIGINT/SIGTERM. */
+           mask and only sigwait below sees SIGINT/SIGTERM/SIGHUP. */
         sigemptyset(&stop_signals);
         sigaddset(&stop_signals, SIGINT);
         sigaddset(&stop_signals, SIGTERM);
+        sigaddset(&stop_signals, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
         signal(SIGPIPE, SIG_IGN);
         return serve(cmd, &o, &stop_signals);

@@ -1,7 +1,6 @@
 /* tally demo: the main job. A month of business on this machine, through
    the real path: engine -> Kafka -> meter -> PostgreSQL -> close. */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +13,57 @@
 
 #include "cli.h"
 #include "core/alloc.h"
-#include "demo.h"
+#include "demo/demo.h"
 #include "invoicing/invoicing.h"
 #include "schemas/db.h"
+
+/* The options as given; 'period' is parsed once they are all read. */
+struct demo_args {
+        struct demo_opts *o;
+        const char *period;
+};
+
+static int on_option(const struct cli_command *cmd, int ch, char *value,
+                     void *ctx)
+{
+        struct demo_args *a = ctx;
+        struct demo_opts *o = a->o;
+        long v;
+        int x;
+
+        switch (ch) {
+        case 'c':
+                return cli_parse_long(cmd, "--customers", value, 1, 5000,
+                                      &o->customers);
+        case 'd':
+                return cli_parse_long(cmd, "--days", value, 1, 31, &o->days);
+        case 's':
+                if ((x = cli_parse_long(cmd, "--seed", value, 0, LONG_MAX, &v)))
+                        return x;
+                o->seed = (uint64_t)v;
+                return 0;
+        case 't':
+                if ((x = cli_parse_long(cmd, "--threads", value, 0, 256, &v)))
+                        return x;
+                o->threads = (int)v;
+                return 0;
+        case 'p':
+                a->period = value;
+                return 0;
+        case 'D':
+                o->dir = value;
+                return 0;
+        case 'b':
+                o->brokers = value;
+                return 0;
+        case 'B':
+                o->database = value;
+                return 0;
+        default: /* 'q' */
+                o->quiet = true;
+                return 0;
+        }
+}
 
 static int parse(const struct cli_command *cmd, int argc, char **argv,
                  struct demo_opts *o)
@@ -31,69 +78,17 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
             {"database", required_argument, NULL, 'B'},
             {"threads", required_argument, NULL, 't'},
             {"quiet", no_argument, NULL, 'q'},
-            {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
-        const char *period = NULL;
-        long v;
-        int ch, x;
+        static const struct cli_options spec = {opts, NULL, on_option, true};
+        struct demo_args a = {o, NULL};
+        const char *period;
+        int x;
 
         *o = (struct demo_opts){.customers = 24, .dir = "var/demo", .seed = 1};
-        optind = 1;
-        opterr = 0;
-        while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-                switch (ch) {
-                case ':':
-                        return cli_usage_error(cmd, "%s needs a value",
-                                               argv[optind - 1]);
-                case 'c':
-                        if ((x = cli_parse_long(cmd, "--customers", optarg, 1,
-                                                5000, &o->customers)))
-                                return x;
-                        break;
-                case 'd':
-                        if ((x = cli_parse_long(cmd, "--days", optarg, 1, 31,
-                                                &o->days)))
-                                return x;
-                        break;
-                case 's':
-                        if ((x = cli_parse_long(cmd, "--seed", optarg, 0,
-                                                LONG_MAX, &v)))
-                                return x;
-                        o->seed = (uint64_t)v;
-                        break;
-                case 't':
-                        if ((x = cli_parse_long(cmd, "--threads", optarg, 0,
-                                                256, &v)))
-                                return x;
-                        o->threads = (int)v;
-                        break;
-                case 'p':
-                        period = optarg;
-                        break;
-                case 'D':
-                        o->dir = optarg;
-                        break;
-                case 'b':
-                        o->brokers = optarg;
-                        break;
-                case 'B':
-                        o->database = optarg;
-                        break;
-                case 'q':
-                        o->quiet = true;
-                        break;
-                case 'h':
-                        cli_print_usage(cmd, stdout);
-                        return -1;
-                default:
-                        return cli_usage_error(cmd, "unknown option %s",
-                                               argv[optind - 1]);
-                }
-        }
-        if (optind != argc)
-                return cli_usage_error(cmd, "unexpected argument %s",
-                                       argv[optind]);
+        if ((x = cli_parse_options(cmd, argc, argv, &spec, &a, NULL)))
+                return x;
+        period = a.period;
         if (period) {
                 struct tl_error e;
                 if (rate_period_parse(period, &o->period, &e))
@@ -374,7 +369,7 @@ int cli_demo_main(int argc, char **argv)
         tl_status rc;
 
         if (x)
-                return x < 0 ? CLI_EXIT_OK : x;
+                return x;
         rc = run(&o, &env, &e);
         demo_env_stop(&env);
         if (rc) {

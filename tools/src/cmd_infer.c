@@ -2,7 +2,6 @@
    emit the metered events; also --init-model and --bench. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,7 @@
 #include "core/time.h"
 #include "inference/emit.h"
 #include "inference/request.h"
-#include "infer.h"
+#include "infer/infer.h"
 
 enum {
         O_MODEL = 256,
@@ -56,6 +55,7 @@ enum {
         O_BENCH,
         O_RUNS,
         O_LLAMA2C,
+        O_CONFIG,
 };
 
 static const struct option OPTS[] = {
@@ -99,7 +99,7 @@ static const struct option OPTS[] = {
     {"bench", no_argument, NULL, O_BENCH},
     {"runs", required_argument, NULL, O_RUNS},
     {"llama2c", required_argument, NULL, O_LLAMA2C},
-    {"help", no_argument, NULL, 'h'},
+    {"config", required_argument, NULL, O_CONFIG},
     {NULL, 0, NULL, 0},
 };
 
@@ -129,10 +129,18 @@ static int int_opt(const struct cli_command *cmd, const char *opt,
         return rc;
 }
 
-static int parse_one(const struct cli_command *cmd, struct infer_args *a,
-                     int ch, const char *v)
+static int parse_one(const struct cli_command *cmd, int ch, char *v, void *ctx)
 {
+        struct infer_args *a = ctx;
         struct inf_shape *s = &a->init.shape;
+
+        if (ch == 'X') {
+                if (!strchr(v, '=') || a->prop_count == INFER_MAX_PROPS)
+                        return cli_usage_error(cmd, "-X %s: expected key=value",
+                                               v);
+                a->props[a->prop_count++] = v;
+                return 0;
+        }
 
         switch (ch) {
         case O_MODEL:
@@ -264,16 +272,21 @@ static int parse_one(const struct cli_command *cmd, struct infer_args *a,
         case O_LLAMA2C:
                 a->b.llama2c = v;
                 return 0;
+        case O_CONFIG:
+                a->config = v;
+                return 0;
         }
         return cli_usage_error(cmd, "unknown option");
 }
 
 static int parse(const struct cli_command *cmd, int argc, char **argv,
-                 struct infer_args *a)
+                 struct infer_args *a, struct cli_kafka *kafka)
 {
-        int ch;
+        static const struct cli_options spec = {OPTS, "X:", parse_one, false};
+        int rc;
 
         memset(a, 0, sizeof *a);
+        a->kafka = kafka;
         a->tokens = 64;
         a->k = 4;
         a->temperature = 0.8;
@@ -283,38 +296,9 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
         a->init.shape = (struct inf_shape){288, 0, 6, 6, 0, 32000, 256};
         a->b.runs = 5;
         a->b.tokens = 256;
-        optind = 1;
-        opterr = 0;
-        while ((ch = getopt_long(argc, argv, ":X:", OPTS, NULL)) != -1) {
-                int rc;
-
-                if (ch == 'h') {
-                        cli_print_usage(cmd, stdout);
-                        return -1;
-                }
-                if (ch == ':')
-                        return cli_usage_error(cmd, "%s needs a value",
-                                               argv[optind - 1]);
-                if (ch == '?')
-                        return cli_usage_error(cmd, "unknown option %s",
-                                               argv[optind - 1]);
-                if (ch == 'X') {
-                        if (!strchr(optarg, '=') ||
-                            a->prop_count == INFER_MAX_PROPS)
-                                return cli_usage_error(cmd,
-                                                       "-X %s: expected "
-                                                       "key=value",
-                                                       optarg);
-                        a->props[a->prop_count++] = optarg;
-                        continue;
-                }
-                rc = parse_one(cmd, a, ch, optarg);
-                if (rc)
-                        return rc;
-        }
-        if (optind < argc)
-                return cli_usage_error(cmd, "unexpected argument '%s'",
-                                       argv[optind]);
+        rc = cli_parse_options(cmd, argc, argv, &spec, a, NULL);
+        if (rc)
+                return rc;
         if (!a->init.shape.n_kv_heads)
                 a->init.shape.n_kv_heads = a->init.shape.n_heads;
         if (a->offline && !a->spool)
@@ -328,6 +312,10 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
         if (a->threshold > 0 && !a->diffusion)
                 return cli_usage_error(cmd, "--threshold is for "
                                             "--decoding diffusion");
+        rc = cli_kafka_load(cmd, a->config, a->kafka, &a->brokers, &a->topic,
+                            a->props, &a->prop_count, INFER_MAX_PROPS);
+        if (rc)
+                return rc;
         if (!a->model)
                 a->model =
                     getenv("TALLY_MODEL") ? getenv("TALLY_MODEL") : "var/model";
@@ -339,60 +327,15 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
         return 0;
 }
 
-int infer_resolve(const char *model, const char *tokenizer, bool q8,
-                  struct infer_paths *out)
-{
-        struct stat st;
-
-        if (stat(model, &st) != 0) {
-                fprintf(stderr,
-                        "tally infer: %s: %s (make one with tally infer "
-                        "--init-model %s)\n",
-                        model, strerror(errno), model);
-                return CLI_EXIT_USAGE;
-        }
-        if (S_ISDIR(st.st_mode)) {
-                snprintf(out->model, sizeof out->model, "%s/%s", model,
-                         q8 ? "model-q8.bin" : "model.bin");
-                snprintf(out->tokenizer, sizeof out->tokenizer,
-                         "%s/tokenizer.bin", model);
-        } else {
-                const char *slash = strrchr(model, '/');
-
-                snprintf(out->model, sizeof out->model, "%s", model);
-                snprintf(out->tokenizer, sizeof out->tokenizer,
-                         "%.*stokenizer.bin",
-                         slash ? (int)(slash - model + 1) : 0, model);
-        }
-        if (tokenizer)
-                snprintf(out->tokenizer, sizeof out->tokenizer, "%s",
-                         tokenizer);
-        return 0;
-}
-
-void infer_random_id(char *out, size_t size)
-{
-        unsigned char b[8] = {0};
-        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-        uint64_t t = (uint64_t)tl_time_now_us();
-
-        if (fd < 0 || read(fd, b, sizeof b) != (ssize_t)sizeof b)
-                memcpy(b, &t, sizeof b); /* still unique enough per run */
-        if (fd >= 0)
-                close(fd);
-        snprintf(out, size, "req-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                 b[2], b[3], b[4], b[5], b[6], b[7]);
-}
-
-int cli_infer_main(int argc, char **argv)
+static int infer(int argc, char **argv, struct cli_kafka *kafka)
 {
         const struct cli_command *cmd = cli_find("infer");
         struct infer_args a;
         struct tl_error e = {0};
-        int rc = parse(cmd, argc, argv, &a);
+        int rc = parse(cmd, argc, argv, &a, kafka);
 
         if (rc)
-                return rc < 0 ? CLI_EXIT_OK : rc;
+                return rc;
         if (a.init_dir) {
                 if (mkdir(a.init_dir, 0777) != 0 && errno != EEXIST) {
                         fprintf(stderr, "tally infer: %s: %s\n", a.init_dir,
@@ -414,4 +357,15 @@ int cli_infer_main(int argc, char **argv)
         if (a.bench)
                 return infer_bench(&a.b);
         return infer_run(&a);
+}
+
+int cli_infer_main(int argc, char **argv)
+{
+        struct cli_kafka kafka;
+        int rc;
+
+        memset(&kafka, 0, sizeof kafka);
+        rc = infer(argc, argv, &kafka);
+        cli_kafka_release(&kafka);
+        return rc;
 }

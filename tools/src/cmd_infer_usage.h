@@ -6,7 +6,8 @@
         "                   [--topp P] [--seed N] [--threads N] [--q8]\n"      \
         "                   [--customer ID [--request-id ID] [--source S]\n"   \
         "                    [--model-name NAME] [--time RFC3339]\n"           \
-        "                    [--brokers LIST] [--topic T] [--spool FILE]\n"    \
+        "                    [--config FILE] [--brokers LIST] [--topic T]\n"   \
+        "                    [--spool FILE]\n"                                 \
         "                    [-X key=value]... | --offline --spool FILE\n"     \
         "                    [--device ID] [--model-class C]]\n"               \
         "                   [--format text|json] [--quiet]\n"                  \
@@ -45,6 +46,10 @@
         "turn\n"                                                               \
         "  --temperature T   0 greedy (default 0.8); --topp P nucleus (0.9)\n" \
         "  --threads N       0: one per CPU (default)\n"                       \
+        "  --config FILE     the kafka: section of the services' YAML "        \
+        "config\n"                                                             \
+        "                    (brokers, topic, properties); flags override "    \
+        "it\n"                                                                 \
         "  --request-id ID   default: random; reuse it to retry an emission\n" \
         "                    (the meter deduplicates)\n"                       \
         "  --init-model DIR  write a deterministic random model (fp32 and\n"   \

@@ -1,5 +1,4 @@
 /* tally loadgen: synthetic usage events to Kafka, with their ground truth. */
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,19 +11,20 @@
 #include "core/dec.h"
 #include "core/log.h"
 #include "core/time.h"
-#include "loadgen.h"
+#include "loadgen/loadgen.h"
 
 #define MAX_PROPS 64
 #define PPM 1000000u
 
 struct lg_args {
-        const char *brokers, *topic, *truth, *time_from, *time_to;
-        char *props[MAX_PROPS]; /* -X key=value */
-        int prop_count;
-        long rate; /* units per second; 0: as fast as possible */
+        const char *brokers, *topic, *truth, *time_from, *time_to, *config;
+        const char *props[MAX_PROPS]; /* -X key=value */
+        size_t prop_count;
+        struct cli_kafka *kafka; /* --config's strings */
+        long rate;               /* units per second; 0: as fast as possible */
         uint32_t dup_ppm, bad_ppm;
         bool quiet, seeded;
-        struct cli_lg_config cfg;
+        struct lg_config cfg;
 };
 
 /* Delivery results, written by the callback on the polling thread. */
@@ -66,7 +66,7 @@ static int parse_ratio(const struct cli_command *cmd, const char *opt,
 /* --types: a comma list of tokens, iterations, matrix_ops, seat (or the
    full type names), each at most once. */
 static int parse_types(const struct cli_command *cmd, const char *text,
-                       struct cli_lg_config *cfg)
+                       struct lg_config *cfg)
 {
         static const char *const short_names[] = {NULL, "tokens", "iterations",
                                                   "matrix_ops", "seat"};
@@ -101,14 +101,14 @@ static int parse_types(const struct cli_command *cmd, const char *text,
 }
 
 static int parse_encoding(const struct cli_command *cmd, const char *text,
-                          cli_lg_encoding *out)
+                          lg_encoding *out)
 {
         if (strcmp(text, "json") == 0)
-                *out = CLI_LG_JSON;
+                *out = LG_JSON;
         else if (strcmp(text, "cbor") == 0)
-                *out = CLI_LG_CBOR;
+                *out = LG_CBOR;
         else if (strcmp(text, "mixed") == 0)
-                *out = CLI_LG_MIXED;
+                *out = LG_MIXED;
         else
                 return cli_usage_error(cmd,
                                        "--encoding is json, cbor or mixed, "
@@ -149,24 +149,30 @@ static int parse_number(const struct cli_command *cmd, int c, const char *text,
         }
 }
 
-static int parse_opt(const struct cli_command *cmd, int c, struct lg_args *a)
+static int parse_opt(const struct cli_command *cmd, int c, char *value,
+                     void *ctx)
 {
+        struct lg_args *a = ctx;
+
         switch (c) {
         case 'b':
-                a->brokers = optarg;
+                a->brokers = value;
                 return 0;
         case 't':
-                a->topic = optarg;
-                return *optarg ? 0
-                               : cli_usage_error(cmd, "--topic needs a name");
+                a->topic = value;
+                return *value ? 0
+                              : cli_usage_error(cmd, "--topic needs a name");
         case 'o':
-                a->truth = optarg;
+                a->truth = value;
+                return 0;
+        case 'C':
+                a->config = value;
                 return 0;
         case 'f':
-                a->time_from = optarg;
+                a->time_from = value;
                 return 0;
         case 'u':
-                a->time_to = optarg;
+                a->time_to = value;
                 return 0;
         case 'q':
                 a->quiet = true;
@@ -175,26 +181,26 @@ static int parse_opt(const struct cli_command *cmd, int c, struct lg_args *a)
                 a->cfg.batch_limit_case = true;
                 return 0;
         case 'T':
-                return parse_types(cmd, optarg, &a->cfg);
+                return parse_types(cmd, value, &a->cfg);
         case 'E':
-                return parse_encoding(cmd, optarg, &a->cfg.encoding);
+                return parse_encoding(cmd, value, &a->cfg.encoding);
         case 'd':
-                return parse_ratio(cmd, "--duplicates", optarg, &a->dup_ppm);
+                return parse_ratio(cmd, "--duplicates", value, &a->dup_ppm);
         case 'x':
-                return parse_ratio(cmd, "--bad", optarg, &a->bad_ppm);
+                return parse_ratio(cmd, "--bad", value, &a->bad_ppm);
         case 'X':
-                if (!strchr(optarg, '=') || *optarg == '=')
+                if (!strchr(value, '=') || *value == '=')
                         return cli_usage_error(cmd,
                                                "-X needs key=value, "
                                                "not '%s'",
-                                               optarg);
+                                               value);
                 if (a->prop_count == MAX_PROPS)
                         return cli_usage_error(cmd, "at most %d -X options",
                                                MAX_PROPS);
-                a->props[a->prop_count++] = optarg;
+                a->props[a->prop_count++] = value;
                 return 0;
         default:
-                return parse_number(cmd, c, optarg, a);
+                return parse_number(cmd, c, value, a);
         }
 }
 
@@ -250,6 +256,7 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
         static const struct option longopts[] = {
             {"brokers", required_argument, NULL, 'b'},
             {"topic", required_argument, NULL, 't'},
+            {"config", required_argument, NULL, 'C'},
             {"events", required_argument, NULL, 'e'},
             {"customers", required_argument, NULL, 'c'},
             {"types", required_argument, NULL, 'T'},
@@ -266,22 +273,16 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
             {"quiet", no_argument, NULL, 'q'},
             {NULL, 0, NULL, 0},
         };
-        int c;
+        static const struct cli_options spec = {longopts, "X:", parse_opt,
+                                                false};
 
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":X:", longopts, NULL)) != -1) {
-                if (c == ':')
-                        return cli_usage_error(cmd, "%s needs a value",
-                                               argv[optind - 1]);
-                if (c == '?')
-                        return cli_usage_error(cmd, "unknown option '%s'",
-                                               argv[optind - 1]);
-                if (parse_opt(cmd, c, a))
-                        return CLI_EXIT_USAGE;
-        }
-        if (optind < argc)
-                return cli_usage_error(cmd, "unexpected argument '%s'",
-                                       argv[optind]);
+        if (cli_parse_options(cmd, argc, argv, &spec, a, NULL))
+                return CLI_EXIT_USAGE;
+        if (cli_kafka_load(cmd, a->config, a->kafka, &a->brokers, &a->topic,
+                           a->props, &a->prop_count, MAX_PROPS))
+                return CLI_EXIT_USAGE;
+        if (!a->topic)
+                a->topic = "usage.events";
         if (!a->brokers || !*a->brokers)
                 a->brokers = getenv("TALLY_KAFKA_BROKERS");
         if (!a->brokers || !*a->brokers)
@@ -353,7 +354,7 @@ static rd_kafka_t *make_producer(const struct cli_command *cmd,
         *rc = set_prop(cmd, conf, "bootstrap.servers", a->brokers);
         for (size_t i = 0; !*rc && i < sizeof defaults / sizeof *defaults; i++)
                 *rc = set_prop(cmd, conf, defaults[i][0], defaults[i][1]);
-        for (int i = 0; !*rc && i < a->prop_count; i++) {
+        for (size_t i = 0; !*rc && i < a->prop_count; i++) {
                 const char *eq = strchr(a->props[i], '=');
                 snprintf(key, sizeof key, "%.*s", (int)(eq - a->props[i]),
                          a->props[i]);
@@ -378,7 +379,7 @@ static rd_kafka_t *make_producer(const struct cli_command *cmd,
 /* Everything one run needs while producing. */
 struct lg_run {
         const struct lg_args *a;
-        struct cli_lg *gen;
+        struct lg_gen *gen;
         rd_kafka_t *rk;
         struct lg_stats stats;
         uint64_t total_units, sent_units, sent_msgs;
@@ -429,7 +430,7 @@ static void pace(struct lg_run *r)
 }
 
 /* Hand one message to librdkafka, waiting while its queue is full. */
-static int produce_one(struct lg_run *r, const struct cli_lg_message *m)
+static int produce_one(struct lg_run *r, const struct lg_message *m)
 {
         void *units = (void *)(uintptr_t)m->units;
         rd_kafka_resp_err_t kerr;
@@ -469,13 +470,13 @@ static int produce_one(struct lg_run *r, const struct cli_lg_message *m)
 
 static int produce_all(struct lg_run *r)
 {
-        struct cli_lg_message m;
+        struct lg_message m;
         struct tl_error err;
         char fatal[512];
         int rc = 0;
 
-        while (!rc && cli_lg_more(r->gen)) {
-                if (cli_lg_next(r->gen, &m, &err)) {
+        while (!rc && lg_more(r->gen)) {
+                if (lg_next(r->gen, &m, &err)) {
                         fprintf(stderr, "tally loadgen: %s\n", err.msg);
                         return CLI_EXIT_RUNTIME;
                 }
@@ -510,7 +511,7 @@ static int write_truth(const struct lg_run *r)
         tl_buf_init(&text, 0);
         if (snprintf(tmp, sizeof tmp, "%s.tmp", r->a->truth) >= (int)sizeof tmp)
                 goto out;
-        if (cli_lg_truth(r->gen, &text, &err)) {
+        if (lg_truth(r->gen, &text, &err)) {
                 fprintf(stderr, "tally loadgen: %s\n", err.msg);
                 goto out;
         }
@@ -535,10 +536,10 @@ out:
 
 static int finish(struct lg_run *r, int rc)
 {
-        struct cli_lg_counts n;
+        struct lg_counts n;
         tl_time_us elapsed = tl_time_now_us() - r->start_us;
 
-        cli_lg_counts(r->gen, &n);
+        lg_counts(r->gen, &n);
         fprintf(stderr,
                 "tally loadgen: produced %llu units (%llu events, %llu "
                 "duplicates, %llu bad) in %llu messages to %s in %lld.%03lld "
@@ -566,17 +567,17 @@ static int finish(struct lg_run *r, int rc)
         return r->a->truth ? write_truth(r) : 0;
 }
 
-int cli_loadgen_main(int argc, char **argv)
+static int loadgen(int argc, char **argv, struct cli_kafka *kafka)
 {
         const struct cli_command *cmd = cli_find("loadgen");
         struct lg_args a = {
-            .topic = "usage.events",
+            .kafka = kafka,
             .cfg = {.events = 10000,
                     .customers = 100,
                     .types = {SCH_TYPE_TOKENS, SCH_TYPE_ITERATIONS,
                               SCH_TYPE_MATRIX_OPS},
                     .type_count = 3,
-                    .encoding = CLI_LG_MIXED,
+                    .encoding = LG_MIXED,
                     .batch = 1,
                     .now_us = tl_time_now_us()},
         };
@@ -589,13 +590,13 @@ int cli_loadgen_main(int argc, char **argv)
         if (!a.seeded)
                 a.cfg.seed =
                     (uint64_t)(a.cfg.now_us ^ (tl_time_us)getpid()) & INT64_MAX;
-        if (cli_lg_new(&a.cfg, &r.gen, &err)) {
+        if (lg_new(&a.cfg, &r.gen, &err)) {
                 fprintf(stderr, "tally loadgen: %s\n", err.msg);
                 return tl_status_exit_code(err.code);
         }
         r.rk = make_producer(cmd, &a, &r.stats, &rc);
         if (!r.rk) {
-                cli_lg_free(&r.gen);
+                lg_free(&r.gen);
                 return rc;
         }
         r.total_units = a.cfg.events + a.cfg.duplicates + a.cfg.bad;
@@ -612,6 +613,17 @@ int cli_loadgen_main(int argc, char **argv)
                         (unsigned long long)a.cfg.seed);
         rc = finish(&r, produce_all(&r));
         rd_kafka_destroy(r.rk);
-        cli_lg_free(&r.gen);
+        lg_free(&r.gen);
+        return rc;
+}
+
+int cli_loadgen_main(int argc, char **argv)
+{
+        struct cli_kafka kafka;
+        int rc;
+
+        memset(&kafka, 0, sizeof kafka);
+        rc = loadgen(argc, argv, &kafka);
+        cli_kafka_release(&kafka);
         return rc;
 }

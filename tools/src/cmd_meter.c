@@ -1,5 +1,4 @@
 /* tally meter: the ingest service. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,12 +9,58 @@
 #include "core/log.h"
 #include "meter/meter.h"
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, hup_flag;
 
 static void on_signal(int sig)
 {
-        (void)sig;
-        stop_flag = 1;
+        if (sig == SIGHUP)
+                hup_flag = 1; /* meter_run reloads the catalog, or logs */
+        else
+                stop_flag = 1;
+}
+
+/* The flags, kept in order until the config file is read under them. */
+struct meter_flags {
+        const char *config;
+        struct {
+                const char *key;
+                char *value;
+        } sets[64];
+        int nsets;
+};
+
+static int on_option(const struct cli_command *cmd, int ch, char *value,
+                     void *ctx)
+{
+        static const char *const KEYS[128] = {
+            ['g'] = "kafka.group",        ['t'] = "kafka.topics",
+            ['b'] = "kafka.brokers",      ['H'] = "meter.http",
+            ['n'] = "meter.batch_events", ['m'] = "meter.batch_ms",
+            ['i'] = "meter.exit_idle_ms", ['r'] = "kafka.offset_reset",
+            ['w'] = "meter.writers",
+        };
+        struct meter_flags *f = ctx;
+
+        if (ch == 'c') {
+                f->config = value;
+        } else if (ch == 'X') {
+                char *eq = strchr(value, '=');
+                if (!eq || eq == value)
+                        return cli_usage_error(
+                            cmd, "-X needs KEY=VALUE, got '%s'", value);
+                *eq = '\0';
+                if (f->nsets == 64)
+                        return cli_usage_error(cmd, "too many -X");
+                f->sets[f->nsets].key = value;
+                f->sets[f->nsets++].value = eq + 1;
+        } else {
+                /* getopt_long only returns the table's keys. */
+                if (f->nsets == 64)
+                        return cli_usage_error(cmd, "too many flags");
+                f->sets[f->nsets].key = KEYS[ch];
+                f->sets[f->nsets++].value = value;
+        }
+        return 0;
 }
 
 /* Flags override the file and the environment. */
@@ -36,50 +81,14 @@ static int parse_flags(const struct cli_command *cmd, int argc, char **argv,
             {"set", required_argument, NULL, 'X'},
             {NULL, 0, NULL, 0},
         };
-        static const char *const KEYS[128] = {
-            ['g'] = "kafka.group",        ['t'] = "kafka.topics",
-            ['b'] = "kafka.brokers",      ['H'] = "meter.http",
-            ['n'] = "meter.batch_events", ['m'] = "meter.batch_ms",
-            ['i'] = "meter.exit_idle_ms", ['r'] = "kafka.offset_reset",
-            ['w'] = "meter.writers",
-        };
-        struct {
-                const char *key;
-                char *value;
-        } sets[64];
-        int nsets = 0, ch;
+        static const struct cli_options spec = {longopts, "X:", on_option,
+                                                false};
+        struct meter_flags f = {.config = NULL};
+        int rc = cli_parse_options(cmd, argc, argv, &spec, &f, NULL);
 
-        opterr = 0;
-        while ((ch = getopt_long(argc, argv, ":X:", longopts, NULL)) != -1) {
-                if (ch == 'c') {
-                        *config = optarg;
-                } else if (ch == 'X') {
-                        char *eq = strchr(optarg, '=');
-                        if (!eq || eq == optarg)
-                                return cli_usage_error(
-                                    cmd, "-X needs KEY=VALUE, got '%s'",
-                                    optarg);
-                        *eq = '\0';
-                        if (nsets == 64)
-                                return cli_usage_error(cmd, "too many -X");
-                        sets[nsets].key = optarg;
-                        sets[nsets++].value = eq + 1;
-                } else if (ch > 0 && ch < 128 && KEYS[ch]) {
-                        if (nsets == 64)
-                                return cli_usage_error(cmd, "too many flags");
-                        sets[nsets].key = KEYS[ch];
-                        sets[nsets++].value = optarg;
-                } else if (ch == ':') {
-                        return cli_usage_error(cmd, "%s needs a value",
-                                               argv[optind - 1]);
-                } else {
-                        return cli_usage_error(cmd, "unknown option '%s'",
-                                               argv[optind - 1]);
-                }
-        }
-        if (optind < argc)
-                return cli_usage_error(cmd, "unexpected argument '%s'",
-                                       argv[optind]);
+        if (rc)
+                return rc;
+        *config = f.config;
         if (!*config && access("tally.yaml", R_OK) == 0)
                 *config = "tally.yaml";
         {
@@ -89,18 +98,18 @@ static int parse_flags(const struct cli_command *cmd, int argc, char **argv,
                         return CLI_EXIT_USAGE;
                 }
         }
-        for (int i = 0; i < nsets; i++) {
+        for (int i = 0; i < f.nsets; i++) {
                 struct tl_error e = {0};
                 char key[256];
-                const char *k = sets[i].key;
+                const char *k = f.sets[i].key;
                 /* -X takes librdkafka properties by their own names. */
                 if (!strchr(k, '.') ||
                     (strncmp(k, "kafka.", 6) && strncmp(k, "meter.", 6))) {
                         snprintf(key, sizeof key, "kafka.properties.%s", k);
                         k = key;
                 }
-                if (meter_config_set(c, k, sets[i].value, &e))
-                        return cli_usage_error(cmd, "%s: %s", sets[i].key,
+                if (meter_config_set(c, k, f.sets[i].value, &e))
+                        return cli_usage_error(cmd, "%s: %s", f.sets[i].key,
                                                e.msg);
         }
         return 0;
@@ -131,10 +140,13 @@ int cli_meter_main(int argc, char **argv)
         sa.sa_handler = on_signal;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
         rc = meter_new(&c, &m, &e);
-        if (!rc)
+        if (!rc) {
+                meter_watch_hangup(m, &hup_flag);
                 rc = meter_run(m, &stop_flag, &e);
+        }
         if (m) {
                 struct meter_counts n;
                 meter_counts_get(m, &n);

@@ -48,7 +48,8 @@ const struct cli_command cli_commands[] = {
      "                     nothing came for MS (tests, benchmarks, backfills)\n"
      "  -X KEY=VALUE       a librdkafka property (TLS, SASL, timeouts) or a\n"
      "                     config key (meter.batch_ms=200)\n\n"
-     "SIGTERM or SIGINT: finish the batch, store offsets, leave the group.\n",
+     "SIGTERM or SIGINT: finish the batch, store offsets, leave the group.\n"
+     "SIGHUP: reload the meter.rules catalog now (without one: logged).\n",
      NULL, cli_meter_main},
     {"customers", "import customers from a customers file",
      "usage: tally customers import FILE [--config FILE]\n\n"
@@ -91,13 +92,17 @@ const struct cli_command cli_commands[] = {
     {"infer", "the reference inference engine; emits metered events",
      INFER_USAGE, NULL, cli_infer_main},
     {"upload", "send a device's offline spool to Kafka",
-     "usage: tally upload --spool FILE [--brokers LIST] [--topic NAME]\n"
-     "                    [--batch N] [--timeout-ms MS] [-X key=value]...\n\n"
+     "usage: tally upload --spool FILE [--config FILE] [--brokers LIST]\n"
+     "                    [--topic NAME] [--batch N] [--timeout-ms MS]\n"
+     "                    [-X key=value]...\n\n"
      "Sends the spool's events as CBOR batches (one subject per message,\n"
      "key = subject) through an idempotent producer, waits for the delivery\n"
      "reports and removes from the spool only the events they confirmed.\n"
      "Run it again after a failure: it sends what is left. Exit 1 when\n"
      "some events could not be delivered (they stay in the spool).\n\n"
+     "  --config FILE    the services' YAML config: its kafka: section\n"
+     "                   (brokers, first of topics, properties); the\n"
+     "                   environment overrides it, flags override both\n"
      "  --brokers LIST   bootstrap servers (default $TALLY_KAFKA_BROKERS)\n"
      "  --topic NAME     default usage.events\n"
      "  --batch N        events per message (1-10000, default 1000)\n"
@@ -112,9 +117,10 @@ const struct cli_command cli_commands[] = {
      "Serves the Kafka protocol on 127.0.0.1 with librdkafka's mock\n"
      "cluster, for development, tests and the demo (never production).\n"
      "Prints its bootstrap address (host:port,...) as the first line on\n"
-     "stdout and runs until SIGINT or SIGTERM. Topics named with --topic\n"
-     "are created at start; any other topic is created on first use with\n"
-     "4 partitions (librdkafka's mock default, not configurable).\n\n"
+     "stdout and runs until SIGINT or SIGTERM (SIGHUP is logged and\n"
+     "ignored). Topics named with --topic are created at start; any other\n"
+     "topic is created on first use with 4 partitions (librdkafka's mock\n"
+     "default, not configurable).\n\n"
      "  --brokers N          brokers in the cluster (1-9, default 1)\n"
      "  --partitions N       partitions of each --topic without its own\n"
      "                       count (1-256, default 4)\n"
@@ -143,7 +149,8 @@ const struct cli_command cli_commands[] = {
      "  rtt BROKER_ID MS         delay its responses by MS\n",
      NULL, cli_broker_main},
     {"loadgen", "produce synthetic events for tests and benchmarks",
-     "usage: tally loadgen [--brokers LIST] [--topic NAME] [--events N]\n"
+     "usage: tally loadgen [--config FILE] [--brokers LIST] [--topic NAME]\n"
+     "                     [--events N]\n"
      "                     [--customers N] [--types LIST]\n"
      "                     [--encoding json|cbor|mixed] [--batch N]\n"
      "                     [--duplicates RATIO] [--bad RATIO] "
@@ -154,6 +161,8 @@ const struct cli_command cli_commands[] = {
      "Produces synthetic usage events (events.md) to Kafka for tests and\n"
      "benchmarks, keyed by subject, through an idempotent producer\n"
      "(acks=all). Exit 1 if any message fails delivery.\n\n"
+     "  --config FILE        the kafka: section of the services' YAML config\n"
+     "                       (flags override it)\n"
      "  --brokers LIST       bootstrap servers (default "
      "$TALLY_KAFKA_BROKERS)\n"
      "  --topic NAME         default usage.events\n"

@@ -87,6 +87,15 @@ tl_status meter_new(const struct meter_config *c, struct meter **out,
 tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
                     struct tl_error *err);
 
+/*
+** Give meter_run a flag that a SIGHUP handler sets ('hup' borrowed for the
+** meter's life; NULL: none). Between polls meter_run clears it and asks
+** the hot-reloaded catalog (meter.rules) to reload at once, or, without
+** one, logs that there is nothing to reload. Either way the service runs
+** on: SIGHUP never stops it.
+*/
+void meter_watch_hangup(struct meter *m, volatile sig_atomic_t *hup);
+
 void meter_counts_get(const struct meter *m, struct meter_counts *out);
 void meter_free(struct meter **pp);
 

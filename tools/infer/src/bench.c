@@ -9,9 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "core/time.h"
-#include "infer.h"
+#include "infer/infer.h"
 
 #define BENCH_DIR "var/bench-model"
 #define MAX_RUNS 1000
@@ -46,13 +45,13 @@ static int bench_model(const char **dir)
             (mkdir(BENCH_DIR, 0777) != 0 && errno != EEXIST)) {
                 fprintf(stderr, "tally infer: %s: %s\n", BENCH_DIR,
                         strerror(errno));
-                return CLI_EXIT_RUNTIME;
+                return INFER_EXIT_RUNTIME;
         }
         fprintf(stderr, "writing a stories15M-shaped random model to %s\n",
                 BENCH_DIR);
         if (inf_init_model(BENCH_DIR, &o, &e)) {
                 fprintf(stderr, "tally infer: %s\n", e.msg);
-                return CLI_EXIT_RUNTIME;
+                return INFER_EXIT_RUNTIME;
         }
         return 0;
 }
@@ -121,7 +120,7 @@ static int bench_format(const struct infer_bench_args *a, const char *model,
                 return rc;
         if (inf_model_open(paths.model, &m, &e)) {
                 fprintf(stderr, "tally infer: %s\n", e.msg);
-                return CLI_EXIT_RUNTIME;
+                return INFER_EXIT_RUNTIME;
         }
         for (int t = 1; t <= threads; t = t == threads ? t + 1 : threads)
                 for (int diffusion = 0; diffusion < 2; diffusion++) {
@@ -134,14 +133,14 @@ static int bench_format(const struct infer_bench_args *a, const char *model,
                         if (inf_state_new(m, t, &st, &e)) {
                                 fprintf(stderr, "tally infer: %s\n", e.msg);
                                 inf_model_free(&m);
-                                return CLI_EXIT_RUNTIME;
+                                return INFER_EXIT_RUNTIME;
                         }
                         /* a warm-up run, which also proves the shape works */
                         if (timed(st, diffusion, a, m->shape.seq_len, &u) < 0 ||
                             !u.output_tokens) {
                                 inf_state_free(&st);
                                 inf_model_free(&m);
-                                return CLI_EXIT_RUNTIME;
+                                return INFER_EXIT_RUNTIME;
                         }
                         for (long i = 0; i < a->runs; i++) {
                                 if (compare &&
@@ -158,7 +157,7 @@ static int bench_format(const struct infer_bench_args *a, const char *model,
                                 if (v[i] < 0) {
                                         inf_state_free(&st);
                                         inf_model_free(&m);
-                                        return CLI_EXIT_RUNTIME;
+                                        return INFER_EXIT_RUNTIME;
                                 }
                         }
                         med = median(v, a->runs);

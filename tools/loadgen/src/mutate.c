@@ -1,6 +1,6 @@
 /* tally loadgen's bad units: a field found in encoded JSON or CBOR bytes
    and broken on purpose, the message staying well formed around it. */
-#include "loadgen.h"
+#include "loadgen/loadgen.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -156,9 +156,8 @@ static const char *count_key(sch_event_type t)
                                           : "mac";
 }
 
-tl_status cli__lg_count_as_text(struct tl_buf *unit, struct tl_buf *scratch,
-                                bool json, sch_event_type type,
-                                struct tl_error *err)
+tl_status lg_count_as_text(struct tl_buf *unit, struct tl_buf *scratch,
+                           bool json, sch_event_type type, struct tl_error *err)
 {
         size_t key_last, value, hlen;
         unsigned major;
@@ -185,9 +184,9 @@ tl_status cli__lg_count_as_text(struct tl_buf *unit, struct tl_buf *scratch,
         return splice(unit, scratch, value, hlen, text, (size_t)n, err);
 }
 
-tl_status cli__lg_count_negative(struct tl_buf *unit, struct tl_buf *scratch,
-                                 bool json, sch_event_type type,
-                                 struct tl_error *err)
+tl_status lg_count_negative(struct tl_buf *unit, struct tl_buf *scratch,
+                            bool json, sch_event_type type,
+                            struct tl_error *err)
 {
         size_t key_last, value;
 
@@ -202,8 +201,7 @@ tl_status cli__lg_count_negative(struct tl_buf *unit, struct tl_buf *scratch,
         return TL_OK;
 }
 
-tl_status cli__lg_unknown_type(struct tl_buf *unit, bool json,
-                               struct tl_error *err)
+tl_status lg_unknown_type(struct tl_buf *unit, bool json, struct tl_error *err)
 {
         size_t key_last, value, hlen;
         unsigned major;
@@ -227,8 +225,8 @@ tl_status cli__lg_unknown_type(struct tl_buf *unit, bool json,
         return TL_OK;
 }
 
-tl_status cli__lg_drop_key(struct tl_buf *unit, bool json, const char *key,
-                           struct tl_error *err)
+tl_status lg_drop_key(struct tl_buf *unit, bool json, const char *key,
+                      struct tl_error *err)
 {
         size_t key_last, value;
 

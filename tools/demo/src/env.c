@@ -19,7 +19,7 @@
 
 #include <libpq-fe.h>
 
-#include "demo.h"
+#include "demo/demo.h"
 
 const char *demo_path(const struct demo_env *env, const char *name, char *buf,
                       size_t size)

@@ -1,13 +1,13 @@
 /* `tally broker --control`: fault injection through a FIFO of commands. */
-#ifndef CLI_BROKER_CONTROL_H
-#define CLI_BROKER_CONTROL_H
+#ifndef BRK_CONTROL_H
+#define BRK_CONTROL_H
 
 #include <stddef.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-struct cli_broker_control;
+struct brk_control;
 
 /*
 ** Create a FIFO at 'path' (replacing a stale FIFO there, never another kind
@@ -18,12 +18,12 @@ struct cli_broker_control;
 ** "error <command>: <why>". Returns 0 and sets '*out', or -1 with the
 ** reason on stderr.
 */
-int cli_broker_control_start(rd_kafka_mock_cluster_t *mc, const char *path,
-                             struct cli_broker_control **out);
+int brk_control_start(rd_kafka_mock_cluster_t *mc, const char *path,
+                      struct brk_control **out);
 
 /* Stop the thread and remove the FIFO (the log stays). Accepts NULL;
    sets '*pp' to NULL. */
-void cli_broker_control_stop(struct cli_broker_control **pp);
+void brk_control_stop(struct brk_control **pp);
 
 /*
 ** Apply one command 'line' (no newline) to 'mc':
@@ -34,7 +34,7 @@ void cli_broker_control_stop(struct cli_broker_control **pp);
 ** (NOT_LEADER_FOR_PARTITION, _TRANSPORT, ...). Returns 0, or -1 with the
 ** reason in 'why' (size 'why_size').
 */
-int cli_broker_control_apply(rd_kafka_mock_cluster_t *mc, const char *line,
-                             char *why, size_t why_size);
+int brk_control_apply(rd_kafka_mock_cluster_t *mc, const char *line, char *why,
+                      size_t why_size);
 
 #endif

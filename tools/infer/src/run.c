@@ -6,12 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "core/str.h"
 #include "core/time.h"
 #include "inference/emit.h"
 #include "inference/request.h"
-#include "infer.h"
+#include "infer/infer.h"
 
 struct printer {
         const struct inf_tokenizer *tok;
@@ -163,7 +162,7 @@ static int request_of(const struct infer_args *a, const struct inf_model *m,
         if (a->time &&
             tl_time_parse_rfc3339(a->time, strlen(a->time), &r->time_us, &e)) {
                 fprintf(stderr, "tally infer: --time: %s\n", e.msg);
-                return CLI_EXIT_USAGE;
+                return INFER_EXIT_USAGE;
         }
         return 0;
 }

@@ -10,7 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/str.h"
-#include "demo.h"
+#include "demo/demo.h"
 
 static const char *const FIRST[] = {
     "Alder",    "Birch",     "Cobalt", "Delta",   "Ember",   "Fjord",

@@ -1,10 +1,10 @@
 /* `tally demo`: a month of business through the real path. The pieces:
-   demo_env.c starts and stops the processes (PostgreSQL, broker, meter),
-   demo_world.c writes the customers and the catalog, demo_month.c runs
-   the month's traffic through the engine, demo_close.c closes the month
+   env.c starts and stops the processes (PostgreSQL, broker, meter),
+   world.c writes the customers and the catalog, month.c runs
+   the month's traffic through the engine, close.c closes the month
    and reconciles; cmd_demo.c strings them together. */
-#ifndef CLI_DEMO_H
-#define CLI_DEMO_H
+#ifndef DEMO_DEMO_H
+#define DEMO_DEMO_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,7 +55,7 @@ static inline double demo_unit(uint64_t *s)
         return (double)(demo_rand(s) >> 11) / 9007199254740992.0;
 }
 
-/* ---- demo_env.c: processes ---- */
+/* ---- env.c: processes ---- */
 
 struct demo_env {
         char dir[512];    /* absolute working directory */
@@ -87,7 +87,7 @@ const char *demo_self_exe(void);
 const char *demo_path(const struct demo_env *env, const char *name, char *buf,
                       size_t size);
 
-/* ---- demo_world.c: customers and the catalog ---- */
+/* ---- world.c: customers and the catalog ---- */
 
 struct demo_device {
         char id[48];
@@ -126,7 +126,7 @@ void demo_world_free(struct demo_world *w);
 tl_status demo_edit_catalog(const struct demo_env *env, char *old_price,
                             char *new_price, size_t size, struct tl_error *err);
 
-/* ---- demo_month.c: the traffic ---- */
+/* ---- month.c: the traffic ---- */
 
 struct demo_counts {
         uint64_t ar_requests, diffusion_requests, device_requests;
@@ -159,7 +159,7 @@ tl_status demo_month_sync(struct demo_month *m, struct tl_error *err);
 tl_status demo_month_late(struct demo_month *m, struct tl_error *err);
 const struct demo_counts *demo_month_counts(const struct demo_month *m);
 
-/* ---- demo_close.c: the close and the summary ---- */
+/* ---- close.c: the close and the summary ---- */
 
 /* Wait until the meter has accounted for 'units' units. */
 tl_status demo_wait_ingested(const struct demo_env *env, uint64_t units,

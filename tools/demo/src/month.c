@@ -14,12 +14,12 @@
 
 #include "core/alloc.h"
 #include "core/str.h"
-#include "demo.h"
+#include "demo/demo.h"
 #include "inference/emit.h"
 #include "inference/model.h"
 #include "inference/request.h"
 #include "inference/tokenizer.h"
-#include "loadgen.h"
+#include "loadgen/loadgen.h"
 
 #define MAX_ANSWER 96
 
@@ -496,19 +496,19 @@ static tl_status bad_kinds(struct demo_month *m, rd_kafka_t *rk,
                 rc = produce_raw(rk, key, &u, NULL, err);
         tl_buf_clear(&u);
         if (!rc && !(rc = sch_encode_json(ev, &u, err)) &&
-            !(rc = cli__lg_drop_key(&u, true, "subject", err)))
+            !(rc = lg_drop_key(&u, true, "subject", err)))
                 rc = produce_raw(rk, key, &u, CT_JSON, err);
         tl_buf_clear(&u);
         if (!rc && !(rc = sch_encode_cbor(ev, &u, err)) &&
-            !(rc = cli__lg_unknown_type(&u, false, err)))
+            !(rc = lg_unknown_type(&u, false, err)))
                 rc = produce_raw(rk, key, &u, CT_CBOR, err);
         tl_buf_clear(&u);
         if (!rc && !(rc = sch_encode_json(ev, &u, err)) &&
-            !(rc = cli__lg_count_as_text(&u, &scratch, true, ev->type, err)))
+            !(rc = lg_count_as_text(&u, &scratch, true, ev->type, err)))
                 rc = produce_raw(rk, key, &u, CT_JSON, err);
         tl_buf_clear(&u);
         if (!rc && !(rc = sch_encode_cbor(ev, &u, err)) &&
-            !(rc = cli__lg_count_negative(&u, &scratch, false, ev->type, err)))
+            !(rc = lg_count_negative(&u, &scratch, false, ev->type, err)))
                 rc = produce_raw(rk, key, &u, CT_CBOR, err);
         tl_buf_clear(&u);
         x.time_us = tl_time_now_us() + 30 * TL_US_PER_DAY; /* a bad clock */

@@ -1,8 +1,13 @@
-/* `tally infer`: shared between the command and its benchmark. */
-#ifndef CLI_INFER_H
-#define CLI_INFER_H
+/* The inference runner behind `tally infer`: generate, print, emit, and
+   its benchmark. Functions return process exit codes. */
+#ifndef INFER_INFER_H
+#define INFER_INFER_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+/* The exit codes of docs/cli.md, as `tally` returns them. */
+enum { INFER_EXIT_OK = 0, INFER_EXIT_RUNTIME = 1, INFER_EXIT_USAGE = 2 };
 
 #include "inference/engine.h"
 #include "inference/model.h"
@@ -17,7 +22,7 @@ struct infer_paths {
 /*
 ** 'model' is a directory (model.bin, or model-q8.bin with 'q8', and
 ** tokenizer.bin) or a checkpoint file (tokenizer.bin beside it unless
-** 'tokenizer' names one). Returns 0, or CLI_EXIT_USAGE after saying why.
+** 'tokenizer' names one). Returns 0, or INFER_EXIT_USAGE after saying why.
 */
 int infer_resolve(const char *model, const char *tokenizer, bool q8,
                   struct infer_paths *out);
@@ -30,6 +35,8 @@ struct infer_bench_args {
         long diffusion_n, diffusion_k;
         long threads; /* 0: all CPUs */
 };
+
+struct cli_kafka;
 
 /* Everything `tally infer` was asked. */
 #define INFER_MAX_PROPS 64
@@ -44,6 +51,8 @@ struct infer_args {
         const char *brokers, *topic, *spool, *device, *model_class;
         const char *props[INFER_MAX_PROPS];
         size_t prop_count;
+        const char *config;      /* --config FILE: its kafka: section */
+        struct cli_kafka *kafka; /* the file's strings, owned by the caller */
         /* --init-model */
         const char *init_dir;
         struct inf_init_opts init;

@@ -12,7 +12,7 @@
 
 #include "core/alloc.h"
 #include "core/str.h"
-#include "demo.h"
+#include "demo/demo.h"
 #include "invoicing/invoicing.h"
 #include "invoicing/render.h"
 #include "schemas/db.h"

@@ -1,6 +1,6 @@
 /* tally loadgen's generator: a seeded, reproducible stream of valid events,
    duplicates and every kind of bad unit of events.md, with its truth. */
-#include "loadgen.h"
+#include "loadgen/loadgen.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,8 +81,8 @@ struct lg_text {
         char dim_value[16];
 };
 
-struct cli_lg {
-        struct cli_lg_config cfg;
+struct lg_gen {
+        struct lg_config cfg;
         uint64_t rng;             /* the stream's choices */
         uint64_t left[3];         /* units still to come, by unit_kind */
         uint64_t done[3];         /* units generated, by unit_kind */
@@ -127,7 +127,7 @@ static uint32_t below32(uint64_t *s, uint32_t n)
 
 /* A private stream for item 'n' of family 'family', so an event's content
    depends on the seed and its number alone, never on what came before. */
-static uint64_t item_stream(const struct cli_lg *g, uint64_t family, uint64_t n)
+static uint64_t item_stream(const struct lg_gen *g, uint64_t family, uint64_t n)
 {
         uint64_t s = g->cfg.seed ^ (family * UINT64_C(0xd1b54a32d192ed03));
 
@@ -143,7 +143,7 @@ static struct sch_str str_of(const char *s)
         return (struct sch_str){s, (uint32_t)strlen(s)};
 }
 
-static void customer_id(const struct cli_lg *g, uint32_t cust, char *out,
+static void customer_id(const struct lg_gen *g, uint32_t cust, char *out,
                         size_t size)
 {
         snprintf(out, size, "cust_%0*u", g->digits, cust + 1);
@@ -151,7 +151,7 @@ static void customer_id(const struct cli_lg *g, uint32_t cust, char *out,
 
 /* A time in the configured range, on a millisecond, often on a second:
    whole seconds travel in CBOR as tag 1, the others as tag 0 text. */
-static tl_time_us pick_time(const struct cli_lg *g, uint64_t *s)
+static tl_time_us pick_time(const struct lg_gen *g, uint64_t *s)
 {
         tl_time_us from = g->cfg.time_from;
         uint64_t span = (uint64_t)(g->cfg.time_to - from);
@@ -189,7 +189,7 @@ static void fill_inference(struct sch_event *ev, uint64_t *s)
         }
 }
 
-static void fill_seat(const struct cli_lg *g, struct sch_event *ev,
+static void fill_seat(const struct lg_gen *g, struct sch_event *ev,
                       struct lg_text *t, uint32_t cust, uint64_t *s)
 {
         uint64_t a = below(s, 10);
@@ -208,7 +208,7 @@ static void fill_seat(const struct cli_lg *g, struct sch_event *ev,
 ** (0: distinct events, 1: bad units) for customer 'cust'. 'type' NONE picks
 ** one of the configured types. The same arguments give the same event.
 */
-static void fill_event(const struct cli_lg *g, uint64_t family, uint64_t n,
+static void fill_event(const struct lg_gen *g, uint64_t family, uint64_t n,
                        uint32_t cust, sch_event_type type, struct sch_event *ev,
                        struct lg_text *t)
 {
@@ -239,7 +239,7 @@ static void fill_event(const struct cli_lg *g, uint64_t family, uint64_t n,
         }
 }
 
-static void add_to_truth(struct cli_lg *g, uint32_t cust,
+static void add_to_truth(struct lg_gen *g, uint32_t cust,
                          const struct sch_event *ev)
 {
         struct lg_sums *r = &g->sums[cust * 4u + (unsigned)ev->type - 1u];
@@ -256,7 +256,7 @@ static void add_to_truth(struct cli_lg *g, uint32_t cust,
 /* ---- units ---- */
 
 /* Decode the unit alone and insist it is valid or rejected, as meant. */
-static tl_status check_unit(struct cli_lg *g, bool json, bool want_valid,
+static tl_status check_unit(struct lg_gen *g, bool json, bool want_valid,
                             const char *what, struct tl_error *err)
 {
         struct sch_cbor_reader r;
@@ -282,7 +282,7 @@ static tl_status check_unit(struct cli_lg *g, bool json, bool want_valid,
                        want_valid ? derr.msg : "");
 }
 
-static tl_status encode(struct cli_lg *g, bool json, struct tl_error *err)
+static tl_status encode(struct lg_gen *g, bool json, struct tl_error *err)
 {
         tl_buf_clear(&g->unit);
         return json ? sch_encode_json(&g->ev, &g->unit, err)
@@ -306,7 +306,7 @@ static tl_status push_event(struct lg_customer *c, uint32_t n,
         return TL_OK;
 }
 
-static tl_status valid_unit(struct cli_lg *g, uint32_t cust, bool json,
+static tl_status valid_unit(struct lg_gen *g, uint32_t cust, bool json,
                             struct tl_error *err)
 {
         uint32_t n = g->next_event;
@@ -327,7 +327,7 @@ static tl_status valid_unit(struct cli_lg *g, uint32_t cust, bool json,
 }
 
 /* An earlier distinct event of 'cust', regenerated. */
-static void earlier_event(struct cli_lg *g, uint32_t cust)
+static void earlier_event(struct lg_gen *g, uint32_t cust)
 {
         const struct lg_customer *c = &g->customers[cust];
         uint32_t n = c->events[below32(&g->rng, c->count)];
@@ -356,7 +356,7 @@ static void alter_content(struct sch_event *ev)
         }
 }
 
-static tl_status bad_unit(struct cli_lg *g, bad_case bc, uint32_t cust,
+static tl_status bad_unit(struct lg_gen *g, bad_case bc, uint32_t cust,
                           bool json, struct tl_error *err)
 {
         tl_status rc;
@@ -376,16 +376,16 @@ static tl_status bad_unit(struct cli_lg *g, bad_case bc, uint32_t cust,
         if (rc)
                 return rc;
         if (bc >= BAD_MISSING_ID && bc <= BAD_MISSING_DATA)
-                rc = cli__lg_drop_key(&g->unit, json,
-                                      missing_keys[bc - BAD_MISSING_ID], err);
+                rc = lg_drop_key(&g->unit, json,
+                                 missing_keys[bc - BAD_MISSING_ID], err);
         else if (bc == BAD_UNKNOWN_TYPE)
-                rc = cli__lg_unknown_type(&g->unit, json, err);
+                rc = lg_unknown_type(&g->unit, json, err);
         else if (bc == BAD_WRONG_KIND)
-                rc = cli__lg_count_as_text(&g->unit, &g->scratch, json,
-                                           g->ev.type, err);
+                rc = lg_count_as_text(&g->unit, &g->scratch, json, g->ev.type,
+                                      err);
         else if (bc == BAD_NEGATIVE)
-                rc = cli__lg_count_negative(&g->unit, &g->scratch, json,
-                                            g->ev.type, err);
+                rc = lg_count_negative(&g->unit, &g->scratch, json, g->ev.type,
+                                       err);
         return rc ? rc : check_unit(g, json, false, "bad unit", err);
 }
 
@@ -398,7 +398,7 @@ static bool standalone(bad_case bc)
 
 /* A bad unit that cannot sit inside a batch, as a message of its own in
    g->unit. Sets '*json' to its encoding. */
-static tl_status standalone_unit(struct cli_lg *g, bad_case bc, uint32_t cust,
+static tl_status standalone_unit(struct lg_gen *g, bad_case bc, uint32_t cust,
                                  bool *json, struct tl_error *err)
 {
         static const unsigned char empty_map = 0xa0;
@@ -429,7 +429,7 @@ static tl_status standalone_unit(struct cli_lg *g, bad_case bc, uint32_t cust,
 
 /* The customer of a message: anyone while new events remain, else one
    with events to repeat. */
-static uint32_t pick_customer(struct cli_lg *g)
+static uint32_t pick_customer(struct lg_gen *g)
 {
         if (g->left[UNIT_VALID])
                 return below32(&g->rng, g->cfg.customers);
@@ -438,7 +438,7 @@ static uint32_t pick_customer(struct cli_lg *g)
 
 /* Each kind in proportion to what is left of it, so the three interleave
    evenly over the whole stream. */
-static enum unit_kind draw_kind(struct cli_lg *g)
+static enum unit_kind draw_kind(struct lg_gen *g)
 {
         uint64_t r = below(&g->rng, g->left[0] + g->left[1] + g->left[2]);
 
@@ -448,7 +448,7 @@ static enum unit_kind draw_kind(struct cli_lg *g)
                                                            : UNIT_BAD;
 }
 
-static void count_unit(struct cli_lg *g, enum unit_kind kind)
+static void count_unit(struct lg_gen *g, enum unit_kind kind)
 {
         g->left[kind]--;
         g->done[kind]++;
@@ -457,7 +457,7 @@ static void count_unit(struct cli_lg *g, enum unit_kind kind)
 }
 
 /* Generate one unit of 'kind' for 'cust' into g->unit. */
-static tl_status make_unit(struct cli_lg *g, enum unit_kind kind, bad_case bc,
+static tl_status make_unit(struct lg_gen *g, enum unit_kind kind, bad_case bc,
                            uint32_t cust, bool json, struct tl_error *err)
 {
         if (kind == UNIT_VALID)
@@ -470,8 +470,8 @@ static tl_status make_unit(struct cli_lg *g, enum unit_kind kind, bad_case bc,
 }
 
 /* Finish the message: the units in g->elems, an array head when batched. */
-static tl_status seal(struct cli_lg *g, bool json, bool array, uint32_t units,
-                      uint32_t cust, struct cli_lg_message *msg,
+static tl_status seal(struct lg_gen *g, bool json, bool array, uint32_t units,
+                      uint32_t cust, struct lg_message *msg,
                       struct tl_error *err)
 {
         tl_status rc = TL_OK;
@@ -495,18 +495,18 @@ static tl_status seal(struct cli_lg *g, bool json, bool array, uint32_t units,
         return TL_OK;
 }
 
-tl_status cli_lg_next(struct cli_lg *g, struct cli_lg_message *msg,
-                      struct tl_error *err)
+tl_status lg_next(struct lg_gen *g, struct lg_message *msg,
+                  struct tl_error *err)
 {
-        cli_lg_encoding enc = g->cfg.encoding;
-        bool json = enc == CLI_LG_JSON ||
-                    (enc == CLI_LG_MIXED && below(&g->rng, 2) == 0);
+        lg_encoding enc = g->cfg.encoding;
+        bool json =
+            enc == LG_JSON || (enc == LG_MIXED && below(&g->rng, 2) == 0);
         bool array = !json && g->cfg.batch > 1;
         uint32_t cust = pick_customer(g), units = 0;
         tl_status rc;
 
         tl_buf_clear(&g->elems);
-        while (cli_lg_more(g)) {
+        while (lg_more(g)) {
                 enum unit_kind kind = draw_kind(g);
                 bad_case bc = g->cases[g->bad_index % g->case_count];
                 bool needs_earlier = kind == UNIT_DUP ||
@@ -544,12 +544,12 @@ tl_status cli_lg_next(struct cli_lg *g, struct cli_lg_message *msg,
 
 /* ---- setup, counts, truth ---- */
 
-bool cli_lg_more(const struct cli_lg *g)
+bool lg_more(const struct lg_gen *g)
 {
         return g->left[0] + g->left[1] + g->left[2] > 0;
 }
 
-void cli_lg_counts(const struct cli_lg *g, struct cli_lg_counts *out)
+void lg_counts(const struct lg_gen *g, struct lg_counts *out)
 {
         out->stored = g->done[UNIT_VALID];
         out->duplicates = g->done[UNIT_DUP];
@@ -559,11 +559,11 @@ void cli_lg_counts(const struct cli_lg *g, struct cli_lg_counts *out)
 
 /* The bad cases that take turns: JSON ones only when JSON is sent, the
    oversized batch only when asked for. */
-static void choose_cases(struct cli_lg *g)
+static void choose_cases(struct lg_gen *g)
 {
         g->case_count = 0;
         for (int c = 0; c < BAD_CASE_COUNT; c++) {
-                if (c == BAD_JSON && g->cfg.encoding == CLI_LG_CBOR)
+                if (c == BAD_JSON && g->cfg.encoding == LG_CBOR)
                         continue;
                 if (c == BAD_OVER_LIMIT && !g->cfg.batch_limit_case)
                         continue;
@@ -578,8 +578,7 @@ static void choose_cases(struct cli_lg *g)
         }
 }
 
-static tl_status check_config(const struct cli_lg_config *c,
-                              struct tl_error *err)
+static tl_status check_config(const struct lg_config *c, struct tl_error *err)
 {
         if (c->events < 1 || c->events >= UINT32_MAX)
                 return tl_fail(err, TL_EINVAL, "events must be 1 .. %u",
@@ -598,10 +597,10 @@ static tl_status check_config(const struct cli_lg_config *c,
         return TL_OK;
 }
 
-tl_status cli_lg_new(const struct cli_lg_config *cfg, struct cli_lg **out,
-                     struct tl_error *err)
+tl_status lg_new(const struct lg_config *cfg, struct lg_gen **out,
+                 struct tl_error *err)
 {
-        struct cli_lg *g;
+        struct lg_gen *g;
         int64_t year;
         unsigned month, day;
         tl_status rc = check_config(cfg, err);
@@ -631,21 +630,21 @@ tl_status cli_lg_new(const struct cli_lg_config *cfg, struct cli_lg **out,
         g->customers = calloc(cfg->customers, sizeof *g->customers);
         g->sums = calloc((size_t)cfg->customers * 4, sizeof *g->sums);
         if (!g->event_customer || !g->customers || !g->sums) {
-                cli_lg_free(&g);
+                lg_free(&g);
                 return tl_fail(err, TL_ENOMEM, "loadgen: out of memory");
         }
         rc = sch_decoder_new(NULL, &g->decoder, err);
         if (rc) {
-                cli_lg_free(&g);
+                lg_free(&g);
                 return rc;
         }
         *out = g;
         return TL_OK;
 }
 
-void cli_lg_free(struct cli_lg **pp)
+void lg_free(struct lg_gen **pp)
 {
-        struct cli_lg *g = *pp;
+        struct lg_gen *g = *pp;
 
         if (!g)
                 return;
@@ -663,18 +662,18 @@ void cli_lg_free(struct cli_lg **pp)
         *pp = NULL;
 }
 
-tl_status cli_lg_truth(const struct cli_lg *g, struct tl_buf *out,
-                       struct tl_error *err)
+tl_status lg_truth(const struct lg_gen *g, struct tl_buf *out,
+                   struct tl_error *err)
 {
         /* Rows sort by type name: device.seat < inference.iterations < ... */
         static const sch_event_type by_name[] = {
             SCH_TYPE_SEAT, SCH_TYPE_ITERATIONS, SCH_TYPE_MATRIX_OPS,
             SCH_TYPE_TOKENS};
-        struct cli_lg_counts n;
+        struct lg_counts n;
         char id[24], num[48];
         tl_status rc;
 
-        cli_lg_counts(g, &n);
+        lg_counts(g, &n);
         rc = tl_buf_printf(out, err,
                            "# tally loadgen ground truth\n"
                            "produced\t%llu\nstored\t%llu\nduplicates\t%llu\n"

@@ -1,6 +1,6 @@
 /* tally broker --control: commands read from a FIFO, applied to the mock
    cluster, acknowledged line by line in a log file beside it. */
-#include "broker_control.h"
+#include "broker/control.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +24,7 @@
 #define MAX_ARGS 8
 #define MAX_PUSHED_ERRORS 100000
 
-struct cli_broker_control {
+struct brk_control {
         rd_kafka_mock_cluster_t *mc;
         char path[4096];
         int fifo_fd;
@@ -231,8 +231,8 @@ static const struct {
     {"clear", 2, "clear APIKEY", do_clear},
 };
 
-int cli_broker_control_apply(rd_kafka_mock_cluster_t *mc, const char *line,
-                             char *why, size_t why_size)
+int brk_control_apply(rd_kafka_mock_cluster_t *mc, const char *line, char *why,
+                      size_t why_size)
 {
         char copy[LINE_MAX_BYTES], *args[MAX_ARGS], *save = NULL, *tok;
         int argc = 0;
@@ -264,7 +264,7 @@ int cli_broker_control_apply(rd_kafka_mock_cluster_t *mc, const char *line,
 }
 
 /* Apply one line and append its acknowledgement; blank lines are ignored. */
-static void handle_line(struct cli_broker_control *c, char *line, bool overlong)
+static void handle_line(struct brk_control *c, char *line, bool overlong)
 {
         char why[256], q1[LINE_MAX_BYTES + 64], q2[320];
         size_t len = strlen(line);
@@ -280,7 +280,7 @@ static void handle_line(struct cli_broker_control *c, char *line, bool overlong)
                 rc = failf(why, sizeof why, "longer than %d bytes",
                            LINE_MAX_BYTES - 1);
         else
-                rc = cli_broker_control_apply(c->mc, line, why, sizeof why);
+                rc = brk_control_apply(c->mc, line, why, sizeof why);
         if (rc == 0) {
                 tl_log(TL_LOG_INFO, "broker", "control applied", "command=%s",
                        tl_log_quote(line, q1, sizeof q1));
@@ -295,9 +295,9 @@ static void handle_line(struct cli_broker_control *c, char *line, bool overlong)
         fflush(c->log);
 }
 
-/* True once cli_broker_control_stop asked: commands still buffered then
+/* True once brk_control_stop asked: commands still buffered then
    are dropped rather than applied to a cluster about to go. */
-static bool stop_requested(const struct cli_broker_control *c)
+static bool stop_requested(const struct brk_control *c)
 {
         struct pollfd p = {c->stop_fds[0], POLLIN, 0};
 
@@ -306,7 +306,7 @@ static bool stop_requested(const struct cli_broker_control *c)
 
 static void *control_thread(void *arg)
 {
-        struct cli_broker_control *c = arg;
+        struct brk_control *c = arg;
         char line[LINE_MAX_BYTES], chunk[1024];
         size_t len = 0;
         bool overlong = false;
@@ -372,10 +372,10 @@ static int make_fifo(const char *path)
         return 0;
 }
 
-int cli_broker_control_start(rd_kafka_mock_cluster_t *mc, const char *path,
-                             struct cli_broker_control **out)
+int brk_control_start(rd_kafka_mock_cluster_t *mc, const char *path,
+                      struct brk_control **out)
 {
-        struct cli_broker_control *c = calloc(1, sizeof *c);
+        struct brk_control *c = calloc(1, sizeof *c);
         char log_path[sizeof c->path + 8];
 
         if (!c || strlen(path) >= sizeof c->path) {
@@ -417,9 +417,9 @@ fail:
         return -1;
 }
 
-void cli_broker_control_stop(struct cli_broker_control **pp)
+void brk_control_stop(struct brk_control **pp)
 {
-        struct cli_broker_control *c = *pp;
+        struct brk_control *c = *pp;
 
         if (!c)
                 return;
