@@ -51,21 +51,35 @@ static void put(struct csv *c, const char *s, size_t len)
                 c->rc = tl_buf_append(c->out, s, len, c->err);
 }
 
-/* One field, preceded by a comma unless it opens the row. Fields holding
-   a comma, a quote, CR or LF are quoted, their quotes doubled. */
-static void field(struct csv *c, const char *s, bool first)
+/* What a spreadsheet runs as a formula when a text cell starts with it
+   (OWASP, "CSV Injection"); tab and CR too, as some importers drop them. */
+static bool formula_lead(const char *s)
 {
+        return *s && strchr("=+-@\t\r", *s);
+}
+
+/*
+** One field, preceded by a comma unless it opens the row. Fields holding
+** a comma, a quote, CR or LF are quoted, their quotes doubled. A 'text'
+** field that a spreadsheet would run as a formula gets a single quote in
+** front, inside quotes: the cell then shows the text as it is. Numeric
+** fields are checked plain decimals ([-]digits[.digits]) and stay as they
+** are, so -12.50 imports as a number: a spreadsheet cannot run a decimal.
+*/
+static void field(struct csv *c, const char *s, bool first, bool text)
+{
+        bool defuse = text && s && formula_lead(s);
         const char *q;
 
         if (!first)
                 put(c, ",", 1);
         if (!s)
                 return;
-        if (!s[strcspn(s, ",\"\r\n")]) {
+        if (!defuse && !s[strcspn(s, ",\"\r\n")]) {
                 put(c, s, strlen(s));
                 return;
         }
-        put(c, "\"", 1);
+        put(c, defuse ? "\"'" : "\"", defuse ? 2 : 1);
         while ((q = strchr(s, '"'))) {
                 put(c, s, (size_t)(q - s) + 1);
                 put(c, "\"", 1);
@@ -147,19 +161,19 @@ static void put_row(struct csv *c, const struct head *h, size_t line_no,
         char no[24];
 
         snprintf(no, sizeof no, "%zu", line_no);
-        field(c, h->number, true);
-        field(c, h->status, false);
-        field(c, h->customer, false);
-        field(c, h->start, false);
-        field(c, h->end, false);
-        field(c, h->currency, false);
-        field(c, no, false);
-        field(c, r->kind, false);
-        field(c, r->ref, false);
-        field(c, r->name, false);
-        field(c, r->quantity, false);
-        field(c, r->unit, false);
-        field(c, r->amount, false);
+        field(c, h->number, true, true);
+        field(c, h->status, false, true);
+        field(c, h->customer, false, true);
+        field(c, h->start, false, true);
+        field(c, h->end, false, true);
+        field(c, h->currency, false, true);
+        field(c, no, false, false);
+        field(c, r->kind, false, true);
+        field(c, r->ref, false, true);
+        field(c, r->name, false, true);
+        field(c, r->quantity, false, false);
+        field(c, r->unit, false, false);
+        field(c, r->amount, false, false);
         put(c, "\n", 1);
 }
 

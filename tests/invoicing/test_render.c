@@ -315,6 +315,62 @@ Test(csv, name_with_comma_quote_and_newline_is_quoted)
         json_decref(doc);
 }
 
+/* OWASP's CSV injection: a text cell starting with = + - @ tab or CR is
+   run by a spreadsheet, so it is quoted with a single quote in front. */
+Test(csv, text_cells_that_would_run_as_formulas_are_neutralised)
+{
+        static const char *const names[] = {
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            "+SUM(1,2)",
+            "-2+3",
+            "@cmd",
+            "\tTab",
+            "\rCR",
+        };
+        json_t *doc = load(SAMPLE);
+        char want[128];
+        struct table t;
+        char *text;
+
+        json_object_set_new(doc, "customer", json_string("=1+2"));
+        for (size_t i = 0; i < 6; i++)
+                json_object_set_new(line_of(doc, i), "name",
+                                    json_string(names[i]));
+        json_object_set_new(line_of(doc, 3), "charge", json_string("@ref"));
+        text = csv_of(doc, 1);
+        cr_assert(strstr(text, ",\"'=1+2\","), "%s", text);
+        cr_assert(strstr(text, ",\"'-2+3\","), "%s", text);
+        cr_assert(strstr(text, ",\"'=HYPERLINK(\"\"http://evil.example\"\","
+                               "\"\"x\"\")\","),
+                  "%s", text);
+        parse_csv(text, &t);
+        for (size_t i = 0; i < 6; i++) {
+                snprintf(want, sizeof want, "'%s", names[i]);
+                cr_assert_str_eq(t.cell[i + 1][C_NAME], want);
+                cr_assert_str_eq(t.cell[i + 1][C_CUSTOMER], "'=1+2");
+        }
+        cr_assert_str_eq(t.cell[4][C_REF], "'@ref");
+        /* Other text cells are as before: no quote, no prefix. */
+        cr_assert(strstr(text, ",Minimum commitment,"), "%s", text);
+        cr_assert_str_eq(t.cell[8][C_NAME], "Minimum commitment");
+        free_table(&t);
+        free(text);
+        json_decref(doc);
+}
+
+/* Numeric columns hold checked decimals: a negative amount is a number
+   for the spreadsheet, not a formula, and stays unquoted. */
+Test(csv, negative_amounts_stay_plain_numbers)
+{
+        json_t *doc = load(SAMPLE_CREDIT);
+        char *text = csv_of(doc, 0);
+
+        cr_assert(strstr(text, ",Prepaid credit applied,,,-50.00"), "%s", text);
+        cr_assert_null(strstr(text, "'-50.00"), "%s", text);
+        free(text);
+        json_decref(doc);
+}
+
 Test(csv, draft_without_number_leaves_the_field_empty)
 {
         json_t *doc = load(SAMPLE);
@@ -617,3 +673,4 @@ Test(png, errors_match_the_pdfs)
         cr_assert_str_eq(err.msg, "invoice: lines: missing");
         json_decref(doc);
 }
+
