@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../invoicing/src/render_pdf.h"
 #include "invoicing/render.h"
 #include "testkit.h"
 
@@ -18,8 +19,8 @@
 #define SAMPLE_CREDIT "sample_invoice_credit.json"
 #define HEADER                                                                 \
         "number,status,customer,period_start,period_end,currency,line_no,"     \
-        "kind,ref,name,quantity,unit,amount\n"
-#define COLS 13
+        "kind,ref,name,quantity,unit,amount,model,price,size,tiers\n"
+#define COLS 17
 #define MAX_ROWS 128
 
 /* The PNG is page 1 of A4 (595.28 x 841.89 pt) at two pixels per point. */
@@ -39,7 +40,11 @@ enum {
         C_NAME,
         C_QUANTITY,
         C_UNIT,
-        C_AMOUNT
+        C_AMOUNT,
+        C_MODEL,
+        C_PRICE,
+        C_SIZE,
+        C_TIERS
 };
 
 static char tmpdir[64];
@@ -279,13 +284,14 @@ Test(csv, refs_quantities_and_units_by_kind)
 
         /* fee: id, no quantity; usage: charge, quantity, unit; adjustment:
            the period it corrects; credit: nothing but its amount. */
-        cr_assert(strstr(text, ",1,fee,platform,Platform fee,,,26.87\n"));
+        cr_assert(strstr(text, ",1,fee,platform,Platform fee,,,26.87,,,,\n"));
         cr_assert(strstr(text, ",2,usage,cloud-output,Cloud output tokens,"
-                               "28000000,1000000,11.30\n"));
+                               "28000000,1000000,11.30,"));
         cr_assert(strstr(text, ",4,adjustment,2026-09,Late usage for 2026-09,"
-                               ",,1.25\n"));
-        cr_assert(strstr(text, ",8,credit,,Prepaid credit applied,,,-50.00\n"));
-        cr_assert(strstr(text, ",9,tax,,Tax,,,0.92\n"));
+                               ",,1.25,,,,\n"));
+        cr_assert(
+            strstr(text, ",8,credit,,Prepaid credit applied,,,-50.00,,,,\n"));
+        cr_assert(strstr(text, ",9,tax,,Tax,,,0.92,,,,\n"));
         free(text);
         json_decref(doc);
 }
@@ -462,6 +468,100 @@ Test(csv, amounts_must_be_decimal_strings)
         json_object_set_new(line_of(doc, 1), "amount", json_string("6.10"));
         json_object_set_new(line_of(doc, 1), "kind", json_string("bonus"));
         expect_csv_error(doc, "invoice: lines[1].kind: unknown kind \"bonus\"");
+        json_decref(doc);
+}
+
+/* ---- Prices ---------------------------------------------------------- */
+
+static void render_pdf_ok(const json_t *doc, const char *path);
+
+/* Add the members of 'more' (taken) to 'line'. */
+static void merge(json_t *line, json_t *more)
+{
+        cr_assert(more);
+        cr_assert_eq(json_object_update(line, more), 0);
+        json_decref(more);
+}
+
+/* The sample with its usage lines priced by each model, as the close
+   stores them (document.c): lines 3..6 graduated, volume, per_unit,
+   package. */
+static json_t *load_priced(void)
+{
+        json_t *doc = load(SAMPLE);
+
+        merge(line_of(doc, 3),
+              json_pack("{s:s,s:[{s:s,s:s},{s:s,s:s}]}", "model", "graduated",
+                        "tiers", "quantity", "10000000", "price", "0.60",
+                        "quantity", "1000000", "price", "0.40"));
+        merge(line_of(doc, 4),
+              json_pack("{s:s,s:s}", "model", "volume", "price", "0.15"));
+        merge(line_of(doc, 5),
+              json_pack("{s:s,s:s}", "model", "per_unit", "price", "0.002"));
+        merge(line_of(doc, 6),
+              json_pack("{s:s,s:s,s:s,s:s}", "model", "package", "price",
+                        "0.35", "size", "1000000000000000", "packages", "4"));
+        return doc;
+}
+
+/* The words the PDF draws for line 'i' of 'doc'. */
+static void cells_of(const json_t *doc, size_t i, struct inv__pdf_cells *c)
+{
+        struct tl_error err = {0};
+        struct inv__pdf_doc d;
+
+        cr_assert_eq(inv__pdf_read(doc, &d, &err), TL_OK, "%s", err.msg);
+        inv__pdf_cells(&d, json_array_get(d.lines, i), c);
+}
+
+Test(pdf, every_priced_line_shows_its_price_or_its_tiers)
+{
+        json_t *doc = load_priced();
+        struct inv__pdf_cells c;
+
+        cells_of(doc, 3, &c);
+        cr_assert_str_eq(c.sub, "10,000,000 @ 0.60 + 1,000,000 @ 0.40 per "
+                                "1,000,000");
+        cells_of(doc, 4, &c);
+        cr_assert_str_eq(c.qty2, "@ 0.15 per 1,000,000");
+        cells_of(doc, 5, &c);
+        cr_assert_str_eq(c.qty, "150,000 units");
+        cr_assert_str_eq(c.qty2, "@ 0.002 per 1,000");
+        cells_of(doc, 6, &c);
+        cr_assert_str_eq(c.qty2, "4 packs of 1,000,000,000,000,000 @ 0.35");
+        cells_of(doc, 1, &c);
+        cr_assert(strstr(c.sub, "9.00 per seat-month"), "%s", c.sub);
+        render_pdf_ok(doc, tmp("priced.pdf"));
+        json_decref(doc);
+}
+
+Test(csv, every_priced_line_shows_its_price_or_its_tiers)
+{
+        json_t *doc = load_priced();
+        char *text = csv_of(doc, 1);
+        struct table t;
+
+        parse_csv(text, &t);
+        cr_assert_str_eq(t.cell[2][C_PRICE], "9.00"); /* seat */
+        cr_assert_str_eq(t.cell[4][C_MODEL], "graduated");
+        cr_assert_str_eq(t.cell[4][C_PRICE], "");
+        cr_assert_str_eq(t.cell[4][C_TIERS], "10000000 @ 0.60; 1000000 @ 0.40");
+        cr_assert_str_eq(t.cell[5][C_MODEL], "volume");
+        cr_assert_str_eq(t.cell[5][C_PRICE], "0.15");
+        cr_assert_str_eq(t.cell[6][C_MODEL], "per_unit");
+        cr_assert_str_eq(t.cell[6][C_PRICE], "0.002");
+        cr_assert_str_eq(t.cell[6][C_UNIT], "1000");
+        cr_assert_str_eq(t.cell[7][C_MODEL], "package");
+        cr_assert_str_eq(t.cell[7][C_PRICE], "0.35");
+        cr_assert_str_eq(t.cell[7][C_SIZE], "1000000000000000");
+        cr_assert_str_eq(t.cell[1][C_PRICE], ""); /* a fee has none */
+        json_object_set_new(
+            json_array_get(json_object_get(line_of(doc, 3), "tiers"), 1),
+            "price", json_string("abc"));
+        expect_csv_error(doc, "invoice: lines[3].tiers[1].price: expected a "
+                              "decimal string, got \"abc\"");
+        free_table(&t);
+        free(text);
         json_decref(doc);
 }
 

@@ -25,7 +25,9 @@
 ** Append the CSV form of 'doc' to 'out': a header row (when 'header') and
 ** one row per line, for finance imports (RFC 4180 quoting). Columns:
 ** number,status,customer,period_start,period_end,currency,line_no,kind,
-** ref,name,quantity,unit,amount. TL_OK, TL_EINVAL naming the missing
+** ref,name,quantity,unit,amount,model,price,size,tiers (what the line was
+** priced at: see docs/formats.md). Text cells a spreadsheet would run as
+** formulas get a quote in front. TL_OK, TL_EINVAL naming the missing
 ** field, TL_ENOMEM.
 */
 tl_status inv_render_csv(const json_t *doc, int header, struct tl_buf *out,
