@@ -53,17 +53,9 @@ tl_status inv_usage(PGconn *conn, const struct inv_config *cfg, const char *id,
         if (!rc)
                 rc = inv__price(cat, &one, 0, &u, &late, &inv, err);
         if (!rc && json) {
-                struct tl_buf extra;
-
-                tl_buf_init(&extra, 0);
-                rc = inv__extra_json(cfg, &u, 0, NULL, &extra, err);
-                inv->extra_json = extra.data;
-                if (!rc)
-                        rc = rate_invoice_json(inv, out, err);
+                rc = inv__document(cfg, &u, 0, NULL, inv, out, err);
                 if (!rc)
                         rc = tl_buf_puts(out, "\n", err);
-                inv->extra_json = NULL;
-                tl_buf_release(&extra);
         } else if (!rc) {
                 rc = rate_invoice_table(inv, out, err);
         }

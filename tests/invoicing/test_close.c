@@ -176,6 +176,33 @@ Test(close, worked_example_through_broker_meter_and_database, .timeout = 240)
         }
         json_decref(exp);
         json_decref(offline);
+        /* Each usage line keeps what it was priced at: the tiers as used,
+           or the price per unit. */
+        {
+                json_t *got = stored(c.db, "cust_0042", "2026-10");
+                json_t *lines = json_object_get(got, "lines");
+                char *text;
+
+                text = json_dumps(json_array_get(lines, 3), JSON_COMPACT);
+                cr_assert_str_eq(
+                    text, "{\"kind\":\"usage\",\"charge\":\"cloud-output\","
+                          "\"quantity\":\"11000000\",\"unit\":\"1000000\","
+                          "\"model\":\"graduated\",\"tiers\":[{\"quantity\":"
+                          "\"10000000\",\"price\":\"0.60\"},{\"quantity\":"
+                          "\"1000000\",\"price\":\"0.40\"}],\"name\":"
+                          "\"Cloud output tokens\",\"amount\":\"6.40\"}");
+                free(text);
+                text = json_dumps(json_array_get(lines, 4), JSON_COMPACT);
+                cr_assert(strstr(text, "\"model\":\"per_unit\",\"price\":"
+                                       "\"0.15\""),
+                          "%s", text);
+                free(text);
+                json_decref(got);
+        }
+        mk_sh("grep -q ',cloud-output,Cloud output tokens,11000000,1000000,"
+              "6.40,graduated,,,10000000 @ 0.60; 1000000 @ 0.40$' "
+              "'%s/invoices-2026-10.csv'",
+              out);
         /* Files: JSON, PDF per invoice, one CSV with every line. */
         mk_sh("test -s '%s/INV-2026-000001.json' && test -s "
               "'%s/INV-2026-000002.pdf'",
@@ -646,7 +673,8 @@ Test(close, hostile_customer_ids_each_get_their_own_files, .timeout = 240)
         }
         fclose(f);
         tally(&r, "customers", "import", cust, NULL);
-        cr_assert_eq(r.exit_code, 0, "sig %d: %s %s", r.term_signal, r.out, r.err);
+        cr_assert_eq(r.exit_code, 0, "sig %d: %s %s", r.term_signal, r.out,
+                     r.err);
         tk_proc_result_release(&r);
         snprintf(out, sizeof out, "%s/out", c.dir);
         tally(&r, "invoice", "--period", "2026-10", "--rules", catalog,
