@@ -3,6 +3,7 @@
    stored with their numbers, credit applications and adjustments in one
    transaction per batch. The run of concurrent jobs around the batches
    is close_run.c. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,16 +267,36 @@ static tl_status dec_add(struct tl_buf *a, const struct tl_dec *d, bool first,
         return inv__array_add(a, s, first, err);
 }
 
+/* The invoice's cohorts as a JSON object, added to the text[] 'a'. */
+static tl_status cohorts_add(struct tl_buf *a, const struct rate_invoice *inv,
+                             bool first, struct tl_error *err)
+{
+        json_t *co = json_object();
+        char *s = NULL;
+        tl_status rc = TL_OK;
+
+        for (size_t k = 0; co && k < inv->cohort_count; k++)
+                if (json_object_set_new(co, inv->cohorts[k].experiment,
+                                        json_string(inv->cohorts[k].cohort)))
+                        json_decref(co), co = NULL;
+        if (!co || !(s = json_dumps(co, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+                rc = tl_fail(err, TL_ENOMEM, "out of memory");
+        if (!rc)
+                rc = inv__array_add(a, s, first, err);
+        free(s); /* jansson's allocation */
+        json_decref(co);
+        return rc;
+}
+
 /* The batch's documents and rows as the arrays of STORE_SQL. */
 static tl_status arrays(struct inv__batch *b, struct tl_buf *a,
                         struct tl_buf *adj, struct tl_error *err)
 {
-        struct tl_buf doc, extra;
+        struct tl_buf doc;
         bool first = true, afirst = true;
         tl_status rc = TL_OK;
 
         tl_buf_init(&doc, 0);
-        tl_buf_init(&extra, 0);
         for (size_t i = 0; !rc && i < b->cs.count; i++) {
                 struct rate_invoice *inv = b->inv[i];
                 struct tl_dec base;
@@ -284,13 +305,9 @@ static tl_status arrays(struct inv__batch *b, struct tl_buf *a,
                 if (!inv)
                         continue;
                 tl_buf_clear(&doc);
-                tl_buf_clear(&extra);
-                rc = inv__extra_json(b->cfg, &b->u, i,
-                                     inv->number ? b->issued : NULL, &extra,
-                                     err);
-                inv->extra_json = extra.data;
-                if (!rc)
-                        rc = rate_invoice_json(inv, &doc, err);
+                rc = inv__document(b->cfg, &b->u, i,
+                                   inv->number ? b->issued : NULL, inv, &doc,
+                                   err);
                 if (!rc)
                         rc = rate_invoice_base(inv, &base, err);
                 if (!rc)
@@ -312,22 +329,8 @@ static tl_status arrays(struct inv__batch *b, struct tl_buf *a,
                 if (!rc)
                         rc = inv__array_add(&a[6], inv->plan->id, first, err);
                 /* The cohorts member of the document, as its own column. */
-                if (!rc) {
-                        struct tl_buf co;
-
-                        tl_buf_init(&co, 0);
-                        rc = tl_buf_puts(&co, "{", err);
-                        for (size_t k = 0; !rc && k < inv->cohort_count; k++)
-                                rc = tl_buf_printf(&co, err, "%s\"%s\":\"%s\"",
-                                                   k ? "," : "",
-                                                   inv->cohorts[k].experiment,
-                                                   inv->cohorts[k].cohort);
-                        if (!rc)
-                                rc = tl_buf_puts(&co, "}", err);
-                        if (!rc)
-                                rc = inv__array_add(&a[7], co.data, first, err);
-                        tl_buf_release(&co);
-                }
+                if (!rc)
+                        rc = cohorts_add(&a[7], inv, first, err);
                 snprintf(n, sizeof n, "%llu",
                          (unsigned long long)b->u.fingerprint[i]);
                 if (!rc)
@@ -335,7 +338,6 @@ static tl_status arrays(struct inv__batch *b, struct tl_buf *a,
                 if (!rc)
                         rc = dec_add(&a[9], &inv->credit, first, err);
                 first = false;
-                inv->extra_json = NULL;
                 for (size_t k = 0; !rc && k < b->late.count; k++) {
                         const struct inv__late_item *it = &b->late.items[k];
 
@@ -356,7 +358,6 @@ static tl_status arrays(struct inv__batch *b, struct tl_buf *a,
                 }
         }
         tl_buf_release(&doc);
-        tl_buf_release(&extra);
         return rc;
 }
 

@@ -146,7 +146,7 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
 
                 memset(cu, 0, sizeof *cu);
                 rc = dup(out, PQgetvalue(r, i, 0), &cu->id, err);
-                if (!rc)
+                if (!rc && *PQgetvalue(r, i, 1))
                         rc = dup(out, PQgetvalue(r, i, 1), &cu->name, err);
                 if (!rc)
                         rc = dup(out, PQgetvalue(r, i, 2), &cu->plan, err);
@@ -228,7 +228,9 @@ static tl_status import_row(const struct rate_customer *c, struct tl_buf *a,
                 return tl_fail(err, TL_ENOMEM, "out of memory");
         rc = inv__array_add(&a[0], c->id, first, err);
         if (!rc)
-                rc = inv__array_add(&a[1], c->name, first, err);
+                /* The name is optional in the file and NOT NULL in the
+                   table: none is stored as "" and read back as none. */
+                rc = inv__array_add(&a[1], c->name ? c->name : "", first, err);
         if (!rc)
                 rc = inv__array_add(&a[2], c->plan, first, err);
         tl_civil_from_days(c->start_day, &y, &m, &d);

@@ -98,11 +98,17 @@ tl_status inv__price(const struct rate_catalog *cat,
                      const struct inv__usage *u, const struct inv__late *late,
                      struct rate_invoice **out, struct tl_error *err);
 
-/* The invoice's extra document members (issuer, issued, daily usage). */
-tl_status inv__extra_json(const struct inv_config *cfg,
-                          const struct inv__usage *u, size_t ci,
-                          const char *issued, struct tl_buf *out,
-                          struct tl_error *err);
+/*
+** Append the stored document of 'inv' (customer 'ci' of 'u') to 'out':
+** rating's invoice JSON, each usage line with what it was priced at
+** ("model", "price", "size", "packages", "tiers"), and "issuer", "issued"
+** ('issued', or null for a draft) and "daily" (document.c). Written by
+** jansson. TL_OK, TL_ENOMEM, TL_EINTERNAL.
+*/
+tl_status inv__document(const struct inv_config *cfg,
+                        const struct inv__usage *u, size_t ci,
+                        const char *issued, const struct rate_invoice *inv,
+                        struct tl_buf *out, struct tl_error *err);
 
 /* The catalog set at cfg->rules, loaded and validated. */
 tl_status inv__load_rules(const char *path, struct rate_catalog_set **out,

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "invoicing/render.h"
 #include "render_doc.h"
 
@@ -14,7 +15,7 @@
 */
 static const char CSV_HEADER[] =
     "number,status,customer,period_start,period_end,currency,line_no,"
-    "kind,ref,name,quantity,unit,amount\n";
+    "kind,ref,name,quantity,unit,amount,model,price,size,tiers\n";
 
 /* Which field of each kind of line names what it prices (the ref column). */
 static const struct {
@@ -35,6 +36,8 @@ struct head {
 /* The text of one row's own columns; NULL prints as an empty field. */
 struct row {
         const char *kind, *ref, *name, *quantity, *unit, *amount;
+        const char *model, *price, *size; /* what the line was priced at */
+        char *tiers; /* "10000000 @ 0.60; 1000000 @ 0.40"; tl_free it */
 };
 
 /* An output cursor that remembers its first failure, so callers write a
@@ -51,21 +54,35 @@ static void put(struct csv *c, const char *s, size_t len)
                 c->rc = tl_buf_append(c->out, s, len, c->err);
 }
 
-/* One field, preceded by a comma unless it opens the row. Fields holding
-   a comma, a quote, CR or LF are quoted, their quotes doubled. */
-static void field(struct csv *c, const char *s, bool first)
+/* What a spreadsheet runs as a formula when a text cell starts with it
+   (OWASP, "CSV Injection"); tab and CR too, as some importers drop them. */
+static bool formula_lead(const char *s)
 {
+        return *s && strchr("=+-@\t\r", *s);
+}
+
+/*
+** One field, preceded by a comma unless it opens the row. Fields holding
+** a comma, a quote, CR or LF are quoted, their quotes doubled. A 'text'
+** field that a spreadsheet would run as a formula gets a single quote in
+** front, inside quotes: the cell then shows the text as it is. Numeric
+** fields are checked plain decimals ([-]digits[.digits]) and stay as they
+** are, so -12.50 imports as a number: a spreadsheet cannot run a decimal.
+*/
+static void field(struct csv *c, const char *s, bool first, bool text)
+{
+        bool defuse = text && s && formula_lead(s);
         const char *q;
 
         if (!first)
                 put(c, ",", 1);
         if (!s)
                 return;
-        if (!s[strcspn(s, ",\"\r\n")]) {
+        if (!defuse && !s[strcspn(s, ",\"\r\n")]) {
                 put(c, s, strlen(s));
                 return;
         }
-        put(c, "\"", 1);
+        put(c, defuse ? "\"'" : "\"", defuse ? 2 : 1);
         while ((q = strchr(s, '"'))) {
                 put(c, s, (size_t)(q - s) + 1);
                 put(c, "\"", 1);
@@ -104,6 +121,52 @@ static tl_status read_head(const json_t *doc, struct head *h,
                             err);
 }
 
+/* A graduated line's tiers as used, as one text cell (NULL: none). */
+static tl_status read_tiers(const json_t *line, const char *where,
+                            struct row *r, struct tl_error *err)
+{
+        const json_t *tiers = json_object_get(line, "tiers"), *t;
+        const char *q, *price;
+        char at[96];
+        struct tl_buf b;
+        size_t i;
+        tl_status rc = TL_OK;
+
+        r->tiers = NULL;
+        if (!tiers || json_is_null(tiers))
+                return TL_OK;
+        if (!json_is_array(tiers))
+                return tl_fail(err, TL_EINVAL,
+                               "invoice: %stiers: expected an array", where);
+        tl_buf_init(&b, 0);
+        json_array_foreach(tiers, i, t)
+        {
+                snprintf(at, sizeof at, "%stiers[%zu].", where, i);
+                if (!json_is_object(t))
+                        rc = tl_fail(err, TL_EINVAL,
+                                     "invoice: %stiers[%zu]: expected an "
+                                     "object",
+                                     where, i);
+                if (!rc)
+                        rc = inv__doc_get(t, at, "quantity", true, true, &q,
+                                          err);
+                if (!rc)
+                        rc = inv__doc_get(t, at, "price", true, true, &price,
+                                          err);
+                if (!rc)
+                        rc = tl_buf_printf(&b, err, "%s%s @ %s", i ? "; " : "",
+                                           q, price);
+                if (rc)
+                        break;
+        }
+        if (!rc && b.len)
+                r->tiers = tl_strndup(b.data, b.len);
+        if (!rc && b.len && !r->tiers)
+                rc = tl_fail(err, TL_ENOMEM, "out of memory");
+        tl_buf_release(&b);
+        return rc;
+}
+
 /* Line 'i' (0-based, as in the messages' field paths) into 'r'. */
 static tl_status read_line(const json_t *line, size_t i, struct row *r,
                            struct tl_error *err)
@@ -138,7 +201,16 @@ static tl_status read_line(const json_t *line, size_t i, struct row *r,
             (rc =
                  inv__doc_get(line, where, "unit", false, true, &r->unit, err)))
                 return rc;
-        return inv__doc_get(line, where, "amount", true, true, &r->amount, err);
+        if ((rc = inv__doc_get(line, where, "amount", true, true, &r->amount,
+                               err)) ||
+            (rc = inv__doc_get(line, where, "model", false, false, &r->model,
+                               err)) ||
+            (rc = inv__doc_get(line, where, "price", false, true, &r->price,
+                               err)) ||
+            (rc =
+                 inv__doc_get(line, where, "size", false, true, &r->size, err)))
+                return rc;
+        return read_tiers(line, where, r, err);
 }
 
 static void put_row(struct csv *c, const struct head *h, size_t line_no,
@@ -147,19 +219,23 @@ static void put_row(struct csv *c, const struct head *h, size_t line_no,
         char no[24];
 
         snprintf(no, sizeof no, "%zu", line_no);
-        field(c, h->number, true);
-        field(c, h->status, false);
-        field(c, h->customer, false);
-        field(c, h->start, false);
-        field(c, h->end, false);
-        field(c, h->currency, false);
-        field(c, no, false);
-        field(c, r->kind, false);
-        field(c, r->ref, false);
-        field(c, r->name, false);
-        field(c, r->quantity, false);
-        field(c, r->unit, false);
-        field(c, r->amount, false);
+        field(c, h->number, true, true);
+        field(c, h->status, false, true);
+        field(c, h->customer, false, true);
+        field(c, h->start, false, true);
+        field(c, h->end, false, true);
+        field(c, h->currency, false, true);
+        field(c, no, false, false);
+        field(c, r->kind, false, true);
+        field(c, r->ref, false, true);
+        field(c, r->name, false, true);
+        field(c, r->quantity, false, false);
+        field(c, r->unit, false, false);
+        field(c, r->amount, false, false);
+        field(c, r->model, false, true);
+        field(c, r->price, false, false);
+        field(c, r->size, false, false);
+        field(c, r->tiers, false, true);
         put(c, "\n", 1);
 }
 
@@ -183,9 +259,11 @@ tl_status inv_render_csv(const json_t *doc, int header, struct tl_buf *out,
         if (header)
                 put(&c, CSV_HEADER, sizeof CSV_HEADER - 1);
         for (size_t i = 0; !c.rc && i < json_array_size(lines); i++) {
+                r.tiers = NULL;
                 c.rc = read_line(json_array_get(lines, i), i, &r, err);
                 if (!c.rc)
                         put_row(&c, &h, i + 1, &r);
+                tl_free(r.tiers);
         }
         /* 'out' is appended to: on failure it goes back to what it held. */
         if (c.rc)

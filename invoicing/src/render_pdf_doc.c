@@ -101,12 +101,41 @@ static tl_status read_period(const json_t *doc, struct inv__pdf_doc *d,
         return TL_OK;
 }
 
+/* A graduated line's tiers as used: each {"quantity", "price"}. */
+static tl_status read_tiers(const json_t *line, const char *where,
+                            struct tl_error *err)
+{
+        const json_t *tiers = NULL, *t;
+        const char *s;
+        char at[96];
+        size_t i;
+        tl_status rc;
+
+        if ((rc = get_typed(line, where, "tiers", JSON_ARRAY, false, &tiers,
+                            err)))
+                return rc;
+        json_array_foreach(tiers, i, t)
+        {
+                snprintf(at, sizeof at, "%stiers[%zu].", where, i);
+                if (!json_is_object(t))
+                        return tl_fail(err, TL_EINVAL,
+                                       "invoice: %stiers[%zu]: expected an "
+                                       "object",
+                                       where, i);
+                if ((rc = inv__doc_get(t, at, "quantity", true, true, &s,
+                                       err)) ||
+                    (rc = inv__doc_get(t, at, "price", true, true, &s, err)))
+                        return rc;
+        }
+        return TL_OK;
+}
+
 static tl_status read_line(const json_t *line, size_t i, struct tl_error *err)
 {
         static const char *const decimals[] = {"quantity", "unit", "price",
-                                               "rate"};
-        static const char *const strings[] = {"name", "id", "charge",
-                                              "model_class", "period"};
+                                               "rate",     "size", "packages"};
+        static const char *const strings[] = {"name",        "id",     "charge",
+                                              "model_class", "period", "model"};
         static const char *const counts[] = {"seat_days", "active_days",
                                              "period_days"};
         const char *kind = NULL, *s;
@@ -141,7 +170,7 @@ static tl_status read_line(const json_t *line, size_t i, struct tl_error *err)
                 if ((rc = get_typed(line, where, counts[k], JSON_INTEGER, false,
                                     &v, err)))
                         return rc;
-        return TL_OK;
+        return read_tiers(line, where, err);
 }
 
 /* Each entry of the array 'key' of 'doc' must be an object holding the
@@ -362,6 +391,60 @@ static const char *noun(const struct inv__pdf_doc *d, const char *meter,
         return out;
 }
 
+/*
+** What a usage line was priced at, beside its quantity (or, for tiers,
+** under its name): "@ 0.002 per 1,000" (per_unit, volume), "4 packs of
+** 100 @ 5.00", "flat 10.00", or "10,000,000 @ 0.60 + 1,000,000 @ 0.40 per
+** 1,000,000". A document without its pricing (stored before it was kept)
+** shows the unit alone.
+*/
+static void usage_price(const json_t *line, const char *unit,
+                        struct inv__pdf_cells *c)
+{
+        const char *model = inv__pdf_str(line, "model"),
+                   *price = inv__pdf_str(line, "price");
+        const json_t *tiers = json_object_get(line, "tiers"), *t;
+        char g[GROUPED_MAX], g2[GROUPED_MAX], per[GROUPED_MAX + 8] = "";
+        size_t i, n = 0;
+
+        if (unit)
+                snprintf(per, sizeof per, "per %s", inv__pdf_grouped(unit, g));
+        if (model && !strcmp(model, "package") && price &&
+            inv__pdf_str(line, "size") && inv__pdf_str(line, "packages")) {
+                snprintf(c->qty2, sizeof c->qty2, "%s packs of %s @ %s",
+                         inv__pdf_grouped(inv__pdf_str(line, "packages"), g),
+                         inv__pdf_grouped(inv__pdf_str(line, "size"), g2),
+                         price);
+                return;
+        }
+        if (model && !strcmp(model, "flat") && price) {
+                snprintf(c->qty2, sizeof c->qty2, "flat %s",
+                         inv__pdf_grouped(price, g));
+                return;
+        }
+        if (json_array_size(tiers)) {
+                json_array_foreach(tiers, i, t)
+                {
+                        n += (size_t)snprintf(
+                            c->sub + n,
+                            n < sizeof c->sub ? sizeof c->sub - n : 0,
+                            "%s%s @ %s", i ? " + " : "",
+                            inv__pdf_grouped(inv__pdf_str(t, "quantity"), g),
+                            inv__pdf_grouped(inv__pdf_str(t, "price"), g2));
+                        if (n >= sizeof c->sub)
+                                break;
+                }
+                if (n < sizeof c->sub && *per)
+                        snprintf(c->sub + n, sizeof c->sub - n, " %s", per);
+                return;
+        }
+        if (price)
+                snprintf(c->qty2, sizeof c->qty2, "@ %s%s%s",
+                         inv__pdf_grouped(price, g), *per ? " " : "", per);
+        else
+                snprintf(c->qty2, sizeof c->qty2, "%s", per);
+}
+
 void inv__pdf_cells(const struct inv__pdf_doc *d, const json_t *line,
                     struct inv__pdf_cells *c)
 {
@@ -385,9 +468,7 @@ void inv__pdf_cells(const struct inv__pdf_doc *d, const json_t *line,
                         snprintf(c->qty, sizeof c->qty, "%s %s",
                                  inv__pdf_grouped(q, g),
                                  noun(d, inv__pdf_str(line, "charge"), what));
-                if (unit)
-                        snprintf(c->qty2, sizeof c->qty2, "@ per %s",
-                                 inv__pdf_grouped(unit, g2));
+                usage_price(line, unit, c);
         } else if (!strcmp(kind, "seat")) {
                 if (q)
                         snprintf(c->qty, sizeof c->qty, "%s seat-months",

@@ -1,6 +1,7 @@
 /* Reading the close back: a customer's draft now, the invoice files, the
    revenue report, and what-if simulations with other rules. */
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "core/alloc.h"
+#include "core/arena.h"
 #include "internal.h"
 #include "invoicing/render.h"
 
@@ -51,17 +53,9 @@ tl_status inv_usage(PGconn *conn, const struct inv_config *cfg, const char *id,
         if (!rc)
                 rc = inv__price(cat, &one, 0, &u, &late, &inv, err);
         if (!rc && json) {
-                struct tl_buf extra;
-
-                tl_buf_init(&extra, 0);
-                rc = inv__extra_json(cfg, &u, 0, NULL, &extra, err);
-                inv->extra_json = extra.data;
-                if (!rc)
-                        rc = rate_invoice_json(inv, out, err);
+                rc = inv__document(cfg, &u, 0, NULL, inv, out, err);
                 if (!rc)
                         rc = tl_buf_puts(out, "\n", err);
-                inv->extra_json = NULL;
-                tl_buf_release(&extra);
         } else if (!rc) {
                 rc = rate_invoice_table(inv, out, err);
         }
@@ -76,19 +70,76 @@ tl_status inv_usage(PGconn *conn, const struct inv_config *cfg, const char *id,
 /* ---- files -----------------------------------------------------------------
  */
 
-/* A file name from an invoice number or customer id: only [A-Za-z0-9._-]. */
-static void file_name(const char *s, char *out, size_t size)
+/* The base name of row 'i' of 'r' (customer_id, number): the number's
+   name once finalized, "draft-<id's name>-YYYY-MM" before. */
+static tl_status base_name(PGresult *r, int i, const struct rate_period *p,
+                           char *out, size_t size, struct tl_error *err)
 {
-        size_t n = 0;
+        static const char DRAFT[] = "draft-";
+        size_t n = sizeof DRAFT - 1, label = strlen(p->label);
+        tl_status rc;
 
-        for (; *s && n + 1 < size; s++)
-                out[n++] = (*s >= 'a' && *s <= 'z') ||
-                                   (*s >= 'A' && *s <= 'Z') ||
-                                   (*s >= '0' && *s <= '9') || *s == '.' ||
-                                   *s == '-' || *s == '_'
-                               ? *s
-                               : '_';
-        out[n] = '\0';
+        if (!PQgetisnull(r, i, 1))
+                return inv_file_name(PQgetvalue(r, i, 1), out, size, err);
+        if (size < n + label + 3)
+                return tl_fail(err, TL_EINVAL, "file name: no room");
+        memcpy(out, DRAFT, n);
+        rc = inv_file_name(PQgetvalue(r, i, 0), out + n, size - n - label - 1,
+                           err);
+        if (!rc) {
+                n += strlen(out + n);
+                out[n++] = '-';
+                memcpy(out + n, p->label, label + 1);
+        }
+        return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+** Every row's base name into 'names' (an array of PQntuples strings in
+** 'arena'), refusing two rows that would write one file: the names are
+** unique by construction, so a clash means a broken invariant elsewhere,
+** and overwriting one invoice with another is never the answer.
+*/
+static tl_status all_names(PGresult *r, const struct rate_period *p,
+                           struct tl_arena *arena, char ***names,
+                           struct tl_error *err)
+{
+        int n = PQntuples(r);
+        char **v = NULL, **sorted = NULL, name[NAME_MAX + 1];
+        tl_status rc;
+
+        rc = tl_arena_alloc(arena, (size_t)(n ? n : 1) * sizeof *v, (void **)&v,
+                            err);
+        if (!rc)
+                rc = tl_arena_alloc(arena, (size_t)(n ? n : 1) * sizeof *v,
+                                    (void **)&sorted, err);
+        for (int i = 0; !rc && i < n; i++) {
+                rc = base_name(r, i, p, name, NAME_MAX + 1 - 5, err);
+                if (rc)
+                        tl_error_prefix(err, "invoice of customer %s",
+                                        PQgetvalue(r, i, 0));
+                else
+                        rc = tl_arena_strndup(arena, name, strlen(name), &v[i],
+                                              err);
+                if (!rc)
+                        sorted[i] = v[i];
+        }
+        if (rc)
+                return rc;
+        qsort(sorted, (size_t)n, sizeof *sorted, by_name);
+        for (int i = 1; i < n; i++)
+                if (!strcmp(sorted[i - 1], sorted[i]))
+                        return tl_fail(err, TL_ECONFLICT,
+                                       "two invoices would both be written "
+                                       "to %s.json: nothing written",
+                                       sorted[i]);
+        *names = v;
+        return TL_OK;
 }
 
 static tl_status write_text(const char *path, const char *data, size_t len,
@@ -117,8 +168,9 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
             " AND ($2::text IS NULL OR customer_id = $2)"
             " ORDER BY number NULLS LAST, customer_id";
         const char *params[2] = {period->start_iso, customer};
+        struct tl_arena arena;
         struct tl_buf csv;
-        char path[4096], base[256];
+        char path[4096], **names = NULL;
         PGresult *r;
         tl_status rc = TL_OK;
 
@@ -129,11 +181,12 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
                 return inv__db_fail(r, "reading invoices", err);
         tl_buf_init(&csv, 0);
+        tl_arena_init(&arena, 0, 0);
+        rc = all_names(r, period, &arena, &names, err);
         for (int i = 0; !rc && i < PQntuples(r); i++) {
                 const char *body = PQgetvalue(r, i, 2);
                 json_error_t je;
                 json_t *doc = json_loads(body, 0, &je);
-                char name[200];
 
                 if (!doc) {
                         rc = tl_fail(err, TL_EINTERNAL,
@@ -142,19 +195,9 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
                                      PQgetvalue(r, i, 0), je.text);
                         break;
                 }
-                if (!PQgetisnull(r, i, 1))
-                        file_name(PQgetvalue(r, i, 1), name, sizeof name);
-                else {
-                        char id[160];
-
-                        file_name(PQgetvalue(r, i, 0), id, sizeof id);
-                        snprintf(name, sizeof name, "draft-%s-%s", id,
-                                 period->label);
-                }
-                snprintf(base, sizeof base, "%s", name);
-                snprintf(path, sizeof path, "%s/%s.json", dir, base);
+                snprintf(path, sizeof path, "%s/%s.json", dir, names[i]);
                 rc = write_text(path, body, strlen(body), true, err);
-                snprintf(path, sizeof path, "%s/%s.pdf", dir, base);
+                snprintf(path, sizeof path, "%s/%s.pdf", dir, names[i]);
                 if (!rc)
                         rc = inv_render_pdf(doc, path, err);
                 if (!rc)
@@ -163,6 +206,7 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
                 if (!rc)
                         (*written)++;
         }
+        tl_arena_release(&arena);
         PQclear(r);
         if (!rc && *written) {
                 snprintf(path, sizeof path, "%s/invoices-%s.csv", dir,

@@ -4,7 +4,9 @@
    hot-reloaded catalog set. */
 #include "usage.h"
 
+#include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,17 +88,28 @@ unsigned long long meter__usage_generation(const struct meter_usage *u)
         return u ? rate_reloader_generation(u->rl) : 0;
 }
 
+/* 'j' (taken, also on failure) as the body, a JSON text and a newline. */
+static bool put_json(struct tl_buf *body, json_t *j)
+{
+        char *text =
+            j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        bool ok = text && !tl_buf_puts(body, text, NULL) &&
+                  !tl_buf_puts(body, "\n", NULL);
+
+        free(text); /* jansson's allocation */
+        json_decref(j);
+        return ok;
+}
+
 static unsigned fail(struct tl_buf *body, unsigned status, const char *msg)
 {
         tl_buf_clear(body);
-        tl_buf_puts(body, "{\"error\":\"", NULL);
-        for (const char *c = msg; *c; c++) {
-                if (*c == '"' || *c == '\\')
-                        tl_buf_append(body, "\\", 1, NULL);
-                if ((unsigned char)*c >= 0x20)
-                        tl_buf_append(body, c, 1, NULL);
+        /* A message that is not UTF-8 (bytes of a request) cannot be a JSON
+           string: the status alone must then say it. */
+        if (!put_json(body, json_pack("{s:s}", "error", msg))) {
+                tl_buf_clear(body);
+                tl_buf_puts(body, "{\"error\":\"unprintable error\"}\n", NULL);
         }
-        tl_buf_puts(body, "\"}\n", NULL);
         return status;
 }
 
@@ -140,6 +153,40 @@ static tl_status fold_events(struct meter_usage *u, const char *id,
         return rc;
 }
 
+/*
+** The answer: the customer, period, time and catalog generation around
+** the draft invoice 'draft_json' (rating's JSON text), all through one
+** encoder, so an id holding quotes, backslashes or control bytes stays a
+** string of a valid document.
+*/
+static tl_status envelope(struct meter_usage *u,
+                          const struct rate_customer *cust,
+                          const struct rate_period *p, const char *draft_json,
+                          struct tl_buf *body, struct tl_error *err)
+{
+        json_error_t je;
+        json_t *draft = json_loads(draft_json, 0, &je), *env;
+        char now[40];
+
+        if (!draft)
+                return tl_fail(err, TL_EINTERNAL,
+                               "usage: the draft invoice is not JSON: %s",
+                               je.text);
+        tl_time_format_rfc3339(tl_time_now_us(), now, sizeof now);
+        env = json_pack("{s:s%,s:s,s:s,s:I,s:o}", "customer_id", cust->id,
+                        (size_t)cust->id_len, "period", p->label, "as_of", now,
+                        "catalog_generation",
+                        (json_int_t)rate_reloader_generation(u->rl), "draft",
+                        draft);
+        if (!env)
+                return tl_fail(err, TL_EINVAL,
+                               "usage: customer id is not UTF-8");
+        tl_buf_clear(body);
+        if (!put_json(body, env))
+                return tl_fail(err, TL_ENOMEM, "usage: out of memory");
+        return TL_OK;
+}
+
 static unsigned price(struct meter_usage *u, const struct rate_customer *cust,
                       const struct rate_period *p, struct tl_buf *body)
 {
@@ -149,7 +196,7 @@ static unsigned price(struct meter_usage *u, const struct rate_customer *cust,
         struct rate_acc *acc = NULL;
         struct rate_invoice *inv = NULL;
         struct tl_error e = {0};
-        char now[40];
+        struct tl_buf draft;
         unsigned status = 200;
         tl_status rc;
 
@@ -164,16 +211,11 @@ static unsigned price(struct meter_usage *u, const struct rate_customer *cust,
                 rc = rate_invoice_build(cat, u->cs, cust, acc,
                                         rate_acc_find(acc, cust->id), &inv, &e);
         if (!rc) {
-                tl_time_format_rfc3339(tl_time_now_us(), now, sizeof now);
-                tl_buf_printf(
-                    body, NULL,
-                    "{\"customer_id\":\"%s\",\"period\":\"%s\","
-                    "\"as_of\":\"%s\",\"catalog_generation\":%llu,"
-                    "\"draft\":",
-                    cust->id, p->label, now,
-                    (unsigned long long)rate_reloader_generation(u->rl));
-                rc = rate_invoice_json(inv, body, &e);
-                tl_buf_puts(body, "}\n", NULL);
+                tl_buf_init(&draft, 0);
+                rc = rate_invoice_json(inv, &draft, &e);
+                if (!rc)
+                        rc = envelope(u, cust, p, draft.data, body, &e);
+                tl_buf_release(&draft);
         }
         if (rc)
                 status = fail(body, rc == TL_EDB ? 503 : 500, e.msg);
@@ -186,7 +228,8 @@ static unsigned price(struct meter_usage *u, const struct rate_customer *cust,
 unsigned meter__usage_http(struct meter_usage *u, const char *path,
                            const char *period, struct tl_buf *body)
 {
-        const char *slash = strchr(path, '/');
+        /* The last slash: an id may hold one (sent as %2F). */
+        const char *slash = strrchr(path, '/');
         const struct rate_customer *cust;
         struct rate_period p;
         struct tl_error e = {0};

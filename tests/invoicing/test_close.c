@@ -176,6 +176,33 @@ Test(close, worked_example_through_broker_meter_and_database, .timeout = 240)
         }
         json_decref(exp);
         json_decref(offline);
+        /* Each usage line keeps what it was priced at: the tiers as used,
+           or the price per unit. */
+        {
+                json_t *got = stored(c.db, "cust_0042", "2026-10");
+                json_t *lines = json_object_get(got, "lines");
+                char *text;
+
+                text = json_dumps(json_array_get(lines, 3), JSON_COMPACT);
+                cr_assert_str_eq(
+                    text, "{\"kind\":\"usage\",\"charge\":\"cloud-output\","
+                          "\"quantity\":\"11000000\",\"unit\":\"1000000\","
+                          "\"model\":\"graduated\",\"tiers\":[{\"quantity\":"
+                          "\"10000000\",\"price\":\"0.60\"},{\"quantity\":"
+                          "\"1000000\",\"price\":\"0.40\"}],\"name\":"
+                          "\"Cloud output tokens\",\"amount\":\"6.40\"}");
+                free(text);
+                text = json_dumps(json_array_get(lines, 4), JSON_COMPACT);
+                cr_assert(strstr(text, "\"model\":\"per_unit\",\"price\":"
+                                       "\"0.15\""),
+                          "%s", text);
+                free(text);
+                json_decref(got);
+        }
+        mk_sh("grep -q ',cloud-output,Cloud output tokens,11000000,1000000,"
+              "6.40,graduated,,,10000000 @ 0.60; 1000000 @ 0.40$' "
+              "'%s/invoices-2026-10.csv'",
+              out);
         /* Files: JSON, PDF per invoice, one CSV with every line. */
         mk_sh("test -s '%s/INV-2026-000001.json' && test -s "
               "'%s/INV-2026-000002.pdf'",
@@ -615,4 +642,63 @@ Test(close, bad_invocations_are_precise, .timeout = 120)
         cr_assert(strstr(r.err, ":2:9: invoicing.jobs"), "%s", r.err);
         tk_proc_result_release(&r);
         unlink(cfg);
+}
+
+/* Ids the old file names (unsafe byte -> '_') merged pairwise: each must
+   get its own files, named by percent-encoding (test_render checks that
+   those names decode back). */
+Test(close, hostile_customer_ids_each_get_their_own_files, .timeout = 240)
+{
+        static const char *const ids[] = {"a,b\"c", "a_b_c",   "=1+2",
+                                          "_1_2",   ".hidden", "x/../y"};
+        static const char *const names[] = {"a%2Cb%22c", "a_b_c",
+                                            "%3D1%2B2",  "_1_2",
+                                            "%2Ehidden", "x%2F..%2Fy"};
+        struct mk_case c;
+        struct tk_proc_result r;
+        char cust[400], out[256], file[600];
+        FILE *f;
+
+        paths();
+        mk_case_start(&c, "close_names", 1, 1);
+        snprintf(cust, sizeof cust, "%s/customers.yaml", c.dir);
+        f = fopen(cust, "w");
+        cr_assert(f);
+        fputs("customers:\n", f);
+        for (size_t i = 0; i < 6; i++) {
+                fputs("  - id: \"", f);
+                for (const char *s = ids[i]; *s; s++)
+                        fprintf(f, *s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
+                fputs("\"\n    plan: pro\n    start: 2026-09-01\n", f);
+        }
+        fclose(f);
+        tally(&r, "customers", "import", cust, NULL);
+        cr_assert_eq(r.exit_code, 0, "sig %d: %s %s", r.term_signal, r.out,
+                     r.err);
+        tk_proc_result_release(&r);
+        snprintf(out, sizeof out, "%s/out", c.dir);
+        tally(&r, "invoice", "--period", "2026-10", "--rules", catalog,
+              "--as-of", "2026-10-20", "--out", out, "--quiet", NULL);
+        cr_assert_eq(r.exit_code, 0, "%s %s", r.out, r.err);
+        cr_assert(strstr(r.out, "wrote 6 invoices"), "%s", r.out);
+        tk_proc_result_release(&r);
+        for (size_t i = 0; i < 6; i++) {
+                json_t *doc;
+
+                snprintf(file, sizeof file, "%s/draft-%s-2026-10.json", out,
+                         names[i]);
+                doc = json_load_file(file, 0, NULL);
+                cr_assert(doc, "%s missing or not JSON", file);
+                cr_assert_str_eq(
+                    json_string_value(json_object_get(doc, "customer")), ids[i],
+                    "%s", file);
+                json_decref(doc);
+                snprintf(file, sizeof file, "%s/draft-%s-2026-10.pdf", out,
+                         names[i]);
+                cr_assert_eq(access(file, R_OK), 0, "%s", file);
+        }
+        /* Six JSON, six PDF and the CSV: nothing else, nothing hidden. */
+        mk_sh("test $(ls -A '%s' | wc -l) -eq 13", out);
+        mk_sh("test $(ls -A '%s' | grep -c '^\\.') -eq 0", out);
+        mk_case_stop(&c);
 }

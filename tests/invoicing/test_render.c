@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../invoicing/src/render_pdf.h"
 #include "invoicing/render.h"
 #include "testkit.h"
 
@@ -18,8 +19,8 @@
 #define SAMPLE_CREDIT "sample_invoice_credit.json"
 #define HEADER                                                                 \
         "number,status,customer,period_start,period_end,currency,line_no,"     \
-        "kind,ref,name,quantity,unit,amount\n"
-#define COLS 13
+        "kind,ref,name,quantity,unit,amount,model,price,size,tiers\n"
+#define COLS 17
 #define MAX_ROWS 128
 
 /* The PNG is page 1 of A4 (595.28 x 841.89 pt) at two pixels per point. */
@@ -39,7 +40,11 @@ enum {
         C_NAME,
         C_QUANTITY,
         C_UNIT,
-        C_AMOUNT
+        C_AMOUNT,
+        C_MODEL,
+        C_PRICE,
+        C_SIZE,
+        C_TIERS
 };
 
 static char tmpdir[64];
@@ -279,13 +284,14 @@ Test(csv, refs_quantities_and_units_by_kind)
 
         /* fee: id, no quantity; usage: charge, quantity, unit; adjustment:
            the period it corrects; credit: nothing but its amount. */
-        cr_assert(strstr(text, ",1,fee,platform,Platform fee,,,26.87\n"));
+        cr_assert(strstr(text, ",1,fee,platform,Platform fee,,,26.87,,,,\n"));
         cr_assert(strstr(text, ",2,usage,cloud-output,Cloud output tokens,"
-                               "28000000,1000000,11.30\n"));
+                               "28000000,1000000,11.30,"));
         cr_assert(strstr(text, ",4,adjustment,2026-09,Late usage for 2026-09,"
-                               ",,1.25\n"));
-        cr_assert(strstr(text, ",8,credit,,Prepaid credit applied,,,-50.00\n"));
-        cr_assert(strstr(text, ",9,tax,,Tax,,,0.92\n"));
+                               ",,1.25,,,,\n"));
+        cr_assert(
+            strstr(text, ",8,credit,,Prepaid credit applied,,,-50.00,,,,\n"));
+        cr_assert(strstr(text, ",9,tax,,Tax,,,0.92,,,,\n"));
         free(text);
         json_decref(doc);
 }
@@ -311,6 +317,62 @@ Test(csv, name_with_comma_quote_and_newline_is_quoted)
         cr_assert_str_eq(t.cell[3][C_NAME], multi);
         cr_assert_str_eq(t.cell[1][C_AMOUNT], "49.00");
         free_table(&t);
+        free(text);
+        json_decref(doc);
+}
+
+/* OWASP's CSV injection: a text cell starting with = + - @ tab or CR is
+   run by a spreadsheet, so it is quoted with a single quote in front. */
+Test(csv, text_cells_that_would_run_as_formulas_are_neutralised)
+{
+        static const char *const names[] = {
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            "+SUM(1,2)",
+            "-2+3",
+            "@cmd",
+            "\tTab",
+            "\rCR",
+        };
+        json_t *doc = load(SAMPLE);
+        char want[128];
+        struct table t;
+        char *text;
+
+        json_object_set_new(doc, "customer", json_string("=1+2"));
+        for (size_t i = 0; i < 6; i++)
+                json_object_set_new(line_of(doc, i), "name",
+                                    json_string(names[i]));
+        json_object_set_new(line_of(doc, 3), "charge", json_string("@ref"));
+        text = csv_of(doc, 1);
+        cr_assert(strstr(text, ",\"'=1+2\","), "%s", text);
+        cr_assert(strstr(text, ",\"'-2+3\","), "%s", text);
+        cr_assert(strstr(text, ",\"'=HYPERLINK(\"\"http://evil.example\"\","
+                               "\"\"x\"\")\","),
+                  "%s", text);
+        parse_csv(text, &t);
+        for (size_t i = 0; i < 6; i++) {
+                snprintf(want, sizeof want, "'%s", names[i]);
+                cr_assert_str_eq(t.cell[i + 1][C_NAME], want);
+                cr_assert_str_eq(t.cell[i + 1][C_CUSTOMER], "'=1+2");
+        }
+        cr_assert_str_eq(t.cell[4][C_REF], "'@ref");
+        /* Other text cells are as before: no quote, no prefix. */
+        cr_assert(strstr(text, ",Minimum commitment,"), "%s", text);
+        cr_assert_str_eq(t.cell[8][C_NAME], "Minimum commitment");
+        free_table(&t);
+        free(text);
+        json_decref(doc);
+}
+
+/* Numeric columns hold checked decimals: a negative amount is a number
+   for the spreadsheet, not a formula, and stays unquoted. */
+Test(csv, negative_amounts_stay_plain_numbers)
+{
+        json_t *doc = load(SAMPLE_CREDIT);
+        char *text = csv_of(doc, 0);
+
+        cr_assert(strstr(text, ",Prepaid credit applied,,,-50.00"), "%s", text);
+        cr_assert_null(strstr(text, "'-50.00"), "%s", text);
         free(text);
         json_decref(doc);
 }
@@ -406,6 +468,100 @@ Test(csv, amounts_must_be_decimal_strings)
         json_object_set_new(line_of(doc, 1), "amount", json_string("6.10"));
         json_object_set_new(line_of(doc, 1), "kind", json_string("bonus"));
         expect_csv_error(doc, "invoice: lines[1].kind: unknown kind \"bonus\"");
+        json_decref(doc);
+}
+
+/* ---- Prices ---------------------------------------------------------- */
+
+static void render_pdf_ok(const json_t *doc, const char *path);
+
+/* Add the members of 'more' (taken) to 'line'. */
+static void merge(json_t *line, json_t *more)
+{
+        cr_assert(more);
+        cr_assert_eq(json_object_update(line, more), 0);
+        json_decref(more);
+}
+
+/* The sample with its usage lines priced by each model, as the close
+   stores them (document.c): lines 3..6 graduated, volume, per_unit,
+   package. */
+static json_t *load_priced(void)
+{
+        json_t *doc = load(SAMPLE);
+
+        merge(line_of(doc, 3),
+              json_pack("{s:s,s:[{s:s,s:s},{s:s,s:s}]}", "model", "graduated",
+                        "tiers", "quantity", "10000000", "price", "0.60",
+                        "quantity", "1000000", "price", "0.40"));
+        merge(line_of(doc, 4),
+              json_pack("{s:s,s:s}", "model", "volume", "price", "0.15"));
+        merge(line_of(doc, 5),
+              json_pack("{s:s,s:s}", "model", "per_unit", "price", "0.002"));
+        merge(line_of(doc, 6),
+              json_pack("{s:s,s:s,s:s,s:s}", "model", "package", "price",
+                        "0.35", "size", "1000000000000000", "packages", "4"));
+        return doc;
+}
+
+/* The words the PDF draws for line 'i' of 'doc'. */
+static void cells_of(const json_t *doc, size_t i, struct inv__pdf_cells *c)
+{
+        struct tl_error err = {0};
+        struct inv__pdf_doc d;
+
+        cr_assert_eq(inv__pdf_read(doc, &d, &err), TL_OK, "%s", err.msg);
+        inv__pdf_cells(&d, json_array_get(d.lines, i), c);
+}
+
+Test(pdf, every_priced_line_shows_its_price_or_its_tiers)
+{
+        json_t *doc = load_priced();
+        struct inv__pdf_cells c;
+
+        cells_of(doc, 3, &c);
+        cr_assert_str_eq(c.sub, "10,000,000 @ 0.60 + 1,000,000 @ 0.40 per "
+                                "1,000,000");
+        cells_of(doc, 4, &c);
+        cr_assert_str_eq(c.qty2, "@ 0.15 per 1,000,000");
+        cells_of(doc, 5, &c);
+        cr_assert_str_eq(c.qty, "150,000 units");
+        cr_assert_str_eq(c.qty2, "@ 0.002 per 1,000");
+        cells_of(doc, 6, &c);
+        cr_assert_str_eq(c.qty2, "4 packs of 1,000,000,000,000,000 @ 0.35");
+        cells_of(doc, 1, &c);
+        cr_assert(strstr(c.sub, "9.00 per seat-month"), "%s", c.sub);
+        render_pdf_ok(doc, tmp("priced.pdf"));
+        json_decref(doc);
+}
+
+Test(csv, every_priced_line_shows_its_price_or_its_tiers)
+{
+        json_t *doc = load_priced();
+        char *text = csv_of(doc, 1);
+        struct table t;
+
+        parse_csv(text, &t);
+        cr_assert_str_eq(t.cell[2][C_PRICE], "9.00"); /* seat */
+        cr_assert_str_eq(t.cell[4][C_MODEL], "graduated");
+        cr_assert_str_eq(t.cell[4][C_PRICE], "");
+        cr_assert_str_eq(t.cell[4][C_TIERS], "10000000 @ 0.60; 1000000 @ 0.40");
+        cr_assert_str_eq(t.cell[5][C_MODEL], "volume");
+        cr_assert_str_eq(t.cell[5][C_PRICE], "0.15");
+        cr_assert_str_eq(t.cell[6][C_MODEL], "per_unit");
+        cr_assert_str_eq(t.cell[6][C_PRICE], "0.002");
+        cr_assert_str_eq(t.cell[6][C_UNIT], "1000");
+        cr_assert_str_eq(t.cell[7][C_MODEL], "package");
+        cr_assert_str_eq(t.cell[7][C_PRICE], "0.35");
+        cr_assert_str_eq(t.cell[7][C_SIZE], "1000000000000000");
+        cr_assert_str_eq(t.cell[1][C_PRICE], ""); /* a fee has none */
+        json_object_set_new(
+            json_array_get(json_object_get(line_of(doc, 3), "tiers"), 1),
+            "price", json_string("abc"));
+        expect_csv_error(doc, "invoice: lines[3].tiers[1].price: expected a "
+                              "decimal string, got \"abc\"");
+        free_table(&t);
+        free(text);
         json_decref(doc);
 }
 
@@ -616,4 +772,75 @@ Test(png, errors_match_the_pdfs)
         cr_assert_eq(inv_render_png(doc, tmp("x.png"), &err), TL_EINVAL);
         cr_assert_str_eq(err.msg, "invoice: lines: missing");
         json_decref(doc);
+}
+
+/* ---- File names ------------------------------------------------------ */
+
+TestSuite(names);
+
+/* Ids that the old mapping (unsafe byte -> '_') gave one name, and worse. */
+static const char *const HOSTILE[] = {
+    "a,b\"c", "a_b_c", "a b c", "=1+2",         "_1_2",        "+1+2",
+    ".",      "..",    "_",     "%2E",          ".hidden",     "a/../b",
+    "a\\b",   "a\nb",  "a\rb",  "\x01\x1f\x7f", "caf\xc3\xa9", "caf%C3%A9",
+    "A",      "a",     "-",     "a%",           "%",           "a.b",
+};
+#define NHOSTILE (sizeof HOSTILE / sizeof HOSTILE[0])
+
+Test(names, hostile_ids_get_distinct_safe_names_that_decode_back)
+{
+        char name[NHOSTILE][256], back[256];
+        struct tl_error err = {0};
+
+        for (size_t i = 0; i < NHOSTILE; i++) {
+                cr_assert_eq(inv_file_name(HOSTILE[i], name[i], 256, &err),
+                             TL_OK, "%zu: %s", i, err.msg);
+                cr_assert_eq(strspn(name[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                             "abcdefghijklmnopqrstuvwxyz"
+                                             "0123456789._-%"),
+                             strlen(name[i]), "%s", name[i]);
+                cr_assert_neq(name[i][0], '.', "%s", name[i]);
+                cr_assert_eq(
+                    inv_file_name_decode(name[i], back, sizeof back, &err),
+                    TL_OK, "%s: %s", name[i], err.msg);
+                cr_assert_str_eq(back, HOSTILE[i]);
+                for (size_t k = 0; k < i; k++)
+                        cr_assert_str_neq(name[i], name[k], "%s and %s",
+                                          HOSTILE[i], HOSTILE[k]);
+        }
+        cr_assert_eq(inv_file_name("a,b\"c", name[0], 256, &err), TL_OK);
+        cr_assert_str_eq(name[0], "a%2Cb%22c");
+        cr_assert_eq(inv_file_name("..", name[0], 256, &err), TL_OK);
+        cr_assert_str_eq(name[0], "%2E.");
+        cr_assert_eq(inv_file_name("INV-2026-000001", name[0], 256, &err),
+                     TL_OK);
+        cr_assert_str_eq(name[0], "INV-2026-000001");
+}
+
+Test(names, names_are_never_cut_and_odd_names_do_not_decode)
+{
+        struct tl_error err = {0};
+        char small[8], out[64];
+
+        cr_assert_eq(inv_file_name("abcdefg", small, sizeof small, &err),
+                     TL_OK);
+        cr_assert_eq(inv_file_name("abcdefgh", small, sizeof small, &err),
+                     TL_EINVAL);
+        cr_assert_eq(inv_file_name("abcde\"", small, sizeof small, &err),
+                     TL_EINVAL);
+        cr_assert_eq(inv_file_name("", out, sizeof out, &err), TL_EINVAL);
+        /* Only the one name each id has decodes: no needless escape, no
+           bare unsafe byte, no NUL, no leading dot. */
+        cr_assert_eq(inv_file_name_decode("%61", out, sizeof out, &err),
+                     TL_EINVAL);
+        cr_assert_eq(inv_file_name_decode("a b", out, sizeof out, &err),
+                     TL_EINVAL);
+        cr_assert_eq(inv_file_name_decode("a%00", out, sizeof out, &err),
+                     TL_EINVAL);
+        cr_assert_eq(inv_file_name_decode("a%2", out, sizeof out, &err),
+                     TL_EINVAL);
+        cr_assert_eq(inv_file_name_decode(".a", out, sizeof out, &err),
+                     TL_EINVAL);
+        cr_assert_eq(inv_file_name_decode("%2e", out, sizeof out, &err),
+                     TL_EINVAL);
 }

@@ -136,3 +136,86 @@ Test(usage, equals_tally_rate_and_follows_catalog_edits, .timeout = 240)
         json_decref(rate);
         mk_case_stop(&c);
 }
+
+/* Ids a hand-written envelope broke: quote, backslash, newline, control
+   bytes, non-ASCII, a slash. Each answer parses as JSON and gives the id
+   back, in the envelope and in the draft. */
+Test(usage, hostile_customer_ids_round_trip_through_the_json, .timeout = 120)
+{
+        static const char *const ids[] = {
+            "q\"uote",
+            "back\\slash",
+            "new\nline",
+            "ctl\x01\x1f\x7f",
+            "caf\xc3\xa9 \xe2\x82\xac",
+            "tab\there",
+            "sl/ash",
+            "\"}],\"x\":{\"",
+        };
+        static char body[1 << 20];
+        struct mk_case c;
+        char cust[512], addr[64], cust_opt[600], rules_opt[600], path[512];
+        int port = mk_free_port();
+        const char *extra[] = {"--http", addr,     "-X", rules_opt,
+                               "-X",     cust_opt, NULL};
+        FILE *f;
+        pid_t m;
+
+        mk_case_start(&c, "usage_ids", 1, 1);
+        snprintf(cust, sizeof cust, "%s/customers.yaml", c.dir);
+        f = fopen(cust, "w");
+        cr_assert(f);
+        fputs("customers:\n", f);
+        for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+                fputs("  - id: \"", f);
+                for (const unsigned char *s = (const unsigned char *)ids[i]; *s;
+                     s++)
+                        if (*s == '"' || *s == '\\')
+                                fprintf(f, "\\%c", *s);
+                        else if (*s < 0x20 || *s == 0x7f)
+                                fprintf(f, "\\x%02x", *s);
+                        else
+                                fputc(*s, f);
+                fputs("\"\n    plan: pro\n    start: 2026-09-01\n", f);
+        }
+        fclose(f);
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+        snprintf(rules_opt, sizeof rules_opt,
+                 "meter.rules=%s/tests/rating/worked/catalog.yaml",
+                 tk_source_dir());
+        snprintf(cust_opt, sizeof cust_opt, "meter.customers=%s", cust);
+        m = mk_meter_spawn(&c, extra);
+        for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+                size_t n =
+                    (size_t)snprintf(path, sizeof path, "/v1/customers/");
+                int status = -1;
+                json_error_t je;
+                json_t *j;
+
+                for (const unsigned char *s = (const unsigned char *)ids[i]; *s;
+                     s++)
+                        n += (size_t)snprintf(path + n, sizeof path - n,
+                                              "%%%02X", *s);
+                snprintf(path + n, sizeof path - n, "/usage?period=2026-10");
+                for (int t = 0; t < 200 && status != 200; t++) {
+                        status = mk_http_get(port, path, body, sizeof body);
+                        if (status != 200)
+                                mk_sleep_ms(50);
+                }
+                cr_assert_eq(status, 200, "%s: %s", path, body);
+                j = json_loads(body, 0, &je);
+                cr_assert(j, "%s: not JSON (%s): %s", path, je.text, body);
+                cr_assert_str_eq(
+                    json_string_value(json_object_get(j, "customer_id")),
+                    ids[i]);
+                cr_assert_str_eq(json_string_value(json_object_get(
+                                     json_object_get(j, "draft"), "customer")),
+                                 ids[i]);
+                cr_assert_str_eq(
+                    json_string_value(json_object_get(j, "period")), "2026-10");
+                json_decref(j);
+        }
+        kill(m, SIGTERM);
+        cr_expect_eq(mk_wait(m, 30000), 0);
+        mk_case_stop(&c);
+}

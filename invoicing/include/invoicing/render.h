@@ -5,6 +5,8 @@
 #define INV_RENDER_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "core/error.h"
 #include "core/str.h"
@@ -23,7 +25,9 @@
 ** Append the CSV form of 'doc' to 'out': a header row (when 'header') and
 ** one row per line, for finance imports (RFC 4180 quoting). Columns:
 ** number,status,customer,period_start,period_end,currency,line_no,kind,
-** ref,name,quantity,unit,amount. TL_OK, TL_EINVAL naming the missing
+** ref,name,quantity,unit,amount,model,price,size,tiers (what the line was
+** priced at: see docs/formats.md). Text cells a spreadsheet would run as
+** formulas get a quote in front. TL_OK, TL_EINVAL naming the missing
 ** field, TL_ENOMEM.
 */
 tl_status inv_render_csv(const json_t *doc, int header, struct tl_buf *out,
@@ -41,5 +45,25 @@ tl_status inv_render_pdf(const json_t *doc, const char *path,
 /* The first page of the same rendering as a PNG (for visual checks). */
 tl_status inv_render_png(const json_t *doc, const char *path,
                          struct tl_error *err);
+
+/*
+** The file name (without extension) that stands for 'id', an invoice
+** number or a customer id, into 'out' of 'size' bytes. Bytes of
+** [A-Za-z0-9._-] stay, every other byte becomes %XX (upper-case hex), and
+** so does a leading '.': distinct ids give distinct names, none hidden or
+** "..", and inv_file_name_decode gives 'id' back. TL_OK; TL_EINVAL for an
+** empty id or a name that does not fit 'size' (never cut: a cut name could
+** be another id's).
+*/
+tl_status inv_file_name(const char *id, char *out, size_t size,
+                        struct tl_error *err);
+
+/*
+** The id whose inv_file_name is 'name', into 'out' of 'size' bytes. TL_OK;
+** TL_EINVAL naming the byte when 'name' is not exactly such a name (a bad
+** or needless escape, an unencoded byte, %00) or does not fit.
+*/
+tl_status inv_file_name_decode(const char *name, char *out, size_t size,
+                               struct tl_error *err);
 
 #endif
