@@ -91,7 +91,11 @@ check_size() {
 defined_symbols() {
   local objs
   if [ "$1" = tools/src ]; then
-    objs=$(find "$build/tools/CMakeFiles/tally.dir/src" -name '*.o' 2>/dev/null)
+    # The objects the binary was linked from (stale ones of moved files may
+    # linger in the directory).
+    objs=$(grep -oE 'CMakeFiles/tally\.dir/src/[^ ]+\.o' \
+      "$build/tools/CMakeFiles/tally.dir/link.txt" 2>/dev/null |
+      sed "s|^|$build/tools/|")
   else
     objs=$(find "$build/$1" -maxdepth 1 -name '*.a' 2>/dev/null)
   fi

@@ -283,7 +283,7 @@ static tl_status cohorts_add(struct tl_buf *a, const struct rate_invoice *inv,
                 rc = tl_fail(err, TL_ENOMEM, "out of memory");
         if (!rc)
                 rc = inv__array_add(a, s, first, err);
-        free(s); /* jansson's allocation */
+        free(s); /* lint: libc-free: jansson allocated it */
         json_decref(co);
         return rc;
 }

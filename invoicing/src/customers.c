@@ -254,7 +254,7 @@ static tl_status import_row(const struct rate_customer *c, struct tl_buf *a,
         tl_dec_format(&c->credits, dec, sizeof dec);
         if (!rc)
                 rc = inv__array_add(&a[7], dec, first, err);
-        free(cj);
+        free(cj); /* lint: libc-free: jansson allocated it */
         return rc;
 }
 

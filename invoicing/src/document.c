@@ -275,7 +275,7 @@ tl_status inv__document(const struct inv_config *cfg,
                 rc = tl_fail(err, TL_ENOMEM, "out of memory");
         if (!rc)
                 rc = tl_buf_puts(out, s, err);
-        free(s); /* jansson's allocation */
+        free(s); /* lint: libc-free: jansson allocated it */
         json_decref(doc);
         return rc;
 }

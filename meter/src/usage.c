@@ -96,7 +96,7 @@ static bool put_json(struct tl_buf *body, json_t *j)
         bool ok = text && !tl_buf_puts(body, text, NULL) &&
                   !tl_buf_puts(body, "\n", NULL);
 
-        free(text); /* jansson's allocation */
+        free(text); /* lint: libc-free: jansson allocated it */
         json_decref(j);
         return ok;
 }

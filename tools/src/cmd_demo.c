@@ -327,7 +327,7 @@ static tl_status run(const struct demo_opts *o, struct demo_env *env,
                        env->broker_pid ? "tally broker" : "configured brokers",
                        env->brokers, DEMO_TOPIC);
         if (!rc)
-                rc = demo_world_new(&w, o, env, err);
+                rc = demo_world_init(&w, o, env, err);
         if (!rc)
                 rc = setup_db(env, &imported, err);
         if (!rc)
@@ -353,8 +353,8 @@ static tl_status run(const struct demo_opts *o, struct demo_env *env,
                 rc = demo_close(o, env, m, err);
         if (!rc)
                 rc = demo_meter_stop(env, err);
-        demo_month_free(m);
-        demo_world_free(&w);
+        demo_month_free(&m);
+        demo_world_release(&w);
         return rc;
 }
 

@@ -1,5 +1,6 @@
 /* tally broker --control: commands read from a FIFO, applied to the mock
    cluster, acknowledged line by line in a log file beside it. */
+#include "core/alloc.h"
 #include "broker/control.h"
 
 #include <errno.h>
@@ -195,13 +196,13 @@ static int do_errors(rd_kafka_mock_cluster_t *mc, char **args, char *why,
                              MAX_PUSHED_ERRORS);
         if (parse_err(args[3], &code))
                 return failf(why, size, "unknown error code '%s'", args[3]);
-        codes = malloc((size_t)count * sizeof *codes);
+        codes = tl_malloc((size_t)count * sizeof *codes);
         if (!codes)
                 return failf(why, size, "out of memory");
         for (long i = 0; i < count; i++)
                 codes[i] = code;
         rd_kafka_mock_push_request_errors_array(mc, key, (size_t)count, codes);
-        free(codes);
+        tl_free(codes);
         return 0;
 }
 
@@ -375,12 +376,12 @@ static int make_fifo(const char *path)
 int brk_control_start(rd_kafka_mock_cluster_t *mc, const char *path,
                       struct brk_control **out)
 {
-        struct brk_control *c = calloc(1, sizeof *c);
+        struct brk_control *c = tl_calloc(1, sizeof *c);
         char log_path[sizeof c->path + 8];
 
         if (!c || strlen(path) >= sizeof c->path) {
                 fprintf(stderr, "tally broker: --control path too long\n");
-                free(c);
+                tl_free(c);
                 return -1;
         }
         c->mc = mc;
@@ -413,7 +414,7 @@ fail:
                         close(c->stop_fds[i]);
         if (c->fifo_fd >= 0)
                 close(c->fifo_fd);
-        free(c);
+        tl_free(c);
         return -1;
 }
 
@@ -432,6 +433,6 @@ void brk_control_stop(struct brk_control **pp)
         close(c->fifo_fd);
         unlink(c->path);
         fclose(c->log);
-        free(c);
+        tl_free(c);
         *pp = NULL;
 }

@@ -153,10 +153,13 @@ tl_status demo_month_new(const struct demo_opts *o, struct demo_env *env,
         return inf_emitter_new(&eo, &m->em, err);
 }
 
-void demo_month_free(struct demo_month *m)
+void demo_month_free(struct demo_month **pp)
 {
+        struct demo_month *m = pp ? *pp : NULL;
+
         if (!m)
                 return;
+        *pp = NULL;
         inf_emitter_free(&m->em);
         inf_state_free(&m->cst);
         inf_state_free(&m->est);

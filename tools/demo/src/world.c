@@ -167,8 +167,8 @@ static tl_status read_text(const char *path, struct tl_buf *b,
         return tl_buf_append(b, "", 1, err) ? TL_ENOMEM : TL_OK;
 }
 
-tl_status demo_world_new(struct demo_world *w, const struct demo_opts *o,
-                         const struct demo_env *env, struct tl_error *err)
+tl_status demo_world_init(struct demo_world *w, const struct demo_opts *o,
+                          const struct demo_env *env, struct tl_error *err)
 {
         char src[600], dst[600];
         struct tl_buf cat;
@@ -197,7 +197,7 @@ tl_status demo_world_new(struct demo_world *w, const struct demo_opts *o,
         return rc;
 }
 
-void demo_world_free(struct demo_world *w)
+void demo_world_release(struct demo_world *w)
 {
         tl_free(w->c);
         w->c = NULL;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/time.h"
 #include "infer/infer.h"
 
@@ -72,18 +73,18 @@ static double timed(struct inf_state *st, bool diffusion,
         int64_t t0;
         double secs;
 
-        out = malloc((size_t)o.max_tokens * sizeof *out);
+        out = tl_malloc((size_t)o.max_tokens * sizeof *out);
         if (!out)
                 return -1;
         inf_sampler_init(&o.sampler, 0.0f, 0.0f, 1); /* greedy, as run.c -t 0 */
         t0 = tl_mono_us();
         if (inf_generate(st, prompt, 1, &o, out, &n, NULL, u, &e)) {
                 fprintf(stderr, "tally infer: %s\n", e.msg);
-                free(out);
+                tl_free(out);
                 return -1;
         }
         secs = (double)(tl_mono_us() - t0) / 1e6;
-        free(out);
+        tl_free(out);
         return n / secs;
 }
 

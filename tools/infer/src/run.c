@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/str.h"
 #include "core/time.h"
 #include "inference/emit.h"
@@ -221,9 +222,9 @@ static int run_loaded(const struct infer_args *a, struct inf_model *m,
         struct inf_state *st = NULL;
         struct tl_error e = {0};
         size_t plen = a->prompt ? strlen(a->prompt) : 0;
-        int *prompt = malloc((plen + 3) * sizeof *prompt);
-        int *out = malloc((size_t)a->tokens * sizeof *out);
-        int *per = malloc((size_t)a->tokens * sizeof *per);
+        int *prompt = tl_malloc((plen + 3) * sizeof *prompt);
+        int *out = tl_malloc((size_t)a->tokens * sizeof *out);
+        int *per = tl_malloc((size_t)a->tokens * sizeof *per);
         int np = 0, nout = 0, code = 0;
         struct printer p = {.tok = tk, .prev = INF_TOKEN_BOS};
         struct inf_gen_opts o = {
@@ -299,9 +300,9 @@ static int run_loaded(const struct infer_args *a, struct inf_model *m,
 done:
         tl_buf_release(&p.text);
         inf_state_free(&st);
-        free(prompt);
-        free(out);
-        free(per);
+        tl_free(prompt);
+        tl_free(out);
+        tl_free(per);
         return code;
 }
 

@@ -1,5 +1,6 @@
 /* tally loadgen's generator: a seeded, reproducible stream of valid events,
    duplicates and every kind of bad unit of events.md, with its truth. */
+#include "core/alloc.h"
 #include "loadgen/loadgen.h"
 
 #include <stdio.h>
@@ -294,7 +295,7 @@ static tl_status push_event(struct lg_customer *c, uint32_t n,
 {
         if (c->count == c->alloc) {
                 uint32_t alloc = c->alloc ? c->alloc * 2 : 16;
-                uint32_t *p = realloc(c->events, alloc * sizeof *p);
+                uint32_t *p = tl_realloc(c->events, alloc * sizeof *p);
                 if (!p)
                         return tl_fail(err, TL_ENOMEM,
                                        "loadgen: out of "
@@ -607,7 +608,7 @@ tl_status lg_new(const struct lg_config *cfg, struct lg_gen **out,
 
         if (rc)
                 return rc;
-        g = calloc(1, sizeof *g);
+        g = tl_calloc(1, sizeof *g);
         if (!g)
                 return tl_fail(err, TL_ENOMEM, "loadgen: out of memory");
         g->cfg = *cfg;
@@ -626,9 +627,9 @@ tl_status lg_new(const struct lg_config *cfg, struct lg_gen **out,
         tl_buf_init(&g->scratch, 0);
         tl_buf_init(&g->elems, 0);
         tl_buf_init(&g->payload, 0);
-        g->event_customer = malloc(cfg->events * sizeof *g->event_customer);
-        g->customers = calloc(cfg->customers, sizeof *g->customers);
-        g->sums = calloc((size_t)cfg->customers * 4, sizeof *g->sums);
+        g->event_customer = tl_malloc(cfg->events * sizeof *g->event_customer);
+        g->customers = tl_calloc(cfg->customers, sizeof *g->customers);
+        g->sums = tl_calloc((size_t)cfg->customers * 4, sizeof *g->sums);
         if (!g->event_customer || !g->customers || !g->sums) {
                 lg_free(&g);
                 return tl_fail(err, TL_ENOMEM, "loadgen: out of memory");
@@ -649,16 +650,16 @@ void lg_free(struct lg_gen **pp)
         if (!g)
                 return;
         for (uint32_t i = 0; g->customers && i < g->cfg.customers; i++)
-                free(g->customers[i].events);
-        free(g->customers);
-        free(g->event_customer);
-        free(g->sums);
+                tl_free(g->customers[i].events);
+        tl_free(g->customers);
+        tl_free(g->event_customer);
+        tl_free(g->sums);
         sch_decoder_free(&g->decoder);
         tl_buf_release(&g->unit);
         tl_buf_release(&g->scratch);
         tl_buf_release(&g->elems);
         tl_buf_release(&g->payload);
-        free(g);
+        tl_free(g);
         *pp = NULL;
 }
 

@@ -116,9 +116,10 @@ struct demo_world {
 /* Invent the customers for 'o' (deterministic from o->seed), and write
    DIR/customers.yaml and DIR/rules/catalog.yaml (a copy of the demo
    catalog). */
-tl_status demo_world_new(struct demo_world *w, const struct demo_opts *o,
-                         const struct demo_env *env, struct tl_error *err);
-void demo_world_free(struct demo_world *w);
+tl_status demo_world_init(struct demo_world *w, const struct demo_opts *o,
+                          const struct demo_env *env, struct tl_error *err);
+/* Frees what demo_world_init filled in 'w'; 'w' itself is the caller's. */
+void demo_world_release(struct demo_world *w);
 
 /* The mid-month edit: the Starter output price in DIR/rules/catalog.yaml,
    replaced atomically (rename), as an editor would save it. 'old_price'
@@ -146,7 +147,8 @@ struct demo_month;
 tl_status demo_month_new(const struct demo_opts *o, struct demo_env *env,
                          const struct demo_world *w, struct demo_month **out,
                          struct tl_error *err);
-void demo_month_free(struct demo_month *m);
+/* Flushes and frees '*pp', then sets it to NULL; accepts NULL. */
+void demo_month_free(struct demo_month **pp);
 
 /* Day 'day' (1-based) of the period: cloud requests in both decoding
    modes, device use into spools, uploads on the devices' sync days. */
