@@ -18,7 +18,7 @@
 #            part; a memory block a library hands back that must go to libc's
 #            free carries "lint: libc-free" and the reason on its line
 #   free     every x_free takes 'struct x **' (and clears it)
-#   size     no product file over 800 lines, no test file over 900
+#   size     no C file over 800 lines (tests and benchmarks too)
 #   money    no float or double in money code (tools/scripts/check-money.sh)
 set -uo pipefail
 
@@ -80,7 +80,7 @@ check_size() {
   local out
   out=$(cd "$root" && all_files | xargs -r wc -l | awk '
     $2 != "total" {
-      max = ($2 ~ /^(tests|bench)\//) ? 900 : 800
+      max = 800
       if ($1 > max) printf "size: %s has %d lines (at most %d)\n", $2, $1, max
     }')
   [ -z "$out" ] || fail "$out"
