@@ -64,6 +64,24 @@ static void mset(struct mitem *it, const struct tl_yaml_pair *kv)
                 it->kv[it->n++] = *kv;
 }
 
+/* Drop 'key' from a merged item, if there. */
+static void munset(struct mitem *it, const char *key)
+{
+        for (size_t i = 0; i < it->n; i++)
+                if (strcmp(it->kv[i].key->text, key) == 0) {
+                        it->kv[i] = it->kv[--it->n];
+                        return;
+                }
+}
+
+/* Whether 'a' and 'b' are scalars with the same text. */
+static bool same_scalar(const struct tl_yaml_node *a,
+                        const struct tl_yaml_node *b)
+{
+        return a && b && a->kind == TL_YAML_SCALAR &&
+               b->kind == TL_YAML_SCALAR && strcmp(a->text, b->text) == 0;
+}
+
 /* Whether an item before the 'i'th of list 'n' has 'idkey' equal to 'id'. */
 static bool written_before(const struct tl_yaml_node *n, size_t i,
                            const char *idkey, const char *id)
@@ -81,10 +99,14 @@ static bool written_before(const struct tl_yaml_node *n, size_t i,
 ** Merge the list 'n' (a plan's own `fees` / `charges` / `savings`) into
 ** 'l': an item whose key 'idkey' matches an inherited one overrides it key
 ** by key; others are added. Malformed items are reported and skipped.
+** 'model_keys' (NULL for lists without models) are the keys an override
+** naming a different `model` does not inherit: the base's tiers mean
+** nothing to a per_unit price.
 */
 static void merge_list(struct plans *pl, struct mlist *l,
                        const struct tl_yaml_node *n, const char *path,
-                       const char *idkey, const char *const *keys)
+                       const char *idkey, const char *const *keys,
+                       const char *const *model_keys)
 {
         struct rate__ld *ld = &pl->c->ld;
         struct mitem *items;
@@ -98,7 +120,7 @@ static void merge_list(struct plans *pl, struct mlist *l,
                 memcpy(items, l->items, l->n * sizeof *items);
         l->items = items;
         for (size_t i = 0; i < n->count; i++) {
-                const struct tl_yaml_node *it = n->items[i], *idn;
+                const struct tl_yaml_node *it = n->items[i], *idn, *x;
                 char p[RATE__PATH_MAX];
                 struct mitem *dst = NULL;
                 const char *id;
@@ -124,6 +146,14 @@ static void merge_list(struct plans *pl, struct mlist *l,
                         memset(dst, 0, sizeof *dst);
                         dst->id = id;
                         dst->at = it;
+                } else if (model_keys &&
+                           (x = tl_yaml_get(it, "model")) != NULL &&
+                           !same_scalar(x, mget(dst, "model"))) {
+                        for (size_t k = 0; model_keys[k]; k++)
+                                munset(dst, model_keys[k]);
+                        /* A key the new model misses is the child's to
+                           write: report it there, not in the base. */
+                        dst->at = it;
                 }
                 for (size_t k = 0; k < it->count; k++)
                         mset(dst, &it->pairs[k]);
@@ -137,6 +167,8 @@ static const char *const CHARGE_KEYS[] = {
     "id",    "name",  "meter", "unit", "included", "weights",
     "model", "price", "tiers", "size", NULL};
 static const char *const SAVINGS_KEYS[] = {"meter", "priced_as", NULL};
+/* What only some models use (pricing-rules.md, `extends`). */
+static const char *const MODEL_KEYS[] = {"tiers", "size", "price", NULL};
 
 static bool resolve(struct plans *pl, size_t i);
 
@@ -211,13 +243,15 @@ static bool resolve(struct plans *pl, size_t i)
                 s->merged.minimum = x;
         snprintf(p, sizeof p, "%s.fees", path);
         if ((x = tl_yaml_get(s->node, "fees")) != NULL)
-                merge_list(pl, &s->merged.fees, x, p, "id", FEE_KEYS);
+                merge_list(pl, &s->merged.fees, x, p, "id", FEE_KEYS, NULL);
         snprintf(p, sizeof p, "%s.charges", path);
         if ((x = tl_yaml_get(s->node, "charges")) != NULL)
-                merge_list(pl, &s->merged.charges, x, p, "id", CHARGE_KEYS);
+                merge_list(pl, &s->merged.charges, x, p, "id", CHARGE_KEYS,
+                           MODEL_KEYS);
         snprintf(p, sizeof p, "%s.savings", path);
         if ((x = tl_yaml_get(s->node, "savings")) != NULL)
-                merge_list(pl, &s->merged.savings, x, p, "meter", SAVINGS_KEYS);
+                merge_list(pl, &s->merged.savings, x, p, "meter", SAVINGS_KEYS,
+                           NULL);
         s->state = PLAN_DONE;
         return true;
 }
