@@ -262,6 +262,31 @@ static bool resolve(struct plans *pl, size_t i)
 static const char *const MODEL_NAMES[] = {"per_unit", "graduated", "volume",
                                           "package", "flat"};
 
+/*
+** A money value (fee, minimum, price): a number that, rounded to the
+** currency's minor unit as an invoice line is, fits the 38 digits of an
+** amount. One that cannot would fail every rating that used it, so it is
+** refused here. Without a currency (reported already) only the number.
+*/
+static bool money(struct rate__ld *ld, const struct rate_currency *cur,
+                  const struct tl_yaml_node *n, const char *path,
+                  struct tl_dec *out)
+{
+        struct tl_dec r;
+
+        if (!rate__number(ld, n, path, true, out))
+                return false;
+        if (!cur ||
+            tl_dec_round(out, (int32_t)cur->minor_digits, &r, NULL) == TL_OK)
+                return true;
+        rate__bad(ld, n, path,
+                  "'%s' is too large: an amount in %s has at most 38 digits "
+                  "with its %u decimals (about 1.7e%u at most)",
+                  n->text, cur->code, cur->minor_digits,
+                  38 - cur->minor_digits);
+        return false;
+}
+
 static void load_weights(struct rate__ld *ld, const struct rate_meter *m,
                          const struct tl_yaml_node *n, const char *path,
                          struct rate_charge *ch)
@@ -313,8 +338,9 @@ static void load_weights(struct rate__ld *ld, const struct rate_meter *m,
         ch->weight_count = k;
 }
 
-static void load_tiers(struct rate__ld *ld, const struct tl_yaml_node *n,
-                       const char *path, struct rate_charge *ch)
+static void load_tiers(struct rate__ld *ld, const struct rate_currency *cur,
+                       const struct tl_yaml_node *n, const char *path,
+                       struct rate_charge *ch)
 {
         static const char *const KEYS[] = {"up_to", "price", NULL};
         struct rate_tier *ts;
@@ -340,7 +366,7 @@ static void load_tiers(struct rate__ld *ld, const struct tl_yaml_node *n,
                 up = rate__need(ld, t, p, "up_to");
                 if ((pr = rate__need(ld, t, p, "price")) != NULL) {
                         snprintf(q, sizeof q, "%s.price", p);
-                        rate__number(ld, pr, q, true, &ts[i].price);
+                        money(ld, cur, pr, q, &ts[i].price);
                 }
                 if (!up)
                         return;
@@ -454,7 +480,7 @@ static void load_charge(struct rate__cload *c, const struct mitem *it,
                                   "missing required key 'tiers' (model %s)",
                                   MODEL_NAMES[m]);
                 else
-                        load_tiers(ld, x, p, ch);
+                        load_tiers(ld, c->cat->currency, x, p, ch);
                 return;
         }
         refuse_key(ld, it, path, "tiers", ch->model);
@@ -466,7 +492,7 @@ static void load_charge(struct rate__cload *c, const struct mitem *it,
                           "missing required key 'price' (model %s)",
                           MODEL_NAMES[m]);
         else
-                rate__number(ld, x, p, true, &ch->price);
+                money(ld, c->cat->currency, x, p, &ch->price);
         if (ch->model != RATE_MODEL_PACKAGE)
                 return;
         snprintf(p, sizeof p, "%s.size", path);
@@ -529,7 +555,8 @@ static void load_seats(struct rate__cload *c, const struct tl_yaml_node *n,
                 sp[j].model_class = rate__text(ld, prices->pairs[i].key, q);
                 if (!sp[j].model_class)
                         sp[j].model_class = "";
-                rate__number(ld, prices->pairs[i].value, q, true, &sp[j].price);
+                money(ld, c->cat->currency, prices->pairs[i].value, q,
+                      &sp[j].price);
         }
         pl->seat_prices = sp;
         pl->seat_price_count = prices->count;
@@ -552,7 +579,7 @@ static void build_plan(struct rate__cload *c, const struct pstate *s,
         snprintf(p, sizeof p, "%s.minimum", path);
         if (mp->minimum)
                 pl->has_minimum =
-                    rate__number(ld, mp->minimum, p, true, &pl->minimum);
+                    money(ld, c->cat->currency, mp->minimum, p, &pl->minimum);
         if (mp->seats)
                 load_seats(c, mp->seats, path, pl);
         fees = rate__alloc(ld, mp->fees.n, sizeof *fees);
@@ -573,7 +600,7 @@ static void build_plan(struct rate__cload *c, const struct pstate *s,
                         rate__bad(ld, it->at, p,
                                   "missing required key 'amount'");
                 else
-                        rate__number(ld, x, p, true, &fees[i].amount);
+                        money(ld, c->cat->currency, x, p, &fees[i].amount);
         }
         for (size_t i = 0; i < mp->charges.n; i++)
                 load_charge(c, &mp->charges.items[i], path, &charges[i]);

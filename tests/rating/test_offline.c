@@ -487,3 +487,64 @@ Test(offline, a_misrouted_line_is_redone_once_in_order, .init = setup,
         }
         tk_proc_result_release(&base);
 }
+
+/* ---- all or nothing ---- */
+
+/* One customer's amount cannot be written in 38 digits: the run fails and
+   prints no document, not one without that customer. */
+Test(offline, an_invoice_that_fails_leaves_stdout_empty, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+        static const char *const formats[] = {"json", "table"};
+        struct tl_buf b;
+        struct sch_event ev;
+        char id[32], sub[16];
+        struct tk_proc_result r;
+        FILE *f = fopen(path("huge.yaml"), "w");
+        const char *argv[] = {tk_tally_bin(),
+                              "rate",
+                              "--rules",
+                              path("huge.yaml"),
+                              "--customers",
+                              path("customers.yaml"),
+                              "--period",
+                              "2026-10",
+                              "--events",
+                              path("huge.jsonl"),
+                              "--format",
+                              "json",
+                              NULL};
+
+        cr_assert(f);
+        /* 1e36 a token fits an amount; 1000 tokens of it do not. */
+        fputs("catalog: t\nversion: \"1\"\neffective_from: 2026-01-01\n"
+              "currency: USD\nmeters:\n"
+              "  out: { event: inference.tokens, value: output_tokens, "
+              "aggregation: sum }\n"
+              "plans:\n  pro:\n    charges:\n"
+              "      - { id: out, meter: out, model: per_unit, price: 1e36 }\n",
+              f);
+        fclose(f);
+        tl_buf_init(&b, 0);
+        for (unsigned i = 0; i < 3; i++) {
+                event(i, false, &ev, id, sub);
+                ev.type = SCH_TYPE_TOKENS;
+                ev.model = (struct sch_str){"coder-7b", 8};
+                ev.deployment = SCH_DEPLOY_CLOUD;
+                ev.decoding = (struct sch_str){"diffusion", 9};
+                ev.subject = (struct sch_str){i == 1 ? "c07" : "c03", 3};
+                ev.output_tokens = i == 1 ? 1000 : 1;
+                append(&b, &ev, false);
+        }
+        save("huge.jsonl", &b);
+        tl_buf_release(&b);
+        for (size_t k = 0; k < 2; k++) {
+                argv[11] = formats[k];
+                cr_assert_eq(tk_run(argv, 30000, &r), 0);
+                cr_assert_eq(r.exit_code, 1, "%s", r.err);
+                cr_assert(strstr(r.err, "amount too large for 38 digits"), "%s",
+                          r.err);
+                cr_assert_str_eq(r.out, "", "--format %s", formats[k]);
+                tk_proc_result_release(&r);
+        }
+}
