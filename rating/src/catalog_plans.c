@@ -64,6 +64,24 @@ static void mset(struct mitem *it, const struct tl_yaml_pair *kv)
                 it->kv[it->n++] = *kv;
 }
 
+/* Drop 'key' from a merged item, if there. */
+static void munset(struct mitem *it, const char *key)
+{
+        for (size_t i = 0; i < it->n; i++)
+                if (strcmp(it->kv[i].key->text, key) == 0) {
+                        it->kv[i] = it->kv[--it->n];
+                        return;
+                }
+}
+
+/* Whether 'a' and 'b' are scalars with the same text. */
+static bool same_scalar(const struct tl_yaml_node *a,
+                        const struct tl_yaml_node *b)
+{
+        return a && b && a->kind == TL_YAML_SCALAR &&
+               b->kind == TL_YAML_SCALAR && strcmp(a->text, b->text) == 0;
+}
+
 /* Whether an item before the 'i'th of list 'n' has 'idkey' equal to 'id'. */
 static bool written_before(const struct tl_yaml_node *n, size_t i,
                            const char *idkey, const char *id)
@@ -81,10 +99,14 @@ static bool written_before(const struct tl_yaml_node *n, size_t i,
 ** Merge the list 'n' (a plan's own `fees` / `charges` / `savings`) into
 ** 'l': an item whose key 'idkey' matches an inherited one overrides it key
 ** by key; others are added. Malformed items are reported and skipped.
+** 'model_keys' (NULL for lists without models) are the keys an override
+** naming a different `model` does not inherit: the base's tiers mean
+** nothing to a per_unit price.
 */
 static void merge_list(struct plans *pl, struct mlist *l,
                        const struct tl_yaml_node *n, const char *path,
-                       const char *idkey, const char *const *keys)
+                       const char *idkey, const char *const *keys,
+                       const char *const *model_keys)
 {
         struct rate__ld *ld = &pl->c->ld;
         struct mitem *items;
@@ -98,7 +120,7 @@ static void merge_list(struct plans *pl, struct mlist *l,
                 memcpy(items, l->items, l->n * sizeof *items);
         l->items = items;
         for (size_t i = 0; i < n->count; i++) {
-                const struct tl_yaml_node *it = n->items[i], *idn;
+                const struct tl_yaml_node *it = n->items[i], *idn, *x;
                 char p[RATE__PATH_MAX];
                 struct mitem *dst = NULL;
                 const char *id;
@@ -124,6 +146,14 @@ static void merge_list(struct plans *pl, struct mlist *l,
                         memset(dst, 0, sizeof *dst);
                         dst->id = id;
                         dst->at = it;
+                } else if (model_keys &&
+                           (x = tl_yaml_get(it, "model")) != NULL &&
+                           !same_scalar(x, mget(dst, "model"))) {
+                        for (size_t k = 0; model_keys[k]; k++)
+                                munset(dst, model_keys[k]);
+                        /* A key the new model misses is the child's to
+                           write: report it there, not in the base. */
+                        dst->at = it;
                 }
                 for (size_t k = 0; k < it->count; k++)
                         mset(dst, &it->pairs[k]);
@@ -137,6 +167,8 @@ static const char *const CHARGE_KEYS[] = {
     "id",    "name",  "meter", "unit", "included", "weights",
     "model", "price", "tiers", "size", NULL};
 static const char *const SAVINGS_KEYS[] = {"meter", "priced_as", NULL};
+/* What only some models use (pricing-rules.md, `extends`). */
+static const char *const MODEL_KEYS[] = {"tiers", "size", "price", NULL};
 
 static bool resolve(struct plans *pl, size_t i);
 
@@ -211,13 +243,15 @@ static bool resolve(struct plans *pl, size_t i)
                 s->merged.minimum = x;
         snprintf(p, sizeof p, "%s.fees", path);
         if ((x = tl_yaml_get(s->node, "fees")) != NULL)
-                merge_list(pl, &s->merged.fees, x, p, "id", FEE_KEYS);
+                merge_list(pl, &s->merged.fees, x, p, "id", FEE_KEYS, NULL);
         snprintf(p, sizeof p, "%s.charges", path);
         if ((x = tl_yaml_get(s->node, "charges")) != NULL)
-                merge_list(pl, &s->merged.charges, x, p, "id", CHARGE_KEYS);
+                merge_list(pl, &s->merged.charges, x, p, "id", CHARGE_KEYS,
+                           MODEL_KEYS);
         snprintf(p, sizeof p, "%s.savings", path);
         if ((x = tl_yaml_get(s->node, "savings")) != NULL)
-                merge_list(pl, &s->merged.savings, x, p, "meter", SAVINGS_KEYS);
+                merge_list(pl, &s->merged.savings, x, p, "meter", SAVINGS_KEYS,
+                           NULL);
         s->state = PLAN_DONE;
         return true;
 }
@@ -227,6 +261,31 @@ static bool resolve(struct plans *pl, size_t i)
 
 static const char *const MODEL_NAMES[] = {"per_unit", "graduated", "volume",
                                           "package", "flat"};
+
+/*
+** A money value (fee, minimum, price): a number that, rounded to the
+** currency's minor unit as an invoice line is, fits the 38 digits of an
+** amount. One that cannot would fail every rating that used it, so it is
+** refused here. Without a currency (reported already) only the number.
+*/
+static bool money(struct rate__ld *ld, const struct rate_currency *cur,
+                  const struct tl_yaml_node *n, const char *path,
+                  struct tl_dec *out)
+{
+        struct tl_dec r;
+
+        if (!rate__number(ld, n, path, true, out))
+                return false;
+        if (!cur ||
+            tl_dec_round(out, (int32_t)cur->minor_digits, &r, NULL) == TL_OK)
+                return true;
+        rate__bad(ld, n, path,
+                  "'%s' is too large: an amount in %s has at most 38 digits "
+                  "with its %u decimals (about 1.7e%u at most)",
+                  n->text, cur->code, cur->minor_digits,
+                  38 - cur->minor_digits);
+        return false;
+}
 
 static void load_weights(struct rate__ld *ld, const struct rate_meter *m,
                          const struct tl_yaml_node *n, const char *path,
@@ -279,8 +338,9 @@ static void load_weights(struct rate__ld *ld, const struct rate_meter *m,
         ch->weight_count = k;
 }
 
-static void load_tiers(struct rate__ld *ld, const struct tl_yaml_node *n,
-                       const char *path, struct rate_charge *ch)
+static void load_tiers(struct rate__ld *ld, const struct rate_currency *cur,
+                       const struct tl_yaml_node *n, const char *path,
+                       struct rate_charge *ch)
 {
         static const char *const KEYS[] = {"up_to", "price", NULL};
         struct rate_tier *ts;
@@ -306,7 +366,7 @@ static void load_tiers(struct rate__ld *ld, const struct tl_yaml_node *n,
                 up = rate__need(ld, t, p, "up_to");
                 if ((pr = rate__need(ld, t, p, "price")) != NULL) {
                         snprintf(q, sizeof q, "%s.price", p);
-                        rate__number(ld, pr, q, true, &ts[i].price);
+                        money(ld, cur, pr, q, &ts[i].price);
                 }
                 if (!up)
                         return;
@@ -420,7 +480,7 @@ static void load_charge(struct rate__cload *c, const struct mitem *it,
                                   "missing required key 'tiers' (model %s)",
                                   MODEL_NAMES[m]);
                 else
-                        load_tiers(ld, x, p, ch);
+                        load_tiers(ld, c->cat->currency, x, p, ch);
                 return;
         }
         refuse_key(ld, it, path, "tiers", ch->model);
@@ -432,7 +492,7 @@ static void load_charge(struct rate__cload *c, const struct mitem *it,
                           "missing required key 'price' (model %s)",
                           MODEL_NAMES[m]);
         else
-                rate__number(ld, x, p, true, &ch->price);
+                money(ld, c->cat->currency, x, p, &ch->price);
         if (ch->model != RATE_MODEL_PACKAGE)
                 return;
         snprintf(p, sizeof p, "%s.size", path);
@@ -495,7 +555,8 @@ static void load_seats(struct rate__cload *c, const struct tl_yaml_node *n,
                 sp[j].model_class = rate__text(ld, prices->pairs[i].key, q);
                 if (!sp[j].model_class)
                         sp[j].model_class = "";
-                rate__number(ld, prices->pairs[i].value, q, true, &sp[j].price);
+                money(ld, c->cat->currency, prices->pairs[i].value, q,
+                      &sp[j].price);
         }
         pl->seat_prices = sp;
         pl->seat_price_count = prices->count;
@@ -518,7 +579,7 @@ static void build_plan(struct rate__cload *c, const struct pstate *s,
         snprintf(p, sizeof p, "%s.minimum", path);
         if (mp->minimum)
                 pl->has_minimum =
-                    rate__number(ld, mp->minimum, p, true, &pl->minimum);
+                    money(ld, c->cat->currency, mp->minimum, p, &pl->minimum);
         if (mp->seats)
                 load_seats(c, mp->seats, path, pl);
         fees = rate__alloc(ld, mp->fees.n, sizeof *fees);
@@ -539,7 +600,7 @@ static void build_plan(struct rate__cload *c, const struct pstate *s,
                         rate__bad(ld, it->at, p,
                                   "missing required key 'amount'");
                 else
-                        rate__number(ld, x, p, true, &fees[i].amount);
+                        money(ld, c->cat->currency, x, p, &fees[i].amount);
         }
         for (size_t i = 0; i < mp->charges.n; i++)
                 load_charge(c, &mp->charges.items[i], path, &charges[i]);

@@ -167,11 +167,24 @@ const char *rate__text(struct rate__ld *ld, const struct tl_yaml_node *n,
         return s;
 }
 
+/* Whether tl_dec_parse refused 'text' for digits too fine rather than a
+   value too large: its fractional limit, or an exponent of more than three
+   digits that is negative. */
+static bool too_fine(const char *text, const struct tl_error *e)
+{
+        const char *x = strpbrk(text, "eE");
+
+        if (strstr(e->msg, "fractional"))
+                return true;
+        return strstr(e->msg, "exponent") && x && x[1] == '-';
+}
+
 bool rate__number(struct rate__ld *ld, const struct tl_yaml_node *n,
                   const char *path, bool nonneg, struct tl_dec *out)
 {
         struct tl_error e;
         struct tl_dec d;
+        tl_status rc;
 
         if (n->kind != TL_YAML_SCALAR || tl_yaml_is_null(n)) {
                 rate__bad(ld, n, path, "expected a number, got %s",
@@ -179,9 +192,21 @@ bool rate__number(struct rate__ld *ld, const struct tl_yaml_node *n,
                                                     : kind_name(n->kind));
                 return false;
         }
-        if (tl_dec_parse(n->text, n->len, &d, &e)) {
-                rate__bad(ld, n, path, "'%s' is not an exact decimal number",
-                          n->text);
+        if ((rc = tl_dec_parse(n->text, n->len, &d, &e)) != TL_OK) {
+                /* Out of range is not malformed: say which limit. */
+                if (rc == TL_ERANGE && too_fine(n->text, &e))
+                        rate__bad(ld, n, path,
+                                  "'%s' has more than %d fractional digits",
+                                  n->text, RATE_MAX_PRICE_SCALE);
+                else if (rc == TL_ERANGE)
+                        rate__bad(ld, n, path,
+                                  "'%s' is too large: a number has at most "
+                                  "38 digits (below 1.7e38)",
+                                  n->text);
+                else
+                        rate__bad(ld, n, path,
+                                  "'%s' is not an exact decimal number",
+                                  n->text);
                 return false;
         }
         if (d.scale > RATE_MAX_PRICE_SCALE) {

@@ -452,14 +452,17 @@ static void finish_reports(struct rate_offline *o,
         tl_free(all);
 }
 
-tl_status rate_offline_run(const struct rate_catalog *cat,
-                           const struct rate_customers *customers,
-                           const struct rate_period *period,
-                           const char *const *paths, size_t path_count,
-                           const struct rate_offline_opts *opts,
-                           struct rate_offline **out,
-                           struct rate_offline_stats *stats,
-                           struct tl_error *err)
+/*
+** One run over the files: split among threads, or 'alone' (one thread, each
+** file read in order). Returns its status and, on TL_OK, '*out' (also when
+** the split went wrong: the caller sees redo_alone and runs alone).
+*/
+static tl_status run(const struct rate_catalog *cat,
+                     const struct rate_customers *customers,
+                     const struct rate_period *period, const char *const *paths,
+                     size_t path_count, const struct rate_offline_opts *opts,
+                     bool alone, struct rate_offline **out,
+                     struct tl_error *err)
 {
         struct rate_offline *o = tl_calloc(1, sizeof *o);
         tl_status rc = TL_OK;
@@ -470,6 +473,7 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
         o->cat = cat;
         o->customers = customers;
         o->period = *period;
+        o->alone = alone;
         if (opts)
                 o->opts = *opts;
         if (!o->opts.max_report)
@@ -483,6 +487,8 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
             o->opts.threads ? o->opts.threads : (unsigned)(cpus > 0 ? cpus : 1);
         if (o->threads > MAX_THREADS)
                 o->threads = MAX_THREADS;
+        if (alone)
+                o->threads = 1;
         o->files = tl_calloc(path_count + 1, sizeof *o->files);
         if (!o->files)
                 rc = tl_fail(err, TL_ENOMEM, "out of memory");
@@ -497,9 +503,14 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
                 if (rc)
                         break;
                 o->file_count++;
-                rc = !o->files[i].cbor ? rate__off_read_jsonl(o, i, err)
-                     : o->threads > 1  ? rate__off_route_cbor(o, i, err)
-                                       : rate__off_read_cbor(o, i, err);
+                if (alone)
+                        rc = o->files[i].cbor
+                                 ? rate__off_read_cbor(o, i, err)
+                                 : rate__off_read_jsonl_alone(o, i, err);
+                else
+                        rc = !o->files[i].cbor ? rate__off_read_jsonl(o, i, err)
+                             : o->threads > 1  ? rate__off_route_cbor(o, i, err)
+                                               : rate__off_read_cbor(o, i, err);
                 if (o->redo_alone)
                         break;
                 for (unsigned t = 0; !rc && t < o->threads; t++)
@@ -507,19 +518,41 @@ tl_status rate_offline_run(const struct rate_catalog *cat,
                                 rc = tl_fail(err, o->owners[t].rc, "%s",
                                              o->owners[t].err.msg);
         }
-        if (rc) {
+        if (rc)
                 rate_offline_free(&o);
-                return rc;
-        }
-        if (o->redo_alone) {
-                /* One thread reads everything again. */
-                struct rate_offline_opts one = o->opts;
+        *out = o;
+        return rc;
+}
 
+tl_status rate_offline_run(const struct rate_catalog *cat,
+                           const struct rate_customers *customers,
+                           const struct rate_period *period,
+                           const char *const *paths, size_t path_count,
+                           const struct rate_offline_opts *opts,
+                           struct rate_offline **out,
+                           struct rate_offline_stats *stats,
+                           struct tl_error *err)
+{
+        struct rate_offline *o = NULL;
+        tl_status rc = run(cat, customers, period, paths, path_count, opts,
+                           false, &o, err);
+
+        if (!rc && o->redo_alone) {
+                /* The split went wrong: one thread reads everything again,
+                   in order. That reading splits nothing, so it is the
+                   last: a redo that asked for another would be a bug. */
                 rate_offline_free(&o);
-                one.threads = 1;
-                return rate_offline_run(cat, customers, period, paths,
-                                        path_count, &one, out, stats, err);
+                rc = run(cat, customers, period, paths, path_count, opts, true,
+                         &o, err);
+                if (!rc && o->redo_alone) {
+                        rate_offline_free(&o);
+                        rc = tl_fail(err, TL_EINTERNAL,
+                                     "offline rating read alone and was "
+                                     "asked to redo");
+                }
         }
+        if (rc)
+                return rc;
         finish_reports(o, stats);
         for (size_t i = 0; i < o->file_count; i++)
                 stats->bytes += o->files[i].len;

@@ -94,6 +94,8 @@ struct rate_offline {
            the skim or an owner could not find. The run is then redone by
            one thread, which needs no splitting and reports exactly. */
         volatile int redo_alone;
+        /* This is that redo: files are read in order, never split. */
+        bool alone;
 };
 
 /* The customers file's own hash: one hash per event routes it, finds its
@@ -142,5 +144,8 @@ tl_status rate__off_route_cbor(struct rate_offline *o, size_t fi,
                                struct tl_error *err);
 tl_status rate__off_read_cbor(struct rate_offline *o, size_t fi,
                               struct tl_error *err);
+/* Read JSON Lines file 'fi' in one thread, in order (the redo). */
+tl_status rate__off_read_jsonl_alone(struct rate_offline *o, size_t fi,
+                                     struct tl_error *err);
 
 #endif

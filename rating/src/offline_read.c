@@ -76,6 +76,30 @@ static bool push(struct recs *r, struct rec x)
         return true;
 }
 
+/*
+** The bucket of a line whose scanned subject is 'subj'. The owner routes
+** by the decoded subject, so one with an escape (`cust\u005f0042`, `\"`)
+** is decoded here by thread 't''s decoder, idle while routing: the same
+** decoder, so the same bytes. Only such lines pay for it. A line that does
+** not decode goes to bucket 0, whose owner reports it.
+*/
+static unsigned route_subject(struct rate_offline *o, unsigned t, const char *p,
+                              size_t n, struct sch_str subj)
+{
+        struct sch_event ev;
+        struct tl_error e;
+
+        if (!memchr(subj.ptr, '\\', subj.len))
+                return rate__off_bucket(
+                    o, rate__off_subject_hash(subj.ptr, subj.len));
+        if (n > 0 && p[n - 1] == '\r')
+                n--;
+        if (sch_decode_json(o->owners[t].dec, p, n, &ev, &e) != TL_OK)
+                return 0;
+        return rate__off_bucket(
+            o, rate__off_subject_hash(ev.subject.ptr, ev.subject.len));
+}
+
 static void *route_range(void *arg)
 {
         struct job *j = arg;
@@ -99,9 +123,7 @@ static void *route_range(void *arg)
                         unsigned w = 0;
 
                         if (scan_subject(p, n, &subj))
-                                w = rate__off_bucket(
-                                    o,
-                                    rate__off_subject_hash(subj.ptr, subj.len));
+                                w = route_subject(o, j->t, p, r.len, subj);
                         if (!push(&o->routes[j->t * o->nbuckets + w], r))
                                 j->rc = TL_ENOMEM;
                 }
@@ -138,6 +160,51 @@ tl_status rate__off_read_jsonl(struct rate_offline *o, size_t fi,
                 return rc;
         o->next_bucket = 0;
         return rate__off_run_threads(o, rate__off_decode_buckets, err);
+}
+
+/*
+** A JSON Lines file read by one thread in order, each event handed to its
+** bucket: the redo of a run whose routing went wrong. Nothing here routes
+** ahead of decoding, so nothing can go wrong the same way again.
+*/
+tl_status rate__off_read_jsonl_alone(struct rate_offline *o, size_t fi,
+                                     struct tl_error *err)
+{
+        const struct rate__file *f = &o->files[fi];
+        struct owner *w = &o->owners[0];
+        size_t pos = 0;
+        uint64_t line = 0;
+
+        while (pos < f->len) {
+                const char *p = f->buf + pos;
+                const char *nl = memchr(p, '\n', f->len - pos);
+                size_t n = nl ? (size_t)(nl - p) : f->len - pos;
+                size_t len = n;
+                struct sch_event ev;
+                struct tl_error e;
+                uint64_t h;
+
+                line++;
+                pos += n + 1;
+                if (blank(p, n))
+                        continue;
+                if (len > SCH_MAX_MESSAGE_BYTES)
+                        len = SCH_MAX_MESSAGE_BYTES + 1;
+                else if (p[len - 1] == '\r')
+                        len--;
+                w->st.read++;
+                if (sch_decode_json(w->dec, p, len, &ev, &e) != TL_OK) {
+                        rate__off_report(w, fi, line, false, e.msg);
+                        continue;
+                }
+                h = rate__off_subject_hash(ev.subject.ptr, ev.subject.len);
+                rate__off_use_bucket(w, rate__off_bucket(o, h));
+                rate__off_take(w, &ev, h, (struct sch_str){p, (uint32_t)len},
+                               false, fi, line);
+                if (w->rc)
+                        return tl_fail(err, w->rc, "%s", w->err.msg);
+        }
+        return TL_OK;
 }
 
 /* One segment of the skim: items from 'pos' up to the first end at or

@@ -168,6 +168,7 @@ parse_string(struct sch__cursor *j, struct sch__value *out)
         const unsigned char *start = ++j->p;
         bool escaped = false;
 
+        out->bad_utf8 = false;
         for (;;) {
                 while (j->end - j->p >= 8) {
                         uint64_t m = sch__special8(j->p);
@@ -192,9 +193,10 @@ parse_string(struct sch__cursor *j, struct sch__value *out)
                         return syntax(j, "control character in string");
                 } else {
                         size_t n = utf8_len(j->p, j->end);
-                        if (!n)
-                                return syntax(j, "invalid UTF-8 in string");
-                        j->p += n;
+                        /* Still JSON: the event is what is invalid, and
+                           the caller names the field (bad_text). */
+                        out->bad_utf8 |= n == 0;
+                        j->p += n ? n : 1;
                 }
         }
         if ((size_t)(j->p - start) > UINT32_MAX)
@@ -331,6 +333,24 @@ static tl_status parse_value(struct sch__cursor *j, struct sch__value *v,
         }
 }
 
+/* A text that is not UTF-8, as an invalid event: 'key' names the field of
+   the envelope or of data it is the value of (NULL: a name, or a text
+   inside a container no field reads). */
+static tl_status bad_text(struct sch__cursor *j, sch__level lvl,
+                          const struct sch_str *key)
+{
+        if (lvl == SCH__LVL_SKIP)
+                return tl_fail(j->err, TL_EINVAL,
+                               "invalid UTF-8 in a text string");
+        if (!key)
+                return tl_fail(j->err, TL_EINVAL,
+                               "%s: invalid UTF-8 in a field name",
+                               lvl == SCH__LVL_DATA ? "data" : "event");
+        return tl_fail(j->err, TL_EINVAL, "%s%.*s: invalid UTF-8",
+                       lvl == SCH__LVL_DATA ? "data." : "",
+                       (int)(key->len > 64 ? 64 : key->len), key->ptr);
+}
+
 static tl_status member(struct sch__cursor *j, sch__level lvl, int depth,
                         struct sch_str key)
 {
@@ -346,6 +366,8 @@ static tl_status member(struct sch__cursor *j, sch__level lvl, int depth,
         rc = parse_value(j, &v, inner, depth, true);
         if (rc)
                 return rc;
+        if (v.kind == SCH__TEXT && v.bad_utf8)
+                return bad_text(j, lvl, &key);
         if (lvl == SCH__LVL_TOP)
                 rc = sch__builder_top(&j->d->b, key, &v, j->err);
         else if (lvl == SCH__LVL_DATA)
@@ -383,6 +405,8 @@ static tl_status parse_container(struct sch__cursor *j, sch__level lvl,
                         rc = parse_string(j, &key);
                         if (rc)
                                 return rc;
+                        if (key.bad_utf8)
+                                return bad_text(j, lvl, NULL);
                         skip_ws(j);
                         if (j->p >= j->end || *j->p != ':')
                                 return syntax(j, "expected ':' after key");
@@ -391,6 +415,8 @@ static tl_status parse_container(struct sch__cursor *j, sch__level lvl,
                         rc = member(j, lvl, depth, key.text);
                 } else {
                         rc = parse_value(j, &v, SCH__LVL_SKIP, depth, false);
+                        if (!rc && v.kind == SCH__TEXT && v.bad_utf8)
+                                return bad_text(j, SCH__LVL_SKIP, NULL);
                 }
                 if (rc)
                         return rc;

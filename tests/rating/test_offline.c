@@ -316,3 +316,235 @@ Test(offline, a_malformed_cbor_item_is_reported_alike_by_every_thread_count,
         tk_proc_result_release(&one);
         tk_proc_result_release(&two);
 }
+
+/* ---- escaped subjects ---- */
+
+/* Subjects as the customers file writes them, and as a JSON line may:
+   one each of \u escape, \" and a surrogate pair. */
+static const struct {
+        const char *yaml, *plain, *json;
+} ESCAPED[] = {
+    {"cust_0042", "cust_0042", "cust\\u005f0042"},
+    {"'q\"x'", "q\"x", "q\\\"x"},
+    {"\"e\\U0001F600\"", "e\xf0\x9f\x98\x80", "e\\ud83d\\ude00"},
+    {"c00", "c00", "c00"},
+};
+#define N_ESCAPED (sizeof ESCAPED / sizeof *ESCAPED)
+
+/* 'ev' as a JSON line with its subject written as ESCAPED[k].json. */
+static void append_escaped(struct tl_buf *b, const struct sch_event *ev,
+                           size_t k)
+{
+        struct tl_buf j;
+        char *at;
+        size_t head;
+
+        tl_buf_init(&j, 0);
+        cr_assert_eq(sch_encode_json(ev, &j, NULL), TL_OK);
+        cr_assert_eq(tl_buf_append(&j, "", 1, NULL), TL_OK);
+        at = strstr((char *)j.data, "\"subject\":\"");
+        cr_assert_not_null(at, "%s", (char *)j.data);
+        head = (size_t)(at - (char *)j.data) + 11;
+        cr_assert_eq(tl_buf_append(b, j.data, head, NULL), TL_OK);
+        cr_assert_eq(
+            tl_buf_append(b, ESCAPED[k].json, strlen(ESCAPED[k].json), NULL),
+            TL_OK);
+        /* Past the subject as the encoder wrote it: to its closing quote. */
+        at += 11;
+        while (*at != '"')
+                at += *at == '\\' ? 2 : 1;
+        cr_assert_eq(tl_buf_append(b, at, strlen(at), NULL), TL_OK);
+        cr_assert_eq(tl_buf_append(b, "\n", 1, NULL), TL_OK);
+        tl_buf_release(&j);
+}
+
+static void rate_escaped(const char *events, const char *threads, bool skip,
+                         struct tk_proc_result *r)
+{
+        char catalog[512];
+        const char *argv[16] = {tk_tally_bin(), "rate",        "--rules",
+                                catalog,        "--customers", path("esc.yaml"),
+                                "--period",     "2026-10",     "--threads",
+                                threads,        "--events",    events};
+        int n = 12;
+
+        snprintf(catalog, sizeof catalog, "%s/tests/rating/worked/catalog.yaml",
+                 tk_source_dir());
+        if (skip)
+                argv[n++] = "--skip-invalid";
+        argv[n] = NULL;
+        cr_assert_eq(tk_run(argv, 60000, r), 0);
+        cr_assert_eq(r->exit_code, 0, "%s %s: %s (signal %d)", events, threads,
+                     r->err, r->term_signal);
+}
+
+/* The subject routes by its decoded text: an escaped one is the same
+   customer, whichever thread count reads it. */
+Test(offline, escaped_subjects_rate_as_the_unescaped_ones, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+        struct tl_buf plain, esc;
+        struct sch_event ev;
+        char id[32], sub[16];
+        struct tk_proc_result base, r;
+        FILE *f = fopen(path("esc.yaml"), "w");
+        static const char *const threads[] = {"1", "3"};
+
+        cr_assert(f);
+        fputs("customers:\n", f);
+        for (size_t k = 0; k < N_ESCAPED; k++)
+                fprintf(f, "  - { id: %s, plan: pro, start: 2026-09-01 }\n",
+                        ESCAPED[k].yaml);
+        fclose(f);
+        tl_buf_init(&plain, 0);
+        tl_buf_init(&esc, 0);
+        for (unsigned i = 0; i < 400; i++) {
+                size_t k = i % N_ESCAPED;
+
+                event(i, false, &ev, id, sub);
+                ev.subject = (struct sch_str){
+                    ESCAPED[k].plain, (uint32_t)strlen(ESCAPED[k].plain)};
+                append(&plain, &ev, true);
+                append_escaped(&esc, &ev, k);
+        }
+        save("plain.cbor", &plain);
+        save("esc.jsonl", &esc);
+        tl_buf_release(&plain);
+        tl_buf_release(&esc);
+        rate_escaped(path("plain.cbor"), "1", false, &base);
+        cr_assert(strstr(base.err, "400 events read, 400 rated"), "%s",
+                  base.err);
+        for (size_t k = 0; k < N_ESCAPED; k++) {
+                char want[64];
+
+                snprintf(want, sizeof want, "\"%s\"",
+                         k == 1 ? "q\\\"x" : ESCAPED[k].plain);
+                cr_assert(strstr(base.out, want), "%s in %s", want, base.out);
+        }
+        for (size_t t = 0; t < 2; t++)
+                for (int skip = 0; skip < 2; skip++) {
+                        rate_escaped(path("esc.jsonl"), threads[t], skip, &r);
+                        cr_assert(strstr(r.err, "400 events read, 400 rated"),
+                                  "--threads %s: %s", threads[t], r.err);
+                        cr_assert_str_eq(r.out, base.out, "--threads %s%s",
+                                         threads[t],
+                                         skip ? " --skip-invalid" : "");
+                        tk_proc_result_release(&r);
+                }
+        tk_proc_result_release(&base);
+}
+
+/* A key the quick scan cannot read (`"subj\u0065ct"`) misroutes its line:
+   the run is redone by one thread, once, with the same invoices. */
+Test(offline, a_misrouted_line_is_redone_once_in_order, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+        struct tl_buf plain, odd;
+        struct sch_event ev;
+        char id[32], sub[16];
+        struct tk_proc_result base, r;
+        static const char *const threads[] = {"1", "3"};
+
+        tl_buf_init(&plain, 0);
+        tl_buf_init(&odd, 0);
+        for (unsigned i = 0; i < 2000; i++) {
+                size_t len = odd.len;
+                char *key;
+
+                event(i, false, &ev, id, sub);
+                append(&plain, &ev, false);
+                append(&odd, &ev, false);
+                if (i % 500 != 7)
+                        continue;
+                cr_assert_eq(tl_buf_append(&odd, "", 1, NULL), TL_OK);
+                key = strstr((char *)odd.data + len, "\"subject\"");
+                cr_assert_not_null(key);
+                odd.len--;
+                /* The key and the rest of the line, written again. */
+                {
+                        char rest[4096];
+
+                        snprintf(rest, sizeof rest, "\"subj\\u0065ct\"%s",
+                                 key + 9);
+                        odd.len = (size_t)(key - (char *)odd.data);
+                        cr_assert_eq(
+                            tl_buf_append(&odd, rest, strlen(rest), NULL),
+                            TL_OK);
+                }
+        }
+        save("plain.jsonl", &plain);
+        save("odd.jsonl", &odd);
+        tl_buf_release(&plain);
+        tl_buf_release(&odd);
+        rate(path("plain.jsonl"), NULL, "1", &base);
+        cr_assert(strstr(base.err, "2000 events read, 2000 rated"), "%s",
+                  base.err);
+        for (size_t t = 0; t < 2; t++) {
+                rate(path("odd.jsonl"), NULL, threads[t], &r);
+                cr_assert_str_eq(r.err, base.err, "--threads %s", threads[t]);
+                cr_assert_str_eq(r.out, base.out, "--threads %s", threads[t]);
+                tk_proc_result_release(&r);
+        }
+        tk_proc_result_release(&base);
+}
+
+/* ---- all or nothing ---- */
+
+/* One customer's amount cannot be written in 38 digits: the run fails and
+   prints no document, not one without that customer. */
+Test(offline, an_invoice_that_fails_leaves_stdout_empty, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+        static const char *const formats[] = {"json", "table"};
+        struct tl_buf b;
+        struct sch_event ev;
+        char id[32], sub[16];
+        struct tk_proc_result r;
+        FILE *f = fopen(path("huge.yaml"), "w");
+        const char *argv[] = {tk_tally_bin(),
+                              "rate",
+                              "--rules",
+                              path("huge.yaml"),
+                              "--customers",
+                              path("customers.yaml"),
+                              "--period",
+                              "2026-10",
+                              "--events",
+                              path("huge.jsonl"),
+                              "--format",
+                              "json",
+                              NULL};
+
+        cr_assert(f);
+        /* 1e36 a token fits an amount; 1000 tokens of it do not. */
+        fputs("catalog: t\nversion: \"1\"\neffective_from: 2026-01-01\n"
+              "currency: USD\nmeters:\n"
+              "  out: { event: inference.tokens, value: output_tokens, "
+              "aggregation: sum }\n"
+              "plans:\n  pro:\n    charges:\n"
+              "      - { id: out, meter: out, model: per_unit, price: 1e36 }\n",
+              f);
+        fclose(f);
+        tl_buf_init(&b, 0);
+        for (unsigned i = 0; i < 3; i++) {
+                event(i, false, &ev, id, sub);
+                ev.type = SCH_TYPE_TOKENS;
+                ev.model = (struct sch_str){"coder-7b", 8};
+                ev.deployment = SCH_DEPLOY_CLOUD;
+                ev.decoding = (struct sch_str){"diffusion", 9};
+                ev.subject = (struct sch_str){i == 1 ? "c07" : "c03", 3};
+                ev.output_tokens = i == 1 ? 1000 : 1;
+                append(&b, &ev, false);
+        }
+        save("huge.jsonl", &b);
+        tl_buf_release(&b);
+        for (size_t k = 0; k < 2; k++) {
+                argv[11] = formats[k];
+                cr_assert_eq(tk_run(argv, 30000, &r), 0);
+                cr_assert_eq(r.exit_code, 1, "%s", r.err);
+                cr_assert(strstr(r.err, "amount too large for 38 digits"), "%s",
+                          r.err);
+                cr_assert_str_eq(r.out, "", "--format %s", formats[k]);
+                tk_proc_result_release(&r);
+        }
+}

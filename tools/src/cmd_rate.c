@@ -139,7 +139,10 @@ static int print_invoices(const struct rate_args *a,
         }
         if (json)
                 tl_buf_puts(&out, "\n]\n", NULL);
-        if (out.len && fwrite(out.data, 1, out.len, stdout) != out.len)
+        /* All or nothing: a document missing a customer whose invoice
+           failed would pass for the whole bill. */
+        if (status == CLI_EXIT_OK && out.len &&
+            fwrite(out.data, 1, out.len, stdout) != out.len)
                 status = CLI_EXIT_RUNTIME;
         tl_buf_release(&out);
         return status;
