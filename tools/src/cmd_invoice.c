@@ -74,16 +74,52 @@ static int setup(const char *name, const struct common *o,
 }
 
 /* Parse 'argc/argv' with the shared options plus 'extra'; calls 'on' for
-   options it does not know. Returns 0 or an exit code. */
+   options it does not know. Returns 0 or an exit code; operands start at
+   optind. */
 enum { O_CONFIG = 1000, O_RULES, O_AS_OF, O_GRACE, O_BATCH };
+
+struct parse_ctx {
+        struct common *o;
+        int (*on)(void *ctx, int ch, const char *arg);
+        void *ctx;
+};
+
+static int common_opt(const struct cli_command *cmd, int ch, char *arg,
+                      void *ctx)
+{
+        struct parse_ctx *p = ctx;
+        struct common *o = p->o;
+
+        switch (ch) {
+        case O_CONFIG:
+                o->config = arg;
+                return 0;
+        case O_RULES:
+                o->rules = arg;
+                return 0;
+        case O_AS_OF:
+                o->as_of = arg;
+                return 0;
+        case O_GRACE:
+                return cli_parse_long(cmd, "--grace-days", arg, 0, 366,
+                                      &o->grace_days);
+        case O_BATCH:
+                return cli_parse_long(cmd, "--batch", arg, 1, 100000,
+                                      &o->batch);
+        default:
+                return p->on ? p->on(p->ctx, ch, arg) : 0;
+        }
+}
 
 static int parse(const struct cli_command *cmd, int argc, char **argv,
                  const struct option *extra, size_t nextra, struct common *o,
                  int (*on)(void *ctx, int ch, const char *arg), void *ctx)
 {
         struct option opts[24];
+        struct parse_ctx p = {o, on, ctx};
+        struct cli_options spec = {opts, NULL, common_opt, true};
         size_t n = 0;
-        int ch;
+        int first;
 
         memset(o, 0, sizeof *o);
         o->grace_days = -1;
@@ -94,49 +130,10 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
         opts[n++] =
             (struct option){"grace-days", required_argument, NULL, O_GRACE};
         opts[n++] = (struct option){"batch", required_argument, NULL, O_BATCH};
-        opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
         for (size_t i = 0; i < nextra && n + 1 < 24; i++)
                 opts[n++] = extra[i];
         opts[n] = (struct option){NULL, 0, NULL, 0};
-        optind = 1;
-        opterr = 0;
-        while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-                int rc = 0;
-
-                switch (ch) {
-                case O_CONFIG:
-                        o->config = optarg;
-                        break;
-                case O_RULES:
-                        o->rules = optarg;
-                        break;
-                case O_AS_OF:
-                        o->as_of = optarg;
-                        break;
-                case O_GRACE:
-                        rc = cli_parse_long(cmd, "--grace-days", optarg, 0, 366,
-                                            &o->grace_days);
-                        break;
-                case O_BATCH:
-                        rc = cli_parse_long(cmd, "--batch", optarg, 1, 100000,
-                                            &o->batch);
-                        break;
-                case 'h':
-                        cli_print_usage(cmd, stdout);
-                        return -1;
-                case ':':
-                        return cli_usage_error(cmd, "%s needs a value",
-                                               argv[optind - 1]);
-                case '?':
-                        return cli_usage_error(cmd, "unknown option %s",
-                                               argv[optind - 1]);
-                default:
-                        rc = on ? on(ctx, ch, optarg) : 0;
-                }
-                if (rc)
-                        return rc;
-        }
-        return 0;
+        return cli_parse_options(cmd, argc, argv, &spec, &p, &first);
 }
 
 static int period_arg(const struct cli_command *cmd, const char *text,
@@ -167,7 +164,7 @@ int cli_customers_main(int argc, char **argv)
         int x = parse(cmd, argc - 1, argv + 1, NULL, 0, &o, NULL, NULL);
 
         if (x)
-                return x < 0 ? CLI_EXIT_OK : x;
+                return x;
         if (argc < 2 || strcmp(argv[1], "import") != 0)
                 return cli_usage_error(cmd, "expected: customers import FILE");
         if (optind + 2 != argc)
@@ -237,7 +234,7 @@ int cli_usage_main(int argc, char **argv)
         int x = parse(cmd, argc, argv, extra, 3, &o, usage_opt, &u);
 
         if (x)
-                return x < 0 ? CLI_EXIT_OK : x;
+                return x;
         if (!u.customer)
                 return cli_usage_error(cmd, "--customer ID is required");
         if (strcmp(u.format, "table") && strcmp(u.format, "json"))
@@ -347,7 +344,7 @@ int cli_invoice_main(int argc, char **argv)
         int x = parse(cmd, argc, argv, extra, 7, &o, invoice_opt, &v);
 
         if (x)
-                return x < 0 ? CLI_EXIT_OK : x;
+                return x;
         memset(&co, 0, sizeof co);
         if ((x = period_arg(cmd, v.period, &co.period)))
                 return x;
@@ -429,7 +426,7 @@ int cli_rules_simulate(int argc, char **argv)
         int x = parse(cmd, argc, argv, extra, 1, &o, simulate_opt, &period);
 
         if (x)
-                return x < 0 ? CLI_EXIT_OK : x;
+                return x;
         if (!o.rules)
                 return cli_usage_error(cmd, "simulate needs --rules PATH");
         if ((x = period_arg(cmd, period, &p)))
