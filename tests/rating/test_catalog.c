@@ -1,6 +1,6 @@
 /* The catalog and customers loaders: every validation rule at its exact
-   place, the worked example's content, versions, `tally rules check`, and
-   allocation failure. */
+   place, the worked example's content, versions and `tally rules check`
+   (allocation failure: test_catalog_alloc.c). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -757,79 +757,4 @@ Test(rules_check, bad_catalog_prints_every_message_and_exits_2)
                           "line %zu: %s", lines, line);
         cr_assert_eq(lines, n, "%s", r.err);
         tk_proc_result_release(&r);
-}
-
-/* ---- allocation failure ---- */
-
-/*
-** Fail the first, second, ... allocation of 'load' until it succeeds: each
-** failure must come back as TL_ENOMEM with nothing returned (and, under
-** ASan, nothing leaked).
-*/
-static void fail_each_allocation(const char *what, tl_status (*load)(void))
-{
-        tl_status rc;
-        long n;
-
-        for (n = 0;; n++) {
-                tl_alloc_fail_after(n);
-                rc = load();
-                tl_alloc_fail_reset();
-                if (rc == TL_OK)
-                        break;
-                cr_assert_eq(rc, TL_ENOMEM, "%s, allocation %ld: %s", what, n,
-                             tl_status_name(rc));
-        }
-        cr_assert_gt(n, 5, "%s: only %ld allocations", what, n);
-}
-
-static tl_status load_worked(void)
-{
-        struct rate_catalog *cat = NULL;
-        struct rate_diags *d = diags_new();
-        tl_status rc = rate_catalog_load_file(src(WORKED), &cat, d, NULL);
-
-        cr_assert(rc == TL_OK ? cat->plan_count == 2 : cat == NULL);
-        rate_catalog_free(&cat);
-        free(d);
-        return rc;
-}
-
-static tl_status load_good_set(void)
-{
-        struct rate_catalog_set *s = NULL;
-        tl_status rc = rate_catalog_set_load(src(GOOD_DIR), &s, NULL, NULL);
-
-        cr_assert(rc == TL_OK || s == NULL);
-        rate_catalog_set_free(&s);
-        return rc;
-}
-
-static tl_status load_customers_text(void)
-{
-        const char *text = "customers:\n"
-                           "  - { id: c1, plan: pro, start: 2026-10-01, "
-                           "cohorts: { e: a } }\n";
-        struct rate_customers *cs = NULL;
-        tl_status rc =
-            rate_customers_parse("c.yaml", text, strlen(text), &cs, NULL, NULL);
-
-        cr_assert(rc == TL_OK || cs == NULL);
-        rate_customers_free(&cs);
-        return rc;
-}
-
-Test(alloc, every_failed_allocation_of_a_catalog_load_is_enomem)
-{
-        fail_each_allocation("catalog", load_worked);
-}
-
-Test(alloc, every_failed_allocation_of_a_set_load_is_enomem)
-{
-        fail_each_allocation("set", load_good_set);
-}
-
-Test(alloc, every_failed_allocation_of_a_customers_load_is_enomem)
-{
-        fail_each_allocation("customers", load_customers_text);
 }
