@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Invoice close benchmark (docs/benchmarks.md, targets.md): N customers with
+# Invoice close benchmark (docs/benchmarks.md, docs/benchmarks.md): N customers with
 # a month of usage (E events, already rolled up by the meter) drafted, then
 # finalized, by `tally invoice` against a private PostgreSQL.
 #
@@ -18,7 +18,7 @@
 # repeats the close R times on the same data (the invoices, numbers and
 # credit applications of a run are deleted and the tables vacuumed between
 # runs) and prints the median. --no-draft skips the draft run: the
-# finalization alone drafts and finalizes, as targets.md measures it.
+# finalization alone drafts and finalizes, as docs/benchmarks.md measures it.
 # Afterwards every invoice must be finalized once, numbered 1..N with no
 # gap, and carry the usage it priced.
 # --build configures and builds DIR (default build) as type T (default

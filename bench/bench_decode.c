@@ -1,6 +1,6 @@
 /* Decode + validate 1,000,000 typical events from memory, CBOR and JSON,
    (usage: bench_decode [N [--no-baseline]]),
-   on one core (targets.md: >= 2,000,000 events/s each). Also times the
+   on one core (docs/benchmarks.md: >= 2,000,000 events/s each). Also times the
    tree-building parsers of jansson and libcbor on the same bytes, as the
    baseline that the streaming decoders are measured against. */
 #define _GNU_SOURCE

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end ingest benchmark (docs/benchmarks.md, targets.md):
+# End-to-end ingest benchmark (docs/benchmarks.md, docs/benchmarks.md):
 # N events pre-loaded into the broker, `tally meter` from offset 0 until
 # every unit is committed, then `psql \copy` of the same rows into the same
 # table, in the same run, for the ratio. Also samples the meter's RSS.

@@ -1,4 +1,4 @@
-/* Offline rating throughput (targets.md: `tally rate` over 10,000,000
+/* Offline rating throughput (docs/benchmarks.md: `tally rate` over 10,000,000
    events of 1,000 customers >= 3,000,000 events/s, decode included).
    usage: bench_rate TALLY_BIN [--events N] [--customers N] [--runs N]
                      [--dir DIR] [--threads N]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Meter memory soak (targets.md: RSS flat within 10 % over 30 minutes):
+# Meter memory soak (docs/benchmarks.md: RSS flat within 10 % over 30 minutes):
 # `tally meter` consumes a steady `tally loadgen` stream (mixed encodings,
 # duplicates, bad units) for M minutes while its RSS is sampled; at the
 # end the counts must reconcile with loadgen's ground truth.

@@ -1,5 +1,5 @@
 /* The catalog loader: YAML nodes to a validated struct rate_catalog. Every
-   rule of pricing-rules.md is checked here, and every failure reported. */
+   rule of docs/pricing-rules.md is checked here, and every failure reported. */
 #include <stdio.h>
 #include <string.h>
 

@@ -167,7 +167,7 @@ static const char *const CHARGE_KEYS[] = {
     "id",    "name",  "meter", "unit", "included", "weights",
     "model", "price", "tiers", "size", NULL};
 static const char *const SAVINGS_KEYS[] = {"meter", "priced_as", NULL};
-/* What only some models use (pricing-rules.md, `extends`). */
+/* What only some models use (docs/pricing-rules.md, `extends`). */
 static const char *const MODEL_KEYS[] = {"tiers", "size", "price", NULL};
 
 static bool resolve(struct plans *pl, size_t i);

@@ -1,4 +1,4 @@
-/* Pricing one customer's period: the lines of invoices.md, in order. */
+/* Pricing one customer's period: the lines of docs/formats.md, in order. */
 #include "rating/invoice.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Seat events to active days (spec: pricing-rules.md, "Seats"). */
+/* Seat events to active days (spec: docs/pricing-rules.md, "Seats"). */
 #ifndef RATE_SEATS_H
 #define RATE_SEATS_H
 

@@ -1,7 +1,7 @@
 -- 0001: the base schema. Events and rollups are range-partitioned by month
 -- (created on demand by tally_ensure_month); the dedup key lives in its own
 -- hash-partitioned table because a unique index on a partitioned table must
--- contain the partition key, and dedup has no time window (events.md).
+-- contain the partition key, and dedup has no time window (docs/formats.md).
 
 CREATE TABLE customers (
     customer_id  text PRIMARY KEY,

@@ -1,4 +1,5 @@
-/* The event builder: every validation rule of events.md, for both codecs. */
+/* The event builder: every validation rule of docs/formats.md, for both codecs.
+ */
 #include "builder.h"
 
 #include <math.h>

@@ -1,6 +1,6 @@
 /* Internal: the event builder both decoders feed, key by key. All
-   validation of events.md lives behind it, so both encodings obey the same
-   rules with the same messages. */
+   validation of docs/formats.md lives behind it, so both encodings obey the
+   same rules with the same messages. */
 #ifndef SCH_BUILDER_H
 #define SCH_BUILDER_H
 
@@ -75,7 +75,7 @@ tl_status sch__builder_finish(struct sch__builder *b,
    a dimension (or ignored) field. */
 int sch__data_field_index(sch_event_type t, struct sch_str key);
 
-/* Events before this are refused (events.md). */
+/* Events before this are refused (docs/formats.md). */
 #define SCH__Y2000_US (INT64_C(946684800) * TL_US_PER_SEC)
 
 /* Name of a value's kind for messages: "text", "map", ... */

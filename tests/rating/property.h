@@ -149,7 +149,8 @@ void fixed_text(const mpz_t v, unsigned digits, bool shortest, char *out,
 void line_text(struct tbuf *t, const char *kind, const char *ref,
                const char *name, const char *qty, const char *amount);
 
-/* The invoice of 'c' as invoices.md and pricing-rules.md describe it. */
+/* The invoice of 'c' as docs/formats.md and docs/pricing-rules.md describe it.
+ */
 void ref_invoice(const struct tcase *k, const struct cust *c, struct tbuf *t);
 
 #endif

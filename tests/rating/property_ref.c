@@ -286,7 +286,8 @@ static void ref_line(struct tbuf *t, const char *kind, const char *ref,
         line_text(t, kind, ref, name, q ? qty : NULL, amount);
         stats.lines++;
 }
-/* The invoice of 'c' as invoices.md and pricing-rules.md describe it. */
+/* The invoice of 'c' as docs/formats.md and docs/pricing-rules.md describe it.
+ */
 void ref_invoice(const struct tcase *k, const struct cust *c, struct tbuf *t)
 {
         const struct plan *p = &k->plan;

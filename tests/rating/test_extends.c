@@ -1,5 +1,5 @@
 /* `extends`: a child charge that names another model drops the base's
-   model-specific keys and keeps the rest (pricing-rules.md). */
+   model-specific keys and keeps the rest (docs/pricing-rules.md). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -215,7 +215,7 @@ static void gen_case(struct rng *r, struct tcase *k)
 /* ---- the case as YAML and events ------------------------------------- */
 
 /*
-** Append 'v' (x 10^12) in a spelling pricing-rules.md allows, picked by
+** Append 'v' (x 10^12) in a spelling docs/pricing-rules.md allows, picked by
 ** 'r': plain, padded with zeros, quoted, with '_' between digits, or with
 ** an exponent ("1.120636E3"). Each must parse to the same exact number.
 */

@@ -1,4 +1,4 @@
-/* Every rule of events.md, valid and invalid, in both encodings. */
+/* Every rule of docs/formats.md, valid and invalid, in both encodings. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

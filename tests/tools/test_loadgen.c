@@ -90,7 +90,7 @@ static void add_row(struct tally *t, const struct sch_event *ev)
         r->cols[5] += ev->mac;
 }
 
-/* events.md: a new key is stored, the same key and content a duplicate,
+/* docs/formats.md: a new key is stored, the same key and content a duplicate,
    the same key with other content dead-lettered. */
 static void classify(struct tally *t, const struct sch_event *ev)
 {

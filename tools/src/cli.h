@@ -25,7 +25,7 @@ struct cli_command {
 extern const struct cli_command cli_commands[];
 extern const unsigned cli_command_count;
 
-/* Exit codes of cli.md. */
+/* Exit codes (docs/operations.md, "Configuration conventions"). */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_RUNTIME = 1, CLI_EXIT_USAGE = 2 };
 
 const struct cli_command *cli_find(const char *name);

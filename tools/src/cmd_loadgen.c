@@ -205,7 +205,7 @@ static int parse_opt(const struct cli_command *cmd, int c, char *value,
 }
 
 /* The time range: defaults to this UTC month's start .. now; never in the
-   future, never before 2000 (events.md). */
+   future, never before 2000 (docs/formats.md). */
 static int parse_times(const struct cli_command *cmd, struct lg_args *a)
 {
         tl_time_us now = a->cfg.now_us;

@@ -59,7 +59,7 @@ tl_status inf_spool_each(struct inf_spool *sp, inf_spool_fn fn, void *ctx,
                          struct tl_error *err);
 
 /*
-** Device seats (pricing-rules.md): before a device's first spooled usage
+** Device seats (docs/pricing-rules.md): before a device's first spooled usage
 ** an `activate`, then at most one `heartbeat` per UTC day of use. The state
 ** (activated or not, last heartbeat day) lives beside the spool in
 ** PATH.device, so it survives uploads that empty the spool. Appends the

@@ -1,4 +1,4 @@
-/* One request's metered events (events.md), with ids derived from the
+/* One request's metered events (docs/formats.md), with ids derived from the
    request id so that a retried emission deduplicates downstream. */
 #ifndef INF_REQUEST_H
 #define INF_REQUEST_H

@@ -1,4 +1,4 @@
-/* The monthly close on PostgreSQL (spec: invoices.md): customers imported
+/* The monthly close on PostgreSQL (spec: docs/formats.md): customers imported
    from their file, drafts priced from the rollups, finalization with
    gap-free numbers, late-event adjustments, credits carried over, reports
    and what-if simulations. The pricing is rating/'s, unchanged. */
@@ -60,7 +60,7 @@ struct inv_import_stats {
 };
 
 /*
-** Load the customers file at 'path' (pricing-rules.md) and upsert every
+** Load the customers file at 'path' (docs/pricing-rules.md) and upsert every
 ** customer in one transaction: all or nothing. Its `credits` value is the
 ** total prepaid credit the file grants; a re-import grants only the
 ** difference from what earlier imports granted. Returns TL_OK; TL_EINVAL

@@ -1,5 +1,5 @@
 /* Invoice renderers. Each works from the stored invoice document (the JSON
-   of invoices.md, as invoicing keeps it in invoices.body), so a finalized
+   of docs/formats.md, as invoicing keeps it in invoices.body), so a finalized
    invoice re-rendered years later is the same invoice. */
 #ifndef INV_RENDER_H
 #define INV_RENDER_H
@@ -12,7 +12,7 @@
 #include "core/str.h"
 
 /*
-** The invoice document holds, besides the fields of invoices.md:
+** The invoice document holds, besides the fields of docs/formats.md:
 **   "issuer": {"name": "...", "address": ["line", ...], "email": "..."}
 **   "issued": "YYYY-MM-DD" or null (the finalization day)
 **   "daily": [{"day": "2026-10-01", "cloud": "123", "local": "45"}, ...]

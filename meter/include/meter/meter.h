@@ -1,5 +1,5 @@
 /* The ingest service: a Kafka consumer group member that stores usage
-   events in PostgreSQL exactly once (spec: events.md, product.md). */
+   events in PostgreSQL exactly once (docs/formats.md, docs/architecture.md). */
 #ifndef METER_METER_H
 #define METER_METER_H
 

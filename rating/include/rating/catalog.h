@@ -1,5 +1,5 @@
-/* The pricing catalog (spec: pricing-rules.md): its model, loaded from YAML
-   with every validation rule, and sets of versions chosen by period. */
+/* The pricing catalog (spec: docs/pricing-rules.md): its model, loaded from
+   YAML with every validation rule, and sets of versions chosen by period. */
 #ifndef RATE_CATALOG_H
 #define RATE_CATALOG_H
 
@@ -192,7 +192,7 @@ struct rate_diags {
 
 /*
 ** Load and validate the catalog of 'len' bytes at 'buf'; 'name' is the file
-** name messages start with. Every rule of pricing-rules.md is checked;
+** name messages start with. Every rule of docs/pricing-rules.md is checked;
 ** every failure is added to 'diags' (may be NULL) and the first is put in
 ** 'err'. Returns TL_OK and '*out' (free with rate_catalog_free), TL_EINVAL
 ** (validation), TL_EPARSE / TL_ELIMIT (YAML), or TL_ENOMEM.

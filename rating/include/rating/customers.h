@@ -1,4 +1,4 @@
-/* The customers file (spec: pricing-rules.md, "Customers file"): who is
+/* The customers file (spec: docs/pricing-rules.md, "Customers file"): who is
    billed, on which plan, from when, with which tax, credit and cohorts. */
 #ifndef RATE_CUSTOMERS_H
 #define RATE_CUSTOMERS_H

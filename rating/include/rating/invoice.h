@@ -1,4 +1,4 @@
-/* A customer's invoice for one period, priced (spec: invoices.md): lines
+/* A customer's invoice for one period, priced (spec: docs/formats.md): lines
    in their order, totals that add up to the cent, usage and savings. */
 #ifndef RATE_INVOICE_H
 #define RATE_INVOICE_H
@@ -141,7 +141,7 @@ tl_status rate_invoice_base(const struct rate_invoice *inv, struct tl_dec *out,
 void rate_invoice_free(struct rate_invoice **pp);
 
 /*
-** Append the invoice JSON of invoices.md to 'out' (no trailing newline):
+** Append the invoice JSON of docs/formats.md to 'out' (no trailing newline):
 ** money and quantities as strings of exact decimals; status "draft" and
 ** number null until invoicing finalizes it. TL_OK, TL_ENOMEM or TL_ELIMIT.
 */

@@ -31,7 +31,7 @@ typedef enum {
 /*
 ** The encoding of a message: from its content-type header when given
 ** (NULL: none), else from its first byte ('{' after optional whitespace is
-** JSON, anything else CBOR), as events.md says.
+** JSON, anything else CBOR), as docs/formats.md says.
 */
 sch_encoding sch_detect_encoding(const char *content_type, const void *buf,
                                  size_t len);

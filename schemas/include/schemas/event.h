@@ -1,5 +1,5 @@
 /* The usage event: one in-memory form for both wire encodings, its
-   validation, encoders and canonical content hash (spec: events.md). */
+   validation, encoders and canonical content hash (spec: docs/formats.md). */
 #ifndef SCH_EVENT_H
 #define SCH_EVENT_H
 
@@ -12,7 +12,7 @@
 #include "core/str.h"
 #include "core/time.h"
 
-/* Limits of events.md, and hard limits against hostile input. */
+/* Limits of docs/formats.md, and hard limits against hostile input. */
 #define SCH_MAX_MESSAGE_BYTES (1024 * 1024) /* one Kafka message or record */
 #define SCH_MAX_BATCH_EVENTS 10000          /* events in one CBOR array */
 #define SCH_MAX_ID_BYTES 128

@@ -1,5 +1,5 @@
 /* tally loadgen's generator: a seeded, reproducible stream of valid events,
-   duplicates and every kind of bad unit of events.md, with its truth. */
+   duplicates and every kind of bad unit of docs/formats.md, with its truth. */
 #include "core/alloc.h"
 #include "loadgen/loadgen.h"
 
@@ -487,7 +487,7 @@ static tl_status seal(struct lg_gen *g, bool json, bool array, uint32_t units,
                 return rc;
         customer_id(g, cust, g->text.subject, sizeof g->text.subject);
         msg->key = g->text.subject;
-        /* events.md: without the header the first byte decides. */
+        /* docs/formats.md: without the header the first byte decides. */
         msg->content_type = below(&g->rng, 8) == 0 ? NULL
                             : json                 ? CT_JSON
                                                    : CT_CBOR;

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The exit codes of docs/cli.md, as `tally` returns them. */
+/* The exit codes of docs/operations.md, as `tally` returns them. */
 enum { INFER_EXIT_OK = 0, INFER_EXIT_RUNTIME = 1, INFER_EXIT_USAGE = 2 };
 
 #include "inference/engine.h"
