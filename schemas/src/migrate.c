@@ -15,8 +15,21 @@
 tl_status sch_db_connect(PGconn **out, struct tl_error *err)
 {
         const char *url = getenv("DATABASE_URL");
-        PGconn *c = PQconnectdb(url && *url ? url : "");
+        PQconninfoOption *opts;
+        char *why = NULL;
+        PGconn *c;
 
+        /* libpq's message for a malformed connection string quotes pieces of
+           it, and it may hold a password: say only that it is malformed. */
+        if (!(opts = PQconninfoParse(url && *url ? url : "", &why))) {
+                PQfreemem(why);
+                return tl_fail(err, TL_EINVAL,
+                               "DATABASE_URL is not a valid libpq connection "
+                               "string or URI (its text is not shown: it may "
+                               "hold a password)");
+        }
+        PQconninfoFree(opts);
+        c = PQconnectdb(url && *url ? url : "");
         if (PQstatus(c) != CONNECTION_OK) {
                 tl_fail(err, TL_EDB, "cannot connect to PostgreSQL: %s",
                         PQerrorMessage(c));

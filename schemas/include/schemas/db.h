@@ -9,7 +9,8 @@
 /*
 ** Connect with DATABASE_URL when set, else libpq's own variables (PGHOST,
 ** PGDATABASE, ...). Returns TL_OK and '*out' (the caller PQfinish()es it),
-** or TL_EDB with libpq's reason, which never holds the password.
+** or TL_EDB with libpq's reason, which never holds the password; TL_EINVAL
+** for a malformed DATABASE_URL, whose text is never quoted.
 */
 tl_status sch_db_connect(PGconn **out, struct tl_error *err);
 
