@@ -26,7 +26,9 @@
         X(TL_ETIMEOUT, 1, "timed out")                                         \
         X(TL_ECONFLICT, 1, "conflict")                                         \
         X(TL_EUNBUILT, 1, "part not built yet")                                \
-        X(TL_EINTERNAL, 1, "internal error")
+        X(TL_EINTERNAL, 1, "internal error")                                   \
+        X(TL_EAUTH, 2, "not authenticated")                                    \
+        X(TL_EFORBIDDEN, 2, "forbidden")
 
 typedef enum {
 #define TL_STATUS_ENUM(name, exit_class, text) name,
