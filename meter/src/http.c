@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "core/alloc.h"
@@ -122,6 +123,23 @@ tl_status meter__metrics_text(struct meter *m, struct tl_buf *out,
         return rc;
 }
 
+static int put(const char *s, size_t n, void *data)
+{
+        return tl_buf_append(data, s, n, NULL) ? -1 : 0;
+}
+
+/* {"error":msg} and a newline, written by jansson; on failure 'out' is
+   left empty (the status still says what went wrong). */
+static void json_error_body(struct tl_buf *out, const char *msg)
+{
+        json_t *doc = json_pack("{s:s}", "error", msg);
+
+        if (!doc || json_dump_callback(doc, put, out, JSON_COMPACT) ||
+            tl_buf_append(out, "\n", 1, NULL))
+                tl_buf_clear(out);
+        json_decref(doc);
+}
+
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
                              const char *type, const char *body, size_t len)
 {
@@ -173,11 +191,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                             &body);
                 } else {
                         status = MHD_HTTP_SERVICE_UNAVAILABLE;
-                        tl_buf_puts(&body,
-                                    "{\"error\":\"no catalog: start the "
-                                    "meter with meter.rules and "
-                                    "meter.customers\"}\n",
-                                    &e);
+                        json_error_body(&body,
+                                        "no catalog: start the meter with "
+                                        "meter.rules and meter.customers");
                 }
         } else {
                 status = MHD_HTTP_NOT_FOUND;

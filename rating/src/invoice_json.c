@@ -1,8 +1,277 @@
-/* Invoices as JSON (invoices.md) and as a table for people. */
+/* Invoices as JSON (invoices.md), written by jansson, and as a table for
+   people. */
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "rating/invoice.h"
+
+/*
+** The document is built as a jansson tree and dumped once: jansson does
+** all the escaping, and keeps members in the order they are set, which is
+** the field order of invoices.md. The first failure is kept in 'rc'; later
+** calls do nothing but release what they are given.
+*/
+struct jb {
+        struct tl_error *err;
+        tl_status rc;
+};
+
+static void nomem(struct jb *j)
+{
+        if (!j->rc)
+                j->rc =
+                    tl_fail(j->err, TL_ENOMEM, "invoice JSON: out of memory");
+}
+
+/* Why text 's' at where.key could not be made a JSON string. */
+static void bad_text(struct jb *j, const char *where, const char *key,
+                     const char *s)
+{
+        if (j->rc)
+                return;
+        if (!s)
+                j->rc = tl_fail(j->err, TL_EINTERNAL,
+                                "invoice JSON: %s%s%s: no value", where,
+                                *where ? "." : "", key);
+        else if (!tl_utf8_valid(s, strlen(s)))
+                j->rc = tl_fail(j->err, TL_EINVAL,
+                                "invoice JSON: %s%s%s: not UTF-8", where,
+                                *where ? "." : "", key);
+        else
+                nomem(j);
+}
+
+static json_t *object(struct jb *j)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                nomem(j);
+        return o;
+}
+
+static json_t *array(struct jb *j)
+{
+        json_t *a = json_array();
+
+        if (!a)
+                nomem(j);
+        return a;
+}
+
+/* obj[key] = v, taking 'v'; 'where' names obj in messages. */
+static void set(struct jb *j, json_t *obj, const char *where, const char *key,
+                json_t *v)
+{
+        if (!v) {
+                nomem(j);
+                return;
+        }
+        if (json_object_set_new(obj, key, v))
+                bad_text(j, where, "(key)", key);
+}
+
+static void set_str(struct jb *j, json_t *obj, const char *where,
+                    const char *key, const char *s)
+{
+        json_t *v = s ? json_string(s) : NULL;
+
+        if (!v)
+                bad_text(j, where, key, s);
+        else
+                set(j, obj, where, key, v);
+}
+
+/* Money and other exact decimals are strings. */
+static void set_dec(struct jb *j, json_t *obj, const char *where,
+                    const char *key, const struct tl_dec *d)
+{
+        char t[TL_DEC_STR_MAX];
+
+        tl_dec_format(d, t, sizeof t);
+        set_str(j, obj, where, key, t);
+}
+
+static void set_num(struct jb *j, json_t *obj, const char *where,
+                    const char *key, uint64_t v)
+{
+        set(j, obj, where, key, json_integer((json_int_t)v));
+}
+
+static void append(struct jb *j, json_t *arr, json_t *v)
+{
+        if (!v || json_array_append_new(arr, v))
+                nomem(j);
+}
+
+static json_t *line(struct jb *j, const struct rate_invoice *inv, size_t i)
+{
+        const struct rate_line *l = &inv->lines[i];
+        json_t *o = object(j);
+        char w[40];
+
+        snprintf(w, sizeof w, "lines[%zu]", i);
+        set_str(j, o, w, "kind", rate_line_kind_name(l->kind));
+        switch (l->kind) {
+        case RATE_LINE_FEE:
+                set_str(j, o, w, "id", l->ref);
+                set_num(j, o, w, "active_days", l->active_days);
+                set_num(j, o, w, "period_days", inv->period.days);
+                break;
+        case RATE_LINE_SEAT:
+                set_str(j, o, w, "model_class", l->ref);
+                set_num(j, o, w, "seat_days", l->seat_days);
+                set_str(j, o, w, "quantity", l->quantity);
+                set_dec(j, o, w, "price", &l->price);
+                break;
+        case RATE_LINE_USAGE:
+                set_str(j, o, w, "charge", l->ref);
+                set_str(j, o, w, "quantity", l->quantity);
+                set_dec(j, o, w, "unit", &l->unit);
+                break;
+        case RATE_LINE_ADJUSTMENT:
+                set_str(j, o, w, "period", l->ref);
+                break;
+        case RATE_LINE_TAX:
+                set_dec(j, o, w, "rate", &l->price);
+                break;
+        case RATE_LINE_MINIMUM:
+        case RATE_LINE_CREDIT:
+                break;
+        }
+        set_str(j, o, w, "name", l->name ? l->name : "");
+        set_dec(j, o, w, "amount", &l->amount);
+        return o;
+}
+
+static json_t *usage(struct jb *j, const struct rate_usage_report *r, size_t i)
+{
+        const struct rate_meter *m = r->meter;
+        json_t *o = object(j), *groups;
+        char w[64];
+
+        snprintf(w, sizeof w, "usage[%zu]", i);
+        set_str(j, o, w, "meter", m->id);
+        set_str(j, o, w, "event", sch_event_type_name(m->event));
+        set_str(j, o, w, "aggregation", rate_aggregation_name(m->aggregation));
+        /* Local and cloud side by side: the deployment a meter filters on,
+           when it names exactly one. */
+        for (size_t f = 0; f < m->filter_count; f++)
+                if (m->filters[f].field.kind == RATE_FIELD_DEPLOYMENT &&
+                    m->filters[f].value_count == 1)
+                        set_str(j, o, w, "deployment", m->filters[f].values[0]);
+        set_str(j, o, w, "quantity", r->quantity);
+        if (!m->group_by_count)
+                return o;
+        groups = array(j);
+        for (size_t g = 0; g < r->group_count; g++) {
+                json_t *e = object(j);
+
+                snprintf(w, sizeof w, "usage[%zu].groups[%zu]", i, g);
+                for (size_t f = 0; f < m->group_by_count; f++)
+                        set_str(j, e, w, m->group_by[f].name,
+                                r->groups[g].values[f]);
+                set_str(j, e, w, "quantity", r->groups[g].quantity);
+                append(j, groups, e);
+        }
+        snprintf(w, sizeof w, "usage[%zu]", i);
+        set(j, o, w, "groups", groups);
+        return o;
+}
+
+/* The members invoicing adds ("k":v,... in inv->extra_json), after ours. */
+static void extra(struct jb *j, json_t *doc, const char *members)
+{
+        struct tl_buf b;
+        json_error_t je;
+        json_t *x = NULL, *v;
+        const char *k;
+
+        tl_buf_init(&b, 0);
+        if (tl_buf_puts(&b, "{", NULL) || tl_buf_puts(&b, members, NULL) ||
+            tl_buf_puts(&b, "}", NULL)) {
+                nomem(j);
+        } else {
+                x = json_loadb(b.data, b.len, 0, &je);
+                if (!x && !j->rc)
+                        j->rc = tl_fail(j->err, TL_EINTERNAL,
+                                        "invoice JSON: extra members, column "
+                                        "%d: %s",
+                                        je.column - 1, je.text);
+        }
+        json_object_foreach(x, k, v)
+        {
+                set(j, doc, "", k, json_incref(v));
+        }
+        json_decref(x);
+        tl_buf_release(&b);
+}
+
+static json_t *document(struct jb *j, const struct rate_invoice *inv)
+{
+        const struct rate_catalog *c = inv->catalog;
+        json_t *doc = object(j), *o, *a;
+
+        if (inv->number)
+                set_str(j, doc, "", "number", inv->number);
+        else
+                set(j, doc, "", "number", json_null());
+        set_str(j, doc, "", "status", inv->status ? inv->status : "draft");
+        set_str(j, doc, "", "customer", inv->customer);
+        if (inv->customer_name)
+                set_str(j, doc, "", "customer_name", inv->customer_name);
+        o = object(j);
+        set_str(j, o, "period", "start", inv->period.start_iso);
+        set_str(j, o, "period", "end", inv->period.end_iso);
+        set(j, doc, "", "period", o);
+        set_str(j, doc, "", "currency", c->currency->code);
+        set_str(j, doc, "", "plan", inv->plan->id);
+        set_str(j, doc, "", "plan_name", inv->plan->name);
+        set_str(j, doc, "", "subscribed_plan", inv->subscribed_plan);
+        o = object(j);
+        for (size_t i = 0; i < inv->cohort_count; i++)
+                set_str(j, o, "cohorts", inv->cohorts[i].experiment,
+                        inv->cohorts[i].cohort);
+        set(j, doc, "", "cohorts", o);
+        o = object(j);
+        set_str(j, o, "rules", "catalog", c->name);
+        set_str(j, o, "rules", "version", c->version);
+        set_str(j, o, "rules", "sha256", c->sha256_hex);
+        set(j, doc, "", "rules", o);
+        set_num(j, doc, "", "active_days", inv->active_days);
+        set_num(j, doc, "", "period_days", inv->period.days);
+        a = array(j);
+        for (size_t i = 0; i < inv->line_count; i++)
+                append(j, a, line(j, inv, i));
+        set(j, doc, "", "lines", a);
+        set_dec(j, doc, "", "subtotal", &inv->subtotal);
+        set_dec(j, doc, "", "credit", &inv->credit);
+        set_dec(j, doc, "", "tax", &inv->tax);
+        set_dec(j, doc, "", "total", &inv->total);
+        a = array(j);
+        for (size_t i = 0; i < inv->usage_count; i++)
+                append(j, a, usage(j, &inv->usage[i], i));
+        set(j, doc, "", "usage", a);
+        a = array(j);
+        for (size_t i = 0; i < inv->savings_count; i++) {
+                const struct rate_savings_line *s = &inv->savings[i];
+                char w[40];
+
+                snprintf(w, sizeof w, "savings[%zu]", i);
+                o = object(j);
+                set_str(j, o, w, "meter", s->meter);
+                set_str(j, o, w, "quantity", s->quantity);
+                set_str(j, o, w, "priced_as", s->priced_as);
+                set_dec(j, o, w, "cloud_equivalent", &s->cloud_equivalent);
+                append(j, a, o);
+        }
+        set(j, doc, "", "savings", a);
+        if (inv->extra_json && *inv->extra_json)
+                extra(j, doc, inv->extra_json);
+        return doc;
+}
 
 struct out {
         struct tl_buf *b;
@@ -10,246 +279,32 @@ struct out {
         tl_status rc;
 };
 
-static void raw(struct out *o, const char *s, size_t n)
+static int put(const char *s, size_t n, void *data)
 {
-        if (!o->rc)
-                o->rc = tl_buf_append(o->b, s, n, o->err);
-}
+        struct out *o = data;
 
-static void lit(struct out *o, const char *s)
-{
-        raw(o, s, strlen(s));
-}
-
-/* A JSON string: quotes, backslashes and control bytes escaped. */
-static void str(struct out *o, const char *s)
-{
-        const char *run = s;
-
-        lit(o, "\"");
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
-                char esc[8];
-
-                if (c >= 0x20 && c != '"' && c != '\\')
-                        continue;
-                raw(o, run, (size_t)(s - run));
-                if (c == '"' || c == '\\')
-                        snprintf(esc, sizeof esc, "\\%c", c);
-                else
-                        snprintf(esc, sizeof esc, "\\u%04x", c);
-                lit(o, esc);
-                run = s + 1;
-        }
-        raw(o, run, (size_t)(s - run));
-        lit(o, "\"");
-}
-
-static void key(struct out *o, const char *k)
-{
-        str(o, k);
-        lit(o, ":");
-}
-
-static void dec(struct out *o, const struct tl_dec *d)
-{
-        char t[TL_DEC_STR_MAX];
-
-        tl_dec_format(d, t, sizeof t);
-        str(o, t);
-}
-
-static void num(struct out *o, uint64_t v)
-{
-        char t[24];
-
-        snprintf(t, sizeof t, "%llu", (unsigned long long)v);
-        lit(o, t);
-}
-
-/* ,"k":value — a field after the first of an object. */
-static void f_str(struct out *o, const char *k, const char *v)
-{
-        lit(o, ",");
-        key(o, k);
-        str(o, v);
-}
-
-static void f_dec(struct out *o, const char *k, const struct tl_dec *d)
-{
-        lit(o, ",");
-        key(o, k);
-        dec(o, d);
-}
-
-static void f_num(struct out *o, const char *k, uint64_t v)
-{
-        lit(o, ",");
-        key(o, k);
-        num(o, v);
-}
-
-static void line(struct out *o, const struct rate_invoice *inv,
-                 const struct rate_line *l)
-{
-        lit(o, "{");
-        key(o, "kind");
-        str(o, rate_line_kind_name(l->kind));
-        switch (l->kind) {
-        case RATE_LINE_FEE:
-                f_str(o, "id", l->ref);
-                f_num(o, "active_days", l->active_days);
-                f_num(o, "period_days", inv->period.days);
-                break;
-        case RATE_LINE_SEAT:
-                f_str(o, "model_class", l->ref);
-                f_num(o, "seat_days", l->seat_days);
-                f_str(o, "quantity", l->quantity);
-                f_dec(o, "price", &l->price);
-                break;
-        case RATE_LINE_USAGE:
-                f_str(o, "charge", l->ref);
-                f_str(o, "quantity", l->quantity);
-                f_dec(o, "unit", &l->unit);
-                break;
-        case RATE_LINE_ADJUSTMENT:
-                f_str(o, "period", l->ref);
-                break;
-        case RATE_LINE_TAX:
-                f_dec(o, "rate", &l->price);
-                break;
-        case RATE_LINE_MINIMUM:
-        case RATE_LINE_CREDIT:
-                break;
-        }
-        f_str(o, "name", l->name ? l->name : "");
-        f_dec(o, "amount", &l->amount);
-        lit(o, "}");
-}
-
-static void usage(struct out *o, const struct rate_usage_report *r)
-{
-        const struct rate_meter *m = r->meter;
-
-        lit(o, "{");
-        key(o, "meter");
-        str(o, m->id);
-        f_str(o, "event", sch_event_type_name(m->event));
-        f_str(o, "aggregation", rate_aggregation_name(m->aggregation));
-        /* Local and cloud side by side: the deployment a meter filters on,
-           when it names exactly one. */
-        for (size_t f = 0; f < m->filter_count; f++)
-                if (m->filters[f].field.kind == RATE_FIELD_DEPLOYMENT &&
-                    m->filters[f].value_count == 1) {
-                        f_str(o, "deployment", m->filters[f].values[0]);
-                }
-        f_str(o, "quantity", r->quantity);
-        if (m->group_by_count) {
-                lit(o, ",");
-                key(o, "groups");
-                lit(o, "[");
-                for (size_t g = 0; g < r->group_count; g++) {
-                        lit(o, g ? ",{" : "{");
-                        for (size_t f = 0; f < m->group_by_count; f++) {
-                                key(o, m->group_by[f].name);
-                                str(o, r->groups[g].values[f]);
-                                lit(o, ",");
-                        }
-                        key(o, "quantity");
-                        str(o, r->groups[g].quantity);
-                        lit(o, "}");
-                }
-                lit(o, "]");
-        }
-        lit(o, "}");
+        o->rc = tl_buf_append(o->b, s, n, o->err);
+        return o->rc ? -1 : 0;
 }
 
 tl_status rate_invoice_json(const struct rate_invoice *inv, struct tl_buf *b,
                             struct tl_error *err)
 {
+        struct jb j = {err, TL_OK};
         struct out o = {b, err, TL_OK};
-        const struct rate_catalog *c = inv->catalog;
+        size_t mark = b->len;
+        json_t *doc = document(&j, inv);
 
-        if (inv->number) {
-                lit(&o, "{\"number\":");
-                str(&o, inv->number);
-        } else {
-                lit(&o, "{\"number\":null");
-        }
-        lit(&o, ",\"status\":");
-        str(&o, inv->status ? inv->status : "draft");
-        lit(&o, ",");
-        key(&o, "customer");
-        str(&o, inv->customer);
-        if (inv->customer_name) {
-                f_str(&o, "customer_name", inv->customer_name);
-        }
-        lit(&o, ",\"period\":{\"start\":");
-        str(&o, inv->period.start_iso);
-        lit(&o, ",\"end\":");
-        str(&o, inv->period.end_iso);
-        lit(&o, "},");
-        key(&o, "currency");
-        str(&o, c->currency->code);
-        f_str(&o, "plan", inv->plan->id);
-        f_str(&o, "plan_name", inv->plan->name);
-        f_str(&o, "subscribed_plan", inv->subscribed_plan);
-        lit(&o, ",");
-        key(&o, "cohorts");
-        lit(&o, "{");
-        for (size_t i = 0; i < inv->cohort_count; i++) {
-                if (i)
-                        lit(&o, ",");
-                key(&o, inv->cohorts[i].experiment);
-                str(&o, inv->cohorts[i].cohort);
-        }
-        lit(&o, "},\"rules\":{\"catalog\":");
-        str(&o, c->name);
-        lit(&o, ",\"version\":");
-        str(&o, c->version);
-        lit(&o, ",\"sha256\":");
-        str(&o, c->sha256_hex);
-        lit(&o, "},\"active_days\":");
-        num(&o, inv->active_days);
-        lit(&o, ",\"period_days\":");
-        num(&o, inv->period.days);
-        lit(&o, ",\"lines\":[");
-        for (size_t i = 0; i < inv->line_count; i++) {
-                if (i)
-                        lit(&o, ",");
-                line(&o, inv, &inv->lines[i]);
-        }
-        lit(&o, "],");
-        key(&o, "subtotal");
-        dec(&o, &inv->subtotal);
-        f_dec(&o, "credit", &inv->credit);
-        f_dec(&o, "tax", &inv->tax);
-        f_dec(&o, "total", &inv->total);
-        lit(&o, ",\"usage\":[");
-        for (size_t i = 0; i < inv->usage_count; i++) {
-                if (i)
-                        lit(&o, ",");
-                usage(&o, &inv->usage[i]);
-        }
-        lit(&o, "],\"savings\":[");
-        for (size_t i = 0; i < inv->savings_count; i++) {
-                const struct rate_savings_line *s = &inv->savings[i];
-
-                lit(&o, i ? ",{" : "{");
-                key(&o, "meter");
-                str(&o, s->meter);
-                f_str(&o, "quantity", s->quantity);
-                f_str(&o, "priced_as", s->priced_as);
-                f_dec(&o, "cloud_equivalent", &s->cloud_equivalent);
-                lit(&o, "}");
-        }
-        lit(&o, "]");
-        if (inv->extra_json && *inv->extra_json) {
-                lit(&o, ",");
-                lit(&o, inv->extra_json);
-        }
-        lit(&o, "}");
-        return o.rc;
+        if (!j.rc &&
+            json_dump_callback(doc, put, &o,
+                               JSON_COMPACT | JSON_PRESERVE_ORDER) &&
+            !o.rc)
+                o.rc =
+                    tl_fail(err, TL_EINTERNAL, "invoice JSON: jansson failed");
+        json_decref(doc);
+        if (j.rc || o.rc) /* leave 'b' as it was */
+                tl_buf_truncate(b, mark);
+        return j.rc ? j.rc : o.rc;
 }
 
 tl_status rate_invoice_table(const struct rate_invoice *inv, struct tl_buf *b,

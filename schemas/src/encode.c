@@ -5,39 +5,118 @@
 #include <string.h>
 
 #include <cbor.h>
+#include <jansson.h>
 
 /* ---- JSON ---- */
+
+/*
+** Every value goes through jansson, which does the escaping; the keys and
+** the punctuation between them are fixed text in the order json_fast.c
+** reads. Two things an event may hold that jansson cannot write: a count
+** of 2^63 or more and text that is not UTF-8. Such an event is invalid
+** (events.md) and both readers refuse it; the tests still encode such
+** events to check that, so the count's digits and the bytes that are not
+** UTF-8 are copied as they are (JSON has no way to write those bytes).
+*/
+
+struct jout {
+        struct tl_buf *buf;
+        struct tl_error *err;
+        tl_status rc;
+};
+
+static int jput(const char *s, size_t n, void *data)
+{
+        struct jout *o = data;
+
+        o->rc = tl_buf_append(o->buf, s, n, o->err);
+        return o->rc ? -1 : 0;
+}
+
+/* Dump 'v' (a new reference, taken) to 'out'. */
+static tl_status jdump(struct tl_buf *out, json_t *v, struct tl_error *err)
+{
+        struct jout o = {out, err, TL_OK};
+        int bad;
+
+        if (!v)
+                return tl_fail(err, TL_ENOMEM, "JSON encoder: out of memory");
+        bad = json_dump_callback(v, jput, &o, JSON_ENCODE_ANY | JSON_COMPACT);
+        json_decref(v);
+        if (o.rc)
+                return o.rc;
+        return bad ? tl_fail(err, TL_EINTERNAL, "JSON encoder: jansson failed")
+                   : TL_OK;
+}
+
+/* Length of the longest prefix of s[0..n) that is UTF-8 as jansson checks
+   it: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static size_t utf8_prefix(const unsigned char *s, size_t n)
+{
+        size_t i = 0;
+
+        while (i < n) {
+                unsigned c = s[i], need, cp;
+
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                if (c >= 0xc2 && c <= 0xdf)
+                        need = 1, cp = c & 0x1f;
+                else if (c >= 0xe0 && c <= 0xef)
+                        need = 2, cp = c & 0x0f;
+                else if (c >= 0xf0 && c <= 0xf4)
+                        need = 3, cp = c & 0x07;
+                else
+                        return i;
+                if (n - i <= need)
+                        return i;
+                for (unsigned k = 1; k <= need; k++) {
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                return i;
+                        cp = cp << 6 | (s[i + k] & 0x3f);
+                }
+                if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+                        return i;
+                i += need + 1;
+        }
+        return n;
+}
+
+/* A run of UTF-8 as the inside of a JSON string: jansson's dump without
+   its quotes. */
+static tl_status json_run(struct tl_buf *out, const char *p, size_t n,
+                          struct tl_error *err)
+{
+        size_t mark = out->len;
+        tl_status rc = jdump(out, json_stringn_nocheck(p, n), err);
+
+        if (rc)
+                return rc;
+        memmove(out->data + mark, out->data + mark + 1, out->len - mark - 2);
+        tl_buf_truncate(out, out->len - 2);
+        return TL_OK;
+}
 
 static tl_status json_str(struct tl_buf *out, struct sch_str s,
                           struct tl_error *err)
 {
-        static const char hex[] = "0123456789abcdef";
-        char esc[8];
-        uint32_t start = 0;
-        tl_status rc = tl_buf_append(out, "\"", 1, err);
+        const unsigned char *p = (const unsigned char *)s.ptr;
+        size_t at = 0, ok = utf8_prefix(p, s.len);
+        tl_status rc;
 
-        for (uint32_t i = 0; i < s.len && !rc; i++) {
-                unsigned char c = (unsigned char)s.ptr[i];
-                size_t n = 0;
-                if (c == '"' || c == '\\') {
-                        esc[0] = '\\';
-                        esc[1] = (char)c;
-                        n = 2;
-                } else if (c < 0x20) {
-                        memcpy(esc, "\\u00", 4);
-                        esc[4] = hex[c >> 4];
-                        esc[5] = hex[c & 15];
-                        n = 6;
-                }
-                if (!n)
-                        continue;
-                rc = tl_buf_append(out, s.ptr + start, i - start, err);
-                if (!rc)
-                        rc = tl_buf_append(out, esc, n, err);
-                start = i + 1;
+        if (ok == s.len)
+                return jdump(out, json_stringn_nocheck(s.ptr, s.len), err);
+        rc = tl_buf_append(out, "\"", 1, err);
+        while (!rc && at < s.len) {
+                ok = utf8_prefix(p + at, s.len - at);
+                rc = json_run(out, s.ptr + at, ok, err);
+                at += ok;
+                if (!rc && at < s.len)
+                        rc = tl_buf_append(out, s.ptr + at++, 1, err);
         }
-        if (!rc)
-                rc = tl_buf_append(out, s.ptr + start, s.len - start, err);
         return rc ? rc : tl_buf_append(out, "\"", 1, err);
 }
 
@@ -46,20 +125,39 @@ static struct sch_str cstr(const char *s)
         return (struct sch_str){s, (uint32_t)strlen(s)};
 }
 
+/* ,"key": (or without the comma) for one of the encoder's own keys, which
+   need no escaping. */
+static tl_status json_key(struct tl_buf *out, const char *key, bool first,
+                          struct tl_error *err)
+{
+        tl_status rc = first ? TL_OK : tl_buf_append(out, ",\"", 2, err);
+
+        if (first && !rc)
+                rc = tl_buf_append(out, "\"", 1, err);
+        if (!rc)
+                rc = tl_buf_append(out, key, strlen(key), err);
+        return rc ? rc : tl_buf_append(out, "\":", 2, err);
+}
+
 /* Append ,"key":"value" (or without the comma for the first member). */
 static tl_status json_kv_str(struct tl_buf *out, const char *key,
                              struct sch_str v, bool first, struct tl_error *err)
 {
-        tl_status rc =
-            tl_buf_printf(out, err, "%s\"%s\":", first ? "" : ",", key);
+        tl_status rc = json_key(out, key, first, err);
+
         return rc ? rc : json_str(out, v, err);
 }
 
 static tl_status json_kv_u64(struct tl_buf *out, const char *key, uint64_t v,
                              struct tl_error *err)
 {
-        return tl_buf_printf(out, err, ",\"%s\":%llu", key,
-                             (unsigned long long)v);
+        tl_status rc = json_key(out, key, false, err);
+
+        if (rc)
+                return rc;
+        if (v > (uint64_t)INT64_MAX) /* invalid; see above */
+                return tl_buf_printf(out, err, "%llu", (unsigned long long)v);
+        return jdump(out, json_integer((json_int_t)v), err);
 }
 
 /* RFC 3339 with only as many fractional digits as the time needs. */

@@ -410,3 +410,84 @@ Test(worked, a_plan_missing_from_the_catalog_names_the_customers_file,
         cr_assert(strstr(r.err, "events of customers not in"), "%s", r.err);
         tk_proc_result_release(&r);
 }
+
+/* Every byte JSON must escape and some it need not ('/', DEL, U+00E9,
+   U+2028, outside the BMP), as a YAML double-quoted scalar and as C. */
+#define HOSTILE_YAML                                                           \
+        "\"q\\\"b\\\\n\\nc\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\x09"       \
+        "\\x0b\\x0c\\x0d\\x0e\\x0f\\x10\\x11\\x12\\x13\\x14\\x15\\x16\\x17"    \
+        "\\x18\\x19\\x1a\\x1b\\x1c\\x1d\\x1e\\x1f/\\x7f\\u00e9\\u2028"         \
+        "\\U0001F600 end\""
+static const char hostile[] =
+    "q\"b\\n\nc\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0b\x0c\x0d\x0e\x0f"
+    "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f"
+    "/\x7f\xc3\xa9\xe2\x80\xa8\xf0\x9f\x98\x80 end";
+
+/* Copy worked/'name' to tmp/'name' with the first 'from' replaced. */
+static const char *copy_with(const char *name, const char *from, const char *to)
+{
+        static char text[16384];
+        FILE *f = fopen(worked(name), "r");
+        size_t n;
+        char *at;
+        const char *out = tmp(name);
+
+        cr_assert(f);
+        n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        at = strstr(text, from);
+        cr_assert(at, "%s lacks %s", name, from);
+        f = fopen(out, "w");
+        cr_assert(f);
+        fwrite(text, 1, (size_t)(at - text), f);
+        fputs(to, f);
+        fputs(at + strlen(from), f);
+        fclose(f);
+        return out;
+}
+
+static void expect_hostile(json_t *v, const char *what)
+{
+        cr_assert(json_is_string(v), "%s is not a string", what);
+        cr_expect_eq(json_string_length(v), sizeof hostile - 1, "%s", what);
+        cr_expect_eq(memcmp(json_string_value(v), hostile, sizeof hostile - 1),
+                     0, "%s", what);
+}
+
+Test(worked, invoice_json_escapes_hostile_names_so_jansson_reads_them_back,
+     .init = setup, .fini = teardown)
+{
+        struct tk_proc_result r;
+        const char *cat = copy_with("catalog.yaml", "name: Platform fee",
+                                    "name: " HOSTILE_YAML);
+        const char *cust =
+            copy_with("customers.yaml", "Northwind Legal LLP", HOSTILE_YAML);
+        const char *argv[] = {
+            tk_tally_bin(), "rate",    "--rules",  cat,
+            "--customers",  cust,      "--events", worked("events.jsonl"),
+            "--period",     "2026-10", NULL};
+        json_error_t je;
+        json_t *got, *inv, *fee = NULL;
+
+        cr_assert_eq(tk_run(argv, 30000, &r), 0);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        got = json_loads(r.out, 0, &je);
+        cr_assert(got, "%s: %s", je.text, r.out);
+        inv = json_array_get(got, 0);
+        cr_assert_str_eq(json_string_value(json_object_get(inv, "customer")),
+                         "cust_0042");
+        expect_hostile(json_object_get(inv, "customer_name"), "customer_name");
+        for (size_t i = 0; i < json_array_size(json_object_get(inv, "lines"));
+             i++) {
+                json_t *l = json_array_get(json_object_get(inv, "lines"), i);
+                const char *kind =
+                    json_string_value(json_object_get(l, "kind"));
+                if (kind && !strcmp(kind, "fee"))
+                        fee = l;
+        }
+        cr_assert(fee, "no fee line: %s", r.out);
+        expect_hostile(json_object_get(fee, "name"), "lines[fee].name");
+        json_decref(got);
+        tk_proc_result_release(&r);
+}

@@ -290,3 +290,81 @@ Test(json, every_failed_allocation_is_reported_cleanly)
                 cr_assert_eq(rc, TL_ENOMEM, "allocation %ld: %s", n, err.msg);
         }
 }
+
+/* Every byte JSON must escape, and some it need not: '/', DEL, U+00E9,
+   U+2028 and a character outside the BMP. */
+static const char hostile[] =
+    "q\"b\\n\nc\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
+    "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f"
+    "/\x7f\xc3\xa9\xe2\x80\xa8\xf0\x9f\x98\x80 end";
+
+static void expect_member(json_t *obj, const char *key, const char *want,
+                          size_t len)
+{
+        json_t *v = json_object_get(obj, key);
+
+        cr_assert(json_is_string(v), "%s is not a string", key);
+        cr_expect_eq(json_string_length(v), len, "%s", key);
+        cr_expect_eq(memcmp(json_string_value(v), want, len), 0, "%s", key);
+}
+
+Test(json, the_encoder_escapes_hostile_text_so_jansson_reads_it_back)
+{
+        struct sch_str h = {hostile, (uint32_t)(sizeof hostile - 1)};
+        struct sch_event ev = {0};
+        struct tl_buf out;
+        json_error_t je;
+        json_t *doc, *data;
+
+        ev.type = SCH_TYPE_TOKENS;
+        ev.id = ev.source = ev.subject = ev.model = ev.decoding = h;
+        ev.deployment = SCH_DEPLOY_DEVICE;
+        ev.time_us = EVT_NOW_US;
+        ev.input_tokens = (uint64_t)INT64_MAX;
+        ev.output_tokens = 7;
+        ev.dim_count = 1;
+        ev.dims[0].key = h;
+        ev.dims[0].value = h;
+        tl_buf_init(&out, 0);
+        cr_assert_eq(sch_encode_json(&ev, &out, NULL), TL_OK);
+        doc = json_loadb(out.data, out.len, 0, &je);
+        cr_assert(doc, "%s: %.*s", je.text, (int)out.len, out.data);
+        data = json_object_get(doc, "data");
+        expect_member(doc, "id", h.ptr, h.len);
+        expect_member(doc, "source", h.ptr, h.len);
+        expect_member(doc, "subject", h.ptr, h.len);
+        expect_member(data, "model", h.ptr, h.len);
+        expect_member(data, "decoding", h.ptr, h.len);
+        expect_member(data, hostile, h.ptr, h.len);
+        cr_expect_eq(json_integer_value(json_object_get(data, "input_tokens")),
+                     INT64_MAX);
+        cr_expect_eq(json_object_size(data), 7);
+        /* Nothing but the escapes JSON requires: the rest is as it was. */
+        cr_expect(memmem(out.data, out.len, "/\x7f\xc3\xa9\xe2\x80\xa8", 7));
+        json_decref(doc);
+        tl_buf_release(&out);
+}
+
+Test(json, text_that_is_not_utf8_keeps_its_bytes_and_the_rest_escaped)
+{
+        static const char want[] = "\"a\\\"\xff\\n\xc3\"";
+        struct sch_event ev = {0};
+        struct tl_buf out;
+        char *at;
+
+        ev.type = SCH_TYPE_MATRIX_OPS;
+        ev.id = (struct sch_str){"a\"\xff\n\xc3", 5};
+        ev.source = ev.subject = ev.model = (struct sch_str){"x", 1};
+        ev.deployment = SCH_DEPLOY_CLOUD;
+        ev.time_us = EVT_NOW_US;
+        ev.mac = (uint64_t)INT64_MAX + 1; /* past what jansson holds */
+        tl_buf_init(&out, 0);
+        cr_assert_eq(sch_encode_json(&ev, &out, NULL), TL_OK);
+        at = memmem(out.data, out.len, "\"id\":", 5);
+        cr_assert(at);
+        cr_expect_eq(memcmp(at + 5, want, sizeof want - 1), 0, "%.*s",
+                     (int)out.len, out.data);
+        cr_expect(strstr(out.data, "\"mac\":9223372036854775808}"), "%s",
+                  out.data);
+        tl_buf_release(&out);
+}
