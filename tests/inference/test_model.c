@@ -1,6 +1,7 @@
 /* Checkpoints and their errors, the tokenizer, the kernels against a
    double-precision reference, request events, and `tally infer`. */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,6 +446,17 @@ Test(model, cli_init_run_and_errors)
         cr_assert_not_null(strstr(r.out, "\"output_tokens\":6"), "%s", r.out);
         cr_assert_not_null(strstr(r.out, "\"iterations\":2"), "%s", r.out);
         cr_assert_not_null(strstr(r.out, "\"unmasked_per_step\":[4,2]"));
+        {
+                /* jansson writes it: noise text included, it parses */
+                json_t *doc = json_loads(r.out, 0, NULL);
+
+                cr_assert_not_null(doc, "%s", r.out);
+                cr_assert(json_is_string(json_object_get(doc, "text")));
+                cr_assert_eq(
+                    json_integer_value(json_object_get(doc, "output_tokens")),
+                    6);
+                json_decref(doc);
+        }
         tk_proc_result_release(&r);
 
         expect_exit(

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "core/alloc.h"
 #include "core/str.h"
 #include "core/time.h"
@@ -45,24 +47,27 @@ static void on_token(void *ctx, int pos, int tok, int step)
         add_piece(ctx, tok);
 }
 
-static void json_text(FILE *f, const char *s, size_t n)
+/* The answer as JSON text: random weights decode to noise, which is not
+   always UTF-8, and jansson takes only UTF-8, so each byte past ASCII
+   becomes U+FFFD (as the terminal output shows it). NULL: out of memory. */
+static json_t *json_text(const char *s, size_t n)
 {
-        fputc('"', f);
+        struct tl_buf b;
+        json_t *j = NULL;
+
+        tl_buf_init(&b, 0);
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)s[i];
 
-                if (c == '"' || c == '\\')
-                        fprintf(f, "\\%c", c);
-                else if (c == '\n')
-                        fputs("\\n", f);
-                else if (c < 0x20)
-                        fprintf(f, "\\u%04x", c);
-                else if (c >= 0x80)
-                        fputs("\\ufffd", f); /* noise is not always UTF-8 */
-                else
-                        fputc(c, f);
+                if (tl_buf_append(
+                        &b, c < 0x80 ? (const char *)&s[i] : "\xef\xbf\xbd",
+                        c < 0x80 ? 1 : 3, NULL))
+                        goto out;
         }
-        fputc('"', f);
+        j = json_stringn(b.data ? (const char *)b.data : "", b.len);
+out:
+        tl_buf_release(&b);
+        return j;
 }
 
 static int fail(tl_status rc, const struct tl_error *e)
@@ -173,23 +178,30 @@ static void report(const struct infer_args *a, const struct printer *p,
                    const char *id, size_t events)
 {
         if (!strcmp(a->format, "json")) {
-                printf("{\"request_id\":\"%s\",\"decoding\":\"%s\",\"text\":",
-                       id, a->diffusion ? "diffusion" : "autoregressive");
-                json_text(stdout, p->text.data ? p->text.data : "",
-                          p->text.len);
-                printf(",\"input_tokens\":%d,\"output_tokens\":%d,"
-                       "\"passes\":%d,\"iterations\":%d,\"macs\":%llu,"
-                       "\"seconds\":%.6f,\"events\":%zu",
-                       u->input_tokens, u->output_tokens, u->passes,
-                       u->iterations, (unsigned long long)u->macs, secs,
-                       events);
-                if (a->diffusion) {
-                        printf(",\"unmasked_per_step\":[");
-                        for (int i = 0; i < u->iterations; i++)
-                                printf("%s%d", i ? "," : "", per_step[i]);
-                        printf("]");
+                json_t *o = json_pack(
+                    "{s:s, s:s, s:o, s:i, s:i, s:i, s:i, s:I, s:f, s:I}",
+                    "request_id", id, "decoding",
+                    a->diffusion ? "diffusion" : "autoregressive", "text",
+                    json_text(p->text.data ? (const char *)p->text.data : "",
+                              p->text.len),
+                    "input_tokens", u->input_tokens, "output_tokens",
+                    u->output_tokens, "passes", u->passes, "iterations",
+                    u->iterations, "macs", (json_int_t)u->macs, "seconds", secs,
+                    "events", (json_int_t)events);
+
+                if (o && a->diffusion) {
+                        json_t *steps = json_array();
+
+                        for (int i = 0; steps && i < u->iterations; i++)
+                                json_array_append_new(
+                                    steps, json_integer(per_step[i]));
+                        json_object_set_new(o, "unmasked_per_step", steps);
                 }
-                printf("}\n");
+                if (!o || json_dumpf(o, stdout, JSON_COMPACT) ||
+                    fputc('\n', stdout) == EOF)
+                        fprintf(stderr, "tally infer: cannot write the JSON "
+                                        "report\n");
+                json_decref(o);
                 return;
         }
         if (!p->stream)
