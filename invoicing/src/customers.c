@@ -258,20 +258,16 @@ static tl_status import_row(const struct rate_customer *c, struct tl_buf *a,
         return rc;
 }
 
-tl_status inv_customers_import(PGconn *conn, const char *path,
-                               struct inv_import_stats *stats,
-                               struct rate_diags *diags, struct tl_error *err)
+tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
+                               const char *what, struct inv_import_stats *stats,
+                               struct tl_error *err)
 {
-        struct rate_customers *cs = NULL;
         struct tl_buf a[IMPORT_COLS];
         const char *params[IMPORT_COLS];
         PGresult *r;
-        tl_status rc;
+        tl_status rc = TL_OK;
 
         memset(stats, 0, sizeof *stats);
-        rc = rate_customers_load_file(path, &cs, diags, err);
-        if (rc)
-                return rc;
         for (int i = 0; i < IMPORT_COLS; i++) {
                 tl_buf_init(&a[i], 0);
                 rc = rc ? rc : tl_buf_puts(&a[i], "{", err);
@@ -287,7 +283,7 @@ tl_status inv_customers_import(PGconn *conn, const char *path,
                 r = PQexecParams(conn, IMPORT_SQL, IMPORT_COLS, NULL, params,
                                  NULL, NULL, 0);
                 if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-                        rc = inv__db_fail(r, path, err);
+                        rc = inv__db_fail(r, what, err);
                 } else {
                         stats->inserted =
                             strtoull(PQgetvalue(r, 0, 0), NULL, 10);
@@ -300,6 +296,20 @@ tl_status inv_customers_import(PGconn *conn, const char *path,
         }
         for (int i = 0; i < IMPORT_COLS; i++)
                 tl_buf_release(&a[i]);
+        return rc;
+}
+
+tl_status inv_customers_import(PGconn *conn, const char *path,
+                               struct inv_import_stats *stats,
+                               struct rate_diags *diags, struct tl_error *err)
+{
+        struct rate_customers *cs = NULL;
+        tl_status rc;
+
+        memset(stats, 0, sizeof *stats);
+        rc = rate_customers_load_file(path, &cs, diags, err);
+        if (!rc)
+                rc = inv_customers_upsert(conn, cs, path, stats, err);
         rate_customers_free(&cs);
         return rc;
 }

@@ -21,24 +21,38 @@ tl_status inv_usage(PGconn *conn, const struct inv_config *cfg, const char *id,
                     struct tl_buf *out, struct tl_error *err)
 {
         struct rate_catalog_set *set = NULL;
+        tl_status rc = inv__load_rules(cfg->rules, &set, err);
+
+        if (!rc)
+                rc =
+                    inv_draft(conn, cfg, set, id, period, json, out, NULL, err);
+        rate_catalog_set_free(&set);
+        return rc;
+}
+
+tl_status inv_draft(PGconn *conn, const struct inv_config *cfg,
+                    const struct rate_catalog_set *set, const char *id,
+                    const struct rate_period *period, bool json,
+                    struct tl_buf *out, const char **version,
+                    struct tl_error *err)
+{
         const struct rate_catalog *cat;
         struct inv__custs one;
         struct inv__usage u;
         struct inv__late late;
         struct rate_invoice *inv = NULL;
         const char *params[1] = {id};
-        tl_status rc;
+        tl_status rc = TL_OK;
 
         memset(&one, 0, sizeof one);
         memset(&u, 0, sizeof u);
         memset(&late, 0, sizeof late);
-        rc = inv__load_rules(cfg->rules, &set, err);
-        if (rc)
-                return rc;
         cat = rate_catalog_set_pick(set, period->start_day);
         if (!cat)
                 rc = tl_fail(err, TL_EINVAL, "%s: no catalog in force for %s",
-                             cfg->rules, period->label);
+                             cfg->rules ? cfg->rules : "rules", period->label);
+        else if (version)
+                *version = cat->version;
         if (!rc)
                 rc = inv__custs_query(conn, ONE_SQL, 1, params, &one, err);
         if (!rc && one.count == 0)
@@ -63,7 +77,6 @@ tl_status inv_usage(PGconn *conn, const struct inv_config *cfg, const char *id,
         inv__late_release(&late);
         inv__usage_release(&u);
         inv__custs_release(&one);
-        rate_catalog_set_free(&set);
         return rc;
 }
 

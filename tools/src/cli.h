@@ -117,6 +117,7 @@ int cli_rules_main(int argc, char **argv);
 int cli_rate_main(int argc, char **argv);
 int cli_loadgen_main(int argc, char **argv);
 int cli_meter_main(int argc, char **argv);
+int cli_serve_main(int argc, char **argv);
 int cli_customers_main(int argc, char **argv);
 int cli_usage_main(int argc, char **argv);
 int cli_invoice_main(int argc, char **argv);

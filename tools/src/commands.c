@@ -58,6 +58,22 @@ const struct cli_command cli_commands[] = {
      "file's `credits` is the total prepaid credit it grants: a re-import\n"
      "grants only the difference.\n",
      NULL, cli_customers_main},
+    {"serve", "the HTTP API: cost to date, invoices, customers, events",
+     "usage: tally serve [--config FILE] [--http HOST:PORT] [--rules PATH]\n"
+     "                   [--brokers LIST] [--topic T]\n\n"
+     "Serves the HTTP API of docs/api.md until SIGTERM; SIGHUP reloads the\n"
+     "catalogs (they also reload when their files change). Every route but\n"
+     "/healthz and /metrics needs an API key (tally keys create). The cost\n"
+     "to date is invoicing's own draft: the same answer as tally usage and\n"
+     "tally invoice. POST /v1/events needs Kafka (--brokers, or the config\n"
+     "file's kafka section).\n\n"
+     "  --config FILE     serve:, invoicing:, database: and kafka: sections\n"
+     "  --http HOST:PORT  listen address (default 127.0.0.1:8080; [::]:PORT\n"
+     "                    for every IPv4 and IPv6 address)\n"
+     "  --rules PATH      catalog file or directory\n"
+     "  --brokers LIST    Kafka bootstrap servers for event ingest\n"
+     "  --topic T         the meter's topic (default usage.events)\n",
+     NULL, cli_serve_main},
     {"usage", "usage and cost to date for the open period",
      "usage: tally usage --customer ID [--period YYYY-MM] [--format "
      "table|json]\n"

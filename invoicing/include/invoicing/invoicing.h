@@ -70,6 +70,16 @@ tl_status inv_customers_import(PGconn *conn, const char *path,
                                struct inv_import_stats *stats,
                                struct rate_diags *diags, struct tl_error *err);
 
+/*
+** Upsert the customers 'cs' (already validated) in one statement, as
+** inv_customers_import does after reading its file ('what' names the input
+** in messages). Returns TL_OK and 'stats'; TL_EDB.
+*/
+struct rate_customers;
+tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
+                               const char *what, struct inv_import_stats *stats,
+                               struct tl_error *err);
+
 /* ---- the close ------------------------------------------------------------
  */
 
@@ -119,6 +129,18 @@ tl_status inv_close(PGconn *conn, const struct inv_config *cfg,
 tl_status inv_usage(PGconn *conn, const struct inv_config *cfg, const char *id,
                     const struct rate_period *period, bool json,
                     struct tl_buf *out, struct tl_error *err);
+
+/*
+** inv_usage with the catalog set 'set' already loaded (a service's
+** hot-reloaded snapshot): the same code, so `tally usage`, `tally invoice`
+** and `tally serve` give one answer. '*version' (may be NULL) is set to the
+** version of the catalog that priced it, owned by 'set'.
+*/
+tl_status inv_draft(PGconn *conn, const struct inv_config *cfg,
+                    const struct rate_catalog_set *set, const char *id,
+                    const struct rate_period *period, bool json,
+                    struct tl_buf *out, const char **version,
+                    struct tl_error *err);
 
 /* Write every stored invoice of 'period' (or of one customer) to 'dir':
    <name>.json, <name>.pdf, and invoices-YYYY-MM.csv for all of them.

@@ -1,0 +1,112 @@
+/* What the server's files share: the server, one request, the answers. */
+#ifndef API_INTERNAL_H
+#define API_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <microhttpd.h>
+
+#include "api/api.h"
+#include "api/keys.h"
+#include "core/str.h"
+#include "core/time.h"
+#include "rating/reload.h"
+
+#define API__MAX_BODY (4u * 1024 * 1024)
+#define API__MAX_SEGMENTS 6
+#define API__ID_MAX 128 /* an event subject's limit */
+
+/* Per-key token buckets (requests per second, burst). */
+struct api__limiter {
+        pthread_mutex_t lock;
+        struct api__bucket *slots; /* open addressing by key name */
+        size_t cap, count;
+        int64_t per_s, burst; /* tokens a second, bucket size */
+};
+
+struct api__metrics {
+        _Atomic uint64_t requests, status_2xx, status_4xx, status_5xx;
+        _Atomic uint64_t auth_failures, rate_limited, us_total;
+};
+
+struct api_server {
+        struct MHD_Daemon *d;
+        const struct inv_config *inv;
+        struct api_ingest *ingest;
+        struct rate_reloader *rules;
+        pthread_key_t conn_key; /* each request thread's PGconn */
+        struct api__limiter limiter;
+        struct api__metrics metrics;
+        uint16_t port;
+        char *tls_cert, *tls_key; /* PEM text, kept for MHD's life */
+};
+
+/* One request: its body as it arrives, then what the log line says. */
+struct api__req {
+        struct tl_buf body;
+        bool body_too_big;
+        tl_time_us start_us;
+        const char *route; /* the route template, for logs and metrics */
+        unsigned status;
+        char key_name[API_KEY_NAME_MAX + 1];
+};
+
+/* What a route handler receives. */
+struct api__call {
+        struct api_server *srv;
+        struct MHD_Connection *conn;
+        struct api__req *req;
+        const char *method;
+        char *seg[API__MAX_SEGMENTS]; /* decoded path segments */
+        size_t nseg;
+        struct api_principal who;
+        PGconn *db; /* this thread's connection, NULL until asked */
+};
+
+/* This thread's database connection (reconnected when broken), or NULL
+   with 'err' set. */
+PGconn *api__db(struct api__call *c, struct tl_error *err);
+
+/* Queue 'doc' (taken, also on failure) as the JSON answer with 'status'. */
+enum MHD_Result api__json(struct api__call *c, unsigned status, json_t *doc);
+
+/* {"error": {"code", "message", "field"?}} with 'status'. */
+enum MHD_Result api__error(struct api__call *c, unsigned status,
+                           const char *code, const char *message,
+                           const char *field);
+
+/* The answer for a failed status 'rc' with its message 'err'. */
+enum MHD_Result api__fail(struct api__call *c, tl_status rc,
+                          const struct tl_error *err);
+
+/* Whether 'c->who' may read customer 'id'; answers 403 itself when not. */
+bool api__may_read(struct api__call *c, const char *id,
+                   enum MHD_Result *answered);
+
+/* The routes (routes.c, ingest_route.c). Each answers and returns. */
+enum MHD_Result api__usage(struct api__call *c);
+enum MHD_Result api__invoices(struct api__call *c);
+enum MHD_Result api__invoice(struct api__call *c);
+enum MHD_Result api__customer_put(struct api__call *c);
+enum MHD_Result api__credits(struct api__call *c);
+enum MHD_Result api__events(struct api__call *c);
+
+/* Limiter (limit.c). */
+tl_status api__limiter_init(struct api__limiter *l, int64_t per_s,
+                            int64_t burst, struct tl_error *err);
+void api__limiter_release(struct api__limiter *l);
+/* True when 'name' may make a request now; else '*retry_s' is when. */
+bool api__limiter_take(struct api__limiter *l, const char *name,
+                       unsigned *retry_s);
+
+/* Percent-decode 'len' bytes of 's' in place into an id: valid UTF-8, no
+   NUL, 1..API__ID_MAX bytes. False for anything else. */
+bool api__decode_id(char *s, size_t len);
+
+#endif
