@@ -124,6 +124,7 @@ int cli_invoice_main(int argc, char **argv);
 int cli_infer_main(int argc, char **argv);
 int cli_upload_main(int argc, char **argv);
 int cli_demo_main(int argc, char **argv);
+int cli_keys_main(int argc, char **argv);
 /* `tally rules simulate ...` with argv[0] = "simulate". */
 int cli_rules_simulate(int argc, char **argv);
 

@@ -51,6 +51,21 @@ const struct cli_command cli_commands[] = {
      "SIGTERM or SIGINT: finish the batch, store offsets, leave the group.\n"
      "SIGHUP: reload the meter.rules catalog now (without one: logged).\n",
      NULL, cli_meter_main},
+    {"keys", "create, list and revoke the API keys of tally serve",
+     "usage: tally keys create --scope SCOPE [--name N] [--expires DATE]\n"
+     "       tally keys list\n"
+     "       tally keys revoke NAME\n"
+     "       (each also takes [--config FILE])\n\n"
+     "create  prints the new key alone on the first line of stdout, once:\n"
+     "        only its SHA-256 is stored, it can never be shown again\n"
+     "list    every key: name, scope, created, expires, state\n"
+     "        (active, revoked or expired); never a secret\n"
+     "revoke  the key stops working at once\n\n"
+     "  --scope SCOPE  admin, events:write or customer:<id>\n"
+     "  --name N       1-64 of A-Z a-z 0-9 . _ - (default key-<random hex>)\n"
+     "  --expires DATE YYYY-MM-DD (the end of that day, UTC) or an RFC 3339\n"
+     "                 time (default: never)\n",
+     NULL, cli_keys_main},
     {"customers", "import customers from a customers file",
      "usage: tally customers import FILE [--config FILE]\n\n"
      "Loads or updates customers (upsert) in one transaction; invalid input\n"
