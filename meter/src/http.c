@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -204,37 +205,155 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
         return ok;
 }
 
-tl_status meter__http_start(struct meter *m, const char *addr,
-                            struct meter_http **out, struct tl_error *err)
-{
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        char host[64];
-        const char *colon = strrchr(addr, ':');
-        long port;
-        struct meter_http *h;
+/* Thousands of connections, but a bound: each costs a descriptor and a
+   32 KiB buffer, and a flood of slow clients must not take the meter's
+   descriptors for Kafka and PostgreSQL. */
+#define MAX_CONNECTIONS 4096u
+/* Descriptors kept for everything but HTTP (librdkafka, libpq, logs). */
+#define NOFILE_RESERVE 256u
+/* Seconds a connection may sit without sending a byte. */
+#define IDLE_SECONDS 5u
+/* Workers, each with its own epoll set: a usage query waiting on
+   PostgreSQL holds one of them, and /healthz is served by the others. */
+#define WORKERS 4u
 
-        if (!colon || (size_t)(colon - addr) >= sizeof host)
+/* Raise the soft RLIMIT_NOFILE to the hard one (the soft default is 1024:
+   the select() era), then size the connection limit to fit. Nothing in the
+   meter uses select(), so descriptors past 1024 are safe. */
+static unsigned connection_limit(void)
+{
+        struct rlimit rl;
+        rlim_t want;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl))
+                return 1024 - NOFILE_RESERVE;
+        want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 1048576
+                   ? 1048576
+                   : rl.rlim_max;
+        if (rl.rlim_cur < want) {
+                struct rlimit up = {want, rl.rlim_max};
+
+                if (!setrlimit(RLIMIT_NOFILE, &up))
+                        rl.rlim_cur = want;
+                else
+                        tl_log(TL_LOG_WARN, "meter",
+                               "cannot raise the descriptor limit",
+                               "soft=%llu hard=%llu",
+                               (unsigned long long)rl.rlim_cur,
+                               (unsigned long long)rl.rlim_max);
+        }
+        if (rl.rlim_cur >= MAX_CONNECTIONS + NOFILE_RESERVE)
+                return MAX_CONNECTIONS;
+        return rl.rlim_cur > 2 * NOFILE_RESERVE
+                   ? (unsigned)rl.rlim_cur - NOFILE_RESERVE
+                   : (unsigned)rl.rlim_cur / 2;
+}
+
+/* The listening address of "HOST:PORT": an empty HOST, "::" or "[::]"
+   is every address, IPv6 and IPv4 (dual stack); "[ADDR]" or an address
+   with colons is one IPv6 address; anything else one IPv4 address. */
+struct listen_addr {
+        struct sockaddr_storage sa;
+        unsigned flags; /* MHD_USE_IPv6 or MHD_USE_DUAL_STACK, or 0 */
+        uint16_t port;
+        char host[64]; /* for the log: without brackets */
+};
+
+static tl_status parse_addr(const char *addr, struct listen_addr *la,
+                            struct tl_error *err)
+{
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&la->sa;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&la->sa;
+        const char *colon = strrchr(addr, ':');
+        size_t n = colon ? (size_t)(colon - addr) : 0;
+        char *end = NULL;
+        long port;
+
+        memset(la, 0, sizeof *la);
+        if (!colon || n >= sizeof la->host)
                 return tl_fail(err, TL_EINVAL,
                                "meter.http: expected HOST:PORT, got '%s'",
                                addr);
-        memcpy(host, addr, (size_t)(colon - addr));
-        host[colon - addr] = '\0';
-        port = strtol(colon + 1, NULL, 10);
-        if (port < 0 || port > 65535 ||
-            inet_pton(AF_INET, *host ? host : "0.0.0.0", &sa.sin_addr) != 1)
+        if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']')
+                memcpy(la->host, addr + 1, n - 2);
+        else
+                memcpy(la->host, addr, n);
+        port = strtol(colon + 1, &end, 10);
+        if (!colon[1] || *end || port < 0 || port > 65535)
                 return tl_fail(err, TL_EINVAL,
-                               "meter.http: expected an IPv4 HOST:PORT, got "
-                               "'%s'",
+                               "meter.http: '%s': the port must be a number "
+                               "from 0 to 65535",
                                addr);
-        sa.sin_port = htons((uint16_t)port);
+        la->port = (uint16_t)port;
+        if (!*la->host || !strcmp(la->host, "::")) {
+                snprintf(la->host, sizeof la->host, "::");
+                a6->sin6_family = AF_INET6;
+                a6->sin6_addr = in6addr_any;
+                a6->sin6_port = htons(la->port);
+                la->flags = MHD_USE_DUAL_STACK;
+        } else if (strchr(la->host, ':') &&
+                   inet_pton(AF_INET6, la->host, &a6->sin6_addr) == 1) {
+                a6->sin6_family = AF_INET6;
+                a6->sin6_port = htons(la->port);
+                la->flags = MHD_USE_IPv6;
+        } else if (inet_pton(AF_INET, la->host, &a4->sin_addr) == 1) {
+                a4->sin_family = AF_INET;
+                a4->sin_port = htons(la->port);
+        } else {
+                return tl_fail(err, TL_EINVAL,
+                               "meter.http: expected an IPv4 or IPv6 "
+                               "HOST:PORT (IPv6 as [ADDR]:PORT, every "
+                               "address as :PORT), got '%s'",
+                               addr);
+        }
+        return TL_OK;
+}
+
+static struct MHD_Daemon *start(struct meter_http *h,
+                                const struct listen_addr *la, unsigned limit)
+{
+        /* epoll, not select(): select() cannot watch a descriptor past
+           FD_SETSIZE (1024), so 1,000 slow clients starved /healthz. */
+        return MHD_start_daemon(
+            MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | la->flags,
+            la->port, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &la->sa,
+            MHD_OPTION_THREAD_POOL_SIZE, WORKERS, MHD_OPTION_CONNECTION_LIMIT,
+            limit, MHD_OPTION_CONNECTION_TIMEOUT, IDLE_SECONDS, MHD_OPTION_END);
+}
+
+tl_status meter__http_start(struct meter *m, const char *addr,
+                            struct meter_http **out, struct tl_error *err)
+{
+        struct listen_addr la;
+        struct meter_http *h;
+        unsigned limit;
+        tl_status rc = parse_addr(addr, &la, err);
+
+        if (rc)
+                return rc;
+        if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) != MHD_YES)
+                return tl_fail(err, TL_EINVAL,
+                               "meter.http: this libmicrohttpd has no epoll "
+                               "support");
+        limit = connection_limit();
         h = tl_calloc(1, sizeof *h);
         if (!h)
                 return tl_fail(err, TL_ENOMEM, "meter: out of memory");
         h->m = m;
-        h->d = MHD_start_daemon(
-            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
-            NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &sa,
-            MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+        h->d = start(h, &la, limit);
+        if (!h->d && addr[0] == ':' && la.flags == MHD_USE_DUAL_STACK) {
+                /* ":PORT" on a host without IPv6: every IPv4 address, as
+                   before dual stack. */
+                struct sockaddr_in *a4 = (struct sockaddr_in *)&la.sa;
+
+                memset(&la.sa, 0, sizeof la.sa);
+                a4->sin_family = AF_INET;
+                a4->sin_addr.s_addr = htonl(INADDR_ANY);
+                a4->sin_port = htons(la.port);
+                la.flags = 0;
+                snprintf(la.host, sizeof la.host, "0.0.0.0");
+                h->d = start(h, &la, limit);
+        }
         if (!h->d) {
                 tl_free(h);
                 return tl_fail(err, TL_EIO, "meter.http: cannot listen on %s",
@@ -243,9 +362,11 @@ tl_status meter__http_start(struct meter *m, const char *addr,
         {
                 const union MHD_DaemonInfo *i =
                     MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-                tl_log(TL_LOG_INFO, "meter", "http listening", "addr=%s:%u",
-                       *host ? host : "0.0.0.0",
-                       i ? (unsigned)i->port : (unsigned)port);
+                tl_log(TL_LOG_INFO, "meter", "http listening",
+                       "addr=%s%s%s:%u connections=%u idle_timeout_s=%u",
+                       la.flags ? "[" : "", la.host, la.flags ? "]" : "",
+                       i ? (unsigned)i->port : (unsigned)la.port, limit,
+                       IDLE_SECONDS);
         }
         *out = h;
         return TL_OK;
