@@ -1,6 +1,7 @@
 /* POST /v1/events' ingest against a real broker, PostgreSQL and meter:
    per-event results, exactly the valid distinct events stored, the
    container errors, and no acknowledgement without Kafka's. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,5 +372,62 @@ Test(ingest, without_kafka_nothing_is_acknowledged, .timeout = 120)
         expect_unavailable(in);
         tl_buf_release(&b);
         api_ingest_free(&in);
+        mk_case_stop(&c);
+}
+
+struct poster {
+        struct api_ingest *in;
+        int thread;
+        unsigned status;
+        long accepted;
+};
+
+static void *post_batch(void *arg)
+{
+        struct poster *p = arg;
+        struct tl_buf b;
+        struct tl_error err = {0};
+        json_t *doc = NULL;
+
+        tl_buf_init(&b, 0);
+        tl_buf_puts(&b, "[", NULL);
+        for (int i = 0; i < 50; i++) {
+                char id[32];
+                snprintf(id, sizeof id, "t%d-%02d", p->thread, i);
+                if (i)
+                        tl_buf_puts(&b, ",", NULL);
+                event(&b, id, "gw", NULL, NULL);
+        }
+        tl_buf_puts(&b, "]", NULL);
+        if (api_ingest_post(p->in, BATCH_JSON, b.data, b.len, &doc, &p->status,
+                            &err) == TL_OK)
+                p->accepted =
+                    (long)json_integer_value(json_object_get(doc, "accepted"));
+        json_decref(doc);
+        tl_buf_release(&b);
+        return NULL;
+}
+
+Test(ingest, concurrent_requests_share_one_producer, .timeout = 240)
+{
+        struct mk_case c;
+        struct poster p[4];
+        pthread_t t[4];
+
+        mk_case_start(&c, "api_ingest_threads", 1, 2);
+        p[0].in = ingest_new(c.broker.bootstrap, c.name, 20000);
+        for (int i = 0; i < 4; i++) {
+                p[i] = (struct poster){.in = p[0].in, .thread = i};
+                cr_assert_eq(pthread_create(&t[i], NULL, post_batch, &p[i]), 0);
+        }
+        for (int i = 0; i < 4; i++) {
+                pthread_join(t[i], NULL);
+                cr_expect_eq(p[i].status, 202, "thread %d", i);
+                cr_expect_eq(p[i].accepted, 50, "thread %d", i);
+        }
+        api_ingest_free(&p[0].in);
+        mk_meter_drain(&c);
+        expect_sql(&c, "SELECT count(DISTINCT event_id) FROM events", "200");
+        expect_sql(&c, "SELECT sum(consumed) FROM ingest_counts", "200");
         mk_case_stop(&c);
 }
