@@ -140,8 +140,9 @@ static const char *const METER_KEYS[] = {
     "batch_events", "batch_ms",     "writers",
     "skew_seconds", "exit_idle_ms", "http",
     "rules",        "customers",    NULL};
-static const char *const SECTIONS[] = {"kafka",     "meter",     "database",
-                                       "invoicing", "log_level", NULL};
+/* One file configures every service; each reads its own sections. */
+static const char *const SECTIONS[] = {
+    "kafka", "meter", "database", "invoicing", "serve", "log_level", NULL};
 
 /* A value that may be a secret: wiped before its memory is reused. */
 static void drop(char **text)
