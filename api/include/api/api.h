@@ -18,7 +18,7 @@ struct api_config {
                            invoicing section's rules */
         char *tls_cert; /* PEM files: both or neither */
         char *tls_key;
-        long threads;         /* request threads; 0: one per CPU, at least 2 */
+        long threads;         /* request threads; 0: four per CPU, at least 8 */
         long max_connections; /* open connections at most, default 4096 */
         long timeout_s;       /* idle connection timeout, default 15 */
         long rate_per_s;      /* per key: requests per second, default 200 */
