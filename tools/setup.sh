@@ -20,6 +20,7 @@ PACKAGES=(
   libcairo2-dev fonts-dejavu-core  # invoice PDFs (cairo) and their font
   clang-format binutils        # tools/lint.sh: formatting, symbol names (nm)
   dpkg-dev systemd             # the .deb test: dpkg-shlibdeps, systemd-analyze verify
+  wrk                          # bench/bench_api.sh: HTTP load on tally serve
 )
 
 missing=()
