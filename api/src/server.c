@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/yaml.h"
@@ -564,6 +567,39 @@ static tl_status read_pem(const char *path, char **out, struct tl_error *err)
         return rc;
 }
 
+/*
+** MHD only says that the daemon did not start, so a certificate and key
+** that are unreadable or do not belong together would be reported as an
+** address in use: they are checked first, and the file at fault named.
+*/
+static tl_status check_pair(const char *cert_path, const char *cert,
+                            const char *key_path, const char *key,
+                            struct tl_error *err)
+{
+        BIO *cb = BIO_new_mem_buf(cert, -1), *kb = BIO_new_mem_buf(key, -1);
+        X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+        EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+        tl_status rc = TL_OK;
+
+        if (!x)
+                rc = tl_fail(err, TL_EINVAL,
+                             "serve: %s is not a PEM certificate", cert_path);
+        else if (!k)
+                rc = tl_fail(err, TL_EINVAL,
+                             "serve: %s is not an unencrypted PEM private key",
+                             key_path);
+        else if (X509_check_private_key(x, k) != 1)
+                rc = tl_fail(err, TL_EINVAL,
+                             "serve: the key %s does not belong to the "
+                             "certificate %s",
+                             key_path, cert_path);
+        EVP_PKEY_free(k);
+        X509_free(x);
+        BIO_free(kb);
+        BIO_free(cb);
+        return rc;
+}
+
 /* A request thread blocks while PostgreSQL prices a draft or Kafka acks a
    batch, so one thread per CPU leaves the CPUs idle (measured: 2 threads
    served 147-241 drafts/s with PostgreSQL at 42 % of the machine). */
@@ -612,6 +648,9 @@ tl_status api_server_new(const struct api_config *cfg,
                 rc = read_pem(cfg->tls_cert, &s->tls_cert, err);
                 if (!rc)
                         rc = read_pem(cfg->tls_key, &s->tls_key, err);
+                if (!rc)
+                        rc = check_pair(cfg->tls_cert, s->tls_cert,
+                                        cfg->tls_key, s->tls_key, err);
                 flags |= MHD_USE_TLS;
         }
         if (rc) {

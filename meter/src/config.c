@@ -140,7 +140,8 @@ static const char *const METER_KEYS[] = {
     "batch_events", "batch_ms",     "writers",
     "skew_seconds", "exit_idle_ms", "http",
     "rules",        "customers",    NULL};
-/* One file configures every service; each reads its own sections. */
+/* Every section of the shared file: the others' are read by their own
+   loaders (invoicing/, api/) and only skipped here. */
 static const char *const SECTIONS[] = {
     "kafka", "meter", "database", "invoicing", "serve", "log_level", NULL};
 
@@ -251,6 +252,7 @@ tl_status meter_config_load(struct meter_config *c, const char *path,
                         else if (!strcmp(p->key->text, "database"))
                                 rc = tl_conf_database(path, p->value, err);
                         else if (strcmp(p->key->text, "invoicing") &&
+                                 strcmp(p->key->text, "serve") &&
                                  strcmp(p->key->text, "log_level"))
                                 rc = tl_conf_fail(err, TL_EINVAL, path, p->key,
                                                   p->key->text,

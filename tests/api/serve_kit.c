@@ -24,11 +24,11 @@ void sk_paths(struct sk_serve *s, struct mk_case *c)
               s->worked, s->catalog);
 }
 
-void sk_start(struct sk_serve *s, struct mk_case *c)
+void sk_spawn(struct sk_serve *s, struct mk_case *c, const char *const *extra)
 {
         static int count;
         char http[96];
-        const char *argv[16];
+        const char *argv[40];
         int n = 0;
 
         s->port = mk_free_port();
@@ -45,6 +45,8 @@ void sk_start(struct sk_serve *s, struct mk_case *c)
         argv[n++] = c->broker.bootstrap;
         argv[n++] = "--topic";
         argv[n++] = c->name;
+        for (int i = 0; extra && extra[i] && n < 39; i++)
+                argv[n++] = extra[i];
         argv[n] = NULL;
         s->pid = fork();
         if (s->pid == 0) {
@@ -59,6 +61,12 @@ void sk_start(struct sk_serve *s, struct mk_case *c)
                 _exit(127);
         }
         cr_assert_gt(s->pid, 0);
+}
+
+void sk_start_with(struct sk_serve *s, struct mk_case *c,
+                   const char *const *extra)
+{
+        sk_spawn(s, c, extra);
         for (int i = 0; i < 400; i++) {
                 struct tk_http_resp r;
                 int st = tk_http("127.0.0.1", s->port, "GET", "/healthz", NULL,
@@ -70,6 +78,11 @@ void sk_start(struct sk_serve *s, struct mk_case *c)
                 mk_sleep_ms(50);
         }
         cr_assert_fail("tally serve did not answer /healthz (log %s)", s->log);
+}
+
+void sk_start(struct sk_serve *s, struct mk_case *c)
+{
+        sk_start_with(s, c, NULL);
 }
 
 void sk_stop(struct sk_serve *s)

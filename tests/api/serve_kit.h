@@ -24,6 +24,15 @@ void sk_paths(struct sk_serve *s, struct mk_case *c);
    unless it answers within 20 s). */
 void sk_start(struct sk_serve *s, struct mk_case *c);
 
+/* sk_start with 'extra' arguments (NULL-terminated, may be NULL) after the
+   usual ones, e.g. {"--config", FILE, NULL}. */
+void sk_start_with(struct sk_serve *s, struct mk_case *c,
+                   const char *const *extra);
+
+/* Only fork and exec it (port, log and pid set): for servers that will not
+   answer plain HTTP, or should not start at all (mk_wait the pid). */
+void sk_spawn(struct sk_serve *s, struct mk_case *c, const char *const *extra);
+
 /* SIGTERM and wait: it must exit 0. */
 void sk_stop(struct sk_serve *s);
 
