@@ -43,8 +43,6 @@ void meter_config_release(struct meter_config *c)
                 tl_free(c->props[i].value);
         }
         tl_free(c->http);
-        tl_free(c->rules);
-        tl_free(c->customers);
         memset(c, 0, sizeof *c);
 }
 
@@ -127,19 +125,14 @@ tl_status meter_config_set(struct meter_config *c, const char *key,
                 return tl_conf_parse_ms(v, 0, 86400000, &c->exit_idle_ms, err);
         if (!strcmp(key, "meter.http"))
                 return replace(&c->http, v, err);
-        if (!strcmp(key, "meter.rules"))
-                return replace(&c->rules, v, err);
-        if (!strcmp(key, "meter.customers"))
-                return replace(&c->customers, v, err);
         return tl_fail(err, TL_ENOTFOUND, "unknown key");
 }
 
 static const char *const KAFKA_KEYS[] = {"brokers",      "group",      "topics",
                                          "offset_reset", "properties", NULL};
 static const char *const METER_KEYS[] = {
-    "batch_events", "batch_ms",     "writers",
-    "skew_seconds", "exit_idle_ms", "http",
-    "rules",        "customers",    NULL};
+    "batch_events", "batch_ms", "writers", "skew_seconds",
+    "exit_idle_ms", "http",     NULL};
 /* Every section of the shared file: the others' are read by their own
    loaders (invoicing/, api/) and only skipped here. */
 static const char *const SECTIONS[] = {

@@ -1,5 +1,5 @@
-/* /metrics (Prometheus text), /healthz and the usage API, served by
-   libmicrohttpd on its own thread. */
+/* /metrics (Prometheus text) and /healthz, served by libmicrohttpd on its
+   own threads. The meter prices nothing: cost to date is `tally serve`'s. */
 #include "service.h"
 
 #include <arpa/inet.h>
@@ -10,12 +10,10 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include <jansson.h>
 #include <microhttpd.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
-#include "usage.h"
 
 struct meter_http {
         struct MHD_Daemon *d;
@@ -108,10 +106,6 @@ tl_status meter__metrics_text(struct meter *m, struct tl_buf *out,
                                    p->topic, p->partition, lag < 0 ? 0 : lag);
         }
         pthread_mutex_unlock(&m->lock);
-        if (!rc && m->usage)
-                rc = COUNTER("catalog_reloads_total",
-                             "Catalog sets published by hot reload.",
-                             meter__usage_generation(m->usage));
         if (!rc)
                 rc = tl_buf_printf(out, err,
                                    "# HELP tally_meter_up Whether the database "
@@ -122,23 +116,6 @@ tl_status meter__metrics_text(struct meter *m, struct tl_buf *out,
                                    "tally_meter_up{dependency=\"kafka\"} %d\n",
                                    (int)m->db_up, (int)m->kafka_up);
         return rc;
-}
-
-static int put(const char *s, size_t n, void *data)
-{
-        return tl_buf_append(data, s, n, NULL) ? -1 : 0;
-}
-
-/* {"error":msg} and a newline, written by jansson; on failure 'out' is
-   left empty (the status still says what went wrong). */
-static void json_error_body(struct tl_buf *out, const char *msg)
-{
-        json_t *doc = json_pack("{s:s}", "error", msg);
-
-        if (!doc || json_dump_callback(doc, put, out, JSON_COMPACT) ||
-            tl_buf_append(out, "\n", 1, NULL))
-                tl_buf_clear(out);
-        json_decref(doc);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
@@ -164,7 +141,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
         struct tl_error e = {0};
         enum MHD_Result ok;
         unsigned status = MHD_HTTP_OK;
-        const char *type = "text/plain; version=0.0.4";
+        const char *const type = "text/plain; version=0.0.4";
 
         (void)version;
         (void)upload;
@@ -182,20 +159,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                 status = up ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
                 tl_buf_printf(&body, &e, "%s\n",
                               up ? "ok" : "database unavailable");
-        } else if (!strncmp(url, "/v1/customers/", 14)) {
-                type = "application/json";
-                if (h->m->usage) {
-                        status = meter__usage_http(
-                            h->m->usage, url + 14,
-                            MHD_lookup_connection_value(
-                                c, MHD_GET_ARGUMENT_KIND, "period"),
-                            &body);
-                } else {
-                        status = MHD_HTTP_SERVICE_UNAVAILABLE;
-                        json_error_body(&body,
-                                        "no catalog: start the meter with "
-                                        "meter.rules and meter.customers");
-                }
         } else {
                 status = MHD_HTTP_NOT_FOUND;
                 tl_buf_puts(&body, "not found\n", &e);
@@ -213,8 +176,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 #define NOFILE_RESERVE 256u
 /* Seconds a connection may sit without sending a byte. */
 #define IDLE_SECONDS 5u
-/* Workers, each with its own epoll set: a usage query waiting on
-   PostgreSQL holds one of them, and /healthz is served by the others. */
+/* Workers, each with its own epoll set: a request held up (a scrape
+   waiting on the partition lock) takes one of them, and /healthz is served
+   by the others. */
 #define WORKERS 4u
 
 /* Raise the soft RLIMIT_NOFILE to the hard one (the soft default is 1024:

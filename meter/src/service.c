@@ -11,7 +11,6 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
-#include "usage.h"
 #include "writer.h"
 
 const int meter__lat_bounds_ms[METER_LAT_BUCKETS] = {
@@ -429,15 +428,6 @@ tl_status meter_new(const struct meter_config *c, struct meter **out,
         }
         if (!rc)
                 rc = make_consumer(m, err);
-        if (!rc && c->rules) {
-                /* Ingest never waits for a valid catalog: a refused one
-                   only turns the usage API off (503). */
-                struct tl_error e = {0};
-                char q[600];
-                if (meter__usage_new(c->rules, c->customers, &m->usage, &e))
-                        tl_log(TL_LOG_ERROR, "meter", "usage API off",
-                               "error=%s", tl_log_quote(e.msg, q, sizeof q));
-        }
         if (!rc && c->http)
                 rc = meter__http_start(m, c->http, &m->http, err);
         if (rc) {
@@ -455,7 +445,6 @@ void meter_free(struct meter **pp)
         if (!m)
                 return;
         meter__http_stop(&m->http);
-        meter__usage_free(&m->usage);
         if (m->rk)
                 rd_kafka_destroy(m->rk);
         meter__store_free(&m->st);
@@ -582,19 +571,13 @@ void meter_watch_hangup(struct meter *m, volatile sig_atomic_t *hup)
         m->hup = hup;
 }
 
-/* SIGHUP: what docs/operations.md promises, and never a stop. */
+/* SIGHUP: what docs/operations.md promises, and never a stop. The meter
+   holds no catalog (`tally serve` does), so there is nothing to reload. */
 static void on_hangup(struct meter *m)
 {
         *m->hup = 0;
-        if (m->usage) {
-                tl_log(TL_LOG_INFO, "meter", "SIGHUP received",
-                       "action=reload_catalog");
-                meter__usage_reload(m->usage);
-        } else {
-                tl_log(
-                    TL_LOG_INFO, "meter", "SIGHUP received",
-                    "action=none reason=\"no catalog loaded (meter.rules)\"");
-        }
+        tl_log(TL_LOG_INFO, "meter", "SIGHUP received",
+               "action=none reason=\"the meter loads no catalog\"");
 }
 
 tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,

@@ -52,7 +52,6 @@ struct meter {
         int64_t last_assign_us; /* a rebalance may still move partitions */
         int64_t last_lag_us;
         struct meter_http *http;
-        struct meter_usage *usage; /* NULL without meter.rules, or failing */
 };
 
 /* Connect '*st', retrying with backoff until it works or the meter stops;

@@ -1,6 +1,7 @@
 /* The main job end to end, smaller: `tally demo` starts its own
    PostgreSQL and broker, runs the month through the engine, the meter and
-   the close, and must reconcile. The test then checks the invoices it
+   the close, reads the cost to date through `tally serve` with a
+   customer-scoped key, and must reconcile. The test then checks the invoices it
    wrote against its own run of `tally rate` on the demo's event log. */
 #include <dirent.h>
 #include <stdio.h>
@@ -100,8 +101,10 @@ Test(demo, a_small_month_reconciles_and_matches_offline_rating, .timeout = 600)
         cr_assert_null(strstr(r.out, "MISMATCH"), "%s", r.out);
         cr_assert(strstr(r.out, "priced 6 invoices; 6 of them equal"), "%s",
                   r.out);
-        cr_assert(strstr(r.out, "the running meter reloaded it in"), "%s",
-                  r.out);
+        cr_assert(strstr(r.out, "tally serve reloaded it in"), "%s", r.out);
+        cr_assert(strstr(r.out, "with a key scoped customer:cust_0001; the "
+                                "same key for cust_0002: 403 refused"),
+                  "%s", r.out);
         cr_assert(strstr(r.out, "adjustment line of $"), "%s", r.out);
         cr_assert(strstr(r.out, "+ 7 malformed"), "%s", r.out);
         /* What it wrote. */

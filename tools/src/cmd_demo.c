@@ -1,5 +1,6 @@
 /* tally demo: the main job. A month of business on this machine, through
-   the real path: engine -> Kafka -> meter -> PostgreSQL -> close. */
+   the real path: engine -> Kafka -> meter -> PostgreSQL -> close, with the
+   cost to date read through `tally serve`. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -162,73 +163,126 @@ static tl_status setup_db(const struct demo_env *env, size_t *imported,
         return rc;
 }
 
-/* The draft of 'customer' as the running meter prices it now. */
-static tl_status live_draft(const struct demo_env *env, const char *customer,
-                            const struct rate_period *p, long long *gen,
-                            char *total, size_t size, struct tl_error *err)
+/* The cost to date of 'customer' as `tally serve` drafts it now, read with
+   'key': the invoice total and the catalog version that priced it. */
+static tl_status live_draft(const struct demo_env *env, const char *key,
+                            const char *customer, const struct rate_period *p,
+                            char *version, char *total, size_t size,
+                            struct tl_error *err)
 {
-        char path[200], body[1 << 16];
+        static char body[1 << 20];
+        char path[200];
         json_t *doc;
+        const char *v, *t;
         int status;
 
         snprintf(path, sizeof path, "/v1/customers/%s/usage?period=%s",
                  customer, p->label);
-        status = demo_http_get(env, path, body, sizeof body);
+        status = demo_http_get(env->api, key, path, body, sizeof body);
         if (status != 200)
                 return tl_fail(err, TL_EIO, "GET %s: %d %s", path, status,
                                body);
         doc = json_loads(body, 0, NULL);
-        *gen = (long long)json_integer_value(
-            json_object_get(doc, "catalog_generation"));
-        snprintf(total, size, "%s",
-                 json_string_value(
-                     json_object_get(json_object_get(doc, "draft"), "total"))
-                     ?: "?");
+        v = json_string_value(json_object_get(doc, "catalog_version"));
+        t = json_string_value(
+            json_object_get(json_object_get(doc, "invoice"), "total"));
+        if (!v || !t) {
+                json_decref(doc);
+                return tl_fail(err, TL_EIO,
+                               "GET %s: no catalog_version or invoice.total "
+                               "in the answer",
+                               path);
+        }
+        snprintf(version, size, "%s", v);
+        snprintf(total, size, "%s", t);
         json_decref(doc);
         return TL_OK;
 }
 
+/* The catalog sets `tally serve` has published, from its /metrics; -1
+   when it does not answer. */
+static long long catalog_generation(const struct demo_env *env)
+{
+        static const char NAME[] = "\ntally_api_catalog_generation ";
+        static char body[1 << 16];
+        const char *at;
+
+        if (demo_http_get(env->api, NULL, "/metrics", body, sizeof body) !=
+                200 ||
+            !(at = strstr(body, NAME)))
+                return -1;
+        return atoll(at + sizeof NAME - 1);
+}
+
 /* Mid-month: a price edited in the catalog file, picked up by the running
-   meter without a restart. */
+   `tally serve` without a restart, and read through the API with a key
+   scoped to the one customer, which another customer's data refuses. */
 static tl_status hot_reload(const struct demo_opts *o, struct demo_env *env,
                             const struct demo_world *w,
                             const struct demo_counts *n, int day,
                             struct tl_error *err)
 {
         const char *who = w->c[0].id; /* a Starter customer since day 1 */
-        char before[64], after[64], old_p[32], new_p[32];
-        long long g0, g1 = 0;
-        int64_t t0;
+        const char *other = w->n > 1 ? w->c[1].id : "cust_none";
+        char before[64], after[64], v0[64], v1[64], old_p[32], new_p[32];
+        char scope[64], name[64], key[256], path[200], body[4096];
+        long long g0, g1 = -1;
+        int64_t t0, took = 0;
+        int status;
         tl_status rc;
 
+        snprintf(scope, sizeof scope, "customer:%s", who);
+        snprintf(name, sizeof name, "demo-%s", who);
+        rc = demo_key_create(env, scope, name, key, sizeof key, err);
         /* Price the same stored usage twice: wait until it is all in. */
-        rc = demo_wait_ingested(
-            env, n->unique_events + n->replays + n->malformed, 120, err);
         if (!rc)
-                rc = live_draft(env, who, &o->period, &g0, before,
+                rc = demo_wait_ingested(
+                    env, n->unique_events + n->replays + n->malformed, 120,
+                    err);
+        if (!rc)
+                rc = live_draft(env, key, who, &o->period, v0, before,
                                 sizeof before, err);
+        g0 = catalog_generation(env);
+        if (!rc && g0 < 0)
+                rc = tl_fail(err, TL_EIO,
+                             "no tally_api_catalog_generation in "
+                             "tally serve's /metrics");
         if (!rc)
                 rc = demo_edit_catalog(env, old_p, new_p, sizeof old_p, err);
         t0 = tl_mono_us();
-        while (!rc) {
-                rc = live_draft(env, who, &o->period, &g1, after, sizeof after,
-                                err);
-                if (rc || g1 != g0)
-                        break;
+        while (!rc && (g1 = catalog_generation(env)) <= g0) {
                 if (tl_mono_us() - t0 > 10000000)
                         rc = tl_fail(err, TL_EIO,
-                                     "the meter did not reload "
-                                     "the edited catalog within "
-                                     "10 s");
+                                     "tally serve did not reload the "
+                                     "edited catalog within 10 s");
                 nanosleep(&(struct timespec){0, 20000000L}, NULL);
         }
+        took = tl_mono_us() - t0;
+        if (!rc)
+                rc = live_draft(env, key, who, &o->period, v1, after,
+                                sizeof after, err);
+        if (!rc && !strcmp(v0, v1))
+                rc = tl_fail(err, TL_EIO,
+                             "tally serve reloaded (generation %lld -> %lld) "
+                             "but still prices with %s",
+                             g0, g1, v0);
+        snprintf(path, sizeof path, "/v1/customers/%s/usage?period=%s", other,
+                 o->period.label);
+        status = rc ? 0 : demo_http_get(env->api, key, path, body, sizeof body);
+        if (!rc && status != 403)
+                rc = tl_fail(err, TL_EIO,
+                             "GET %s with %s's key: %d, expected 403 %s", path,
+                             who, status, body);
         if (!rc)
                 printf("  day %02d: pricing edits rules/catalog.yaml: Starter "
-                       "output tokens %s -> %s per 1000 (version demo-2)\n"
-                       "          the running meter reloaded it in %lld ms "
-                       "(no restart): %s's draft to date $%s -> $%s\n",
-                       day, old_p, new_p, (long long)(tl_mono_us() - t0) / 1000,
-                       who, before, after);
+                       "output tokens %s -> %s per 1000 (version %s)\n"
+                       "          tally serve reloaded it in %lld ms (no "
+                       "restart): %s's draft to date $%s -> $%s\n"
+                       "          (GET /v1/customers/%s/usage with a key "
+                       "scoped customer:%s; the same key for %s: %d "
+                       "refused)\n",
+                       day, old_p, new_p, v1, (long long)took / 1000, who,
+                       before, after, who, who, other, status);
         return rc;
 }
 
@@ -337,9 +391,15 @@ static tl_status run(const struct demo_opts *o, struct demo_env *env,
         if (!rc)
                 rc = demo_meter_start(env, err);
         if (!rc)
-                printf("  meter: tally meter (pid %d), /metrics and the usage "
-                       "API on http://%s\n",
+                printf("  meter: tally meter (pid %d), /metrics on "
+                       "http://%s\n",
                        (int)env->meter_pid, env->http);
+        if (!rc)
+                rc = demo_serve_start(env, err);
+        if (!rc)
+                printf("  api: tally serve (pid %d) on http://%s, catalogs "
+                       "hot-reloaded from rules/\n",
+                       (int)env->serve_pid, env->api);
         if (!rc)
                 rc = demo_month_new(o, env, &w, &m, err);
         if (!rc)
@@ -351,6 +411,8 @@ static tl_status run(const struct demo_opts *o, struct demo_env *env,
                 rc = month(o, env, &w, m, err);
         if (!rc)
                 rc = demo_close(o, env, m, err);
+        if (!rc)
+                rc = demo_serve_stop(env, err);
         if (!rc)
                 rc = demo_meter_stop(env, err);
         demo_month_free(&m);
@@ -377,8 +439,8 @@ int cli_demo_main(int argc, char **argv)
                 fprintf(stderr, "tally demo: %s\n", e.msg);
                 return tl_status_exit_code(rc);
         }
-        printf("\nDone in %.1f s. Invoices in %s/invoices, logs of the broker "
-               "and the meter in %s.\n",
+        printf("\nDone in %.1f s. Invoices in %s/invoices, logs of the broker, "
+               "the meter and tally serve in %s.\n",
                (double)(tl_mono_us() - t0) / 1e6, env.dir, env.dir);
         return CLI_EXIT_OK;
 }

@@ -14,7 +14,7 @@ static volatile sig_atomic_t stop_flag, hup_flag;
 static void on_signal(int sig)
 {
         if (sig == SIGHUP)
-                hup_flag = 1; /* meter_run reloads the catalog, or logs */
+                hup_flag = 1; /* meter_run logs it and runs on */
         else
                 stop_flag = 1;
 }

@@ -49,7 +49,8 @@ const struct cli_command cli_commands[] = {
      "  -X KEY=VALUE       a librdkafka property (TLS, SASL, timeouts) or a\n"
      "                     config key (meter.batch_ms=200)\n\n"
      "SIGTERM or SIGINT: finish the batch, store offsets, leave the group.\n"
-     "SIGHUP: reload the meter.rules catalog now (without one: logged).\n",
+     "SIGHUP: logged and ignored (the meter loads no catalog: cost to date\n"
+     "is tally serve's).\n",
      NULL, cli_meter_main},
     {"keys", "create, list and revoke the API keys of tally serve",
      "usage: tally keys create --scope SCOPE [--name N] [--expires DATE]\n"

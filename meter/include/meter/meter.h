@@ -37,9 +37,8 @@ struct meter_config {
         long batch_ms;     /* age bound of a batch, default 500 */
         long writers;      /* database connections writing
                               batches at once, default 2 */
-        char *http;        /* "HOST:PORT" to serve; NULL: none */
-        char *rules;       /* catalog path for the usage API */
-        char *customers;   /* customers file for the usage API */
+        char *http;        /* "HOST:PORT" for /metrics and /healthz;
+                              NULL: none */
         long skew_s;       /* how far ahead event time may be */
         long exit_idle_ms; /* >0: stop once caught up and idle */
 };
@@ -89,10 +88,9 @@ tl_status meter_run(struct meter *m, volatile sig_atomic_t *stop,
 
 /*
 ** Give meter_run a flag that a SIGHUP handler sets ('hup' borrowed for the
-** meter's life; NULL: none). Between polls meter_run clears it and asks
-** the hot-reloaded catalog (meter.rules) to reload at once, or, without
-** one, logs that there is nothing to reload. Either way the service runs
-** on: SIGHUP never stops it.
+** meter's life; NULL: none). Between polls meter_run clears it and logs
+** that there is nothing to reload: the meter loads no catalog (`tally
+** serve` does). SIGHUP never stops it.
 */
 void meter_watch_hangup(struct meter *m, volatile sig_atomic_t *hup);
 

@@ -1,7 +1,7 @@
 /* The demo's processes: a private PostgreSQL (tools/scripts/pg-fixture.sh),
-   `tally broker` and `tally meter`, as children of the demo that die with
-   it. The meter is the real service, not a library call, so the demo
-   exercises exactly what production runs. */
+   `tally broker`, `tally meter` and `tally serve`, as children of the demo
+   that die with it. They are the real services, not library calls, so the
+   demo exercises exactly what production runs. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -208,19 +208,36 @@ static int free_port(void)
         return port;
 }
 
+/* Wait for GET /healthz on 'addr' to answer 200 from the child '*pid'. */
+static tl_status wait_healthy(const char *addr, pid_t *pid, const char *what,
+                              const char *log, struct tl_error *err)
+{
+        char body[256];
+
+        for (int i = 0; i < 300; i++) {
+                if (demo_http_get(addr, NULL, "/healthz", body, sizeof body) ==
+                    200)
+                        return TL_OK;
+                if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+                        *pid = 0;
+                        return tl_fail(err, TL_EIO,
+                                       "%s exited at start (see %s)", what,
+                                       log);
+                }
+                sleep_ms(50);
+        }
+        return tl_fail(err, TL_EIO, "%s not healthy within 15 s (see %s)", what,
+                       log);
+}
+
 tl_status demo_meter_start(struct demo_env *env, struct tl_error *err)
 {
-        char rules[600], customers[600], log[600], xr[640], xc[660];
-        char body[256];
+        char log[600];
         int port = free_port();
 
         if (port < 0)
                 return tl_fail(err, TL_EIO, "no free port for the meter");
         snprintf(env->http, sizeof env->http, "127.0.0.1:%d", port);
-        snprintf(xr, sizeof xr, "meter.rules=%s",
-                 demo_path(env, "rules", rules, sizeof rules));
-        snprintf(xc, sizeof xc, "meter.customers=%s",
-                 demo_path(env, "customers.yaml", customers, sizeof customers));
         char *argv[] = {(char *)demo_self_exe(),
                         "meter",
                         "--brokers",
@@ -233,31 +250,88 @@ tl_status demo_meter_start(struct demo_env *env, struct tl_error *err)
                         env->http,
                         "--batch-ms",
                         "100",
-                        "-X",
-                        xr,
-                        "-X",
-                        xc,
                         NULL};
         env->meter_pid =
             spawn(argv, demo_path(env, "meter.log", log, sizeof log));
         if (env->meter_pid < 0)
                 return tl_fail(err, TL_EIO, "fork: %s", strerror(errno));
-        for (int i = 0; i < 300; i++) {
-                if (demo_http_get(env, "/healthz", body, sizeof body) == 200)
-                        return TL_OK;
-                if (waitpid(env->meter_pid, NULL, WNOHANG) == env->meter_pid) {
-                        env->meter_pid = 0;
-                        return tl_fail(err, TL_EIO,
-                                       "tally meter exited at "
-                                       "start (see %s)",
-                                       log);
-                }
-                sleep_ms(50);
+        return wait_healthy(env->http, &env->meter_pid, "tally meter", log,
+                            err);
+}
+
+tl_status demo_serve_start(struct demo_env *env, struct tl_error *err)
+{
+        char rules[600], log[600];
+        int port = free_port();
+
+        if (port < 0)
+                return tl_fail(err, TL_EIO, "no free port for tally serve");
+        snprintf(env->api, sizeof env->api, "127.0.0.1:%d", port);
+        char *argv[] = {(char *)demo_self_exe(),
+                        "serve",
+                        "--http",
+                        env->api,
+                        "--rules",
+                        (char *)demo_path(env, "rules", rules, sizeof rules),
+                        "--brokers",
+                        env->brokers,
+                        "--topic",
+                        DEMO_TOPIC,
+                        NULL};
+        env->serve_pid =
+            spawn(argv, demo_path(env, "serve.log", log, sizeof log));
+        if (env->serve_pid < 0)
+                return tl_fail(err, TL_EIO, "fork: %s", strerror(errno));
+        return wait_healthy(env->api, &env->serve_pid, "tally serve", log, err);
+}
+
+tl_status demo_key_create(const struct demo_env *env, const char *scope,
+                          const char *name, char *key, size_t size,
+                          struct tl_error *err)
+{
+        char log[600];
+        char *argv[] = {
+            (char *)demo_self_exe(), "keys",   "create",     "--scope",
+            (char *)scope,           "--name", (char *)name, NULL};
+        int fds[2], status = -1;
+        size_t len = 0;
+        ssize_t n;
+        pid_t pid;
+
+        demo_path(env, "keys.log", log, sizeof log);
+        if (pipe(fds) != 0)
+                return tl_fail(err, TL_EIO, "pipe: %s", strerror(errno));
+        fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+        fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+        pid = fork();
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+                dup2(fds[1], 1);
+                if (fd >= 0)
+                        dup2(fd, 2);
+                execv(argv[0], argv);
+                _exit(127);
         }
-        return tl_fail(err, TL_EIO,
-                       "tally meter not healthy within 15 s "
-                       "(see %s)",
-                       log);
+        close(fds[1]);
+        while (pid > 0 && len + 1 < size &&
+               (n = read(fds[0], key + len, size - 1 - len)) != 0) {
+                if (n > 0)
+                        len += (size_t)n;
+                else if (errno != EINTR)
+                        break;
+        }
+        close(fds[0]);
+        key[len] = '\0';
+        key[strcspn(key, "\n")] = '\0';
+        if (pid < 0)
+                return tl_fail(err, TL_EIO, "fork: %s", strerror(errno));
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !key[0])
+                return tl_fail(err, TL_EIO,
+                               "tally keys create --scope %s failed (see %s)",
+                               scope, log);
+        return TL_OK;
 }
 
 static int stop_child(pid_t *pid, int timeout_ms)
@@ -280,6 +354,15 @@ static int stop_child(pid_t *pid, int timeout_ms)
         return -1;
 }
 
+tl_status demo_serve_stop(struct demo_env *env, struct tl_error *err)
+{
+        int code = stop_child(&env->serve_pid, 30000);
+
+        return code ? tl_fail(err, TL_EIO,
+                              "tally serve exited with %d after SIGTERM", code)
+                    : TL_OK;
+}
+
 tl_status demo_meter_stop(struct demo_env *env, struct tl_error *err)
 {
         int code = stop_child(&env->meter_pid, 30000);
@@ -293,6 +376,7 @@ void demo_env_stop(struct demo_env *env)
 {
         char cmd[1200];
 
+        stop_child(&env->serve_pid, 30000);
         stop_child(&env->meter_pid, 30000);
         stop_child(&env->broker_pid, 10000);
         if (env->pg_dir[0]) {
@@ -309,29 +393,30 @@ void demo_env_stop(struct demo_env *env)
         }
 }
 
-int demo_http_get(const struct demo_env *env, const char *path, char *body,
-                  size_t size)
+int demo_http_get(const char *addr, const char *key, const char *path,
+                  char *body, size_t size)
 {
         struct sockaddr_in a = {.sin_family = AF_INET};
-        char req[512], *buf = body, *sep;
+        char req[1024], *buf = body, *sep;
         size_t len = 0;
         int fd, status = -1;
         ssize_t n;
 
         body[0] = '\0';
-        a.sin_port = htons((uint16_t)atoi(strchr(env->http, ':') + 1));
+        a.sin_port = htons((uint16_t)atoi(strchr(addr, ':') + 1));
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-                snprintf(body, size, "connect %s: %s", env->http,
-                         strerror(errno));
+                snprintf(body, size, "connect %s: %s", addr, strerror(errno));
                 if (fd >= 0)
                         close(fd);
                 return -1;
         }
         snprintf(req, sizeof req,
-                 "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n",
-                 path, env->http);
+                 "GET %s HTTP/1.0\r\nHost: %s\r\n%s%s%sConnection: "
+                 "close\r\n\r\n",
+                 path, addr, key ? "Authorization: Bearer " : "",
+                 key ? key : "", key ? "\r\n" : "");
         if (write(fd, req, strlen(req)) == (ssize_t)strlen(req))
                 while (len + 1 < size &&
                        (n = read(fd, buf + len, size - 1 - len)) > 0)

@@ -1,5 +1,6 @@
 /* `tally demo`: a month of business through the real path. The pieces:
-   env.c starts and stops the processes (PostgreSQL, broker, meter),
+   env.c starts and stops the processes (PostgreSQL, broker, meter,
+   `tally serve`),
    world.c writes the customers and the catalog, month.c runs
    the month's traffic through the engine, close.c closes the month
    and reconciles; cmd_demo.c strings them together. */
@@ -62,23 +63,35 @@ struct demo_env {
         char pg_dir[512]; /* the private cluster, "" when configured */
         char brokers[512];
         char http[64]; /* the meter's 127.0.0.1:PORT */
-        pid_t broker_pid, meter_pid;
+        char api[64];  /* `tally serve`'s 127.0.0.1:PORT */
+        pid_t broker_pid, meter_pid, serve_pid;
 };
 
 /* Start (or adopt) PostgreSQL and the broker, create a fresh database
    for the demo and point libpq's variables at it. */
 tl_status demo_env_start(struct demo_env *env, const struct demo_opts *o,
                          struct tl_error *err);
-/* Start `tally meter` with the live usage API on the demo's rules. */
+/* Start `tally meter` (ingest, /metrics and /healthz on env->http). */
 tl_status demo_meter_start(struct demo_env *env, struct tl_error *err);
 /* SIGTERM the meter and wait: it finishes its batch and leaves. */
 tl_status demo_meter_stop(struct demo_env *env, struct tl_error *err);
+/* Start `tally serve` on env->api with the demo's rules (hot-reloaded),
+   database and broker; returns once /healthz answers 200. */
+tl_status demo_serve_start(struct demo_env *env, struct tl_error *err);
+/* SIGTERM `tally serve` and wait; TL_EIO unless it exits 0. */
+tl_status demo_serve_stop(struct demo_env *env, struct tl_error *err);
+/* `tally keys create --scope SCOPE --name NAME`: the new key into 'key'
+   ('size' bytes). TL_EIO, with its stderr in DIR/keys.log, if it fails. */
+tl_status demo_key_create(const struct demo_env *env, const char *scope,
+                          const char *name, char *key, size_t size,
+                          struct tl_error *err);
 /* Stop whatever demo_env_start started; safe to call twice. */
 void demo_env_stop(struct demo_env *env);
 
-/* GET 'path' from the meter; the status, or -1 (then 'body' says why). */
-int demo_http_get(const struct demo_env *env, const char *path, char *body,
-                  size_t size);
+/* GET 'path' from 'addr' (127.0.0.1:PORT), with "Authorization: Bearer
+   'key'" unless 'key' is NULL; the status, or -1 (then 'body' says why). */
+int demo_http_get(const char *addr, const char *key, const char *path,
+                  char *body, size_t size);
 
 /* This tally binary, to start its own subcommands. */
 const char *demo_self_exe(void);
