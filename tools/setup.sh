@@ -16,7 +16,7 @@ PACKAGES=(
   libgmp-dev                   # exact rationals for pricing
   libcriterion-dev libjansson-dev  # tests (jansson: an independent JSON oracle)
   libssl-dev                   # SHA-256 (content hashes, migrations)
-  libmicrohttpd-dev            # the meter's /metrics, /healthz and usage API
+  libmicrohttpd-dev            # HTTP: tally serve, the meter's /metrics and /healthz
   libcairo2-dev fonts-dejavu-core  # invoice PDFs (cairo) and their font
   clang-format binutils        # tools/lint.sh: formatting, symbol names (nm)
   dpkg-dev systemd             # the .deb test: dpkg-shlibdeps, systemd-analyze verify
