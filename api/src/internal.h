@@ -73,6 +73,12 @@ struct api__call {
    with 'err' set. */
 PGconn *api__db(struct api__call *c, struct tl_error *err);
 
+/* Queue response 'r' (taken; NULL: MHD_NO) with 'status', its Content-Type
+   and, when not NULL, a Retry-After header. */
+enum MHD_Result api__send(struct api__call *c, unsigned status,
+                          struct MHD_Response *r, const char *content_type,
+                          const char *retry_after);
+
 /* Queue 'doc' (taken, also on failure) as the JSON answer with 'status'. */
 enum MHD_Result api__json(struct api__call *c, unsigned status, json_t *doc);
 

@@ -128,7 +128,6 @@ static enum MHD_Result pdf_of(struct api__call *c, json_t *doc)
         char path[] = "/tmp/tally-serve-pdf-XXXXXX";
         struct tl_error err = {TL_OK, ""};
         struct MHD_Response *r;
-        enum MHD_Result ok;
         char *bytes = NULL;
         size_t len = 0;
         int fd = mkstemp(path);
@@ -149,15 +148,9 @@ static enum MHD_Result pdf_of(struct api__call *c, json_t *doc)
                 return api__fail(c, rc, &err);
         r = MHD_create_response_from_buffer_with_free_callback(len, bytes,
                                                                tl_free);
-        if (!r) {
+        if (!r)
                 tl_free(bytes);
-                return MHD_NO;
-        }
-        MHD_add_response_header(r, "Content-Type", "application/pdf");
-        c->req->status = MHD_HTTP_OK;
-        ok = MHD_queue_response(c->conn, MHD_HTTP_OK, r);
-        MHD_destroy_response(r);
-        return ok;
+        return api__send(c, MHD_HTTP_OK, r, "application/pdf", NULL);
 }
 
 enum MHD_Result api__invoice(struct api__call *c)

@@ -20,29 +20,48 @@
 
 /* ---- answers --------------------------------------------------------- */
 
-enum MHD_Result api__json(struct api__call *c, unsigned status, json_t *doc)
+enum MHD_Result api__send(struct api__call *c, unsigned status,
+                          struct MHD_Response *r, const char *content_type,
+                          const char *retry_after)
 {
-        char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-        struct MHD_Response *r;
         enum MHD_Result ok;
 
-        json_decref(doc);
-        if (!text) {
-                status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-                r = MHD_create_response_from_buffer(0, (void *)"",
-                                                    MHD_RESPMEM_PERSISTENT);
-        } else {
-                /* jansson's buffer: MHD hands it to free() when sent. */
-                r = MHD_create_response_from_buffer(strlen(text), text,
-                                                    MHD_RESPMEM_MUST_FREE);
-        }
         if (!r)
                 return MHD_NO;
-        MHD_add_response_header(r, "Content-Type", "application/json");
+        MHD_add_response_header(r, "Content-Type", content_type);
+        if (retry_after)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER,
+                                        retry_after);
         c->req->status = status;
         ok = MHD_queue_response(c->conn, status, r);
         MHD_destroy_response(r);
         return ok;
+}
+
+/* 'doc' (taken) as JSON, with a Retry-After of 'retry_after' when given. */
+static enum MHD_Result send_json(struct api__call *c, unsigned status,
+                                 json_t *doc, const char *retry_after)
+{
+        char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        struct MHD_Response *r;
+
+        json_decref(doc);
+        if (!text)
+                return api__send(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                 MHD_create_response_from_buffer(
+                                     0, (void *)"", MHD_RESPMEM_PERSISTENT),
+                                 "application/json", NULL);
+        /* jansson's buffer: MHD hands it to free() when sent. */
+        r = MHD_create_response_from_buffer(strlen(text), text,
+                                            MHD_RESPMEM_MUST_FREE);
+        if (!r)
+                free(text); /* lint: libc-free: jansson allocated it */
+        return api__send(c, status, r, "application/json", retry_after);
+}
+
+enum MHD_Result api__json(struct api__call *c, unsigned status, json_t *doc)
+{
+        return send_json(c, status, doc, NULL);
 }
 
 enum MHD_Result api__error(struct api__call *c, unsigned status,
@@ -237,31 +256,16 @@ static bool within_limit(struct api__call *c, enum MHD_Result *answered)
 {
         unsigned retry_s = 1;
         char v[16];
-        json_t *doc;
-        char *text;
-        struct MHD_Response *r;
 
         if (api__limiter_take(&c->srv->limiter, c->who.name, &retry_s))
                 return true;
         atomic_fetch_add(&c->srv->metrics.rate_limited, 1);
-        doc = json_pack("{s:{s:s, s:s}}", "error", "code", "rate_limited",
-                        "message", "too many requests for this key");
-        text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-        json_decref(doc);
-        r = text ? MHD_create_response_from_buffer(strlen(text), text,
-                                                   MHD_RESPMEM_MUST_FREE)
-                 : NULL;
-        if (!r) {
-                free(text); /* lint: libc-free: jansson allocated it */
-                *answered = MHD_NO;
-                return false;
-        }
         snprintf(v, sizeof v, "%u", retry_s);
-        MHD_add_response_header(r, "Content-Type", "application/json");
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
-        c->req->status = MHD_HTTP_TOO_MANY_REQUESTS;
-        *answered = MHD_queue_response(c->conn, MHD_HTTP_TOO_MANY_REQUESTS, r);
-        MHD_destroy_response(r);
+        *answered = send_json(c, MHD_HTTP_TOO_MANY_REQUESTS,
+                              json_pack("{s:{s:s, s:s}}", "error", "code",
+                                        "rate_limited", "message",
+                                        "too many requests for this key"),
+                              v);
         return false;
 }
 
@@ -381,8 +385,6 @@ static enum MHD_Result metrics(struct api__call *c)
         struct rate_reload_stats rs;
         char buf[1536];
         int n;
-        struct MHD_Response *r;
-        enum MHD_Result ok;
 
         rate_reloader_stats(c->srv->rules, &rs);
         n = snprintf(
@@ -411,15 +413,10 @@ static enum MHD_Result metrics(struct api__call *c)
             (unsigned long long)(m->us_total / 1000000),
             (unsigned long long)(m->us_total % 1000000),
             (unsigned long long)rs.generation, (unsigned long long)rs.failures);
-        r = MHD_create_response_from_buffer((size_t)n, buf,
-                                            MHD_RESPMEM_MUST_COPY);
-        if (!r)
-                return MHD_NO;
-        MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
-        c->req->status = MHD_HTTP_OK;
-        ok = MHD_queue_response(c->conn, MHD_HTTP_OK, r);
-        MHD_destroy_response(r);
-        return ok;
+        return api__send(c, MHD_HTTP_OK,
+                         MHD_create_response_from_buffer((size_t)n, buf,
+                                                         MHD_RESPMEM_MUST_COPY),
+                         "text/plain; version=0.0.4", NULL);
 }
 
 /* ---- the request cycle -------------------------------------------------- */
