@@ -31,6 +31,15 @@ static const char EVENTS_SQL[] =
     " AND e.type = ANY($4::int2[])))"
     " ORDER BY e.customer_id, e.source, e.event_id, d.key COLLATE \"C\"";
 
+/* The same when every other type reads rollups (the usual catalog): seat
+   events only, which the partial index events_seats (0007) answers. */
+static const char SEATS_SQL[] =
+    "SELECT " SCH_DB_EVENT_COLUMNS
+    " FROM events e LEFT JOIN LATERAL jsonb_each_text(e.dims) d ON true"
+    " WHERE e.customer_id = ANY($1::text[])"
+    " AND e.event_time < $2::timestamptz AND e.type = 4"
+    " ORDER BY e.customer_id, e.source, e.event_id, d.key COLLATE \"C\"";
+
 static tl_u128 u128_col(const PGresult *r, int row, int col)
 {
         const char *s = PQgetvalue(r, row, col);
@@ -148,7 +157,14 @@ static tl_status fold_events(PGconn *conn, const struct rate_catalog *cat,
                                  sizeof types - strlen(types), "%s%d",
                                  types[1] ? "," : "", t);
         strcat(types, "}");
-        r = PQexecParams(conn, EVENTS_SQL, 4, NULL, ps, NULL, NULL, 0);
+        if (types[1]) {
+                r = PQexecParams(conn, EVENTS_SQL, 4, NULL, ps, NULL, NULL, 0);
+        } else {
+                const char *seats[2] = {params[0], params[2]};
+
+                r = PQexecParams(conn, SEATS_SQL, 2, NULL, seats, NULL, NULL,
+                                 0);
+        }
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
                 return inv__db_fail(r, "reading events", err);
         for (int row = 0; !rc && row < PQntuples(r);) {
