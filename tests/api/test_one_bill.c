@@ -317,10 +317,19 @@ static void expect_same(struct run *r, const char *cust, const char *what,
         }
 }
 
+static const char *const TOTALS[] = {"subtotal", "credit", "tax", "total"};
+
+/* Members compared on their own above the whole-document pass. */
+static bool compared_alone(const char *k)
+{
+        for (size_t i = 0; i < sizeof TOTALS / sizeof *TOTALS; i++)
+                if (!strcmp(k, TOTALS[i]))
+                        return true;
+        return !strcmp(k, "lines");
+}
+
 static void compare(struct run *r, const char *cust)
 {
-        static const char *const TOTALS[] = {"subtotal", "credit", "tax",
-                                             "total"};
         long long t0 = ms_now();
         json_t *api = api_draft(r, cust);
         long long t1 = ms_now();
@@ -366,7 +375,8 @@ static void compare(struct run *r, const char *cust)
         /* Everything else of the document too: one definition of a bill. */
         json_object_foreach(cli, k, v)
         {
-                expect_same(r, cust, k, json_object_get(api, k), v);
+                if (!compared_alone(k))
+                        expect_same(r, cust, k, json_object_get(api, k), v);
         }
         json_object_foreach(api, k, v)
         {
