@@ -1,6 +1,5 @@
 /* `tally serve` against a real broker, meter and PostgreSQL: keys and scopes
-   on every route, one bill (the API's draft equals `tally invoice`'s at
-   random instants), hostile ids, IPv6. */
+   on every route, hostile ids, IPv6 (one bill: test_one_bill.c). */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
