@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 
 #include "core/dec.h"
+#include "schemas/db.h"
 
 /* The grant and its idempotency record commit together or not at all. */
 static const char GRANT_SQL[] =
@@ -27,7 +28,7 @@ static const char SEEN_SQL[] =
 static bool replay(struct api__call *c, const char **p,
                    enum MHD_Result *answered)
 {
-        PGresult *r = PQexecParams(c->db, SEEN_SQL, 3, NULL, p, NULL, NULL, 0);
+        PGresult *r = sch_db_exec(c->db, SEEN_SQL, 3, p, 0);
         struct tl_error err = {TL_OK, ""};
         bool seen;
 
@@ -125,9 +126,7 @@ enum MHD_Result api__credits(struct api__call *c)
         p[3] = hash;
         p[4] = amount;
         p[5] = resp_text;
-        r = resp_text
-                ? PQexecParams(c->db, GRANT_SQL, 6, NULL, p, NULL, NULL, 0)
-                : NULL;
+        r = resp_text ? sch_db_exec(c->db, GRANT_SQL, 6, p, 0) : NULL;
         free(resp_text); /* lint: libc-free: jansson allocated it */
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                 /* Another request with this key won the race: answer as it

@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "schemas/event.h"
+#include "schemas/db.h"
 
 #define PREFIX "tly_"
 #define PREFIX_LEN 4
@@ -158,7 +159,7 @@ tl_status api_keys_revoke(PGconn *conn, const char *name, struct tl_error *err)
 
         if (!name_ok(name))
                 return tl_fail(err, TL_ENOTFOUND, "no API key with that name");
-        res = PQexecParams(conn, SQL, 1, NULL, params, NULL, NULL, 0);
+        res = sch_db_exec(conn, SQL, 1, params, 0);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
                 rc = db_fail(conn, res, "revoking the key", err);
         else if (strcmp(PQcmdTuples(res), "1") != 0)
@@ -209,7 +210,7 @@ tl_status api_keys_list(PGconn *conn, struct tl_buf *out, struct tl_error *err)
         PGresult *res;
         tl_status rc = TL_OK;
 
-        res = PQexecParams(conn, SQL, 0, NULL, NULL, NULL, NULL, 0);
+        res = sch_db_exec(conn, SQL, 0, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
                 rc = db_fail(conn, res, "listing the keys", err);
                 PQclear(res);
@@ -268,7 +269,7 @@ tl_status api_keys_verify(PGconn *conn, const char *key, size_t len,
         sch_sha256(key, len, want);
         /* Binary results: the hash arrives as its 32 bytes, the text
            columns as their bytes, the boolean as one byte. */
-        res = PQexecParams(conn, SQL, 1, NULL, params, NULL, NULL, 1);
+        res = sch_db_exec(conn, SQL, 1, params, 1);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
                 rc = db_fail(conn, res, "looking up the API key", err);
                 PQclear(res);

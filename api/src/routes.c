@@ -12,6 +12,7 @@
 #include "core/yaml.h"
 #include "invoicing/render.h"
 #include "rating/customers.h"
+#include "schemas/db.h"
 
 /* ---- GET /v1/customers/{id}/usage --------------------------------------- */
 
@@ -98,7 +99,7 @@ enum MHD_Result api__invoices(struct api__call *c)
                 return a;
         if (!api__db(c, &err))
                 return api__fail(c, TL_EDB, &err);
-        r = PQexecParams(c->db, LIST_SQL, 1, NULL, params, NULL, NULL, 0);
+        r = sch_db_exec(c->db, LIST_SQL, 1, params, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                 tl_fail(&err, TL_EDB, "invoices: %s", PQerrorMessage(c->db));
                 PQclear(r);

@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "internal.h"
 #include "schemas/db_events.h"
+#include "schemas/db.h"
 
 static const char ROLLUP_SQL[] =
     "SELECT customer_id, type, day - date '1970-01-01', model,"
@@ -81,8 +82,7 @@ static tl_status fold_rollups(PGconn *conn, const struct rate_catalog *cat,
                               const char *const params[3], struct inv__usage *u,
                               struct tl_error *err)
 {
-        PGresult *r =
-            PQexecParams(conn, ROLLUP_SQL, 3, NULL, params, NULL, NULL, 0);
+        PGresult *r = sch_db_exec(conn, ROLLUP_SQL, 3, params, 0);
         tl_status rc = TL_OK;
 
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -158,12 +158,11 @@ static tl_status fold_events(PGconn *conn, const struct rate_catalog *cat,
                                  types[1] ? "," : "", t);
         strcat(types, "}");
         if (types[1]) {
-                r = PQexecParams(conn, EVENTS_SQL, 4, NULL, ps, NULL, NULL, 0);
+                r = sch_db_exec(conn, EVENTS_SQL, 4, ps, 0);
         } else {
                 const char *seats[2] = {params[0], params[2]};
 
-                r = PQexecParams(conn, SEATS_SQL, 2, NULL, seats, NULL, NULL,
-                                 0);
+                r = sch_db_exec(conn, SEATS_SQL, 2, seats, 0);
         }
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
                 return inv__db_fail(r, "reading events", err);

@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "internal.h"
 #include "rating/customers.h"
+#include "schemas/db.h"
 
 tl_status inv__db_fail(PGresult *r, const char *what, struct tl_error *err)
 {
@@ -128,7 +129,7 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
 
         memset(out, 0, sizeof *out);
         tl_arena_init(&out->arena, 65536, 0);
-        r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        r = sch_db_exec(conn, sql, nparams, params, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
                 return inv__db_fail(r, "reading customers", err);
         n = (size_t)PQntuples(r);
@@ -280,8 +281,7 @@ tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
         }
         if (!rc) {
                 /* One statement is one transaction: all or nothing. */
-                r = PQexecParams(conn, IMPORT_SQL, IMPORT_COLS, NULL, params,
-                                 NULL, NULL, 0);
+                r = sch_db_exec(conn, IMPORT_SQL, IMPORT_COLS, params, 0);
                 if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                         rc = inv__db_fail(r, what, err);
                 } else {

@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "internal.h"
+#include "schemas/db.h"
 
 static const char LATE_SQL[] =
     "SELECT i.customer_id, to_char(i.period_start, 'YYYY-MM'),"
@@ -88,7 +89,7 @@ tl_status inv__late_find(PGconn *conn, const struct rate_catalog_set *set,
         }
         params[0] = ids.data;
         params[1] = p->start_iso;
-        r = PQexecParams(conn, LATE_SQL, 2, NULL, params, NULL, NULL, 0);
+        r = sch_db_exec(conn, LATE_SQL, 2, params, 0);
         tl_buf_release(&ids);
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
                 return inv__db_fail(r, "looking for late usage", err);

@@ -33,6 +33,23 @@ struct sch_migrate_report {
 tl_status sch_db_migrate(PGconn *conn, struct sch_migrate_report *report,
                          struct tl_error *err);
 
+/*
+** Keep the statements sch_db_exec runs on 'conn' prepared, each parsed and
+** planned by PostgreSQL once per connection instead of once per run (the
+** cache lives with 'conn' and goes with PQfinish; PQreset empties it).
+** For long-lived connections that repeat a few statements. TL_OK; TL_ENOMEM;
+** TL_EDB.
+*/
+tl_status sch_db_cache_statements(PGconn *conn, struct tl_error *err);
+
+/*
+** PQexecParams of 'sql' with 'nparams' text 'params', through the prepared
+** statement cache when sch_db_cache_statements was called on 'conn'. The
+** result is the caller's to PQclear, as PQexecParams'.
+*/
+PGresult *sch_db_exec(PGconn *conn, const char *sql, int nparams,
+                      const char *const *params, int result_format);
+
 /* The newest schema version this binary carries. */
 int sch_db_latest_version(void);
 
