@@ -1,0 +1,67 @@
+/* The per-connection statement cache: each statement prepared once, the
+   same answers as PQexecParams, and a reset connection that prepares again. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schemas/db.h"
+#include "testkit.h"
+
+TK_INTEGRATION_PRE_ALL()
+TK_INTEGRATION_POST_ALL()
+
+static const char SQL[] = "SELECT $1::int + 1";
+
+static int run(PGconn *c, const char *v)
+{
+        const char *p[1] = {v};
+        PGresult *r = sch_db_exec(c, SQL, 1, p, 0);
+        int n;
+
+        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s",
+                     PQerrorMessage(c));
+        n = atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        return n;
+}
+
+static int prepared(PGconn *c)
+{
+        char *v = tk_scalar(c, "SELECT count(*) FROM pg_prepared_statements");
+        int n = atoi(v);
+
+        free(v);
+        return n;
+}
+
+Test(stmt_cache, a_statement_is_prepared_once_and_answers_alike)
+{
+        PGconn *c;
+
+        tk_require_env();
+        c = tk_pg_fresh_db("stmt_cache");
+        cr_assert(c);
+        cr_expect_eq(run(c, "1"), 2, "without the cache: PQexecParams");
+        cr_expect_eq(prepared(c), 0);
+        cr_assert_eq(sch_db_cache_statements(c, NULL), TL_OK);
+        cr_assert_eq(sch_db_cache_statements(c, NULL), TL_OK, "twice is once");
+        for (int i = 0; i < 10; i++)
+                cr_expect_eq(run(c, i % 2 ? "41" : "1"), i % 2 ? 42 : 2);
+        cr_expect_eq(prepared(c), 1, "ten runs, one prepared statement");
+        /* An error in a statement is the statement's own, not the cache's. */
+        {
+                const char *p[1] = {"x"};
+                PGresult *r = sch_db_exec(c, SQL, 1, p, 0);
+
+                cr_expect_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+                cr_expect_not_null(strstr(PQerrorMessage(c), "integer"));
+                PQclear(r);
+        }
+        /* A reset connection lost its statements: they are prepared again. */
+        PQreset(c);
+        cr_assert_eq(PQstatus(c), CONNECTION_OK);
+        cr_expect_eq(prepared(c), 0);
+        cr_expect_eq(run(c, "5"), 6);
+        cr_expect_eq(prepared(c), 1);
+        PQfinish(c);
+}
