@@ -59,7 +59,7 @@ static bool amount_of(struct api__call *c, json_t *body, struct tl_dec *out,
         const char *s = json_is_string(a) ? json_string_value(a) : NULL;
 
         /* A string, as every amount tally writes: a JSON number would go
-           through a double in most clients. */
+           through binary floating point in most clients. */
         if (s && tl_dec_parse(s, strlen(s), out, NULL) == TL_OK &&
             !tl_dec_is_negative(out) && !tl_dec_is_zero(out) &&
             out->scale <= 6 && strlen(s) < 30) {

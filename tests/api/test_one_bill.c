@@ -175,8 +175,10 @@ static void produce(struct run *r, const char *period, int d0, int d1)
 static void grant(struct run *r)
 {
         const char *cust = CUSTOMERS[pick(r, 0, 1)];
-        char path[128], head[400], body[64];
+        char path[128], head[400], body[64], amount[32];
         struct tk_http_resp resp;
+        json_t *doc;
+        char *text;
         int st;
 
         snprintf(path, sizeof path, "/v1/customers/%s/credits", cust);
@@ -184,8 +186,14 @@ static void grant(struct run *r)
                  "Authorization: Bearer %s\r\nContent-Type: application/json"
                  "\r\nIdempotency-Key: one-bill-%llu-%d\r\n",
                  r->admin, (unsigned long long)r->seed, r->step);
-        snprintf(body, sizeof body, "{\"amount\":\"%lld.%02lld\"}",
-                 pick(r, 1, 80), pick(r, 0, 99));
+        snprintf(amount, sizeof amount, "%lld.%02lld", pick(r, 1, 80),
+                 pick(r, 0, 99));
+        doc = json_pack("{s:s}", "amount", amount);
+        text = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        cr_assert_not_null(text);
+        snprintf(body, sizeof body, "%s", text);
+        free(text);
         st = tk_http("127.0.0.1", r->s.port, "POST", path, head, body,
                      strlen(body), &resp);
         cr_assert_eq(st, 201, "seed %llu step %d: credit %s: %d %s",
