@@ -18,4 +18,13 @@ struct rate__cload {
 */
 void rate__load_plans(struct rate__cload *c, const struct tl_yaml_node *n);
 
+/*
+** Load charge 'ch''s `included_per_seat` node 'n' (at 'path') of plan 'pl',
+** whose seats are loaded already ('seats_written': the plan, or a plan it
+** extends, has a `seats` key); failures are reported.
+*/
+void rate__load_per_seat(struct rate__ld *ld, const struct rate_plan *pl,
+                         bool seats_written, const struct tl_yaml_node *n,
+                         const char *path, struct rate_charge *ch);
+
 #endif

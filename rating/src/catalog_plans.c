@@ -6,7 +6,7 @@
 #include "catalog_load.h"
 #include "core/alloc.h"
 
-/* A charge has at most 10 keys; the rest of the room is for unknown keys,
+/* A charge has at most 11 keys; the rest of the room is for unknown keys,
    which are reported where they are written. */
 #define ITEM_KEYS 24
 
@@ -164,8 +164,8 @@ static const char *const PLAN_KEYS[] = {
     "name", "extends", "fees", "seats", "charges", "minimum", "savings", NULL};
 static const char *const FEE_KEYS[] = {"id", "name", "amount", NULL};
 static const char *const CHARGE_KEYS[] = {
-    "id",    "name",  "meter", "unit", "included", "weights",
-    "model", "price", "tiers", "size", NULL};
+    "id",      "name",  "meter", "unit",  "included", "included_per_seat",
+    "weights", "model", "price", "tiers", "size",     NULL};
 static const char *const SAVINGS_KEYS[] = {"meter", "priced_as", NULL};
 /* What only some models use (docs/pricing-rules.md, `extends`). */
 static const char *const MODEL_KEYS[] = {"tiers", "size", "price", NULL};
@@ -414,7 +414,8 @@ static void refuse_key(struct rate__ld *ld, const struct mitem *it,
 }
 
 static void load_charge(struct rate__cload *c, const struct mitem *it,
-                        const char *plan_path, struct rate_charge *ch)
+                        const char *plan_path, const struct rate_plan *pl,
+                        bool seats_written, struct rate_charge *ch)
 {
         struct rate__ld *ld = &c->ld;
         const struct tl_yaml_node *x, *model;
@@ -436,6 +437,9 @@ static void load_charge(struct rate__cload *c, const struct mitem *it,
         snprintf(p, sizeof p, "%s.included", path);
         if ((x = mget(it, "included")) != NULL)
                 rate__number(ld, x, p, true, &ch->included);
+        snprintf(p, sizeof p, "%s.included_per_seat", path);
+        if ((x = mget(it, "included_per_seat")) != NULL)
+                rate__load_per_seat(ld, pl, seats_written, x, p, ch);
         snprintf(p, sizeof p, "%s.meter", path);
         if (!(x = mget(it, "meter"))) {
                 rate__bad(ld, it->at, path, "missing required key 'meter'");
@@ -603,7 +607,8 @@ static void build_plan(struct rate__cload *c, const struct pstate *s,
                         money(ld, c->cat->currency, x, p, &fees[i].amount);
         }
         for (size_t i = 0; i < mp->charges.n; i++)
-                load_charge(c, &mp->charges.items[i], path, &charges[i]);
+                load_charge(c, &mp->charges.items[i], path, pl,
+                            mp->seats != NULL, &charges[i]);
         pl->fees = fees;
         pl->fee_count = mp->fees.n;
         pl->charges = charges;

@@ -93,12 +93,29 @@ struct rate_tier {
         struct tl_dec price; /* per 'unit' of the charge */
 };
 
+/* More allowance per seat-month of one model_class (included_per_seat). */
+struct rate_seat_allowance {
+        const char *model_class;
+        struct tl_dec quantity; /* in the meter's units, like `included` */
+};
+
 struct rate_charge {
         const char *id;
         const char *name;
         size_t meter; /* index into the catalog's meters */
         struct tl_dec unit;
         struct tl_dec included;
+        /*
+        ** included_per_seat (capacity licensing): when 'per_seat', each
+        ** seat-month of the plan's seats adds 'per_seat_every' (the scalar
+        ** form, every class: 'per_seat_count' is 0) or the quantity its
+        ** class has in 'per_seat_classes' (sorted by class; a class not
+        ** there adds nothing) to the allowance.
+        */
+        bool per_seat;
+        struct tl_dec per_seat_every;
+        size_t per_seat_count;
+        const struct rate_seat_allowance *per_seat_classes;
         size_t weight_count;
         const struct rate_weight *weights;
         rate_model model;
