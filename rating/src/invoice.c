@@ -17,6 +17,10 @@ struct build {
         struct rate_invoice *inv;
         size_t line_cap;
         struct tl_error *err;
+        /* The plan's seat-days by class (seat_lines), for allowances per
+           seat; tl_free'd by the builder. */
+        struct rate_seat_usage *seats;
+        size_t seat_count;
 };
 
 size_t rate_place(const struct rate_experiment *e,
@@ -69,6 +73,26 @@ static tl_status round_money(struct build *b, const struct rate_amount *a,
         if (rc)
                 tl_error_prefix(b->err, "customer %s", b->cust->id);
         return rc;
+}
+
+/*
+** A shown quantity that may come from an allowance per seat (a multiple
+** of seat-days / period days): exact when it has a finite decimal form,
+** else rounded half to even to 4 digits like seat-months. The amount is
+** always priced from the exact value.
+*/
+static tl_status shown_text(struct build *b, const struct rate_amount *a,
+                            char *out)
+{
+        struct tl_dec d;
+        tl_status rc;
+
+        if (rate_amount_format_exact(a, out, RATE_QTY_MAX))
+                return TL_OK;
+        if ((rc = rate_amount_round_digits(a, 4, &d, b->err)))
+                return rc;
+        tl_dec_format(&d, out, RATE_QTY_MAX);
+        return TL_OK;
 }
 
 static tl_status exact_text(struct build *b, const struct rate_amount *a,
@@ -249,6 +273,8 @@ static tl_status seat_lines(struct build *b, struct rate_amount *sum)
         rc = rate_acc_seats(b->acc, b->ci, p->seat_meter, &seats, &n, b->err);
         if (rc)
                 return rc;
+        b->seats = seats;
+        b->seat_count = n;
         rate_amount_init(&a);
         for (size_t i = 0; !rc && i < n; i++) {
                 const struct rate_seat_price *price = NULL;
@@ -292,7 +318,52 @@ static tl_status seat_lines(struct build *b, struct rate_amount *sum)
                 }
         }
         rate_amount_release(&a);
-        tl_free(seats);
+        return rc;
+}
+
+/*
+** '*out' = charge 'ch''s allowance: `included` plus, with
+** included_per_seat, each class's quantity per seat-month x its seat-days
+** / the period's days (exact).
+*/
+static void allowance(const struct build *b, const struct rate_charge *ch,
+                      struct rate_amount *out)
+{
+        struct rate_amount t;
+
+        rate_amount_set_dec(out, &ch->included);
+        if (!ch->per_seat)
+                return;
+        rate_amount_init(&t);
+        for (size_t i = 0; i < b->seat_count; i++) {
+                const struct tl_dec *per =
+                    ch->per_seat_count ? NULL : &ch->per_seat_every;
+
+                for (size_t k = 0; !per && k < ch->per_seat_count; k++)
+                        if (strcmp(ch->per_seat_classes[k].model_class,
+                                   b->seats[i].model_class) == 0)
+                                per = &ch->per_seat_classes[k].quantity;
+                if (!per)
+                        continue;
+                rate_amount_set_u128(&t, b->seats[i].seat_days);
+                rate_amount_mul_dec(&t, per);
+                rate_amount_mul_ratio(&t, 1, b->inv->period.days);
+                rate_amount_add(out, &t);
+        }
+        rate_amount_release(&t);
+}
+
+/* The allowance 'inc' and how much of it usage 'used' took, shown on line
+   'l'. */
+static tl_status show_allowance(struct build *b, const struct rate_amount *inc,
+                                const struct rate_amount *used,
+                                struct rate_line *l)
+{
+        tl_status rc = shown_text(b, inc, l->capacity);
+
+        if (!rc)
+                rc = shown_text(b, rate_amount_cmp(used, inc) < 0 ? used : inc,
+                                l->allowance_used);
         return rc;
 }
 
@@ -315,11 +386,14 @@ static tl_status usage_lines(struct build *b, struct rate_amount *sum)
                 l->name = ch->name;
                 l->unit = ch->unit;
                 weighted(b, ch, ch->meter, &q);
-                rate_amount_set_dec(&inc, &ch->included);
+                allowance(b, ch, &inc);
+                if (ch->per_seat && (rc = show_allowance(b, &inc, &q, l)))
+                        break;
                 rate_amount_sub(&q, &inc);
                 if (rate_amount_sign(&q) < 0)
                         mpq_set_ui(q.q, 0, 1);
-                if ((rc = exact_text(b, &q, l->quantity)))
+                if ((rc = ch->per_seat ? shown_text(b, &q, l->quantity)
+                                       : exact_text(b, &q, l->quantity)))
                         break;
                 price_charge(ch, &q, &a);
                 if (!(rc = round_money(b, &a, &l->amount))) {
@@ -641,7 +715,7 @@ tl_status rate_invoice_build_opts(const struct rate_catalog *cat,
                                   struct tl_error *err)
 {
         struct rate_invoice *inv = tl_calloc(1, sizeof *inv);
-        struct build b = {cat, customers, cust, acc, ci, inv, 0, err};
+        struct build b = {cat, customers, cust, acc, ci, inv, 0, err, NULL, 0};
         struct rate_amount sum, adj;
         tl_status rc;
 
@@ -673,6 +747,7 @@ tl_status rate_invoice_build_opts(const struct rate_catalog *cat,
                 rc = savings(&b);
         rate_amount_release(&sum);
         rate_amount_release(&adj);
+        tl_free(b.seats);
         if (rc) {
                 if (rc == TL_ENOMEM)
                         tl_fail(err, TL_ENOMEM, "out of memory");

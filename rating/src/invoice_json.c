@@ -129,6 +129,10 @@ static json_t *line(struct jb *j, const struct rate_invoice *inv, size_t i)
         case RATE_LINE_USAGE:
                 set_str(j, o, w, "charge", l->ref);
                 set_str(j, o, w, "quantity", l->quantity);
+                if (*l->capacity) {
+                        set_str(j, o, w, "allowance_used", l->allowance_used);
+                        set_str(j, o, w, "capacity", l->capacity);
+                }
                 set_dec(j, o, w, "unit", &l->unit);
                 break;
         case RATE_LINE_ADJUSTMENT:
@@ -334,8 +338,14 @@ tl_status rate_invoice_table(const struct rate_invoice *inv, struct tl_buf *b,
                                  (unsigned long long)l->seat_days);
                         break;
                 case RATE_LINE_USAGE:
-                        snprintf(what, sizeof what, "%s: %s", l->name,
-                                 l->quantity);
+                        if (*l->capacity)
+                                snprintf(what, sizeof what,
+                                         "%s: %s (allowance %s of %s)", l->name,
+                                         l->quantity, l->allowance_used,
+                                         l->capacity);
+                        else
+                                snprintf(what, sizeof what, "%s: %s", l->name,
+                                         l->quantity);
                         break;
                 default:
                         snprintf(what, sizeof what, "%s", l->name);

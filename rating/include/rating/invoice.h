@@ -39,6 +39,12 @@ struct rate_line {
         struct tl_dec price;  /* seat: per seat-month; tax: the rate */
         uint64_t seat_days;   /* seat */
         uint32_t active_days; /* fee, minimum: proration numerator */
+        /* usage of a charge with included_per_seat ("" otherwise): the
+           allowance (included + the seats') and how much of it the usage
+           took; exact, or at 4 digits when not a finite decimal (as is
+           the quantity then) */
+        char capacity[RATE_QTY_MAX];
+        char allowance_used[RATE_QTY_MAX];
 };
 
 /* Usage shown on the invoice, per meter and group (informational). */
