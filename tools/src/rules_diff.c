@@ -93,6 +93,49 @@ static void tiers(struct differ *d, const char *path,
         }
 }
 
+/* The quantity charge 'c' adds per seat-month of class 'cls' by name (NULL:
+   none there); the scalar form when 'cls' is NULL. */
+static const struct tl_dec *per_seat_of(const struct rate_charge *c,
+                                        const char *cls)
+{
+        if (!c->per_seat)
+                return NULL;
+        if (!cls)
+                return c->per_seat_count ? NULL : &c->per_seat_every;
+        for (size_t i = 0; i < c->per_seat_count; i++)
+                if (strcmp(c->per_seat_classes[i].model_class, cls) == 0)
+                        return &c->per_seat_classes[i].quantity;
+        return NULL;
+}
+
+/* included_per_seat: the scalar form, then each class either side has. */
+static void per_seat(struct differ *d, const char *path,
+                     const struct rate_charge *a, const struct rate_charge *b)
+{
+        const struct tl_dec *x = per_seat_of(a, NULL),
+                            *y = per_seat_of(b, NULL);
+        char p[400];
+
+        snprintf(p, sizeof p, "%s.included_per_seat", path);
+        number(d, p, x != NULL, x, y != NULL, y);
+        for (size_t i = 0; i < a->per_seat_count; i++) {
+                const char *cls = a->per_seat_classes[i].model_class;
+
+                y = per_seat_of(b, cls);
+                snprintf(p, sizeof p, "%s.included_per_seat.%s", path, cls);
+                number(d, p, true, &a->per_seat_classes[i].quantity, y != NULL,
+                       y);
+        }
+        for (size_t j = 0; j < b->per_seat_count; j++) {
+                const char *cls = b->per_seat_classes[j].model_class;
+
+                snprintf(p, sizeof p, "%s.included_per_seat.%s", path, cls);
+                if (!per_seat_of(a, cls))
+                        number(d, p, false, NULL, true,
+                               &b->per_seat_classes[j].quantity);
+        }
+}
+
 static void charge(struct differ *d, const char *plan_path,
                    const struct rate_catalog *ca, const struct rate_charge *a,
                    const struct rate_catalog *cb, const struct rate_charge *b)
@@ -110,6 +153,7 @@ static void charge(struct differ *d, const char *plan_path,
         number(d, p, true, &a->unit, true, &b->unit);
         snprintf(p, sizeof p, "%s.included", path);
         number(d, p, true, &a->included, true, &b->included);
+        per_seat(d, path, a, b);
         snprintf(p, sizeof p, "%s.price", path);
         number(d, p, a->tier_count == 0, &a->price, b->tier_count == 0,
                &b->price);
