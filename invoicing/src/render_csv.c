@@ -16,6 +16,8 @@
 static const char CSV_HEADER[] =
     "number,status,customer,period_start,period_end,currency,line_no,"
     "kind,ref,name,quantity,unit,amount,model,price,size,tiers\n";
+/* Only with capacity licences, so other exports keep their bytes. */
+static const char CSV_CAPACITY_HEADER[] = ",allowance_used,capacity";
 
 /* Which field of each kind of line names what it prices (the ref column). */
 static const struct {
@@ -36,7 +38,8 @@ struct head {
 /* The text of one row's own columns; NULL prints as an empty field. */
 struct row {
         const char *kind, *ref, *name, *quantity, *unit, *amount;
-        const char *model, *price, *size; /* what the line was priced at */
+        const char *model, *price, *size;      /* what the line was priced at */
+        const char *allowance_used, *capacity; /* capacity licences */
         char *tiers; /* "10000000 @ 0.60; 1000000 @ 0.40"; tl_free it */
 };
 
@@ -207,14 +210,18 @@ static tl_status read_line(const json_t *line, size_t i, struct row *r,
                                err)) ||
             (rc = inv__doc_get(line, where, "price", false, true, &r->price,
                                err)) ||
-            (rc =
-                 inv__doc_get(line, where, "size", false, true, &r->size, err)))
+            (rc = inv__doc_get(line, where, "size", false, true, &r->size,
+                               err)) ||
+            (rc = inv__doc_get(line, where, "allowance_used", false, true,
+                               &r->allowance_used, err)) ||
+            (rc = inv__doc_get(line, where, "capacity", false, true,
+                               &r->capacity, err)))
                 return rc;
         return read_tiers(line, where, r, err);
 }
 
 static void put_row(struct csv *c, const struct head *h, size_t line_no,
-                    const struct row *r)
+                    const struct row *r, bool capacity)
 {
         char no[24];
 
@@ -236,10 +243,27 @@ static void put_row(struct csv *c, const struct head *h, size_t line_no,
         field(c, r->price, false, false);
         field(c, r->size, false, false);
         field(c, r->tiers, false, true);
+        if (capacity) {
+                field(c, r->allowance_used, false, false);
+                field(c, r->capacity, false, false);
+        }
         put(c, "\n", 1);
 }
 
-tl_status inv_render_csv(const json_t *doc, int header, struct tl_buf *out,
+bool inv_csv_has_capacity(const json_t *doc)
+{
+        const json_t *lines = json_object_get(doc, "lines"), *line;
+        size_t i;
+
+        json_array_foreach(lines, i, line)
+        {
+                if (json_object_get(line, "capacity"))
+                        return true;
+        }
+        return false;
+}
+
+tl_status inv_render_csv(const json_t *doc, int flags, struct tl_buf *out,
                          struct tl_error *err)
 {
         struct csv c = {out, err, TL_OK};
@@ -247,6 +271,7 @@ tl_status inv_render_csv(const json_t *doc, int header, struct tl_buf *out,
         const json_t *lines;
         struct head h;
         struct row r;
+        bool capacity;
 
         if ((c.rc = read_head(doc, &h, err)))
                 return c.rc;
@@ -256,13 +281,19 @@ tl_status inv_render_csv(const json_t *doc, int header, struct tl_buf *out,
         if (!json_is_array(lines))
                 return tl_fail(err, TL_EINVAL,
                                "invoice: lines: expected an array");
-        if (header)
+        capacity = (flags & INV_CSV_CAPACITY) || inv_csv_has_capacity(doc);
+        if ((flags & INV_CSV_HEADER) && !capacity)
                 put(&c, CSV_HEADER, sizeof CSV_HEADER - 1);
+        if ((flags & INV_CSV_HEADER) && capacity) {
+                put(&c, CSV_HEADER, sizeof CSV_HEADER - 2);
+                put(&c, CSV_CAPACITY_HEADER, sizeof CSV_CAPACITY_HEADER - 1);
+                put(&c, "\n", 1);
+        }
         for (size_t i = 0; !c.rc && i < json_array_size(lines); i++) {
                 r.tiers = NULL;
                 c.rc = read_line(json_array_get(lines, i), i, &r, err);
                 if (!c.rc)
-                        put_row(&c, &h, i + 1, &r);
+                        put_row(&c, &h, i + 1, &r, capacity);
                 tl_free(r.tiers);
         }
         /* 'out' is appended to: on failure it goes back to what it held. */

@@ -445,7 +445,7 @@ static bool draw_lines(struct pg *p)
                         continue;
                 inv__pdf_cells(p->d, line, &c);
                 join_quantity(cr, &c);
-                h = c.sub[0] || c.qty2[0] ? 30 : 21;
+                h = c.sub2[0] ? 39 : c.sub[0] || c.qty2[0] ? 30 : 21;
                 page = p->page;
                 if (!inv__pdf_need(p, h))
                         return false;
@@ -466,6 +466,9 @@ static bool draw_lines(struct pg *p)
                               COL_DESC_W);
                 show_exact(cr, COL_QTY_R, p->y + 25, c.qty2, AL_RIGHT,
                            COL_QTY_W);
+                if (c.sub2[0])
+                        inv__pdf_show(cr, COL_DESC, p->y + 34, c.sub2, AL_LEFT,
+                                      COL_DESC_W);
                 p->y += h;
                 inv__pdf_rule(cr, LEFT, RIGHT, p->y, 0.5, C_RULE);
         }

@@ -35,6 +35,7 @@ struct inv__pdf_doc {
 struct inv__pdf_cells {
         const char *name;         /* borrowed from the line */
         char sub[INV__CELL_MAX];  /* grey second line under the name */
+        char sub2[INV__CELL_MAX]; /* a third, when the second is taken */
         char qty[INV__CELL_MAX];  /* quantity and what it counts */
         char qty2[INV__CELL_MAX]; /* its rest: same line if it fits, or below */
         char amount[INV__GROUPED_MAX];

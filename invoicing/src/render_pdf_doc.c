@@ -132,8 +132,9 @@ static tl_status read_tiers(const json_t *line, const char *where,
 
 static tl_status read_line(const json_t *line, size_t i, struct tl_error *err)
 {
-        static const char *const decimals[] = {"quantity", "unit", "price",
-                                               "rate",     "size", "packages"};
+        static const char *const decimals[] = {
+            "quantity", "unit",     "price",          "rate",
+            "size",     "packages", "allowance_used", "capacity"};
         static const char *const strings[] = {"name",        "id",     "charge",
                                               "model_class", "period", "model"};
         static const char *const counts[] = {"seat_days", "active_days",
@@ -445,6 +446,21 @@ static void usage_price(const json_t *line, const char *unit,
                 snprintf(c->qty2, sizeof c->qty2, "%s", per);
 }
 
+/* A capacity licence's allowance, under the name (below the tiers when
+   they are there): "allowance used 400,000 of 1,000,000". */
+static void allowance(const json_t *line, struct inv__pdf_cells *c)
+{
+        const char *used = inv__pdf_str(line, "allowance_used"),
+                   *cap = inv__pdf_str(line, "capacity");
+        char g[GROUPED_MAX], g2[GROUPED_MAX];
+        char *to = c->sub[0] ? c->sub2 : c->sub;
+
+        if (used && cap)
+                snprintf(to, sizeof c->sub,
+                         "allowance used %s of %s (with seats)",
+                         inv__pdf_grouped(used, g), inv__pdf_grouped(cap, g2));
+}
+
 void inv__pdf_cells(const struct inv__pdf_doc *d, const json_t *line,
                     struct inv__pdf_cells *c)
 {
@@ -461,7 +477,7 @@ void inv__pdf_cells(const struct inv__pdf_doc *d, const json_t *line,
 
         c->name =
             inv__pdf_str(line, "name") ? inv__pdf_str(line, "name") : kind;
-        c->sub[0] = c->qty[0] = c->qty2[0] = '\0';
+        c->sub[0] = c->sub2[0] = c->qty[0] = c->qty2[0] = '\0';
         inv__pdf_grouped(inv__pdf_str(line, "amount"), c->amount);
         if (!strcmp(kind, "usage")) {
                 if (q)
@@ -469,6 +485,7 @@ void inv__pdf_cells(const struct inv__pdf_doc *d, const json_t *line,
                                  inv__pdf_grouped(q, g),
                                  noun(d, inv__pdf_str(line, "charge"), what));
                 usage_price(line, unit, c);
+                allowance(line, c);
         } else if (!strcmp(kind, "seat")) {
                 if (q)
                         snprintf(c->qty, sizeof c->qty, "%s seat-months",

@@ -186,6 +186,7 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
         char path[4096], **names = NULL;
         PGresult *r;
         tl_status rc = TL_OK;
+        int csv_flags = 0;
 
         *written = 0;
         if (mkdir(dir, 0777) != 0 && errno != EEXIST)
@@ -196,6 +197,15 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
         tl_buf_init(&csv, 0);
         tl_arena_init(&arena, 0, 0);
         rc = all_names(r, period, &arena, &names, err);
+        /* One file, one set of columns: the allowance ones when any
+           invoice has a capacity licence. */
+        for (int i = 0; !rc && i < PQntuples(r) && !csv_flags; i++) {
+                json_t *doc = json_loads(PQgetvalue(r, i, 2), 0, NULL);
+
+                if (doc && inv_csv_has_capacity(doc))
+                        csv_flags = INV_CSV_CAPACITY;
+                json_decref(doc);
+        }
         for (int i = 0; !rc && i < PQntuples(r); i++) {
                 const char *body = PQgetvalue(r, i, 2);
                 json_error_t je;
@@ -214,7 +224,9 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
                 if (!rc)
                         rc = inv_render_pdf(doc, path, err);
                 if (!rc)
-                        rc = inv_render_csv(doc, i == 0, &csv, err);
+                        rc = inv_render_csv(
+                            doc, (i == 0 ? INV_CSV_HEADER : 0) | csv_flags,
+                            &csv, err);
                 json_decref(doc);
                 if (!rc)
                         (*written)++;

@@ -21,17 +21,29 @@
 ** Adjustment lines carry "period": "YYYY-MM" (the period they correct).
 */
 
+/* Flags of inv_render_csv. */
+#define INV_CSV_HEADER 1 /* a header row first */
+/* The allowance columns, also for a document without capacity licences:
+   so every row of a file made of several documents has the same columns. */
+#define INV_CSV_CAPACITY 2
+
 /*
-** Append the CSV form of 'doc' to 'out': a header row (when 'header') and
-** one row per line, for finance imports (RFC 4180 quoting). Columns:
+** Append the CSV form of 'doc' to 'out': a header row (when 'flags' has
+** INV_CSV_HEADER; 1 is that flag) and one row per line, for finance
+** imports (RFC 4180 quoting). Columns:
 ** number,status,customer,period_start,period_end,currency,line_no,kind,
 ** ref,name,quantity,unit,amount,model,price,size,tiers (what the line was
-** priced at: see docs/formats.md). Text cells a spreadsheet would run as
-** formulas get a quote in front. TL_OK, TL_EINVAL naming the missing
-** field, TL_ENOMEM.
+** priced at: see docs/formats.md), then allowance_used,capacity when a
+** line of 'doc' has them (a capacity licence) or 'flags' has
+** INV_CSV_CAPACITY. Text cells a spreadsheet would run as formulas get a
+** quote in front. TL_OK, TL_EINVAL naming the missing field, TL_ENOMEM.
 */
-tl_status inv_render_csv(const json_t *doc, int header, struct tl_buf *out,
+tl_status inv_render_csv(const json_t *doc, int flags, struct tl_buf *out,
                          struct tl_error *err);
+
+/* Whether a usage line of 'doc' states a capacity (inv_render_csv then
+   writes the allowance columns). */
+bool inv_csv_has_capacity(const json_t *doc);
 
 /*
 ** Write 'doc' as a one-page (more if the lines need it) A4 PDF to 'path'
