@@ -338,14 +338,8 @@ tl_status rate_invoice_table(const struct rate_invoice *inv, struct tl_buf *b,
                                  (unsigned long long)l->seat_days);
                         break;
                 case RATE_LINE_USAGE:
-                        if (*l->capacity)
-                                snprintf(what, sizeof what,
-                                         "%s: %s (allowance %s of %s)", l->name,
-                                         l->quantity, l->allowance_used,
-                                         l->capacity);
-                        else
-                                snprintf(what, sizeof what, "%s: %s", l->name,
-                                         l->quantity);
+                        snprintf(what, sizeof what, "%s: %s", l->name,
+                                 l->quantity);
                         break;
                 default:
                         snprintf(what, sizeof what, "%s", l->name);
@@ -353,6 +347,10 @@ tl_status rate_invoice_table(const struct rate_invoice *inv, struct tl_buf *b,
                 tl_dec_format(&l->amount, amt, sizeof amt);
                 rc = tl_buf_printf(b, err, "  %-10s %-52s %14s\n",
                                    rate_line_kind_name(l->kind), what, amt);
+                if (!rc && *l->capacity)
+                        rc = tl_buf_printf(b, err,
+                                           "  %-10s allowance used %s of %s\n",
+                                           "", l->allowance_used, l->capacity);
         }
         if (!rc) {
                 char st[TL_DEC_STR_MAX], cr[TL_DEC_STR_MAX], tx[TL_DEC_STR_MAX];
