@@ -4,10 +4,13 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "rating/catalog.h"
 #include "rating/customers.h"
 #include "rating/invoice.h"
+#include "rating/reload.h"
 #include "rating/usage.h"
 #include "schemas/decode.h"
 #include "testkit.h"
@@ -394,4 +397,89 @@ Test(capacity, extends_inherits_and_overrides_the_allowance_per_seat)
         cr_assert_str_eq(t, "5000000");
         cr_assert_str_eq(ch->per_seat_classes[1].model_class, "small");
         rate_catalog_free(&cat);
+}
+
+/* A catalog file whose charge has included_per_seat 'per_seat' (text). */
+static void write_licence(const char *path, const char *per_seat)
+{
+        char tmp[600];
+        FILE *f;
+
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        f = fopen(tmp, "w");
+        cr_assert(f, "%s", tmp);
+        fprintf(f,
+                "catalog: t\nversion: \"1\"\neffective_from: 2020-01-01\n"
+                "currency: USD\nmeters:\n"
+                "  local: { event: inference.tokens, value: output_tokens,\n"
+                "           aggregation: sum }\n"
+                "  devices: { event: device.seat, aggregation: seats }\n"
+                "plans:\n  p:\n"
+                "    seats: { meter: devices, prices: { small: 4 } }\n"
+                "    charges:\n"
+                "      - { id: local, meter: local, model: per_unit, price: "
+                "1,\n"
+                "          included_per_seat: %s }\n",
+                per_seat);
+        cr_assert_eq(fclose(f), 0);
+        cr_assert_eq(rename(tmp, path), 0);
+}
+
+/* The scalar allowance the reloader serves, as text ("" if none). */
+static void serving(struct rate_reloader *r, char *out, size_t size)
+{
+        const struct rate_catalog_set *s = rate_reloader_acquire(r);
+        const struct rate_charge *ch = &s->catalogs[0]->plans[0].charges[0];
+
+        tl_dec_format(&ch->per_seat_every, out, size);
+        rate_reloader_release(r, s);
+}
+
+static bool wait_serving(struct rate_reloader *r, const char *want)
+{
+        char got[TL_DEC_STR_MAX];
+
+        for (int i = 0; i < 2500; i++) {
+                serving(r, got, sizeof got);
+                if (!strcmp(got, want))
+                        return true;
+                nanosleep(&(struct timespec){0, 2000000}, NULL);
+        }
+        return false;
+}
+
+/* Pricing people change the allowance in place: it serves without a
+   restart, and a broken edit leaves the last good one serving. */
+Test(capacity, the_allowance_per_seat_is_hot_reloaded_and_a_bad_edit_refused)
+{
+        char dir[] = "/tmp/tally-capacity-XXXXXX", path[600];
+        struct rate_reloader *r = NULL;
+        struct rate_reload_stats st;
+        struct tl_error err;
+        char got[TL_DEC_STR_MAX];
+
+        cr_assert(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/catalog.yaml", dir);
+        write_licence(path, "1000");
+        cr_assert_eq(rate_reloader_new(dir, 20, &r, NULL, &err), TL_OK, "%s",
+                     err.msg);
+        serving(r, got, sizeof got);
+        cr_assert_str_eq(got, "1000");
+        write_licence(path, "2500");
+        cr_assert(wait_serving(r, "2500"));
+        write_licence(path, "{ large: 10 }");
+        for (int i = 0; i < 2500; i++) {
+                rate_reloader_stats(r, &st);
+                if (st.failures)
+                        break;
+                nanosleep(&(struct timespec){0, 2000000}, NULL);
+        }
+        cr_assert_eq(st.failures, 1);
+        cr_assert(strstr(st.last_error, "unknown model_class 'large'"), "%s",
+                  st.last_error);
+        serving(r, got, sizeof got);
+        cr_assert_str_eq(got, "2500");
+        rate_reloader_free(&r);
+        unlink(path);
+        rmdir(dir);
 }
