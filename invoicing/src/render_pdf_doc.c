@@ -447,7 +447,8 @@ static void usage_price(const json_t *line, const char *unit,
 }
 
 /* A capacity licence's allowance, under the name (below the tiers when
-   they are there): "allowance used 400,000 of 1,000,000". */
+   they are there), short enough for the column: "allowance 1,000,000
+   used in full", or "allowance used 400,000 of 1,000,000". */
 static void allowance(const json_t *line, struct inv__pdf_cells *c)
 {
         const char *used = inv__pdf_str(line, "allowance_used"),
@@ -455,9 +456,13 @@ static void allowance(const json_t *line, struct inv__pdf_cells *c)
         char g[GROUPED_MAX], g2[GROUPED_MAX];
         char *to = c->sub[0] ? c->sub2 : c->sub;
 
-        if (used && cap)
-                snprintf(to, sizeof c->sub,
-                         "allowance used %s of %s (with seats)",
+        if (!used || !cap)
+                return;
+        if (!strcmp(used, cap))
+                snprintf(to, sizeof c->sub, "allowance %s used in full",
+                         inv__pdf_grouped(cap, g));
+        else
+                snprintf(to, sizeof c->sub, "allowance used %s of %s",
                          inv__pdf_grouped(used, g), inv__pdf_grouped(cap, g2));
 }
 

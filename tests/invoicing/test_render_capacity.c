@@ -63,17 +63,15 @@ Test(pdf, the_row_states_the_allowance_used_under_the_name_or_the_tiers)
 
         licence(doc, 4, false);
         licence(doc, 3, true);
+        json_object_set_new(json_array_get(json_object_get(doc, "lines"), 3),
+                            "allowance_used", json_string("400000"));
         cells_of(doc, 4, &c);
-        cr_assert_str_eq(c.sub,
-                         "allowance used 1,806,451.6129 of 1,806,451.6129 "
-                         "(with seats)");
+        cr_assert_str_eq(c.sub, "allowance 1,806,451.6129 used in full");
         cr_assert_str_eq(c.sub2, "");
         cells_of(doc, 3, &c);
         cr_assert_str_eq(c.sub, "10,000,000 @ 0.60 + 1,000,000 @ 0.40 per "
                                 "1,000,000");
-        cr_assert_str_eq(c.sub2,
-                         "allowance used 1,806,451.6129 of 1,806,451.6129 "
-                         "(with seats)");
+        cr_assert_str_eq(c.sub2, "allowance used 400,000 of 1,806,451.6129");
         cells_of(doc, 5, &c);
         cr_assert_str_eq(c.sub2, "");
         fd = mkstemp(path);
