@@ -123,6 +123,7 @@ static long long ref_days(const struct fleet *f, int cls, long long start,
 /* 'q' rounded half to even to 'digits' places, as decimal text. */
 static void ref_text(const mpq_t q, unsigned digits, char *out, size_t size)
 {
+        void (*gmp_free)(void *, size_t);
         mpz_t n, r, p;
         char *s;
         size_t len;
@@ -144,7 +145,8 @@ static void ref_text(const mpq_t q, unsigned digits, char *out, size_t size)
                          s + len - digits);
         else
                 snprintf(out, size, "0.%0*d%s", (int)(digits - len), 0, s);
-        free(s);
+        mp_get_memory_functions(NULL, NULL, &gmp_free);
+        gmp_free(s, strlen(s) + 1);
         mpz_clears(n, r, p, NULL);
 }
 
