@@ -530,8 +530,8 @@ Test(webhooks, after_the_retry_window_a_delivery_is_failed_and_listed)
 {
         struct mk_case c;
         struct sk_serve s;
-        struct receiver r;
-        char cfg[300], out[8192], url[64], id[32], *v;
+        struct receiver r, slow;
+        char cfg[300], out[8192], url[64], id[32], sql[300], *v;
 
         mk_case_start(&c, "wh_window", 1, 1);
         receiver_start(&r);
@@ -541,6 +541,10 @@ Test(webhooks, after_the_retry_window_a_delivery_is_failed_and_listed)
         snprintf(url, sizeof url, "http://127.0.0.1:%d/", mk_free_port());
         cr_assert_eq(add(url, "alert.triggered", NULL, out, sizeof out), 0,
                      "%s", out);
+        /* A timeout: a receiver slower than timeout_ms. */
+        receiver_start(&slow);
+        slow.hold_ms = 1500;
+        endpoint(&slow);
         emit(c.db, 0, 1);
         config(cfg, sizeof cfg, &c,
                "{retry_base_ms: 100, max_age_s: 2, timeout_ms: 1000}");
@@ -550,12 +554,15 @@ Test(webhooks, after_the_retry_window_a_delivery_is_failed_and_listed)
                                 "WHERE status <> 'failed'",
                                 15000),
                   "not failed in time");
+        pthread_mutex_lock(&r.lock);
         cr_expect_geq(r.ids[0].count, 3, "only %d attempts", r.ids[0].count);
+        pthread_mutex_unlock(&r.lock);
         cr_assert_eq(
             webhooks(out, sizeof out, "deliveries", "--status", "failed"), 0,
             "%s", out);
         cr_expect_not_null(strstr(out, "HTTP 503"), "%s", out);
         cr_expect_not_null(strstr(out, "Couldn't connect"), "%s", out);
+        cr_expect_not_null(strstr(out, "Timeout was reached"), "%s", out);
         cr_expect_not_null(strstr(out, r.ids[0].id), "%s", out);
         cr_assert_eq(
             webhooks(out, sizeof out, "deliveries", "--status", "delivered"), 0,
@@ -565,19 +572,21 @@ Test(webhooks, after_the_retry_window_a_delivery_is_failed_and_listed)
         pthread_mutex_lock(&r.lock);
         r.fail_all = false;
         pthread_mutex_unlock(&r.lock);
-        v = tk_scalar(c.db, "SELECT min(delivery_id) FROM webhook_deliveries d"
-                            " JOIN webhook_endpoints e USING (endpoint_id)"
-                            " WHERE e.url LIKE '%/hook'");
+        snprintf(sql, sizeof sql,
+                 "SELECT min(delivery_id) FROM webhook_deliveries d JOIN "
+                 "webhook_endpoints e USING (endpoint_id) WHERE e.url = "
+                 "'http://127.0.0.1:%d/hook'",
+                 r.port);
+        v = tk_scalar(c.db, sql);
         snprintf(id, sizeof id, "%s", v);
         free(v);
         cr_assert_eq(webhooks(out, sizeof out, "retry", id, NULL), 0, "%s",
                      out);
-        cr_assert(wait_sql_zero(c.db,
-                                "SELECT count(*) FROM webhook_deliveries "
-                                "d JOIN webhook_endpoints e USING "
-                                "(endpoint_id) WHERE e.url LIKE '%/hook' AND "
-                                "status <> 'delivered'",
-                                10000));
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM webhook_deliveries WHERE delivery_id ="
+                 " %s AND status <> 'delivered'",
+                 id);
+        cr_assert(wait_sql_zero(c.db, sql, 10000));
         pthread_mutex_lock(&r.lock);
         cr_expect_eq(r.nids, 1);
         cr_expect_eq(r.bad_signatures, 0);
