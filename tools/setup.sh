@@ -17,6 +17,7 @@ PACKAGES=(
   libcriterion-dev libjansson-dev  # tests (jansson: an independent JSON oracle)
   libssl-dev                   # SHA-256 (content hashes, migrations)
   libmicrohttpd-dev            # HTTP: tally serve, the meter's /metrics and /healthz
+  libcurl4-openssl-dev         # HTTP client: tally serve's webhook deliveries
   libcairo2-dev fonts-dejavu-core  # invoice PDFs (cairo) and their font
   clang-format binutils        # tools/lint.sh: formatting, symbol names (nm)
   dpkg-dev systemd             # the .deb test: dpkg-shlibdeps, systemd-analyze verify

@@ -43,6 +43,7 @@ struct api_server {
         pthread_key_t conn_key; /* each request thread's PGconn */
         struct api__limiter limiter;
         struct api__metrics metrics;
+        struct api_sender *sender; /* webhooks (webhooks_send.c) */
         uint16_t port;
         char *tls_cert, *tls_key; /* PEM text, kept for MHD's life */
 };

@@ -391,11 +391,36 @@ static enum MHD_Result dispatch(struct api__call *c, char *path)
 
 /* ---- metrics ----------------------------------------------------------- */
 
+/* The sender's counters and the backlog (api/webhooks.h). */
+static int webhook_metrics(struct api_server *s, char *buf, size_t cap)
+{
+        struct api_webhooks_stats w;
+
+        api_sender_stats(s->sender, &w);
+        return snprintf(buf, cap,
+                        "# TYPE tally_webhook_deliveries_total counter\n"
+                        "tally_webhook_deliveries_total{outcome=\"delivered\"}"
+                        " %llu\n"
+                        "tally_webhook_deliveries_total{outcome=\"attempt_"
+                        "failed\"} %llu\n"
+                        "tally_webhook_deliveries_total{outcome=\"failed\"}"
+                        " %llu\n"
+                        "# TYPE tally_webhook_pending gauge\n"
+                        "tally_webhook_pending %llu\n"
+                        "# TYPE tally_webhook_oldest_pending_seconds gauge\n"
+                        "tally_webhook_oldest_pending_seconds %lld\n",
+                        (unsigned long long)w.delivered,
+                        (unsigned long long)w.attempts_failed,
+                        (unsigned long long)w.given_up,
+                        (unsigned long long)w.pending,
+                        (long long)w.oldest_pending_s);
+}
+
 static enum MHD_Result metrics(struct api__call *c)
 {
         const struct api__metrics *m = &c->srv->metrics;
         struct rate_reload_stats rs;
-        char buf[1536];
+        char buf[2560];
         int n;
 
         rate_reloader_stats(c->srv->rules, &rs);
@@ -425,6 +450,7 @@ static enum MHD_Result metrics(struct api__call *c)
             (unsigned long long)(m->us_total / 1000000),
             (unsigned long long)(m->us_total % 1000000),
             (unsigned long long)rs.generation, (unsigned long long)rs.failures);
+        n += webhook_metrics(c->srv, buf + n, sizeof buf - (size_t)n);
         return api__send(c, MHD_HTTP_OK,
                          MHD_create_response_from_buffer((size_t)n, buf,
                                                          MHD_RESPMEM_MUST_COPY),
@@ -662,6 +688,8 @@ tl_status api_server_new(const struct api_config *cfg,
                                         cfg->tls_key, s->tls_key, err);
                 flags |= MHD_USE_TLS;
         }
+        if (!rc)
+                rc = api_sender_new(&cfg->webhooks, &s->sender, err);
         if (rc) {
                 api_server_free(&s);
                 return rc;
@@ -717,6 +745,7 @@ void api_server_free(struct api_server **pp)
         if (!s)
                 return;
         *pp = NULL;
+        api_sender_free(&s->sender);
         if (s->d)
                 MHD_stop_daemon(s->d);
         rate_reloader_free(&s->rules);

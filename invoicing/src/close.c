@@ -65,7 +65,7 @@ static const char STORE_SQL[] =
     " base = excluded.base, issuer = excluded.issuer,"
     " finalized_at = excluded.finalized_at, created_at = now()"
     " WHERE i.status = 'draft'"
-    " RETURNING invoice_id, customer_id),"
+    " RETURNING invoice_id, customer_id, number, body),"
     " cr AS (INSERT INTO credit_ledger (customer_id, amount, reason,"
     " invoice_id) SELECT v.customer_id, v.credit, 'invoice',"
     " ins.invoice_id FROM v JOIN ins USING (customer_id)"
@@ -76,8 +76,17 @@ static const char STORE_SQL[] =
     " a.usage_events FROM unnest($16::text[], $17::date[],"
     " $18::numeric[], $19::int8[]) AS a(customer_id, period, amount,"
     " usage_events) JOIN ins USING (customer_id)"
-    " WHERE $12 = 'finalized' RETURNING 1)"
-    " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM adj)";
+    " WHERE $12 = 'finalized' RETURNING 1),"
+    /* invoice.finalized into the webhook outbox (0009), in this
+       transaction: it exists exactly when the invoice does. Counted below
+       so that the CTE runs. */
+    " ev AS (SELECT tally_notify('invoice.finalized', customer_id,"
+    " 'invoice.finalized:' || invoice_id, json_build_object('invoice',"
+    " number, 'customer', customer_id, 'period', body->'period',"
+    " 'currency', body->'currency', 'total', body->'total')) AS id"
+    " FROM ins WHERE $12 = 'finalized')"
+    " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM adj),"
+    " (SELECT count(id) FROM ev)";
 
 enum { STORE_ARRAYS = 10, ADJ_ARRAYS = 4 };
 

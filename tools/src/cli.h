@@ -125,6 +125,8 @@ int cli_infer_main(int argc, char **argv);
 int cli_upload_main(int argc, char **argv);
 int cli_demo_main(int argc, char **argv);
 int cli_keys_main(int argc, char **argv);
+int cli_webhooks_main(int argc, char **argv);
+extern const char cli_webhooks_usage[]; /* its help, with it */
 /* `tally rules simulate ...` with argv[0] = "simulate". */
 int cli_rules_simulate(int argc, char **argv);
 

@@ -67,6 +67,8 @@ const struct cli_command cli_commands[] = {
      "  --expires DATE YYYY-MM-DD (the end of that day, UTC) or an RFC 3339\n"
      "                 time (default: never)\n",
      NULL, cli_keys_main},
+    {"webhooks", "webhook endpoints and their delivery log", cli_webhooks_usage,
+     NULL, cli_webhooks_main},
     {"customers", "import customers from a customers file",
      "usage: tally customers import FILE [--config FILE]\n\n"
      "Loads or updates customers (upsert) in one transaction; invalid input\n"

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "api/ingest.h"
+#include "api/webhooks.h"
 #include "core/error.h"
 #include "invoicing/invoicing.h"
 
@@ -23,6 +24,7 @@ struct api_config {
         long timeout_s;       /* idle connection timeout, default 15 */
         long rate_per_s;      /* per key: requests per second, default 200 */
         long rate_burst;      /* per key: bucket size, default 400 */
+        struct api_webhooks_config webhooks; /* serve.webhooks: the sender */
 };
 
 void api_config_init(struct api_config *c);
@@ -42,7 +44,8 @@ struct api_server;
 ** Start serving 'cfg' until api_server_free. 'inv' (the invoicing config:
 ** issuer, grace days, clock) and 'ingest' (NULL: POST /v1/events answers
 ** 503, no Kafka configured) are borrowed for the server's life. The
-** catalogs at cfg->rules (or inv->rules) are loaded and hot-reloaded.
+** catalogs at cfg->rules (or inv->rules) are loaded and hot-reloaded; the
+** webhook sender (cfg->webhooks) runs until api_server_free.
 ** Returns TL_OK and '*out'; TL_EINVAL for a bad address, TLS files or
 ** catalogs (named); TL_EIO when it cannot listen; TL_ENOMEM.
 */
