@@ -169,3 +169,55 @@ Test(outcome, an_outcome_goes_through_the_meter_and_the_database_to_the_invoice,
         json_decref(j);
         mk_case_stop(&c);
 }
+
+/* `tally infer --task`: one outcome from the cloud path and one from a
+   device's spool (sent by `tally upload`), stored, and priced alike. */
+Test(outcome, the_engines_cloud_and_device_outcomes_are_priced_alike,
+     .timeout = 300)
+{
+        struct mk_case c;
+        char model[300], spool[300], undelivered[300];
+        json_t *j, *doc, *line;
+
+        snprintf(dir, sizeof dir, "%s/tests/invoicing/outcome",
+                 tk_source_dir());
+        mk_case_start(&c, "outcome_engine", 1, 2);
+        snprintf(model, sizeof model, "%s/model", c.dir);
+        snprintf(spool, sizeof spool, "%s/device.cbor", c.dir);
+        snprintf(undelivered, sizeof undelivered, "%s/undelivered.cbor", c.dir);
+        tally(false, "infer", "--init-model", model, "--dim", "32", "--layers",
+              "1", "--heads", "2", "--vocab", "280", "--seq-len", "24",
+              "--quiet", NULL);
+        tally(false, "infer", "--model", model, "--tokens", "3", "--customer",
+              "cust_eng", "--topic", c.name, "--spool", undelivered, "--time",
+              "2026-10-12T10:00:00Z", "--request-id", "rq-cloud", "--task",
+              "support.resolution", "--quiet", NULL);
+        tally(false, "infer", "--model", model, "--tokens", "3", "--customer",
+              "cust_eng", "--offline", "--spool", spool, "--device", "dev-7",
+              "--time", "2026-10-13T10:00:00Z", "--request-id", "rq-dev",
+              "--task", "support.resolution", "--outcome", "success", "--quiet",
+              NULL);
+        tally(false, "upload", "--spool", spool, "--topic", c.name, NULL);
+        mk_meter_drain(&c);
+        cr_expect_eq(count(c.db, "SELECT count(*) FROM events WHERE type = 5"
+                                 " AND event_id = 'rq-cloud/outcome' AND"
+                                 " deployment = 1 AND units = 1"),
+                     1);
+        cr_expect_eq(count(c.db, "SELECT count(*) FROM events WHERE type = 5"
+                                 " AND event_id = 'rq-dev/outcome' AND"
+                                 " deployment = 2 AND units = 1"),
+                     1);
+        tally(false, "customers", "import", path("customers_engine.yaml"),
+              NULL);
+        j = tally(true, "usage", "--customer", "cust_eng", "--period",
+                  "2026-10", "--format", "json", "--rules",
+                  path("catalog.yaml"), "--as-of", "2026-10-31", NULL);
+        doc = json_object_get(j, "invoice") ? json_object_get(j, "invoice") : j;
+        line = json_array_get(json_object_get(doc, "lines"), 0);
+        cr_assert(line);
+        /* 1 in the cloud + 1 on a device = 2 x 0.90 */
+        cr_expect_str_eq(str(line, "quantity"), "2");
+        cr_expect_str_eq(str(line, "amount"), "1.80");
+        json_decref(j);
+        mk_case_stop(&c);
+}
