@@ -121,8 +121,8 @@ struct sch_options {
 /*
 ** Look up data field 'key' of 'ev' as text: the typed fields by their wire
 ** names (model, deployment, decoding, device_id, action, model_class,
-** task, outcome) and the dimensions. Returns false when the event has no such
-*text field.
+** task, outcome) and the dimensions. Returns false when the event has no
+** such text field.
 */
 bool sch_event_text_field(const struct sch_event *ev, const char *key,
                           struct sch_str *out);
