@@ -21,8 +21,8 @@
 ** bytes, 'min' to 'max' long, into 'out'; c->p steps past the closing
 ** quote.
 */
-static inline bool str(struct sch__fcur *c, uint32_t min, uint32_t max,
-                       struct sch_str *out)
+static inline __attribute__((always_inline)) bool
+str(struct sch__fcur *c, uint32_t min, uint32_t max, struct sch_str *out)
 {
         const unsigned char *s = c->p, *p = c->p;
 
