@@ -1,5 +1,6 @@
 /* Decode + validate 1,000,000 typical events from memory, CBOR and JSON,
-   (usage: bench_decode [N [--no-baseline]]),
+   (usage: bench_decode [N [--no-baseline]]; TALLY_BENCH_OUTCOMES=P makes
+   P % of them task.outcome events, the rest of the mix unchanged),
    on one core (docs/benchmarks.md: >= 2,000,000 events/s each). Also times the
    tree-building parsers of jansson and libcbor on the same bytes, as the
    baseline that the streaming decoders are measured against. */
@@ -25,6 +26,7 @@ struct corpus {
 };
 
 static unsigned long long rng = 88172645463325252ULL;
+static unsigned outcome_pct; /* TALLY_BENCH_OUTCOMES */
 
 static unsigned next(unsigned n)
 {
@@ -73,6 +75,20 @@ static void typical_event(size_t i, struct sch_event *ev, char *id, char *sub)
                 ev->device_id = (struct sch_str){id, 12};
                 ev->action = SCH_SEAT_HEARTBEAT;
                 ev->model_class = (struct sch_str){"small", 5};
+        }
+        /* Drawn only when asked for: the usual stream stays the same. */
+        if (outcome_pct && next(100) < outcome_pct) {
+                ev->type = SCH_TYPE_OUTCOME;
+                ev->model = ev->decoding = (struct sch_str){NULL, 0};
+                ev->device_id = ev->model_class = (struct sch_str){NULL, 0};
+                ev->action = SCH_SEAT_NONE;
+                ev->input_tokens = ev->output_tokens = 0;
+                ev->iterations = ev->tokens = ev->mac = 0;
+                ev->deployment = next(2) ? SCH_DEPLOY_CLOUD : SCH_DEPLOY_DEVICE;
+                ev->task = (struct sch_str){"support.resolution", 18};
+                ev->outcome = next(5) ? (struct sch_str){"success", 7}
+                                      : (struct sch_str){"failure", 7};
+                ev->units = next(4) ? 1 : 1 + next(5);
         }
         if (next(3) == 0) {
                 ev->dim_count = 1;
@@ -208,6 +224,8 @@ int main(int argc, char **argv)
         double j, c;
 
         /* One core, as the target says; the same core every run. */
+        if (getenv("TALLY_BENCH_OUTCOMES"))
+                outcome_pct = (unsigned)atoi(getenv("TALLY_BENCH_OUTCOMES"));
         CPU_ZERO(&one);
         CPU_SET(0, &one);
         sched_setaffinity(0, sizeof one, &one);

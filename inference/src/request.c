@@ -52,6 +52,26 @@ static tl_status validate(const struct inf_events *evs, struct tl_error *err)
         return rc;
 }
 
+/* The request's task.outcome, after its usage: where the work ran, as
+   the usage says, so device and cloud resolutions price alike. */
+static void outcome(const struct inf_request *r, struct inf_events *out)
+{
+        struct sch_event *e = &out->ev[out->n];
+
+        snprintf(out->ids[out->n], sizeof out->ids[out->n], "%s/outcome",
+                 r->id);
+        e->type = SCH_TYPE_OUTCOME;
+        e->id = str_of(out->ids[out->n]);
+        e->source = str_of(r->source);
+        e->subject = str_of(r->subject);
+        e->time_us = r->time_us;
+        e->task = str_of(r->task);
+        e->outcome = str_of(r->outcome ? r->outcome : "success");
+        e->deployment = r->deployment;
+        e->units = 1;
+        out->n++;
+}
+
 tl_status inf_request_events(const struct inf_request *r,
                              const struct inf_usage *u, struct inf_events *out,
                              struct tl_error *err)
@@ -69,6 +89,8 @@ tl_status inf_request_events(const struct inf_request *r,
                 rc = check("source", r->source, SCH_MAX_SOURCE_BYTES, err);
         if (!rc)
                 rc = check("model", r->model, SCH_MAX_NAME_BYTES, err);
+        if (!rc && r->task)
+                rc = check("task", r->task, SCH_MAX_TASK_BYTES, err);
         if (rc)
                 return rc;
         memset(out, 0, sizeof *out);
@@ -102,5 +124,7 @@ tl_status inf_request_events(const struct inf_request *r,
                 }
                 out->n++;
         }
+        if (r->task)
+                outcome(r, out);
         return validate(out, err);
 }

@@ -17,7 +17,7 @@ static const char ROLLUP_SQL[] =
     " deployment, decoding,"
     " CASE WHEN dims = '{}'::jsonb THEN NULL ELSE dims::text END,"
     " event_count, input_tokens, output_tokens, cached_input_tokens,"
-    " iterations, tokens, mac"
+    " iterations, tokens, mac, task, outcome, units"
     " FROM usage_rollups WHERE customer_id = ANY($1::text[])"
     " AND day >= $2::date AND day < $3::date";
 
@@ -110,6 +110,9 @@ static tl_status fold_rollups(PGconn *conn, const struct rate_catalog *cat,
                 ru.iterations = u128_col(r, i, 11);
                 ru.tokens = u128_col(r, i, 12);
                 ru.mac = u128_col(r, i, 13);
+                ev.task = str_col(r, i, 14);
+                ev.outcome = str_col(r, i, 15);
+                ru.units = u128_col(r, i, 16);
                 u->rollup_rows++;
                 if (ci != RATE_NO_INDEX)
                         u->fingerprint[ci] += ru.events;
@@ -151,8 +154,9 @@ static tl_status fold_events(PGconn *conn, const struct rate_catalog *cat,
         PGresult *r;
         tl_status rc = TL_OK;
 
-        for (int t = SCH_TYPE_TOKENS; t < SCH_TYPE_SEAT; t++)
-                if (!rate_catalog_rollup_ok(cat, (sch_event_type)t))
+        for (int t = SCH_TYPE_TOKENS; t <= SCH_TYPE_LAST; t++)
+                if (t != SCH_TYPE_SEAT &&
+                    !rate_catalog_rollup_ok(cat, (sch_event_type)t))
                         snprintf(types + strlen(types),
                                  sizeof types - strlen(types), "%s%d",
                                  types[1] ? "," : "", t);

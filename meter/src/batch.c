@@ -14,7 +14,7 @@
 /* meter_keys: seq, key_hash, content_hash, event_time */
 #define KEY_FIELDS 4
 /* the events columns the meter writes (store.c names them) */
-#define EVENT_FIELDS 22
+#define EVENT_FIELDS 25
 
 tl_status meter__batch_init(struct meter_batch *b, int64_t skew_us,
                             struct tl_error *err)
@@ -162,21 +162,25 @@ static tl_status put_part(struct tl_buf *t, struct sch_str f, bool first,
 }
 
 /* What usage rollups group by: model NUL deployment decoding (NUL key NUL
-   value)*. SHA-256, not a fast hash: a crafted collision would merge a
-   customer's usage across attributes that prices may tell apart. */
+   value)*, with task and outcome in the places of model and decoding for
+   task.outcome (the type is part of the rollup key apart). SHA-256, not a
+   fast hash: a crafted collision would merge a customer's usage across
+   attributes that prices may tell apart. */
 static tl_status attrs_hash(const struct sch_event *ev, struct tl_buf *tmp,
                             unsigned char out[16], struct tl_error *err)
 {
         unsigned char dep = (unsigned char)ev->deployment;
+        bool outcome = ev->type == SCH_TYPE_OUTCOME;
         tl_status rc;
 
         tl_buf_clear(tmp);
-        rc = put_part(tmp, ev->model, true, err);
+        rc = put_part(tmp, outcome ? ev->task : ev->model, true, err);
         if (!rc)
                 rc = put_part(tmp, (struct sch_str){(const char *)&dep, 1},
                               false, err);
         if (!rc)
-                rc = put_part(tmp, ev->decoding, true, err);
+                rc = put_part(tmp, outcome ? ev->outcome : ev->decoding, true,
+                              err);
         for (uint32_t i = 0; !rc && i < ev->dim_count; i++) {
                 rc = put_part(tmp, ev->dims[i].key, false, err);
                 if (!rc)
@@ -290,6 +294,12 @@ static tl_status stage_event(struct meter_batch *b, const struct sch_event *ev,
                 rc =
                     seat ? put_text(o, ev->model_class, err) : put_null(o, err);
         if (!rc)
+                rc = put_text(o, ev->task, err); /* NULL but for outcomes */
+        if (!rc)
+                rc = put_text(o, ev->outcome, err);
+        if (!rc)
+                rc = put_count(o, ev->type == SCH_TYPE_OUTCOME, ev->units, err);
+        if (!rc)
                 rc = b->dims.len ? put_field(o, b->dims.data, b->dims.len, err)
                                  : put_null(o, err);
         if (!rc)
@@ -328,6 +338,10 @@ static tl_status stage_rollup(struct meter_batch *b, const struct sch_event *ev,
         key.decoding_len = key.decoding ? ev->decoding.len : 0;
         key.dims = b->dims.len ? b->dims.data : NULL;
         key.dims_len = (uint32_t)b->dims.len;
+        key.task = ev->task.ptr;
+        key.task_len = ev->task.ptr ? ev->task.len : 0;
+        key.outcome = ev->outcome.ptr;
+        key.outcome_len = ev->outcome.ptr ? ev->outcome.len : 0;
         key.day = (int32_t)utc_day(ev->time_us);
         key.type = (int16_t)ev->type;
         key.deployment = (int16_t)ev->deployment;
@@ -337,6 +351,7 @@ static tl_status stage_rollup(struct meter_batch *b, const struct sch_event *ev,
         row->n[3] = itr ? ev->iterations : 0;
         row->n[4] = itr ? ev->tokens : 0;
         row->n[5] = ev->type == SCH_TYPE_MATRIX_OPS ? ev->mac : 0;
+        row->n[6] = ev->type == SCH_TYPE_OUTCOME ? ev->units : 0;
         return meter__rollup_find(&b->roll, &b->arena, &key, &row->group, err);
 }
 

@@ -9,7 +9,7 @@
 #include "core/alloc.h"
 #include "core/hash.h"
 
-#define ROLL_FIELDS 15
+#define ROLL_FIELDS 18
 
 static uint64_t group_hash(const struct meter_group *k)
 {
@@ -99,6 +99,11 @@ tl_status meter__rollup_find(struct meter_rollup *r, struct tl_arena *arena,
         if (!rc)
                 rc = dup(arena, key->decoding, key->decoding_len, &g->decoding,
                          err);
+        if (!rc)
+                rc = dup(arena, key->task, key->task_len, &g->task, err);
+        if (!rc)
+                rc = dup(arena, key->outcome, key->outcome_len, &g->outcome,
+                         err);
         if (!rc && key->dims)
                 rc = dup(arena, key->dims, key->dims_len, &dims, err);
         if (rc)
@@ -158,6 +163,11 @@ tl_status meter__rollup_copy(const struct meter_rollup *r, struct tl_buf *out,
                         rc = meter_copy_int(out, (int64_t)g->count, 8, err);
                 for (int k = 0; !rc && k < METER_SUMS; k++)
                         rc = meter_copy_numeric(out, g->sums[k], err);
+                if (!rc)
+                        rc = meter_copy_field(out, g->task, g->task_len, err);
+                if (!rc)
+                        rc = meter_copy_field(out, g->outcome, g->outcome_len,
+                                              err);
                 (*rows)++;
         }
         return rc ? rc : meter_copy_trailer(out, err);

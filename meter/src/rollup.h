@@ -12,18 +12,20 @@
 #include "core/error.h"
 #include "core/str.h"
 
-/* input, output and cached input tokens, iterations, tokens, mac */
-#define METER_SUMS 6
+/* input, output and cached input tokens, iterations, tokens, mac, units */
+#define METER_SUMS 7
 #define METER_NO_GROUP UINT32_MAX
 
 struct meter_group {
-        const char *customer, *model, *decoding;
+        const char *customer, *model, *decoding, *task, *outcome;
         const void *dims; /* jsonb wire form; NULL stands for '{}' */
         uint32_t customer_len, model_len, decoding_len, dims_len;
+        uint32_t task_len, outcome_len;
         int32_t day; /* UTC, days since 1970-01-01 */
         int16_t type, deployment;
-        unsigned char attrs[16]; /* SHA-256 of model, deployment, decoding,
-                                    dimensions: what prices may tell apart */
+        unsigned char attrs[16]; /* SHA-256 of model (task), deployment,
+                                    decoding (outcome), dimensions: what
+                                    prices may tell apart */
         uint64_t count;
         tl_u128 sums[METER_SUMS];
 };

@@ -38,7 +38,8 @@ static const char STAGE_DDL[] =
     " model text, deployment int2, decoding text, dims jsonb,"
     " event_count int8, input_tokens numeric, output_tokens numeric,"
     " cached_input_tokens numeric, iterations numeric, tokens numeric,"
-    " mac numeric) ON COMMIT DELETE ROWS";
+    " mac numeric, units numeric, task text, outcome text)"
+    " ON COMMIT DELETE ROWS";
 
 /* The dedup insert; returns the staged rows whose key was there before,
    with the content stored for it. Locks are taken in key order so
@@ -64,14 +65,16 @@ static const char EVENTS_COPY[] =
     "COPY events (event_time, customer_id, type, source, event_id, model,"
     " deployment, decoding, input_tokens, output_tokens,"
     " cached_input_tokens, iterations, tokens, mac, device_id,"
-    " seat_action, model_class, dims, content_hash, kafka_topic,"
+    " seat_action, model_class, task, outcome, units, dims, content_hash,"
+    " kafka_topic,"
     " kafka_partition, kafka_offset) FROM STDIN BINARY";
 
 /* In key order, for the same reason as the keys. */
 static const char ROLL_SQL[] =
     "INSERT INTO usage_rollups AS r (customer_id, day, type, attrs_hash,"
     " model, deployment, decoding, dims, event_count, input_tokens,"
-    " output_tokens, cached_input_tokens, iterations, tokens, mac)"
+    " output_tokens, cached_input_tokens, iterations, tokens, mac, units,"
+    " task, outcome)"
     " SELECT * FROM meter_roll ORDER BY 1, 2, 3, 4"
     " ON CONFLICT (customer_id, day, type, attrs_hash) DO UPDATE SET"
     " event_count = r.event_count + EXCLUDED.event_count,"
@@ -80,7 +83,8 @@ static const char ROLL_SQL[] =
     " cached_input_tokens = r.cached_input_tokens"
     "  + EXCLUDED.cached_input_tokens,"
     " iterations = r.iterations + EXCLUDED.iterations,"
-    " tokens = r.tokens + EXCLUDED.tokens, mac = r.mac + EXCLUDED.mac";
+    " tokens = r.tokens + EXCLUDED.tokens, mac = r.mac + EXCLUDED.mac,"
+    " units = r.units + EXCLUDED.units";
 
 static const struct {
         const char *name;

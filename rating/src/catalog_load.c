@@ -26,15 +26,19 @@ static const struct field_def FIELDS[] = {
     {"iterations", RATE_FIELD_ITERATIONS, true, T(SCH_TYPE_ITERATIONS)},
     {"tokens", RATE_FIELD_TOKENS, true, T(SCH_TYPE_ITERATIONS)},
     {"mac", RATE_FIELD_MAC, true, T(SCH_TYPE_MATRIX_OPS)},
+    {"units", RATE_FIELD_UNITS, true, T(SCH_TYPE_OUTCOME)},
     {"model", RATE_FIELD_MODEL, false,
      T(SCH_TYPE_TOKENS) | T(SCH_TYPE_ITERATIONS) | T(SCH_TYPE_MATRIX_OPS)},
     {"deployment", RATE_FIELD_DEPLOYMENT, false,
-     T(SCH_TYPE_TOKENS) | T(SCH_TYPE_ITERATIONS) | T(SCH_TYPE_MATRIX_OPS)},
+     T(SCH_TYPE_TOKENS) | T(SCH_TYPE_ITERATIONS) | T(SCH_TYPE_MATRIX_OPS) |
+         T(SCH_TYPE_OUTCOME)},
     {"decoding", RATE_FIELD_DECODING, false,
      T(SCH_TYPE_TOKENS) | T(SCH_TYPE_ITERATIONS)},
     {"device_id", RATE_FIELD_DEVICE_ID, false, T(SCH_TYPE_SEAT)},
     {"action", RATE_FIELD_ACTION, false, T(SCH_TYPE_SEAT)},
     {"model_class", RATE_FIELD_MODEL_CLASS, false, T(SCH_TYPE_SEAT)},
+    {"task", RATE_FIELD_TASK, false, T(SCH_TYPE_OUTCOME)},
+    {"outcome", RATE_FIELD_OUTCOME, false, T(SCH_TYPE_OUTCOME)},
 };
 #undef T
 
@@ -205,7 +209,7 @@ static void load_meter(struct rate__cload *c, const struct tl_yaml_node *key,
                 rate__bad(&c->ld, ev, p,
                           "unknown event type '%s' (inference.tokens, "
                           "inference.iterations, inference.matrix_ops, "
-                          "device.seat)",
+                          "device.seat, task.outcome)",
                           ev->kind == TL_YAML_SCALAR ? ev->text : "");
                 return;
         }

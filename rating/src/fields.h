@@ -29,6 +29,12 @@ static inline bool text_field(const struct sch_event *ev,
         case RATE_FIELD_MODEL_CLASS:
                 *out = ev->model_class;
                 return out->ptr != NULL;
+        case RATE_FIELD_TASK:
+                *out = ev->task;
+                return out->ptr != NULL;
+        case RATE_FIELD_OUTCOME:
+                *out = ev->outcome;
+                return out->ptr != NULL;
         case RATE_FIELD_DEPLOYMENT:
                 if (ev->deployment == SCH_DEPLOY_CLOUD)
                         *out = (struct sch_str){"cloud", 5};
@@ -71,6 +77,8 @@ static inline uint64_t count_field(const struct sch_event *ev,
                 return ev->tokens;
         case RATE_FIELD_MAC:
                 return ev->mac;
+        case RATE_FIELD_UNITS:
+                return ev->units;
         default:
                 return 0;
         }
@@ -92,6 +100,8 @@ static inline tl_u128 rollup_field(const struct rate_rollup *r,
                 return r->tokens;
         case RATE_FIELD_MAC:
                 return r->mac;
+        case RATE_FIELD_UNITS:
+                return r->units;
         default:
                 return 0;
         }

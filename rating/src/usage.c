@@ -60,8 +60,8 @@ struct rate_acc {
         struct cust **list;
         struct cust **table;
         /* The meters each event type feeds, so an event tests only those. */
-        size_t type_meter_count[SCH_TYPE_SEAT + 1];
-        size_t *type_meters[SCH_TYPE_SEAT + 1];
+        size_t type_meter_count[SCH_TYPE_LAST + 1];
+        size_t *type_meters[SCH_TYPE_LAST + 1];
         struct group **scratch; /* rate_acc_add: a group per meter */
         /* Per meter, per filter: for a filter on deployment or action, a
            bit per enum value it accepts (1u << SCH_DEPLOY_CLOUD ...), so
@@ -144,7 +144,7 @@ tl_status rate_acc_new(const struct rate_catalog *cat,
                 rate_acc_free(&a);
                 return tl_fail(err, rc, "out of memory");
         }
-        for (int t = SCH_TYPE_TOKENS; t <= SCH_TYPE_SEAT; t++) {
+        for (int t = SCH_TYPE_TOKENS; t <= SCH_TYPE_LAST; t++) {
                 a->type_meters[t] =
                     tl_calloc(cat->meter_count + 1, sizeof(size_t));
                 if (!a->type_meters[t]) {
@@ -185,7 +185,7 @@ void rate_acc_free(struct rate_acc **pp)
                 for (size_t m = 0; m < a->cat->meter_count; m++)
                         free_mstate(&a->list[i]->meters[m]);
         }
-        for (int t = 0; t <= SCH_TYPE_SEAT; t++)
+        for (int t = 0; t <= SCH_TYPE_LAST; t++)
                 tl_free(a->type_meters[t]);
         for (size_t m = 0; a->filter_masks && m < a->cat->meter_count; m++)
                 tl_free(a->filter_masks[m]);
@@ -577,7 +577,7 @@ static tl_status add(struct rate_acc *a, const struct sch_event *ev,
 {
         bool in_period =
             ev->time_us >= a->period.start_us && ev->time_us < a->period.end_us;
-        size_t n = (unsigned)ev->type <= SCH_TYPE_SEAT
+        size_t n = (unsigned)ev->type <= SCH_TYPE_LAST
                        ? a->type_meter_count[ev->type]
                        : 0;
         struct group **groups = a->scratch;

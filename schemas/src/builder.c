@@ -296,14 +296,15 @@ static tl_status resolve_time(struct sch__builder *b,
 
 /* ---- data fields by type ---- */
 
-typedef enum { F_NAME, F_DEPLOY, F_ACTION, F_COUNT } field_kind;
+typedef enum { F_NAME, F_DEPLOY, F_ACTION, F_COUNT, F_WORD } field_kind;
 
 struct field_spec {
         const char *name;
         field_kind kind;
         size_t offset;
         bool required;
-        uint64_t min; /* counts only */
+        uint64_t min; /* counts: the least value; names and words: the most
+                         bytes (0: SCH_MAX_NAME_BYTES) */
 };
 
 #define EV_OFF(f) offsetof(struct sch_event, f)
@@ -338,9 +339,21 @@ static const struct field_spec seat_fields[] = {
     {NULL, F_NAME, 0, false, 0},
 };
 
+/* units is optional: 1 when absent (resolve_data). */
+#define OUTCOME_UNITS 3
+static const struct field_spec outcome_fields[] = {
+    {"task", F_NAME, EV_OFF(task), true, SCH_MAX_TASK_BYTES},
+    {"outcome", F_WORD, EV_OFF(outcome), true, SCH_MAX_WORD_BYTES},
+    {"deployment", F_DEPLOY, 0, true, 0},
+    {"units", F_COUNT, EV_OFF(units), false, 0},
+    {NULL, F_NAME, 0, false, 0},
+};
+
 static const struct field_spec *fields_of(sch_event_type t)
 {
         switch (t) {
+        case SCH_TYPE_OUTCOME:
+                return outcome_fields;
         case SCH_TYPE_TOKENS:
                 return tokens_fields;
         case SCH_TYPE_ITERATIONS:
@@ -415,16 +428,23 @@ static tl_status set_enum(struct sch__builder *b, const struct field_spec *fs,
 static tl_status set_field(struct sch__builder *b, const struct field_spec *fs,
                            const struct sch__value *v, struct tl_error *err)
 {
+        size_t max = fs->min ? (size_t)fs->min : SCH_MAX_NAME_BYTES;
+
         switch (fs->kind) {
         case F_COUNT:
                 return set_count(b, fs, v, err);
-        case F_NAME: {
-                tl_status rc = check_text(b, "data.", fs->name, v, 1,
-                                          SCH_MAX_NAME_BYTES, err);
-                if (!rc)
-                        *(struct sch_str *)((char *)b->ev + fs->offset) =
-                            v->text;
-                return rc;
+        case F_NAME:
+        case F_WORD: {
+                tl_status rc = check_text(b, "data.", fs->name, v, 1, max, err);
+                if (rc)
+                        return rc;
+                if (fs->kind == F_WORD && !sch__is_word(v->text))
+                        return FAIL(b, err, TL_EINVAL,
+                                    "data.%s: expected one word (letters, "
+                                    "digits, '_', '-' or '.'), got \"%.*s\"",
+                                    fs->name, (int)v->text.len, v->text.ptr);
+                *(struct sch_str *)((char *)b->ev + fs->offset) = v->text;
+                return TL_OK;
         }
         default:
                 return set_enum(b, fs, v, err);
@@ -486,6 +506,20 @@ static tl_status add_dim(struct sch__builder *b, struct sch_str key,
 static int spec_index(sch_event_type t, struct sch_str k)
 {
 #define IS(lit) (memcmp(k.ptr, lit, sizeof lit - 1) == 0)
+        if (t == SCH_TYPE_OUTCOME) {
+                switch (k.len) {
+                case 4:
+                        return IS("task") ? 0 : -1;
+                case 7:
+                        return IS("outcome") ? 1 : -1;
+                case 10:
+                        return IS("deployment") ? 2 : -1;
+                case 5:
+                        return IS("units") ? OUTCOME_UNITS : -1;
+                default:
+                        return -1;
+                }
+        }
         if (t == SCH_TYPE_SEAT) {
                 switch (k.len) {
                 case 9:
@@ -587,6 +621,9 @@ static tl_status resolve_data(struct sch__builder *b, struct tl_error *err)
                         rc = FAIL(b, err, TL_EINVAL,
                                   "data.%s: required field missing",
                                   specs[k].name);
+        if (!rc && b->ev->type == SCH_TYPE_OUTCOME &&
+            !(b->data_seen & (1u << OUTCOME_UNITS)))
+                b->ev->units = 1;
         return rc;
 }
 

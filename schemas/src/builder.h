@@ -125,6 +125,20 @@ static inline bool sch__plain_ascii(const char *p, size_t len, const char *base)
         return acc == 0;
 }
 
+/* An outcome is one word, so that a catalog can name it in a filter or a
+   weight as it was sent: ASCII letters, digits, '_', '-' and '.'. */
+static inline bool sch__is_word(struct sch_str s)
+{
+        for (uint32_t i = 0; i < s.len; i++) {
+                unsigned char c = (unsigned char)s.ptr[i];
+
+                if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') &&
+                    !(c >= '0' && c <= '9') && c != '_' && c != '-' && c != '.')
+                        return false;
+        }
+        return true;
+}
+
 /* Where a reader is in an event: the envelope, data, or a skipped value. */
 typedef enum { SCH__LVL_TOP, SCH__LVL_DATA, SCH__LVL_SKIP } sch__level;
 

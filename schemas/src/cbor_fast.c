@@ -65,6 +65,8 @@ static bool type_of(struct sch__fcur *c, sch_event_type *t)
         else if (LIT(c, "\x6b"
                         "device.seat"))
                 *t = SCH_TYPE_SEAT;
+        else if (LIT(c, "\x6ctask.outcome"))
+                *t = SCH_TYPE_OUTCOME;
         else
                 return false;
         return true;
@@ -137,6 +139,20 @@ static bool typed(struct sch__fcur *c, const unsigned char *base,
                         return false;
                 return LIT(c, "\x6bmodel_class") &&
                        text(c, base, 1, name, &ev->model_class);
+        }
+        if (ev->type == SCH_TYPE_OUTCOME) {
+                if (!LIT(c, "\x64task") ||
+                    !text(c, base, 1, SCH_MAX_TASK_BYTES, &ev->task) ||
+                    !LIT(c, "\x67outcome") ||
+                    !text(c, base, 1, SCH_MAX_WORD_BYTES, &ev->outcome) ||
+                    !sch__is_word(ev->outcome) || !deployment(c, ev))
+                        return false;
+                *n = 3;
+                ev->units = 1;
+                if (!LIT(c, "\x65units"))
+                        return true;
+                *n = 4;
+                return count(c, 0, &ev->units);
         }
         if (!LIT(c, "\x65model") || !text(c, base, 1, name, &ev->model) ||
             !deployment(c, ev))

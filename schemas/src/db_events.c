@@ -55,12 +55,15 @@ void sch_db_row_event(const PGresult *r, int *row, struct sch_event *ev)
         ev->device_id = col(r, i, 14);
         ev->action = (sch_seat_action)count(r, i, 15);
         ev->model_class = col(r, i, 16);
+        ev->task = col(r, i, 17);
+        ev->outcome = col(r, i, 18);
+        ev->units = count(r, i, 19);
         for (; *row < PQntuples(r); (*row)++) {
                 if (*row > i && !same_event(r, i, *row))
                         break;
-                if (!PQgetisnull(r, *row, 17) && ev->dim_count < SCH_MAX_DIMS) {
-                        ev->dims[ev->dim_count].key = col(r, *row, 17);
-                        ev->dims[ev->dim_count].value = col(r, *row, 18);
+                if (!PQgetisnull(r, *row, 20) && ev->dim_count < SCH_MAX_DIMS) {
+                        ev->dims[ev->dim_count].key = col(r, *row, 20);
+                        ev->dims[ev->dim_count].value = col(r, *row, 21);
                         ev->dim_count++;
                 }
         }

@@ -179,7 +179,19 @@ static tl_status json_data(const struct sch_event *ev, struct tl_buf *out,
 {
         tl_status rc = TL_OK;
 
-        if (ev->type == SCH_TYPE_SEAT) {
+        if (ev->type == SCH_TYPE_OUTCOME) {
+                rc = json_kv_str(out, "task", ev->task, true, err);
+                if (!rc)
+                        rc = json_kv_str(out, "outcome", ev->outcome, false,
+                                         err);
+                if (!rc)
+                        rc = json_kv_str(
+                            out, "deployment",
+                            cstr(sch_deployment_name(ev->deployment)), false,
+                            err);
+                if (!rc)
+                        rc = json_kv_u64(out, "units", ev->units, err);
+        } else if (ev->type == SCH_TYPE_SEAT) {
                 rc = json_kv_str(out, "device_id", ev->device_id, true, err);
                 if (!rc)
                         rc = json_kv_str(out, "action",
@@ -327,14 +339,20 @@ static void put_key_uint(struct cbor_out *o, const char *key, uint64_t v)
 
 static unsigned data_entries(const struct sch_event *ev)
 {
-        static const unsigned typed[] = {0, 6, 5, 3, 3};
+        static const unsigned typed[] = {0, 6, 5, 3, 3, 4};
         return typed[ev->type] + ev->dim_count;
 }
 
 static void put_data(struct cbor_out *o, const struct sch_event *ev)
 {
         put_head(o, map_head, data_entries(ev));
-        if (ev->type == SCH_TYPE_SEAT) {
+        if (ev->type == SCH_TYPE_OUTCOME) {
+                put_key_text(o, "task", ev->task);
+                put_key_text(o, "outcome", ev->outcome);
+                put_key_text(o, "deployment",
+                             cstr(sch_deployment_name(ev->deployment)));
+                put_key_uint(o, "units", ev->units);
+        } else if (ev->type == SCH_TYPE_SEAT) {
                 put_key_text(o, "device_id", ev->device_id);
                 put_key_text(o, "action",
                              cstr(sch_seat_action_name(ev->action)));

@@ -3,16 +3,19 @@
 
 #include <string.h>
 
-static const char *const type_names[] = {"", "inference.tokens",
+static const char *const type_names[] = {"",
+                                         "inference.tokens",
                                          "inference.iterations",
-                                         "inference.matrix_ops", "device.seat"};
+                                         "inference.matrix_ops",
+                                         "device.seat",
+                                         "task.outcome"};
 static const char *const deployment_names[] = {"", "cloud", "device"};
 static const char *const action_names[] = {"", "activate", "deactivate",
                                            "heartbeat"};
 
 const char *sch_event_type_name(sch_event_type t)
 {
-        return (unsigned)t <= SCH_TYPE_SEAT ? type_names[t] : "";
+        return (unsigned)t <= SCH_TYPE_LAST ? type_names[t] : "";
 }
 
 const char *sch_deployment_name(sch_deployment d)
@@ -32,6 +35,9 @@ sch_event_type sch_event_type_parse(const char *s, size_t len)
         case 11:
                 return memcmp(s, "device.seat", 11) == 0 ? SCH_TYPE_SEAT
                                                          : SCH_TYPE_NONE;
+        case 12:
+                return memcmp(s, "task.outcome", 12) == 0 ? SCH_TYPE_OUTCOME
+                                                          : SCH_TYPE_NONE;
         case 16:
                 return memcmp(s, "inference.tokens", 16) == 0 ? SCH_TYPE_TOKENS
                                                               : SCH_TYPE_NONE;
@@ -65,6 +71,10 @@ bool sch_event_text_field(const struct sch_event *ev, const char *key,
                 found = ev->device_id;
         else if (strcmp(key, "model_class") == 0)
                 found = ev->model_class;
+        else if (strcmp(key, "task") == 0)
+                found = ev->task;
+        else if (strcmp(key, "outcome") == 0)
+                found = ev->outcome;
         else if (strcmp(key, "deployment") == 0 && ev->deployment)
                 found = cstr(sch_deployment_name(ev->deployment));
         else if (strcmp(key, "action") == 0 && ev->action)
@@ -98,7 +108,8 @@ bool sch_event_equal(const struct sch_event *a, const struct sch_event *b)
             a->iterations != b->iterations || a->tokens != b->tokens ||
             a->mac != b->mac || !str_eq(a->device_id, b->device_id) ||
             a->action != b->action || !str_eq(a->model_class, b->model_class) ||
-            a->dim_count != b->dim_count)
+            !str_eq(a->task, b->task) || !str_eq(a->outcome, b->outcome) ||
+            a->units != b->units || a->dim_count != b->dim_count)
                 return false;
         for (uint32_t i = 0; i < a->dim_count; i++)
                 if (!str_eq(a->dims[i].key, b->dims[i].key) ||
@@ -112,6 +123,7 @@ bool sch_event_equal(const struct sch_event *a, const struct sch_event *b)
 #define CANON_MAX                                                              \
         (64 + 7 * 4 + SCH_MAX_ID_BYTES + SCH_MAX_SOURCE_BYTES +                \
          SCH_MAX_SUBJECT_BYTES + 4 * SCH_MAX_NAME_BYTES + 8 * 8 +              \
+         SCH_MAX_TASK_BYTES + SCH_MAX_WORD_BYTES + 4 * 2 + 8 +                 \
          SCH_MAX_DIMS * (8 + SCH_MAX_DIM_KEY_BYTES + SCH_MAX_DIM_VALUE_BYTES))
 
 struct canon {
@@ -160,6 +172,13 @@ void sch_event_hash(const struct sch_event *ev,
         put_str(&c, ev->device_id);
         c.buf[c.len++] = (unsigned char)ev->action;
         put_str(&c, ev->model_class);
+        /* Only for the type that has them: the hashes of the other types,
+           stored with every event since 0001, must not change. */
+        if (ev->type == SCH_TYPE_OUTCOME) {
+                put_str(&c, ev->task);
+                put_str(&c, ev->outcome);
+                put_u64(&c, ev->units);
+        }
         put_u64(&c, ev->dim_count);
         for (uint32_t i = 0; i < ev->dim_count && i < SCH_MAX_DIMS; i++) {
                 put_str(&c, ev->dims[i].key);

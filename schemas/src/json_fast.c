@@ -21,8 +21,8 @@
 ** bytes, 'min' to 'max' long, into 'out'; c->p steps past the closing
 ** quote.
 */
-static inline bool str(struct sch__fcur *c, uint32_t min, uint32_t max,
-                       struct sch_str *out)
+static inline __attribute__((always_inline)) bool
+str(struct sch__fcur *c, uint32_t min, uint32_t max, struct sch_str *out)
 {
         const unsigned char *s = c->p, *p = c->p;
 
@@ -87,6 +87,8 @@ static bool type_of(struct sch__fcur *c, sch_event_type *t)
                 *t = SCH_TYPE_MATRIX_OPS;
         else if (LIT(c, "device.seat\""))
                 *t = SCH_TYPE_SEAT;
+        else if (LIT(c, "task.outcome\""))
+                *t = SCH_TYPE_OUTCOME;
         else
                 return false;
         return true;
@@ -133,6 +135,15 @@ static bool typed(struct sch__fcur *c, struct sch_event *ev)
                        str(c, 1, SCH_MAX_NAME_BYTES, &ev->model) &&
                        deployment(c, ev) && LIT(c, ",\"mac\":") &&
                        count(c, 0, &ev->mac);
+        case SCH_TYPE_OUTCOME:
+                if (!LIT(c, "\"task\":\"") ||
+                    !str(c, 1, SCH_MAX_TASK_BYTES, &ev->task) ||
+                    !LIT(c, ",\"outcome\":\"") ||
+                    !str(c, 1, SCH_MAX_WORD_BYTES, &ev->outcome) ||
+                    !sch__is_word(ev->outcome) || !deployment(c, ev))
+                        return false;
+                ev->units = 1;
+                return !LIT(c, ",\"units\":") || count(c, 0, &ev->units);
         default:
                 if (!LIT(c, "\"device_id\":\"") ||
                     !str(c, 1, SCH_MAX_NAME_BYTES, &ev->device_id))

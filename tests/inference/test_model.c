@@ -360,9 +360,15 @@ Test(model, request_events_validate_as_the_meter_would)
                               .passes = 10,
                               .iterations = 10,
                               .macs = 123456789012ULL};
-        struct inf_request r = {
-            "req-1",          "cust_0042",          "cloud/test",      "m15",
-            SCH_DEPLOY_CLOUD, INF_DECODE_DIFFUSION, 1793000000000000LL};
+        struct inf_request r = {"req-1",
+                                "cust_0042",
+                                "cloud/test",
+                                "m15",
+                                SCH_DEPLOY_CLOUD,
+                                INF_DECODE_DIFFUSION,
+                                1793000000000000LL,
+                                NULL,
+                                NULL};
         struct inf_events evs;
         struct tl_error err;
         struct sch_decoder *dec;

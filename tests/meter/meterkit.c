@@ -283,8 +283,8 @@ static char *query_tsv(PGconn *db, const char *sql)
 
 #define TYPE_NAME                                                              \
         "CASE type WHEN 1 THEN 'inference.tokens' WHEN 2 THEN "                \
-        "'inference.iterations' WHEN 3 THEN 'inference.matrix_ops' ELSE "      \
-        "'device.seat' END"
+        "'inference.iterations' WHEN 3 THEN 'inference.matrix_ops' WHEN 5 "    \
+        "THEN 'task.outcome' ELSE 'device.seat' END"
 
 /* How many messages loadgen sent, from its closing line; -1 if absent. */
 static long long loadgen_messages(const struct mk_case *c)
@@ -381,7 +381,8 @@ void mk_check_truth(struct mk_case *c)
                              " coalesce(sum(output_tokens), 0),"
                              " coalesce(sum(cached_input_tokens), 0),"
                              " coalesce(sum(iterations), 0),"
-                             " coalesce(sum(tokens), 0), coalesce(sum(mac), 0)"
+                             " coalesce(sum(tokens), 0), coalesce(sum(mac), 0),"
+                             " coalesce(sum(units), 0)"
                              " FROM events GROUP BY 1, 2 ORDER BY 1, 2");
         cr_expect_str_eq(events, t.rows,
                          "stored events differ from the ground truth");
@@ -390,7 +391,8 @@ void mk_check_truth(struct mk_case *c)
                                    ", sum(event_count),"
                                    " sum(input_tokens), sum(output_tokens),"
                                    " sum(cached_input_tokens), sum(iterations),"
-                                   " sum(tokens), sum(mac) FROM usage_rollups"
+                                   " sum(tokens), sum(mac), sum(units)"
+                                   " FROM usage_rollups"
                                    " GROUP BY 1, 2 ORDER BY 1, 2");
         free(events);
         events =
@@ -399,7 +401,8 @@ void mk_check_truth(struct mk_case *c)
                              " coalesce(sum(output_tokens), 0),"
                              " coalesce(sum(cached_input_tokens), 0),"
                              " coalesce(sum(iterations), 0),"
-                             " coalesce(sum(tokens), 0), coalesce(sum(mac), 0)"
+                             " coalesce(sum(tokens), 0), coalesce(sum(mac), 0),"
+                             " coalesce(sum(units), 0)"
                              " FROM events WHERE type <> 4"
                              " GROUP BY 1, 2 ORDER BY 1, 2");
         cr_expect_str_eq(rollups, events, "rollups differ from the events");

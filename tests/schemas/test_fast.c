@@ -42,7 +42,8 @@ static bool same_event(const struct sch_event *a, const struct sch_event *b)
             a->mac != b->mac || !same_str(a->device_id, b->device_id) ||
             a->action != b->action ||
             !same_str(a->model_class, b->model_class) ||
-            a->dim_count != b->dim_count)
+            !same_str(a->task, b->task) || !same_str(a->outcome, b->outcome) ||
+            a->units != b->units || a->dim_count != b->dim_count)
                 return false;
         for (uint32_t i = 0; i < a->dim_count; i++)
                 if (!same_str(a->dims[i].key, b->dims[i].key) ||
@@ -99,7 +100,8 @@ static uint64_t a_count(void)
 static const char *const dim_keys[] = {
     "region", "tier",   "app",
     "model",  "tokens", "mac",
-    "action", "zone",   "cached_input_tokens"};
+    "action", "zone",   "cached_input_tokens",
+    "task",   "units",  "outcome"};
 
 /* A random event, valid or a little off, in sch_encode_json's form. */
 static void random_event(struct sch_event *ev, char bufs[][300])
@@ -107,7 +109,7 @@ static void random_event(struct sch_event *ev, char bufs[][300])
         unsigned b = 0;
 
         memset(ev, 0, sizeof *ev);
-        ev->type = (sch_event_type)(SCH_TYPE_TOKENS + rnd(4));
+        ev->type = (sch_event_type)(SCH_TYPE_TOKENS + rnd(SCH_TYPE_LAST));
         ev->id = text(bufs[b++], SCH_MAX_ID_BYTES);
         ev->source = rnd(2) ? (struct sch_str){"cloud/eu-west-1/gw-3", 20}
                             : text(bufs[b++], SCH_MAX_SOURCE_BYTES);
@@ -125,7 +127,18 @@ static void random_event(struct sch_event *ev, char bufs[][300])
                 if (rnd(3) == 0)
                         ev->time_us -= ev->time_us % 1000000;
         }
-        if (ev->type == SCH_TYPE_SEAT) {
+        if (ev->type == SCH_TYPE_OUTCOME) {
+                static const char *const words[] = {"success",   "failure",
+                                                    "escalated", "re-opened",
+                                                    "bad word",  "Ok.2"};
+                const char *w = words[rnd(6)];
+
+                ev->task = text(bufs[b++], SCH_MAX_TASK_BYTES);
+                ev->outcome = rnd(4) ? (struct sch_str){w, (uint32_t)strlen(w)}
+                                     : text(bufs[b++], SCH_MAX_WORD_BYTES);
+                ev->deployment = (sch_deployment)(1 + rnd(2));
+                ev->units = rnd(2) ? 1 : a_count();
+        } else if (ev->type == SCH_TYPE_SEAT) {
                 ev->device_id = text(bufs[b++], SCH_MAX_NAME_BYTES);
                 ev->action = (sch_seat_action)(1 + rnd(3));
                 ev->model_class = text(bufs[b++], SCH_MAX_NAME_BYTES);
@@ -145,7 +158,7 @@ static void random_event(struct sch_event *ev, char bufs[][300])
         if (ev->dim_count > SCH_MAX_DIMS)
                 ev->dim_count = SCH_MAX_DIMS; /* the encoder's array */
         for (uint32_t i = 0; i < ev->dim_count; i++) {
-                const char *k = dim_keys[rnd(9)];
+                const char *k = dim_keys[rnd(12)];
                 if (rnd(3) == 0) {
                         ev->dims[i].key =
                             text(bufs[b++], SCH_MAX_DIM_KEY_BYTES);
@@ -336,6 +349,17 @@ Test(json_fast, takes_the_encoders_shapes)
             "\"device.seat\",\"subject\":\"c\",\"time\":"
             "\"2026-10-01T00:00:00.5Z\",\"data\":{\"device_id\":\"d\","
             "\"action\":\"deactivate\",\"model_class\":\"small\"}}",
+            /* An outcome without units (1), and with units and a dim. */
+            "{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":"
+            "\"task.outcome\",\"subject\":\"c\",\"time\":"
+            "\"2026-10-01T00:00:00Z\",\"data\":{\"task\":"
+            "\"support.resolution\",\"outcome\":\"success\","
+            "\"deployment\":\"device\"}}",
+            "{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"s\",\"type\":"
+            "\"task.outcome\",\"subject\":\"c\",\"time\":"
+            "\"2026-10-01T00:00:00Z\",\"data\":{\"task\":\"t\","
+            "\"outcome\":\"re-opened\",\"deployment\":\"cloud\","
+            "\"units\":12,\"queue\":\"vip\"}}",
         };
         struct sch_decoder *f = decoder(), *g = decoder();
         struct sch_event ev;
@@ -578,7 +602,7 @@ Test(cbor_fast, takes_the_encoders_shapes)
 {
         struct sch_decoder *f = decoder(), *g = decoder();
 
-        for (int type = SCH_TYPE_TOKENS; type <= SCH_TYPE_SEAT; type++)
+        for (int type = SCH_TYPE_TOKENS; type <= SCH_TYPE_LAST; type++)
                 for (int variant = 0; variant < 4; variant++) {
                         struct sch_event ev, out;
                         struct tl_buf b;
@@ -593,7 +617,12 @@ Test(cbor_fast, takes_the_encoders_shapes)
                         /* Whole seconds (tag 1) or not (tag 0 text). */
                         ev.time_us = EVT_NOW_US - 86400 * INT64_C(1000000) -
                                      (variant & 1) * 1000;
-                        if (type == SCH_TYPE_SEAT) {
+                        if (type == SCH_TYPE_OUTCOME) {
+                                ev.task = (struct sch_str){"support.t", 9};
+                                ev.outcome = (struct sch_str){"failure", 7};
+                                ev.deployment = SCH_DEPLOY_CLOUD;
+                                ev.units = 3;
+                        } else if (type == SCH_TYPE_SEAT) {
                                 ev.device_id = (struct sch_str){"d", 1};
                                 ev.action = SCH_SEAT_ACTIVATE;
                                 ev.model_class = (struct sch_str){"small", 5};

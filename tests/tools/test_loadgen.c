@@ -23,7 +23,7 @@ struct row {
         char customer[32];
         const char *type;
         uint64_t events;
-        tl_u128 cols[6];
+        tl_u128 cols[7];
 };
 
 struct seen {
@@ -88,6 +88,7 @@ static void add_row(struct tally *t, const struct sch_event *ev)
         r->cols[3] += ev->iterations;
         r->cols[4] += ev->tokens;
         r->cols[5] += ev->mac;
+        r->cols[6] += ev->units;
 }
 
 /* docs/formats.md: a new key is stored, the same key and content a duplicate,
@@ -267,14 +268,14 @@ static char *expected_truth(struct tally *t)
                 "# tally loadgen ground truth\nproduced\t%llu\nstored\t%llu\n"
                 "duplicates\t%llu\ndead_lettered\t%llu\n"
                 "customer\ttype\tevents\tinput_tokens\toutput_tokens\t"
-                "cached_input_tokens\titerations\ttokens\tmac\n",
+                "cached_input_tokens\titerations\ttokens\tmac\tunits\n",
                 (unsigned long long)t->produced, (unsigned long long)t->stored,
                 (unsigned long long)t->duplicates, (unsigned long long)t->dead);
         for (size_t i = 0; i < t->row_count; i++) {
                 const struct row *r = &t->rows[i];
                 fprintf(f, "%s\t%s\t%llu", r->customer, r->type,
                         (unsigned long long)r->events);
-                for (int k = 0; k < 6; k++) {
+                for (int k = 0; k < 7; k++) {
                         tl_u128_format(r->cols[k], num, sizeof num);
                         fprintf(f, "\t%s", num);
                 }
@@ -635,4 +636,36 @@ Test(loadgen, bad_config_file_exits_2_with_its_file_and_line)
         }
         unlink(cfg);
         rmdir(dir);
+}
+
+/* --types outcome: task.outcome events with their units in the truth,
+   conflicts on units, bad counts on units; every type at once. */
+Test(loadgen, outcome_events_match_the_truth_with_their_units)
+{
+        const char *extra[] = {
+            "--events", "1500",    "--customers",
+            "7",        "--types", "outcome,tokens,iterations,matrix_ops,seat",
+            "--batch",  "20",      "--duplicates",
+            "0.2",      "--bad",   "0.2",
+            "--seed",   "23",      NULL};
+        struct tk_broker b;
+        struct tally t;
+        tl_u128 units = 0;
+        size_t outcome_rows = 0;
+
+        cr_assert_eq(tk_broker_start(&b, 1, NULL), 0);
+        check_topic(&b, "lg.outcome", extra, &t);
+        cr_assert_eq(t.stored, 1500);
+        cr_assert_eq(t.row_count, 7 * 5, "every customer has every type");
+        for (size_t i = 0; i < t.row_count; i++)
+                if (strcmp(t.rows[i].type, "task.outcome") == 0) {
+                        outcome_rows++;
+                        units += t.rows[i].cols[6];
+                        cr_assert_gt(t.rows[i].cols[6], t.rows[i].events,
+                                     "some events carry more than 1 unit");
+                }
+        cr_assert_eq(outcome_rows, 7);
+        cr_assert_gt(units, 0);
+        tally_release(&t);
+        cr_assert_eq(tk_broker_stop(&b), 0);
 }

@@ -56,6 +56,8 @@ enum {
         O_RUNS,
         O_LLAMA2C,
         O_CONFIG,
+        O_TASK,
+        O_OUTCOME,
 };
 
 static const struct option OPTS[] = {
@@ -100,6 +102,8 @@ static const struct option OPTS[] = {
     {"runs", required_argument, NULL, O_RUNS},
     {"llama2c", required_argument, NULL, O_LLAMA2C},
     {"config", required_argument, NULL, O_CONFIG},
+    {"task", required_argument, NULL, O_TASK},
+    {"outcome", required_argument, NULL, O_OUTCOME},
     {NULL, 0, NULL, 0},
 };
 
@@ -226,6 +230,12 @@ static int parse_one(const struct cli_command *cmd, int ch, char *v, void *ctx)
         case O_DEACTIVATE:
                 a->deactivate = true;
                 return 0;
+        case O_TASK:
+                a->task = v;
+                return 0;
+        case O_OUTCOME:
+                a->outcome = v;
+                return 0;
         case O_FORMAT:
                 if (strcmp(v, "text") && strcmp(v, "json"))
                         return cli_usage_error(cmd,
@@ -309,6 +319,11 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
         if (a->deactivate && (!a->device || !a->customer))
                 return cli_usage_error(cmd, "--deactivate needs --device and "
                                             "--customer");
+        if (a->outcome && !a->task)
+                return cli_usage_error(cmd, "--outcome needs --task");
+        if (a->task && (!a->customer || a->deactivate))
+                return cli_usage_error(cmd, "--task needs --customer (and a "
+                                            "request, not --deactivate)");
         if (a->threshold > 0 && !a->diffusion)
                 return cli_usage_error(cmd, "--threshold is for "
                                             "--decoding diffusion");

@@ -7,7 +7,7 @@
         "                   [--customer ID [--request-id ID] [--source S]\n"   \
         "                    [--model-name NAME] [--time RFC3339]\n"           \
         "                    [--config FILE] [--brokers LIST] [--topic T]\n"   \
-        "                    [--spool FILE]\n"                                 \
+        "                    [--spool FILE] [--task NAME [--outcome W]]\n"     \
         "                    [-X key=value]... | --offline --spool FILE\n"     \
         "                    [--device ID] [--model-class C]]\n"               \
         "                   [--format text|json] [--quiet]\n"                  \
@@ -52,6 +52,11 @@
         "it\n"                                                                 \
         "  --request-id ID   default: random; reuse it to retry an emission\n" \
         "                    (the meter deduplicates)\n"                       \
+        "  --task NAME       also emit a task.outcome: what the request\n"     \
+        "                    achieved (e.g. support.resolution), id\n"         \
+        "                    <request-id>/outcome, cloud or device as the\n"   \
+        "                    usage; --outcome W: success (default), failure\n" \
+        "                    or another word\n"                                \
         "  --init-model DIR  write a deterministic random model (fp32 and\n"   \
         "                    int8) and a byte-level tokenizer; defaults are\n" \
         "                    stories15M's shape: dim 288, 6 layers, 6 "        \

@@ -63,13 +63,13 @@ static int parse_ratio(const struct cli_command *cmd, const char *opt,
         return 0;
 }
 
-/* --types: a comma list of tokens, iterations, matrix_ops, seat (or the
-   full type names), each at most once. */
+/* --types: a comma list of tokens, iterations, matrix_ops, seat, outcome
+   (or the full type names), each at most once. */
 static int parse_types(const struct cli_command *cmd, const char *text,
                        struct lg_config *cfg)
 {
-        static const char *const short_names[] = {NULL, "tokens", "iterations",
-                                                  "matrix_ops", "seat"};
+        static const char *const short_names[] = {
+            NULL, "tokens", "iterations", "matrix_ops", "seat", "outcome"};
         const char *p = text;
 
         cfg->type_count = 0;
@@ -77,18 +77,19 @@ static int parse_types(const struct cli_command *cmd, const char *text,
                 size_t len = strcspn(p, ",");
                 sch_event_type t = sch_event_type_parse(p, len);
 
-                for (int i = 1; i <= 4 && !t; i++)
+                for (int i = 1; i <= SCH_TYPE_LAST && !t; i++)
                         if (strlen(short_names[i]) == len &&
                             memcmp(short_names[i], p, len) == 0)
                                 t = (sch_event_type)i;
                 for (size_t i = 0; t && i < cfg->type_count; i++)
                         if (cfg->types[i] == t)
                                 t = SCH_TYPE_NONE;
-                if (!t || cfg->type_count == 4)
+                if (!t || cfg->type_count == SCH_TYPE_LAST)
                         return cli_usage_error(cmd,
                                                "--types: '%.*s' is not one "
                                                "of tokens, iterations, "
-                                               "matrix_ops, seat (each once)",
+                                               "matrix_ops, seat, outcome "
+                                               "(each once)",
                                                (int)len, p);
                 cfg->types[cfg->type_count++] = t;
                 p += len;

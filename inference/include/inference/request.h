@@ -20,19 +20,24 @@ struct inf_request {
         sch_deployment deployment;
         inf_decoding decoding;
         tl_time_us time_us;
+        /* What the request achieved (task.outcome), or NULL for no such
+           event: 'task' 1..64 bytes, 'outcome' one word (NULL: success). */
+        const char *task;
+        const char *outcome;
 };
 
 /* The events of one request; strings point into the struct itself. */
 struct inf_events {
-        struct sch_event ev[3];
+        struct sch_event ev[4];
         size_t n;
-        char ids[3][SCH_MAX_ID_BYTES + 1];
+        char ids[4][SCH_MAX_ID_BYTES + 1];
 };
 
 /*
 ** inference.tokens, then inference.iterations (diffusion only), then
-** inference.matrix_ops, with ids "<id>/tokens", "<id>/iterations" and
-** "<id>/matrix_ops". Every field is checked as the meter would check it.
+** inference.matrix_ops, then task.outcome (with a task only, units 1), with
+** ids "<id>/tokens", "<id>/iterations", "<id>/matrix_ops" and
+** "<id>/outcome". Every field is checked as the meter would check it.
 */
 tl_status inf_request_events(const struct inf_request *r,
                              const struct inf_usage *u, struct inf_events *out,

@@ -46,6 +46,7 @@ typedef enum {
         RATE_FIELD_ITERATIONS,
         RATE_FIELD_TOKENS,
         RATE_FIELD_MAC,
+        RATE_FIELD_UNITS,
         /* text */
         RATE_FIELD_MODEL,
         RATE_FIELD_DEPLOYMENT,
@@ -53,6 +54,8 @@ typedef enum {
         RATE_FIELD_DEVICE_ID,
         RATE_FIELD_ACTION,
         RATE_FIELD_MODEL_CLASS,
+        RATE_FIELD_TASK,
+        RATE_FIELD_OUTCOME,
 } rate_field_kind;
 
 struct rate_field {

@@ -72,11 +72,13 @@ struct rate_rollup {
         uint64_t events;
         tl_u128 input_tokens, output_tokens, cached_input_tokens;
         tl_u128 iterations, tokens, mac;
+        tl_u128 units; /* task.outcome */
 };
 
 /*
 ** Fold rollup 'r' whose attributes (subject, type, model, deployment,
-** decoding, dims, and time: the day's start) are in 'attrs'. Returns what
+** decoding, task, outcome, dims, and time: the day's start) are in 'attrs'.
+*Returns what
 ** rate_acc_add does, and TL_EINVAL when a meter the rollup feeds needs
 ** the events (check rate_catalog_rollup_ok first).
 */

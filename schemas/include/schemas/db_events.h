@@ -19,7 +19,7 @@
         " e.source, e.event_id, e.model, e.deployment, e.decoding,"            \
         " e.input_tokens, e.output_tokens, e.cached_input_tokens,"             \
         " e.iterations, e.tokens, e.mac, e.device_id, e.seat_action,"          \
-        " e.model_class, d.key, d.value"
+        " e.model_class, e.task, e.outcome, e.units, d.key, d.value"
 
 /*
 ** The event starting at row '*row' of 'r' (text results of a query with

@@ -19,6 +19,8 @@
 #define SCH_MAX_SOURCE_BYTES 256
 #define SCH_MAX_SUBJECT_BYTES 128
 #define SCH_MAX_NAME_BYTES 128 /* model, decoding, device_id, model_class */
+#define SCH_MAX_TASK_BYTES 64  /* task.outcome: task */
+#define SCH_MAX_WORD_BYTES 64  /* task.outcome: outcome */
 #define SCH_MAX_DIMS 32
 #define SCH_MAX_DIM_KEY_BYTES 64
 #define SCH_MAX_DIM_VALUE_BYTES 256
@@ -34,7 +36,11 @@ typedef enum {
         SCH_TYPE_ITERATIONS, /* inference.iterations */
         SCH_TYPE_MATRIX_OPS, /* inference.matrix_ops */
         SCH_TYPE_SEAT,       /* device.seat */
+        SCH_TYPE_OUTCOME,    /* task.outcome */
 } sch_event_type;
+
+/* The highest type number: arrays indexed by type have this + 1 entries. */
+#define SCH_TYPE_LAST SCH_TYPE_OUTCOME
 
 typedef enum {
         SCH_DEPLOY_NONE = 0,
@@ -75,8 +81,8 @@ struct sch_event {
 
         /* inference.tokens, .iterations, .matrix_ops */
         struct sch_str model;
-        sch_deployment deployment;
-        struct sch_str decoding; /* not for matrix_ops */
+        sch_deployment deployment; /* also task.outcome */
+        struct sch_str decoding;   /* not for matrix_ops */
 
         uint64_t input_tokens;        /* tokens */
         uint64_t output_tokens;       /* tokens */
@@ -89,6 +95,11 @@ struct sch_event {
         struct sch_str device_id;
         sch_seat_action action;
         struct sch_str model_class;
+
+        /* task.outcome */
+        struct sch_str task;
+        struct sch_str outcome; /* a word: letters, digits, '_', '-', '.' */
+        uint64_t units;         /* 1 when absent */
 
         /* Other data fields with string values, sorted by key. */
         uint32_t dim_count;
@@ -109,8 +120,9 @@ struct sch_options {
 
 /*
 ** Look up data field 'key' of 'ev' as text: the typed fields by their wire
-** names (model, deployment, decoding, device_id, action, model_class) and
-** the dimensions. Returns false when the event has no such text field.
+** names (model, deployment, decoding, device_id, action, model_class,
+** task, outcome) and the dimensions. Returns false when the event has no
+** such text field.
 */
 bool sch_event_text_field(const struct sch_event *ev, const char *key,
                           struct sch_str *out);

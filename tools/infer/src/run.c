@@ -164,6 +164,8 @@ static int request_of(const struct infer_args *a, const struct inf_model *m,
             .deployment = a->offline ? SCH_DEPLOY_DEVICE : SCH_DEPLOY_CLOUD,
             .decoding = a->diffusion ? INF_DECODE_DIFFUSION : INF_DECODE_AR,
             .time_us = tl_time_now_us(),
+            .task = a->task,
+            .outcome = a->outcome,
         };
         if (a->time &&
             tl_time_parse_rfc3339(a->time, strlen(a->time), &r->time_us, &e)) {

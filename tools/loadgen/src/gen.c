@@ -51,6 +51,7 @@ enum {
         COL_ITERATIONS,
         COL_TOKENS,
         COL_MAC,
+        COL_UNITS,
         COL_COUNT
 };
 
@@ -60,6 +61,10 @@ static const char *const decodings[] = {"autoregressive", "diffusion",
                                         "speculative"};
 static const char *const regions[] = {"eu-west-1", "us-east-1", "ap-south-1"};
 static const char *const classes[] = {"small", "medium", "large"};
+static const char *const tasks[] = {"support.resolution", "code.review",
+                                    "data.extraction"};
+static const char *const outcomes[] = {"success", "success", "success",
+                                       "failure", "escalated"};
 
 /* The distinct events of one customer, by number, in stream order. */
 struct lg_customer {
@@ -190,6 +195,15 @@ static void fill_inference(struct sch_event *ev, uint64_t *s)
         }
 }
 
+/* A task.outcome: mostly successes, units 1 two times in three. */
+static void fill_outcome(struct sch_event *ev, uint64_t *s)
+{
+        ev->task = str_of(tasks[below(s, 3)]);
+        ev->outcome = str_of(outcomes[below(s, 5)]);
+        ev->deployment = below(s, 2) ? SCH_DEPLOY_CLOUD : SCH_DEPLOY_DEVICE;
+        ev->units = below(s, 3) ? 1 : 2 + below(s, 9);
+}
+
 static void fill_seat(const struct lg_gen *g, struct sch_event *ev,
                       struct lg_text *t, uint32_t cust, uint64_t *s)
 {
@@ -229,6 +243,8 @@ static void fill_event(const struct lg_gen *g, uint64_t family, uint64_t n,
         ev->time_us = pick_time(g, &s);
         if (ev->type == SCH_TYPE_SEAT)
                 fill_seat(g, ev, t, cust, &s);
+        else if (ev->type == SCH_TYPE_OUTCOME)
+                fill_outcome(ev, &s);
         else
                 fill_inference(ev, &s);
         if (below(&s, 2)) {
@@ -243,7 +259,8 @@ static void fill_event(const struct lg_gen *g, uint64_t family, uint64_t n,
 static void add_to_truth(struct lg_gen *g, uint32_t cust,
                          const struct sch_event *ev)
 {
-        struct lg_sums *r = &g->sums[cust * 4u + (unsigned)ev->type - 1u];
+        struct lg_sums *r =
+            &g->sums[cust * (unsigned)SCH_TYPE_LAST + (unsigned)ev->type - 1u];
 
         r->events++;
         r->cols[COL_INPUT] += ev->input_tokens;
@@ -252,6 +269,7 @@ static void add_to_truth(struct lg_gen *g, uint32_t cust,
         r->cols[COL_ITERATIONS] += ev->iterations;
         r->cols[COL_TOKENS] += ev->tokens;
         r->cols[COL_MAC] += ev->mac;
+        r->cols[COL_UNITS] += ev->units;
 }
 
 /* ---- units ---- */
@@ -350,6 +368,9 @@ static void alter_content(struct sch_event *ev)
                 break;
         case SCH_TYPE_MATRIX_OPS:
                 ev->mac++;
+                break;
+        case SCH_TYPE_OUTCOME:
+                ev->units++;
                 break;
         default:
                 ev->model_class = other_class;
@@ -588,8 +609,9 @@ static tl_status check_config(const struct lg_config *c, struct tl_error *err)
                 return tl_fail(err, TL_EINVAL,
                                "customers must be 1 .. "
                                "1000000");
-        if (c->type_count < 1 || c->type_count > 4)
-                return tl_fail(err, TL_EINVAL, "1 to 4 event types");
+        if (c->type_count < 1 || c->type_count > SCH_TYPE_LAST)
+                return tl_fail(err, TL_EINVAL, "1 to %d event types",
+                               SCH_TYPE_LAST);
         if (c->batch < 1 || c->batch > SCH_MAX_BATCH_EVENTS)
                 return tl_fail(err, TL_EINVAL, "batch must be 1 .. %d",
                                SCH_MAX_BATCH_EVENTS);
@@ -629,7 +651,8 @@ tl_status lg_new(const struct lg_config *cfg, struct lg_gen **out,
         tl_buf_init(&g->payload, 0);
         g->event_customer = tl_malloc(cfg->events * sizeof *g->event_customer);
         g->customers = tl_calloc(cfg->customers, sizeof *g->customers);
-        g->sums = tl_calloc((size_t)cfg->customers * 4, sizeof *g->sums);
+        g->sums =
+            tl_calloc((size_t)cfg->customers * SCH_TYPE_LAST, sizeof *g->sums);
         if (!g->event_customer || !g->customers || !g->sums) {
                 lg_free(&g);
                 return tl_fail(err, TL_ENOMEM, "loadgen: out of memory");
@@ -669,7 +692,7 @@ tl_status lg_truth(const struct lg_gen *g, struct tl_buf *out,
         /* Rows sort by type name: device.seat < inference.iterations < ... */
         static const sch_event_type by_name[] = {
             SCH_TYPE_SEAT, SCH_TYPE_ITERATIONS, SCH_TYPE_MATRIX_OPS,
-            SCH_TYPE_TOKENS};
+            SCH_TYPE_TOKENS, SCH_TYPE_OUTCOME};
         struct lg_counts n;
         char id[24], num[48];
         tl_status rc;
@@ -681,16 +704,17 @@ tl_status lg_truth(const struct lg_gen *g, struct tl_buf *out,
                            "dead_lettered\t%llu\n"
                            "customer\ttype\tevents\tinput_tokens\t"
                            "output_tokens\tcached_input_tokens\titerations\t"
-                           "tokens\tmac\n",
+                           "tokens\tmac\tunits\n",
                            (unsigned long long)n.produced,
                            (unsigned long long)n.stored,
                            (unsigned long long)n.duplicates,
                            (unsigned long long)n.dead_lettered);
         for (uint32_t c = 0; c < g->cfg.customers && !rc; c++) {
                 customer_id(g, c, id, sizeof id);
-                for (size_t t = 0; t < 4 && !rc; t++) {
+                for (size_t t = 0; t < SCH_TYPE_LAST && !rc; t++) {
                         const struct lg_sums *r =
-                            &g->sums[c * 4u + (unsigned)by_name[t] - 1u];
+                            &g->sums[c * (unsigned)SCH_TYPE_LAST +
+                                     (unsigned)by_name[t] - 1u];
                         if (!r->events)
                                 continue;
                         rc = tl_buf_printf(out, err, "%s\t%s\t%llu", id,

@@ -153,6 +153,7 @@ static const char *count_key(sch_event_type t)
 {
         return t == SCH_TYPE_TOKENS       ? "output_tokens"
                : t == SCH_TYPE_ITERATIONS ? "iterations"
+               : t == SCH_TYPE_OUTCOME    ? "units"
                                           : "mac";
 }
 

@@ -49,6 +49,7 @@ struct infer_args {
         /* emission */
         const char *customer, *request_id, *source, *model_name, *time;
         const char *brokers, *topic, *spool, *device, *model_class;
+        const char *task, *outcome; /* --task, --outcome: a task.outcome */
         const char *props[INFER_MAX_PROPS];
         size_t prop_count;
         const char *config;      /* --config FILE: its kafka: section */

@@ -25,7 +25,7 @@ struct lg_config {
         uint64_t duplicates; /* units resending an earlier event */
         uint64_t bad;        /* units the ingest must dead-letter */
         uint32_t customers;  /* ids cust_0001 ... */
-        sch_event_type types[4];
+        sch_event_type types[SCH_TYPE_LAST];
         size_t type_count;
         lg_encoding encoding;
         uint32_t batch;        /* events per CBOR message; 1: a bare map */
