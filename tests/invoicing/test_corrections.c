@@ -3,6 +3,7 @@
    refusals (direct SQL), and credit-note numbers under concurrent issuers.
    Amounts are computed by hand from the worked catalog: a "pro" customer
    with no usage pays the 49.00 platform fee and a 51.00 minimum true-up. */
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -314,5 +315,281 @@ Test(corrections, void_returns_consumed_credit_once_and_the_period_is_reissued,
                       !strstr(r.out, "INV-2026-000001"),
                   "%s", r.out);
         tk_proc_result_release(&r);
+        mk_case_stop(&c);
+}
+
+static void credit(struct tk_proc_result *r, const char *number,
+                   const char *line, const char *amount)
+{
+        tally(r, "invoice", "credit-note", number, "--line", line, "--amount",
+              amount, "--reason", "goodwill", "--as-of", "2026-12-01", NULL);
+}
+
+Test(corrections, credit_notes_never_exceed_the_line_and_become_credit,
+     .timeout = 240)
+{
+        static const char BALANCE[] =
+            "SELECT coalesce(sum(amount), 0)::numeric(24,2)::text"
+            " FROM credit_ledger WHERE customer_id = 'cust_B'";
+        struct mk_case c;
+        struct tk_proc_result r;
+        char dir[300], path[400];
+        struct stat st;
+        json_t *doc;
+
+        start(&c, "corr_cn");
+        credit(&r, "INV-2026-000002", "minimum", "20.00");
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        cr_expect(strstr(r.out, "CN-2026-000001: USD 20.00 credited on "
+                                "INV-2026-000002"),
+                  "%s", r.out);
+        tk_proc_result_release(&r);
+        scalar_is(c.db, BALANCE, "20.00");
+
+        /* 51.00 charged, 20.00 credited: 31.01 is one cent too many. */
+        credit(&r, "INV-2026-000002", "minimum", "31.01");
+        cr_expect_eq(r.exit_code, 2);
+        cr_expect(strstr(r.err, "invoice INV-2026-000002 line minimum: a "
+                                "credit note of 31.01 exceeds what is left to "
+                                "credit (51 charged, 20 credited before)"),
+                  "%s", r.err);
+        tk_proc_result_release(&r);
+        credit(&r, "INV-2026-000002", "minimum", "31.00");
+        cr_expect_eq(r.exit_code, 0, "%s", r.err);
+        tk_proc_result_release(&r);
+        credit(&r, "INV-2026-000002", "fee:platform", "49.01");
+        cr_expect_eq(r.exit_code, 2);
+        tk_proc_result_release(&r);
+        credit(&r, "INV-2026-000002", "platform", "49.00");
+        cr_expect_eq(r.exit_code, 0, "%s", r.err);
+        tk_proc_result_release(&r);
+        scalar_is(c.db, BALANCE, "100.00");
+        /* The refused ones took no number. */
+        scalar_is(c.db,
+                  "SELECT string_agg(number || ' ' || line_key || ' '"
+                  " || amount::numeric(24,2), ', ' ORDER BY number)"
+                  " FROM credit_notes",
+                  "CN-2026-000001 minimum 20.00, CN-2026-000002 minimum "
+                  "31.00, CN-2026-000003 fee:platform 49.00");
+
+        /* Lines that are not charges, unknown lines, bad amounts. */
+        credit(&r, "INV-2026-000001", "tax", "1.00");
+        cr_expect_eq(r.exit_code, 2);
+        cr_expect(strstr(r.err, "a tax line is not a charge"), "%s", r.err);
+        tk_proc_result_release(&r);
+        credit(&r, "INV-2026-000001", "credit", "1.00");
+        cr_expect_eq(r.exit_code, 2);
+        cr_expect(strstr(r.err, "a credit line is not a charge"), "%s", r.err);
+        tk_proc_result_release(&r);
+        credit(&r, "INV-2026-000002", "nope", "1.00");
+        cr_expect_eq(r.exit_code, 2);
+        cr_expect(strstr(r.err, "--line nope: invoice INV-2026-000002 has no "
+                                "such line (its lines: fee:platform"),
+                  "%s", r.err);
+        tk_proc_result_release(&r);
+        credit(&r, "INV-2026-000002", "cloud-output", "-1");
+        cr_expect_eq(r.exit_code, 2);
+        cr_expect(strstr(r.err, "expected a positive amount"), "%s", r.err);
+        tk_proc_result_release(&r);
+        credit(&r, "INV-2026-999999", "minimum", "1.00");
+        cr_expect_eq(r.exit_code, 2);
+        cr_expect(strstr(r.err, "no invoice numbered INV-2026-999999"), "%s",
+                  r.err);
+        tk_proc_result_release(&r);
+
+        /* An invoice with credit notes is not voided (the credit is given
+           already): refused by the database. */
+        tally(&r, "invoice", "void", "INV-2026-000002", "--reason", "x", NULL);
+        cr_expect_eq(r.exit_code, 1);
+        cr_expect(strstr(r.err, "has credit notes"), "%s", r.err);
+        tk_proc_result_release(&r);
+
+        /* JSON and PDF, like invoices; the invoice's history names them. */
+        snprintf(dir, sizeof dir, "%s/cn", c.dir);
+        mkdir(dir, 0755);
+        tally(&r, "invoice", "credit-note", "--show", "CN-2026-000001", "--out",
+              dir, NULL);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        doc = json_loads(r.out, 0, NULL);
+        cr_assert(doc, "%s", r.out);
+        cr_expect_str_eq(json_string_value(json_object_get(doc, "type")),
+                         "credit_note");
+        cr_expect_str_eq(json_string_value(json_object_get(doc, "invoice")),
+                         "INV-2026-000002");
+        cr_expect_str_eq(json_string_value(json_object_get(doc, "total")),
+                         "20.00");
+        cr_expect_str_eq(json_string_value(json_object_get(doc, "issued")),
+                         "2026-12-01");
+        json_decref(doc);
+        tk_proc_result_release(&r);
+        snprintf(path, sizeof path, "%s/CN-2026-000001.pdf", dir);
+        cr_expect(stat(path, &st) == 0 && st.st_size > 1000, "%s", path);
+        snprintf(path, sizeof path, "%s/CN-2026-000001.json", dir);
+        cr_expect(stat(path, &st) == 0, "%s", path);
+        doc = show("INV-2026-000002");
+        cr_expect_eq(json_array_size(json_object_get(doc, "history")), 4);
+        cr_expect_str_eq(json_string_value(json_object_get(
+                             json_array_get(json_object_get(doc, "history"), 1),
+                             "credit_note")),
+                         "CN-2026-000001");
+        json_decref(doc);
+        mk_case_stop(&c);
+}
+
+static pid_t spawn_credit(const char *line, const char *amount)
+{
+        pid_t pid = fork();
+
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY);
+
+                dup2(null, 1);
+                dup2(null, 2);
+                execl(tk_tally_bin(), "tally", "invoice", "credit-note",
+                      "INV-2026-000002", "--line", line, "--amount", amount,
+                      "--reason", "race", "--as-of", "2026-12-01",
+                      (char *)NULL);
+                _exit(127);
+        }
+        return pid;
+}
+
+Test(corrections, concurrent_credit_notes_get_gap_free_numbers, .timeout = 300)
+{
+        enum { N = 12 };
+        struct mk_case c;
+        pid_t pids[N];
+        int ok = 0, refused_n = 0;
+
+        start(&c, "corr_race");
+        /* Half on the platform fee (49.00: every 1.00 fits), half 10.00
+           each on the minimum (51.00: five fit, one is refused and rolls
+           its number back). */
+        for (int i = 0; i < N; i++)
+                pids[i] = spawn_credit(i % 2 ? "minimum" : "platform",
+                                       i % 2 ? "10.00" : "1.00");
+        for (int i = 0; i < N; i++) {
+                int x = mk_wait(pids[i], 120000);
+
+                ok += x == 0;
+                refused_n += x == 2;
+        }
+        cr_expect_eq(ok, N - 1, "%d succeeded", ok);
+        cr_expect_eq(refused_n, 1);
+        cr_expect_eq(count(c.db, "SELECT count(*) FROM credit_notes"), N - 1);
+        cr_expect_eq(count(c.db, "SELECT count(DISTINCT number)"
+                                 " FROM credit_notes"),
+                     N - 1);
+        cr_expect_eq(count(c.db, "SELECT max(substr(number, 9)::int)"
+                                 " FROM credit_notes"),
+                     N - 1);
+        cr_expect_eq(count(c.db, "SELECT last_seq FROM credit_note_numbers"),
+                     N - 1);
+        scalar_is(c.db,
+                  "SELECT sum(amount)::numeric(24,2)::text FROM credit_notes"
+                  " WHERE line_key = 'minimum'",
+                  "50.00");
+        scalar_is(c.db,
+                  "SELECT sum(amount)::numeric(24,2)::text FROM credit_ledger"
+                  " WHERE customer_id = 'cust_B'",
+                  "56.00");
+        mk_case_stop(&c);
+}
+
+Test(corrections, the_database_allows_only_the_correction_transitions,
+     .timeout = 240)
+{
+        struct mk_case c;
+        struct tk_proc_result r;
+
+        start(&c, "corr_sql");
+        /* Amounts and the body of a finalized invoice never change. */
+        refused(
+            c.db,
+            "UPDATE invoices SET total = 1 WHERE number = 'INV-2026-000001'",
+            "is finalized and cannot change");
+        refused(c.db,
+                "UPDATE invoices SET body = '{}' WHERE number ="
+                " 'INV-2026-000001'",
+                "is finalized and cannot change");
+        refused(c.db,
+                "UPDATE invoices SET body = body::jsonb::json"
+                " WHERE number = 'INV-2026-000001'",
+                "is finalized and cannot change");
+        refused(c.db, "DELETE FROM invoices WHERE number = 'INV-2026-000001'",
+                "is finalized and cannot change");
+        refused(c.db,
+                "UPDATE invoices SET total = 1, payment_status = 'void',"
+                " voided_at = now(), void_reason = 'x'"
+                " WHERE number = 'INV-2026-000001'",
+                "is finalized and cannot change");
+        /* Paid only through payments; no-op updates are no transition. */
+        refused(c.db,
+                "UPDATE invoices SET amount_paid = total, payment_status ="
+                " 'paid' WHERE number = 'INV-2026-000001'",
+                "record a payment instead");
+        refused(c.db,
+                "UPDATE invoices SET payment_status = payment_status"
+                " WHERE number = 'INV-2026-000001'",
+                "record a payment instead");
+        refused(c.db,
+                "INSERT INTO invoice_payments (invoice_id, amount, reference,"
+                " recorded_by) SELECT invoice_id, 59.51, 'x', 'sql'"
+                " FROM invoices WHERE number = 'INV-2026-000001'",
+                "above the amount due 59.5");
+        refused(c.db,
+                "INSERT INTO credit_notes (number, invoice_id, customer_id,"
+                " line_index, line_key, amount, reason, body, created_by)"
+                " SELECT 'CN-X', invoice_id, customer_id, 0, 'fee:platform',"
+                " 49.01, 'x', '{}', 'sql' FROM invoices"
+                " WHERE number = 'INV-2026-000001'",
+                "exceeds what is left to credit");
+        /* The allowed ones pass through the allowed columns. */
+        tk_exec(c.db, "INSERT INTO invoice_payments (invoice_id, amount,"
+                      " reference, recorded_by) SELECT invoice_id, 9.50, 'x',"
+                      " 'sql' FROM invoices WHERE number = 'INV-2026-000002'");
+        scalar_is(c.db,
+                  "SELECT payment_status || ' ' || amount_paid::numeric(24,2)"
+                  " FROM invoices WHERE number = 'INV-2026-000002'",
+                  "open 9.50");
+        refused(c.db,
+                "UPDATE invoices SET payment_status = 'void', voided_at ="
+                " now(), void_reason = 'x' WHERE number = 'INV-2026-000002'",
+                "has been paid");
+        refused(c.db, "DELETE FROM invoice_payments", "never changed");
+        tk_exec(c.db, "UPDATE invoices SET payment_status = 'void', voided_at"
+                      " = now(), void_reason = 'by hand'"
+                      " WHERE number = 'INV-2026-000001'");
+        scalar_is(c.db,
+                  "SELECT sum(amount)::numeric(24,2)::text FROM credit_ledger"
+                  " WHERE customer_id = 'cust_A'",
+                  "50.00");
+        scalar_is(c.db,
+                  "SELECT event || ' ' || reason FROM invoice_history h JOIN"
+                  " invoices i USING (invoice_id) WHERE i.number ="
+                  " 'INV-2026-000001'",
+                  "void by hand");
+
+        /* A draft has no payment state: not paid, not voided. */
+        tally(&r, "invoice", "--period", "2026-11", "--customer", "cust_B",
+              "--as-of", "2026-11-20", "--quiet", NULL);
+        cr_assert_eq(r.exit_code, 0, "%s %s", r.out, r.err);
+        tk_proc_result_release(&r);
+        refused(c.db,
+                "UPDATE invoices SET payment_status = 'void', voided_at ="
+                " now(), void_reason = 'x' WHERE status = 'draft'",
+                "invoices_draft_unpaid");
+        refused(c.db,
+                "INSERT INTO invoice_payments (invoice_id, amount, reference,"
+                " recorded_by) SELECT invoice_id, 1, 'x', 'sql'"
+                " FROM invoices WHERE status = 'draft'",
+                "a draft cannot be paid");
+        refused(c.db,
+                "INSERT INTO credit_notes (number, invoice_id, customer_id,"
+                " line_index, line_key, amount, reason, body, created_by)"
+                " SELECT 'CN-X', invoice_id, customer_id, 0, 'fee:platform',"
+                " 1, 'x', '{}', 'sql' FROM invoices WHERE status = 'draft'",
+                "needs a finalized invoice");
         mk_case_stop(&c);
 }
