@@ -173,6 +173,7 @@ tl_status inv_pay(PGconn *conn, const char *number, const char *amount,
                 PQclear(PQexec(conn, "ROLLBACK"));
                 return rc;
         }
+        tl_dec_round(&d, scale, &d, NULL); /* zeros added: "10" -> "10.00" */
         tl_dec_format(&d, text, sizeof text);
         r = PQexecParams(conn,
                          "INSERT INTO invoice_payments (invoice_id, amount,"
@@ -192,11 +193,11 @@ tl_status inv_pay(PGconn *conn, const char *number, const char *amount,
                          2, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
                 return inv__corr_fail(conn, r, "reading the invoice", err);
-        *out =
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "number", number,
-                      "payment_status", PQgetvalue(r, 0, 0), "amount_paid",
-                      PQgetvalue(r, 0, 1), "total", PQgetvalue(r, 0, 2),
-                      "outstanding", PQgetvalue(r, 0, 3), "currency", currency);
+        *out = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "number", number, "amount",
+            text, "payment_status", PQgetvalue(r, 0, 0), "amount_paid",
+            PQgetvalue(r, 0, 1), "total", PQgetvalue(r, 0, 2), "outstanding",
+            PQgetvalue(r, 0, 3), "currency", currency);
         PQclear(r);
         if (!*out) {
                 PQclear(PQexec(conn, "ROLLBACK"));

@@ -192,14 +192,14 @@ int inv__pdf_wrap(cairo_t *cr, const char *text, double x, double y, double w,
 
 /* ---- Pages ----------------------------------------------------------- */
 
-static void draw_watermark(cairo_t *cr)
+static void draw_watermark(cairo_t *cr, const char *text)
 {
         cairo_save(cr);
         cairo_translate(cr, PAGE_W / 2, PAGE_H / 2);
         cairo_rotate(cr, -0.6);
         inv__pdf_font(cr, 140, true);
         cairo_set_source_rgba(cr, 0.75, 0.22, 0.17, 0.08);
-        inv__pdf_show(cr, 0, 50, "DRAFT", AL_CENTER, 0);
+        inv__pdf_show(cr, 0, 50, text, AL_CENTER, 0);
         cairo_restore(cr);
 }
 
@@ -213,8 +213,8 @@ static void begin_page(struct pg *p)
 
         cairo_set_source_rgb(cr, 1, 1, 1);
         cairo_paint(cr);
-        if (d->draft)
-                draw_watermark(cr);
+        if (d->draft || d->voided)
+                draw_watermark(cr, d->draft ? "DRAFT" : "VOID");
         inv__pdf_rule(cr, LEFT, RIGHT, PAGE_H - 44, 0.5, C_RULE);
         inv__pdf_font(cr, 7.5, false);
         inv__pdf_ink(cr, C_MUTED);

@@ -32,6 +32,7 @@ struct inv__pdf_doc {
         const char *credits_invoice, *reason;
         char period[48]; /* "2026-10-01 – 2026-10-31", last day included */
         bool draft;
+        bool voided; /* served with "payment_status": "void" */
 };
 
 /* The words of one table row; an empty string is not drawn. */

@@ -82,6 +82,14 @@ LANGUAGE sql STABLE AS $$
                     session_user::text)
 $$;
 
+-- Money in messages: the currency's digits (those of the invoice's total),
+-- more when the amount has them.
+CREATE FUNCTION tally_money(x numeric, body json) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT round(x, greatest(scale((body ->> 'total')::numeric),
+                             scale(trim_scale(x))))::text
+$$;
+
 -- The payment columns of a finalized invoice, the only ones that may change.
 CREATE OR REPLACE FUNCTION tally_invoice_frozen() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -104,7 +112,7 @@ BEGIN
         IF OLD.amount_paid <> 0 OR NEW.amount_paid <> 0 THEN
             RAISE EXCEPTION 'invoice %: % has been paid; only an unpaid '
                 'invoice can be voided (issue a credit note)', OLD.number,
-                trim_scale(OLD.amount_paid)
+                tally_money(OLD.amount_paid, OLD.body)
                 USING ERRCODE = 'object_not_in_prerequisite_state';
         END IF;
         IF EXISTS (SELECT 1 FROM credit_notes c
@@ -123,7 +131,7 @@ BEGIN
                                       ELSE 'open' END) THEN
         RAISE EXCEPTION 'invoice %: the amount paid is the sum of its '
             'payments (%); record a payment instead', OLD.number,
-            trim_scale(paid) USING ERRCODE = 'integrity_constraint_violation';
+            tally_money(paid, OLD.body) USING ERRCODE = 'integrity_constraint_violation';
     END IF;
     RETURN NEW;
 END $$;
@@ -172,8 +180,10 @@ BEGIN
     IF inv.amount_paid + NEW.amount > inv.total THEN
         RAISE EXCEPTION 'invoice %: a payment of % would bring the amount '
             'paid to %, above the amount due % (% outstanding)', inv.number,
-            trim_scale(NEW.amount), trim_scale(inv.amount_paid + NEW.amount),
-            trim_scale(inv.total), trim_scale(inv.total - inv.amount_paid)
+            tally_money(NEW.amount, inv.body),
+            tally_money(inv.amount_paid + NEW.amount, inv.body),
+            tally_money(inv.total, inv.body),
+            tally_money(inv.total - inv.amount_paid, inv.body)
             USING ERRCODE = 'check_violation';
     END IF;
     NEW.recorded_by := coalesce(NEW.recorded_by, tally_actor());
@@ -237,8 +247,9 @@ BEGIN
     IF charged IS NULL OR NEW.amount > charged - earlier THEN
         RAISE EXCEPTION 'invoice % line %: a credit note of % exceeds what '
             'is left to credit (% charged, % credited before)', inv.number,
-            NEW.line_key, trim_scale(NEW.amount),
-            trim_scale(coalesce(charged, 0)), trim_scale(earlier)
+            NEW.line_key, tally_money(NEW.amount, inv.body),
+            tally_money(coalesce(charged, 0), inv.body),
+            tally_money(earlier, inv.body)
             USING ERRCODE = 'check_violation';
     END IF;
     NEW.customer_id := inv.customer_id;

@@ -144,9 +144,9 @@ Test(corrections, partial_payments_add_up_and_overpaying_is_refused,
         tally(&r, "invoice", "mark-paid", "INV-2026-000001", "--amount",
               "20.00", "--reference", "wire-2", NULL);
         cr_expect_eq(r.exit_code, 2);
-        cr_expect(strstr(r.err, "a payment of 20 would bring the amount paid "
-                                "to 60, above the amount due 59.5 (19.5 "
-                                "outstanding)"),
+        cr_expect(strstr(r.err, "a payment of 20.00 would bring the amount "
+                                "paid to 60.00, above the amount due 59.50 "
+                                "(19.50 outstanding)"),
                   "%s", r.err);
         tk_proc_result_release(&r);
 
@@ -157,11 +157,11 @@ Test(corrections, partial_payments_add_up_and_overpaying_is_refused,
                   r.err);
         tk_proc_result_release(&r);
 
-        tally(&r, "invoice", "mark-paid", "INV-2026-000001", "--amount",
-              "19.50", "--reference", "wire-3", NULL);
+        tally(&r, "invoice", "mark-paid", "INV-2026-000001", "--amount", "19.5",
+              "--reference", "wire-3", NULL);
         cr_assert_eq(r.exit_code, 0, "%s", r.err);
-        cr_expect(strstr(r.out, "59.50 of USD 59.50 paid, 0.00 outstanding: "
-                                "paid"),
+        cr_expect(strstr(r.out, "payment of 19.50 recorded (wire-3); 59.50 "
+                                "of USD 59.50 paid, 0.00 outstanding: paid"),
                   "%s", r.out);
         tk_proc_result_release(&r);
 
@@ -351,7 +351,8 @@ Test(corrections, credit_notes_never_exceed_the_line_and_become_credit,
         cr_expect_eq(r.exit_code, 2);
         cr_expect(strstr(r.err, "invoice INV-2026-000002 line minimum: a "
                                 "credit note of 31.01 exceeds what is left to "
-                                "credit (51 charged, 20 credited before)"),
+                                "credit (51.00 charged, 20.00 credited "
+                                "before)"),
                   "%s", r.err);
         tk_proc_result_release(&r);
         credit(&r, "INV-2026-000002", "minimum", "31.00");
@@ -537,7 +538,7 @@ Test(corrections, the_database_allows_only_the_correction_transitions,
                 "INSERT INTO invoice_payments (invoice_id, amount, reference,"
                 " recorded_by) SELECT invoice_id, 59.51, 'x', 'sql'"
                 " FROM invoices WHERE number = 'INV-2026-000001'",
-                "above the amount due 59.5");
+                "above the amount due 59.50");
         refused(c.db,
                 "INSERT INTO credit_notes (number, invoice_id, customer_id,"
                 " line_index, line_key, amount, reason, body, created_by)"

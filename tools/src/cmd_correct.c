@@ -170,7 +170,9 @@ static tl_status run(const char *sub, const char *number,
                         printf(
                             "%s: payment of %s recorded (%s); %s of %s %s "
                             "paid, %s outstanding: %s\n",
-                            number, o->amount, o->reference,
+                            number,
+                            json_string_value(json_object_get(doc, "amount")),
+                            o->reference,
                             json_string_value(
                                 json_object_get(doc, "amount_paid")),
                             json_string_value(json_object_get(doc, "currency")),

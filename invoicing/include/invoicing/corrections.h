@@ -39,7 +39,8 @@ tl_status inv_void(PGconn *conn, const char *number, const char *reason,
 ** currency's digits) with 'reference' against invoice 'number'. Partial
 ** payments add up; the invoice is paid when they reach its total. '*out'
 ** gets the invoice's payment state as a JSON object (owned by the caller):
-** {"number", "payment_status", "amount_paid", "total", "outstanding"}.
+** {"number", "amount" (this payment), "payment_status", "amount_paid",
+** "total", "outstanding", "currency"}, amounts at the currency's digits.
 */
 tl_status inv_pay(PGconn *conn, const char *number, const char *amount,
                   const char *reference, const char *actor, json_t **out,
