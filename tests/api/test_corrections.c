@@ -84,7 +84,8 @@ Test(corrections_api, admin_keys_pay_credit_and_void_with_precise_refusals,
                           "{\"amount\": \"70.01\", \"reference\": \"api-2\"}",
                           &j),
                      400);
-        cr_expect(strstr(str(j, "error.message"), "above the amount due 100.00 (70.00 outstanding)"),
+        cr_expect(strstr(str(j, "error.message"),
+                         "above the amount due 100.00 (70.00 outstanding)"),
                   "%s", str(j, "error.message"));
         json_decref(j);
         cr_expect_eq(post(&s, cust, "/v1/invoices/INV-2026-000002/payments",
