@@ -594,3 +594,46 @@ Test(corrections, the_database_allows_only_the_correction_transitions,
                 "needs a finalized invoice");
         mk_case_stop(&c);
 }
+
+Test(corrections, a_voided_invoice_gives_back_the_late_usage_it_billed,
+     .timeout = 240)
+{
+        static const char ADJ[] =
+            "SELECT coalesce(string_agg(l->>'amount', ','), 'none')"
+            " FROM invoices i, json_array_elements(i.body->'lines') l"
+            " WHERE i.number = '%s' AND l->>'kind' = 'adjustment'";
+        struct mk_case c;
+        struct tk_proc_result r;
+        char sql[512], *first, *again;
+
+        start(&c, "corr_late");
+        /* Late October usage of cust_B, billed on November's invoice. */
+        tk_exec(c.db, "INSERT INTO usage_rollups (customer_id, day, type,"
+                      " attrs_hash, deployment, decoding, event_count,"
+                      " input_tokens, output_tokens) VALUES ('cust_B',"
+                      " '2026-10-10', 1, decode(md5('cloud-ar'), 'hex'), 1,"
+                      " 'autoregressive', 10, 1000000, 300000000)");
+        tally(&r, "invoice", "--period", "2026-11", "--customer", "cust_B",
+              "--finalize", "--as-of", "2026-12-05", "--quiet", NULL);
+        cr_assert_eq(r.exit_code, 0, "%s %s", r.out, r.err);
+        tk_proc_result_release(&r);
+        snprintf(sql, sizeof sql, ADJ, "INV-2026-000003");
+        first = tk_scalar(c.db, sql);
+        cr_assert_str_neq(first, "none");
+
+        /* Voided, November is issued again: the adjustment with it. */
+        tally(&r, "invoice", "void", "INV-2026-000003", "--reason", "resend",
+              NULL);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        tk_proc_result_release(&r);
+        tally(&r, "invoice", "--period", "2026-11", "--customer", "cust_B",
+              "--finalize", "--as-of", "2026-12-05", "--quiet", NULL);
+        cr_assert_eq(r.exit_code, 0, "%s %s", r.out, r.err);
+        tk_proc_result_release(&r);
+        snprintf(sql, sizeof sql, ADJ, "INV-2026-000004");
+        again = tk_scalar(c.db, sql);
+        cr_expect_str_eq(again, first);
+        free(first);
+        free(again);
+        mk_case_stop(&c);
+}
