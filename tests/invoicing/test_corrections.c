@@ -637,3 +637,56 @@ Test(corrections, a_voided_invoice_gives_back_the_late_usage_it_billed,
         free(again);
         mk_case_stop(&c);
 }
+
+static pid_t spawn_void(void)
+{
+        pid_t pid = fork();
+
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY);
+
+                dup2(null, 1);
+                dup2(null, 2);
+                execl(tk_tally_bin(), "tally", "invoice", "void",
+                      "INV-2026-000001", "--reason", "race", (char *)NULL);
+                _exit(127);
+        }
+        return pid;
+}
+
+Test(corrections, concurrent_voids_return_the_credit_once, .timeout = 240)
+{
+        enum { N = 8 };
+        struct mk_case c;
+        struct tk_proc_result r;
+        pid_t pids[N];
+        int ok = 0, refused_n = 0;
+
+        start(&c, "corr_voids");
+        for (int i = 0; i < N; i++)
+                pids[i] = spawn_void();
+        for (int i = 0; i < N; i++) {
+                int x = mk_wait(pids[i], 120000);
+
+                ok += x == 0;
+                refused_n += x == 1;
+        }
+        cr_expect_eq(ok, 1);
+        cr_expect_eq(refused_n, N - 1);
+        scalar_is(c.db,
+                  "SELECT count(*) || ' ' || sum(amount)::numeric(24,2)"
+                  " FROM credit_ledger WHERE customer_id = 'cust_A'"
+                  " AND reason = 'void'",
+                  "1 50.00");
+        scalar_is(c.db,
+                  "SELECT count(*) FROM invoice_history WHERE event = 'void'",
+                  "1");
+        tally(&r, "invoice", "show", "INV-2026-999999", NULL);
+        cr_expect_eq(r.exit_code, 2);
+        cr_expect(strstr(r.err, "no invoice or credit note numbered "
+                                "INV-2026-999999"),
+                  "%s", r.err);
+        tk_proc_result_release(&r);
+        mk_case_stop(&c);
+}
