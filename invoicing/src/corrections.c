@@ -283,7 +283,11 @@ tl_status inv_document_extend(PGconn *conn, const struct inv_config *cfg,
                 bad |= !e || json_array_append_new(hist, e);
         }
         PQclear(r);
-        if (bad || json_object_set_new(doc, "history", hist))
+        if (bad) {
+                json_decref(hist);
+                return tl_fail(err, TL_ENOMEM, "out of memory");
+        }
+        if (json_object_set_new(doc, "history", hist))
                 return tl_fail(err, TL_ENOMEM, "out of memory");
         return TL_OK;
 }
