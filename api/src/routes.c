@@ -170,7 +170,9 @@ enum MHD_Result api__invoice(struct api__call *c)
                 return api__fail(c, TL_EDB, &err);
         r = PQexecParams(c->db,
                          "SELECT customer_id, body::text, invoice_id"
-                         " FROM invoices WHERE number = $1",
+                         " FROM invoices WHERE number = $1 UNION ALL"
+                         " SELECT customer_id, body::text, NULL"
+                         " FROM credit_notes WHERE number = $1",
                          1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                 tl_fail(&err, TL_EDB, "invoice: %s", PQerrorMessage(c->db));
@@ -193,8 +195,9 @@ enum MHD_Result api__invoice(struct api__call *c)
         }
         doc = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
         /* Payment state and history beside the frozen body. */
-        if (doc && inv_document_extend(c->db, c->srv->inv, PQgetvalue(r, 0, 2),
-                                       doc, &err)) {
+        if (doc && !PQgetisnull(r, 0, 2) &&
+            inv_document_extend(c->db, c->srv->inv, PQgetvalue(r, 0, 2), doc,
+                                &err)) {
                 PQclear(r);
                 json_decref(doc);
                 return api__fail(c, err.code, &err);

@@ -52,7 +52,7 @@ Test(corrections_api, admin_keys_pay_credit_and_void_with_precise_refusals,
         char admin[128], cust[128];
         json_t *j;
         struct tk_http_resp r;
-        char h[256];
+        char h[256], cn[128];
 
         tk_require_env();
         mk_case_start(&c, "corr_api", 1, 1);
@@ -104,7 +104,8 @@ Test(corrections_api, admin_keys_pay_credit_and_void_with_precise_refusals,
                           " \"reason\": \"outage\"}",
                           &j),
                      201);
-        cr_expect(!strncmp(str(j, "number"), "CN-", 3), "%s", str(j, "number"));
+        cr_assert(!strncmp(str(j, "number"), "CN-", 3), "%s", str(j, "number"));
+        snprintf(cn, sizeof cn, "/v1/invoices/%s", str(j, "number"));
         cr_expect_str_eq(str(j, "total"), "10.00");
         cr_expect_str_eq(str(j, "invoice"), "INV-2026-000002");
         json_decref(j);
@@ -149,6 +150,20 @@ Test(corrections_api, admin_keys_pay_credit_and_void_with_precise_refusals,
                 json_array_get(json_object_get(j, "history"), 1), "by")),
             "finance-bot");
         json_decref(j);
+        /* And its credit note, by the same route, JSON and PDF. */
+        cr_assert_eq(tk_http("127.0.0.1", s.port, "GET", cn, h, "", 0, &r), 200,
+                     "%s", r.body);
+        j = json_loads(r.body, 0, NULL);
+        tk_http_resp_release(&r);
+        cr_expect_str_eq(str(j, "type"), "credit_note");
+        json_decref(j);
+        snprintf(h, sizeof h,
+                 "Authorization: Bearer %s\r\nAccept: application/pdf\r\n",
+                 cust);
+        cr_expect_eq(tk_http("127.0.0.1", s.port, "GET", cn, h, "", 0, &r),
+                     200);
+        cr_expect(r.body && !strncmp(r.body, "%PDF", 4));
+        tk_http_resp_release(&r);
         sk_stop(&s);
         mk_case_stop(&c);
 }
