@@ -180,6 +180,18 @@ tl_status inv_pay(PGconn *conn, const char *number, const char *amount,
                          " reference, recorded_by) VALUES ($1::int8,"
                          " $2::numeric, $3, $4)",
                          4, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+            !strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE)
+                        ? PQresultErrorField(r, PG_DIAG_SQLSTATE)
+                        : "",
+                    "23505")) {
+                PQclear(r);
+                PQclear(PQexec(conn, "ROLLBACK"));
+                return tl_fail(err, TL_ECONFLICT,
+                               "invoice %s: a payment with reference %s is "
+                               "recorded already",
+                               number, reference);
+        }
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
                 return inv__corr_fail(conn, r, "recording the payment", err);
         PQclear(r);

@@ -33,9 +33,10 @@ CREATE TABLE invoice_payments (
     amount      numeric(24, 6) NOT NULL CHECK (amount > 0),
     reference   text NOT NULL,
     recorded_by text NOT NULL,
-    recorded_at timestamptz NOT NULL DEFAULT now()
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    -- A payment sent twice (a retried request) is recorded once.
+    UNIQUE (invoice_id, reference)
 );
-CREATE INDEX invoice_payments_invoice ON invoice_payments (invoice_id);
 
 -- Gap-free credit-note numbers: one counter row per issuer and year,
 -- advanced inside the issuing transaction (as invoice_numbers).

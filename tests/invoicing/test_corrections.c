@@ -151,6 +151,13 @@ Test(corrections, partial_payments_add_up_and_overpaying_is_refused,
         tk_proc_result_release(&r);
 
         tally(&r, "invoice", "mark-paid", "INV-2026-000001", "--amount",
+              "10.00", "--reference", "wire-1", NULL);
+        cr_expect_eq(r.exit_code, 1);
+        cr_expect(strstr(r.err, "a payment with reference wire-1 is recorded "
+                                "already"),
+                  "%s", r.err);
+        tk_proc_result_release(&r);
+        tally(&r, "invoice", "mark-paid", "INV-2026-000001", "--amount",
               "1.001", "--reference", "x", NULL);
         cr_expect_eq(r.exit_code, 2);
         cr_expect(strstr(r.err, "USD amounts have 2 decimals at most"), "%s",

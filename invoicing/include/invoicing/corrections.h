@@ -36,8 +36,10 @@ tl_status inv_void(PGconn *conn, const char *number, const char *reason,
 
 /*
 ** Record a payment of 'amount' (a positive decimal with at most the
-** currency's digits) with 'reference' against invoice 'number'. Partial
-** payments add up; the invoice is paid when they reach its total. '*out'
+** currency's digits) with 'reference' against invoice 'number'; a
+** reference already recorded on it is TL_ECONFLICT (a retried payment is
+** not counted twice). Partial payments add up; the invoice is paid when they
+*reach its total. '*out'
 ** gets the invoice's payment state as a JSON object (owned by the caller):
 ** {"number", "amount" (this payment), "payment_status", "amount_paid",
 ** "total", "outstanding", "currency"}, amounts at the currency's digits.
