@@ -566,6 +566,23 @@ Test(corrections, the_database_allows_only_the_correction_transitions,
                 " now(), void_reason = 'x' WHERE number = 'INV-2026-000002'",
                 "has been paid");
         refused(c.db, "DELETE FROM invoice_payments", "never changed");
+        /* Paid in full: nothing changes any more. */
+        tk_exec(c.db, "INSERT INTO invoice_payments (invoice_id, amount,"
+                      " reference, recorded_by) SELECT invoice_id, 90.50, 'y',"
+                      " 'sql' FROM invoices WHERE number = 'INV-2026-000002'");
+        refused(c.db,
+                "UPDATE invoices SET payment_status = 'void', voided_at ="
+                " now(), void_reason = 'x' WHERE number = 'INV-2026-000002'",
+                "invoice INV-2026-000002 is paid: it cannot change");
+        refused(c.db,
+                "UPDATE invoices SET payment_status = 'open', amount_paid = 0"
+                " WHERE number = 'INV-2026-000002'",
+                "is paid: it cannot change");
+        refused(c.db,
+                "INSERT INTO invoice_payments (invoice_id, amount, reference,"
+                " recorded_by) SELECT invoice_id, 0.01, 'z', 'sql'"
+                " FROM invoices WHERE number = 'INV-2026-000002'",
+                "is paid: no payment can be recorded");
         tk_exec(c.db, "UPDATE invoices SET payment_status = 'void', voided_at"
                       " = now(), void_reason = 'by hand'"
                       " WHERE number = 'INV-2026-000001'");
