@@ -103,6 +103,10 @@ enum MHD_Result api__invoice(struct api__call *c);
 enum MHD_Result api__customer_put(struct api__call *c);
 enum MHD_Result api__credits(struct api__call *c);
 enum MHD_Result api__events(struct api__call *c);
+/* Corrections (corrections.c), admin only. */
+enum MHD_Result api__void(struct api__call *c);
+enum MHD_Result api__credit_note(struct api__call *c);
+enum MHD_Result api__payment(struct api__call *c);
 
 /* Limiter (limit.c). */
 tl_status api__limiter_init(struct api__limiter *l, int64_t per_s,

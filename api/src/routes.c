@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/dec.h"
 #include "core/yaml.h"
+#include "invoicing/corrections.h"
 #include "invoicing/render.h"
 #include "rating/customers.h"
 #include "schemas/db.h"
@@ -83,8 +84,8 @@ enum MHD_Result api__usage(struct api__call *c)
 
 static const char LIST_SQL[] =
     "SELECT number, to_char(period_start, 'YYYY-MM'), status,"
-    " body->>'total', currency FROM invoices WHERE customer_id = $1"
-    " ORDER BY period_start DESC";
+    " body->>'total', currency, payment_status FROM invoices"
+    " WHERE customer_id = $1 ORDER BY period_start DESC, invoice_id DESC";
 
 enum MHD_Result api__invoices(struct api__call *c)
 {
@@ -109,11 +110,12 @@ enum MHD_Result api__invoices(struct api__call *c)
         for (int i = 0; list && i < PQntuples(r); i++) {
                 json_array_append_new(
                     list,
-                    json_pack("{s:s?, s:s, s:s, s:s, s:s}", "number",
+                    json_pack("{s:s?, s:s, s:s, s:s, s:s, s:s}", "number",
                               PQgetisnull(r, i, 0) ? NULL : PQgetvalue(r, i, 0),
                               "period", PQgetvalue(r, i, 1), "status",
                               PQgetvalue(r, i, 2), "total", PQgetvalue(r, i, 3),
-                              "currency", PQgetvalue(r, i, 4)));
+                              "currency", PQgetvalue(r, i, 4), "payment_status",
+                              PQgetvalue(r, i, 5)));
         }
         PQclear(r);
         return api__json(
@@ -167,8 +169,10 @@ enum MHD_Result api__invoice(struct api__call *c)
         if (!api__db(c, &err))
                 return api__fail(c, TL_EDB, &err);
         r = PQexecParams(c->db,
-                         "SELECT customer_id, body::text FROM invoices"
-                         " WHERE number = $1",
+                         "SELECT customer_id, body::text, invoice_id"
+                         " FROM invoices WHERE number = $1 UNION ALL"
+                         " SELECT customer_id, body::text, NULL"
+                         " FROM credit_notes WHERE number = $1",
                          1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                 tl_fail(&err, TL_EDB, "invoice: %s", PQerrorMessage(c->db));
@@ -190,6 +194,14 @@ enum MHD_Result api__invoice(struct api__call *c)
                                           NULL);
         }
         doc = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
+        /* Payment state and history beside the frozen body. */
+        if (doc && !PQgetisnull(r, 0, 2) &&
+            inv_document_extend(c->db, c->srv->inv, PQgetvalue(r, 0, 2), doc,
+                                &err)) {
+                PQclear(r);
+                json_decref(doc);
+                return api__fail(c, err.code, &err);
+        }
         PQclear(r);
         if (!doc) {
                 tl_fail(&err, TL_EINTERNAL, "invoice: stored body unreadable");

@@ -24,7 +24,8 @@ static const char CLAIM_SQL[] =
     " AND (c.sub_end IS NULL OR c.sub_end > $2::date)"
     " AND ($4::text IS NULL OR c.customer_id = $4)"
     " AND (SELECT i.status FROM invoices i"
-    " WHERE i.customer_id = c.customer_id AND i.period_start = $2::date)"
+    " WHERE i.customer_id = c.customer_id AND i.period_start = $2::date"
+    " AND i.payment_status <> 'void')"
     " IS DISTINCT FROM 'finalized'"
     " ORDER BY c.customer_id LIMIT $5 FOR UPDATE OF c SKIP LOCKED";
 
@@ -34,7 +35,7 @@ static const char CLAIM_SQL[] =
 static const char RECHECK_SQL[] =
     "SELECT customer_id FROM (SELECT customer_id, status FROM invoices"
     " WHERE customer_id = ANY($1::text[]) AND period_start = $2::date"
-    " OFFSET 0) s WHERE status = 'finalized'";
+    " AND payment_status <> 'void' OFFSET 0) s WHERE status = 'finalized'";
 
 static const char NUMBER_SQL[] =
     "WITH n AS (INSERT INTO invoice_numbers (issuer, year)"
@@ -55,7 +56,8 @@ static const char STORE_SQL[] =
     " SELECT customer_id, $11::date, $12, number, $13, $14::int8, total,"
     " body::json, usage_events, plan, cohorts, subtotal, base, $15,"
     " CASE WHEN $12 = 'finalized' THEN now() END FROM v"
-    " ON CONFLICT (customer_id, period_start) DO UPDATE SET"
+    " ON CONFLICT (customer_id, period_start)"
+    " WHERE payment_status <> 'void' DO UPDATE SET"
     " status = excluded.status, number = excluded.number,"
     " currency = excluded.currency,"
     " catalog_version_id = excluded.catalog_version_id,"

@@ -24,6 +24,7 @@ void inv_config_init(struct inv_config *c)
 {
         memset(c, 0, sizeof *c);
         c->grace_days = 3;
+        c->payment_terms_days = 30;
         c->batch = 500;
         c->issuer.id = tl_strdup("tally");
         c->issuer.prefix = tl_strdup("INV");
@@ -42,8 +43,9 @@ void inv_config_release(struct inv_config *c)
         memset(c, 0, sizeof *c);
 }
 
-static const char *const SECTION_KEYS[] = {"rules", "grace_days", "batch",
-                                           "jobs",  "issuer",     NULL};
+static const char *const SECTION_KEYS[] = {
+    "rules",  "grace_days",         "batch", "jobs",
+    "issuer", "payment_terms_days", NULL};
 static const char *const ISSUER_KEYS[] = {"id",    "prefix",  "name",
                                           "email", "address", NULL};
 
@@ -104,7 +106,7 @@ static tl_status section(struct inv_config *c, const char *path,
 
         for (size_t i = 0; !rc && i < m->count; i++) {
                 const struct tl_yaml_pair *p = &m->pairs[i];
-                char k[16];
+                char k[32];
 
                 tl_conf_key(p, k, sizeof k);
                 if (!strcmp(k, "rules"))
@@ -112,6 +114,9 @@ static tl_status section(struct inv_config *c, const char *path,
                 else if (!strcmp(k, "grace_days"))
                         rc = tl_conf_long(path, S, p, 0, 366, &c->grace_days,
                                           err);
+                else if (!strcmp(k, "payment_terms_days"))
+                        rc = tl_conf_long(path, S, p, 0, 3660,
+                                          &c->payment_terms_days, err);
                 else if (!strcmp(k, "batch"))
                         rc =
                             tl_conf_long(path, S, p, 1, 100000, &c->batch, err);

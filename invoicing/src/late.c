@@ -20,7 +20,9 @@ static const char LATE_SQL[] =
     " LEFT JOIN LATERAL (SELECT sum(x.amount) AS amount,"
     " max(x.usage_events) AS seen FROM invoice_adjustments x"
     " WHERE x.customer_id = i.customer_id"
-    " AND x.corrected_period = i.period_start) a ON true"
+    " AND x.corrected_period = i.period_start AND NOT EXISTS (SELECT 1"
+    " FROM invoices v WHERE v.invoice_id = x.invoice_id"
+    " AND v.payment_status = 'void')) a ON true"
     " CROSS JOIN LATERAL (SELECT coalesce((SELECT sum(r.event_count)"
     " FROM usage_rollups r WHERE r.customer_id = i.customer_id"
     " AND r.day >= i.period_start"
@@ -29,6 +31,7 @@ static const char LATE_SQL[] =
     " AND e.type = 4 AND e.event_time < ((i.period_start"
     " + interval '1 month')::date)::timestamp AT TIME ZONE 'UTC') AS n) cur"
     " WHERE i.customer_id = ANY($1::text[]) AND i.status = 'finalized'"
+    " AND i.payment_status <> 'void'"
     " AND i.period_start < $2::date"
     " AND cur.n <> greatest(i.usage_events, coalesce(a.seen, 0))"
     " ORDER BY i.customer_id, i.period_start";

@@ -192,14 +192,14 @@ int inv__pdf_wrap(cairo_t *cr, const char *text, double x, double y, double w,
 
 /* ---- Pages ----------------------------------------------------------- */
 
-static void draw_watermark(cairo_t *cr)
+static void draw_watermark(cairo_t *cr, const char *text)
 {
         cairo_save(cr);
         cairo_translate(cr, PAGE_W / 2, PAGE_H / 2);
         cairo_rotate(cr, -0.6);
         inv__pdf_font(cr, 140, true);
         cairo_set_source_rgba(cr, 0.75, 0.22, 0.17, 0.08);
-        inv__pdf_show(cr, 0, 50, "DRAFT", AL_CENTER, 0);
+        inv__pdf_show(cr, 0, 50, text, AL_CENTER, 0);
         cairo_restore(cr);
 }
 
@@ -213,14 +213,15 @@ static void begin_page(struct pg *p)
 
         cairo_set_source_rgb(cr, 1, 1, 1);
         cairo_paint(cr);
-        if (d->draft)
-                draw_watermark(cr);
+        if (d->draft || d->voided)
+                draw_watermark(cr, d->draft ? "DRAFT" : "VOID");
         inv__pdf_rule(cr, LEFT, RIGHT, PAGE_H - 44, 0.5, C_RULE);
         inv__pdf_font(cr, 7.5, false);
         inv__pdf_ink(cr, C_MUTED);
-        snprintf(text, sizeof text, "%s%sInvoice %s \xc2\xb7 %s",
+        snprintf(text, sizeof text, "%s%s%s %s \xc2\xb7 %s",
                  d->issuer_name ? d->issuer_name : "",
                  d->issuer_name ? " \xc2\xb7 " : "",
+                 d->credits_invoice ? "Credit note" : "Invoice",
                  d->number ? d->number : "(draft)", d->customer);
         inv__pdf_show(cr, LEFT, PAGE_H - 32, text, AL_LEFT, 380);
         if (p->pages)
@@ -237,7 +238,8 @@ static void begin_page(struct pg *p)
                       AL_LEFT, 250);
         inv__pdf_font(cr, 9, false);
         inv__pdf_ink(cr, C_MUTED);
-        snprintf(text, sizeof text, "Invoice %s (continued)",
+        snprintf(text, sizeof text, "%s %s (continued)",
+                 d->credits_invoice ? "Credit note" : "Invoice",
                  d->number ? d->number : "draft");
         inv__pdf_show(cr, RIGHT, TOP + 10, text, AL_RIGHT, 0);
         inv__pdf_rule(cr, LEFT, RIGHT, TOP + 20, 1.0, C_ACCENT);
@@ -324,7 +326,9 @@ static void draw_header(struct pg *p)
 
         inv__pdf_font(cr, 22, true);
         inv__pdf_ink(cr, C_ACCENT);
-        inv__pdf_show(cr, RIGHT, y + 18, "INVOICE", AL_RIGHT, 0);
+        inv__pdf_show(cr, RIGHT, y + 18,
+                      d->credits_invoice ? "CREDIT NOTE" : "INVOICE", AL_RIGHT,
+                      0);
         inv__pdf_font(cr, 10.5, true);
         inv__pdf_ink(cr, C_INK);
         inv__pdf_show(cr, RIGHT, y + 37, number, AL_RIGHT, 0);
@@ -333,6 +337,11 @@ static void draw_header(struct pg *p)
         meta_row(cr, y + 58, "Issued",
                  d->issued ? d->issued : "not yet (draft)");
         meta_row(cr, y + 71, "Period", d->period);
+        if (d->credits_invoice) {
+                meta_row(cr, y + 84, "Credits invoice", d->credits_invoice);
+                meta_row(cr, y + 97, "Reason", d->reason);
+                ly = ly > y + 104 ? ly : y + 104;
+        }
         /* A long address pushes the rule down rather than crossing it. */
         y = ly > y + 84 ? ly + 6 : y + 90;
         inv__pdf_rule(cr, LEFT, RIGHT, y, 1.2, C_ACCENT);
@@ -383,7 +392,10 @@ static void draw_parties(struct pg *p)
         inv__pdf_font(cr, 7.5, true);
         inv__pdf_ink(cr, C_MUTED);
         inv__pdf_show(cr, bx + 14, y + 17,
-                      d->draft ? "COST TO DATE" : "TOTAL DUE", AL_LEFT, 0);
+                      d->draft             ? "COST TO DATE"
+                      : d->credits_invoice ? "TOTAL CREDITED"
+                                           : "TOTAL DUE",
+                      AL_LEFT, 0);
         snprintf(text, sizeof text, "%s ", d->currency);
         inv__pdf_grouped(d->total, text + strlen(text));
         inv__pdf_font(cr, 18, true);
@@ -617,7 +629,8 @@ static void set_metadata(cairo_surface_t *s, const struct inv__pdf_doc *d)
 {
         char text[160];
 
-        snprintf(text, sizeof text, "Invoice %s",
+        snprintf(text, sizeof text, "%s %s",
+                 d->credits_invoice ? "Credit note" : "Invoice",
                  d->number ? d->number : "(draft)");
         cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_TITLE, text);
         if (d->issuer_name)

@@ -27,8 +27,12 @@ struct inv__pdf_doc {
         const char *subtotal, *credit, *tax, *total;
         const char *issuer_name, *issuer_email, *catalog, *catalog_version;
         const json_t *address, *cohorts, *lines, *daily, *savings, *usage;
+        /* A credit note ("type": "credit_note") names the invoice it
+           credits and why; NULL for an invoice. */
+        const char *credits_invoice, *reason;
         char period[48]; /* "2026-10-01 – 2026-10-31", last day included */
         bool draft;
+        bool voided; /* served with "payment_status": "void" */
 };
 
 /* The words of one table row; an empty string is not drawn. */

@@ -301,6 +301,16 @@ tl_status inv__pdf_read(const json_t *doc, struct inv__pdf_doc *d,
                  read_entries(doc, "savings", savings, 4, 2, &d->savings, err)))
                 return rc;
         d->draft = !strcmp(d->status, "draft");
+        d->voided = inv__pdf_str(doc, "payment_status") &&
+                    !strcmp(inv__pdf_str(doc, "payment_status"), "void");
+        d->credits_invoice = d->reason = NULL;
+        if (!strcmp(inv__pdf_str(doc, "type") ? inv__pdf_str(doc, "type") : "",
+                    "credit_note") &&
+            ((rc = inv__doc_get(doc, "", "invoice", true, false,
+                                &d->credits_invoice, err)) ||
+             (rc = inv__doc_get(doc, "", "reason", true, false, &d->reason,
+                                err))))
+                return rc;
         return read_issuer(doc, d, err);
 }
 

@@ -281,6 +281,7 @@ tl_status inv_report(PGconn *conn, const struct rate_period *period,
             " round(sum(base), 2)::text, round(sum(subtotal), 2)::text,"
             " round(sum(total), 2)::text"
             " FROM invoices WHERE period_start = $1::date"
+            " AND payment_status <> 'void'"
             " GROUP BY plan, currency ORDER BY plan, currency";
         static const char COHORT_SQL[] =
             "SELECT e.key || '/' || e.value, i.currency, count(*)::text,"
@@ -289,6 +290,7 @@ tl_status inv_report(PGconn *conn, const struct rate_period *period,
             " round(sum(total), 2)::text"
             " FROM invoices i, jsonb_each_text(i.cohorts) e"
             " WHERE i.period_start = $1::date"
+            " AND i.payment_status <> 'void'"
             " GROUP BY 1, 2 ORDER BY 1, 2";
         static const char *const PLAN_HEADS[] = {
             "plan",           "currency", "invoices", "finalized",

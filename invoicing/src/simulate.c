@@ -18,7 +18,8 @@ static const char PAGE_SQL[] =
 
 static const char STORED_SQL[] =
     "SELECT customer_id, base::text, cohorts::text, plan FROM invoices"
-    " WHERE period_start = $2::date AND customer_id = ANY($1::text[])";
+    " WHERE period_start = $2::date AND customer_id = ANY($1::text[])"
+    " AND payment_status <> 'void'";
 
 #define SIM_MAX_GROUPS 256
 

@@ -127,6 +127,10 @@ int cli_demo_main(int argc, char **argv);
 int cli_keys_main(int argc, char **argv);
 int cli_webhooks_main(int argc, char **argv);
 extern const char cli_webhooks_usage[]; /* its help, with it */
+/* `tally invoice void|credit-note|mark-paid|show ...` with argv[0] the
+   subcommand, and `tally invoice --overdue ...` (cmd_correct.c). */
+int cli_invoice_correct(int argc, char **argv);
+int cli_invoice_overdue(int argc, char **argv);
 /* `tally rules simulate ...` with argv[0] = "simulate". */
 int cli_rules_simulate(int argc, char **argv);
 

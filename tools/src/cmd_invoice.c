@@ -341,8 +341,17 @@ int cli_invoice_main(int argc, char **argv)
         struct tl_error e = {0};
         PGconn *conn = NULL;
         tl_status rc = TL_OK;
-        int x = parse(cmd, argc, argv, extra, 7, &o, invoice_opt, &v);
+        int x;
 
+        /* Corrections and the overdue list are cmd_correct.c's. */
+        if (argc > 1 &&
+            (!strcmp(argv[1], "void") || !strcmp(argv[1], "credit-note") ||
+             !strcmp(argv[1], "mark-paid") || !strcmp(argv[1], "show")))
+                return cli_invoice_correct(argc - 1, argv + 1);
+        for (int i = 1; i < argc; i++)
+                if (!strcmp(argv[i], "--overdue"))
+                        return cli_invoice_overdue(argc, argv);
+        x = parse(cmd, argc, argv, extra, 7, &o, invoice_opt, &v);
         if (x)
                 return x;
         memset(&co, 0, sizeof co);

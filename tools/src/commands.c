@@ -104,7 +104,14 @@ const struct cli_command cli_commands[] = {
      "usage: tally invoice --period YYYY-MM [--customer ID] [--finalize]\n"
      "                     [--out DIR] [--report] [--rules PATH]\n"
      "                     [--config FILE] [--grace-days N] [--as-of DATE]\n"
-     "                     [--batch N] [--jobs N] [--quiet]\n\n"
+     "                     [--batch N] [--jobs N] [--quiet]\n"
+     "       tally invoice void NUMBER --reason TEXT\n"
+     "       tally invoice mark-paid NUMBER --amount X --reference R\n"
+     "       tally invoice credit-note NUMBER --line KEY --amount X\n"
+     "                     --reason TEXT [--out DIR]\n"
+     "       tally invoice credit-note --show CN-NUMBER [--out DIR]\n"
+     "       tally invoice show NUMBER [--out DIR]\n"
+     "       tally invoice --overdue [--format table|json] [--as-of DATE]\n\n"
      "Drafts (default) or finalizes the period's invoices from the\n"
      "database. Several processes may run at once: customers are claimed\n"
      "with FOR UPDATE SKIP LOCKED. Finalized invoices get gap-free numbers\n"
@@ -121,7 +128,15 @@ const struct cli_command cli_commands[] = {
      "                  (default today)\n"
      "  --batch N       customers per transaction (default 500)\n"
      "  --jobs N        concurrent connections, 1-64 (default one per CPU,\n"
-     "                  at most 8)\n",
+     "                  at most 8)\n\n"
+     "Corrections (docs/operations.md): void an unpaid invoice (its\n"
+     "consumed credit returns; the period may be finalized again under a\n"
+     "new number), record payments (open -> paid when they reach the\n"
+     "total), credit a line with a CN-YYYY-NNNNNN credit note (its amount\n"
+     "becomes credit). KEY is the line's charge, id, model_class or period,\n"
+     "or kind:ref. show prints an invoice with its payment status and\n"
+     "history, or a credit note. --overdue lists open invoices past their\n"
+     "due date (issued + invoicing.payment_terms_days, default 30).\n",
      NULL, cli_invoice_main},
     {"infer", "the reference inference engine; emits metered events",
      INFER_USAGE, NULL, cli_infer_main},

@@ -36,6 +36,8 @@ struct inv_config {
                             CPU, at most 8 */
         struct inv_issuer issuer;
         tl_time_us now_us; /* 0: the clock; tests and the demo pin it */
+        /* An invoice is due this long after it is issued, default 30. */
+        long payment_terms_days;
 };
 
 void inv_config_init(struct inv_config *c);
@@ -44,10 +46,11 @@ void inv_config_release(struct inv_config *c);
 /*
 ** Read the `invoicing:` section of the tally config file at 'path' (NULL:
 ** none), then TALLY_RULES from the environment. Keys: rules, grace_days,
-** batch, jobs, issuer {id, prefix, name, email, address: [lines]}; values
-** expand ${VAR} and "k_file" reads k from a file (core/config.h). The
-** `database:` section goes to libpq (tl_conf_database). Unknown keys and bad
-** values are TL_EINVAL with file:line:col, never quoting a value.
+** payment_terms_days, batch, jobs, issuer {id, prefix, name, email,
+** address: [lines]}; values expand ${VAR} and "k_file" reads k from a
+** file (core/config.h). The `database:` section goes to libpq
+** (tl_conf_database). Unknown keys and bad values are TL_EINVAL with
+** file:line:col, never quoting a value.
 */
 tl_status inv_config_load(struct inv_config *c, const char *path,
                           struct tl_error *err);
