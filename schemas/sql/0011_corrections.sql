@@ -153,6 +153,13 @@ BEGIN
     PERFORM tally_void_return_credit(NEW.invoice_id);
     INSERT INTO invoice_history (invoice_id, event, reason, actor)
         VALUES (NEW.invoice_id, 'void', NEW.void_reason, tally_actor());
+    -- invoice.voided into the webhook outbox (0009), in this transaction.
+    PERFORM tally_notify('invoice.voided', NEW.customer_id,
+        'invoice.voided:' || NEW.invoice_id,
+        json_build_object('invoice', NEW.number, 'customer', NEW.customer_id,
+                          'reason', NEW.void_reason,
+                          'currency', NEW.body -> 'currency',
+                          'total', NEW.body -> 'total'));
     RETURN NULL;
 END $$;
 CREATE TRIGGER invoices_voided AFTER UPDATE OF payment_status ON invoices
@@ -260,6 +267,13 @@ BEGIN
                                  reason, actor)
         VALUES (NEW.invoice_id, 'credit_note', NEW.amount, NEW.number,
                 NEW.reason, NEW.created_by);
+    PERFORM tally_notify('credit_note.issued', inv.customer_id,
+        'credit_note.issued:' || NEW.number,
+        json_build_object('credit_note', NEW.number, 'invoice', inv.number,
+                          'customer', inv.customer_id, 'line', NEW.line_key,
+                          'amount', tally_money(NEW.amount, inv.body),
+                          'currency', inv.body -> 'currency',
+                          'reason', NEW.reason));
     RETURN NEW;
 END $$;
 CREATE TRIGGER credit_notes_check BEFORE INSERT ON credit_notes

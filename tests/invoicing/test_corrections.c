@@ -494,6 +494,11 @@ Test(corrections, concurrent_credit_notes_get_gap_free_numbers, .timeout = 300)
                      N - 1);
         cr_expect_eq(count(c.db, "SELECT last_seq FROM credit_note_numbers"),
                      N - 1);
+        /* One credit_note.issued per note issued, none for the refused. */
+        cr_expect_eq(count(c.db, "SELECT count(DISTINCT data->>'credit_note')"
+                                 " FROM webhook_outbox"
+                                 " WHERE type = 'credit_note.issued'"),
+                     N - 1);
         scalar_is(c.db,
                   "SELECT sum(amount)::numeric(24,2)::text FROM credit_notes"
                   " WHERE line_key = 'minimum'",
@@ -706,6 +711,11 @@ Test(corrections, concurrent_voids_return_the_credit_once, .timeout = 240)
         scalar_is(c.db,
                   "SELECT count(*) FROM invoice_history WHERE event = 'void'",
                   "1");
+        /* The void's webhook is in the outbox once, from its transaction. */
+        scalar_is(c.db,
+                  "SELECT count(*) || ' ' || min(data->>'invoice')"
+                  " FROM webhook_outbox WHERE type = 'invoice.voided'",
+                  "1 INV-2026-000001");
         tally(&r, "invoice", "show", "INV-2026-999999", NULL);
         cr_expect_eq(r.exit_code, 2);
         cr_expect(strstr(r.err, "no invoice or credit note numbered "
