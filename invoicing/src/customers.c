@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/dec.h"
 #include "core/hash.h"
+#include "core/time.h"
 #include "internal.h"
 #include "rating/customers.h"
 #include "schemas/db.h"
@@ -119,6 +120,15 @@ static tl_status dec_col(const PGresult *r, int row, int col,
         return tl_dec_parse(s, strlen(s), out, err);
 }
 
+void inv__credit_as_of(const struct inv_config *cfg,
+                       const struct rate_period *p, char out[24])
+{
+        tl_time_us now = cfg->now_us ? cfg->now_us : tl_time_now_us();
+        tl_time_us end = p->end_day * TL_US_PER_DAY;
+
+        snprintf(out, 24, "%lld", (long long)(now < end ? now : end));
+}
+
 tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
                            const char *const *params, struct inv__custs *out,
                            struct tl_error *err)
@@ -199,9 +209,13 @@ static const char IMPORT_SQL[] =
     " grants AS (SELECT v.id, v.credits - coalesce((SELECT sum(l.amount)"
     " FROM credit_ledger l WHERE l.customer_id = v.id"
     " AND l.reason = 'import'), 0) AS amount FROM v),"
-    " g AS (INSERT INTO credit_ledger (customer_id, amount, reason)"
-    " SELECT id, amount, 'import' FROM grants WHERE amount <> 0"
-    " RETURNING 1)"
+    /* A lower total than before takes the difference back from the
+       customer's latest import grant (a draw on it, 0010_balances.sql). */
+    " g AS (INSERT INTO credit_ledger (customer_id, amount, reason,"
+    " grant_id) SELECT id, amount, 'import', CASE WHEN amount < 0 THEN"
+    " (SELECT max(l.entry_id) FROM credit_ledger l WHERE l.customer_id ="
+    " grants.id AND l.reason = 'import' AND l.grant_id IS NULL) END"
+    " FROM grants WHERE amount <> 0 RETURNING 1)"
     " SELECT (SELECT count(*) FROM up WHERE inserted),"
     " (SELECT count(*) FROM up WHERE NOT inserted),"
     " (SELECT count(*) FROM g)";

@@ -1,0 +1,183 @@
+/* Credit grants with expiry: the spending order of the close, the draft
+   to date spending the same, and the balance, all against hand-computed
+   values on the worked example (cust_0042's October subtotal is 100.00). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "core/time.h"
+#include "invoicing/invoicing.h"
+#include "meterkit.h"
+#include "rating/catalog.h"
+
+TK_INTEGRATION_PRE_ALL()
+TK_INTEGRATION_POST_ALL()
+
+static char worked[400], catalog[512];
+
+static void run_tally(struct tk_proc_result *r, const char *const *args)
+{
+        const char *argv[24];
+        int n = 0;
+
+        argv[n++] = tk_tally_bin();
+        while (n < 23 && args[n - 1])
+                argv[n] = args[n - 1], n++;
+        argv[n] = NULL;
+        cr_assert_eq(tk_run(argv, 120000, r), 0, "tally did not finish");
+}
+
+static void start(struct mk_case *c, const char *name)
+{
+        struct tk_proc_result r;
+        char file[600];
+
+        snprintf(worked, sizeof worked, "%s/tests/rating/worked",
+                 tk_source_dir());
+        snprintf(catalog, sizeof catalog, "%s/catalog.yaml", worked);
+        snprintf(file, sizeof file, "%s/customers.yaml", worked);
+        mk_case_start(c, name, 1, 1);
+        mk_sh("kcat -P -b '%s' -t '%s' -l '%s/events.jsonl'",
+              c->broker.bootstrap, c->name, worked);
+        mk_meter_drain(c);
+        run_tally(&r, (const char *[]){"customers", "import", file, NULL});
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        tk_proc_result_release(&r);
+        /* G1 expires mid-October; G4 in November; G2 in December; G3 never. */
+        tk_exec(c->db, "INSERT INTO credit_ledger (customer_id, amount,"
+                       " reason, expires_at) VALUES"
+                       " ('cust_0042', 30.00, 'api', '2026-10-20T00:00:00Z'),"
+                       " ('cust_0042', 40.00, 'api', '2026-12-31T00:00:00Z'),"
+                       " ('cust_0042', 50.00, 'api', NULL),"
+                       " ('cust_0042', 20.00, 'api', '2026-11-15T00:00:00Z')");
+}
+
+static char *sql_text(PGconn *db, const char *sql)
+{
+        char *s = tk_scalar(db, sql);
+
+        cr_assert(s, "%s", sql);
+        return s;
+}
+
+/* What the October invoice drew from the grant of 'amount', as text. */
+static void drawn(PGconn *db, const char *amount, const char *want)
+{
+        char sql[512], *s;
+
+        snprintf(sql, sizeof sql,
+                 "SELECT coalesce(sum(d.amount), 0)::numeric(24,2)::text"
+                 " FROM credit_ledger g LEFT JOIN credit_ledger d"
+                 " ON d.grant_id = g.entry_id AND d.invoice_id IS NOT NULL"
+                 " WHERE g.customer_id = 'cust_0042' AND g.grant_id IS NULL"
+                 " AND g.amount = %s",
+                 amount);
+        s = sql_text(db, sql);
+        cr_assert_str_eq(s, want, "grant %s drew %s, expected %s", amount, s,
+                         want);
+        free(s);
+}
+
+Test(balance,
+     the_close_spends_the_earliest_expiry_first_and_never_an_expired_grant,
+     .timeout = 300)
+{
+        struct mk_case c;
+        struct tk_proc_result r;
+        char *s;
+
+        start(&c, "bal_close");
+        /* The draft of October spends what the close will: at October's
+           end G1 has expired, so 20 + 40 + 50 = 110 is available. */
+        run_tally(&r, (const char *[]){"usage", "--customer", "cust_0042",
+                                       "--period", "2026-10", "--rules",
+                                       catalog, "--format", "json", NULL});
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        cr_assert(strstr(r.out, "\"credit\":\"-100.00\""), "%s", r.out);
+        tk_proc_result_release(&r);
+        run_tally(&r,
+                  (const char *[]){"invoice", "--period", "2026-10", "--rules",
+                                   catalog, "--finalize", "--as-of",
+                                   "2026-11-04", "--quiet", NULL});
+        cr_assert_eq(r.exit_code, 0, "%s %s", r.out, r.err);
+        tk_proc_result_release(&r);
+        s = sql_text(c.db, "SELECT body::json->>'credit' FROM invoices"
+                           " WHERE customer_id = 'cust_0042'"
+                           " AND period_start = '2026-10-01'");
+        cr_assert_str_eq(s, "-100.00");
+        free(s);
+        /* 100 drawn: G4 (expires first) 20, G2 40, then G3 (no expiry) 40;
+           G1 expired before the period ended and keeps its 30 unspent. */
+        drawn(c.db, "20.00", "-20.00");
+        drawn(c.db, "40.00", "-40.00");
+        drawn(c.db, "50.00", "-40.00");
+        drawn(c.db, "30.00", "0.00");
+        /* One row per grant drawn, all naming the invoice. */
+        s = sql_text(c.db, "SELECT count(*) FROM credit_ledger l JOIN invoices"
+                           " i USING (invoice_id) WHERE l.grant_id IS NOT NULL"
+                           " AND i.customer_id = 'cust_0042'");
+        cr_assert_str_eq(s, "3");
+        free(s);
+        mk_case_stop(&c);
+}
+
+static void balance_at(PGconn *db, const char *when, const char *left,
+                       const char *draft, const char *balance)
+{
+        struct rate_catalog_set *set = NULL;
+        struct rate_diags diags;
+        struct inv_config cfg;
+        struct inv_balance b;
+        struct tl_error err = {TL_OK, ""};
+        char t[40], got[64];
+
+        memset(&diags, 0, sizeof diags);
+        inv_config_init(&cfg);
+        snprintf(t, sizeof t, "%sZ", when);
+        cr_assert_eq(tl_time_parse_rfc3339(t, strlen(t), &cfg.now_us, NULL),
+                     TL_OK);
+        cr_assert_eq(rate_catalog_set_load(catalog, &set, &diags, &err), TL_OK,
+                     "%s", err.msg);
+        cr_assert_eq(inv_balance(db, &cfg, set, "cust_0042", &b, &err), TL_OK,
+                     "%s", err.msg);
+        cr_assert_str_eq(b.currency, "USD");
+        tl_dec_format(&b.credit_left, got, sizeof got);
+        cr_assert_str_eq(got, left, "%s: credit left %s", when, got);
+        tl_dec_format(&b.draft, got, sizeof got);
+        cr_assert_str_eq(got, draft, "%s: draft %s", when, got);
+        tl_dec_format(&b.balance, got, sizeof got);
+        cr_assert_str_eq(got, balance, "%s: balance %s", when, got);
+        rate_catalog_set_free(&set);
+        inv_config_release(&cfg);
+}
+
+Test(balance,
+     is_unexpired_grants_less_draws_less_the_draft_and_drops_at_an_expiry,
+     .timeout = 300)
+{
+        struct mk_case c;
+        struct tk_proc_result r;
+
+        start(&c, "bal_balance");
+        /* 10 October: all four grants (140) less October's draft (100). */
+        balance_at(c.db, "2026-10-10T12:00:00", "140.000000", "100.00",
+                   "40.000000");
+        /* 25 October: G1 (30) expired on the 20th. */
+        balance_at(c.db, "2026-10-25T12:00:00", "110.000000", "100.00",
+                   "10.000000");
+        run_tally(&r,
+                  (const char *[]){"invoice", "--period", "2026-10", "--rules",
+                                   catalog, "--finalize", "--as-of",
+                                   "2026-11-04", "--quiet", NULL});
+        cr_assert_eq(r.exit_code, 0, "%s %s", r.out, r.err);
+        tk_proc_result_release(&r);
+        /* 20 November: October drew 100 (G4 20, G2 40, G3 40); G4 expired
+           on the 15th with nothing left, G3 keeps 10. November's draft:
+           the 49.00 platform fee and no usage, floored by the minimum at
+           100.00. Balance 10 - 100 = -90. */
+        balance_at(c.db, "2026-11-20T12:00:00", "10.000000", "100.00",
+                   "-90.000000");
+        mk_case_stop(&c);
+}
