@@ -7,14 +7,16 @@
 
 #include "core/alloc.h"
 #include "core/hash.h"
+#include "controls_load.h"
 #include "loader.h"
 
 static void load_customer(struct rate__ld *ld, const struct tl_yaml_node *n,
                           size_t index, struct rate_customer *c)
 {
-        static const char *const KEYS[] = {"id",      "name",    "plan",
-                                           "start",   "end",     "tax_rate",
-                                           "credits", "cohorts", NULL};
+        static const char *const KEYS[] = {
+            "id",      "name",    "plan",   "start",  "end",    "tax_rate",
+            "credits", "cohorts", "limits", "alerts", "wallet", NULL};
+        struct rate__ctl_nodes cn = {NULL, NULL, NULL, NULL};
         const struct tl_yaml_node *x;
         char path[RATE_DIAG_MSG_MAX / 2], p[RATE_DIAG_MSG_MAX / 2];
 
@@ -60,6 +62,17 @@ static void load_customer(struct rate__ld *ld, const struct tl_yaml_node *n,
         snprintf(p, sizeof p, "%s.credits", path);
         if ((x = tl_yaml_get(n, "credits")) != NULL)
                 rate__number(ld, x, p, true, &c->credits);
+        cn.limits = tl_yaml_get(n, "limits");
+        cn.alerts = tl_yaml_get(n, "alerts");
+        cn.wallet = tl_yaml_get(n, "wallet");
+        if (cn.limits || cn.alerts || cn.wallet) {
+                struct rate_controls *ctl = rate__alloc(ld, 1, sizeof *ctl);
+
+                if (ctl) {
+                        rate__load_controls(ld, NULL, &cn, path, ctl);
+                        c->controls = ctl;
+                }
+        }
         snprintf(p, sizeof p, "%s.cohorts", path);
         if ((x = tl_yaml_get(n, "cohorts")) != NULL && rate__is_map(ld, x, p)) {
                 struct rate_placement *pl =

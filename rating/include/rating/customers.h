@@ -11,6 +11,7 @@
 #include "core/dec.h"
 #include "core/error.h"
 #include "rating/catalog.h"
+#include "rating/controls.h"
 
 /* An explicit placement: this customer is in 'cohort' of 'experiment'. */
 struct rate_placement {
@@ -33,6 +34,9 @@ struct rate_customer {
         struct tl_dec credits;  /* prepaid balance, >= 0 */
         size_t placement_count;
         const struct rate_placement *placements;
+        /* Overrides of the plan's limits and alerts, and the wallet; NULL
+           when none is written (rate_controls_effective merges them). */
+        const struct rate_controls *controls;
 };
 
 struct rate_customers {
