@@ -178,6 +178,10 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
                         rc = placements(out, cu, PQgetvalue(r, i, 6), err);
                 if (!rc)
                         rc = dec_col(r, i, 7, &cu->credits, err);
+                if (!rc && !PQgetisnull(r, i, 8))
+                        rc = rate_controls_parse_json(
+                            "customers.controls", PQgetvalue(r, i, 8),
+                            &out->arena, &cu->controls, err);
                 if (rc)
                         break;
                 cu->id_len = (uint32_t)strlen(cu->id);
@@ -195,16 +199,18 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
 /* Every customer as parallel text[] literals, one statement for all. */
 static const char IMPORT_SQL[] =
     "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-    " $4::date[], $5::date[], $6::numeric[], $7::jsonb[], $8::numeric[])"
-    " AS v(id, name, plan, sub_start, sub_end, tax_rate, cohorts,"
-    " credits)),"
+    " $4::date[], $5::date[], $6::numeric[], $7::jsonb[], $8::numeric[],"
+    " $9::jsonb[]) AS v(id, name, plan, sub_start, sub_end, tax_rate,"
+    " cohorts, credits, controls)),"
     " up AS (INSERT INTO customers AS c (customer_id, name, plan,"
-    " sub_start, sub_end, tax_rate, cohorts)"
-    " SELECT id, name, plan, sub_start, sub_end, tax_rate, cohorts FROM v"
+    " sub_start, sub_end, tax_rate, cohorts, controls)"
+    " SELECT id, name, plan, sub_start, sub_end, tax_rate, cohorts,"
+    " controls FROM v"
     " ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name,"
     " plan = excluded.plan, sub_start = excluded.sub_start,"
     " sub_end = excluded.sub_end, tax_rate = excluded.tax_rate,"
-    " cohorts = excluded.cohorts, updated_at = now()"
+    " cohorts = excluded.cohorts, controls = excluded.controls,"
+    " updated_at = now()"
     " RETURNING customer_id, (xmax = 0) AS inserted),"
     " grants AS (SELECT v.id, v.credits - coalesce((SELECT sum(l.amount)"
     " FROM credit_ledger l WHERE l.customer_id = v.id"
@@ -220,7 +226,7 @@ static const char IMPORT_SQL[] =
     " (SELECT count(*) FROM up WHERE NOT inserted),"
     " (SELECT count(*) FROM g)";
 
-enum { IMPORT_COLS = 8 };
+enum { IMPORT_COLS = 9 };
 
 static tl_status import_row(const struct rate_customer *c, struct tl_buf *a,
                             bool first, struct tl_error *err)
@@ -269,6 +275,13 @@ static tl_status import_row(const struct rate_customer *c, struct tl_buf *a,
         tl_dec_format(&c->credits, dec, sizeof dec);
         if (!rc)
                 rc = inv__array_add(&a[7], dec, first, err);
+        free(cj); /* lint: libc-free: jansson allocated it */
+        cj = NULL;
+        if (!rc && c->controls)
+                rc = rate_controls_to_json(c->controls, &cj, err);
+        if (!rc)
+                rc = cj ? inv__array_add(&a[8], cj, first, err)
+                        : tl_buf_puts(&a[8], first ? "NULL" : ",NULL", err);
         free(cj); /* lint: libc-free: jansson allocated it */
         return rc;
 }

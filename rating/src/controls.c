@@ -3,6 +3,7 @@
    customer's effective set. */
 #include "rating/controls.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -254,5 +255,92 @@ tl_status rate_controls_effective(
         out->limit_count = nl;
         out->alerts = a;
         out->alert_count = na;
+        return TL_OK;
+}
+
+/* ---- a customer's overrides as stored (customers.controls) ------------- */
+
+static json_t *dec_json(const struct tl_dec *d)
+{
+        char s[TL_DEC_STR_MAX];
+
+        tl_dec_format(d, s, sizeof s);
+        return json_string(s);
+}
+
+tl_status rate_controls_to_json(const struct rate_controls *c, char **out,
+                                struct tl_error *err)
+{
+        json_t *j = json_object(), *l = json_object(), *a = json_array();
+        bool ok = j && l && a;
+
+        *out = NULL;
+        for (size_t i = 0; ok && i < c->limit_count; i++)
+                ok = !json_object_set_new(
+                    l, c->limits[i].meter_id,
+                    json_pack("{s:o}", "hard",
+                              c->limits[i].removed
+                                  ? json_null()
+                                  : dec_json(&c->limits[i].hard)));
+        for (size_t i = 0; ok && i < c->alert_count; i++) {
+                const struct rate_alert *x = &c->alerts[i];
+
+                ok = !json_array_append_new(
+                    a,
+                    x->by_quantity
+                        ? json_pack("{s:s, s:s, s:o}", "id", x->id, "meter",
+                                    x->meter_id, "quantity_at_least",
+                                    dec_json(&x->at_least))
+                        : json_pack("{s:s, s:o}", "id", x->id, "spend_at_least",
+                                    dec_json(&x->at_least)));
+        }
+        if (ok && c->limit_count)
+                ok = !json_object_set(j, "limits", l);
+        if (ok && c->alert_count)
+                ok = !json_object_set(j, "alerts", a);
+        if (ok && c->has_low_balance)
+                ok = !json_object_set_new(j, "wallet",
+                                          json_pack("{s:o}", "low_balance",
+                                                    dec_json(&c->low_balance)));
+        /* Not compact: read back as YAML flow style, which wants a space
+           after ':'. */
+        if (ok)
+                ok = (*out = json_dumps(j, JSON_PRESERVE_ORDER)) != NULL;
+        json_decref(j);
+        json_decref(l);
+        json_decref(a);
+        return ok ? TL_OK : tl_fail(err, TL_ENOMEM, "controls: out of memory");
+}
+
+tl_status rate_controls_parse_json(const char *name, const char *text,
+                                   struct tl_arena *arena,
+                                   const struct rate_controls **out,
+                                   struct tl_error *err)
+{
+        static const char *const KEYS[] = {"limits", "alerts", "wallet", NULL};
+        struct tl_yaml_doc *doc = NULL;
+        struct rate_controls *c = NULL;
+        struct rate__ld ld = {
+            .file = name, .arena = arena, .diags = NULL, .err = err};
+        tl_status rc = tl_yaml_parse(name, text, strlen(text), &doc, err);
+
+        if (rc)
+                return rc;
+        if (rate__is_map(&ld, doc->root, "controls") &&
+            rate__known_keys(&ld, doc->root, "controls", KEYS) &&
+            (c = rate__alloc(&ld, 1, sizeof *c)) != NULL) {
+                struct rate__ctl_nodes n = {tl_yaml_get(doc->root, "limits"),
+                                            tl_yaml_get(doc->root, "alerts"),
+                                            NULL,
+                                            tl_yaml_get(doc->root, "wallet")};
+
+                rate__load_controls(&ld, NULL, &n, "controls", c);
+        }
+        tl_yaml_free(&doc);
+        if (ld.oom)
+                return tl_fail(err, TL_ENOMEM, "%s: out of memory", name);
+        if (ld.errors || !c)
+                return TL_EINVAL;
+        *out = c;
         return TL_OK;
 }

@@ -58,3 +58,8 @@ END $$;
 -- From now on a draw names its grant; a grant names none.
 ALTER TABLE credit_ledger ADD CONSTRAINT credit_ledger_draw_names_grant
     CHECK ((amount > 0 AND grant_id IS NULL) OR grant_id IS NOT NULL);
+
+-- A customer's overrides of its plan's limits and alerts, and its wallet
+-- (customers file or PUT /v1/customers/{id}), as the customers file wrote
+-- them; NULL when none.
+ALTER TABLE customers ADD COLUMN controls jsonb;

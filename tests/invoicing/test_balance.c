@@ -181,3 +181,46 @@ Test(balance,
                    "-90.000000");
         mk_case_stop(&c);
 }
+
+Test(balance, a_customers_overrides_are_stored_and_read_back_by_the_draft,
+     .timeout = 300)
+{
+        struct mk_case c;
+        struct tk_proc_result r;
+        char file[256], *s;
+        FILE *f;
+
+        start(&c, "bal_controls");
+        snprintf(file, sizeof file, "%s/overrides.yaml", c.dir);
+        f = fopen(file, "w");
+        cr_assert_not_null(f);
+        fputs("customers:\n"
+              "  - id: cust_0042\n"
+              "    plan: pro\n"
+              "    start: 2026-09-01\n"
+              "    limits: { cloud-output: { hard: 70000000 } }\n"
+              "    alerts:\n"
+              "      - { id: spend-80, spend_at_least: 80.00 }\n"
+              "    wallet: { low_balance: 10.00 }\n",
+              f);
+        fclose(f);
+        run_tally(&r, (const char *[]){"customers", "import", file, NULL});
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        tk_proc_result_release(&r);
+        s = sql_text(c.db, "SELECT concat_ws(' ', controls->'limits'->"
+                           "'cloud-output'->>'hard', controls->'alerts'->0->>"
+                           "'spend_at_least', controls->'wallet'->>"
+                           "'low_balance') FROM customers"
+                           " WHERE customer_id = 'cust_0042'");
+        cr_assert_str_eq(s, "70000000 80.00 10.00");
+        free(s);
+        /* The draft reads the customer, overrides included, and prices as
+           before. */
+        run_tally(&r, (const char *[]){"usage", "--customer", "cust_0042",
+                                       "--period", "2026-10", "--rules",
+                                       catalog, "--format", "json", NULL});
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        cr_assert(strstr(r.out, "\"subtotal\":\"100.00\""), "%s", r.out);
+        tk_proc_result_release(&r);
+        mk_case_stop(&c);
+}

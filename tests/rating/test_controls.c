@@ -1,5 +1,6 @@
 /* Usage controls in the catalog and the customers file: what a plan
    inherits, and a customer's effective set (plan merged with overrides). */
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -180,5 +181,52 @@ Test(controls, an_override_of_an_undefined_meter_is_named_where_written)
                      TL_EINVAL);
         cr_expect_str_eq(err.msg, "cu.yaml:19:7: customers[c3].limits: "
                                   "undefined meter 'nope'");
+        tl_arena_release(&arena);
+}
+
+Test(controls, a_customers_overrides_read_back_as_stored_are_the_same)
+{
+        const struct rate_customer *c1 = rate_customers_find(cs, "c1", 2);
+        const struct rate_controls *back = NULL;
+        struct tl_error err = {TL_OK, ""};
+        struct tl_arena arena;
+        char *text = NULL;
+
+        tl_arena_init(&arena, 4096, 0);
+        cr_assert_eq(rate_controls_to_json(c1->controls, &text, &err), TL_OK);
+        cr_expect_str_eq(text,
+                         "{\"limits\": {\"out\": {\"hard\": \"70000000\"}, "
+                         "\"in\": {\"hard\": null}}, \"alerts\": [{\"id\": "
+                         "\"spend-80\", \"spend_at_least\": \"80.00\"}, "
+                         "{\"id\": \"in-1\", \"meter\": \"in\", "
+                         "\"quantity_at_least\": \"1000\"}], \"wallet\": "
+                         "{\"low_balance\": \"10.00\"}}");
+        cr_assert_eq(
+            rate_controls_parse_json("stored", text, &arena, &back, &err),
+            TL_OK, "%s", err.msg);
+        cr_assert_eq(back->limit_count, 2);
+        cr_expect(back->limits[1].removed);
+        dec_is(&back->limits[0].hard, "70000000");
+        cr_assert_eq(back->alert_count, 2);
+        cr_expect_str_eq(back->alerts[1].meter_id, "in");
+        dec_is(&back->alerts[1].at_least, "1000");
+        dec_is(&back->low_balance, "10.00");
+        free(text); /* lint: libc-free: jansson allocated it */
+        tl_arena_release(&arena);
+}
+
+Test(controls, stored_overrides_that_no_longer_validate_are_refused)
+{
+        const struct rate_controls *back = NULL;
+        struct tl_error err = {TL_OK, ""};
+        struct tl_arena arena;
+
+        tl_arena_init(&arena, 4096, 0);
+        cr_expect_eq(rate_controls_parse_json(
+                         "stored",
+                         "{\"limits\": {\"out\": {\"hard\": \"-1\"}}}", &arena,
+                         &back, &err),
+                     TL_EINVAL);
+        cr_expect(strstr(err.msg, "controls.limits.out.hard"), "%s", err.msg);
         tl_arena_release(&arena);
 }

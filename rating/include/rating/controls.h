@@ -62,4 +62,22 @@ tl_status rate_controls_effective(
     const struct rate_customer *cust, const char *customers_file,
     struct tl_arena *arena, struct rate_controls *out, struct tl_error *err);
 
+/*
+** A customer's overrides ('c' as the customers file parses them) as JSON
+** text, written by jansson, into '*out' (free() it): what the database
+** keeps in customers.controls. TL_ENOMEM.
+*/
+tl_status rate_controls_to_json(const struct rate_controls *c, char **out,
+                                struct tl_error *err);
+
+/*
+** Overrides stored by rate_controls_to_json, validated as the customers
+** file's keys are ('name' starts messages), into 'arena'. TL_EINVAL,
+** TL_EPARSE, TL_ELIMIT, TL_ENOMEM.
+*/
+tl_status rate_controls_parse_json(const char *name, const char *text,
+                                   struct tl_arena *arena,
+                                   const struct rate_controls **out,
+                                   struct tl_error *err);
+
 #endif
