@@ -63,3 +63,25 @@ ALTER TABLE credit_ledger ADD CONSTRAINT credit_ledger_draw_names_grant
 -- (customers file or PUT /v1/customers/{id}), as the customers file wrote
 -- them; NULL when none.
 ALTER TABLE customers ADD COLUMN controls jsonb;
+
+-- What voiding an invoice gives back (the corrections work calls it in its
+-- void's transaction): each draw of the invoice returned to the grant it
+-- came from, so it keeps that grant's expiry (a grant expired since gives
+-- nothing back that can be spent). Once per invoice and reason: a second
+-- call returns 0. The amount returned is the answer.
+CREATE FUNCTION tally_credit_return(p_invoice bigint, p_reason text)
+RETURNS numeric LANGUAGE sql AS $$
+    WITH back AS (
+        INSERT INTO credit_ledger (customer_id, amount, reason, invoice_id,
+                                   grant_id)
+        SELECT customer_id, -sum(amount), p_reason, p_invoice, grant_id
+          FROM credit_ledger
+         WHERE invoice_id = p_invoice AND grant_id IS NOT NULL
+           AND amount < 0
+           AND NOT EXISTS (SELECT 1 FROM credit_ledger r
+                            WHERE r.invoice_id = p_invoice
+                              AND r.reason = p_reason)
+         GROUP BY customer_id, grant_id
+        RETURNING amount)
+    SELECT coalesce(sum(amount), 0) FROM back
+$$;

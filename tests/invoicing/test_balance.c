@@ -120,6 +120,23 @@ Test(balance,
                            " AND i.customer_id = 'cust_0042'");
         cr_assert_str_eq(s, "3");
         free(s);
+        /* A void gives each grant back what the invoice drew from it,
+           once. */
+        s = sql_text(c.db, "SELECT tally_credit_return(invoice_id, 'void')"
+                           "::numeric(24,2)::text FROM invoices WHERE"
+                           " customer_id = 'cust_0042'"
+                           " AND period_start = '2026-10-01'");
+        cr_assert_str_eq(s, "100.00");
+        free(s);
+        s = sql_text(c.db, "SELECT tally_credit_return(invoice_id, 'void')"
+                           "::numeric(24,2)::text FROM invoices WHERE"
+                           " customer_id = 'cust_0042'"
+                           " AND period_start = '2026-10-01'");
+        cr_assert_str_eq(s, "0.00");
+        free(s);
+        drawn(c.db, "20.00", "0.00");
+        drawn(c.db, "40.00", "0.00");
+        drawn(c.db, "50.00", "0.00");
         mk_case_stop(&c);
 }
 
