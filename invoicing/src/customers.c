@@ -212,21 +212,57 @@ static const char IMPORT_SQL[] =
     " cohorts = excluded.cohorts, controls = excluded.controls,"
     " updated_at = now()"
     " RETURNING customer_id, (xmax = 0) AS inserted),"
-    " grants AS (SELECT v.id, v.credits - coalesce((SELECT sum(l.amount)"
-    " FROM credit_ledger l WHERE l.customer_id = v.id"
-    " AND l.reason = 'import'), 0) AS amount FROM v),"
+    /* The file states the total it grants per customer and expiry: an
+       import grants the difference from earlier imports of that class. */
+    " fg AS (SELECT id, (date '1970-01-01' + day)::timestamp AT TIME ZONE"
+    " 'UTC' AS exp, sum(amount) AS amount FROM unnest($10::text[],"
+    " $11::numeric[], $12::int[]) AS f(id, amount, day) GROUP BY 1, 2),"
+    " dg AS (SELECT l.customer_id AS id, l.expires_at AS exp,"
+    " sum(l.amount) AS amount FROM credit_ledger l JOIN v"
+    " ON l.customer_id = v.id WHERE l.reason = 'import' GROUP BY 1, 2),"
+    " grants AS (SELECT coalesce(fg.id, dg.id) AS id,"
+    " coalesce(fg.exp, dg.exp) AS exp, coalesce(fg.amount, 0)"
+    " - coalesce(dg.amount, 0) AS amount FROM fg FULL JOIN dg"
+    " ON fg.id = dg.id AND coalesce(fg.exp, 'infinity') ="
+    " coalesce(dg.exp, 'infinity')),"
     /* A lower total than before takes the difference back from the
-       customer's latest import grant (a draw on it, 0010_balances.sql). */
+       latest import grant of its class (a draw on it, 0010_balances.sql). */
     " g AS (INSERT INTO credit_ledger (customer_id, amount, reason,"
-    " grant_id) SELECT id, amount, 'import', CASE WHEN amount < 0 THEN"
-    " (SELECT max(l.entry_id) FROM credit_ledger l WHERE l.customer_id ="
-    " grants.id AND l.reason = 'import' AND l.grant_id IS NULL) END"
-    " FROM grants WHERE amount <> 0 RETURNING 1)"
+    " expires_at, grant_id) SELECT id, amount, 'import', exp,"
+    " CASE WHEN amount < 0 THEN (SELECT max(l.entry_id) FROM credit_ledger"
+    " l WHERE l.customer_id = grants.id AND l.reason = 'import' AND"
+    " l.grant_id IS NULL AND l.expires_at IS NOT DISTINCT FROM grants.exp)"
+    " END FROM grants WHERE amount <> 0 RETURNING 1)"
     " SELECT (SELECT count(*) FROM up WHERE inserted),"
     " (SELECT count(*) FROM up WHERE NOT inserted),"
     " (SELECT count(*) FROM g)";
 
-enum { IMPORT_COLS = 9 };
+enum { IMPORT_COLS = 9, GRANT_COLS = 3 };
+
+/* The grants of 'c' as rows of the three grant arrays. */
+static tl_status grant_rows(const struct rate_customer *c, struct tl_buf *a,
+                            bool *first, struct tl_error *err)
+{
+        char dec[TL_DEC_STR_MAX], day[24];
+        tl_status rc = TL_OK;
+
+        for (size_t i = 0; !rc && i < c->grant_count; i++) {
+                const struct rate_grant *g = &c->grants[i];
+
+                tl_dec_format(&g->amount, dec, sizeof dec);
+                snprintf(day, sizeof day, "%lld", (long long)g->expires_day);
+                rc = inv__array_add(&a[0], c->id, *first, err);
+                if (!rc)
+                        rc = inv__array_add(&a[1], dec, *first, err);
+                if (!rc)
+                        rc = g->expires
+                                 ? inv__array_add(&a[2], day, *first, err)
+                                 : tl_buf_puts(&a[2], *first ? "NULL" : ",NULL",
+                                               err);
+                *first = false;
+        }
+        return rc;
+}
 
 static tl_status import_row(const struct rate_customer *c, struct tl_buf *a,
                             bool first, struct tl_error *err)
@@ -290,25 +326,31 @@ tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
                                const char *what, struct inv_import_stats *stats,
                                struct tl_error *err)
 {
-        struct tl_buf a[IMPORT_COLS];
-        const char *params[IMPORT_COLS];
+        struct tl_buf a[IMPORT_COLS + GRANT_COLS];
+        const char *params[IMPORT_COLS + GRANT_COLS];
+        bool gfirst = true;
         PGresult *r;
         tl_status rc = TL_OK;
 
         memset(stats, 0, sizeof *stats);
-        for (int i = 0; i < IMPORT_COLS; i++) {
+        for (int i = 0; i < IMPORT_COLS + GRANT_COLS; i++) {
                 tl_buf_init(&a[i], 0);
                 rc = rc ? rc : tl_buf_puts(&a[i], "{", err);
         }
-        for (size_t i = 0; !rc && i < cs->count; i++)
+        for (size_t i = 0; !rc && i < cs->count; i++) {
                 rc = import_row(&cs->items[i], a, i == 0, err);
-        for (int i = 0; i < IMPORT_COLS; i++) {
+                if (!rc)
+                        rc = grant_rows(&cs->items[i], a + IMPORT_COLS, &gfirst,
+                                        err);
+        }
+        for (int i = 0; i < IMPORT_COLS + GRANT_COLS; i++) {
                 rc = rc ? rc : tl_buf_puts(&a[i], "}", err);
                 params[i] = a[i].data;
         }
         if (!rc) {
                 /* One statement is one transaction: all or nothing. */
-                r = sch_db_exec(conn, IMPORT_SQL, IMPORT_COLS, params, 0);
+                r = sch_db_exec(conn, IMPORT_SQL, IMPORT_COLS + GRANT_COLS,
+                                params, 0);
                 if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                         rc = inv__db_fail(r, what, err);
                 } else {
@@ -321,7 +363,7 @@ tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
                         PQclear(r);
                 }
         }
-        for (int i = 0; i < IMPORT_COLS; i++)
+        for (int i = 0; i < IMPORT_COLS + GRANT_COLS; i++)
                 tl_buf_release(&a[i]);
         return rc;
 }

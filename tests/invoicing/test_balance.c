@@ -241,3 +241,60 @@ Test(balance, a_customers_overrides_are_stored_and_read_back_by_the_draft,
         tk_proc_result_release(&r);
         mk_case_stop(&c);
 }
+
+static void import_credits(struct mk_case *c, const char *credits)
+{
+        struct tk_proc_result r;
+        char file[256];
+        FILE *f;
+
+        snprintf(file, sizeof file, "%s/grants.yaml", c->dir);
+        f = fopen(file, "w");
+        cr_assert_not_null(f);
+        fprintf(f,
+                "customers:\n  - id: cust_0042\n    plan: pro\n"
+                "    start: 2026-09-01\n    credits:\n%s",
+                credits);
+        fclose(f);
+        run_tally(&r, (const char *[]){"customers", "import", file, NULL});
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        tk_proc_result_release(&r);
+}
+
+Test(balance,
+     the_customers_file_grants_per_expiry_and_a_reimport_only_the_difference,
+     .timeout = 300)
+{
+        struct mk_case c;
+        struct tk_proc_result r;
+        char *s;
+
+        start(&c, "bal_file");
+        tk_exec(c.db, "DELETE FROM credit_ledger");
+        import_credits(&c, "      - { amount: 30.00, expires_at: 2026-10-20 }\n"
+                           "      - { amount: 50.00 }\n");
+        import_credits(&c, "      - { amount: 30.00, expires_at: 2026-10-20 }\n"
+                           "      - { amount: 50.00 }\n");
+        s = sql_text(c.db, "SELECT string_agg(amount::numeric(24,2) || ' ' ||"
+                           " coalesce(to_char(expires_at AT TIME ZONE 'UTC',"
+                           " 'YYYY-MM-DD'), '-'), ', ' ORDER BY amount)"
+                           " FROM credit_ledger");
+        cr_assert_str_eq(s, "30.00 2026-10-20, 50.00 -");
+        free(s);
+        /* 50 -> 40: the 10 is taken back from the grant without expiry. */
+        import_credits(&c, "      - { amount: 30.00, expires_at: 2026-10-20 }\n"
+                           "      - { amount: 40.00 }\n");
+        s = sql_text(c.db, "SELECT count(*) || ' ' || sum(d.amount)::numeric("
+                           "24,2) FROM credit_ledger d JOIN credit_ledger g"
+                           " ON d.grant_id = g.entry_id WHERE g.amount = 50");
+        cr_assert_str_eq(s, "1 -10.00");
+        free(s);
+        /* October may spend only the 40: the 30 expired on the 20th. */
+        run_tally(&r, (const char *[]){"usage", "--customer", "cust_0042",
+                                       "--period", "2026-10", "--rules",
+                                       catalog, "--format", "json", NULL});
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        cr_assert(strstr(r.out, "\"credit\":\"-40.00\""), "%s", r.out);
+        tk_proc_result_release(&r);
+        mk_case_stop(&c);
+}

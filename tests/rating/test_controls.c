@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 
+#include "core/time.h"
 #include "rating/catalog.h"
 #include "rating/controls.h"
 #include "rating/customers.h"
@@ -229,4 +230,31 @@ Test(controls, stored_overrides_that_no_longer_validate_are_refused)
                      TL_EINVAL);
         cr_expect(strstr(err.msg, "controls.limits.out.hard"), "%s", err.msg);
         tl_arena_release(&arena);
+}
+
+Test(customer_credits, grants_count_until_the_day_they_expire)
+{
+        static const char FILE_[] =
+            "customers:\n"
+            "  - id: c1\n"
+            "    plan: starter\n"
+            "    start: 2026-10-01\n"
+            "    credits:\n"
+            "      - { amount: 30.00, expires_at: 2026-10-20 }\n"
+            "      - { amount: 50.00 }\n";
+        struct rate_customers *f = NULL;
+        struct tl_error err = {TL_OK, ""};
+        struct tl_dec d;
+        const struct rate_customer *c;
+
+        cr_assert_eq(rate_customers_parse("f.yaml", FILE_, strlen(FILE_), &f,
+                                          NULL, &err),
+                     TL_OK, "%s", err.msg);
+        c = rate_customers_find(f, "c1", 2);
+        dec_is(&c->credits, "80.00");
+        d = rate_customer_credit_on(c, tl_days_from_civil(2026, 10, 19));
+        dec_is(&d, "80.00");
+        d = rate_customer_credit_on(c, tl_days_from_civil(2026, 10, 20));
+        dec_is(&d, "50.00");
+        rate_customers_free(&f);
 }
