@@ -76,27 +76,31 @@ static bool amount_of(struct api__call *c, json_t *body, struct tl_dec *out,
         return false;
 }
 
-/* The optional expiry: an RFC 3339 instant after now, as microseconds
-   since the epoch in 'us' (text, for the statement), "" when absent. */
+static enum MHD_Result bad_expiry(struct api__call *c)
+{
+        return api__error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                          "expires_at: expected an RFC 3339 instant in the "
+                          "future, e.g. \"2027-01-01T00:00:00Z\"",
+                          "expires_at");
+}
+
+/* The optional expiry as microseconds since the epoch, in '*t' and as
+   text in 'us' (for the statement); "" when absent. Whether it is still
+   ahead is checked after a replay, which answers as the first time. */
 static bool expiry_of(struct api__call *c, json_t *body, char us[32],
-                      enum MHD_Result *answered)
+                      tl_time_us *t, enum MHD_Result *answered)
 {
         json_t *e = json_object_get(body, "expires_at");
         const char *s = json_is_string(e) ? json_string_value(e) : NULL;
-        tl_time_us t;
 
         us[0] = '\0';
         if (!e || json_is_null(e))
                 return true;
-        if (s && tl_time_parse_rfc3339(s, strlen(s), &t, NULL) == TL_OK &&
-            t > tl_time_now_us()) {
-                snprintf(us, 32, "%lld", (long long)t);
+        if (s && tl_time_parse_rfc3339(s, strlen(s), t, NULL) == TL_OK) {
+                snprintf(us, 32, "%lld", (long long)*t);
                 return true;
         }
-        *answered = api__error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
-                               "expires_at: expected an RFC 3339 instant in "
-                               "the future, e.g. \"2027-01-01T00:00:00Z\"",
-                               "expires_at");
+        *answered = bad_expiry(c);
         return false;
 }
 
@@ -109,6 +113,7 @@ enum MHD_Result api__credits(struct api__call *c)
         char hash[2 + 2 * SHA256_DIGEST_LENGTH + 1], amount[64], us[32];
         struct tl_error err = {TL_OK, ""};
         struct tl_dec dec;
+        tl_time_us expires = 0;
         enum MHD_Result a;
         json_t *body, *resp;
         char *resp_text;
@@ -132,7 +137,7 @@ enum MHD_Result api__credits(struct api__call *c)
                                   NULL);
         }
         if (!amount_of(c, body, &dec, amount, sizeof amount, &a) ||
-            !expiry_of(c, body, us, &a)) {
+            !expiry_of(c, body, us, &expires, &a)) {
                 json_decref(body);
                 return a;
         }
@@ -147,6 +152,10 @@ enum MHD_Result api__credits(struct api__call *c)
         if (!api__db(c, &err) || replay(c, p, &a)) {
                 json_decref(body);
                 return err.code ? api__fail(c, TL_EDB, &err) : a;
+        }
+        if (*us && expires <= tl_time_now_us()) {
+                json_decref(body);
+                return bad_expiry(c);
         }
         resp = json_pack("{s:s, s:s, s:s}", "customer", id, "amount", amount,
                          "idempotency_key", key);

@@ -7,10 +7,12 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "core/time.h"
 #include "meterkit.h"
 #include "serve_kit.h"
 #include "slowloris.h"
@@ -499,6 +501,26 @@ Test(serve_edges, customers_credits_and_invoices_answer_as_specified,
                            "{\"amount\":\"5.00\",\"expiry\":\"soon\"}", &r),
                      400, "%s", r.body);
         tk_http_resp_release(&r);
+        /* A replay after the expiry has passed answers as the first time. */
+        {
+                char body[128], at[40];
+
+                tl_time_format_rfc3339(tl_time_now_us() + 2 * TL_US_PER_SEC, at,
+                                       sizeof at);
+                snprintf(body, sizeof body,
+                         "{\"amount\":\"1.00\",\"expires_at\":\"%s\"}", at);
+                cr_expect_eq(grant(&s, admin, "cust_0042", "g-7", body, &r),
+                             201, "%s", r.body);
+                sleep(3);
+                cr_expect_eq(grant(&s, admin, "cust_0042", "g-7", body, &r2),
+                             201, "%s", r2.body);
+                cr_expect_str_eq(r.body, r2.body);
+                tk_http_resp_release(&r);
+                tk_http_resp_release(&r2);
+                cr_expect_eq(grant(&s, admin, "cust_0042", "g-8", body, &r),
+                             400, "%s", r.body);
+                tk_http_resp_release(&r);
+        }
         /* Overrides through PUT: the customers file's rules and storage. */
         expect_put(&s, admin, "cust_new",
                    "{\"plan\":\"pro\",\"start\":\"2026-09-01\","
