@@ -7,13 +7,15 @@
 #include <openssl/sha.h>
 
 #include "core/dec.h"
+#include "core/time.h"
 #include "schemas/db.h"
 
 /* The grant and its idempotency record commit together or not at all. */
 static const char GRANT_SQL[] =
     "WITH c AS (SELECT customer_id FROM customers WHERE customer_id = $3),"
-    " g AS (INSERT INTO credit_ledger (customer_id, amount, reason)"
-    " SELECT customer_id, $5::numeric, 'api' FROM c RETURNING entry_id),"
+    " g AS (INSERT INTO credit_ledger (customer_id, amount, reason,"
+    " expires_at) SELECT customer_id, $5::numeric, 'api', to_timestamp(0)"
+    " + ($7::int8 || ' microseconds')::interval FROM c RETURNING entry_id),"
     " i AS (INSERT INTO api_idempotency (principal, idem_key, route,"
     " request_hash, status, response)"
     " SELECT $1, $2, 'POST credits', $4::bytea, 201, $6 FROM g"
@@ -74,19 +76,48 @@ static bool amount_of(struct api__call *c, json_t *body, struct tl_dec *out,
         return false;
 }
 
+static enum MHD_Result bad_expiry(struct api__call *c)
+{
+        return api__error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                          "expires_at: expected an RFC 3339 instant in the "
+                          "future, e.g. \"2027-01-01T00:00:00Z\"",
+                          "expires_at");
+}
+
+/* The optional expiry as microseconds since the epoch, in '*t' and as
+   text in 'us' (for the statement); "" when absent. Whether it is still
+   ahead is checked after a replay, which answers as the first time. */
+static bool expiry_of(struct api__call *c, json_t *body, char us[32],
+                      tl_time_us *t, enum MHD_Result *answered)
+{
+        json_t *e = json_object_get(body, "expires_at");
+        const char *s = json_is_string(e) ? json_string_value(e) : NULL;
+
+        us[0] = '\0';
+        if (!e || json_is_null(e))
+                return true;
+        if (s && tl_time_parse_rfc3339(s, strlen(s), t, NULL) == TL_OK) {
+                snprintf(us, 32, "%lld", (long long)*t);
+                return true;
+        }
+        *answered = bad_expiry(c);
+        return false;
+}
+
 enum MHD_Result api__credits(struct api__call *c)
 {
         const char *id = c->seg[2];
         const char *key = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
                                                       "Idempotency-Key");
         unsigned char h[SHA256_DIGEST_LENGTH];
-        char hash[2 + 2 * SHA256_DIGEST_LENGTH + 1], amount[64];
+        char hash[2 + 2 * SHA256_DIGEST_LENGTH + 1], amount[64], us[32];
         struct tl_error err = {TL_OK, ""};
         struct tl_dec dec;
+        tl_time_us expires = 0;
         enum MHD_Result a;
         json_t *body, *resp;
         char *resp_text;
-        const char *p[6];
+        const char *p[7];
         PGresult *r;
 
         if (!key || !*key || strlen(key) > 255)
@@ -96,17 +127,20 @@ enum MHD_Result api__credits(struct api__call *c)
                                   NULL);
         body = json_loadb((const char *)c->req->body.data, c->req->body.len,
                           JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(body) || json_object_size(body) != 1) {
+        if (!json_is_object(body) ||
+            json_object_size(body) !=
+                1 + (json_object_get(body, "expires_at") != NULL)) {
                 json_decref(body);
                 return api__error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
-                                  "the body must be {\"amount\": \"50.00\"}",
+                                  "the body must be {\"amount\": \"50.00\"}"
+                                  " with an optional \"expires_at\"",
                                   NULL);
         }
-        if (!amount_of(c, body, &dec, amount, sizeof amount, &a)) {
+        if (!amount_of(c, body, &dec, amount, sizeof amount, &a) ||
+            !expiry_of(c, body, us, &expires, &a)) {
                 json_decref(body);
                 return a;
         }
-        json_decref(body);
         SHA256(c->req->body.data ? c->req->body.data : (const void *)"",
                c->req->body.len, h);
         memcpy(hash, "\\x", 2);
@@ -115,18 +149,27 @@ enum MHD_Result api__credits(struct api__call *c)
         p[0] = c->who.name;
         p[1] = key;
         p[2] = hash;
-        if (!api__db(c, &err))
-                return api__fail(c, TL_EDB, &err);
-        if (replay(c, p, &a))
-                return a;
+        if (!api__db(c, &err) || replay(c, p, &a)) {
+                json_decref(body);
+                return err.code ? api__fail(c, TL_EDB, &err) : a;
+        }
+        if (*us && expires <= tl_time_now_us()) {
+                json_decref(body);
+                return bad_expiry(c);
+        }
         resp = json_pack("{s:s, s:s, s:s}", "customer", id, "amount", amount,
                          "idempotency_key", key);
+        if (resp && *us)
+                json_object_set(resp, "expires_at",
+                                json_object_get(body, "expires_at"));
+        json_decref(body);
         resp_text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
         p[2] = id;
         p[3] = hash;
         p[4] = amount;
         p[5] = resp_text;
-        r = resp_text ? sch_db_exec(c->db, GRANT_SQL, 6, p, 0) : NULL;
+        p[6] = *us ? us : NULL;
+        r = resp_text ? sch_db_exec(c->db, GRANT_SQL, 7, p, 0) : NULL;
         free(resp_text); /* lint: libc-free: jansson allocated it */
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                 /* Another request with this key won the race: answer as it

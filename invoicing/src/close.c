@@ -18,8 +18,10 @@
    claim at the start of 100,000 customers, over 1 s halfway). The recheck's
    OFFSET 0 keeps the status test out of the index scan for the same
    reason (docs/benchmarks.md). */
+/* The credit each claimed customer has at the period's spending moment. */
+#define CLAIM_COLUMNS INV__CUSTOMER_COLUMNS_AT(INV__AT_US("$6"))
 static const char CLAIM_SQL[] =
-    "SELECT " INV__CUSTOMER_COLUMNS " FROM customers c"
+    "SELECT " CLAIM_COLUMNS " FROM customers c"
     " WHERE c.customer_id > $1 AND c.sub_start < $3::date"
     " AND (c.sub_end IS NULL OR c.sub_end > $2::date)"
     " AND ($4::text IS NULL OR c.customer_id = $4)"
@@ -45,6 +47,7 @@ static const char ADVANCE_SQL[] =
     "UPDATE invoice_numbers SET last_seq = last_seq + $3::int8"
     " WHERE issuer = $1 AND year = $2::int RETURNING last_seq";
 
+#define STORE_AS_OF INV__AT_US("$20")
 static const char STORE_SQL[] =
     "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
     " $4::numeric[], $5::numeric[], $6::numeric[], $7::text[],"
@@ -68,10 +71,24 @@ static const char STORE_SQL[] =
     " finalized_at = excluded.finalized_at, created_at = now()"
     " WHERE i.status = 'draft'"
     " RETURNING invoice_id, customer_id, number, body),"
+    /* Credit is drawn grant by grant, earliest expiry first (none last),
+       from grants not expired at the period's spending moment: one row per
+       grant drawn, so a void can return exactly these. */
+    " gl AS (SELECT g.customer_id, g.entry_id, g.expires_at,"
+    " greatest(g.amount + coalesce((SELECT sum(m.amount)"
+    " FROM credit_ledger m WHERE m.grant_id = g.entry_id), 0), 0) AS rest"
+    " FROM credit_ledger g JOIN v USING (customer_id)"
+    " WHERE $12 = 'finalized' AND v.credit <> 0 AND g.grant_id IS NULL"
+    " AND g.amount > 0 AND (g.expires_at IS NULL OR g.expires_at > " STORE_AS_OF
+    ")), go AS (SELECT gl.*, sum(rest) OVER (PARTITION BY customer_id"
+    " ORDER BY expires_at NULLS LAST, entry_id) - rest AS before"
+    " FROM gl WHERE rest > 0),"
     " cr AS (INSERT INTO credit_ledger (customer_id, amount, reason,"
-    " invoice_id) SELECT v.customer_id, v.credit, 'invoice',"
-    " ins.invoice_id FROM v JOIN ins USING (customer_id)"
-    " WHERE $12 = 'finalized' AND v.credit <> 0 RETURNING 1),"
+    " invoice_id, grant_id) SELECT go.customer_id,"
+    " -least(go.rest, -v.credit - go.before), 'invoice', ins.invoice_id,"
+    " go.entry_id FROM go JOIN v USING (customer_id)"
+    " JOIN ins USING (customer_id) WHERE go.before < -v.credit"
+    " RETURNING customer_id, amount),"
     " adj AS (INSERT INTO invoice_adjustments (invoice_id, customer_id,"
     " corrected_period, amount, usage_events)"
     " SELECT ins.invoice_id, a.customer_id, a.period, a.amount,"
@@ -88,6 +105,9 @@ static const char STORE_SQL[] =
     " 'currency', body->'currency', 'total', body->'total')) AS id"
     " FROM ins WHERE $12 = 'finalized')"
     " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM adj),"
+    " (SELECT count(*) FROM v JOIN ins USING (customer_id)"
+    " WHERE $12 = 'finalized' AND v.credit <> coalesce((SELECT"
+    " sum(cr.amount) FROM cr WHERE cr.customer_id = v.customer_id), 0)),"
     " (SELECT count(id) FROM ev)";
 
 enum { STORE_ARRAYS = 10, ADJ_ARRAYS = 4 };
@@ -376,7 +396,8 @@ static tl_status store(PGconn *conn, struct inv__batch *b,
                        struct inv_close_stats *st, struct tl_error *err)
 {
         struct tl_buf a[STORE_ARRAYS + ADJ_ARRAYS];
-        const char *params[19];
+        const char *params[20];
+        char asof[24];
         PGresult *r;
         tl_status rc = TL_OK;
 
@@ -398,7 +419,9 @@ static tl_status store(PGconn *conn, struct inv__batch *b,
                 params[14] = b->cfg->issuer.id;
                 for (int i = 0; i < ADJ_ARRAYS; i++)
                         params[15 + i] = a[STORE_ARRAYS + i].data;
-                r = PQexecParams(conn, STORE_SQL, 19, NULL, params, NULL, NULL,
+                inv__credit_as_of(b->cfg, &b->opts->period, asof);
+                params[19] = asof;
+                r = PQexecParams(conn, STORE_SQL, 20, NULL, params, NULL, NULL,
                                  0);
                 if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                         rc = inv__db_fail(r, "storing invoices", err);
@@ -408,6 +431,15 @@ static tl_status store(PGconn *conn, struct inv__batch *b,
                         rc = tl_fail(err, TL_ECONFLICT,
                                      "storing invoices: %s of %zu stored",
                                      PQgetvalue(r, 0, 0), b->produced);
+                        PQclear(r);
+                } else if (strcmp(PQgetvalue(r, 0, 2), "0")) {
+                        /* The credit priced is no longer there to draw
+                           (a concurrent draw): nothing is stored. */
+                        rc = tl_fail(err, TL_ECONFLICT,
+                                     "storing invoices: the credit of %s "
+                                     "invoices changed while they were "
+                                     "priced",
+                                     PQgetvalue(r, 0, 2));
                         PQclear(r);
                 } else {
                         st->adjustments +=
@@ -426,16 +458,20 @@ static tl_status claim(PGconn *conn, struct inv__batch *b, char from[1024],
                        struct tl_error *err)
 {
         struct inv__run *run = b->run;
-        char limit[24];
-        const char *params[5] = {from, b->opts->period.start_iso,
-                                 b->opts->period.end_iso, b->opts->customer,
-                                 limit};
+        char limit[24], asof[24];
+        const char *params[6] = {from,
+                                 b->opts->period.start_iso,
+                                 b->opts->period.end_iso,
+                                 b->opts->customer,
+                                 limit,
+                                 asof};
         tl_status rc;
 
         snprintf(limit, sizeof limit, "%ld", b->cfg->batch);
+        inv__credit_as_of(b->cfg, &b->opts->period, asof);
         pthread_mutex_lock(&run->lock);
         snprintf(from, 1024, "%s", run->cursor);
-        rc = inv__custs_query(conn, CLAIM_SQL, 5, params, &b->cs, err);
+        rc = inv__custs_query(conn, CLAIM_SQL, 6, params, &b->cs, err);
         if (!rc && b->cs.count) {
                 snprintf(run->cursor, sizeof run->cursor, "%s",
                          b->cs.items[b->cs.count - 1].id);

@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/dec.h"
 #include "core/hash.h"
+#include "core/time.h"
 #include "internal.h"
 #include "rating/customers.h"
 #include "schemas/db.h"
@@ -119,6 +120,15 @@ static tl_status dec_col(const PGresult *r, int row, int col,
         return tl_dec_parse(s, strlen(s), out, err);
 }
 
+void inv__credit_as_of(const struct inv_config *cfg,
+                       const struct rate_period *p, char out[24])
+{
+        tl_time_us now = cfg->now_us ? cfg->now_us : tl_time_now_us();
+        tl_time_us end = p->end_day * TL_US_PER_DAY;
+
+        snprintf(out, 24, "%lld", (long long)(now < end ? now : end));
+}
+
 tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
                            const char *const *params, struct inv__custs *out,
                            struct tl_error *err)
@@ -168,6 +178,10 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
                         rc = placements(out, cu, PQgetvalue(r, i, 6), err);
                 if (!rc)
                         rc = dec_col(r, i, 7, &cu->credits, err);
+                if (!rc && !PQgetisnull(r, i, 8))
+                        rc = rate_controls_parse_json(
+                            "customers.controls", PQgetvalue(r, i, 8),
+                            &out->arena, &cu->controls, err);
                 if (rc)
                         break;
                 cu->id_len = (uint32_t)strlen(cu->id);
@@ -185,28 +199,70 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
 /* Every customer as parallel text[] literals, one statement for all. */
 static const char IMPORT_SQL[] =
     "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-    " $4::date[], $5::date[], $6::numeric[], $7::jsonb[], $8::numeric[])"
-    " AS v(id, name, plan, sub_start, sub_end, tax_rate, cohorts,"
-    " credits)),"
+    " $4::date[], $5::date[], $6::numeric[], $7::jsonb[], $8::numeric[],"
+    " $9::jsonb[]) AS v(id, name, plan, sub_start, sub_end, tax_rate,"
+    " cohorts, credits, controls)),"
     " up AS (INSERT INTO customers AS c (customer_id, name, plan,"
-    " sub_start, sub_end, tax_rate, cohorts)"
-    " SELECT id, name, plan, sub_start, sub_end, tax_rate, cohorts FROM v"
+    " sub_start, sub_end, tax_rate, cohorts, controls)"
+    " SELECT id, name, plan, sub_start, sub_end, tax_rate, cohorts,"
+    " controls FROM v"
     " ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name,"
     " plan = excluded.plan, sub_start = excluded.sub_start,"
     " sub_end = excluded.sub_end, tax_rate = excluded.tax_rate,"
-    " cohorts = excluded.cohorts, updated_at = now()"
+    " cohorts = excluded.cohorts, controls = excluded.controls,"
+    " updated_at = now()"
     " RETURNING customer_id, (xmax = 0) AS inserted),"
-    " grants AS (SELECT v.id, v.credits - coalesce((SELECT sum(l.amount)"
-    " FROM credit_ledger l WHERE l.customer_id = v.id"
-    " AND l.reason = 'import'), 0) AS amount FROM v),"
-    " g AS (INSERT INTO credit_ledger (customer_id, amount, reason)"
-    " SELECT id, amount, 'import' FROM grants WHERE amount <> 0"
-    " RETURNING 1)"
+    /* The file states the total it grants per customer and expiry: an
+       import grants the difference from earlier imports of that class. */
+    " fg AS (SELECT id, (date '1970-01-01' + day)::timestamp AT TIME ZONE"
+    " 'UTC' AS exp, sum(amount) AS amount FROM unnest($10::text[],"
+    " $11::numeric[], $12::int[]) AS f(id, amount, day) GROUP BY 1, 2),"
+    " dg AS (SELECT l.customer_id AS id, l.expires_at AS exp,"
+    " sum(l.amount) AS amount FROM credit_ledger l JOIN v"
+    " ON l.customer_id = v.id WHERE l.reason = 'import' GROUP BY 1, 2),"
+    " grants AS (SELECT coalesce(fg.id, dg.id) AS id,"
+    " coalesce(fg.exp, dg.exp) AS exp, coalesce(fg.amount, 0)"
+    " - coalesce(dg.amount, 0) AS amount FROM fg FULL JOIN dg"
+    " ON fg.id = dg.id AND coalesce(fg.exp, 'infinity') ="
+    " coalesce(dg.exp, 'infinity')),"
+    /* A lower total than before takes the difference back from the
+       latest import grant of its class (a draw on it, 0010_balances.sql). */
+    " g AS (INSERT INTO credit_ledger (customer_id, amount, reason,"
+    " expires_at, grant_id) SELECT id, amount, 'import', exp,"
+    " CASE WHEN amount < 0 THEN (SELECT max(l.entry_id) FROM credit_ledger"
+    " l WHERE l.customer_id = grants.id AND l.reason = 'import' AND"
+    " l.grant_id IS NULL AND l.expires_at IS NOT DISTINCT FROM grants.exp)"
+    " END FROM grants WHERE amount <> 0 RETURNING 1)"
     " SELECT (SELECT count(*) FROM up WHERE inserted),"
     " (SELECT count(*) FROM up WHERE NOT inserted),"
     " (SELECT count(*) FROM g)";
 
-enum { IMPORT_COLS = 8 };
+enum { IMPORT_COLS = 9, GRANT_COLS = 3 };
+
+/* The grants of 'c' as rows of the three grant arrays. */
+static tl_status grant_rows(const struct rate_customer *c, struct tl_buf *a,
+                            bool *first, struct tl_error *err)
+{
+        char dec[TL_DEC_STR_MAX], day[24];
+        tl_status rc = TL_OK;
+
+        for (size_t i = 0; !rc && i < c->grant_count; i++) {
+                const struct rate_grant *g = &c->grants[i];
+
+                tl_dec_format(&g->amount, dec, sizeof dec);
+                snprintf(day, sizeof day, "%lld", (long long)g->expires_day);
+                rc = inv__array_add(&a[0], c->id, *first, err);
+                if (!rc)
+                        rc = inv__array_add(&a[1], dec, *first, err);
+                if (!rc)
+                        rc = g->expires
+                                 ? inv__array_add(&a[2], day, *first, err)
+                                 : tl_buf_puts(&a[2], *first ? "NULL" : ",NULL",
+                                               err);
+                *first = false;
+        }
+        return rc;
+}
 
 static tl_status import_row(const struct rate_customer *c, struct tl_buf *a,
                             bool first, struct tl_error *err)
@@ -256,6 +312,13 @@ static tl_status import_row(const struct rate_customer *c, struct tl_buf *a,
         if (!rc)
                 rc = inv__array_add(&a[7], dec, first, err);
         free(cj); /* lint: libc-free: jansson allocated it */
+        cj = NULL;
+        if (!rc && c->controls)
+                rc = rate_controls_to_json(c->controls, &cj, err);
+        if (!rc)
+                rc = cj ? inv__array_add(&a[8], cj, first, err)
+                        : tl_buf_puts(&a[8], first ? "NULL" : ",NULL", err);
+        free(cj); /* lint: libc-free: jansson allocated it */
         return rc;
 }
 
@@ -263,25 +326,31 @@ tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
                                const char *what, struct inv_import_stats *stats,
                                struct tl_error *err)
 {
-        struct tl_buf a[IMPORT_COLS];
-        const char *params[IMPORT_COLS];
+        struct tl_buf a[IMPORT_COLS + GRANT_COLS];
+        const char *params[IMPORT_COLS + GRANT_COLS];
+        bool gfirst = true;
         PGresult *r;
         tl_status rc = TL_OK;
 
         memset(stats, 0, sizeof *stats);
-        for (int i = 0; i < IMPORT_COLS; i++) {
+        for (int i = 0; i < IMPORT_COLS + GRANT_COLS; i++) {
                 tl_buf_init(&a[i], 0);
                 rc = rc ? rc : tl_buf_puts(&a[i], "{", err);
         }
-        for (size_t i = 0; !rc && i < cs->count; i++)
+        for (size_t i = 0; !rc && i < cs->count; i++) {
                 rc = import_row(&cs->items[i], a, i == 0, err);
-        for (int i = 0; i < IMPORT_COLS; i++) {
+                if (!rc)
+                        rc = grant_rows(&cs->items[i], a + IMPORT_COLS, &gfirst,
+                                        err);
+        }
+        for (int i = 0; i < IMPORT_COLS + GRANT_COLS; i++) {
                 rc = rc ? rc : tl_buf_puts(&a[i], "}", err);
                 params[i] = a[i].data;
         }
         if (!rc) {
                 /* One statement is one transaction: all or nothing. */
-                r = sch_db_exec(conn, IMPORT_SQL, IMPORT_COLS, params, 0);
+                r = sch_db_exec(conn, IMPORT_SQL, IMPORT_COLS + GRANT_COLS,
+                                params, 0);
                 if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                         rc = inv__db_fail(r, what, err);
                 } else {
@@ -294,7 +363,7 @@ tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
                         PQclear(r);
                 }
         }
-        for (int i = 0; i < IMPORT_COLS; i++)
+        for (int i = 0; i < IMPORT_COLS + GRANT_COLS; i++)
                 tl_buf_release(&a[i]);
         return rc;
 }

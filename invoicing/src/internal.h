@@ -20,14 +20,42 @@ struct inv__custs {
         struct tl_arena arena;
 };
 
-/* The SELECT list inv__custs_query reads, over "customers c". The credit
-   balance is the ledger's sum: grants less what invoices applied. */
-#define INV__CUSTOMER_COLUMNS                                                  \
+/* A timestamptz from parameter 'p': microseconds since the epoch as text
+   (inv__credit_as_of). */
+#define INV__AT_US(p)                                                          \
+        "(to_timestamp(0) + (" p "::int8 || ' microseconds')::interval)"
+
+/* The credit available at 'asof' (an SQL timestamptz) to customer c: each
+   grant not expired by then (0010_balances.sql), less what was drawn from
+   it. */
+#define INV__CREDIT_LEFT(asof)                                                 \
+        "coalesce((SELECT sum(greatest(g.amount + coalesce((SELECT"            \
+        " sum(m.amount) FROM credit_ledger m WHERE m.grant_id ="               \
+        " g.entry_id), 0), 0)) FROM credit_ledger g WHERE g.customer_id ="     \
+        " c.customer_id AND g.grant_id IS NULL AND g.amount > 0 AND"           \
+        " (g.expires_at IS NULL OR g.expires_at > " asof ")), 0)"
+
+/* The SELECT list inv__custs_query reads, over "customers c", with the
+   credit available at 'asof'. */
+#define INV__CUSTOMER_COLUMNS_AT(asof)                                         \
         "c.customer_id, c.name, c.plan,"                                       \
         " (c.sub_start - date '1970-01-01'),"                                  \
         " (c.sub_end - date '1970-01-01'), c.tax_rate::text,"                  \
-        " c.cohorts::text, coalesce((SELECT sum(l.amount) FROM"                \
-        " credit_ledger l WHERE l.customer_id = c.customer_id), 0)::text"
+        " c.cohorts::text, " INV__CREDIT_LEFT(asof) "::text,"                  \
+                                                    " c.controls::text"
+
+/* The same for readers that spend no credit (re-rating, simulation): the
+   credit available now. */
+#define INV__CUSTOMER_COLUMNS INV__CUSTOMER_COLUMNS_AT("now()")
+
+/*
+** The moment an invoice of period 'p' spends credit, for INV__AT_US, into
+** 'out': the period's end, or cfg's now (the clock when unset) while the
+** period runs. The close and the draft to date use the same moment, so the
+** cost to date and the invoice agree.
+*/
+void inv__credit_as_of(const struct inv_config *cfg,
+                       const struct rate_period *p, char out[24]);
 
 /* Run 'sql' (selecting INV__CUSTOMER_COLUMNS) into 'out' (released with
    inv__custs_release, also on failure). */

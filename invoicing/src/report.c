@@ -13,8 +13,10 @@
 #include "internal.h"
 #include "invoicing/render.h"
 
-static const char ONE_SQL[] = "SELECT " INV__CUSTOMER_COLUMNS
-                              " FROM customers c WHERE c.customer_id = $1";
+/* The credit the draft may spend at the period's spending moment. */
+#define ONE_COLUMNS INV__CUSTOMER_COLUMNS_AT(INV__AT_US("$2"))
+static const char ONE_SQL[] =
+    "SELECT " ONE_COLUMNS " FROM customers c WHERE c.customer_id = $1";
 
 tl_status inv_usage(PGconn *conn, const struct inv_config *cfg, const char *id,
                     const struct rate_period *period, bool json,
@@ -41,9 +43,11 @@ tl_status inv_draft(PGconn *conn, const struct inv_config *cfg,
         struct inv__usage u;
         struct inv__late late;
         struct rate_invoice *inv = NULL;
-        const char *params[1] = {id};
+        char asof[24];
+        const char *params[2] = {id, asof};
         tl_status rc = TL_OK;
 
+        inv__credit_as_of(cfg, period, asof);
         memset(&one, 0, sizeof one);
         memset(&u, 0, sizeof u);
         memset(&late, 0, sizeof late);
@@ -54,7 +58,7 @@ tl_status inv_draft(PGconn *conn, const struct inv_config *cfg,
         else if (version)
                 *version = cat->version;
         if (!rc)
-                rc = inv__custs_query(conn, ONE_SQL, 1, params, &one, err);
+                rc = inv__custs_query(conn, ONE_SQL, 2, params, &one, err);
         if (!rc && one.count == 0)
                 rc = tl_fail(err, TL_ENOTFOUND,
                              "customer %s: not in the customers table "

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "catalog_load.h"
+#include "controls_load.h"
 #include "core/alloc.h"
 
 /* A charge has at most 11 keys; the rest of the room is for unknown keys,
@@ -26,6 +27,7 @@ struct mlist {
 /* A plan with everything it inherits resolved, still as YAML nodes. */
 struct mplan {
         const struct tl_yaml_node *name, *seats, *minimum;
+        struct rate__ctl_nodes controls; /* each replaced whole by a child */
         struct mlist fees, charges, savings;
 };
 
@@ -161,7 +163,8 @@ static void merge_list(struct plans *pl, struct mlist *l,
 }
 
 static const char *const PLAN_KEYS[] = {
-    "name", "extends", "fees", "seats", "charges", "minimum", "savings", NULL};
+    "name",    "extends", "fees",   "seats",       "charges", "minimum",
+    "savings", "limits",  "alerts", "progressive", NULL};
 static const char *const FEE_KEYS[] = {"id", "name", "amount", NULL};
 static const char *const CHARGE_KEYS[] = {
     "id",      "name",  "meter", "unit",  "included", "included_per_seat",
@@ -241,6 +244,12 @@ static bool resolve(struct plans *pl, size_t i)
                 s->merged.seats = x;
         if ((x = tl_yaml_get(s->node, "minimum")) != NULL)
                 s->merged.minimum = x;
+        if ((x = tl_yaml_get(s->node, "limits")) != NULL)
+                s->merged.controls.limits = x;
+        if ((x = tl_yaml_get(s->node, "alerts")) != NULL)
+                s->merged.controls.alerts = x;
+        if ((x = tl_yaml_get(s->node, "progressive")) != NULL)
+                s->merged.controls.progressive = x;
         snprintf(p, sizeof p, "%s.fees", path);
         if ((x = tl_yaml_get(s->node, "fees")) != NULL)
                 merge_list(pl, &s->merged.fees, x, p, "id", FEE_KEYS, NULL);
@@ -635,6 +644,7 @@ static void build_plan(struct rate__cload *c, const struct pstate *s,
         }
         pl->savings = sv;
         pl->savings_count = mp->savings.n;
+        rate__load_controls(ld, c->cat, &mp->controls, path, &pl->controls);
 }
 
 void rate__load_plans(struct rate__cload *c, const struct tl_yaml_node *n)

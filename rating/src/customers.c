@@ -7,14 +7,68 @@
 
 #include "core/alloc.h"
 #include "core/hash.h"
+#include "controls_load.h"
 #include "loader.h"
+
+/* `credits`: a number (one grant without expiry) or a list of grants
+   `{amount, expires_at?}`, expires_at a date (00:00 UTC). */
+static void load_credits(struct rate__ld *ld, const struct tl_yaml_node *x,
+                         const char *path, struct rate_customer *c)
+{
+        static const char *const KEYS[] = {"amount", "expires_at", NULL};
+        struct rate_grant *g;
+        char p[RATE_DIAG_MSG_MAX / 2];
+        size_t n = x->kind == TL_YAML_SEQ ? x->count : 1;
+
+        if (!(g = rate__alloc(ld, n, sizeof *g)))
+                return;
+        c->grants = g;
+        c->grant_count = n;
+        if (x->kind != TL_YAML_SEQ) {
+                if (rate__number(ld, x, path, true, &g[0].amount))
+                        c->credits = g[0].amount;
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const struct tl_yaml_node *it = x->items[i], *v;
+
+                snprintf(p, sizeof p, "%s[%zu]", path, i);
+                if (!rate__is_map(ld, it, p))
+                        continue;
+                rate__known_keys(ld, it, p, KEYS);
+                if ((v = rate__need(ld, it, p, "amount")) != NULL) {
+                        snprintf(p, sizeof p, "%s[%zu].amount", path, i);
+                        if (rate__number(ld, v, p, true, &g[i].amount) &&
+                            tl_dec_add(&c->credits, &g[i].amount, &c->credits,
+                                       NULL))
+                                rate__bad(ld, v, p, "credits too large");
+                }
+                snprintf(p, sizeof p, "%s[%zu].expires_at", path, i);
+                if ((v = tl_yaml_get(it, "expires_at")) != NULL)
+                        g[i].expires = rate__date(ld, v, p, &g[i].expires_day);
+        }
+}
+
+struct tl_dec rate_customer_credit_on(const struct rate_customer *c,
+                                      int64_t day)
+{
+        struct tl_dec sum = {0, 0};
+
+        for (size_t i = 0; i < c->grant_count; i++)
+                if (!c->grants[i].expires || c->grants[i].expires_day > day)
+                        /* The sum of all fits: checked when loaded. */
+                        (void)tl_dec_add(&sum, &c->grants[i].amount, &sum,
+                                         NULL);
+        return sum;
+}
 
 static void load_customer(struct rate__ld *ld, const struct tl_yaml_node *n,
                           size_t index, struct rate_customer *c)
 {
-        static const char *const KEYS[] = {"id",      "name",    "plan",
-                                           "start",   "end",     "tax_rate",
-                                           "credits", "cohorts", NULL};
+        static const char *const KEYS[] = {
+            "id",      "name",    "plan",   "start",  "end",    "tax_rate",
+            "credits", "cohorts", "limits", "alerts", "wallet", NULL};
+        struct rate__ctl_nodes cn = {NULL, NULL, NULL, NULL};
         const struct tl_yaml_node *x;
         char path[RATE_DIAG_MSG_MAX / 2], p[RATE_DIAG_MSG_MAX / 2];
 
@@ -59,7 +113,18 @@ static void load_customer(struct rate__ld *ld, const struct tl_yaml_node *n,
         }
         snprintf(p, sizeof p, "%s.credits", path);
         if ((x = tl_yaml_get(n, "credits")) != NULL)
-                rate__number(ld, x, p, true, &c->credits);
+                load_credits(ld, x, p, c);
+        cn.limits = tl_yaml_get(n, "limits");
+        cn.alerts = tl_yaml_get(n, "alerts");
+        cn.wallet = tl_yaml_get(n, "wallet");
+        if (cn.limits || cn.alerts || cn.wallet) {
+                struct rate_controls *ctl = rate__alloc(ld, 1, sizeof *ctl);
+
+                if (ctl) {
+                        rate__load_controls(ld, NULL, &cn, path, ctl);
+                        c->controls = ctl;
+                }
+        }
         snprintf(p, sizeof p, "%s.cohorts", path);
         if ((x = tl_yaml_get(n, "cohorts")) != NULL && rate__is_map(ld, x, p)) {
                 struct rate_placement *pl =

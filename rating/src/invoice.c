@@ -577,11 +577,14 @@ static tl_status close_lines(struct build *b, struct rate_amount *sum,
         rate_amount_add(sum, adj);
         if ((rc = round_money(b, sum, &inv->subtotal)))
                 goto out;
-        /* Credit: the balance in money (rounded), at most the subtotal;
-           the rest carries over. */
-        rate_amount_set_dec(&a, &b->cust->credits);
-        if ((rc = round_money(b, &a, &inv->credit)))
-                goto out;
+        /* Credit: the balance in money, at most the subtotal; the rest
+           carries over. Cut to the minor unit, never rounded up: an invoice
+           draws no more than the grants hold (a grant may have 6 digits). */
+        inv->credit = b->cust->credits;
+        while (inv->credit.scale > (int32_t)b->cat->currency->minor_digits) {
+                inv->credit.coef /= 10;
+                inv->credit.scale--;
+        }
         rate_amount_set_dec(&a, &inv->credit);
         if (rate_amount_cmp(&a, sum) > 0)
                 rate_amount_set(&a, sum);

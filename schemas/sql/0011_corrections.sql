@@ -137,14 +137,14 @@ BEGIN
     RETURN NEW;
 END $$;
 
--- The credit a voided invoice consumed returns to the balance: each ledger
--- row that carries its invoice_id is reversed once (the void transition
+-- The credit a voided invoice consumed returns to the balance: each draw
+-- that carries its invoice_id is returned to its grant once (the void transition
 -- happens once: void -> anything is refused above).
 CREATE FUNCTION tally_void_return_credit(p_invoice bigint) RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO credit_ledger (customer_id, amount, reason, invoice_id)
-    SELECT customer_id, -amount, 'void', invoice_id FROM credit_ledger
-    WHERE invoice_id = p_invoice AND reason <> 'void'
+    -- Each draw goes back to the grant it came from (0010), so a returned
+    -- amount keeps its grant's expiry and spending order.
+    SELECT tally_credit_return(p_invoice, 'void')
 $$;
 
 CREATE FUNCTION tally_invoice_voided() RETURNS trigger

@@ -7,10 +7,12 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "core/time.h"
 #include "meterkit.h"
 #include "serve_kit.h"
 #include "slowloris.h"
@@ -468,6 +470,72 @@ Test(serve_edges, customers_credits_and_invoices_answer_as_specified,
                 before, after);
         cr_expect_str_eq(before, "0.00");
         cr_expect_not_null(strstr(after, "25.00"), "credit %s", after);
+        /* A grant with an expiry; the expiry must be an instant ahead. */
+        cr_expect_eq(grant(&s, admin, "cust_0042", "g-3",
+                           "{\"amount\":\"5.00\","
+                           "\"expires_at\":\"2099-01-01T00:00:00Z\"}",
+                           &r),
+                     201, "%s", r.body);
+        cr_expect_not_null(strstr(r.body, "\"expires_at\":"
+                                          "\"2099-01-01T00:00:00Z\""),
+                           "%s", r.body);
+        tk_http_resp_release(&r);
+        rows = tk_scalar(c.db, "SELECT to_char(expires_at AT TIME ZONE 'UTC',"
+                               " 'YYYY-MM-DD') FROM credit_ledger WHERE"
+                               " customer_id = 'cust_0042' AND amount = 5");
+        cr_expect_str_eq(rows, "2099-01-01");
+        free(rows);
+        cr_expect_eq(grant(&s, admin, "cust_0042", "g-4",
+                           "{\"amount\":\"5.00\","
+                           "\"expires_at\":\"2020-01-01T00:00:00Z\"}",
+                           &r),
+                     400, "%s", r.body);
+        cr_expect_not_null(strstr(r.body, "\"field\":\"expires_at\""), "%s",
+                           r.body);
+        tk_http_resp_release(&r);
+        cr_expect_eq(grant(&s, admin, "cust_0042", "g-5",
+                           "{\"amount\":\"5.00\",\"expires_at\":\"soon\"}", &r),
+                     400, "%s", r.body);
+        tk_http_resp_release(&r);
+        cr_expect_eq(grant(&s, admin, "cust_0042", "g-6",
+                           "{\"amount\":\"5.00\",\"expiry\":\"soon\"}", &r),
+                     400, "%s", r.body);
+        tk_http_resp_release(&r);
+        /* A replay after the expiry has passed answers as the first time. */
+        {
+                char body[128], at[40];
+
+                tl_time_format_rfc3339(tl_time_now_us() + 2 * TL_US_PER_SEC, at,
+                                       sizeof at);
+                snprintf(body, sizeof body,
+                         "{\"amount\":\"1.00\",\"expires_at\":\"%s\"}", at);
+                cr_expect_eq(grant(&s, admin, "cust_0042", "g-7", body, &r),
+                             201, "%s", r.body);
+                sleep(3);
+                cr_expect_eq(grant(&s, admin, "cust_0042", "g-7", body, &r2),
+                             201, "%s", r2.body);
+                cr_expect_str_eq(r.body, r2.body);
+                tk_http_resp_release(&r);
+                tk_http_resp_release(&r2);
+                cr_expect_eq(grant(&s, admin, "cust_0042", "g-8", body, &r),
+                             400, "%s", r.body);
+                tk_http_resp_release(&r);
+        }
+        /* Overrides through PUT: the customers file's rules and storage. */
+        expect_put(&s, admin, "cust_new",
+                   "{\"plan\":\"pro\",\"start\":\"2026-09-01\","
+                   "\"alerts\":[{\"id\":\"a\",\"spend_at_least\":5},"
+                   "{\"id\":\"a\",\"spend_at_least\":6}]}",
+                   400, "duplicate id 'a'");
+        expect_put(&s, admin, "cust_new",
+                   "{\"plan\":\"pro\",\"start\":\"2026-09-01\","
+                   "\"wallet\":{\"low_balance\":\"10.00\"}}",
+                   200, NULL);
+        rows =
+            tk_scalar(c.db, "SELECT controls->'wallet'->>'low_balance'"
+                            " FROM customers WHERE customer_id = 'cust_new'");
+        cr_expect_str_eq(rows, "10.00");
+        free(rows);
         free(before);
         free(after);
 

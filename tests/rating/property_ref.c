@@ -336,7 +336,8 @@ void ref_invoice(const struct tcase *k, const struct cust *c, struct tbuf *t)
                 }
         }
         fixed_text(sum, m, false, sub, sizeof sub);
-        /* Credit: min(credits, subtotal), rounded once, negative. */
+        /* Credit: min(credits, subtotal), cut (never rounded up) to the
+           minor unit, negative. */
         mpz_set_ui(v, 0);
         if (c->has_credits) {
                 z_u128(num, c->credits);
@@ -346,7 +347,7 @@ void ref_invoice(const struct tcase *k, const struct cust *c, struct tbuf *t)
                 if (mpz_cmp(q, den) >= 0)
                         mpz_set(v, sum);
                 else
-                        ref_round(v, num, e12, m);
+                        mpz_tdiv_q(v, q, e12);
                 mpz_neg(v, v);
         }
         if (mpz_sgn(v) != 0) {

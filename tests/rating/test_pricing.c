@@ -395,6 +395,18 @@ Test(totals, credit_is_capped_at_the_subtotal_and_tax_follows_it)
         fini();
 }
 
+Test(totals, a_credit_of_sub_cent_precision_is_cut_never_rounded_up)
+{
+        /* 10.015 rounds half to even to 10.02, more than the grants hold:
+           an invoice may draw only what is there. */
+        catalog("USD", "    fees: [{ id: f, amount: 100 }]\n");
+        customer("    plan: p\n    start: 2020-01-01\n    credits: 10.015\n",
+                 "2026-10");
+        amount_is(RATE_LINE_CREDIT, NULL, "-10.01");
+        money_is(&R.inv->total, "89.99");
+        fini();
+}
+
 #define SEAT_PLAN                                                              \
         "    seats: { meter: devices, prices: { small: 31, large: 62 } }\n"
 

@@ -553,3 +553,50 @@ Test(reload, every_allocation_failure_unwinds)
         cr_expect_eq(serving(r), 1);
         rate_reloader_free(&r);
 }
+
+/* The hard limit plan p0's `tokens` meter has in the set served, or -1. */
+static long served_limit(struct rate_reloader *r)
+{
+        const struct rate_catalog_set *s = rate_reloader_acquire(r);
+        const struct rate_controls *c =
+            s && s->count == 1 ? &s->catalogs[0]->plans[0].controls : NULL;
+        long n = c && c->limit_count == 1 && c->limits[0].hard.scale == 0
+                     ? (long)c->limits[0].hard.coef
+                     : -1;
+
+        rate_reloader_release(r, s);
+        return n;
+}
+
+static void write_controls(long hard, const char *alerts)
+{
+        char buf[16384];
+
+        catalog_text(buf, sizeof buf, hard, "2026-01-01");
+        /* p0's controls go right after its minimum. */
+        snprintf(strstr(buf, "  p1:"),
+                 sizeof buf - (size_t)(strstr(buf, "  p1:") - buf),
+                 "    limits: { tokens: { hard: %ld } }\n%s", hard, alerts);
+        rename_text("catalog.yaml", buf);
+}
+
+Test(reload, limits_and_alerts_reload_with_the_catalog_and_a_bad_one_is_refused)
+{
+        struct rate_reloader *r;
+        long n = -1;
+
+        write_controls(1, "");
+        r = start(dir, 20);
+        cr_expect_eq(served_limit(r), 1);
+        write_controls(2, "    alerts: [ { id: a, spend_at_least: 5 } ]\n");
+        for (int t = 0; t < WAIT_MS / 2 && (n = served_limit(r)) != 2; t++)
+                sleep_ms(2);
+        cr_expect_eq(n, 2);
+        /* Two alerts with one id: refused, the limit of 2 keeps serving. */
+        write_controls(3, "    alerts: [ { id: a, spend_at_least: 5 },"
+                          " { id: a, spend_at_least: 6 } ]\n");
+        cr_assert(wait_failures(r, 1));
+        cr_expect_eq(served_limit(r), 2);
+        cr_expect(logged("duplicate id 'a'"));
+        rate_reloader_free(&r);
+}

@@ -103,6 +103,7 @@ static int print_invoices(const struct rate_args *a,
                 tl_buf_puts(&out, "[", NULL);
         for (size_t i = 0; i < cs->count; i++) {
                 const struct rate_customer *c = &cs->items[i];
+                struct rate_customer cc;
                 const struct rate_acc *acc = rate_offline_any_acc(off);
                 size_t ci = RATE_NO_INDEX;
                 struct rate_invoice *inv = NULL;
@@ -115,7 +116,11 @@ static int print_invoices(const struct rate_args *a,
 
                 if (!used && !subscribed)
                         continue;
-                rc = rate_invoice_build(cat, cs, c, acc, ci, &inv, &err);
+                /* The grants this period may spend: those not expired at
+                   its end, as the close spends them. */
+                cc = *c;
+                cc.credits = rate_customer_credit_on(c, period->end_day);
+                rc = rate_invoice_build(cat, cs, &cc, acc, ci, &inv, &err);
                 if (rc) {
                         fprintf(stderr, "tally rate: %s\n", err.msg);
                         status = tl_status_exit_code(rc);

@@ -185,6 +185,81 @@ static void charge(struct differ *d, const char *plan_path,
         }
 }
 
+static const struct rate_limit *limit_of(const struct rate_controls *c,
+                                         const char *meter)
+{
+        for (size_t i = 0; i < c->limit_count; i++)
+                if (strcmp(c->limits[i].meter_id, meter) == 0)
+                        return &c->limits[i];
+        return NULL;
+}
+
+static const struct rate_alert *alert_of(const struct rate_alert *list,
+                                         size_t n, const char *id)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(list[i].id, id) == 0)
+                        return &list[i];
+        return NULL;
+}
+
+/* One list of alerts (or progressive thresholds), both ways by id. */
+static void alerts(struct differ *d, const char *path,
+                   const struct rate_alert *a, size_t na,
+                   const struct rate_alert *b, size_t nb)
+{
+        char p[400];
+
+        for (size_t i = 0; i < na; i++) {
+                const struct rate_alert *y = alert_of(b, nb, a[i].id);
+
+                snprintf(p, sizeof p, "%s.%s", path, a[i].id);
+                if (!y) {
+                        line(d, '-', p, NULL, NULL);
+                        continue;
+                }
+                text(d, strcat(p, ".meter"), a[i].meter_id, y->meter_id);
+                snprintf(p, sizeof p, "%s.%s.%s", path, a[i].id,
+                         y->by_quantity ? "quantity_at_least"
+                                        : "spend_at_least");
+                number(d, p, true, &a[i].at_least, true, &y->at_least);
+        }
+        for (size_t j = 0; j < nb; j++) {
+                snprintf(p, sizeof p, "%s.%s", path, b[j].id);
+                if (!alert_of(a, na, b[j].id))
+                        line(d, '+', p, NULL, NULL);
+        }
+}
+
+/* Limits by meter, alerts and progressive thresholds by id. */
+static void controls(struct differ *d, const char *path,
+                     const struct rate_controls *a,
+                     const struct rate_controls *b)
+{
+        char p[400];
+
+        for (size_t i = 0; i < a->limit_count; i++) {
+                const struct rate_limit *y = limit_of(b, a->limits[i].meter_id);
+
+                snprintf(p, sizeof p, "%s.limits.%s.hard", path,
+                         a->limits[i].meter_id);
+                number(d, p, true, &a->limits[i].hard, y != NULL,
+                       y ? &y->hard : &a->limits[i].hard);
+        }
+        for (size_t j = 0; j < b->limit_count; j++) {
+                snprintf(p, sizeof p, "%s.limits.%s.hard", path,
+                         b->limits[j].meter_id);
+                if (!limit_of(a, b->limits[j].meter_id))
+                        number(d, p, false, &b->limits[j].hard, true,
+                               &b->limits[j].hard);
+        }
+        snprintf(p, sizeof p, "%s.alerts", path);
+        alerts(d, p, a->alerts, a->alert_count, b->alerts, b->alert_count);
+        snprintf(p, sizeof p, "%s.progressive", path);
+        alerts(d, p, a->progressive, a->progressive_count, b->progressive,
+               b->progressive_count);
+}
+
 static void plan(struct differ *d, const struct rate_catalog *ca,
                  const struct rate_plan *a, const struct rate_catalog *cb,
                  const struct rate_plan *b)
@@ -196,6 +271,7 @@ static void plan(struct differ *d, const struct rate_catalog *ca,
         text(d, p, a->name, b->name);
         snprintf(p, sizeof p, "%s.minimum", path);
         number(d, p, a->has_minimum, &a->minimum, b->has_minimum, &b->minimum);
+        controls(d, path, &a->controls, &b->controls);
         for (size_t i = 0; i < a->fee_count; i++) {
                 const struct rate_fee *y = NULL;
 

@@ -145,6 +145,28 @@ tl_status inv_draft(PGconn *conn, const struct inv_config *cfg,
                     struct tl_buf *out, const char **version,
                     struct tl_error *err);
 
+/* A customer's prepaid balance, exact, in the currency of the catalog in
+   force for the running period. */
+struct inv_balance {
+        char currency[4];
+        char period[8];            /* the running period, "YYYY-MM" */
+        struct tl_dec credit_left; /* unexpired grants less every draw */
+        struct tl_dec draft;       /* the draft to date, before credit */
+        struct tl_dec balance;     /* credit_left - draft; may be negative */
+};
+
+/*
+** The balance of customer 'id' at cfg's now (the clock when unset): the
+** credit grants not expired by then, less what finalized and interim
+** invoices drew from them, less the subtotal of the running period's draft
+** to date, priced by inv_draft's code with 'set'. Nothing is written.
+** TL_ENOTFOUND for an unknown customer, TL_EINVAL when no catalog is in
+** force, TL_EDB, TL_ENOMEM, TL_EOVERFLOW.
+*/
+tl_status inv_balance(PGconn *conn, const struct inv_config *cfg,
+                      const struct rate_catalog_set *set, const char *id,
+                      struct inv_balance *out, struct tl_error *err);
+
 /* Write every stored invoice of 'period' (or of one customer) to 'dir':
    <name>.json, <name>.pdf, and invoices-YYYY-MM.csv for all of them.
    '*written' counts invoices. */

@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "core/dec.h"
 #include "core/error.h"
+#include "rating/controls.h"
 #include "rating/money.h"
 #include "schemas/event.h"
 
@@ -158,6 +159,7 @@ struct rate_plan {
         struct tl_dec minimum;
         size_t savings_count;
         const struct rate_savings *savings;
+        struct rate_controls controls; /* limits, alerts, progressive */
 };
 
 struct rate_cohort {

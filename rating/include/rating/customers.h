@@ -11,6 +11,14 @@
 #include "core/dec.h"
 #include "core/error.h"
 #include "rating/catalog.h"
+#include "rating/controls.h"
+
+/* A credit grant of the customers file; without expiry unless 'expires'. */
+struct rate_grant {
+        struct tl_dec amount; /* >= 0 */
+        bool expires;
+        int64_t expires_day; /* spendable before this day (00:00 UTC) */
+};
 
 /* An explicit placement: this customer is in 'cohort' of 'experiment'. */
 struct rate_placement {
@@ -30,9 +38,14 @@ struct rate_customer {
         bool has_end;
         int64_t end_day;        /* first day no longer subscribed (exclusive) */
         struct tl_dec tax_rate; /* 0 <= rate <= 1 */
-        struct tl_dec credits;  /* prepaid balance, >= 0 */
+        struct tl_dec credits;  /* prepaid balance, >= 0: the grants' sum */
+        size_t grant_count;     /* `credits` as grants (a number is one) */
+        const struct rate_grant *grants;
         size_t placement_count;
         const struct rate_placement *placements;
+        /* Overrides of the plan's limits and alerts, and the wallet; NULL
+           when none is written (rate_controls_effective merges them). */
+        const struct rate_controls *controls;
 };
 
 struct rate_customers {
@@ -65,6 +78,11 @@ tl_status rate_customers_load_file(const char *path,
                                    struct tl_error *err);
 
 void rate_customers_free(struct rate_customers **pp);
+
+/* The credit of 'c''s grants not expired on 'day' (days since 1970): what
+   an invoice of a period ending on 'day' may spend, before any draw. */
+struct tl_dec rate_customer_credit_on(const struct rate_customer *c,
+                                      int64_t day);
 
 /* The customer with id 'len' bytes at 'id', or NULL. One hash probe: this
    runs once per rated event. */
