@@ -6,7 +6,12 @@
 #
 #   bench/bench_ingest.sh [--events N] [--duplicates R] [--partitions P]
 #                         [--batch B] [--encoding E] [--meters M]
-#                         [--writers W] [--build DIR]
+#                         [--writers W] [--profile P] [--customers C]
+#                         [--build DIR]
+#
+# --profile spread|production is loadgen's (docs/benchmarks.md); customers
+# default to 1,000 for spread and 10,000 for production. The figures end
+# with the rollup rows per stored event, which is what the profile changes.
 #
 # --meters M runs M instances in one consumer group (scale-out as in
 # production: each takes a share of the partitions and its own connection).
@@ -19,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 events=5000000 dups=0 partitions=128 batch=1000 encoding=cbor build=build
-customers=1000 meters=1 writers=
+customers= meters=1 writers= profile=spread
 while [ $# -gt 0 ]; do
   case $1 in
     --events) events=$2; shift 2 ;;
@@ -31,9 +36,15 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift 2 ;;
     --meters) meters=$2; shift 2 ;;
     --writers) writers=$2; shift 2 ;;
-    *) echo "usage: $0 [--events N] [--duplicates R] [--partitions P] [--batch B] [--encoding E] [--meters M] [--writers W] [--build DIR]" >&2; exit 2 ;;
+    --profile) profile=$2; shift 2 ;;
+    *) echo "usage: $0 [--events N] [--duplicates R] [--partitions P] [--batch B] [--encoding E] [--meters M] [--writers W] [--profile P] [--customers C] [--build DIR]" >&2; exit 2 ;;
   esac
 done
+case $profile in
+  spread) customers=${customers:-1000} ;;
+  production) customers=${customers:-10000} ;;
+  *) echo "bench_ingest: --profile is production or spread" >&2; exit 2 ;;
+esac
 tally=$PWD/$build/tools/tally
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 [ -x "$tally" ] || { echo "bench_ingest: build first ($tally missing)" >&2; exit 1; }
@@ -54,8 +65,8 @@ bench_db "$work" bench
 topic=bench
 bench_broker "$work" "$topic:$partitions"
 
-echo "preloading $events events (duplicates $dups, $encoding, batch $batch, $partitions partitions)"
-"$tally" loadgen --topic "$topic" --events "$events" --customers "$customers" \
+echo "preloading $events events (profile $profile, $customers customers, duplicates $dups, $encoding, batch $batch, $partitions partitions)"
+"$tally" loadgen --topic "$topic" --profile "$profile" --events "$events" --customers "$customers" \
   --duplicates "$dups" --batch "$batch" --encoding "$encoding" --seed 42 \
   --truth "$work/truth.tsv" --quiet -X compression.type=lz4 -X linger.ms=50
 produced=$(awk '$1 == "produced" {print $2}' "$work/truth.tsv")
@@ -94,6 +105,7 @@ meter_s=$(calc "$t1 - $t0")
 [ -z "${BENCH_KEEP_LOG:-}" ] || cp "$work/meter-1.log" "$BENCH_KEEP_LOG"
 rate=$(calc "$produced / $meter_s")
 in_db=$(psql -XAtc "SELECT count(*) FROM events")
+rollup_rows=$(psql -XAtc "SELECT count(*) FROM usage_rollups")
 [ "$in_db" = "$stored" ] || { echo "bench_ingest: $in_db events stored, truth says $stored" >&2; exit 1; }
 
 # The same rows into the same table with psql \copy.
@@ -108,6 +120,7 @@ copy_rate=$(calc "$stored / $copy_s")
 rss_first=${rss_samples[1]:-${rss_samples[0]:-0}}
 rss_max=$(printf '%s\n' "${rss_samples[@]:-0}" | sort -n | tail -1)
 rss_last=${rss_samples[-1]:-0}
+printf 'profile %s, %d customers\n' "$profile" "$customers"
 printf 'units %d (stored %d) in %.2f s: %.0f units/s; stored events %.0f/s\n' \
   "$produced" "$stored" "$meter_s" "$rate" "$(calc "$stored / $meter_s")"
 printf 'psql \\copy of the %d stored rows: %.2f s, %.0f rows/s; ratio meter/copy %.2f\n' \
@@ -117,3 +130,5 @@ printf 'meter CPU (first meter, to the last poll): %.2f s, %.2f us per unit of i
   "$meter_cpu" "$(calc "$meter_cpu * 1000000 * $meters / $produced")"
 printf 'meter RSS (KiB): first %s, max %s, last %s over %d samples\n' \
   "$rss_first" "$rss_max" "$rss_last" "${#rss_samples[@]}"
+printf 'rollup rows %d: %.3f per stored event\n' "$rollup_rows" \
+  "$(calc "$rollup_rows / $stored")"

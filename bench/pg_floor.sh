@@ -2,10 +2,14 @@
 # What one ingested event costs PostgreSQL, phase by phase, with nothing else
 # running: the floor under `bench_ingest.sh` (docs/benchmarks.md).
 #
-#   bench/pg_floor.sh [--rows N] [--batch B] [--runs R] [--build DIR]
+#   bench/pg_floor.sh [--rows N] [--batch B] [--runs R] [--profile P]
+#                     [--build DIR]
 #
-# A private server with the migrated schema; N loadgen-like rows (1,000
-# customers, attributes that rarely repeat) in an unlogged source table. Each
+# A private server with the migrated schema; N loadgen-like rows in an
+# unlogged source table: --profile spread (default; 1,000 customers,
+# attributes that rarely repeat) or production (times in row order, 10,000
+# customers of Zipf size, a few attributes each, as `tally loadgen --profile
+# production`; docs/benchmarks.md). Each
 # phase writes them in transactions of B rows the way meter/src/store.c does
 # (staged in a temp table, then the same statements), twice: first into
 # empty tables (every key new), then again (every key there: the duplicate
@@ -14,16 +18,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rows=400000 batch=20000 runs=3 build=build
+rows=400000 batch=20000 runs=3 build=build profile=spread
 while [ $# -gt 0 ]; do
   case $1 in
     --rows) rows=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --profile) profile=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    *) echo "usage: $0 [--rows N] [--batch B] [--runs R] [--build DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--rows N] [--batch B] [--runs R] [--profile P] [--build DIR]" >&2; exit 2 ;;
   esac
 done
+case $profile in spread|production) ;; *) echo "pg_floor: --profile is production or spread" >&2; exit 2 ;; esac
 tally=$PWD/$build/tools/tally
 [ -x "$tally" ] || { echo "pg_floor: build first ($tally missing)" >&2; exit 1; }
 
@@ -38,11 +44,9 @@ trap cleanup EXIT
 bench_db "$work" floor
 q() { psql -XAtq -v ON_ERROR_STOP=1 "$@"; }
 
-echo "generating $rows rows"
-q <<SQL
-SELECT tally_ensure_month('2026-11-01');
-CREATE UNLOGGED TABLE src AS
-SELECT g AS seq,
+echo "generating $rows rows (profile $profile)"
+if [ "$profile" = spread ]; then
+  src_sql="SELECT g AS seq,
        substr(sha256(('k' || g)::bytea), 1, 16) AS key_hash,
        sha256(('c' || g)::bytea) AS content_hash,
        timestamptz '2026-11-01 00:00:00+00'
@@ -55,7 +59,35 @@ SELECT g AS seq,
        (g % 5000)::bigint AS input_tokens, (g % 3000)::bigint AS output_tokens,
        jsonb_build_object('region', 'r' || (g % 6)) AS dims,
        substr(sha256(('a' || g)::bytea), 1, 16) AS attrs_hash
-FROM generate_series(1, $rows) g;
+FROM generate_series(1, $rows) g"
+else
+  # Customer rank c = 10000^u has density 1/c (Zipf, exponent 1); u is a
+  # fixed scramble of g. Attributes derive from the customer, so each keeps
+  # 1-3 models, one deployment, decoding and region.
+  src_sql="SELECT g AS seq, key_hash, content_hash, event_time, customer_id,
+       type, source, event_id, model, deployment, decoding, input_tokens,
+       output_tokens, dims,
+       substr(sha256(convert_to(model || deployment || decoding || dims::text,
+                                'UTF8')), 1, 16) AS attrs_hash
+FROM (SELECT g, substr(sha256(('k' || g)::bytea), 1, 16) AS key_hash,
+       sha256(('c' || g)::bytea) AS content_hash,
+       timestamptz '2026-11-01 00:00:00+00'
+         + (g::bigint * 2592000 / $rows) * interval '1 second' AS event_time,
+       'cust-' || lpad(c::text, 5, '0') AS customer_id,
+       (1 + g % 3)::int2 AS type, 'src-' || (g % 7) AS source,
+       'evt-' || g AS event_id,
+       'model-' || ((c + g % (1 + c % 3)) % 4) AS model,
+       (1 + (c % 4 = 0)::int)::int2 AS deployment,
+       (ARRAY['autoregressive', 'diffusion'])[1 + c % 2] AS decoding,
+       (g % 5000)::bigint AS input_tokens, (g % 3000)::bigint AS output_tokens,
+       jsonb_build_object('region', 'r' || (c % 6)) AS dims
+  FROM (SELECT g, least(10000, floor(exp(((g::bigint * 2654435761) % 1000003)
+                 / 1000003.0 * ln(10000))))::int AS c
+        FROM generate_series(1, $rows) g) z) y"
+fi
+q <<SQL
+SELECT tally_ensure_month('2026-11-01');
+CREATE UNLOGGED TABLE src AS $src_sql;
 CREATE INDEX ON src (seq);
 ANALYZE src;
 -- events without their (customer_id, event_time) index, to price it

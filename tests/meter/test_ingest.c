@@ -35,6 +35,38 @@ Test(ingest, stores_exactly_the_ground_truth, .timeout = 240)
         mk_case_stop(&c);
 }
 
+/* The production profile (time order, skewed customers, recent
+   duplicates and conflicts) changes what the meter sees per batch, not
+   what it must store. */
+Test(ingest, a_production_shaped_stream_stores_exactly_the_truth,
+     .timeout = 240)
+{
+        struct mk_case c;
+        const char *gen[] = {"--profile",
+                             "production",
+                             "--events",
+                             "20000",
+                             "--customers",
+                             "3000",
+                             "--types",
+                             "tokens,iterations,matrix_ops,seat,outcome",
+                             "--batch",
+                             "100",
+                             "--duplicates",
+                             "0.3",
+                             "--bad",
+                             "0.05",
+                             "--seed",
+                             "13",
+                             NULL};
+
+        mk_case_start(&c, "ingest_production", 1, 4);
+        mk_loadgen(&c, gen);
+        mk_meter_drain(&c);
+        mk_check_truth(&c);
+        mk_case_stop(&c);
+}
+
 /* The whole stream in the topic twice, as when a producer re-sends what
    it is unsure of: the second copy is all duplicates, and the truth check
    tells those extra messages from a meter that counts twice. */

@@ -460,6 +460,84 @@ Test(loadgen, same_seed_and_times_give_the_same_stream)
         cr_assert_eq(tk_broker_stop(&b), 0);
 }
 
+/* The production profile keeps every option and an exact truth: skewed
+   customers, recent duplicates and conflicts, every type, both encodings. */
+Test(loadgen, production_profile_matches_the_truth_exactly)
+{
+        const char *extra[] = {"--profile",
+                               "production",
+                               "--events",
+                               "4000",
+                               "--customers",
+                               "300",
+                               "--types",
+                               "outcome,tokens,iterations,matrix_ops,seat",
+                               "--encoding",
+                               "mixed",
+                               "--batch",
+                               "40",
+                               "--duplicates",
+                               "0.3",
+                               "--bad",
+                               "0.1",
+                               "--batch-limit-case",
+                               "--seed",
+                               "17",
+                               NULL};
+        struct tk_broker b;
+        struct tally t;
+
+        cr_assert_eq(tk_broker_start(&b, 2, NULL), 0);
+        check_topic(&b, "lg.production", extra, &t);
+        cr_assert_eq(t.stored, 4000);
+        cr_assert_gt(t.duplicates, 0);
+        cr_assert_gt(t.conflicts, 0);
+        cr_assert_gt(t.limit_errors, 0);
+        cr_assert_gt(t.json_msgs, 0);
+        cr_assert_gt(t.batch_msgs, 0);
+        tally_release(&t);
+        cr_assert_eq(tk_broker_stop(&b), 0);
+}
+
+Test(loadgen, production_profile_same_seed_gives_the_same_bytes)
+{
+        const char *extra[] = {"--profile",
+                               "production",
+                               "--events",
+                               "3000",
+                               "--customers",
+                               "500",
+                               "--batch",
+                               "10",
+                               "--duplicates",
+                               "0.2",
+                               "--bad",
+                               "0.05",
+                               "--seed",
+                               "8",
+                               "--time-from",
+                               "2026-01-01T00:00:00Z",
+                               "--time-to",
+                               "2026-01-31T23:59:59.999Z",
+                               NULL};
+        struct tk_broker b;
+        struct tally t1, t2;
+        bool differs = false;
+
+        cr_assert_eq(tk_broker_start(&b, 1, NULL), 0);
+        check_topic(&b, "lg.prodseed.a", extra, &t1);
+        check_topic(&b, "lg.prodseed.b", extra, &t2);
+        cr_assert_eq(t1.produced, t2.produced);
+        for (int p = 0; p < MAX_PARTITIONS; p++) {
+                cr_assert_eq(t1.digest[p], t2.digest[p], "partition %d", p);
+                differs |= t1.digest[p] != 0;
+        }
+        cr_assert(differs, "something was produced");
+        tally_release(&t1);
+        tally_release(&t2);
+        cr_assert_eq(tk_broker_stop(&b), 0);
+}
+
 Test(loadgen, failed_delivery_exits_1_and_writes_no_truth)
 {
         char dir[] = "/tmp/tk-loadgen-XXXXXX", truth[64];

@@ -23,7 +23,7 @@ struct lg_args {
         struct cli_kafka *kafka; /* --config's strings */
         long rate;               /* units per second; 0: as fast as possible */
         uint32_t dup_ppm, bad_ppm;
-        bool quiet, seeded;
+        bool quiet, seeded, customers_given;
         struct lg_config cfg;
 };
 
@@ -101,6 +101,21 @@ static int parse_types(const struct cli_command *cmd, const char *text,
         return 0;
 }
 
+static int parse_profile(const struct cli_command *cmd, const char *text,
+                         lg_profile *out)
+{
+        if (strcmp(text, "spread") == 0)
+                *out = LG_SPREAD;
+        else if (strcmp(text, "production") == 0)
+                *out = LG_PRODUCTION;
+        else
+                return cli_usage_error(cmd,
+                                       "--profile is production or spread, "
+                                       "not '%s'",
+                                       text);
+        return 0;
+}
+
 static int parse_encoding(const struct cli_command *cmd, const char *text,
                           lg_encoding *out)
 {
@@ -133,6 +148,7 @@ static int parse_number(const struct cli_command *cmd, int c, const char *text,
         case 'c':
                 rc = cli_parse_long(cmd, "--customers", text, 1, 1000000, &v);
                 a->cfg.customers = (uint32_t)v;
+                a->customers_given = true;
                 return rc;
         case 'B':
                 rc = cli_parse_long(cmd, "--batch", text, 1,
@@ -185,6 +201,8 @@ static int parse_opt(const struct cli_command *cmd, int c, char *value,
                 return parse_types(cmd, value, &a->cfg);
         case 'E':
                 return parse_encoding(cmd, value, &a->cfg.encoding);
+        case 'P':
+                return parse_profile(cmd, value, &a->cfg.profile);
         case 'd':
                 return parse_ratio(cmd, "--duplicates", value, &a->dup_ppm);
         case 'x':
@@ -262,6 +280,7 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
             {"customers", required_argument, NULL, 'c'},
             {"types", required_argument, NULL, 'T'},
             {"encoding", required_argument, NULL, 'E'},
+            {"profile", required_argument, NULL, 'P'},
             {"batch", required_argument, NULL, 'B'},
             {"duplicates", required_argument, NULL, 'd'},
             {"bad", required_argument, NULL, 'x'},
@@ -289,6 +308,10 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
         if (!a->brokers || !*a->brokers)
                 return cli_usage_error(cmd, "no brokers: give --brokers or "
                                             "set TALLY_KAFKA_BROKERS");
+        /* A skewed population needs a tail: production's default is the
+           10,000 customers of docs/benchmarks.md. */
+        if (a->cfg.profile == LG_PRODUCTION && !a->customers_given)
+                a->cfg.customers = 10000;
         if (parse_times(cmd, a))
                 return CLI_EXIT_USAGE;
         return plan_counts(cmd, a);
@@ -606,11 +629,13 @@ static int loadgen(int argc, char **argv, struct cli_kafka *kafka)
                 fprintf(stderr,
                         "tally loadgen: %llu units (%llu events, %llu "
                         "duplicates, %llu bad) for %u customers to %s "
-                        "(seed %llu)\n",
+                        "(profile %s, seed %llu)\n",
                         (unsigned long long)r.total_units,
                         (unsigned long long)a.cfg.events,
                         (unsigned long long)a.cfg.duplicates,
                         (unsigned long long)a.cfg.bad, a.cfg.customers, a.topic,
+                        a.cfg.profile == LG_PRODUCTION ? "production"
+                                                       : "spread",
                         (unsigned long long)a.cfg.seed);
         rc = finish(&r, produce_all(&r));
         rd_kafka_destroy(r.rk);

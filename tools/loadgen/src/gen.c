@@ -8,11 +8,17 @@
 #include <string.h>
 
 #include "core/dec.h"
+#include "profile.h"
+#include "rng.h"
 #include "schemas/decode.h"
 
 /* A batch is closed once its events pass this many bytes, so a message
    stays far below SCH_MAX_MESSAGE_BYTES and Kafka's message.max.bytes. */
 #define SOFT_MESSAGE_BYTES (512 * 1024)
+
+/* How far back a production duplicate or conflict reaches, in the
+   customer's own events. */
+#define RECENT 64
 
 #define CT_JSON "application/cloudevents+json"
 #define CT_CBOR "application/cloudevents+cbor"
@@ -102,6 +108,7 @@ struct lg_gen {
         tl_time_us future_us;
         struct lg_customer *customers;
         struct lg_sums *sums; /* [customer * 4 + type - 1] */
+        uint64_t *zipf;       /* production: cumulative customer weights */
         struct sch_decoder *decoder;
         struct tl_buf unit, scratch, elems, payload;
         struct lg_text text;
@@ -109,22 +116,6 @@ struct lg_gen {
 };
 
 /* ---- randomness ---- */
-
-/* splitmix64: tiny state, full period, good enough spread for test data. */
-static uint64_t next_u64(uint64_t *s)
-{
-        uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-
-        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-        return z ^ (z >> 31);
-}
-
-/* Uniform enough in [0, n) for n far below 2^64; 0 when n is 0. */
-static uint64_t below(uint64_t *s, uint64_t n)
-{
-        return n ? next_u64(s) % n : 0;
-}
 
 static uint32_t below32(uint64_t *s, uint32_t n)
 {
@@ -219,6 +210,53 @@ static void fill_seat(const struct lg_gen *g, struct sch_event *ev,
 }
 
 /*
+** The production profile's event number 'n' (for a bad unit, the next
+** event's) of 'cust': the spread content, then the customer's habits over
+** it, and a time that advances with 'n'. The id is already in 't'.
+*/
+static void fill_steady(const struct lg_gen *g, uint64_t n, uint32_t cust,
+                        sch_event_type type, struct sch_event *ev,
+                        struct lg_text *t, uint64_t *s)
+{
+        struct lg__habits h;
+        sch_deployment deployment;
+
+        lg__habits_of(g->cfg.seed, cust, &h);
+        deployment = h.device ? SCH_DEPLOY_DEVICE : SCH_DEPLOY_CLOUD;
+        snprintf(t->source, sizeof t->source, "loadgen/%s/gw-%u",
+                 regions[h.region], (unsigned)(1 + below(s, 8)));
+        customer_id(g, cust, t->subject, sizeof t->subject);
+        ev->id = str_of(t->id);
+        ev->source = str_of(t->source);
+        ev->subject = str_of(t->subject);
+        ev->type = type ? type : g->cfg.types[below(s, g->cfg.type_count)];
+        ev->time_us = lg__steady_time(g->cfg.time_from, g->cfg.time_to,
+                                      g->cfg.events, n, below(s, 4) == 0);
+        if (ev->type == SCH_TYPE_SEAT) {
+                fill_seat(g, ev, t, cust, s);
+                ev->model_class = str_of(classes[h.model_class]);
+        } else if (ev->type == SCH_TYPE_OUTCOME) {
+                fill_outcome(ev, s);
+                ev->task = str_of(tasks[h.tasks[below(s, h.task_count)]]);
+                ev->deployment = deployment;
+        } else {
+                fill_inference(ev, s);
+                ev->model = str_of(models[h.models[below(s, h.model_count)]]);
+                if (ev->type != SCH_TYPE_MATRIX_OPS)
+                        ev->decoding = str_of(
+                            decodings[h.decodings[below(s, h.decoding_count)]]);
+                ev->deployment = deployment;
+        }
+        if (h.app_count) {
+                snprintf(t->dim_value, sizeof t->dim_value, "app-%u",
+                         (unsigned)(1 + h.apps[below(s, h.app_count)]));
+                ev->dims[0].key = str_of("app");
+                ev->dims[0].value = str_of(t->dim_value);
+                ev->dim_count = 1;
+        }
+}
+
+/*
 ** Fill '*ev' (strings in '*t') with the content of item 'n' of 'family'
 ** (0: distinct events, 1: bad units) for customer 'cust'. 'type' NONE picks
 ** one of the configured types. The same arguments give the same event.
@@ -233,6 +271,11 @@ static void fill_event(const struct lg_gen *g, uint64_t family, uint64_t n,
         snprintf(t->id, sizeof t->id, "lg-%llu-%s%llu",
                  (unsigned long long)g->cfg.seed, family ? "bad-" : "",
                  (unsigned long long)n);
+        if (g->cfg.profile == LG_PRODUCTION) {
+                fill_steady(g, family ? g->next_event : n, cust, type, ev, t,
+                            &s);
+                return;
+        }
         snprintf(t->source, sizeof t->source, "loadgen/%s/gw-%u",
                  regions[below(&s, 3)], (unsigned)(1 + below(&s, 8)));
         customer_id(g, cust, t->subject, sizeof t->subject);
@@ -349,7 +392,12 @@ static tl_status valid_unit(struct lg_gen *g, uint32_t cust, bool json,
 static void earlier_event(struct lg_gen *g, uint32_t cust)
 {
         const struct lg_customer *c = &g->customers[cust];
-        uint32_t n = c->events[below32(&g->rng, c->count)];
+        /* A live gateway retries what it just sent: production repeats one
+           of the customer's last RECENT events. */
+        uint32_t back = c->count < RECENT ? c->count : RECENT;
+        uint32_t n = g->cfg.profile == LG_PRODUCTION
+                         ? c->events[c->count - 1 - below32(&g->rng, back)]
+                         : c->events[below32(&g->rng, c->count)];
 
         fill_event(g, 0, n, cust, SCH_TYPE_NONE, &g->ev, &g->text);
 }
@@ -449,13 +497,33 @@ static tl_status standalone_unit(struct lg_gen *g, bad_case bc, uint32_t cust,
         return rc ? rc : check_unit(g, *json, false, "bad message", err);
 }
 
-/* The customer of a message: anyone while new events remain, else one
-   with events to repeat. */
-static uint32_t pick_customer(struct lg_gen *g)
+/* Events per message of customer 'cust' when messages hold up to 'batch':
+   in production a customer's spool fills in proportion to its size, so
+   customer k (from 1) sends batch / k at a time, at least one. */
+static uint32_t message_cap(const struct lg_gen *g, uint32_t cust,
+                            uint32_t batch)
 {
-        if (g->left[UNIT_VALID])
+        uint32_t cap = g->zipf ? batch / (cust + 1) : batch;
+
+        return cap ? cap : 1;
+}
+
+/* The customer of a message: anyone while new events remain, else one
+   with events to repeat. Production draws by Zipf weight, then keeps the
+   draw with chance 1 / cap, so each customer's share of events, not of
+   messages, follows the weights. */
+static uint32_t pick_customer(struct lg_gen *g, uint32_t batch)
+{
+        uint32_t cust;
+
+        if (!g->left[UNIT_VALID])
+                return g->event_customer[below32(&g->rng, g->next_event)];
+        if (!g->zipf)
                 return below32(&g->rng, g->cfg.customers);
-        return g->event_customer[below32(&g->rng, g->next_event)];
+        do
+                cust = lg__zipf_pick(g->zipf, g->cfg.customers, &g->rng);
+        while (below(&g->rng, message_cap(g, cust, batch)) != 0);
+        return cust;
 }
 
 /* Each kind in proportion to what is left of it, so the three interleave
@@ -524,7 +592,9 @@ tl_status lg_next(struct lg_gen *g, struct lg_message *msg,
         bool json =
             enc == LG_JSON || (enc == LG_MIXED && below(&g->rng, 2) == 0);
         bool array = !json && g->cfg.batch > 1;
-        uint32_t cust = pick_customer(g), units = 0;
+        uint32_t batch = array ? g->cfg.batch : 1;
+        uint32_t cust = pick_customer(g, batch), units = 0;
+        uint32_t cap = message_cap(g, cust, batch);
         tl_status rc;
 
         tl_buf_clear(&g->elems);
@@ -557,7 +627,7 @@ tl_status lg_next(struct lg_gen *g, struct lg_message *msg,
                         return rc;
                 count_unit(g, kind);
                 units++;
-                if (!array || units == g->cfg.batch ||
+                if (!array || units == cap ||
                     g->elems.len >= SOFT_MESSAGE_BYTES)
                         break;
         }
@@ -658,6 +728,8 @@ tl_status lg_new(const struct lg_config *cfg, struct lg_gen **out,
                 return tl_fail(err, TL_ENOMEM, "loadgen: out of memory");
         }
         rc = sch_decoder_new(NULL, &g->decoder, err);
+        if (!rc && cfg->profile == LG_PRODUCTION)
+                rc = lg__zipf_new(cfg->customers, &g->zipf, err);
         if (rc) {
                 lg_free(&g);
                 return rc;
@@ -677,6 +749,7 @@ void lg_free(struct lg_gen **pp)
         tl_free(g->customers);
         tl_free(g->event_customer);
         tl_free(g->sums);
+        tl_free(g->zipf);
         sch_decoder_free(&g->decoder);
         tl_buf_release(&g->unit);
         tl_buf_release(&g->scratch);

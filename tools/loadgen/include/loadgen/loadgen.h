@@ -18,6 +18,20 @@ typedef enum {
         LG_MIXED,
 } lg_encoding;
 
+/* The shape of the stream (docs/benchmarks.md). */
+typedef enum {
+        /* Each customer's events spread uniformly over the time range and
+           over every model, decoding and dimension value: a backfill, in
+           which nearly every event opens a rollup row of its own. */
+        LG_SPREAD,
+        /* A live gateway: event times advance through the range in
+           stream order; customers of Zipf-skewed size (exponent 1,
+           cust_0001 the largest), each sticking to one to three models, one
+           or two decodings, one deployment and at most three app values;
+           duplicates repeat one of the customer's recent events. */
+        LG_PRODUCTION,
+} lg_profile;
+
 /* What to generate. Counts are in units: one event, or one bad item. */
 struct lg_config {
         uint64_t seed;
@@ -33,6 +47,7 @@ struct lg_config {
         tl_time_us time_from;  /* event times, inclusive */
         tl_time_us time_to;
         tl_time_us now_us; /* the clock "far in the future" is taken from */
+        lg_profile profile;
 };
 
 /* One Kafka message; 'payload' and the strings are the generator's and live
