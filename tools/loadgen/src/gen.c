@@ -117,11 +117,6 @@ struct lg_gen {
 
 /* ---- randomness ---- */
 
-static uint32_t below32(uint64_t *s, uint32_t n)
-{
-        return (uint32_t)below(s, n);
-}
-
 /* A private stream for item 'n' of family 'family', so an event's content
    depends on the seed and its number alone, never on what came before. */
 static uint64_t item_stream(const struct lg_gen *g, uint64_t family, uint64_t n)

@@ -20,4 +20,9 @@ static inline uint64_t below(uint64_t *s, uint64_t n)
         return n ? next_u64(s) % n : 0;
 }
 
+static inline uint32_t below32(uint64_t *s, uint32_t n)
+{
+        return (uint32_t)below(s, n);
+}
+
 #endif
