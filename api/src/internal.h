@@ -30,6 +30,22 @@ struct api__limiter {
         int64_t per_s, burst; /* tokens a second, bucket size */
 };
 
+/* Keys the database accepted, by the SHA-256 of the whole key, each for at
+   most ttl_us (docs/architecture.md: how revocation stays within it). */
+#define API__KEY_CACHE_SLOTS 1024
+#define API__KEY_TTL_US 1000000
+struct api__cached_key {
+        unsigned char hash[32];
+        int64_t until_us;   /* CLOCK_MONOTONIC; 0: empty */
+        int64_t expires_us; /* the key's own expiry, wall clock; 0: never */
+        struct api_principal who;
+};
+struct api__key_cache {
+        pthread_mutex_t lock;
+        int64_t ttl_us; /* 0: every request asks the database */
+        struct api__cached_key slots[API__KEY_CACHE_SLOTS];
+};
+
 struct api__metrics {
         _Atomic uint64_t requests, status_2xx, status_4xx, status_5xx;
         _Atomic uint64_t auth_failures, rate_limited, us_total;
@@ -42,6 +58,7 @@ struct api_server {
         struct rate_reloader *rules;
         pthread_key_t conn_key; /* each request thread's PGconn */
         struct api__limiter limiter;
+        struct api__key_cache keys;
         struct api__metrics metrics;
         uint16_t port;
         char *tls_cert, *tls_key; /* PEM text, kept for MHD's life */
@@ -110,6 +127,16 @@ void api__limiter_release(struct api__limiter *l);
 /* True when 'name' may make a request now; else '*retry_s' is when. */
 bool api__limiter_take(struct api__limiter *l, const char *name,
                        unsigned *retry_s);
+
+/* Key cache (keys.c). */
+tl_status api__key_cache_init(struct api__key_cache *kc, int64_t ttl_us,
+                              struct tl_error *err);
+void api__key_cache_release(struct api__key_cache *kc);
+/* api_keys_verify through 'kc': a key the database accepted less than
+   kc->ttl_us ago (and not expired since) is not asked again. */
+tl_status api__key_verify(struct api__key_cache *kc, PGconn *conn,
+                          const char *key, size_t len,
+                          struct api_principal *out, struct tl_error *err);
 
 /* Percent-decode 'len' bytes of 's' in place into an id: valid UTF-8, no
    NUL, 1..API__ID_MAX bytes. False for anything else. */

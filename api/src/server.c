@@ -248,7 +248,8 @@ static bool authenticate(struct api__call *c, enum MHD_Result *answered)
                 *answered = api__fail(c, TL_EDB, &err);
                 return false;
         }
-        rc = api_keys_verify(c->db, h + 7, strlen(h + 7), &c->who, &err);
+        rc = api__key_verify(&c->srv->keys, c->db, h + 7, strlen(h + 7),
+                             &c->who, &err);
         if (rc == TL_OK) {
                 snprintf(c->req->key_name, sizeof c->req->key_name, "%s",
                          c->who.name);
@@ -652,6 +653,8 @@ tl_status api_server_new(const struct api_config *cfg,
         rc = api__limiter_init(&s->limiter, cfg->rate_per_s, cfg->rate_burst,
                                err);
         if (!rc)
+                rc = api__key_cache_init(&s->keys, API__KEY_TTL_US, err);
+        if (!rc)
                 rc = rate_reloader_new(rules, 0, &s->rules, NULL, err);
         if (!rc && cfg->tls_cert) {
                 rc = read_pem(cfg->tls_cert, &s->tls_cert, err);
@@ -721,6 +724,7 @@ void api_server_free(struct api_server **pp)
                 MHD_stop_daemon(s->d);
         rate_reloader_free(&s->rules);
         api__limiter_release(&s->limiter);
+        api__key_cache_release(&s->keys);
         pthread_key_delete(s->conn_key);
         tl_free(s->tls_cert);
         tl_free(s->tls_key);
