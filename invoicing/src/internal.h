@@ -109,6 +109,11 @@ tl_status inv__document(const struct inv_config *cfg,
                         const struct inv__usage *u, size_t ci,
                         const char *issued, const struct rate_invoice *inv,
                         struct tl_buf *out, struct tl_error *err);
+/* The same document as a jansson value ('*out', the caller's reference). */
+tl_status inv__document_doc(const struct inv_config *cfg,
+                            const struct inv__usage *u, size_t ci,
+                            const char *issued, const struct rate_invoice *inv,
+                            struct json_t **out, struct tl_error *err);
 
 /* The catalog set at cfg->rules, loaded and validated. */
 tl_status inv__load_rules(const char *path, struct rate_catalog_set **out,

@@ -30,11 +30,12 @@ tl_status inv_usage(PGconn *conn, const struct inv_config *cfg, const char *id,
         return rc;
 }
 
-tl_status inv_draft(PGconn *conn, const struct inv_config *cfg,
-                    const struct rate_catalog_set *set, const char *id,
-                    const struct rate_period *period, bool json,
-                    struct tl_buf *out, const char **version,
-                    struct tl_error *err)
+/* The draft of inv_draft: as a document ('doc' not NULL) or a table. */
+static tl_status draft(PGconn *conn, const struct inv_config *cfg,
+                       const struct rate_catalog_set *set, const char *id,
+                       const struct rate_period *period, json_t **doc,
+                       struct tl_buf *out, const char **version,
+                       struct tl_error *err)
 {
         const struct rate_catalog *cat;
         struct inv__custs one;
@@ -66,17 +67,47 @@ tl_status inv_draft(PGconn *conn, const struct inv_config *cfg,
                 rc = inv__late_find(conn, set, &one, period, &late, err);
         if (!rc)
                 rc = inv__price(cat, &one, 0, &u, &late, &inv, err);
-        if (!rc && json) {
-                rc = inv__document(cfg, &u, 0, NULL, inv, out, err);
-                if (!rc)
-                        rc = tl_buf_puts(out, "\n", err);
-        } else if (!rc) {
+        if (!rc && doc)
+                rc = inv__document_doc(cfg, &u, 0, NULL, inv, doc, err);
+        else if (!rc)
                 rc = rate_invoice_table(inv, out, err);
-        }
         rate_invoice_free(&inv);
         inv__late_release(&late);
         inv__usage_release(&u);
         inv__custs_release(&one);
+        return rc;
+}
+
+tl_status inv_draft_doc(PGconn *conn, const struct inv_config *cfg,
+                        const struct rate_catalog_set *set, const char *id,
+                        const struct rate_period *period, json_t **doc,
+                        const char **version, struct tl_error *err)
+{
+        return draft(conn, cfg, set, id, period, doc, NULL, version, err);
+}
+
+tl_status inv_draft(PGconn *conn, const struct inv_config *cfg,
+                    const struct rate_catalog_set *set, const char *id,
+                    const struct rate_period *period, bool json,
+                    struct tl_buf *out, const char **version,
+                    struct tl_error *err)
+{
+        json_t *doc = NULL;
+        char *s = NULL;
+        tl_status rc;
+
+        if (!json)
+                return draft(conn, cfg, set, id, period, NULL, out, version,
+                             err);
+        rc = draft(conn, cfg, set, id, period, &doc, NULL, version, err);
+        if (!rc && !(s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+                rc = tl_fail(err, TL_ENOMEM, "out of memory");
+        if (!rc)
+                rc = tl_buf_puts(out, s, err);
+        if (!rc)
+                rc = tl_buf_puts(out, "\n", err);
+        free(s); /* lint: libc-free: jansson allocated it */
+        json_decref(doc);
         return rc;
 }
 
