@@ -135,7 +135,10 @@ PGconn *api__db(struct api__call *c, struct tl_error *err)
 {
         PGconn *db = pthread_getspecific(c->srv->conn_key);
 
-        if (db && PQstatus(db) != CONNECTION_OK) {
+        /* Left in pipeline mode only by a pipeline that failed midway
+           (sch_db_exec_all): started afresh like a broken one. */
+        if (db && (PQstatus(db) != CONNECTION_OK ||
+                   PQpipelineStatus(db) != PQ_PIPELINE_OFF)) {
                 PQfinish(db);
                 db = NULL;
                 pthread_setspecific(c->srv->conn_key, NULL);
