@@ -30,6 +30,15 @@ struct api__limiter {
         int64_t per_s, burst; /* tokens a second, bucket size */
 };
 
+/* Database connections shared by the request threads: a stack of the
+   free ones (NULL: not yet opened, or dropped when broken). */
+struct api__pool {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        PGconn **conns;
+        size_t size, free;
+};
+
 /* Keys the database accepted, by the SHA-256 of the whole key, each for at
    most ttl_us (docs/architecture.md: how revocation stays within it). */
 #define API__KEY_CACHE_SLOTS 1024
@@ -56,7 +65,7 @@ struct api_server {
         const struct inv_config *inv;
         struct api_ingest *ingest;
         struct rate_reloader *rules;
-        pthread_key_t conn_key; /* each request thread's PGconn */
+        struct api__pool pool;
         struct api__limiter limiter;
         struct api__key_cache keys;
         struct api__metrics metrics;
@@ -86,9 +95,12 @@ struct api__call {
         PGconn *db; /* this thread's connection, NULL until asked */
 };
 
-/* This thread's database connection (reconnected when broken), or NULL
-   with 'err' set. */
+/* A database connection for this request (from the pool, waiting for one
+   when all are taken; reconnected when broken), or NULL with 'err' set.
+   The request cycle gives it back once the answer is queued. */
 PGconn *api__db(struct api__call *c, struct tl_error *err);
+/* Give 'db' (may be NULL) back to the pool of 's'. */
+void api__db_release(struct api_server *s, PGconn *db);
 
 /* Queue response 'r' (taken; NULL: MHD_NO) with 'status', its Content-Type
    and, when not NULL, a Retry-After header. */
@@ -137,6 +149,11 @@ void api__key_cache_release(struct api__key_cache *kc);
 tl_status api__key_verify(struct api__key_cache *kc, PGconn *conn,
                           const char *key, size_t len,
                           struct api_principal *out, struct tl_error *err);
+
+/* Whether 'key' is in 'kc' (as api__key_verify would find it), '*out'
+   then filled: no database needed. */
+bool api__key_cached(struct api__key_cache *kc, const char *key, size_t len,
+                     struct api_principal *out);
 
 /* Percent-decode 'len' bytes of 's' in place into an id: valid UTF-8, no
    NUL, 1..API__ID_MAX bytes. False for anything else. */

@@ -360,6 +360,40 @@ void api__key_cache_release(struct api__key_cache *kc)
         OPENSSL_cleanse(kc->slots, sizeof kc->slots);
 }
 
+/* The slot of 'key' (hashed into 'want'), and whether it holds the key,
+   accepted less than ttl_us before 'now' and not expired since. */
+static bool lookup(struct api__key_cache *kc, const char *key, size_t len,
+                   int64_t now, unsigned char want[SCH_HASH_BYTES],
+                   struct api__cached_key **slot, struct api_principal *out)
+{
+        struct api__cached_key *e;
+        bool hit;
+
+        sch_sha256(key, len, want);
+        e = &kc->slots[(size_t)(want[0] | want[1] << 8) % API__KEY_CACHE_SLOTS];
+        *slot = e;
+        pthread_mutex_lock(&kc->lock);
+        /* Only a key the database accepted is here; the hash of the whole
+           key decides, as in the database, so no secret is kept. */
+        hit = e->until_us > now &&
+              CRYPTO_memcmp(e->hash, want, SCH_HASH_BYTES) == 0 &&
+              (e->expires_us == 0 || tl_time_now_us() < e->expires_us);
+        if (hit)
+                *out = e->who;
+        pthread_mutex_unlock(&kc->lock);
+        return hit;
+}
+
+bool api__key_cached(struct api__key_cache *kc, const char *key, size_t len,
+                     struct api_principal *out)
+{
+        unsigned char want[SCH_HASH_BYTES];
+        struct api__cached_key *e;
+
+        return kc->ttl_us > 0 && well_formed(key, len) &&
+               lookup(kc, key, len, mono_us(), want, &e, out);
+}
+
 tl_status api__key_verify(struct api__key_cache *kc, PGconn *conn,
                           const char *key, size_t len,
                           struct api_principal *out, struct tl_error *err)
@@ -367,25 +401,12 @@ tl_status api__key_verify(struct api__key_cache *kc, PGconn *conn,
         unsigned char want[SCH_HASH_BYTES];
         struct api__cached_key *e;
         int64_t expires_us = 0, now = mono_us();
-        size_t slot;
         tl_status rc;
 
         if (kc->ttl_us <= 0 || !well_formed(key, len))
                 return api_keys_verify(conn, key, len, out, err);
-        sch_sha256(key, len, want);
-        slot = (size_t)(want[0] | want[1] << 8) % API__KEY_CACHE_SLOTS;
-        e = &kc->slots[slot];
-        pthread_mutex_lock(&kc->lock);
-        /* Only a key the database accepted is here; the hash of the whole
-           key decides, as in the database, so no secret is kept. */
-        if (e->until_us > now &&
-            CRYPTO_memcmp(e->hash, want, SCH_HASH_BYTES) == 0 &&
-            (e->expires_us == 0 || tl_time_now_us() < e->expires_us)) {
-                *out = e->who;
-                pthread_mutex_unlock(&kc->lock);
+        if (lookup(kc, key, len, now, want, &e, out))
                 return TL_OK;
-        }
-        pthread_mutex_unlock(&kc->lock);
         rc = verify(conn, key, len, out, &expires_us, want, err);
         if (rc)
                 return rc;

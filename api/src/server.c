@@ -124,44 +124,99 @@ bool api__may_read(struct api__call *c, const char *id,
         return false;
 }
 
-/* ---- this thread's database connection ------------------------------- */
+/* ---- the database connections ------------------------------------------ */
 
-static void close_conn(void *p)
+/* Whether 'db' can serve the next request as it is: a failed pipeline
+   (sch_db_exec_all) or a transaction left open would follow it there. */
+static bool reusable(PGconn *db)
 {
-        PQfinish(p);
+        return PQstatus(db) == CONNECTION_OK &&
+               PQpipelineStatus(db) == PQ_PIPELINE_OFF &&
+               PQtransactionStatus(db) == PQTRANS_IDLE;
 }
 
 PGconn *api__db(struct api__call *c, struct tl_error *err)
 {
-        PGconn *db = pthread_getspecific(c->srv->conn_key);
+        struct api__pool *p = &c->srv->pool;
+        PGconn *db;
 
-        /* Left in pipeline mode only by a pipeline that failed midway
-           (sch_db_exec_all): started afresh like a broken one. */
-        if (db && (PQstatus(db) != CONNECTION_OK ||
-                   PQpipelineStatus(db) != PQ_PIPELINE_OFF)) {
+        if (c->db)
+                return c->db;
+        pthread_mutex_lock(&p->mu);
+        while (p->free == 0)
+                pthread_cond_wait(&p->cv, &p->mu);
+        db = p->conns[--p->free];
+        pthread_mutex_unlock(&p->mu);
+        if (db && !reusable(db)) {
                 PQfinish(db);
                 db = NULL;
-                pthread_setspecific(c->srv->conn_key, NULL);
         }
         if (!db) {
-                if (sch_db_connect(&db, err))
-                        return NULL;
-                /* This connection lives as long as its thread and runs the
-                   same few statements: PostgreSQL parses and plans each
-                   once, not per request. */
-                /* One plan per statement, pruned to the period's partitions
-                   at run time: with "auto", PostgreSQL kept planning anew
-                   (1,057 vs 1,247 drafts/s in one run each). A refusal
-                   leaves the default, which is only slower. */
-                PQclear(PQexec(db, "SET plan_cache_mode = force_generic_plan"));
-                if (sch_db_cache_statements(db, err)) {
-                        PQfinish(db);
-                        return NULL;
+                /* A connection runs the same few statements for as long as
+                   serve does: PostgreSQL parses and plans each once, not
+                   per request. One plan per statement, pruned to the
+                   period's partitions at run time: with "auto",
+                   PostgreSQL kept planning anew (1,057 vs 1,247 drafts/s
+                   in one run each). A refusal leaves the default, which
+                   is only slower. */
+                if (!sch_db_connect(&db, err)) {
+                        PQclear(PQexec(
+                            db, "SET plan_cache_mode = force_generic_plan"));
+                        if (sch_db_cache_statements(db, err)) {
+                                PQfinish(db);
+                                db = NULL;
+                        }
+                } else {
+                        db = NULL;
                 }
-                pthread_setspecific(c->srv->conn_key, db);
+        }
+        if (!db) {
+                api__db_release(c->srv, NULL);
+                return NULL;
         }
         c->db = db;
         return db;
+}
+
+void api__db_release(struct api_server *s, PGconn *db)
+{
+        struct api__pool *p = &s->pool;
+
+        if (db && !reusable(db)) {
+                PQfinish(db);
+                db = NULL;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->conns[p->free++] = db;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+}
+
+static tl_status pool_init(struct api__pool *p, size_t size,
+                           struct tl_error *err)
+{
+        memset(p, 0, sizeof *p);
+        p->conns = tl_calloc(size, sizeof *p->conns);
+        if (!p->conns || pthread_mutex_init(&p->mu, NULL) ||
+            pthread_cond_init(&p->cv, NULL)) {
+                tl_free(p->conns);
+                p->conns = NULL;
+                return tl_fail(err, TL_ENOMEM, "serve: out of memory");
+        }
+        p->size = p->free = size; /* each NULL until first needed */
+        return TL_OK;
+}
+
+static void pool_release(struct api__pool *p)
+{
+        if (!p->conns)
+                return;
+        for (size_t i = 0; i < p->free; i++)
+                PQfinish(p->conns[i]);
+        tl_free(p->conns);
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv);
+        p->conns = NULL;
 }
 
 /* ---- paths ----------------------------------------------------------- */
@@ -246,6 +301,13 @@ static bool authenticate(struct api__call *c, enum MHD_Result *answered)
                                "(Authorization: Bearer <key>)",
                                NULL);
                 return false;
+        }
+        /* A key seen within the second needs no connection: a thread that
+           only ingests events never opens one. */
+        if (api__key_cached(&c->srv->keys, h + 7, strlen(h + 7), &c->who)) {
+                snprintf(c->req->key_name, sizeof c->req->key_name, "%s",
+                         c->who.name);
+                return true;
         }
         if (!api__db(c, &err)) {
                 *answered = api__fail(c, TL_EDB, &err);
@@ -444,6 +506,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 {
         struct api__req *req = *con_cls;
         struct api__call c;
+        enum MHD_Result ret;
         char path[2048];
         const char *q;
         size_t n;
@@ -484,7 +547,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
         }
         memcpy(path, url, n);
         path[n] = '\0';
-        return dispatch(&c, path);
+        ret = dispatch(&c, path);
+        /* The answer is queued: the connection serves the next request. */
+        if (c.db)
+                api__db_release(c.srv, c.db);
+        return ret;
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -615,12 +682,17 @@ static tl_status check_pair(const char *cert_path, const char *cert,
 
 /* A request thread blocks while PostgreSQL prices a draft or Kafka acks a
    batch, so one thread per CPU leaves the CPUs idle (measured: 2 threads
-   served 147-241 drafts/s with PostgreSQL at 42 % of the machine). */
+   served 147-241 drafts/s with PostgreSQL at 42 % of the machine). A
+   batch of events holds its thread for the producer's linger and the
+   broker's acknowledgement, tens of milliseconds of no CPU: 32 threads
+   posted twice the batches of 8 on 2 CPUs (docs/benchmarks.md), and
+   drafts were no slower. Threads take database connections from a pool
+   (api__db), so a thread that only ingests events holds none. */
 static long default_threads(void)
 {
-        long n = sysconf(_SC_NPROCESSORS_ONLN) * 4;
+        long n = sysconf(_SC_NPROCESSORS_ONLN) * 16;
 
-        return n < 8 ? 8 : n;
+        return n < 32 ? 32 : n;
 }
 
 tl_status api_server_new(const struct api_config *cfg,
@@ -635,6 +707,7 @@ tl_status api_server_new(const struct api_config *cfg,
         unsigned flags =
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
         struct api_server *s;
+        size_t threads;
         tl_status rc;
 
         if (!rules)
@@ -649,9 +722,16 @@ tl_status api_server_new(const struct api_config *cfg,
                 return tl_fail(err, TL_ENOMEM, "serve: out of memory");
         s->inv = inv;
         s->ingest = ingest;
-        if (pthread_key_create(&s->conn_key, close_conn)) {
+        threads = (size_t)(cfg->threads ? cfg->threads : default_threads());
+        /* One connection per thread, so no request waits for one; the
+           stack hands out the one used last, so a connection is opened
+           only when that many requests run at once, and the ones in use
+           stay warm (a fresh connection's first draft prepares and plans
+           its statements, tens of milliseconds). */
+        rc = pool_init(&s->pool, threads, err);
+        if (rc) {
                 tl_free(s);
-                return tl_fail(err, TL_ENOMEM, "serve: no thread key");
+                return rc;
         }
         rc = api__limiter_init(&s->limiter, cfg->rate_per_s, cfg->rate_burst,
                                err);
@@ -677,8 +757,7 @@ tl_status api_server_new(const struct api_config *cfg,
         s->d = MHD_start_daemon(
             flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
             is_v6 ? (struct sockaddr *)&v6 : (struct sockaddr *)&v4,
-            MHD_OPTION_THREAD_POOL_SIZE,
-            (unsigned)(cfg->threads ? cfg->threads : default_threads()),
+            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
             MHD_OPTION_NOTIFY_COMPLETED, completed, s,
@@ -728,7 +807,7 @@ void api_server_free(struct api_server **pp)
         rate_reloader_free(&s->rules);
         api__limiter_release(&s->limiter);
         api__key_cache_release(&s->keys);
-        pthread_key_delete(s->conn_key);
+        pool_release(&s->pool);
         tl_free(s->tls_cert);
         tl_free(s->tls_key);
         tl_free(s);
