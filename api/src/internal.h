@@ -101,6 +101,10 @@ struct api__call {
 PGconn *api__db(struct api__call *c, struct tl_error *err);
 /* Give 'db' (may be NULL) back to the pool of 's'. */
 void api__db_release(struct api_server *s, PGconn *db);
+/* A pool of 'size' connections, none opened yet; and its release. */
+tl_status api__pool_init(struct api__pool *p, size_t size,
+                         struct tl_error *err);
+void api__pool_release(struct api__pool *p);
 
 /* Queue response 'r' (taken; NULL: MHD_NO) with 'status', its Content-Type
    and, when not NULL, a Retry-After header. */

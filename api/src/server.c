@@ -124,101 +124,6 @@ bool api__may_read(struct api__call *c, const char *id,
         return false;
 }
 
-/* ---- the database connections ------------------------------------------ */
-
-/* Whether 'db' can serve the next request as it is: a failed pipeline
-   (sch_db_exec_all) or a transaction left open would follow it there. */
-static bool reusable(PGconn *db)
-{
-        return PQstatus(db) == CONNECTION_OK &&
-               PQpipelineStatus(db) == PQ_PIPELINE_OFF &&
-               PQtransactionStatus(db) == PQTRANS_IDLE;
-}
-
-PGconn *api__db(struct api__call *c, struct tl_error *err)
-{
-        struct api__pool *p = &c->srv->pool;
-        PGconn *db;
-
-        if (c->db)
-                return c->db;
-        pthread_mutex_lock(&p->mu);
-        while (p->free == 0)
-                pthread_cond_wait(&p->cv, &p->mu);
-        db = p->conns[--p->free];
-        pthread_mutex_unlock(&p->mu);
-        if (db && !reusable(db)) {
-                PQfinish(db);
-                db = NULL;
-        }
-        if (!db) {
-                /* A connection runs the same few statements for as long as
-                   serve does: PostgreSQL parses and plans each once, not
-                   per request. One plan per statement, pruned to the
-                   period's partitions at run time: with "auto",
-                   PostgreSQL kept planning anew (1,057 vs 1,247 drafts/s
-                   in one run each). A refusal leaves the default, which
-                   is only slower. */
-                if (!sch_db_connect(&db, err)) {
-                        PQclear(PQexec(
-                            db, "SET plan_cache_mode = force_generic_plan"));
-                        if (sch_db_cache_statements(db, err)) {
-                                PQfinish(db);
-                                db = NULL;
-                        }
-                } else {
-                        db = NULL;
-                }
-        }
-        if (!db) {
-                api__db_release(c->srv, NULL);
-                return NULL;
-        }
-        c->db = db;
-        return db;
-}
-
-void api__db_release(struct api_server *s, PGconn *db)
-{
-        struct api__pool *p = &s->pool;
-
-        if (db && !reusable(db)) {
-                PQfinish(db);
-                db = NULL;
-        }
-        pthread_mutex_lock(&p->mu);
-        p->conns[p->free++] = db;
-        pthread_cond_signal(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-}
-
-static tl_status pool_init(struct api__pool *p, size_t size,
-                           struct tl_error *err)
-{
-        memset(p, 0, sizeof *p);
-        p->conns = tl_calloc(size, sizeof *p->conns);
-        if (!p->conns || pthread_mutex_init(&p->mu, NULL) ||
-            pthread_cond_init(&p->cv, NULL)) {
-                tl_free(p->conns);
-                p->conns = NULL;
-                return tl_fail(err, TL_ENOMEM, "serve: out of memory");
-        }
-        p->size = p->free = size; /* each NULL until first needed */
-        return TL_OK;
-}
-
-static void pool_release(struct api__pool *p)
-{
-        if (!p->conns)
-                return;
-        for (size_t i = 0; i < p->free; i++)
-                PQfinish(p->conns[i]);
-        tl_free(p->conns);
-        pthread_mutex_destroy(&p->mu);
-        pthread_cond_destroy(&p->cv);
-        p->conns = NULL;
-}
-
 /* ---- paths ----------------------------------------------------------- */
 
 static int hex(char ch)
@@ -728,7 +633,7 @@ tl_status api_server_new(const struct api_config *cfg,
            only when that many requests run at once, and the ones in use
            stay warm (a fresh connection's first draft prepares and plans
            its statements, tens of milliseconds). */
-        rc = pool_init(&s->pool, threads, err);
+        rc = api__pool_init(&s->pool, threads, err);
         if (rc) {
                 tl_free(s);
                 return rc;
@@ -807,7 +712,7 @@ void api_server_free(struct api_server **pp)
         rate_reloader_free(&s->rules);
         api__limiter_release(&s->limiter);
         api__key_cache_release(&s->keys);
-        pool_release(&s->pool);
+        api__pool_release(&s->pool);
         tl_free(s->tls_cert);
         tl_free(s->tls_key);
         tl_free(s);
