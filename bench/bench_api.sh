@@ -86,6 +86,18 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
 # wrk's latency (e.g. 812.00us, 5.12ms, 1.20s) in ms.
 to_ms() { awk '{ v = $1 + 0; if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /[0-9]s$/ && $1 !~ /ms$/) v *= 1000; printf "%.2f\n", v }'; }
 stored() { q "SELECT coalesce(sum(consumed), 0) FROM ingest_counts"; }
+# CPU time (clock ticks, utime + stime) of process PID, and of the
+# PostgreSQL server (the postmaster and its children: every backend, so
+# the meter's too). Shared machines make requests/s noisy; CPU per request
+# is what a change moves.
+ticks() { awk '{ sub(/^[^)]*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+pg_ticks() {
+  local pm
+  pm=$(head -1 "$work/pg/data/postmaster.pid")
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v pm="$pm" '{ pid = $1; sub(/^[^)]*\) /, "");
+    if (pid == pm || $2 == pm) t += $12 + $13 } END { print t + 0 }'
+}
+hz=$(getconf CLK_TCK)
 
 . bench/lib.sh
 bench_db "$work" bench
@@ -155,27 +167,34 @@ unfeed() {
   loadgen_pid=
 }
 
-# measure NAME C SCRIPT: one wrk run; appends
-# "name c rps p50 p99 non2xx errors meter_events_per_s" to $work/results.
+# measure NAME C SCRIPT: one wrk run; appends "name c rps p50 p99 non2xx
+# errors meter_events_per_s serve_cpu_ms pg_cpu_ms" to $work/results (the
+# last two per request; PostgreSQL's includes the meter's work).
 measure() {
   local name=$1 c=$2 script=$3 out=$work/wrk-$1-$2-$RANDOM.txt s0 s1 t0 t1
+  local sv0 sv1 pg0 pg1
   feed
   sleep 1
   s0=$(stored) t0=$(date +%s.%N)
+  sv0=$(ticks "$serve_pid") pg0=$(pg_ticks)
   wrk -t "$threads" -c "$c" -d "${duration}s" --timeout 10s --latency \
     -s "$script" "$url" >"$out" 2>&1 || { cat "$out" >&2; fail "wrk failed"; }
+  sv1=$(ticks "$serve_pid") pg1=$(pg_ticks)
   s1=$(stored) t1=$(date +%s.%N)
   unfeed
-  local rps p50 p99 non2xx errs mrate
+  local rps p50 p99 non2xx errs mrate n scpu pcpu
+  n=$(awk '/requests in/ { print $1 }' "$out")
+  scpu=$(awk -v a="$sv0" -v b="$sv1" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.3f", n ? (b - a) * 1000 / hz / n : 0 }')
+  pcpu=$(awk -v a="$pg0" -v b="$pg1" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.3f", n ? (b - a) * 1000 / hz / n : 0 }')
   rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
   p50=$(awk '$1 == "50%" { print $2 }' "$out" | to_ms)
   p99=$(awk '$1 == "99%" { print $2 }' "$out" | to_ms)
   non2xx=$(awk '/Non-2xx/ { print $NF }' "$out"); non2xx=${non2xx:-0}
   errs=$(awk '/Socket errors/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$out"); errs=${errs:-0}
   mrate=$(awk -v a="$s0" -v b="$s1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (b - a) / (t1 - t0) }')
-  echo "$name $c $rps $p50 $p99 $non2xx $errs $mrate" >>"$work/results"
-  printf '  %-12s -c %-4s %10s req/s  p50 %7s ms  p99 %7s ms  non-2xx %s  socket errors %s  meter stored %s units/s\n' \
-    "$name" "$c" "$rps" "$p50" "$p99" "$non2xx" "$errs" "$mrate"
+  echo "$name $c $rps $p50 $p99 $non2xx $errs $mrate $scpu $pcpu" >>"$work/results"
+  printf '  %-12s -c %-4s %10s req/s  p50 %7s ms  p99 %7s ms  non-2xx %s  socket errors %s  meter stored %s units/s  CPU ms/request serve %s PostgreSQL %s\n' \
+    "$name" "$c" "$rps" "$p50" "$p99" "$non2xx" "$errs" "$mrate" "$scpu" "$pcpu"
 }
 
 : >"$work/results"
@@ -203,20 +222,22 @@ kill -0 "$meter_pid" 2>/dev/null || { tail "$work/meter.log" >&2; fail "tally me
 
 echo
 echo "medians of $runs runs ($customers customers; machine shared: see docs/benchmarks.md)"
-printf '| %-10s | %5s | %10s | %10s | %8s | %8s | %7s | %6s | %11s |\n' \
-  route conns "req/s" "events/s" "p50 ms" "p99 ms" non-2xx errors "meter u/s"
+printf '| %-10s | %5s | %10s | %10s | %8s | %8s | %7s | %6s | %11s | %9s | %9s |\n' \
+  route conns "req/s" "events/s" "p50 ms" "p99 ms" non-2xx errors "meter u/s" "serve CPU" "PG CPU"
 for name in usage events events-dup; do
   for c in $conns; do
     rows=$(awk -v n="$name" -v c="$c" '$1 == n && $2 == c' "$work/results")
     [ -n "$rows" ] || continue
     rps=$(awk '{ print $3 }' <<<"$rows" | median)
     ev=$([ "$name" = usage ] && echo - || awk -v r="$rps" -v b="$batch" 'BEGIN { printf "%.0f", r * b }')
-    printf '| %-10s | %5s | %10.0f | %10s | %8s | %8s | %7s | %6s | %11s |\n' "$name" "$c" "$rps" "$ev" \
+    printf '| %-10s | %5s | %10.0f | %10s | %8s | %8s | %7s | %6s | %11s | %9s | %9s |\n' "$name" "$c" "$rps" "$ev" \
       "$(awk '{ print $4 }' <<<"$rows" | median)" "$(awk '{ print $5 }' <<<"$rows" | median)" \
       "$(awk '{ s += $6 } END { print s }' <<<"$rows")" "$(awk '{ s += $7 } END { print s }' <<<"$rows")" \
-      "$(awk '{ print $8 }' <<<"$rows" | median)"
+      "$(awk '{ print $8 }' <<<"$rows" | median)" \
+      "$(awk '{ print $9 }' <<<"$rows" | median)" "$(awk '{ print $10 }' <<<"$rows" | median)"
   done
 done
+echo "serve CPU, PG CPU: ms of CPU (user + system) per request over the run"
 echo "targets: usage >= 2,000 req/s with p99 <= 25 ms; events >= 50,000 events/s (batches of 100)"
 if [ -n "$keep" ]; then
   echo "kept: $pg_env; export PGDATABASE=bench; work dir $work" | tr '\n' ';'

@@ -30,6 +30,31 @@ struct api__limiter {
         int64_t per_s, burst; /* tokens a second, bucket size */
 };
 
+/* Database connections shared by the request threads: a stack of the
+   free ones (NULL: not yet opened, or dropped when broken). */
+struct api__pool {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        PGconn **conns;
+        size_t size, free;
+};
+
+/* Keys the database accepted, by the SHA-256 of the whole key, each for at
+   most ttl_us (docs/architecture.md: how revocation stays within it). */
+#define API__KEY_CACHE_SLOTS 1024
+#define API__KEY_TTL_US 1000000
+struct api__cached_key {
+        unsigned char hash[32];
+        int64_t until_us;   /* CLOCK_MONOTONIC; 0: empty */
+        int64_t expires_us; /* the key's own expiry, wall clock; 0: never */
+        struct api_principal who;
+};
+struct api__key_cache {
+        pthread_mutex_t lock;
+        int64_t ttl_us; /* 0: every request asks the database */
+        struct api__cached_key slots[API__KEY_CACHE_SLOTS];
+};
+
 struct api__metrics {
         _Atomic uint64_t requests, status_2xx, status_4xx, status_5xx;
         _Atomic uint64_t auth_failures, rate_limited, us_total;
@@ -40,8 +65,9 @@ struct api_server {
         const struct inv_config *inv;
         struct api_ingest *ingest;
         struct rate_reloader *rules;
-        pthread_key_t conn_key; /* each request thread's PGconn */
+        struct api__pool pool;
         struct api__limiter limiter;
+        struct api__key_cache keys;
         struct api__metrics metrics;
         struct api_sender *sender; /* webhooks (webhooks_send.c) */
         uint16_t port;
@@ -70,9 +96,16 @@ struct api__call {
         PGconn *db; /* this thread's connection, NULL until asked */
 };
 
-/* This thread's database connection (reconnected when broken), or NULL
-   with 'err' set. */
+/* A database connection for this request (from the pool, waiting for one
+   when all are taken; reconnected when broken), or NULL with 'err' set.
+   The request cycle gives it back once the answer is queued. */
 PGconn *api__db(struct api__call *c, struct tl_error *err);
+/* Give 'db' (may be NULL) back to the pool of 's'. */
+void api__db_release(struct api_server *s, PGconn *db);
+/* A pool of 'size' connections, none opened yet; and its release. */
+tl_status api__pool_init(struct api__pool *p, size_t size,
+                         struct tl_error *err);
+void api__pool_release(struct api__pool *p);
 
 /* Queue response 'r' (taken; NULL: MHD_NO) with 'status', its Content-Type
    and, when not NULL, a Retry-After header. */
@@ -115,6 +148,21 @@ void api__limiter_release(struct api__limiter *l);
 /* True when 'name' may make a request now; else '*retry_s' is when. */
 bool api__limiter_take(struct api__limiter *l, const char *name,
                        unsigned *retry_s);
+
+/* Key cache (keys.c). */
+tl_status api__key_cache_init(struct api__key_cache *kc, int64_t ttl_us,
+                              struct tl_error *err);
+void api__key_cache_release(struct api__key_cache *kc);
+/* api_keys_verify through 'kc': a key the database accepted less than
+   kc->ttl_us ago (and not expired since) is not asked again. */
+tl_status api__key_verify(struct api__key_cache *kc, PGconn *conn,
+                          const char *key, size_t len,
+                          struct api_principal *out, struct tl_error *err);
+
+/* Whether 'key' is in 'kc' (as api__key_verify would find it), '*out'
+   then filled: no database needed. */
+bool api__key_cached(struct api__key_cache *kc, const char *key, size_t len,
+                     struct api_principal *out);
 
 /* Percent-decode 'len' bytes of 's' in place into an id: valid UTF-8, no
    NUL, 1..API__ID_MAX bytes. False for anything else. */

@@ -1,10 +1,12 @@
 /* API keys: creation from OpenSSL's random bytes, SHA-256 storage, listing,
    revocation and constant-time verification (api/keys.h). */
 #include "api/keys.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -243,17 +245,21 @@ static bool well_formed(const char *key, size_t len)
                is_hex(key + PREFIX_LEN + ID_HEX + 1, SECRET_HEX);
 }
 
-tl_status api_keys_verify(PGconn *conn, const char *key, size_t len,
-                          struct api_principal *out, struct tl_error *err)
+/* api_keys_verify, also telling when the key expires ('*expires_us',
+   microseconds since the epoch; 0: never) and its hash ('want'). */
+static tl_status verify(PGconn *conn, const char *key, size_t len,
+                        struct api_principal *out, int64_t *expires_us,
+                        unsigned char want[SCH_HASH_BYTES],
+                        struct tl_error *err)
 {
         static const char SQL[] =
             "SELECT name, scope, secret_hash, revoked_at IS NULL AND "
-            "(expires_at IS NULL OR expires_at > now()) "
+            "(expires_at IS NULL OR expires_at > now()), "
+            "coalesce((extract(epoch FROM expires_at) * 1000000)::int8, 0) "
             "FROM api_keys WHERE key_id = $1";
         /* Compared against when the id is unknown, so that an unknown id
            and a wrong secret cost the same work. */
         static const unsigned char NO_HASH[SCH_HASH_BYTES];
-        unsigned char want[SCH_HASH_BYTES];
         const unsigned char *have = NO_HASH;
         char id[ID_HEX + 1];
         const char *params[1] = {id};
@@ -268,7 +274,8 @@ tl_status api_keys_verify(PGconn *conn, const char *key, size_t len,
         id[ID_HEX] = '\0';
         sch_sha256(key, len, want);
         /* Binary results: the hash arrives as its 32 bytes, the text
-           columns as their bytes, the boolean as one byte. */
+           columns as their bytes, the boolean as one byte, the expiry as
+           eight in network order. */
         res = sch_db_exec(conn, SQL, 1, params, 1);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
                 rc = db_fail(conn, res, "looking up the API key", err);
@@ -277,7 +284,7 @@ tl_status api_keys_verify(PGconn *conn, const char *key, size_t len,
         }
         found = PQntuples(res) == 1 &&
                 PQgetlength(res, 0, 2) == SCH_HASH_BYTES &&
-                PQgetlength(res, 0, 3) == 1;
+                PQgetlength(res, 0, 3) == 1 && PQgetlength(res, 0, 4) == 8;
         if (found) {
                 have = (const unsigned char *)PQgetvalue(res, 0, 2);
                 live = PQgetvalue(res, 0, 3)[0] != 0;
@@ -302,9 +309,114 @@ tl_status api_keys_verify(PGconn *conn, const char *key, size_t len,
                         return tl_fail(err, TL_EAUTH, "%s", BAD_KEY);
                 }
         }
+        {
+                const unsigned char *b =
+                    (const unsigned char *)PQgetvalue(res, 0, 4);
+                uint64_t v = 0;
+
+                for (int i = 0; i < 8; i++)
+                        v = v << 8 | b[i];
+                *expires_us = (int64_t)v;
+        }
         memcpy(p.name, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
         p.name[PQgetlength(res, 0, 0)] = '\0';
         PQclear(res);
         *out = p;
+        return TL_OK;
+}
+
+tl_status api_keys_verify(PGconn *conn, const char *key, size_t len,
+                          struct api_principal *out, struct tl_error *err)
+{
+        unsigned char want[SCH_HASH_BYTES];
+        int64_t expires_us;
+
+        return verify(conn, key, len, out, &expires_us, want, err);
+}
+
+/* ---- verified keys, kept for at most API__KEY_TTL_US -------------------- */
+
+static int64_t mono_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+tl_status api__key_cache_init(struct api__key_cache *kc, int64_t ttl_us,
+                              struct tl_error *err)
+{
+        memset(kc, 0, sizeof *kc);
+        kc->ttl_us = ttl_us;
+        if (pthread_mutex_init(&kc->lock, NULL))
+                return tl_fail(err, TL_ENOMEM, "serve: no key cache lock");
+        return TL_OK;
+}
+
+void api__key_cache_release(struct api__key_cache *kc)
+{
+        pthread_mutex_destroy(&kc->lock);
+        OPENSSL_cleanse(kc->slots, sizeof kc->slots);
+}
+
+/* The slot of 'key' (hashed into 'want'), and whether it holds the key,
+   accepted less than ttl_us before 'now' and not expired since. */
+static bool lookup(struct api__key_cache *kc, const char *key, size_t len,
+                   int64_t now, unsigned char want[SCH_HASH_BYTES],
+                   struct api__cached_key **slot, struct api_principal *out)
+{
+        struct api__cached_key *e;
+        bool hit;
+
+        sch_sha256(key, len, want);
+        e = &kc->slots[(size_t)(want[0] | want[1] << 8) % API__KEY_CACHE_SLOTS];
+        *slot = e;
+        pthread_mutex_lock(&kc->lock);
+        /* Only a key the database accepted is here; the hash of the whole
+           key decides, as in the database, so no secret is kept. */
+        hit = e->until_us > now &&
+              CRYPTO_memcmp(e->hash, want, SCH_HASH_BYTES) == 0 &&
+              (e->expires_us == 0 || tl_time_now_us() < e->expires_us);
+        if (hit)
+                *out = e->who;
+        pthread_mutex_unlock(&kc->lock);
+        return hit;
+}
+
+bool api__key_cached(struct api__key_cache *kc, const char *key, size_t len,
+                     struct api_principal *out)
+{
+        unsigned char want[SCH_HASH_BYTES];
+        struct api__cached_key *e;
+
+        return kc->ttl_us > 0 && well_formed(key, len) &&
+               lookup(kc, key, len, mono_us(), want, &e, out);
+}
+
+tl_status api__key_verify(struct api__key_cache *kc, PGconn *conn,
+                          const char *key, size_t len,
+                          struct api_principal *out, struct tl_error *err)
+{
+        unsigned char want[SCH_HASH_BYTES];
+        struct api__cached_key *e;
+        int64_t expires_us = 0, now = mono_us();
+        tl_status rc;
+
+        if (kc->ttl_us <= 0 || !well_formed(key, len))
+                return api_keys_verify(conn, key, len, out, err);
+        if (lookup(kc, key, len, now, want, &e, out))
+                return TL_OK;
+        rc = verify(conn, key, len, out, &expires_us, want, err);
+        if (rc)
+                return rc;
+        pthread_mutex_lock(&kc->lock);
+        memcpy(e->hash, want, SCH_HASH_BYTES);
+        e->who = *out;
+        e->expires_us = expires_us;
+        /* From before the lookup: a revocation committed after the
+           database answered is seen within ttl_us of it. */
+        e->until_us = now + kc->ttl_us;
+        pthread_mutex_unlock(&kc->lock);
         return TL_OK;
 }

@@ -46,10 +46,9 @@ enum MHD_Result api__usage(struct api__call *c)
         const char *version = NULL;
         struct rate_period p;
         struct tl_error err = {TL_OK, ""};
-        struct tl_buf out;
         enum MHD_Result a;
         char as_of[40];
-        json_t *doc;
+        json_t *doc, *draft = NULL;
         tl_status rc;
 
         if (!api__may_read(c, id, &a) || !period_arg(c, &p, &a))
@@ -59,19 +58,16 @@ enum MHD_Result api__usage(struct api__call *c)
         tl_time_format_rfc3339(c->srv->inv->now_us ? c->srv->inv->now_us
                                                    : tl_time_now_us(),
                                as_of, sizeof as_of);
-        tl_buf_init(&out, 0);
         /* One snapshot prices the whole request, even across a reload. */
         set = rate_reloader_acquire(c->srv->rules);
-        rc = inv_draft(c->db, c->srv->inv, set, id, &p, true, &out, &version,
-                       &err);
+        rc = inv_draft_doc(c->db, c->srv->inv, set, id, &p, &draft, &version,
+                           &err);
+        /* "o" takes the draft, also when packing fails. */
         doc = rc ? NULL
-                 : json_pack(
-                       "{s:s, s:s, s:s, s:s?, s:o}", "customer", id, "period",
-                       p.label, "as_of", as_of, "catalog_version", version,
-                       "invoice",
-                       json_loadb((const char *)out.data, out.len, 0, NULL));
+                 : json_pack("{s:s, s:s, s:s, s:s?, s:o}", "customer", id,
+                             "period", p.label, "as_of", as_of,
+                             "catalog_version", version, "invoice", draft);
         rate_reloader_release(c->srv->rules, set);
-        tl_buf_release(&out);
         if (rc == TL_ENOTFOUND)
                 return api__error(c, MHD_HTTP_NOT_FOUND, "not_found",
                                   "no such customer", NULL);

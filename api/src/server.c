@@ -124,43 +124,6 @@ bool api__may_read(struct api__call *c, const char *id,
         return false;
 }
 
-/* ---- this thread's database connection ------------------------------- */
-
-static void close_conn(void *p)
-{
-        PQfinish(p);
-}
-
-PGconn *api__db(struct api__call *c, struct tl_error *err)
-{
-        PGconn *db = pthread_getspecific(c->srv->conn_key);
-
-        if (db && PQstatus(db) != CONNECTION_OK) {
-                PQfinish(db);
-                db = NULL;
-                pthread_setspecific(c->srv->conn_key, NULL);
-        }
-        if (!db) {
-                if (sch_db_connect(&db, err))
-                        return NULL;
-                /* This connection lives as long as its thread and runs the
-                   same few statements: PostgreSQL parses and plans each
-                   once, not per request. */
-                /* One plan per statement, pruned to the period's partitions
-                   at run time: with "auto", PostgreSQL kept planning anew
-                   (1,057 vs 1,247 drafts/s in one run each). A refusal
-                   leaves the default, which is only slower. */
-                PQclear(PQexec(db, "SET plan_cache_mode = force_generic_plan"));
-                if (sch_db_cache_statements(db, err)) {
-                        PQfinish(db);
-                        return NULL;
-                }
-                pthread_setspecific(c->srv->conn_key, db);
-        }
-        c->db = db;
-        return db;
-}
-
 /* ---- paths ----------------------------------------------------------- */
 
 static int hex(char ch)
@@ -244,11 +207,19 @@ static bool authenticate(struct api__call *c, enum MHD_Result *answered)
                                NULL);
                 return false;
         }
+        /* A key seen within the second needs no connection: a thread that
+           only ingests events never opens one. */
+        if (api__key_cached(&c->srv->keys, h + 7, strlen(h + 7), &c->who)) {
+                snprintf(c->req->key_name, sizeof c->req->key_name, "%s",
+                         c->who.name);
+                return true;
+        }
         if (!api__db(c, &err)) {
                 *answered = api__fail(c, TL_EDB, &err);
                 return false;
         }
-        rc = api_keys_verify(c->db, h + 7, strlen(h + 7), &c->who, &err);
+        rc = api__key_verify(&c->srv->keys, c->db, h + 7, strlen(h + 7),
+                             &c->who, &err);
         if (rc == TL_OK) {
                 snprintf(c->req->key_name, sizeof c->req->key_name, "%s",
                          c->who.name);
@@ -471,6 +442,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 {
         struct api__req *req = *con_cls;
         struct api__call c;
+        enum MHD_Result ret;
         char path[2048];
         const char *q;
         size_t n;
@@ -511,7 +483,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
         }
         memcpy(path, url, n);
         path[n] = '\0';
-        return dispatch(&c, path);
+        ret = dispatch(&c, path);
+        /* The answer is queued: the connection serves the next request. */
+        if (c.db)
+                api__db_release(c.srv, c.db);
+        return ret;
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -642,12 +618,17 @@ static tl_status check_pair(const char *cert_path, const char *cert,
 
 /* A request thread blocks while PostgreSQL prices a draft or Kafka acks a
    batch, so one thread per CPU leaves the CPUs idle (measured: 2 threads
-   served 147-241 drafts/s with PostgreSQL at 42 % of the machine). */
+   served 147-241 drafts/s with PostgreSQL at 42 % of the machine). A
+   batch of events holds its thread for the producer's linger and the
+   broker's acknowledgement, tens of milliseconds of no CPU: 32 threads
+   posted twice the batches of 8 on 2 CPUs (docs/benchmarks.md), and
+   drafts were no slower. Threads take database connections from a pool
+   (api__db), so a thread that only ingests events holds none. */
 static long default_threads(void)
 {
-        long n = sysconf(_SC_NPROCESSORS_ONLN) * 4;
+        long n = sysconf(_SC_NPROCESSORS_ONLN) * 16;
 
-        return n < 8 ? 8 : n;
+        return n < 32 ? 32 : n;
 }
 
 tl_status api_server_new(const struct api_config *cfg,
@@ -662,6 +643,7 @@ tl_status api_server_new(const struct api_config *cfg,
         unsigned flags =
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
         struct api_server *s;
+        size_t threads;
         tl_status rc;
 
         if (!rules)
@@ -676,12 +658,21 @@ tl_status api_server_new(const struct api_config *cfg,
                 return tl_fail(err, TL_ENOMEM, "serve: out of memory");
         s->inv = inv;
         s->ingest = ingest;
-        if (pthread_key_create(&s->conn_key, close_conn)) {
+        threads = (size_t)(cfg->threads ? cfg->threads : default_threads());
+        /* One connection per thread, so no request waits for one; the
+           stack hands out the one used last, so a connection is opened
+           only when that many requests run at once, and the ones in use
+           stay warm (a fresh connection's first draft prepares and plans
+           its statements, tens of milliseconds). */
+        rc = api__pool_init(&s->pool, threads, err);
+        if (rc) {
                 tl_free(s);
-                return tl_fail(err, TL_ENOMEM, "serve: no thread key");
+                return rc;
         }
         rc = api__limiter_init(&s->limiter, cfg->rate_per_s, cfg->rate_burst,
                                err);
+        if (!rc)
+                rc = api__key_cache_init(&s->keys, API__KEY_TTL_US, err);
         if (!rc)
                 rc = rate_reloader_new(rules, 0, &s->rules, NULL, err);
         if (!rc && cfg->tls_cert) {
@@ -704,8 +695,7 @@ tl_status api_server_new(const struct api_config *cfg,
         s->d = MHD_start_daemon(
             flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
             is_v6 ? (struct sockaddr *)&v6 : (struct sockaddr *)&v4,
-            MHD_OPTION_THREAD_POOL_SIZE,
-            (unsigned)(cfg->threads ? cfg->threads : default_threads()),
+            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
             MHD_OPTION_NOTIFY_COMPLETED, completed, s,
@@ -755,7 +745,8 @@ void api_server_free(struct api_server **pp)
                 MHD_stop_daemon(s->d);
         rate_reloader_free(&s->rules);
         api__limiter_release(&s->limiter);
-        pthread_key_delete(s->conn_key);
+        api__key_cache_release(&s->keys);
+        api__pool_release(&s->pool);
         tl_free(s->tls_cert);
         tl_free(s->tls_key);
         tl_free(s);

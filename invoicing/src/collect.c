@@ -76,13 +76,12 @@ static void chart(struct inv__usage *u, size_t ci, int64_t day_index,
         u->daily[slot] += ru->input_tokens + ru->output_tokens;
 }
 
-static tl_status fold_rollups(PGconn *conn, const struct rate_catalog *cat,
+/* The rollups' result 'r' (taken) into 'u'. */
+static tl_status fold_rollups(PGresult *r, const struct rate_catalog *cat,
                               const struct rate_period *p,
-                              const struct inv__custs *cs,
-                              const char *const params[3], struct inv__usage *u,
+                              const struct inv__custs *cs, struct inv__usage *u,
                               struct tl_error *err)
 {
-        PGresult *r = sch_db_exec(conn, ROLLUP_SQL, 3, params, 0);
         tl_status rc = TL_OK;
 
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -144,30 +143,12 @@ static tl_status fold_rollups(PGconn *conn, const struct rate_catalog *cat,
         return rc;
 }
 
-static tl_status fold_events(PGconn *conn, const struct rate_catalog *cat,
-                             const struct inv__custs *cs,
-                             const char *const params[3], struct inv__usage *u,
-                             struct tl_error *err)
+/* The events' result 'r' (taken) into 'u'. */
+static tl_status fold_events(PGresult *r, const struct inv__custs *cs,
+                             struct inv__usage *u, struct tl_error *err)
 {
-        char types[32] = "{";
-        const char *ps[4] = {params[0], params[1], params[2], types};
-        PGresult *r;
         tl_status rc = TL_OK;
 
-        for (int t = SCH_TYPE_TOKENS; t <= SCH_TYPE_LAST; t++)
-                if (t != SCH_TYPE_SEAT &&
-                    !rate_catalog_rollup_ok(cat, (sch_event_type)t))
-                        snprintf(types + strlen(types),
-                                 sizeof types - strlen(types), "%s%d",
-                                 types[1] ? "," : "", t);
-        strcat(types, "}");
-        if (types[1]) {
-                r = sch_db_exec(conn, EVENTS_SQL, 4, ps, 0);
-        } else {
-                const char *seats[2] = {params[0], params[2]};
-
-                r = sch_db_exec(conn, SEATS_SQL, 2, seats, 0);
-        }
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
                 return inv__db_fail(r, "reading events", err);
         for (int row = 0; !rc && row < PQntuples(r);) {
@@ -185,33 +166,73 @@ static tl_status fold_events(PGconn *conn, const struct rate_catalog *cat,
         return rc;
 }
 
-tl_status inv__usage_read(PGconn *conn, const struct rate_catalog *cat,
-                          const struct rate_period *p,
-                          const struct inv__custs *cs, struct inv__usage *u,
-                          struct tl_error *err)
+void inv__usage_sql(const struct rate_catalog *cat, const struct rate_period *p,
+                    const char *ids, struct inv__usage_sql *q)
 {
-        struct tl_buf ids;
-        const char *params[3];
-        tl_status rc;
+        q->params[0] = q->seats[0] = ids;
+        q->params[1] = p->start_iso;
+        q->params[2] = q->seats[1] = p->end_iso;
+        q->params[3] = q->types;
+        strcpy(q->types, "{");
+        for (int t = SCH_TYPE_TOKENS; t <= SCH_TYPE_LAST; t++)
+                if (t != SCH_TYPE_SEAT &&
+                    !rate_catalog_rollup_ok(cat, (sch_event_type)t))
+                        snprintf(q->types + strlen(q->types),
+                                 sizeof q->types - strlen(q->types), "%s%d",
+                                 q->types[1] ? "," : "", t);
+        strcat(q->types, "}");
+        q->stmt[0] = (struct sch_db_stmt){ROLLUP_SQL, 3, q->params, 0};
+        q->stmt[1] = q->types[1]
+                         ? (struct sch_db_stmt){EVENTS_SQL, 4, q->params, 0}
+                         : (struct sch_db_stmt){SEATS_SQL, 2, q->seats, 0};
+}
+
+tl_status inv__usage_fold(const struct rate_catalog *cat,
+                          const struct rate_period *p,
+                          const struct inv__custs *cs, PGresult *r[2],
+                          struct inv__usage *u, struct tl_error *err)
+{
+        tl_status rc = TL_OK;
 
         memset(u, 0, sizeof *u);
         u->days = p->days;
         u->fingerprint = tl_calloc(cs->count + 1, sizeof *u->fingerprint);
         u->daily = tl_calloc((cs->count + 1) * p->days * 2, sizeof *u->daily);
         if (!u->fingerprint || !u->daily)
-                return tl_fail(err, TL_ENOMEM, "out of memory");
-        rc = rate_acc_new(cat, p, &u->acc, err);
-        if (rc)
+                rc = tl_fail(err, TL_ENOMEM, "out of memory");
+        if (!rc)
+                rc = rate_acc_new(cat, p, &u->acc, err);
+        if (rc) {
+                PQclear(r[0]);
+                PQclear(r[1]);
                 return rc;
+        }
+        rc = fold_rollups(r[0], cat, p, cs, u, err);
+        if (rc) {
+                PQclear(r[1]);
+                return rc;
+        }
+        return fold_events(r[1], cs, u, err);
+}
+
+tl_status inv__usage_read(PGconn *conn, const struct rate_catalog *cat,
+                          const struct rate_period *p,
+                          const struct inv__custs *cs, struct inv__usage *u,
+                          struct tl_error *err)
+{
+        struct inv__usage_sql q;
+        struct tl_buf ids;
+        PGresult *r[2];
+        tl_status rc;
+
+        memset(u, 0, sizeof *u);
         tl_buf_init(&ids, 0);
         rc = inv__custs_array(cs, &ids, err);
-        params[0] = ids.data;
-        params[1] = p->start_iso;
-        params[2] = p->end_iso;
-        if (!rc)
-                rc = fold_rollups(conn, cat, p, cs, params, u, err);
-        if (!rc)
-                rc = fold_events(conn, cat, cs, params, u, err);
+        if (!rc) {
+                inv__usage_sql(cat, p, ids.data, &q);
+                sch_db_exec_all(conn, q.stmt, 2, r);
+                rc = inv__usage_fold(cat, p, cs, r, u, err);
+        }
         tl_buf_release(&ids);
         return rc;
 }

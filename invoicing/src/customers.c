@@ -133,13 +133,18 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
                            const char *const *params, struct inv__custs *out,
                            struct tl_error *err)
 {
-        PGresult *r;
+        return inv__custs_result(sch_db_exec(conn, sql, nparams, params, 0),
+                                 out, err);
+}
+
+tl_status inv__custs_result(PGresult *r, struct inv__custs *out,
+                            struct tl_error *err)
+{
         size_t n, cap;
         tl_status rc = TL_OK;
 
         memset(out, 0, sizeof *out);
         tl_arena_init(&out->arena, 65536, 0);
-        r = sch_db_exec(conn, sql, nparams, params, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
                 return inv__db_fail(r, "reading customers", err);
         n = (size_t)PQntuples(r);

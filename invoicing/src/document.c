@@ -244,25 +244,14 @@ static json_t *issuer_of(const struct inv_config *cfg)
                          "address", addr, "email", is->email);
 }
 
-tl_status inv__document(const struct inv_config *cfg,
-                        const struct inv__usage *u, size_t ci,
-                        const char *issued, const struct rate_invoice *inv,
-                        struct tl_buf *out, struct tl_error *err)
+tl_status inv__document_doc(const struct inv_config *cfg,
+                            const struct inv__usage *u, size_t ci,
+                            const char *issued, const struct rate_invoice *inv,
+                            json_t **out, struct tl_error *err)
 {
-        struct tl_buf text;
-        json_error_t je;
         json_t *doc = NULL;
-        char *s = NULL;
-        tl_status rc;
+        tl_status rc = rate_invoice_doc(inv, &doc, err);
 
-        tl_buf_init(&text, 0);
-        rc = rate_invoice_json(inv, &text, err);
-        if (!rc && !(doc = json_loads(text.data, 0, &je)))
-                rc = tl_fail(err, TL_EINTERNAL,
-                             "invoice of %s: rating's document is not JSON "
-                             "(%s)",
-                             inv->customer, je.text);
-        tl_buf_release(&text);
         if (!rc)
                 rc = price_lines(inv, json_object_get(doc, "lines"), err);
         if (!rc &&
@@ -271,6 +260,23 @@ tl_status inv__document(const struct inv_config *cfg,
                                  issued ? json_string(issued) : json_null()) ||
              json_object_set_new(doc, "daily", daily_of(u, ci))))
                 rc = tl_fail(err, TL_ENOMEM, "out of memory");
+        if (rc) {
+                json_decref(doc);
+                return rc;
+        }
+        *out = doc;
+        return TL_OK;
+}
+
+tl_status inv__document(const struct inv_config *cfg,
+                        const struct inv__usage *u, size_t ci,
+                        const char *issued, const struct rate_invoice *inv,
+                        struct tl_buf *out, struct tl_error *err)
+{
+        json_t *doc = NULL;
+        char *s = NULL;
+        tl_status rc = inv__document_doc(cfg, u, ci, issued, inv, &doc, err);
+
         if (!rc && !(s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)))
                 rc = tl_fail(err, TL_ENOMEM, "out of memory");
         if (!rc)

@@ -6,6 +6,7 @@
 
 #include "core/arena.h"
 #include "core/str.h"
+#include "schemas/db.h"
 #include "invoicing/invoicing.h"
 #include "rating/customers.h"
 #include "rating/invoice.h"
@@ -62,6 +63,10 @@ void inv__credit_as_of(const struct inv_config *cfg,
 tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
                            const char *const *params, struct inv__custs *out,
                            struct tl_error *err);
+/* The same from the result 'r' of such a statement (taken, also on
+   failure). */
+tl_status inv__custs_result(PGresult *r, struct inv__custs *out,
+                            struct tl_error *err);
 void inv__custs_release(struct inv__custs *c);
 /* The index of customer 'id', or RATE_NO_INDEX. */
 size_t inv__custs_find(const struct inv__custs *c, const char *id, size_t len);
@@ -93,6 +98,23 @@ tl_status inv__usage_read(PGconn *conn, const struct rate_catalog *cat,
                           struct tl_error *err);
 void inv__usage_release(struct inv__usage *u);
 
+/* inv__usage_read in two steps, for a caller that sends its statements
+   with others (sch_db_exec_all): the statements for the customers of the
+   text[] literal 'ids' (kept by pointer, as are 'q''s own members: 'q'
+   must stay where it is), then the fold of their two results (taken,
+   also on failure) for 'cs'. */
+struct inv__usage_sql {
+        const char *params[4], *seats[2];
+        char types[32];
+        struct sch_db_stmt stmt[2]; /* rollups, events */
+};
+void inv__usage_sql(const struct rate_catalog *cat, const struct rate_period *p,
+                    const char *ids, struct inv__usage_sql *q);
+tl_status inv__usage_fold(const struct rate_catalog *cat,
+                          const struct rate_period *p,
+                          const struct inv__custs *cs, PGresult *r[2],
+                          struct inv__usage *out, struct tl_error *err);
+
 /* Late usage found for the customers of a batch, already priced. */
 struct inv__late_item {
         size_t ci;      /* customer index */
@@ -115,6 +137,14 @@ tl_status inv__late_find(PGconn *conn, const struct rate_catalog_set *set,
                          const struct inv__custs *cs,
                          const struct rate_period *p, struct inv__late *out,
                          struct tl_error *err);
+/* inv__late_find in two steps (as inv__usage_sql): its statement for the
+   text[] literal 'ids' into 'st' ('params' its room, kept by pointer),
+   then the late periods from its result 'r' (taken, also on failure). */
+void inv__late_sql(const struct rate_period *p, const char *ids,
+                   const char *params[2], struct sch_db_stmt *st);
+tl_status inv__late_result(PGconn *conn, const struct rate_catalog_set *set,
+                           const struct inv__custs *cs, PGresult *r,
+                           struct inv__late *out, struct tl_error *err);
 void inv__late_release(struct inv__late *l);
 
 /*
@@ -137,6 +167,11 @@ tl_status inv__document(const struct inv_config *cfg,
                         const struct inv__usage *u, size_t ci,
                         const char *issued, const struct rate_invoice *inv,
                         struct tl_buf *out, struct tl_error *err);
+/* The same document as a jansson value ('*out', the caller's reference). */
+tl_status inv__document_doc(const struct inv_config *cfg,
+                            const struct inv__usage *u, size_t ci,
+                            const char *issued, const struct rate_invoice *inv,
+                            struct json_t **out, struct tl_error *err);
 
 /* The catalog set at cfg->rules, loaded and validated. */
 tl_status inv__load_rules(const char *path, struct rate_catalog_set **out,

@@ -73,6 +73,14 @@ static tl_status rerate(PGconn *conn, const struct rate_catalog_set *set,
         return rc;
 }
 
+void inv__late_sql(const struct rate_period *p, const char *ids,
+                   const char *params[2], struct sch_db_stmt *st)
+{
+        params[0] = ids;
+        params[1] = p->start_iso;
+        *st = (struct sch_db_stmt){LATE_SQL, 2, params, 0};
+}
+
 tl_status inv__late_find(PGconn *conn, const struct rate_catalog_set *set,
                          const struct inv__custs *cs,
                          const struct rate_period *p, struct inv__late *out,
@@ -80,6 +88,7 @@ tl_status inv__late_find(PGconn *conn, const struct rate_catalog_set *set,
 {
         struct tl_buf ids;
         const char *params[2];
+        struct sch_db_stmt st;
         PGresult *r;
         tl_status rc;
 
@@ -90,10 +99,19 @@ tl_status inv__late_find(PGconn *conn, const struct rate_catalog_set *set,
                 tl_buf_release(&ids);
                 return rc;
         }
-        params[0] = ids.data;
-        params[1] = p->start_iso;
-        r = sch_db_exec(conn, LATE_SQL, 2, params, 0);
+        inv__late_sql(p, ids.data, params, &st);
+        r = sch_db_exec(conn, st.sql, st.nparams, st.params, 0);
         tl_buf_release(&ids);
+        return inv__late_result(conn, set, cs, r, out, err);
+}
+
+tl_status inv__late_result(PGconn *conn, const struct rate_catalog_set *set,
+                           const struct inv__custs *cs, PGresult *r,
+                           struct inv__late *out, struct tl_error *err)
+{
+        tl_status rc = TL_OK;
+
+        memset(out, 0, sizeof *out);
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
                 return inv__db_fail(r, "looking for late usage", err);
         if (PQntuples(r) == 0) {

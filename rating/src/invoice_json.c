@@ -291,6 +291,20 @@ static int put(const char *s, size_t n, void *data)
         return o->rc ? -1 : 0;
 }
 
+tl_status rate_invoice_doc(const struct rate_invoice *inv, json_t **out,
+                           struct tl_error *err)
+{
+        struct jb j = {err, TL_OK};
+        json_t *doc = document(&j, inv);
+
+        if (j.rc) {
+                json_decref(doc);
+                return j.rc;
+        }
+        *out = doc;
+        return TL_OK;
+}
+
 tl_status rate_invoice_json(const struct rate_invoice *inv, struct tl_buf *b,
                             struct tl_error *err)
 {

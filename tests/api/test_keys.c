@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
+#include "../../api/src/internal.h"
 #include "api/keys.h"
 #include "schemas/event.h"
 #include "testkit.h"
@@ -388,5 +390,82 @@ Test(keys, revoking_an_unknown_or_revoked_name_exits_2)
         tally(&r, "keys", "revoke", NULL);
         cr_assert_eq(r.exit_code, 2);
         tk_proc_result_release(&r);
+        PQfinish(c);
+}
+
+/* ---- the server's cache of verified keys -------------------------------- */
+
+static tl_status cached(struct api__key_cache *kc, PGconn *c, const char *key)
+{
+        struct api_principal p;
+        struct tl_error e = {0};
+
+        return api__key_verify(kc, c, key, strlen(key), &p, &e);
+}
+
+Test(keys, a_revoked_key_is_refused_once_its_cache_entry_is_older_than_the_ttl)
+{
+        PGconn *c = fresh("keys_cache_revoke");
+        struct api__key_cache kc;
+        struct tl_error e = {0};
+        char key[API_KEY_LEN + 1];
+        int64_t t0;
+        int n = 0;
+
+        create("live", "admin", key);
+        cr_assert_eq(api__key_cache_init(&kc, 300000, &e), TL_OK);
+        cr_assert_eq(cached(&kc, c, key), TL_OK);
+        tk_exec(c, "UPDATE api_keys SET revoked_at = now() WHERE name = "
+                   "'live'");
+        t0 = tl_time_now_us();
+        while (cached(&kc, c, key) == TL_OK) {
+                n++;
+                usleep(10000);
+        }
+        cr_expect_gt(n, 0, "inside the TTL the cached answer stands");
+        cr_expect_leq(tl_time_now_us() - t0, 300000 + 100000,
+                      "refused %lld us after the revocation, TTL 300 ms",
+                      (long long)(tl_time_now_us() - t0));
+        cr_expect_eq(cached(&kc, c, key), TL_EAUTH, "and stays refused");
+        api__key_cache_release(&kc);
+        PQfinish(c);
+}
+
+Test(keys, a_cached_key_is_refused_when_it_expires_inside_the_ttl)
+{
+        PGconn *c = fresh("keys_cache_expiry");
+        struct api__key_cache kc;
+        struct tl_error e = {0};
+        char key[API_KEY_LEN + 1];
+
+        create("soon", "admin", key);
+        tk_exec(c, "UPDATE api_keys SET expires_at = now() + interval "
+                   "'400 milliseconds' WHERE name = 'soon'");
+        cr_assert_eq(api__key_cache_init(&kc, 60000000, &e), TL_OK);
+        cr_assert_eq(cached(&kc, c, key), TL_OK);
+        usleep(600000);
+        cr_expect_eq(cached(&kc, c, key), TL_EAUTH,
+                     "expired 200 ms ago, with a minute of TTL left");
+        api__key_cache_release(&kc);
+        PQfinish(c);
+}
+
+Test(keys, a_cached_key_answers_for_itself_only)
+{
+        PGconn *c = fresh("keys_cache_other");
+        struct api__key_cache kc;
+        struct tl_error e = {0};
+        char key[API_KEY_LEN + 1], bad[API_KEY_LEN + 1];
+
+        create("live", "admin", key);
+        cr_assert_eq(api__key_cache_init(&kc, 60000000, &e), TL_OK);
+        cr_assert_eq(cached(&kc, c, key), TL_OK);
+        memcpy(bad, key, sizeof bad);
+        bad[API_KEY_LEN - 1] = bad[API_KEY_LEN - 1] == '0' ? '1' : '0';
+        cr_expect_eq(cached(&kc, c, bad), TL_EAUTH, "right id, wrong secret");
+        cr_expect_eq(cached(&kc, c, key), TL_OK);
+        bad[0] = 'x';
+        cr_expect_eq(cached(&kc, c, bad), TL_EAUTH, "malformed");
+        api__key_cache_release(&kc);
         PQfinish(c);
 }

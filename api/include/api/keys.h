@@ -54,8 +54,9 @@ tl_status api_keys_create(PGconn *conn, const char *name, const char *scope,
                           int64_t expires_us, char *key_out,
                           struct tl_error *err);
 
-/* Mark key 'name' revoked (it stops working at once). TL_ENOTFOUND when no
-   live key has that name; TL_EDB. */
+/* Mark key 'name' revoked: api_keys_verify refuses it at once, a running
+   `tally serve` within a second (it keeps verified keys that long).
+   TL_ENOTFOUND when no live key has that name; TL_EDB. */
 tl_status api_keys_revoke(PGconn *conn, const char *name, struct tl_error *err);
 
 /* Append a table of every key (name, scope, created, expires, state;

@@ -167,6 +167,17 @@ tl_status inv_balance(PGconn *conn, const struct inv_config *cfg,
                       const struct rate_catalog_set *set, const char *id,
                       struct inv_balance *out, struct tl_error *err);
 
+/*
+** inv_draft's JSON document as a jansson value ('*doc', the caller's
+** reference): for a service that embeds it in its own answer without
+** writing and reading it back. The same code, so the same bill.
+*/
+struct json_t;
+tl_status inv_draft_doc(PGconn *conn, const struct inv_config *cfg,
+                        const struct rate_catalog_set *set, const char *id,
+                        const struct rate_period *period, struct json_t **doc,
+                        const char **version, struct tl_error *err);
+
 /* Write every stored invoice of 'period' (or of one customer) to 'dir':
    <name>.json, <name>.pdf, and invoices-YYYY-MM.csv for all of them.
    '*written' counts invoices. */

@@ -154,6 +154,16 @@ void rate_invoice_free(struct rate_invoice **pp);
 tl_status rate_invoice_json(const struct rate_invoice *inv, struct tl_buf *out,
                             struct tl_error *err);
 
+/*
+** The same document as a jansson value: '*out' (a new reference, the
+** caller's to json_decref) dumps, with JSON_COMPACT | JSON_PRESERVE_ORDER,
+** to exactly what rate_invoice_json appends. For callers that add members
+** before writing it once. TL_OK, TL_ENOMEM or TL_ELIMIT.
+*/
+struct json_t;
+tl_status rate_invoice_doc(const struct rate_invoice *inv, struct json_t **out,
+                           struct tl_error *err);
+
 /* Append a human-readable table of the invoice to 'out'. */
 tl_status rate_invoice_table(const struct rate_invoice *inv, struct tl_buf *out,
                              struct tl_error *err);

@@ -50,6 +50,26 @@ tl_status sch_db_cache_statements(PGconn *conn, struct tl_error *err);
 PGresult *sch_db_exec(PGconn *conn, const char *sql, int nparams,
                       const char *const *params, int result_format);
 
+/* One statement of sch_db_exec_all: sch_db_exec's arguments. */
+struct sch_db_stmt {
+        const char *sql;
+        int nparams;
+        const char *const *params;
+        int result_format;
+};
+
+/*
+** Run the 'n' statements of 'st' as sch_db_exec would, in one round trip
+** where the statement cache is on (libpq's pipeline mode: all are sent,
+** then all results read), one after another otherwise. 'out[i]' is
+** statement i's result, the caller's to PQclear (NULL only when the
+** connection broke, which PQresultStatus reports as a fatal error). The
+** statements run in one implicit transaction: after a failed one, the
+** later ones report PGRES_PIPELINE_ABORTED.
+*/
+void sch_db_exec_all(PGconn *conn, const struct sch_db_stmt *st, size_t n,
+                     PGresult **out);
+
 /* The newest schema version this binary carries. */
 int sch_db_latest_version(void);
 
