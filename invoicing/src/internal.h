@@ -52,6 +52,10 @@ struct inv__usage {
         uint64_t *fingerprint; /* per customer: see invoices.usage_events */
         tl_u128 *daily;        /* per customer, day, [cloud, local] tokens */
         uint32_t days;
+        /* per customer: its usage per segment when its plan changes in
+           the period, else NULL (rate_segs_new) */
+        struct rate_segs **segs;
+        size_t seg_slots;
 };
 
 /*

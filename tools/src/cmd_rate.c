@@ -115,7 +115,11 @@ static int print_invoices(const struct rate_args *a,
 
                 if (!used && !subscribed)
                         continue;
-                rc = rate_invoice_build(cat, cs, c, acc, ci, &inv, &err);
+                struct rate_invoice_opts opts = {0, NULL,
+                                                 rate_offline_segs(off, c)};
+
+                rc = rate_invoice_build_opts(cat, cs, c, acc, ci, &opts, &inv,
+                                             &err);
                 if (rc) {
                         fprintf(stderr, "tally rate: %s\n", err.msg);
                         status = tl_status_exit_code(rc);
