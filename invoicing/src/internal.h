@@ -21,13 +21,19 @@ struct inv__custs {
 };
 
 /* The SELECT list inv__custs_query reads, over "customers c". The credit
-   balance is the ledger's sum: grants less what invoices applied. */
+   balance is the ledger's sum: grants less what invoices applied; the
+   history [[plan, start, end], ...] only when there is more than one
+   subscription. */
 #define INV__CUSTOMER_COLUMNS                                                  \
         "c.customer_id, c.name, c.plan,"                                       \
         " (c.sub_start - date '1970-01-01'),"                                  \
         " (c.sub_end - date '1970-01-01'), c.tax_rate::text,"                  \
         " c.cohorts::text, coalesce((SELECT sum(l.amount) FROM"                \
-        " credit_ledger l WHERE l.customer_id = c.customer_id), 0)::text"
+        " credit_ledger l WHERE l.customer_id = c.customer_id), 0)::text,"     \
+        " (SELECT json_agg(json_build_array(s.plan,"                           \
+        " s.sub_start - date '1970-01-01', s.sub_end - date '1970-01-01')"     \
+        " ORDER BY s.sub_start) FROM subscriptions s"                          \
+        " WHERE s.customer_id = c.customer_id HAVING count(*) > 1)::text"
 
 /* Run 'sql' (selecting INV__CUSTOMER_COLUMNS) into 'out' (released with
    inv__custs_release, also on failure). */
