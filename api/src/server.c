@@ -309,6 +309,8 @@ static const struct route ROUTES[] = {
     {"GET", "/v1/invoices/{number}", api__invoice, false, true, false},
     {"PUT", "/v1/customers/{id}", api__customer_put, false, false, false},
     {"POST", "/v1/customers/{id}/credits", api__credits, false, false, false},
+    {"POST", "/v1/customers/{id}/subscriptions", api__subscriptions, false,
+     false, false},
     {"POST", "/v1/events", api__events, false, false, true},
 };
 

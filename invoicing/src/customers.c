@@ -414,9 +414,9 @@ static size_t old_changes(const json_t *a, const struct rate_period *p,
 ** period: the invoice stands, so the history it was priced by must too.
 ** TL_ECONFLICT naming the customer, the date and the invoice.
 */
-static tl_status check_finalized(PGconn *conn, const struct rate_customers *cs,
-                                 const char *what, const char *ids,
-                                 struct tl_error *err)
+tl_status inv__check_finalized(PGconn *conn, const struct rate_customers *cs,
+                               const char *what, const char *ids,
+                               struct tl_error *err)
 {
         PGresult *r = sch_db_exec(conn, FINALIZED_SQL, 1, &ids, 0);
         tl_status rc = TL_OK;
@@ -487,7 +487,7 @@ tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
                 params[i] = a[i].data;
         }
         if (!rc)
-                rc = check_finalized(conn, cs, what, params[0], err);
+                rc = inv__check_finalized(conn, cs, what, params[0], err);
         if (!rc) {
                 /* One statement is one transaction: all or nothing. */
                 r = sch_db_exec(conn, IMPORT_SQL, IMPORT_COLS, params, 0);

@@ -35,6 +35,16 @@ struct inv__custs {
         " ORDER BY s.sub_start) FROM subscriptions s"                          \
         " WHERE s.customer_id = c.customer_id HAVING count(*) > 1)::text"
 
+/*
+** Refuse histories of 'cs' (customers ids[] as a text[] literal) that
+** change the plan changes inside a period already finalized: TL_ECONFLICT
+** naming the customer, the date and the invoice ('what' names the input).
+*/
+struct rate_customers;
+tl_status inv__check_finalized(PGconn *conn, const struct rate_customers *cs,
+                               const char *what, const char *ids,
+                               struct tl_error *err);
+
 /* Run 'sql' (selecting INV__CUSTOMER_COLUMNS) into 'out' (released with
    inv__custs_release, also on failure). */
 tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
