@@ -272,6 +272,10 @@ tl_status rate__usage_lines(struct build *b, struct rate_amount *sum)
         rate_amount_init(&a);
         for (size_t i = 0; !rc && i < p->charge_count; i++) {
                 const struct rate_charge *ch = &p->charges[i];
+                /* A prorated `included` is no short decimal in general:
+                   shown like an allowance per seat, and as one. */
+                bool shown =
+                    ch->per_seat || (b->seg && !tl_dec_is_zero(&ch->included));
                 struct rate_line *l;
 
                 if ((rc = rate__add_line(b, RATE_LINE_USAGE, &l)))
@@ -281,13 +285,13 @@ tl_status rate__usage_lines(struct build *b, struct rate_amount *sum)
                 l->unit = ch->unit;
                 weighted(b, ch, ch->meter, &q);
                 allowance(b, ch, &inc);
-                if (ch->per_seat && (rc = show_allowance(b, &inc, &q, l)))
+                if (shown && (rc = show_allowance(b, &inc, &q, l)))
                         break;
                 rate_amount_sub(&q, &inc);
                 if (rate_amount_sign(&q) < 0)
                         mpq_set_ui(q.q, 0, 1);
-                if ((rc = ch->per_seat ? shown_text(b, &q, l->quantity)
-                                       : rate__exact_text(b, &q, l->quantity)))
+                if ((rc = shown ? shown_text(b, &q, l->quantity)
+                                : rate__exact_text(b, &q, l->quantity)))
                         break;
                 price_charge(ch, &q, &a);
                 if (!(rc = rate__round_money(b, &a, &l->amount))) {
