@@ -25,8 +25,9 @@ static bool day_of(const char *text, int64_t *out)
 }
 
 /* Whether 'plan' is a plan of the catalog in force for the period of
-   'day' (a plan the close could price). */
-static bool plan_known(struct api__call *c, const char *plan, int64_t day)
+   'day' (a plan the close could price); else why not in 'why'. */
+static bool plan_known(struct api__call *c, const char *plan, int64_t day,
+                       const char *text, char *why, size_t size)
 {
         const struct rate_catalog_set *set =
             rate_reloader_acquire(c->srv->rules);
@@ -37,6 +38,15 @@ static bool plan_known(struct api__call *c, const char *plan, int64_t day)
         rate_period_of_day(day, &p);
         cat = set ? rate_catalog_set_pick(set, p.start_day) : NULL;
         ok = cat && rate_catalog_plan(cat, plan) != RATE_NO_INDEX;
+        if (!cat)
+                snprintf(why, size,
+                         "start: no catalog in force on %s (period %s)", text,
+                         p.label);
+        else if (!ok)
+                snprintf(why, size,
+                         "plan: undefined plan '%.100s' in catalog %s "
+                         "version %s, in force on %s",
+                         plan, cat->name, cat->version, text);
         rate_reloader_release(c->srv->rules, set);
         return ok;
 }
@@ -68,14 +78,13 @@ enum MHD_Result api__subscriptions(struct api__call *c)
                 return api__error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
                                   "start: expected a date YYYY-MM-DD", "start");
         }
-        if (!plan_known(c, plan, day)) {
-                snprintf(msg, sizeof msg,
-                         "plan: undefined plan '%s' in the catalog in force "
-                         "on %s",
-                         plan, start);
+        if (!plan_known(c, plan, day, start, msg, sizeof msg)) {
+                enum MHD_Result a =
+                    api__error(c, MHD_HTTP_BAD_REQUEST, "invalid_request", msg,
+                               strncmp(msg, "plan", 4) ? "start" : "plan");
+
                 json_decref(body);
-                return api__error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
-                                  msg, "plan");
+                return a;
         }
         if (!api__db(c, &err))
                 rc = TL_EDB;
