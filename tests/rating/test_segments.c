@@ -39,8 +39,10 @@ static void fini(void)
         memset(&R, 0, sizeof R);
 }
 
-/* Plans a, b and c from their YAML bodies (indented by 4). */
-static void catalog(const char *a, const char *b, const char *c)
+/* Plans a, b and c from their YAML bodies (indented by 4), then 'more'
+   (top-level keys). */
+static void catalog_more(const char *a, const char *b, const char *c,
+                         const char *more)
 {
         char yaml[8192];
         struct rate_diags d;
@@ -53,13 +55,19 @@ static void catalog(const char *a, const char *b, const char *c)
                  "  out: { event: inference.tokens, value: output_tokens,\n"
                  "         aggregation: sum, filter: { deployment: cloud } }\n"
                  "  devices: { event: device.seat, aggregation: seats }\n"
-                 "plans:\n  a:\n%s\n  b:\n%s\n  c:\n%s\n",
-                 a, b, c ? c : "    fees: [{ id: base, amount: 1 }]");
+                 "plans:\n  a:\n%s\n  b:\n%s\n  c:\n%s\n%s",
+                 a, b, c ? c : "    fees: [{ id: base, amount: 1 }]",
+                 more ? more : "");
         memset(&d, 0, sizeof d);
         cr_assert_eq(
             rate_catalog_parse("t.yaml", yaml, strlen(yaml), &R.cat, &d, &err),
             TL_OK, "%s\n%s", err.msg, yaml);
         cr_assert_eq(sch_decoder_new(NULL, &R.dec, NULL), TL_OK);
+}
+
+static void catalog(const char *a, const char *b, const char *c)
+{
+        catalog_more(a, b, c, NULL);
 }
 
 /* Customer 'c' with 'fields' after its id, for 'period'. */
@@ -483,4 +491,68 @@ Test(customers_file, the_long_form_sets_the_current_plan_and_the_span)
         cr_assert_eq(c->start_day, c->subs[0].start_day);
         cr_assert_not(c->has_end);
         rate_customers_free(&cs);
+}
+
+Test(segments, a_downgrade_prices_each_model_at_each_plans_own_rates)
+{
+        /* a: graduated TIERS, b: volume at half those prices; 150 tokens
+           on each side of the 16th: 100 + 25 = 125.00, then 150 x 0.25 =
+           37.50. */
+        catalog("    charges:\n      - { id: x, meter: out, model: "
+                "graduated, " TIERS " }",
+                "    charges:\n      - { id: x, meter: out, model: volume, "
+                "tiers: [{up_to: 100, price: 0.5}, {up_to: 200, price: "
+                "0.25}, {up_to: null, price: 0.125}] }",
+                NULL);
+        customer(CHANGE_ON("2026-10-16"), "2026-10");
+        tokens(150, "2026-10-15T23:59:59Z"); /* the last instant of a */
+        tokens(150, "2026-10-16T00:00:00Z");
+        line_is(0, RATE_LINE_USAGE, "125.00", "a", "2026-10-01", "2026-10-16");
+        line_is(1, RATE_LINE_USAGE, "37.50", "b", "2026-10-16", "2026-11-01");
+        total_is(2, "162.50", "162.50");
+        fini();
+}
+
+Test(segments, cohorts_are_placed_per_plan)
+{
+        /* The experiment is on b: the a segment is priced by a, the b one
+           by the cohort's plan c, and the segment still names b. */
+        catalog_more("    fees: [{ id: base, amount: 31 }]",
+                     "    fees: [{ id: base, amount: 62 }]",
+                     "    fees: [{ id: base, amount: 93 }]",
+                     "experiments:\n  - id: exp\n    plan: b\n    salt: s\n"
+                     "    cohorts:\n      - { name: control, weight: 50 }\n"
+                     "      - { name: dear, weight: 50, plan: c }\n");
+        customer(CHANGE_ON("2026-10-11") "\n    cohorts: { exp: dear }",
+                 "2026-10");
+        line_is(0, RATE_LINE_FEE, "10.00", "a", "2026-10-01", "2026-10-11");
+        line_is(1, RATE_LINE_FEE, "63.00", "b", "2026-10-11", "2026-11-01");
+        cr_assert_eq(R.inv->cohort_count, 1);
+        cr_assert_str_eq(R.inv->cohorts[0].cohort, "dear");
+        cr_assert_str_eq(R.inv->plan->id, "c");
+        cr_assert_str_eq(R.inv->subscribed_plan, "b");
+        fini();
+}
+
+Test(segments, an_allowance_per_seat_counts_the_segments_seat_days_only)
+{
+        /* One device all month; a grants 31 tokens a seat-month, b 62:
+           10 x 31 / 31 = 10 and 21 x 62 / 31 = 42, not prorated again. */
+        catalog("    seats: { meter: devices, prices: { small: 0 } }\n"
+                "    charges:\n      - { id: x, meter: out, model: per_unit,"
+                " unit: 1, price: 1, included_per_seat: 31 }",
+                "    seats: { meter: devices, prices: { small: 0 } }\n"
+                "    charges:\n      - { id: x, meter: out, model: per_unit,"
+                " unit: 1, price: 1, included_per_seat: 62 }",
+                NULL);
+        customer(CHANGE_ON("2026-10-11"), "2026-10");
+        seat("d1", "activate", "2026-09-15T00:00:00Z");
+        tokens(25, "2026-10-05T00:00:00Z");
+        tokens(25, "2026-10-25T00:00:00Z");
+        line_is(1, RATE_LINE_USAGE, "15.00", "a", "2026-10-01", "2026-10-11");
+        cr_assert_str_eq(R.inv->lines[1].capacity, "10");
+        line_is(3, RATE_LINE_USAGE, "0.00", "b", "2026-10-11", "2026-11-01");
+        cr_assert_str_eq(R.inv->lines[3].capacity, "42");
+        cr_assert_str_eq(R.inv->lines[3].allowance_used, "25");
+        fini();
 }
