@@ -113,6 +113,54 @@ Test(serve_subscriptions,
                "{\"plan\":\"pro\",\"start\":\"2026-10-25\"}", 409, "INV-2026-");
         expect(&s, "cust_0042", admin,
                "{\"plan\":\"pro\",\"start\":\"2026-11-10\"}", 201, NULL);
+        /* PUT takes the long form through the same parser; rewriting the
+           finalized October is a conflict there too. */
+        {
+                char hp[400];
+                const char *ok = "{\"name\":\"Alder\",\"subscriptions\":["
+                                 "{\"plan\":\"pro\",\"start\":"
+                                 "\"2026-10-15\",\"end\":\"2026-11-05\"},"
+                                 "{\"plan\":\"pro-lower-output\","
+                                 "\"start\":\"2026-11-05\"}]}";
+                const char *moved =
+                    "{\"subscriptions\":[{\"plan\":\"pro\",\"start\":"
+                    "\"2026-09-01\",\"end\":\"2026-10-22\"},{\"plan\":"
+                    "\"pro-lower-output\",\"start\":\"2026-10-22\"}]}";
+                const char *overlap =
+                    "{\"subscriptions\":[{\"plan\":\"pro\",\"start\":"
+                    "\"2026-09-01\"},{\"plan\":\"pro\",\"start\":"
+                    "\"2026-10-22\"}]}";
+
+                snprintf(hp, sizeof hp,
+                         "Authorization: Bearer %s\r\nContent-Type: "
+                         "application/json\r\n",
+                         admin);
+                cr_expect_eq(tk_http("127.0.0.1", s.port, "PUT",
+                                     "/v1/customers/cust_A", hp, ok, strlen(ok),
+                                     &r),
+                             200, "%s", r.body);
+                tk_http_resp_release(&r);
+                cr_expect_eq(
+                    atoi(tk_scalar(c.db, "SELECT count(*) FROM "
+                                         "subscriptions WHERE customer_id"
+                                         " = 'cust_A'")),
+                    2);
+                cr_expect_eq(tk_http("127.0.0.1", s.port, "PUT",
+                                     "/v1/customers/cust_0042", hp, moved,
+                                     strlen(moved), &r),
+                             409, "%s", r.body);
+                cr_expect(strstr(r.body, "cust_0042") &&
+                              strstr(r.body, "2026-10-20") &&
+                              strstr(r.body, "INV-2026-"),
+                          "%s", r.body);
+                tk_http_resp_release(&r);
+                cr_expect_eq(tk_http("127.0.0.1", s.port, "PUT",
+                                     "/v1/customers/cust_0042", hp, overlap,
+                                     strlen(overlap), &r),
+                             400, "%s", r.body);
+                cr_expect(strstr(r.body, "overlaps"), "%s", r.body);
+                tk_http_resp_release(&r);
+        }
         sk_stop(&s);
         mk_case_stop(&c);
 }
