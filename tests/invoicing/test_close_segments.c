@@ -123,7 +123,7 @@ Test(close_segments, a_mid_month_upgrade_closes_as_offline_rating_prices_it,
         struct mk_case c;
         struct tk_proc_result r;
         char worked[400], catalog[512], events[512], cust[600], moved[600];
-        json_t *offline, *got, *off = NULL;
+        json_t *offline, *got, *off = NULL, *draft;
 
         snprintf(worked, sizeof worked, "%s/tests/rating/worked",
                  tk_source_dir());
@@ -153,6 +153,8 @@ Test(close_segments, a_mid_month_upgrade_closes_as_offline_rating_prices_it,
               "--rules", catalog, "--format", "json", NULL);
         cr_assert_eq(r.exit_code, 0, "%s %s", r.out, r.err);
         cr_assert(strstr(r.out, "\"segment\""), "%s", r.out);
+        draft = json_loads(r.out, 0, NULL);
+        cr_assert(json_is_array(json_object_get(draft, "lines")), "%s", r.out);
         tk_proc_result_release(&r);
 
         tally(&r, "invoice", "--period", "2026-10", "--rules", catalog,
@@ -177,6 +179,10 @@ Test(close_segments, a_mid_month_upgrade_closes_as_offline_rating_prices_it,
                "lines vs tally rate");
         subset(json_object_get(off, "total"), json_object_get(got, "total"),
                "total vs tally rate");
+        /* The cost to date drafted before the close is the same bill. */
+        subset(json_object_get(draft, "lines"), json_object_get(got, "lines"),
+               "lines vs tally usage");
+        json_decref(draft);
         {
                 json_t *first =
                     json_array_get(json_object_get(got, "lines"), 0);
