@@ -556,3 +556,23 @@ Test(segments, an_allowance_per_seat_counts_the_segments_seat_days_only)
         cr_assert_str_eq(R.inv->lines[3].allowance_used, "25");
         fini();
 }
+
+Test(segments, the_table_heads_each_segments_lines_with_its_plan_and_days)
+{
+        struct tl_buf t;
+        struct tl_error err;
+        const char *a, *b;
+
+        tl_buf_init(&t, 0);
+        catalog("    fees: [{ id: base, amount: 31 }]",
+                "    fees: [{ id: base, amount: 62 }]", NULL);
+        customer(CHANGE_ON("2026-10-11"), "2026-10");
+        built();
+        cr_assert_eq(rate_invoice_table(R.inv, &t, &err), TL_OK);
+        a = strstr(t.data, "  a 2026-10-01 to 2026-10-11\n");
+        b = strstr(t.data, "  b 2026-10-11 to 2026-11-01\n");
+        cr_assert(a && b && a < b, "%s", t.data);
+        cr_assert(strstr(a, "10.00") < b, "a's fee under a: %s", t.data);
+        tl_buf_release(&t);
+        fini();
+}
