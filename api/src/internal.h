@@ -135,6 +135,7 @@ enum MHD_Result api__invoices(struct api__call *c);
 enum MHD_Result api__invoice(struct api__call *c);
 enum MHD_Result api__customer_put(struct api__call *c);
 enum MHD_Result api__credits(struct api__call *c);
+enum MHD_Result api__subscriptions(struct api__call *c);
 enum MHD_Result api__events(struct api__call *c);
 /* Corrections (corrections.c), admin only. */
 enum MHD_Result api__void(struct api__call *c);

@@ -285,6 +285,8 @@ static const struct route ROUTES[] = {
      false},
     {"PUT", "/v1/customers/{id}", api__customer_put, false, false, false},
     {"POST", "/v1/customers/{id}/credits", api__credits, false, false, false},
+    {"POST", "/v1/customers/{id}/subscriptions", api__subscriptions, false,
+     false, false},
     {"POST", "/v1/events", api__events, false, false, true},
 };
 

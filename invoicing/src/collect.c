@@ -137,6 +137,10 @@ static tl_status fold_rollups(PGresult *r, const struct rate_catalog *cat,
                         }
                 }
                 rc = rate_acc_add_rollup(u->acc, &ev, &ru, err);
+                /* Rollups are daily and segments whole days: each lies in
+                   one segment. */
+                if (!rc && ci != RATE_NO_INDEX && u->segs[ci])
+                        rc = rate_segs_add_rollup(u->segs[ci], &ev, &ru, err);
                 json_decref(dims);
         }
         PQclear(r);
@@ -161,6 +165,8 @@ static tl_status fold_events(PGresult *r, const struct inv__custs *cs,
                 if (ev.type == SCH_TYPE_SEAT && ci != RATE_NO_INDEX)
                         u->fingerprint[ci]++;
                 rc = rate_acc_add(u->acc, &ev, err);
+                if (!rc && ci != RATE_NO_INDEX && u->segs[ci])
+                        rc = rate_segs_add(u->segs[ci], &ev, err);
         }
         PQclear(r);
         return rc;
@@ -198,10 +204,14 @@ tl_status inv__usage_fold(const struct rate_catalog *cat,
         u->days = p->days;
         u->fingerprint = tl_calloc(cs->count + 1, sizeof *u->fingerprint);
         u->daily = tl_calloc((cs->count + 1) * p->days * 2, sizeof *u->daily);
-        if (!u->fingerprint || !u->daily)
+        u->segs = tl_calloc(cs->count + 1, sizeof *u->segs);
+        u->seg_slots = cs->count;
+        if (!u->fingerprint || !u->daily || !u->segs)
                 rc = tl_fail(err, TL_ENOMEM, "out of memory");
         if (!rc)
                 rc = rate_acc_new(cat, p, &u->acc, err);
+        for (size_t i = 0; !rc && i < cs->count; i++)
+                rc = rate_segs_new(cat, &cs->items[i], p, &u->segs[i], err);
         if (rc) {
                 PQclear(r[0]);
                 PQclear(r[1]);
@@ -240,6 +250,9 @@ tl_status inv__usage_read(PGconn *conn, const struct rate_catalog *cat,
 void inv__usage_release(struct inv__usage *u)
 {
         rate_acc_free(&u->acc);
+        for (size_t i = 0; u->segs && i < u->seg_slots; i++)
+                rate_segs_free(&u->segs[i]);
+        tl_free(u->segs);
         tl_free(u->fingerprint);
         tl_free(u->daily);
         memset(u, 0, sizeof *u);
@@ -252,7 +265,7 @@ tl_status inv__price(const struct rate_catalog *cat,
 {
         static const struct rate_customers table = {.path = "customers table"};
         struct rate_adjustment adj[16];
-        struct rate_invoice_opts opts = {0, adj};
+        struct rate_invoice_opts opts = {0, adj, u->segs[ci]};
 
         for (size_t i = 0; late && i < late->count; i++)
                 if (late->items[i].ci == ci &&

@@ -112,6 +112,51 @@ static tl_status placements(struct inv__custs *c, struct rate_customer *cu,
         return rc;
 }
 
+/* The history column: [[plan, start, end|null], ...] by start, or NULL
+   when the customer has one subscription (its row says it all). */
+static tl_status history(struct inv__custs *c, struct rate_customer *cu,
+                         const PGresult *r, int row, int col,
+                         struct tl_error *err)
+{
+        struct rate_subscription *subs;
+        json_t *a;
+        size_t n;
+        tl_status rc = TL_OK;
+
+        if (PQgetisnull(r, row, col))
+                return TL_OK;
+        a = json_loads(PQgetvalue(r, row, col), 0, NULL);
+        n = json_array_size(a);
+        if (n < 2) {
+                json_decref(a);
+                return tl_fail(err, TL_EINVAL,
+                               "subscriptions table: %s: bad history", cu->id);
+        }
+        rc = tl_arena_alloc(&c->arena, n * sizeof *subs, (void **)&subs, err);
+        for (size_t i = 0; !rc && i < n; i++) {
+                json_t *e = json_array_get(a, i);
+                json_t *end = json_array_get(e, 2);
+
+                memset(&subs[i], 0, sizeof subs[i]);
+                {
+                        const char *plan =
+                            json_string_value(json_array_get(e, 0));
+
+                        rc = dup(c, plan ? plan : "", &subs[i].plan, err);
+                        subs[i].start_day =
+                            json_integer_value(json_array_get(e, 1));
+                        subs[i].has_end = json_is_integer(end);
+                        subs[i].end_day = json_integer_value(end);
+                }
+        }
+        if (!rc) {
+                cu->subs = subs;
+                cu->sub_count = n;
+        }
+        json_decref(a);
+        return rc;
+}
+
 static tl_status dec_col(const PGresult *r, int row, int col,
                          struct tl_dec *out, struct tl_error *err)
 {
@@ -187,6 +232,8 @@ tl_status inv__custs_result(PGresult *r, struct inv__custs *out,
                         rc = rate_controls_parse_json(
                             "customers.controls", PQgetvalue(r, i, 8),
                             &out->arena, &cu->controls, err);
+                if (!rc)
+                        rc = history(out, cu, r, i, 9, err);
                 if (rc)
                         break;
                 cu->id_len = (uint32_t)strlen(cu->id);
@@ -200,6 +247,22 @@ tl_status inv__custs_result(PGresult *r, struct inv__custs *out,
 
 /* ---- import
  * ------------------------------------------------------------------ */
+
+/* The histories: every subscription of the customers imported replaces
+   theirs (kept where the start is the same, so a re-import rewrites
+   nothing), in the customers' statement. */
+#define IMPORT_SUBS_CTES                                                       \
+        ", s AS (SELECT * FROM unnest($10::text[], $11::text[], $12::date[],"  \
+        " $13::date[]) AS s(id, plan, sub_start, sub_end)),"                   \
+        " sdel AS (DELETE FROM subscriptions o WHERE o.customer_id ="          \
+        " ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM s WHERE s.id ="        \
+        " o.customer_id AND s.sub_start = o.sub_start) RETURNING 1),"          \
+        " sup AS (INSERT INTO subscriptions AS o (customer_id, plan,"          \
+        " sub_start, sub_end) SELECT id, plan, sub_start, sub_end FROM s"      \
+        " ON CONFLICT (customer_id, sub_start) DO UPDATE SET plan ="           \
+        " excluded.plan, sub_end = excluded.sub_end"                           \
+        " WHERE (o.plan, o.sub_end) IS DISTINCT FROM"                          \
+        " (excluded.plan, excluded.sub_end) RETURNING 1)"
 
 /* Every customer as parallel text[] literals, one statement for all. */
 static const char IMPORT_SQL[] =
@@ -220,8 +283,8 @@ static const char IMPORT_SQL[] =
     /* The file states the total it grants per customer and expiry: an
        import grants the difference from earlier imports of that class. */
     " fg AS (SELECT id, (date '1970-01-01' + day)::timestamp AT TIME ZONE"
-    " 'UTC' AS exp, sum(amount) AS amount FROM unnest($10::text[],"
-    " $11::numeric[], $12::int[]) AS f(id, amount, day) GROUP BY 1, 2),"
+    " 'UTC' AS exp, sum(amount) AS amount FROM unnest($14::text[],"
+    " $15::numeric[], $16::int[]) AS f(id, amount, day) GROUP BY 1, 2),"
     " dg AS (SELECT l.customer_id AS id, l.expires_at AS exp,"
     " sum(l.amount) AS amount FROM credit_ledger l JOIN v"
     " ON l.customer_id = v.id WHERE l.reason = 'import' GROUP BY 1, 2),"
@@ -237,12 +300,12 @@ static const char IMPORT_SQL[] =
     " CASE WHEN amount < 0 THEN (SELECT max(l.entry_id) FROM credit_ledger"
     " l WHERE l.customer_id = grants.id AND l.reason = 'import' AND"
     " l.grant_id IS NULL AND l.expires_at IS NOT DISTINCT FROM grants.exp)"
-    " END FROM grants WHERE amount <> 0 RETURNING 1)"
+    " END FROM grants WHERE amount <> 0 RETURNING 1)" IMPORT_SUBS_CTES
     " SELECT (SELECT count(*) FROM up WHERE inserted),"
     " (SELECT count(*) FROM up WHERE NOT inserted),"
     " (SELECT count(*) FROM g)";
 
-enum { IMPORT_COLS = 9, GRANT_COLS = 3 };
+enum { IMPORT_COLS = 9, SUB_COLS = 4, GRANT_COLS = 3 };
 
 /* The grants of 'c' as rows of the three grant arrays. */
 static tl_status grant_rows(const struct rate_customer *c, struct tl_buf *a,
@@ -265,6 +328,45 @@ static tl_status grant_rows(const struct rate_customer *c, struct tl_buf *a,
                                  : tl_buf_puts(&a[2], *first ? "NULL" : ",NULL",
                                                err);
                 *first = false;
+        }
+        return rc;
+}
+
+static void day_text(int64_t day, char out[16])
+{
+        int64_t y;
+        unsigned m, d;
+
+        tl_civil_from_days(day, &y, &m, &d);
+        snprintf(out, 16, "%04lld-%02u-%02u", (long long)y, m, d);
+}
+
+/* One customer's subscriptions into the arrays $10..$13. */
+static tl_status import_subs(const struct rate_customer *c, struct tl_buf *a,
+                             bool *first, struct tl_error *err)
+{
+        struct rate_subscription one = {.plan = c->plan,
+                                        .start_day = c->start_day,
+                                        .has_end = c->has_end,
+                                        .end_day = c->end_day};
+        const struct rate_subscription *s = c->sub_count ? c->subs : &one;
+        size_t n = c->sub_count ? c->sub_count : 1;
+        char day[16];
+        tl_status rc = TL_OK;
+
+        for (size_t i = 0; !rc && i < n; i++, *first = false) {
+                rc = inv__array_add(&a[0], c->id, *first, err);
+                if (!rc)
+                        rc = inv__array_add(&a[1], s[i].plan, *first, err);
+                day_text(s[i].start_day, day);
+                if (!rc)
+                        rc = inv__array_add(&a[2], day, *first, err);
+                day_text(s[i].end_day, day);
+                if (!rc)
+                        rc = s[i].has_end
+                                 ? inv__array_add(&a[3], day, *first, err)
+                                 : tl_buf_puts(&a[3], *first ? "NULL" : ",NULL",
+                                               err);
         }
         return rc;
 }
@@ -327,35 +429,144 @@ static tl_status import_row(const struct rate_customer *c, struct tl_buf *a,
         return rc;
 }
 
+/* Finalized invoices of the customers imported, with their stored plan
+   changes ([[plan, start], ...] after the first subscription). */
+static const char FINALIZED_SQL[] =
+    "SELECT i.customer_id, i.period_start - date '1970-01-01', i.number,"
+    " (SELECT json_agg(json_build_array(s.plan,"
+    " s.sub_start - date '1970-01-01') ORDER BY s.sub_start)"
+    " FROM subscriptions s WHERE s.customer_id = i.customer_id)::text"
+    " FROM invoices i WHERE i.status = 'finalized'"
+    " AND i.customer_id = ANY($1::text[])"
+    " ORDER BY i.customer_id, i.period_start";
+
+/* A plan change: the day a subscription after the first starts. */
+struct change {
+        int64_t day;
+        const char *plan;
+};
+
+/* The changes of 'p' in the new history of 'c' (at most 31: one a day). */
+static size_t new_changes(const struct rate_customer *c,
+                          const struct rate_period *p, struct change *out)
+{
+        size_t n = 0;
+
+        for (size_t i = 1; c && i < c->sub_count; i++)
+                if (c->subs[i].start_day >= p->start_day &&
+                    c->subs[i].start_day < p->end_day)
+                        out[n++] = (struct change){c->subs[i].start_day,
+                                                   c->subs[i].plan};
+        return n;
+}
+
+/* The same in the stored history 'a' ([[plan, start], ...]). */
+static size_t old_changes(const json_t *a, const struct rate_period *p,
+                          struct change *out)
+{
+        size_t n = 0;
+
+        for (size_t i = 1; i < json_array_size(a) && n < 31; i++) {
+                json_t *e = json_array_get(a, i);
+                int64_t d = json_integer_value(json_array_get(e, 1));
+                const char *plan = json_string_value(json_array_get(e, 0));
+
+                if (d >= p->start_day && d < p->end_day)
+                        out[n++] = (struct change){d, plan ? plan : ""};
+        }
+        return n;
+}
+
+/*
+** Refuse a history that changes the plan changes inside a finalized
+** period: the invoice stands, so the history it was priced by must too.
+** TL_ECONFLICT naming the customer, the date and the invoice.
+*/
+tl_status inv__check_finalized(PGconn *conn, const struct rate_customers *cs,
+                               const char *what, const char *ids,
+                               struct tl_error *err)
+{
+        PGresult *r = sch_db_exec(conn, FINALIZED_SQL, 1, &ids, 0);
+        tl_status rc = TL_OK;
+
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                return inv__db_fail(r, "reading finalized invoices", err);
+        for (int i = 0; !rc && i < PQntuples(r); i++) {
+                const char *id = PQgetvalue(r, i, 0);
+                const struct rate_customer *c =
+                    rate_customers_find(cs, id, strlen(id));
+                json_t *old = json_loads(PQgetvalue(r, i, 3), 0, NULL);
+                struct rate_period p;
+                struct change oc[32], nc[32];
+                size_t on, nn;
+                int64_t day = -1;
+                char when[16];
+
+                rate_period_of_day(strtoll(PQgetvalue(r, i, 1), NULL, 10), &p);
+                on = old_changes(old, &p, oc);
+                nn = new_changes(c, &p, nc);
+                /* The first change that differs is the one refused. */
+                for (size_t k = 0; day < 0 && (k < on || k < nn); k++) {
+                        if (k < on && k < nn && oc[k].day == nc[k].day &&
+                            strcmp(oc[k].plan, nc[k].plan) == 0)
+                                continue;
+                        day = k >= on                 ? nc[k].day
+                              : k >= nn               ? oc[k].day
+                              : oc[k].day < nc[k].day ? oc[k].day
+                                                      : nc[k].day;
+                }
+                json_decref(old);
+                if (day >= 0) {
+                        day_text(day, when);
+                        rc = tl_fail(err, TL_ECONFLICT,
+                                     "%s: customer %s: a plan change on %s "
+                                     "falls in period %s, already invoiced "
+                                     "as %s (finalized invoices do not "
+                                     "change: date it from %s)",
+                                     what, id, when, p.label,
+                                     PQgetvalue(r, i, 2), p.end_iso);
+                }
+        }
+        PQclear(r);
+        return rc;
+}
+
 tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
                                const char *what, struct inv_import_stats *stats,
                                struct tl_error *err)
 {
-        struct tl_buf a[IMPORT_COLS + GRANT_COLS];
-        const char *params[IMPORT_COLS + GRANT_COLS];
+        struct tl_buf a[IMPORT_COLS + SUB_COLS + GRANT_COLS];
+        const char *params[IMPORT_COLS + SUB_COLS + GRANT_COLS];
         bool gfirst = true;
         PGresult *r;
+        bool first_sub = true;
         tl_status rc = TL_OK;
 
         memset(stats, 0, sizeof *stats);
-        for (int i = 0; i < IMPORT_COLS + GRANT_COLS; i++) {
+        for (int i = 0; i < IMPORT_COLS + SUB_COLS + GRANT_COLS; i++) {
                 tl_buf_init(&a[i], 0);
                 rc = rc ? rc : tl_buf_puts(&a[i], "{", err);
         }
         for (size_t i = 0; !rc && i < cs->count; i++) {
                 rc = import_row(&cs->items[i], a, i == 0, err);
                 if (!rc)
-                        rc = grant_rows(&cs->items[i], a + IMPORT_COLS, &gfirst,
+                        rc = import_subs(&cs->items[i], a + IMPORT_COLS,
+                                         &first_sub, err);
+                if (!rc)
+                        rc = grant_rows(&cs->items[i],
+                                        a + IMPORT_COLS + SUB_COLS, &gfirst,
                                         err);
         }
-        for (int i = 0; i < IMPORT_COLS + GRANT_COLS; i++) {
+        for (int i = 0; i < IMPORT_COLS + SUB_COLS + GRANT_COLS; i++) {
                 rc = rc ? rc : tl_buf_puts(&a[i], "}", err);
                 params[i] = a[i].data;
         }
+        if (!rc)
+                rc = inv__check_finalized(conn, cs, what, params[0], err);
         if (!rc) {
                 /* One statement is one transaction: all or nothing. */
-                r = sch_db_exec(conn, IMPORT_SQL, IMPORT_COLS + GRANT_COLS,
-                                params, 0);
+                r = sch_db_exec(conn, IMPORT_SQL,
+                                IMPORT_COLS + SUB_COLS + GRANT_COLS, params, 0);
                 if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                         rc = inv__db_fail(r, what, err);
                 } else {
@@ -368,7 +579,7 @@ tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
                         PQclear(r);
                 }
         }
-        for (int i = 0; i < IMPORT_COLS + GRANT_COLS; i++)
+        for (int i = 0; i < IMPORT_COLS + SUB_COLS + GRANT_COLS; i++)
                 tl_buf_release(&a[i]);
         return rc;
 }

@@ -36,6 +36,14 @@ struct inv__custs {
         " c.customer_id AND g.grant_id IS NULL AND g.amount > 0 AND"           \
         " (g.expires_at IS NULL OR g.expires_at > " asof ")), 0)"
 
+/* The history [[plan, start, end], ...] of customer c, only when there is
+   more than one subscription. */
+#define INV__SUBSCRIPTIONS                                                     \
+        "(SELECT json_agg(json_build_array(s.plan,"                            \
+        " s.sub_start - date '1970-01-01', s.sub_end - date '1970-01-01')"     \
+        " ORDER BY s.sub_start) FROM subscriptions s"                          \
+        " WHERE s.customer_id = c.customer_id HAVING count(*) > 1)::text"
+
 /* The SELECT list inv__custs_query reads, over "customers c", with the
    credit available at 'asof'. */
 #define INV__CUSTOMER_COLUMNS_AT(asof)                                         \
@@ -43,7 +51,7 @@ struct inv__custs {
         " (c.sub_start - date '1970-01-01'),"                                  \
         " (c.sub_end - date '1970-01-01'), c.tax_rate::text,"                  \
         " c.cohorts::text, " INV__CREDIT_LEFT(asof) "::text,"                  \
-                                                    " c.controls::text"
+        " c.controls::text, " INV__SUBSCRIPTIONS
 
 /* The same for readers that spend no credit (re-rating, simulation): the
    credit available now. */
@@ -57,6 +65,16 @@ struct inv__custs {
 */
 void inv__credit_as_of(const struct inv_config *cfg,
                        const struct rate_period *p, char out[24]);
+
+/*
+** Refuse histories of 'cs' (customers ids[] as a text[] literal) that
+** change the plan changes inside a period already finalized: TL_ECONFLICT
+** naming the customer, the date and the invoice ('what' names the input).
+*/
+struct rate_customers;
+tl_status inv__check_finalized(PGconn *conn, const struct rate_customers *cs,
+                               const char *what, const char *ids,
+                               struct tl_error *err);
 
 /* Run 'sql' (selecting INV__CUSTOMER_COLUMNS) into 'out' (released with
    inv__custs_release, also on failure). */
@@ -85,6 +103,10 @@ struct inv__usage {
         uint64_t *fingerprint; /* per customer: see invoices.usage_events */
         tl_u128 *daily;        /* per customer, day, [cloud, local] tokens */
         uint32_t days;
+        /* per customer: its usage per segment when its plan changes in
+           the period, else NULL (rate_segs_new) */
+        struct rate_segs **segs;
+        size_t seg_slots;
 };
 
 /*

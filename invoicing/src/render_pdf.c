@@ -439,10 +439,32 @@ static void join_quantity(cairo_t *cr, struct inv__pdf_cells *c)
         }
 }
 
+/* A segment's heading when 'line' opens one; false when the page ran
+   out. */
+static bool draw_segment(struct pg *p, const json_t *line, const json_t **open)
+{
+        cairo_t *cr = p->cr;
+        char text[200];
+        int page = p->page;
+
+        if (!inv__pdf_segment_heading(line, open, text, sizeof text))
+                return true;
+        if (!inv__pdf_need(p, 22))
+                return false;
+        if (page != p->page)
+                draw_table_head(p);
+        inv__pdf_font(cr, 8.5, true);
+        inv__pdf_ink(cr, C_INK);
+        inv__pdf_show(cr, COL_DESC, p->y + 15, text, AL_LEFT, COL_DESC_W);
+        p->y += 22;
+        inv__pdf_rule(cr, LEFT, RIGHT, p->y, 0.5, C_RULE);
+        return true;
+}
+
 static bool draw_lines(struct pg *p)
 {
         cairo_t *cr = p->cr;
-        const json_t *line;
+        const json_t *line, *seg = NULL;
         struct inv__pdf_cells c;
         double h;
         int page;
@@ -455,6 +477,8 @@ static bool draw_lines(struct pg *p)
         {
                 if (!inv__pdf_is_charge(line))
                         continue;
+                if (!draw_segment(p, line, &seg))
+                        return false;
                 inv__pdf_cells(p->d, line, &c);
                 join_quantity(cr, &c);
                 h = c.sub2[0] ? 39 : c.sub[0] || c.qty2[0] ? 30 : 21;

@@ -57,6 +57,14 @@ tl_status inv__pdf_read(const json_t *doc, struct inv__pdf_doc *d,
 /* The string member 'key' of 'obj', or NULL. */
 const char *inv__pdf_str(const json_t *obj, const char *key);
 
+/*
+** Whether charge line 'line' opens a segment (the PDF groups lines by
+** segment): its "segment" differs from '*open', which it then becomes, and
+** 'out' the heading. False for lines without one or in the open one.
+*/
+bool inv__pdf_segment_heading(const json_t *line, const json_t **open,
+                              char *out, size_t size);
+
 /* The checked decimal 'dec' with commas between groups of three integer
    digits ("-11000000.50" -> "-11,000,000.50"), into 'out'; returns 'out'. */
 const char *inv__pdf_grouped(const char *dec, char out[INV__GROUPED_MAX]);

@@ -525,6 +525,22 @@ void inv__pdf_cells(const struct inv__pdf_doc *d, const json_t *line,
         }
 }
 
+bool inv__pdf_segment_heading(const json_t *line, const json_t **open,
+                              char *out, size_t size)
+{
+        const json_t *seg = json_object_get(line, "segment");
+        const char *plan = inv__pdf_str(seg, "plan");
+        const char *start = inv__pdf_str(seg, "start");
+        const char *end = inv__pdf_str(seg, "end");
+
+        if (!seg || (*open && json_equal((json_t *)*open, (json_t *)seg)))
+                return false;
+        *open = seg;
+        snprintf(out, size, "Plan %.60s, %.10s to %.10s (exclusive)",
+                 plan ? plan : "?", start ? start : "?", end ? end : "?");
+        return true;
+}
+
 /* The lines that are charges; credit and tax belong to the totals. */
 bool inv__pdf_is_charge(const json_t *line)
 {

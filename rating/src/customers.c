@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "controls_load.h"
+#include "core/time.h"
 #include "loader.h"
 
 /* `credits`: a number (one grant without expiry) or a list of grants
@@ -62,12 +63,132 @@ struct tl_dec rate_customer_credit_on(const struct rate_customer *c,
         return sum;
 }
 
+static int by_start(const void *a, const void *b)
+{
+        const struct rate_subscription *x = a, *y = b;
+
+        return (x->start_day > y->start_day) - (x->start_day < y->start_day);
+}
+
+static void iso(int64_t day, char out[11])
+{
+        int64_t y;
+        unsigned m, d;
+
+        tl_civil_from_days(day, &y, &m, &d);
+        snprintf(out, 11, "%04d-%02u-%02u", (int)y, m, d);
+}
+
+size_t rate_subscriptions_check(struct rate_subscription *subs, size_t n,
+                                char *why, size_t len)
+{
+        char a[11], b[11], c[11];
+
+        qsort(subs, n, sizeof *subs, by_start);
+        for (size_t i = 0; i < n; i++) {
+                if (subs[i].has_end && subs[i].end_day <= subs[i].start_day) {
+                        iso(subs[i].start_day, a);
+                        iso(subs[i].end_day, b);
+                        snprintf(why, len, "end %s must be after start %s", b,
+                                 a);
+                        return i;
+                }
+                if (i + 1 < n && (!subs[i].has_end ||
+                                  subs[i].end_day > subs[i + 1].start_day)) {
+                        iso(subs[i + 1].start_day, a);
+                        iso(subs[i].start_day, b);
+                        if (subs[i].has_end)
+                                iso(subs[i].end_day, c);
+                        snprintf(why, len,
+                                 "start %s overlaps the subscription to '%s' "
+                                 "[%s, %s)",
+                                 a, subs[i].plan ? subs[i].plan : "?", b,
+                                 subs[i].has_end ? c : "open");
+                        return i + 1;
+                }
+        }
+        return SIZE_MAX;
+}
+
+void rate_customer_from_subs(struct rate_customer *c)
+{
+        const struct rate_subscription *last = &c->subs[c->sub_count - 1];
+
+        c->plan = last->plan;
+        c->plan_line = last->plan_line;
+        c->plan_col = last->plan_col;
+        c->start_day = c->subs[0].start_day;
+        c->has_end = last->has_end;
+        c->end_day = last->end_day;
+}
+
+/* The long form: `subscriptions:` a list of {plan, start, end?}. */
+static void load_subs(struct rate__ld *ld, const struct tl_yaml_node *x,
+                      const char *path, struct rate_customer *c)
+{
+        static const char *const KEYS[] = {"plan", "start", "end", NULL};
+        struct rate_subscription *subs;
+        char p[RATE_DIAG_MSG_MAX / 2], q[RATE_DIAG_MSG_MAX / 2],
+            why[RATE_DIAG_MSG_MAX / 2];
+        const struct tl_yaml_node *v;
+        size_t bad, before = ld->errors;
+
+        snprintf(p, sizeof p, "%s.subscriptions", path);
+        if (!rate__is_seq(ld, x, p))
+                return;
+        if (x->count == 0) {
+                rate__bad(ld, x, p, "at least one subscription");
+                return;
+        }
+        if (!(subs = rate__alloc(ld, x->count, sizeof *subs)))
+                return;
+        for (size_t i = 0; i < x->count; i++) {
+                const struct tl_yaml_node *n = x->items[i];
+                struct rate_subscription *s = &subs[i];
+
+                snprintf(p, sizeof p, "%s.subscriptions[%zu]", path, i);
+                if (!rate__is_map(ld, n, p))
+                        continue;
+                rate__known_keys(ld, n, p, KEYS);
+                snprintf(q, sizeof q, "%s.plan", p);
+                if ((v = rate__need(ld, n, p, "plan")) != NULL) {
+                        s->plan = rate__text(ld, v, q);
+                        s->plan_line = v->line;
+                        s->plan_col = v->col;
+                }
+                snprintf(q, sizeof q, "%s.start", p);
+                if ((v = rate__need(ld, n, p, "start")) != NULL) {
+                        rate__date(ld, v, q, &s->start_day);
+                        s->start_line = v->line;
+                        s->start_col = v->col;
+                }
+                snprintf(q, sizeof q, "%s.end", p);
+                if ((v = tl_yaml_get(n, "end")) != NULL)
+                        s->has_end = rate__date(ld, v, q, &s->end_day);
+        }
+        if (ld->errors != before)
+                return;
+        bad = rate_subscriptions_check(subs, x->count, why, sizeof why);
+        if (bad != SIZE_MAX) {
+                snprintf(p, sizeof p, "%s.subscriptions", path);
+                rate__bad(ld,
+                          &(struct tl_yaml_node){.line = subs[bad].start_line,
+                                                 .col = subs[bad].start_col},
+                          p, "%s", why);
+                return;
+        }
+        c->subs = subs;
+        c->sub_count = x->count;
+        rate_customer_from_subs(c);
+}
+
 static void load_customer(struct rate__ld *ld, const struct tl_yaml_node *n,
                           size_t index, struct rate_customer *c)
 {
         static const char *const KEYS[] = {
-            "id",      "name",    "plan",   "start",  "end",    "tax_rate",
-            "credits", "cohorts", "limits", "alerts", "wallet", NULL};
+            "id",       "name",          "plan",    "start",  "end",
+            "tax_rate", "credits",       "cohorts", "limits", "alerts",
+            "wallet",   "subscriptions", NULL};
         struct rate__ctl_nodes cn = {NULL, NULL, NULL, NULL};
         const struct tl_yaml_node *x;
         char path[RATE_DIAG_MSG_MAX / 2], p[RATE_DIAG_MSG_MAX / 2];
@@ -86,6 +207,26 @@ static void load_customer(struct rate__ld *ld, const struct tl_yaml_node *n,
         snprintf(p, sizeof p, "%s.name", path);
         if ((x = tl_yaml_get(n, "name")) != NULL)
                 c->name = rate__text(ld, x, p);
+        if ((x = tl_yaml_get(n, "subscriptions")) != NULL) {
+                static const char *const SHORT[] = {"plan", "start", "end"};
+
+                for (size_t i = 0; i < 3; i++) {
+                        const struct tl_yaml_node *k = NULL;
+
+                        for (size_t j = 0; j < n->count; j++)
+                                if (strcmp(n->pairs[j].key->text, SHORT[i]) ==
+                                    0)
+                                        k = n->pairs[j].key;
+                        if (k)
+                                rate__bad(ld, k, path,
+                                          "'%s' and 'subscriptions' at once: "
+                                          "write the history in "
+                                          "subscriptions only",
+                                          SHORT[i]);
+                }
+                load_subs(ld, x, path, c);
+                goto rest;
+        }
         snprintf(p, sizeof p, "%s.plan", path);
         if ((x = rate__need(ld, n, path, "plan")) != NULL) {
                 c->plan = rate__text(ld, x, p);
@@ -100,6 +241,7 @@ static void load_customer(struct rate__ld *ld, const struct tl_yaml_node *n,
             (c->has_end = rate__date(ld, x, p, &c->end_day)) &&
             c->end_day <= c->start_day)
                 rate__bad(ld, x, p, "must be after start");
+rest:
         snprintf(p, sizeof p, "%s.tax_rate", path);
         if ((x = tl_yaml_get(n, "tax_rate")) != NULL &&
             rate__number(ld, x, p, true, &c->tax_rate)) {

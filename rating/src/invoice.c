@@ -7,21 +7,7 @@
 #include "core/alloc.h"
 #include "rating/money.h"
 
-/* Work in progress on one invoice. */
-struct build {
-        const struct rate_catalog *cat;
-        const struct rate_customers *customers;
-        const struct rate_customer *cust;
-        const struct rate_acc *acc;
-        size_t ci;
-        struct rate_invoice *inv;
-        size_t line_cap;
-        struct tl_error *err;
-        /* The plan's seat-days by class (seat_lines), for allowances per
-           seat; tl_free'd by the builder. */
-        struct rate_seat_usage *seats;
-        size_t seat_count;
-};
+#include "invoice_int.h"
 
 size_t rate_place(const struct rate_experiment *e,
                   const struct rate_customer *cust, bool *explicit_)
@@ -41,8 +27,8 @@ size_t rate_place(const struct rate_experiment *e,
         return rate_experiment_cohort(e, rate_bucket(e->salt, cust->id));
 }
 
-static tl_status add_line(struct build *b, rate_line_kind kind,
-                          struct rate_line **out)
+tl_status rate__add_line(struct build *b, rate_line_kind kind,
+                         struct rate_line **out)
 {
         struct rate_invoice *inv = b->inv;
 
@@ -62,11 +48,12 @@ static tl_status add_line(struct build *b, rate_line_kind kind,
         *out = &inv->lines[inv->line_count++];
         memset(*out, 0, sizeof **out);
         (*out)->kind = kind;
+        (*out)->segment = b->seg;
         return TL_OK;
 }
 
-static tl_status round_money(struct build *b, const struct rate_amount *a,
-                             struct tl_dec *out)
+tl_status rate__round_money(struct build *b, const struct rate_amount *a,
+                            struct tl_dec *out)
 {
         tl_status rc = rate_amount_round(a, b->cat->currency, out, b->err);
 
@@ -75,167 +62,12 @@ static tl_status round_money(struct build *b, const struct rate_amount *a,
         return rc;
 }
 
-/*
-** A shown quantity that may come from an allowance per seat (a multiple
-** of seat-days / period days): exact when it has a finite decimal form,
-** else rounded half to even to 4 digits like seat-months. The amount is
-** always priced from the exact value.
-*/
-static tl_status shown_text(struct build *b, const struct rate_amount *a,
-                            char *out)
-{
-        struct tl_dec d;
-        tl_status rc;
-
-        if (rate_amount_format_exact(a, out, RATE_QTY_MAX))
-                return TL_OK;
-        if ((rc = rate_amount_round_digits(a, 4, &d, b->err)))
-                return rc;
-        tl_dec_format(&d, out, RATE_QTY_MAX);
-        return TL_OK;
-}
-
-static tl_status exact_text(struct build *b, const struct rate_amount *a,
-                            char *out)
-{
-        if (rate_amount_format_exact(a, out, RATE_QTY_MAX) == 0)
-                return tl_fail(b->err, TL_EOVERFLOW,
-                               "customer %s: a quantity has no short exact "
-                               "decimal form",
-                               b->cust->id);
-        return TL_OK;
-}
-
-/* Days of 'p' inside the subscription [start, end). */
-static uint32_t active_days(const struct rate_customer *c,
-                            const struct rate_period *p)
-{
-        int64_t from =
-            c->start_day > p->start_day ? c->start_day : p->start_day;
-        int64_t to = p->end_day;
-
-        if (c->has_end && c->end_day < to)
-                to = c->end_day;
-        return to > from ? (uint32_t)(to - from) : 0;
-}
-
-/* ---- charge models
- * ------------------------------------------------------------ */
-
-/* '*amt' = what billable quantity 'q' costs under charge 'ch'. */
-static void price_charge(const struct rate_charge *ch,
-                         const struct rate_amount *q, struct rate_amount *amt)
-{
-        struct rate_amount t, lo, hi;
-
-        mpq_set_ui(amt->q, 0, 1);
-        rate_amount_init(&t);
-        rate_amount_init(&lo);
-        rate_amount_init(&hi);
-        switch (ch->model) {
-        case RATE_MODEL_PER_UNIT:
-                rate_amount_set(&t, q);
-                rate_amount_mul_dec(&t, &ch->price);
-                rate_amount_div_dec(&t, &ch->unit);
-                rate_amount_set(amt, &t);
-                break;
-        case RATE_MODEL_GRADUATED:
-                /* Each tier's units, at its own price. */
-                for (size_t i = 0; i < ch->tier_count; i++) {
-                        const struct rate_tier *tr = &ch->tiers[i];
-
-                        if (rate_amount_cmp(q, &lo) <= 0)
-                                break;
-                        if (tr->open) {
-                                rate_amount_set(&hi, q);
-                        } else {
-                                rate_amount_set_dec(&hi, &tr->up_to);
-                                if (rate_amount_cmp(q, &hi) < 0)
-                                        rate_amount_set(&hi, q);
-                        }
-                        rate_amount_set(&t, &hi);
-                        rate_amount_sub(&t, &lo);
-                        rate_amount_mul_dec(&t, &tr->price);
-                        rate_amount_div_dec(&t, &ch->unit);
-                        rate_amount_add(amt, &t);
-                        rate_amount_set(&lo, &hi);
-                }
-                break;
-        case RATE_MODEL_VOLUME:
-                /* All of q at the price of the tier it falls in; a q equal
-                   to an up_to falls in that tier. */
-                for (size_t i = 0; i < ch->tier_count; i++) {
-                        const struct rate_tier *tr = &ch->tiers[i];
-
-                        if (!tr->open) {
-                                rate_amount_set_dec(&hi, &tr->up_to);
-                                if (rate_amount_cmp(q, &hi) > 0)
-                                        continue;
-                        }
-                        rate_amount_set(&t, q);
-                        rate_amount_mul_dec(&t, &tr->price);
-                        rate_amount_div_dec(&t, &ch->unit);
-                        rate_amount_set(amt, &t);
-                        break;
-                }
-                break;
-        case RATE_MODEL_PACKAGE:
-                rate_amount_set(&t, q);
-                rate_amount_div_dec(&t, &ch->size);
-                rate_amount_ceil(&t);
-                rate_amount_mul_dec(&t, &ch->price);
-                rate_amount_set(amt, &t);
-                break;
-        case RATE_MODEL_FLAT:
-                if (rate_amount_sign(q) > 0)
-                        rate_amount_set_dec(amt, &ch->price);
-                break;
-        }
-        rate_amount_release(&t);
-        rate_amount_release(&lo);
-        rate_amount_release(&hi);
-}
-
-/*
-** '*out' = the sum over meter 'mi's groups of quantity x weight, with the
-** weights of charge 'ch' (which may price another meter, for savings: a
-** weight applies where 'mi' groups by the same field).
-*/
-static void weighted(const struct build *b, const struct rate_charge *ch,
-                     size_t mi, struct rate_amount *out)
-{
-        const struct rate_meter *m = &b->cat->meters[mi];
-        const struct rate_meter *cm = &b->cat->meters[ch->meter];
-        const struct rate_group_usage *gs = NULL;
-        size_t ng = b->ci == RATE_NO_INDEX
-                        ? 0
-                        : rate_acc_groups(b->acc, b->ci, mi, &gs);
-        struct rate_amount g;
-
-        mpq_set_ui(out->q, 0, 1);
-        rate_amount_init(&g);
-        for (size_t i = 0; i < ng; i++) {
-                rate_amount_set_u128(&g, gs[i].quantity);
-                for (size_t w = 0; w < ch->weight_count; w++) {
-                        const struct rate_weight *wt = &ch->weights[w];
-                        const char *field = cm->group_by[wt->group_index].name;
-
-                        for (size_t f = 0; f < m->group_by_count; f++)
-                                if (strcmp(m->group_by[f].name, field) == 0 &&
-                                    strcmp(gs[i].values[f], wt->value) == 0)
-                                        rate_amount_mul_dec(&g, &wt->factor);
-                }
-                rate_amount_add(out, &g);
-        }
-        rate_amount_release(&g);
-}
-
 /* ---- the lines
  * ------------------------------------------------------------------- */
 
 static tl_status fee_lines(struct build *b, struct rate_amount *sum)
 {
-        const struct rate_plan *p = b->inv->plan;
+        const struct rate_plan *p = b->plan;
         struct rate_amount a;
         tl_status rc = TL_OK;
 
@@ -243,204 +75,18 @@ static tl_status fee_lines(struct build *b, struct rate_amount *sum)
         for (size_t i = 0; !rc && i < p->fee_count; i++) {
                 struct rate_line *l;
 
-                if ((rc = add_line(b, RATE_LINE_FEE, &l)))
+                if ((rc = rate__add_line(b, RATE_LINE_FEE, &l)))
                         break;
                 l->ref = p->fees[i].id;
                 l->name = p->fees[i].name;
-                l->active_days = b->inv->active_days;
+                l->active_days = b->active_days;
                 rate_amount_set_dec(&a, &p->fees[i].amount);
-                rate_amount_mul_ratio(&a, b->inv->active_days,
-                                      b->inv->period.days);
-                if (!(rc = round_money(b, &a, &l->amount))) {
+                rate_amount_mul_ratio(&a, b->active_days, b->inv->period.days);
+                if (!(rc = rate__round_money(b, &a, &l->amount))) {
                         rate_amount_set_dec(&a, &l->amount);
                         rate_amount_add(sum, &a);
                 }
         }
-        rate_amount_release(&a);
-        return rc;
-}
-
-static tl_status seat_lines(struct build *b, struct rate_amount *sum)
-{
-        const struct rate_plan *p = b->inv->plan;
-        struct rate_seat_usage *seats = NULL;
-        struct rate_amount a;
-        size_t n = 0;
-        tl_status rc;
-
-        if (p->seat_meter == RATE_NO_INDEX || b->ci == RATE_NO_INDEX)
-                return TL_OK;
-        rc = rate_acc_seats(b->acc, b->ci, p->seat_meter, &seats, &n, b->err);
-        if (rc)
-                return rc;
-        b->seats = seats;
-        b->seat_count = n;
-        rate_amount_init(&a);
-        for (size_t i = 0; !rc && i < n; i++) {
-                const struct rate_seat_price *price = NULL;
-                struct rate_line *l;
-                struct tl_dec months;
-                char *cls;
-
-                for (size_t k = 0; k < p->seat_price_count; k++)
-                        if (strcmp(p->seat_prices[k].model_class,
-                                   seats[i].model_class) == 0)
-                                price = &p->seat_prices[k];
-                if (!price) {
-                        rc = tl_fail(b->err, TL_EINVAL,
-                                     "customer %s: devices of model_class "
-                                     "'%s' were active but plan '%s' of %s "
-                                     "has no seat price for it",
-                                     b->cust->id, seats[i].model_class, p->id,
-                                     b->cat->path);
-                        break;
-                }
-                if ((rc = add_line(b, RATE_LINE_SEAT, &l)) ||
-                    (rc = tl_arena_strndup(&b->inv->arena, seats[i].model_class,
-                                           strlen(seats[i].model_class), &cls,
-                                           b->err)))
-                        break;
-                l->ref = cls;
-                l->name = "Seats";
-                l->seat_days = seats[i].seat_days;
-                l->price = price->price;
-                /* Seat-months exact: days / period days. Shown at 4
-                   digits; the amount uses the exact value. */
-                rate_amount_set_u128(&a, seats[i].seat_days);
-                rate_amount_mul_ratio(&a, 1, b->inv->period.days);
-                if ((rc = rate_amount_round_digits(&a, 4, &months, b->err)))
-                        break;
-                tl_dec_format(&months, l->quantity, sizeof l->quantity);
-                rate_amount_mul_dec(&a, &price->price);
-                if (!(rc = round_money(b, &a, &l->amount))) {
-                        rate_amount_set_dec(&a, &l->amount);
-                        rate_amount_add(sum, &a);
-                }
-        }
-        rate_amount_release(&a);
-        return rc;
-}
-
-/*
-** '*out' = charge 'ch''s allowance: `included` plus, with
-** included_per_seat, each class's quantity per seat-month x its seat-days
-** / the period's days (exact).
-*/
-static void allowance(const struct build *b, const struct rate_charge *ch,
-                      struct rate_amount *out)
-{
-        struct rate_amount t;
-
-        rate_amount_set_dec(out, &ch->included);
-        if (!ch->per_seat)
-                return;
-        rate_amount_init(&t);
-        for (size_t i = 0; i < b->seat_count; i++) {
-                const struct tl_dec *per =
-                    ch->per_seat_count ? NULL : &ch->per_seat_every;
-
-                for (size_t k = 0; !per && k < ch->per_seat_count; k++)
-                        if (strcmp(ch->per_seat_classes[k].model_class,
-                                   b->seats[i].model_class) == 0)
-                                per = &ch->per_seat_classes[k].quantity;
-                if (!per)
-                        continue;
-                rate_amount_set_u128(&t, b->seats[i].seat_days);
-                rate_amount_mul_dec(&t, per);
-                rate_amount_mul_ratio(&t, 1, b->inv->period.days);
-                rate_amount_add(out, &t);
-        }
-        rate_amount_release(&t);
-}
-
-/* The allowance 'inc' and how much of it usage 'used' took, shown on line
-   'l'. */
-static tl_status show_allowance(struct build *b, const struct rate_amount *inc,
-                                const struct rate_amount *used,
-                                struct rate_line *l)
-{
-        tl_status rc = shown_text(b, inc, l->capacity);
-
-        if (!rc)
-                rc = shown_text(b, rate_amount_cmp(used, inc) < 0 ? used : inc,
-                                l->allowance_used);
-        return rc;
-}
-
-static tl_status usage_lines(struct build *b, struct rate_amount *sum)
-{
-        const struct rate_plan *p = b->inv->plan;
-        struct rate_amount q, inc, a;
-        tl_status rc = TL_OK;
-
-        rate_amount_init(&q);
-        rate_amount_init(&inc);
-        rate_amount_init(&a);
-        for (size_t i = 0; !rc && i < p->charge_count; i++) {
-                const struct rate_charge *ch = &p->charges[i];
-                struct rate_line *l;
-
-                if ((rc = add_line(b, RATE_LINE_USAGE, &l)))
-                        break;
-                l->ref = ch->id;
-                l->name = ch->name;
-                l->unit = ch->unit;
-                weighted(b, ch, ch->meter, &q);
-                allowance(b, ch, &inc);
-                if (ch->per_seat && (rc = show_allowance(b, &inc, &q, l)))
-                        break;
-                rate_amount_sub(&q, &inc);
-                if (rate_amount_sign(&q) < 0)
-                        mpq_set_ui(q.q, 0, 1);
-                if ((rc = ch->per_seat ? shown_text(b, &q, l->quantity)
-                                       : exact_text(b, &q, l->quantity)))
-                        break;
-                price_charge(ch, &q, &a);
-                if (!(rc = round_money(b, &a, &l->amount))) {
-                        rate_amount_set_dec(&a, &l->amount);
-                        rate_amount_add(sum, &a);
-                }
-        }
-        rate_amount_release(&q);
-        rate_amount_release(&inc);
-        rate_amount_release(&a);
-        return rc;
-}
-
-static tl_status savings(struct build *b)
-{
-        const struct rate_plan *p = b->inv->plan;
-        struct rate_invoice *inv = b->inv;
-        struct rate_amount q, a;
-        tl_status rc = TL_OK;
-        void *mem;
-
-        if (p->savings_count == 0)
-                return TL_OK;
-        if (tl_arena_alloc(&inv->arena, p->savings_count * sizeof *inv->savings,
-                           &mem, b->err))
-                return TL_ENOMEM;
-        inv->savings = mem;
-        rate_amount_init(&q);
-        rate_amount_init(&a);
-        for (size_t i = 0; !rc && i < p->savings_count; i++) {
-                const struct rate_charge *ch =
-                    &p->charges[p->savings[i].charge];
-                struct rate_savings_line *s = &inv->savings[i];
-
-                memset(s, 0, sizeof *s);
-                s->meter = b->cat->meters[p->savings[i].meter].id;
-                s->priced_as = ch->id;
-                /* Priced as the cloud charge, weights and tiers, with no
-                   allowance. */
-                weighted(b, ch, p->savings[i].meter, &q);
-                if ((rc = exact_text(b, &q, s->quantity)))
-                        break;
-                price_charge(ch, &q, &a);
-                rc = round_money(b, &a, &s->cloud_equivalent);
-                inv->savings_count++;
-        }
-        rate_amount_release(&q);
         rate_amount_release(&a);
         return rc;
 }
@@ -476,7 +122,11 @@ static tl_status usage_report(struct build *b)
                 struct rate_usage_report *r;
                 size_t ng;
 
-                if (!plan_uses_meter(inv->plan, m))
+                bool used = false;
+
+                for (size_t k = 0; k < b->seg_count; k++)
+                        used = used || plan_uses_meter(b->use[k].plan, m);
+                if (!used)
                         continue;
                 ng = b->ci == RATE_NO_INDEX
                          ? 0
@@ -495,11 +145,11 @@ static tl_status usage_report(struct build *b)
                         rate_amount_set_u128(&g, gs[i].quantity);
                         rate_amount_add(&q, &g);
                         r->groups[i].values = gs[i].values;
-                        rc = exact_text(b, &g, r->groups[i].quantity);
+                        rc = rate__exact_text(b, &g, r->groups[i].quantity);
                         r->group_count++;
                 }
                 if (!rc)
-                        rc = exact_text(b, &q, r->quantity);
+                        rc = rate__exact_text(b, &q, r->quantity);
         }
         rate_amount_release(&q);
         rate_amount_release(&g);
@@ -522,7 +172,7 @@ static tl_status adjustment_lines(struct build *b,
                 char *name;
                 size_t n = strlen(x->period) + 32;
 
-                if ((rc = add_line(b, RATE_LINE_ADJUSTMENT, &l)) ||
+                if ((rc = rate__add_line(b, RATE_LINE_ADJUSTMENT, &l)) ||
                     (rc = tl_arena_alloc(&b->inv->arena, n, (void **)&name,
                                          b->err)) ||
                     (rc = tl_arena_strndup(&b->inv->arena, x->period,
@@ -532,7 +182,7 @@ static tl_status adjustment_lines(struct build *b,
                 snprintf(name, n, "Late usage of %s", x->period);
                 l->name = name;
                 rate_amount_set_dec(&a, &x->amount);
-                if (!(rc = round_money(b, &a, &l->amount))) {
+                if (!(rc = rate__round_money(b, &a, &l->amount))) {
                         rate_amount_set_dec(&a, &l->amount);
                         rate_amount_add(adj, &a);
                 }
@@ -541,41 +191,55 @@ static tl_status adjustment_lines(struct build *b,
         return rc;
 }
 
-/* Minimum, credit and tax, then the totals: all from rounded lines. The
-   minimum floors 'sum' (fee + seat + usage); 'adj' (adjustments) is added
-   after it. */
+/* The current segment's minimum: it floors 'sum' (its fee + seat +
+   usage), prorated by its active days / the period's. */
+static tl_status minimum_line(struct build *b, struct rate_amount *sum)
+{
+        struct rate_invoice *inv = b->inv;
+        const struct rate_plan *p = b->plan;
+        struct rate_amount a;
+        struct rate_line *l;
+        tl_status rc = TL_OK;
+
+        rate_amount_init(&a);
+        if (p->has_minimum) {
+                struct tl_dec floor;
+
+                rate_amount_set_dec(&a, &p->minimum);
+                rate_amount_mul_ratio(&a, b->active_days, inv->period.days);
+                if ((rc = rate__round_money(b, &a, &floor)))
+                        goto out;
+                rate_amount_set_dec(&a, &floor);
+                rate_amount_sub(&a, sum);
+                if (rate_amount_sign(&a) > 0) {
+                        if ((rc = rate__add_line(b, RATE_LINE_MINIMUM, &l)))
+                                goto out;
+                        l->name = "Minimum commitment";
+                        l->active_days = b->active_days;
+                        if ((rc = rate__round_money(b, &a, &l->amount)))
+                                goto out;
+                        rate_amount_add(sum, &a);
+                }
+        }
+out:
+        rate_amount_release(&a);
+        return rc;
+}
+
+/* Credit and tax once over every segment, then the totals: all from
+   rounded lines. 'adj' (adjustments) is added to 'sum' first. */
 static tl_status close_lines(struct build *b, struct rate_amount *sum,
                              const struct rate_amount *adj)
 {
         struct rate_invoice *inv = b->inv;
-        const struct rate_plan *p = inv->plan;
         struct rate_amount a, t;
         struct rate_line *l;
         tl_status rc = TL_OK;
 
         rate_amount_init(&a);
         rate_amount_init(&t);
-        if (p->has_minimum) {
-                struct tl_dec floor;
-
-                rate_amount_set_dec(&a, &p->minimum);
-                rate_amount_mul_ratio(&a, inv->active_days, inv->period.days);
-                if ((rc = round_money(b, &a, &floor)))
-                        goto out;
-                rate_amount_set_dec(&a, &floor);
-                rate_amount_sub(&a, sum);
-                if (rate_amount_sign(&a) > 0) {
-                        if ((rc = add_line(b, RATE_LINE_MINIMUM, &l)))
-                                goto out;
-                        l->name = "Minimum commitment";
-                        l->active_days = inv->active_days;
-                        if ((rc = round_money(b, &a, &l->amount)))
-                                goto out;
-                        rate_amount_add(sum, &a);
-                }
-        }
         rate_amount_add(sum, adj);
-        if ((rc = round_money(b, sum, &inv->subtotal)))
+        if ((rc = rate__round_money(b, sum, &inv->subtotal)))
                 goto out;
         /* Credit: the balance in money, at most the subtotal; the rest
            carries over. Cut to the minor unit, never rounded up: an invoice
@@ -591,10 +255,10 @@ static tl_status close_lines(struct build *b, struct rate_amount *sum,
         if (rate_amount_sign(&a) < 0)
                 mpq_set_ui(a.q, 0, 1);
         mpq_neg(a.q, a.q);
-        if ((rc = round_money(b, &a, &inv->credit)))
+        if ((rc = rate__round_money(b, &a, &inv->credit)))
                 goto out;
         if (rate_amount_sign(&a) < 0) {
-                if ((rc = add_line(b, RATE_LINE_CREDIT, &l)))
+                if ((rc = rate__add_line(b, RATE_LINE_CREDIT, &l)))
                         goto out;
                 l->name = "Prepaid credit applied";
                 l->amount = inv->credit;
@@ -603,8 +267,8 @@ static tl_status close_lines(struct build *b, struct rate_amount *sum,
         inv->tax = (struct tl_dec){0, (int32_t)b->cat->currency->minor_digits};
         if (!tl_dec_is_zero(&b->cust->tax_rate)) {
                 rate_amount_mul_dec(&a, &b->cust->tax_rate);
-                if ((rc = add_line(b, RATE_LINE_TAX, &l)) ||
-                    (rc = round_money(b, &a, &l->amount)))
+                if ((rc = rate__add_line(b, RATE_LINE_TAX, &l)) ||
+                    (rc = rate__round_money(b, &a, &l->amount)))
                         goto out;
                 l->name = "Tax";
                 l->price = b->cust->tax_rate;
@@ -614,39 +278,34 @@ static tl_status close_lines(struct build *b, struct rate_amount *sum,
         rate_amount_add(sum, &t);
         rate_amount_set_dec(&t, &inv->tax);
         rate_amount_add(sum, &t);
-        rc = round_money(b, sum, &inv->total);
+        rc = rate__round_money(b, sum, &inv->total);
 out:
         rate_amount_release(&a);
         rate_amount_release(&t);
         return rc;
 }
 
-/* The plan priced: the subscribed plan, or the cohort's in an experiment. */
-static tl_status choose_plan(struct build *b)
+/* The plan segment 'sg' prices: its subscribed plan, or the cohort's in
+   an experiment on it. Cohort choices join the invoice's, once each. */
+static tl_status choose_plan(struct build *b, const struct rate_segment *sg,
+                             const struct rate_plan **out)
 {
         const struct rate_customer *c = b->cust;
         struct rate_invoice *inv = b->inv;
-        size_t pi = rate_catalog_plan(b->cat, c->plan);
-        void *mem;
+        size_t pi = rate_catalog_plan(b->cat, sg->plan);
 
         if (pi == RATE_NO_INDEX)
                 return tl_fail(b->err, TL_EINVAL,
                                "%s:%u:%u: customers[%s].plan: undefined plan "
                                "'%s' in catalog %s version %s (%s)",
                                b->customers ? b->customers->path : "customers",
-                               c->plan_line, c->plan_col, c->id, c->plan,
+                               sg->plan_line, sg->plan_col, c->id, sg->plan,
                                b->cat->name, b->cat->version, b->cat->path);
-        inv->plan = &b->cat->plans[pi];
-        if (tl_arena_alloc(&inv->arena,
-                           (b->cat->experiment_count + 1) *
-                               sizeof *inv->cohorts,
-                           &mem, b->err))
-                return TL_ENOMEM;
-        inv->cohorts = mem;
+        *out = &b->cat->plans[pi];
         for (size_t i = 0; i < b->cat->experiment_count; i++) {
                 const struct rate_experiment *e = &b->cat->experiments[i];
                 struct rate_cohort_choice *ch;
-                bool expl;
+                bool expl, seen = false;
                 size_t k;
 
                 if (e->plan != pi)
@@ -667,13 +326,86 @@ static tl_status choose_plan(struct build *b)
                             pl ? pl->line : c->line, pl ? pl->col : c->col,
                             c->id, e->id, e->id, pl ? pl->cohort : "?");
                 }
-                ch = &inv->cohorts[inv->cohort_count++];
-                ch->experiment = e->id;
-                ch->cohort = e->cohorts[k].name;
-                ch->explicit_ = expl;
-                inv->plan = &b->cat->plans[e->cohorts[k].plan];
+                for (size_t j = 0; j < inv->cohort_count; j++)
+                        seen = seen || inv->cohorts[j].experiment == e->id;
+                if (!seen) {
+                        ch = &inv->cohorts[inv->cohort_count++];
+                        ch->experiment = e->id;
+                        ch->cohort = e->cohorts[k].name;
+                        ch->explicit_ = expl;
+                }
+                *out = &b->cat->plans[e->cohorts[k].plan];
         }
         return TL_OK;
+}
+
+/*
+** The segments of the period, each with its usage and plan. With one, the
+** period's own usage; with more, 'opts->segs''s.
+*/
+static tl_status plan_segments(struct build *b,
+                               const struct rate_invoice_opts *opts,
+                               const struct rate_acc *acc, size_t ci)
+{
+        struct rate_invoice *inv = b->inv;
+        size_t cap = b->cust->sub_count ? b->cust->sub_count : 1;
+        tl_status rc = TL_OK;
+        void *mem;
+
+        if (tl_arena_alloc(&inv->arena, cap * sizeof *inv->segments, &mem,
+                           b->err))
+                return TL_ENOMEM;
+        inv->segments = mem;
+        inv->segment_count = rate_segments(b->cust, &inv->period, mem);
+        b->seg_count = inv->segment_count;
+        if (b->seg_count > 1 && (!opts || !opts->segs ||
+                                 rate_segs_count(opts->segs) != b->seg_count))
+                return tl_fail(b->err, TL_EINVAL,
+                               "customer %s: the plan changes in %s but its "
+                               "usage was not kept per segment",
+                               b->cust->id, inv->period.label);
+        if (tl_arena_alloc(&inv->arena,
+                           b->seg_count * sizeof *b->use +
+                               (b->cat->experiment_count + 1) *
+                                   sizeof *inv->cohorts,
+                           &mem, b->err))
+                return TL_ENOMEM;
+        b->use = mem;
+        inv->cohorts = (struct rate_cohort_choice *)(b->use + b->seg_count);
+        for (size_t k = 0; !rc && k < b->seg_count; k++) {
+                struct seg_use *u = &b->use[k];
+
+                if (b->seg_count == 1) {
+                        u->acc = acc;
+                        u->ci = ci;
+                } else {
+                        u->acc = rate_segs_acc(opts->segs, k);
+                        u->ci = rate_acc_find(u->acc, b->cust->id);
+                }
+                rc = choose_plan(b, &inv->segments[k], &u->plan);
+                inv->active_days += inv->segments[k].active_days;
+        }
+        return rc;
+}
+
+/* Make segment 'k' the current one. */
+static void enter(struct build *b, size_t k)
+{
+        b->acc = b->use[k].acc;
+        b->ci = b->use[k].ci;
+        b->plan = b->use[k].plan;
+        b->active_days = b->inv->segments[k].active_days;
+        b->seg = b->seg_count > 1 ? &b->inv->segments[k] : NULL;
+        b->inc_num = b->inc_den = 1;
+        if (b->seg_count > 1) {
+                b->inc_num = (uint32_t)(b->seg->end_day - b->seg->start_day);
+                b->inc_den = b->inv->period.days;
+        }
+        tl_free(b->seats);
+        b->seats = NULL;
+        b->seat_count = 0;
+        b->inv->plan = b->plan;
+        b->inv->subscribed_plan = b->inv->segments[k].plan;
 }
 
 tl_status rate_invoice_build(const struct rate_catalog *cat,
@@ -718,8 +450,12 @@ tl_status rate_invoice_build_opts(const struct rate_catalog *cat,
                                   struct tl_error *err)
 {
         struct rate_invoice *inv = tl_calloc(1, sizeof *inv);
-        struct build b = {cat, customers, cust, acc, ci, inv, 0, err, NULL, 0};
-        struct rate_amount sum, adj;
+        struct build b = {.cat = cat,
+                          .customers = customers,
+                          .cust = cust,
+                          .inv = inv,
+                          .err = err};
+        struct rate_amount sum, seg, adj;
         tl_status rc;
 
         if (!inv)
@@ -730,25 +466,39 @@ tl_status rate_invoice_build_opts(const struct rate_catalog *cat,
         inv->subscribed_plan = cust->plan;
         inv->catalog = cat;
         inv->period = *rate_acc_period(acc);
-        inv->active_days = active_days(cust, &inv->period);
         rate_amount_init(&sum);
+        rate_amount_init(&seg);
         rate_amount_init(&adj);
-        rc = choose_plan(&b);
-        if (!rc)
-                rc = fee_lines(&b, &sum);
-        if (!rc)
-                rc = seat_lines(&b, &sum);
-        if (!rc)
-                rc = usage_lines(&b, &sum);
+        rc = plan_segments(&b, opts, acc, ci);
+        /* With one segment its minimum comes after the adjustments, as it
+           always has; with more, each segment's closes it. */
+        for (size_t k = 0; !rc && k < b.seg_count; k++) {
+                enter(&b, k);
+                mpq_set_ui(seg.q, 0, 1);
+                rc = fee_lines(&b, &seg);
+                if (!rc)
+                        rc = rate__seat_lines(&b, &seg);
+                if (!rc)
+                        rc = rate__usage_lines(&b, &seg);
+                if (!rc && b.seg_count > 1)
+                        rc = minimum_line(&b, &seg);
+                rate_amount_add(&sum, &seg);
+        }
+        b.seg = NULL;
         if (!rc)
                 rc = adjustment_lines(&b, opts, &adj);
+        if (!rc && b.seg_count == 1)
+                rc = minimum_line(&b, &sum);
         if (!rc)
                 rc = close_lines(&b, &sum, &adj);
+        b.acc = acc;
+        b.ci = ci;
         if (!rc)
                 rc = usage_report(&b);
         if (!rc)
-                rc = savings(&b);
+                rc = rate__savings(&b);
         rate_amount_release(&sum);
+        rate_amount_release(&seg);
         rate_amount_release(&adj);
         tl_free(b.seats);
         if (rc) {

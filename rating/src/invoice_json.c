@@ -147,6 +147,14 @@ static json_t *line(struct jb *j, const struct rate_invoice *inv, size_t i)
         }
         set_str(j, o, w, "name", l->name ? l->name : "");
         set_dec(j, o, w, "amount", &l->amount);
+        if (l->segment) {
+                json_t *sg = object(j);
+
+                set_str(j, sg, w, "plan", l->segment->plan);
+                set_str(j, sg, w, "start", l->segment->start_iso);
+                set_str(j, sg, w, "end", l->segment->end_iso);
+                set(j, o, w, "segment", sg);
+        }
         return o;
 }
 
@@ -345,6 +353,13 @@ tl_status rate_invoice_table(const struct rate_invoice *inv, struct tl_buf *b,
                 const struct rate_line *l = &inv->lines[i];
                 char what[160];
 
+                if (l->segment &&
+                    (i == 0 || inv->lines[i - 1].segment != l->segment))
+                        rc = tl_buf_printf(
+                            b, err, "  %s %s to %s\n", l->segment->plan,
+                            l->segment->start_iso, l->segment->end_iso);
+                if (rc)
+                        break;
                 switch (l->kind) {
                 case RATE_LINE_SEAT:
                         snprintf(what, sizeof what, "%s %s: %llu seat-days",

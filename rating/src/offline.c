@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "core/str.h"
+#include "rating/invoice.h"
 
 void rate__off_use_bucket(struct owner *w, unsigned b)
 {
@@ -100,6 +101,7 @@ void rate__off_take(struct owner *w, const struct sch_event *ev,
         const struct rate_period *p = &w->o->period;
         const struct rate_customer *cust;
         struct tl_error why;
+        size_t ci;
         int d;
 
         if (ev->time_us >= p->end_us ||
@@ -137,9 +139,11 @@ void rate__off_take(struct owner *w, const struct sch_event *ev,
                 return;
         }
         w->st.rated++;
-        if ((w->rc = rate_acc_add_hinted(
-                 w->acc, ev, (size_t)(cust - w->o->customers->items),
-                 &w->err)) != TL_OK)
+        ci = (size_t)(cust - w->o->customers->items);
+        if ((w->rc = rate_acc_add_hinted(w->acc, ev, ci, &w->err)) == TL_OK &&
+            w->o->segs[ci])
+                w->rc = rate_segs_add(w->o->segs[ci], ev, &w->err);
+        if (w->rc != TL_OK)
                 tl_error_prefix(&w->err, "%s:%s%llu", w->o->files[file].path,
                                 cbor ? "#" : "", (unsigned long long)pos);
 }
@@ -336,6 +340,9 @@ void rate_offline_free(struct rate_offline **pp)
                 rate__dedup_release(&o->buckets[b].dedup);
         }
         tl_free(o->buckets);
+        for (size_t i = 0; o->segs && i < o->customers->count; i++)
+                rate_segs_free(&o->segs[i]);
+        tl_free(o->segs);
         for (int set = 0; set < 2; set++)
                 for (size_t i = 0;
                      o->route_sets[set] && i < (size_t)o->threads * o->nbuckets;
@@ -498,6 +505,12 @@ static tl_status run(const struct rate_catalog *cat,
                              path_count, RATE__MAX_FILES);
         if (!rc)
                 rc = setup(o, err);
+        if (!rc &&
+            !(o->segs = tl_calloc(customers->count + 1, sizeof *o->segs)))
+                rc = tl_fail(err, TL_ENOMEM, "out of memory");
+        for (size_t i = 0; !rc && i < customers->count; i++)
+                rc = rate_segs_new(cat, &customers->items[i], period,
+                                   &o->segs[i], err);
         for (size_t i = 0; !rc && i < path_count; i++) {
                 rc = rate__file_open(&o->files[i], paths[i], err);
                 if (rc)
@@ -572,6 +585,12 @@ bool rate_offline_find(const struct rate_offline *o, const char *id,
         *acc = o->buckets[b].acc;
         *index = i;
         return true;
+}
+
+const struct rate_segs *rate_offline_segs(const struct rate_offline *o,
+                                          const struct rate_customer *c)
+{
+        return o->segs[c - o->customers->items];
 }
 
 const struct rate_acc *rate_offline_any_acc(const struct rate_offline *o)

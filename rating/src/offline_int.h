@@ -72,6 +72,10 @@ struct owner {
 struct rate_offline {
         const struct rate_catalog *cat;
         const struct rate_customers *customers;
+        /* per customer of the file: its usage per segment when its plan
+           changes in the period, else NULL; touched by the thread of its
+           bucket only */
+        struct rate_segs **segs;
         struct rate_period period;
         struct rate_offline_opts opts;
         unsigned threads;

@@ -135,3 +135,49 @@ Test(csv, allowance_columns_come_with_a_capacity_licence_only)
         free(with);
         json_decref(doc);
 }
+
+Test(pdf, lines_of_a_period_with_a_change_are_grouped_under_their_segment)
+{
+        json_t *doc = sample();
+        json_t *lines = json_object_get(doc, "lines");
+        json_t *a = json_pack("{s:s,s:s,s:s}", "plan", "starter", "start",
+                              "2026-10-01", "end", "2026-10-15");
+        json_t *b = json_pack("{s:s,s:s,s:s}", "plan", "pro", "start",
+                              "2026-10-15", "end", "2026-11-01");
+        const json_t *open = NULL;
+        char text[200], path[] = "/tmp/tally-segments-XXXXXX";
+        struct tl_error err;
+        size_t n = json_array_size(lines);
+        int fd, headings = 0;
+
+        for (size_t i = 0; i < n; i++)
+                json_object_set(json_array_get(lines, i), "segment",
+                                i < n / 2 ? a : b);
+        for (size_t i = 0; i < n; i++)
+                if (inv__pdf_segment_heading(json_array_get(lines, i), &open,
+                                             text, sizeof text)) {
+                        cr_assert(i == 0 || i == n / 2, "heading at %zu", i);
+                        cr_assert_str_eq(text,
+                                         i ? "Plan pro, 2026-10-15 to "
+                                             "2026-11-01 (exclusive)"
+                                           : "Plan starter, 2026-10-01 to "
+                                             "2026-10-15 (exclusive)");
+                        headings++;
+                }
+        cr_assert_eq(headings, 2);
+        open = NULL;
+        json_object_del(json_array_get(lines, 0), "segment");
+        cr_assert_not(inv__pdf_segment_heading(json_array_get(lines, 0), &open,
+                                               text, sizeof text),
+                      "a line without a segment opens none");
+        json_object_set(json_array_get(lines, 0), "segment", a);
+        fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        cr_assert_eq(inv_render_pdf(doc, path, &err), TL_OK, "%s", err.msg);
+        unlink(path);
+        json_decref(a);
+        json_decref(b);
+        json_decref(doc);
+        cairo_debug_reset_static_data();
+}

@@ -120,7 +120,11 @@ static int print_invoices(const struct rate_args *a,
                    its end, as the close spends them. */
                 cc = *c;
                 cc.credits = rate_customer_credit_on(c, period->end_day);
-                rc = rate_invoice_build(cat, cs, &cc, acc, ci, &inv, &err);
+                struct rate_invoice_opts opts = {0, NULL,
+                                                 rate_offline_segs(off, c)};
+
+                rc = rate_invoice_build_opts(cat, cs, &cc, acc, ci, &opts, &inv,
+                                             &err);
                 if (rc) {
                         fprintf(stderr, "tally rate: %s\n", err.msg);
                         status = tl_status_exit_code(rc);

@@ -5,6 +5,7 @@
 #ifndef INV_INVOICING_H
 #define INV_INVOICING_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -82,6 +83,19 @@ struct rate_customers;
 tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
                                const char *what, struct inv_import_stats *stats,
                                struct tl_error *err);
+
+/*
+** A plan change (spec: subscriptions.md): end customer 'id''s current
+** subscription on 'start_day' and open one to 'plan' from it, in one
+** transaction. '*out' gets the history after it as a JSON array of {plan,
+** start, end?} (free with json_decref; may be NULL). Returns TL_OK;
+** TL_ENOTFOUND (no such customer); TL_EINVAL (start not after the current
+** subscription's start); TL_ECONFLICT (a period already finalized would
+** change, naming its invoice); TL_EDB.
+*/
+tl_status inv_subscription_change(PGconn *conn, const char *id,
+                                  const char *plan, int64_t start_day,
+                                  json_t **out, struct tl_error *err);
 
 /* ---- the close ------------------------------------------------------------
  */

@@ -27,6 +27,17 @@ struct rate_placement {
         unsigned line, col;
 };
 
+/* One subscription of a customer's history: 'plan' over the days
+   [start_day, end_day) (no end: the current one). */
+struct rate_subscription {
+        const char *plan;
+        unsigned plan_line, plan_col;   /* where `plan` is written */
+        unsigned start_line, start_col; /* where `start` is written */
+        int64_t start_day;
+        bool has_end;
+        int64_t end_day;
+};
+
 struct rate_customer {
         const char *id;
         uint32_t id_len;
@@ -46,6 +57,12 @@ struct rate_customer {
         /* Overrides of the plan's limits and alerts, and the wallet; NULL
            when none is written (rate_controls_effective merges them). */
         const struct rate_controls *controls;
+        /* The long form's history by start, non-overlapping (0 for the
+           short form, which is one subscription: plan, start, end above).
+           With a history, plan is the last one's, start_day the first's
+           start and has_end/end_day the last's end. */
+        size_t sub_count;
+        const struct rate_subscription *subs;
 };
 
 struct rate_customers {
@@ -62,7 +79,9 @@ struct rate_customers {
 /*
 ** Load and validate a customers file of 'len' bytes at 'buf' ('name' for
 ** messages): unknown or missing keys, duplicate ids, bad dates (end after
-** start), negative credits, tax_rate outside [0, 1]. Plans and cohorts are
+** start), overlapping subscriptions, the short form (plan, start, end) and
+** the long one (subscriptions) at once, negative credits, tax_rate outside
+** [0, 1]. Plans and cohorts are
 ** checked against a catalog when rating, since the catalog in force
 ** depends on the period. Returns TL_OK and '*out', TL_EINVAL (every fault
 ** in 'diags', the first in 'err'), TL_EPARSE, TL_ELIMIT or TL_ENOMEM.
@@ -83,6 +102,19 @@ void rate_customers_free(struct rate_customers **pp);
    an invoice of a period ending on 'day' may spend, before any draw. */
 struct tl_dec rate_customer_credit_on(const struct rate_customer *c,
                                       int64_t day);
+
+/*
+** Check and order a history of 'n' subscriptions in place (by start):
+** each end after its start, no two overlapping, only the last open.
+** Returns SIZE_MAX when it holds, else the index (after sorting) of the
+** first at fault, with the reason in 'why' ('len' bytes).
+*/
+size_t rate_subscriptions_check(struct rate_subscription *subs, size_t n,
+                                char *why, size_t len);
+
+/* Set the short-form fields of 'c' (plan, start_day, has_end, end_day)
+   from its history 'c->subs' (checked, n >= 1). */
+void rate_customer_from_subs(struct rate_customer *c);
 
 /* The customer with id 'len' bytes at 'id', or NULL. One hash probe: this
    runs once per rated event. */

@@ -28,8 +28,25 @@ typedef enum {
 /* Exact decimals too long for a tl_dec (10^30 units x a 12-digit weight). */
 #define RATE_QTY_MAX 96
 
+/*
+** A part of a period priced by one subscription (spec: docs/pricing-rules.md,
+** "Subscriptions that change"): from its subscription's start (the
+** period's for the first) to the next one's (the period's end for the
+** last).
+*/
+struct rate_segment {
+        const char *plan; /* subscribed, before cohorts */
+        unsigned plan_line, plan_col;
+        int64_t start_day, end_day; /* [start, end) */
+        uint32_t active_days;       /* its subscription's days in it */
+        char start_iso[11], end_iso[11];
+};
+
 struct rate_line {
         rate_line_kind kind;
+        /* fee, seat, usage and minimum lines when the period has two or
+           more segments; NULL otherwise */
+        const struct rate_segment *segment;
         const char *ref; /* fee id, charge id, model_class, period */
         const char *name;
         struct tl_dec amount; /* rounded to the currency's minor unit */
@@ -86,6 +103,8 @@ struct rate_invoice {
         const struct rate_plan *plan; /* the one priced: the cohort's */
         struct rate_period period;
         uint32_t active_days; /* subscribed days of the period */
+        size_t segment_count; /* 1 when the plan did not change */
+        struct rate_segment *segments;
         size_t cohort_count;
         struct rate_cohort_choice *cohorts;
         size_t line_count;
@@ -121,9 +140,43 @@ struct rate_adjustment {
         struct tl_dec amount; /* in the currency's minor unit; may be < 0 */
 };
 
+/*
+** The segments of customer 'c' in period 'p' into 'out' (room for
+** max(1, c->sub_count)); returns how many (>= 1). A period that no
+** subscription overlaps has one segment, of the nearest subscription.
+*/
+size_t rate_segments(const struct rate_customer *c, const struct rate_period *p,
+                     struct rate_segment *out);
+
+/*
+** One customer's usage per segment, for a period with two or more: an
+** accumulator each over the segment's days, fed the same events as the
+** period's. rate_segs_new sets '*out' NULL when the period has one
+** segment (nothing to keep). TL_OK or TL_ENOMEM.
+*/
+struct rate_segs;
+tl_status rate_segs_new(const struct rate_catalog *cat,
+                        const struct rate_customer *c,
+                        const struct rate_period *p, struct rate_segs **out,
+                        struct tl_error *err);
+/* rate_acc_add / rate_acc_add_rollup into every segment's accumulator. */
+tl_status rate_segs_add(struct rate_segs *s, const struct sch_event *ev,
+                        struct tl_error *err);
+tl_status rate_segs_add_rollup(struct rate_segs *s,
+                               const struct sch_event *attrs,
+                               const struct rate_rollup *r,
+                               struct tl_error *err);
+/* Segment 'k''s accumulator. */
+const struct rate_acc *rate_segs_acc(const struct rate_segs *s, size_t k);
+size_t rate_segs_count(const struct rate_segs *s);
+void rate_segs_free(struct rate_segs **pp);
+
 struct rate_invoice_opts {
         size_t adjustment_count;
         const struct rate_adjustment *adjustments;
+        /* The customer's usage per segment: required when the period has
+           two or more (TL_EINVAL without), ignored otherwise. */
+        const struct rate_segs *segs;
 };
 
 /*

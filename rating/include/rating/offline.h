@@ -64,6 +64,13 @@ void rate_offline_free(struct rate_offline **pp);
 bool rate_offline_find(const struct rate_offline *o, const char *id,
                        const struct rate_acc **acc, size_t *index);
 
+/* The usage per segment of customer 'c' (an item of the customers the run
+   read for) when its plan changes in the period, else NULL: what
+   rate_invoice_opts.segs takes. */
+struct rate_segs;
+const struct rate_segs *rate_offline_segs(const struct rate_offline *o,
+                                          const struct rate_customer *c);
+
 /* The accumulator of thread 0, for customers without events. */
 const struct rate_acc *rate_offline_any_acc(const struct rate_offline *o);
 
