@@ -50,8 +50,9 @@ struct inv__custs {
         "c.customer_id, c.name, c.plan,"                                       \
         " (c.sub_start - date '1970-01-01'),"                                  \
         " (c.sub_end - date '1970-01-01'), c.tax_rate::text,"                  \
-        " c.cohorts::text, " INV__CREDIT_LEFT(asof) "::text,"                  \
-        " c.controls::text, " INV__SUBSCRIPTIONS
+        " c.cohorts::text, " INV__CREDIT_LEFT(                                 \
+            asof) "::text,"                                                    \
+                  " c.controls::text, " INV__SUBSCRIPTIONS
 
 /* The same for readers that spend no credit (re-rating, simulation): the
    credit available now. */
