@@ -169,4 +169,11 @@ bool api__key_cached(struct api__key_cache *kc, const char *key, size_t len,
    NUL, 1..API__ID_MAX bytes. False for anything else. */
 bool api__decode_id(char *s, size_t len);
 
+/* 'res' as a plain-text table under 'head' (ncols <= API__TABLE_MAX
+   names), columns aligned, control bytes shown as '?', into 'out':
+   the CLI's listings (keys, webhooks). TL_EINVAL, TL_ENOMEM. */
+#define API__TABLE_MAX 12
+tl_status api__table(const PGresult *res, const char *const *head, int ncols,
+                     struct tl_buf *out, struct tl_error *err);
+
 #endif

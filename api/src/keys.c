@@ -194,6 +194,32 @@ static tl_status cell(struct tl_buf *out, const char *s, int width, bool last,
         return rc;
 }
 
+/* 'res' as a table under 'head' (ncols <= API__TABLE_MAX names), columns
+   aligned; shared by the listings of keys and webhooks. */
+tl_status api__table(const PGresult *res, const char *const *head, int ncols,
+                     struct tl_buf *out, struct tl_error *err)
+{
+        int width[API__TABLE_MAX], rows = PQntuples(res);
+        tl_status rc = TL_OK;
+
+        if (ncols > API__TABLE_MAX)
+                return tl_fail(err, TL_EINVAL, "a listing of %d columns",
+                               ncols);
+        for (int c = 0; c < ncols; c++) {
+                width[c] = (int)strlen(head[c]);
+                for (int r = 0; r < rows; r++)
+                        if (PQgetlength(res, r, c) > width[c])
+                                width[c] = PQgetlength(res, r, c);
+        }
+        for (int c = 0; !rc && c < ncols; c++)
+                rc = cell(out, head[c], width[c], c == ncols - 1, err);
+        for (int r = 0; !rc && r < rows; r++)
+                for (int c = 0; !rc && c < ncols; c++)
+                        rc = cell(out, PQgetvalue(res, r, c), width[c],
+                                  c == ncols - 1, err);
+        return rc;
+}
+
 tl_status api_keys_list(PGconn *conn, struct tl_buf *out, struct tl_error *err)
 {
         static const char SQL[] =
@@ -208,9 +234,8 @@ tl_status api_keys_list(PGconn *conn, struct tl_buf *out, struct tl_error *err)
             "FROM api_keys ORDER BY name";
         static const char *const HEAD[] = {"NAME", "SCOPE", "CREATED",
                                            "EXPIRES", "STATE"};
-        int width[5], rows;
         PGresult *res;
-        tl_status rc = TL_OK;
+        tl_status rc;
 
         res = sch_db_exec(conn, SQL, 0, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -218,19 +243,7 @@ tl_status api_keys_list(PGconn *conn, struct tl_buf *out, struct tl_error *err)
                 PQclear(res);
                 return rc;
         }
-        rows = PQntuples(res);
-        for (int c = 0; c < 5; c++) {
-                width[c] = (int)strlen(HEAD[c]);
-                for (int r = 0; r < rows; r++)
-                        if (PQgetlength(res, r, c) > width[c])
-                                width[c] = PQgetlength(res, r, c);
-        }
-        for (int c = 0; !rc && c < 5; c++)
-                rc = cell(out, HEAD[c], width[c], c == 4, err);
-        for (int r = 0; !rc && r < rows; r++)
-                for (int c = 0; !rc && c < 5; c++)
-                        rc = cell(out, PQgetvalue(res, r, c), width[c], c == 4,
-                                  err);
+        rc = api__table(res, HEAD, 5, out, err);
         PQclear(res);
         return rc;
 }

@@ -1,6 +1,7 @@
 /* Webhook endpoints and the delivery log (`tally webhooks`), URL and event
    checks, the v1 signature and the retry schedule (api/webhooks.h). */
 #include "api/webhooks.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,47 +196,6 @@ tl_status api_webhooks_add(PGconn *conn, const char *url, const char *types,
         return rc;
 }
 
-static tl_status cell(struct tl_buf *out, const char *s, int width, bool last,
-                      struct tl_error *err)
-{
-        size_t n = strlen(s);
-        tl_status rc = TL_OK;
-
-        for (size_t i = 0; !rc && i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
-                char ch = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-
-                rc = tl_buf_append(out, &ch, 1, err);
-        }
-        if (!rc)
-                rc = last ? tl_buf_puts(out, "\n", err)
-                          : tl_buf_printf(out, err, "%*s", width - (int)n + 2,
-                                          "");
-        return rc;
-}
-
-/* 'res' as a table under 'head' (ncols names), columns aligned. */
-static tl_status table(const PGresult *res, const char *const *head, int ncols,
-                       struct tl_buf *out, struct tl_error *err)
-{
-        int width[12], rows = PQntuples(res);
-        tl_status rc = TL_OK;
-
-        for (int c = 0; c < ncols; c++) {
-                width[c] = (int)strlen(head[c]);
-                for (int r = 0; r < rows; r++)
-                        if (PQgetlength(res, r, c) > width[c])
-                                width[c] = PQgetlength(res, r, c);
-        }
-        for (int c = 0; !rc && c < ncols; c++)
-                rc = cell(out, head[c], width[c], c == ncols - 1, err);
-        for (int r = 0; !rc && r < rows; r++)
-                for (int c = 0; !rc && c < ncols; c++)
-                        rc = cell(out, PQgetvalue(res, r, c), width[c],
-                                  c == ncols - 1, err);
-        return rc;
-}
-
 #define ISO(col)                                                               \
         "to_char(" col " AT TIME ZONE 'UTC', "                                 \
         "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -255,7 +215,7 @@ tl_status api_webhooks_list(PGconn *conn, struct tl_buf *out,
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
                 rc = db_fail(conn, res, "listing the endpoints", err);
         else
-                rc = table(res, HEAD, 4, out, err);
+                rc = api__table(res, HEAD, 4, out, err);
         PQclear(res);
         return rc;
 }
@@ -388,7 +348,7 @@ tl_status api_webhooks_deliveries(PGconn *conn, const char *status,
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
                 rc = db_fail(conn, res, "reading the delivery log", err);
         else
-                rc = table(res, HEAD, 9, out, err);
+                rc = api__table(res, HEAD, 9, out, err);
         PQclear(res);
         return rc;
 }

@@ -111,6 +111,13 @@ int cli_kafka_load(const struct cli_command *cmd, const char *path,
 void cli_kafka_release(struct cli_kafka *k);
 
 /* Subcommand entry points. */
+/* The config file's (or ./tally.yaml's) database section, then a migrated
+   database into '*conn' (the caller's, PQfinish). 0, or an exit code after
+   reporting "tally <cmd>: <message>" on stderr. */
+struct pg_conn;
+int cli_connect_db(const struct cli_command *cmd, const char *config,
+                   struct pg_conn **conn);
+
 int cli_broker_main(int argc, char **argv);
 int cli_db_main(int argc, char **argv);
 int cli_rules_main(int argc, char **argv);

@@ -87,9 +87,8 @@ static int expiry(const struct cli_command *cmd, const char *text,
         return 0;
 }
 
-/* The config file's database section, then a migrated database. */
-static int connect_db(const struct cli_command *cmd, const char *config,
-                      PGconn **conn)
+int cli_connect_db(const struct cli_command *cmd, const char *config,
+                   PGconn **conn)
 {
         struct inv_config cfg;
         struct tl_error e = {0};
@@ -146,7 +145,7 @@ static int create(const struct cli_command *cmd, const struct opts *o)
                          "key-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
                          rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
         }
-        if ((x = connect_db(cmd, o->config, &conn)) != 0)
+        if ((x = cli_connect_db(cmd, o->config, &conn)) != 0)
                 return x;
         rc = api_keys_create(conn, name, o->scope, expires, key, &e);
         PQfinish(conn);
@@ -176,7 +175,7 @@ static int list(const struct cli_command *cmd, const struct opts *o)
         tl_status rc;
         int x;
 
-        if ((x = connect_db(cmd, o->config, &conn)) != 0)
+        if ((x = cli_connect_db(cmd, o->config, &conn)) != 0)
                 return x;
         tl_buf_init(&out, 0);
         rc = api_keys_list(conn, &out, &e);
@@ -199,7 +198,7 @@ static int revoke(const struct cli_command *cmd, const struct opts *o,
         tl_status rc;
         int x;
 
-        if ((x = connect_db(cmd, o->config, &conn)) != 0)
+        if ((x = cli_connect_db(cmd, o->config, &conn)) != 0)
                 return x;
         rc = api_keys_revoke(conn, name, &e);
         PQfinish(conn);

@@ -64,31 +64,6 @@ static int on_option(const struct cli_command *cmd, int key, char *value,
         return 0;
 }
 
-static int connect_db(const struct cli_command *cmd, const char *config,
-                      PGconn **conn)
-{
-        struct inv_config cfg;
-        struct tl_error e = {0};
-        tl_status rc;
-
-        inv_config_init(&cfg);
-        if (!config && access("tally.yaml", R_OK) == 0)
-                config = "tally.yaml";
-        rc = inv_config_load(&cfg, config, &e);
-        inv_config_release(&cfg);
-        if (!rc)
-                rc = sch_db_connect(conn, &e);
-        if (!rc)
-                rc = sch_db_migrate(*conn, NULL, &e);
-        if (rc) {
-                PQfinish(*conn);
-                *conn = NULL;
-                fprintf(stderr, "tally %s: %s\n", cmd->name, e.msg);
-                return tl_status_exit_code(rc);
-        }
-        return 0;
-}
-
 static int add(const struct cli_command *cmd, const struct opts *o,
                const char *url)
 {
@@ -105,7 +80,7 @@ static int add(const struct cli_command *cmd, const struct opts *o,
         if (api_webhooks_check_url(url, &e) ||
             api_webhooks_check_events(o->events, &e))
                 return cli_usage_error(cmd, "%s", e.msg);
-        if ((x = connect_db(cmd, o->config, &conn)) != 0)
+        if ((x = cli_connect_db(cmd, o->config, &conn)) != 0)
                 return x;
         rc = api_webhooks_add(conn, url, o->events, id, secret, &e);
         PQfinish(conn);
@@ -136,7 +111,7 @@ static int run(const struct cli_command *cmd, const struct opts *o,
 
         if (o->limit && (tl_conf_parse_long(o->limit, 1, 100000, &limit, &e)))
                 return cli_usage_error(cmd, "--limit: %s", e.msg);
-        if ((x = connect_db(cmd, o->config, &conn)) != 0)
+        if ((x = cli_connect_db(cmd, o->config, &conn)) != 0)
                 return x;
         tl_buf_init(&out, 0);
         if (!strcmp(o->sub, "list"))
