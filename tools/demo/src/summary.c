@@ -44,7 +44,8 @@ tl_status demo__print_outcomes(PGconn *c, const struct demo_opts *o,
             " WHERE i.period_start = $1::date AND u->>'meter' = 'resolutions'"
             " GROUP BY 1, 2";
         static const char LINES_SQL[] =
-            "SELECT count(*), coalesce(sum((l->>'quantity')::numeric), 0)"
+            "SELECT count(*), "
+            "trim_scale(coalesce(sum((l->>'quantity')::numeric), 0))"
             "::text, coalesce(sum((l->>'amount')::numeric), 0)::text"
             " FROM invoices i, json_array_elements(i.body->'lines') l"
             " WHERE i.period_start = $1::date"
