@@ -238,7 +238,8 @@ static tl_status serve(struct demo_month *m, const struct demo_customer *c,
                            TL_US_PER_SEC,
         };
         /* The support bot reports what each request achieved, on the
-           device path as in the cloud: `tally infer --task --outcome`. */
+           device path as in the cloud, as `tally infer --task --outcome`
+           does (the same inf_request fields). */
         if (!strcmp(c->plan, "support-bot")) {
                 bool ok = chance(m, 0.85);
 

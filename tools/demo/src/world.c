@@ -70,7 +70,7 @@ static void invent(struct demo_world *w, const struct demo_opts *o)
                 c->plan = pro ? "pro" : "starter";
                 /* One in eight a support bot priced per resolution, one in
                    eight a device licence whose allowance grows with seats;
-                   the other plans keep their customers' numbers. */
+                   every other customer keeps the plan it had. */
                 if (i % 8 == 4)
                         c->plan = "support-bot";
                 else if (i % 8 == 5)
