@@ -165,7 +165,8 @@ static const struct rate_charge *charge_of(const struct rate_plan *plan,
         return NULL;
 }
 
-/* Each usage line of 'lines' with its pricing just after "unit". */
+/* Each usage line of 'lines' with its meter just after "charge" and its
+   pricing just after "unit". */
 static tl_status price_lines(const struct rate_invoice *inv, json_t *lines,
                              struct tl_error *err)
 {
@@ -192,6 +193,15 @@ static tl_status price_lines(const struct rate_invoice *inv, json_t *lines,
                 json_object_foreach(line, k, v)
                 {
                         if (json_object_set(priced, k, v))
+                                rc = tl_fail(err, TL_ENOMEM, "out of memory");
+                        /* The meter, for its noun on the PDF: a charge's
+                           id need not be its meter's. */
+                        if (!rc && !strcmp(k, "charge") &&
+                            ch->meter < inv->catalog->meter_count &&
+                            json_object_set_new(
+                                priced, "meter",
+                                json_string(
+                                    inv->catalog->meters[ch->meter].id)))
                                 rc = tl_fail(err, TL_ENOMEM, "out of memory");
                         if (!rc && !strcmp(k, "unit"))
                                 rc = pricing(ch, qty, priced, err);

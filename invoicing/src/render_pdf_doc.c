@@ -135,8 +135,8 @@ static tl_status read_line(const json_t *line, size_t i, struct tl_error *err)
         static const char *const decimals[] = {
             "quantity", "unit",     "price",          "rate",
             "size",     "packages", "allowance_used", "capacity"};
-        static const char *const strings[] = {"name",        "id",     "charge",
-                                              "model_class", "period", "model"};
+        static const char *const strings[] = {
+            "name", "id", "charge", "meter", "model_class", "period", "model"};
         static const char *const counts[] = {"seat_days", "active_days",
                                              "period_days"};
         const char *kind = NULL, *s;
@@ -376,14 +376,15 @@ static const char *percent(const char *rate, char out[GROUPED_MAX])
         return out;
 }
 
-/* What a meter counts, from its event type: "inference.matrix_ops" ->
-   "matrix ops". "units" when the document's usage does not say. */
+/* What a meter counts, from its event type, in the plural:
+   "inference.matrix_ops" -> "matrix ops", "task.outcome" -> "outcomes".
+   "units" when the document's usage does not say. */
 static const char *noun(const struct inv__pdf_doc *d, const char *meter,
                         char out[48])
 {
         const json_t *u;
         const char *event, *dot, *m;
-        size_t i;
+        size_t i, n;
 
         snprintf(out, 48, "units");
         json_array_foreach(d->usage, i, u)
@@ -393,13 +394,28 @@ static const char *noun(const struct inv__pdf_doc *d, const char *meter,
                 if (!m || !event || !meter || strcmp(m, meter))
                         continue;
                 dot = strrchr(event, '.');
-                snprintf(out, 48, "%s", dot ? dot + 1 : event);
+                snprintf(out, 47, "%s", dot ? dot + 1 : event);
                 for (char *c = out; *c; c++)
                         if (*c == '_')
                                 *c = ' ';
+                /* Event types name one event ("outcome"); a quantity
+                   counts many. */
+                n = strlen(out);
+                if (n && out[n - 1] != 's')
+                        snprintf(out + n, 48 - n, "s");
                 break;
         }
         return out;
+}
+
+/* The meter a usage line's charge reads: the line's "meter" (stored
+   invoices say it), else the charge id, which is the meter's in most
+   catalogs. */
+static const char *meter_of(const json_t *line)
+{
+        const char *m = inv__pdf_str(line, "meter");
+
+        return m ? m : inv__pdf_str(line, "charge");
 }
 
 /*
@@ -498,7 +514,7 @@ void inv__pdf_cells(const struct inv__pdf_doc *d, const json_t *line,
                 if (q)
                         snprintf(c->qty, sizeof c->qty, "%s %s",
                                  inv__pdf_grouped(q, g),
-                                 noun(d, inv__pdf_str(line, "charge"), what));
+                                 noun(d, meter_of(line), what));
                 usage_price(line, unit, c);
                 allowance(line, c);
         } else if (!strcmp(kind, "seat")) {

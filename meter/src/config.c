@@ -134,9 +134,10 @@ static const char *const METER_KEYS[] = {
     "batch_events", "batch_ms", "writers", "skew_seconds",
     "exit_idle_ms", "http",     NULL};
 /* Every section of the shared file: the others' are read by their own
-   loaders (invoicing/, api/) and only skipped here. */
-static const char *const SECTIONS[] = {
-    "kafka", "meter", "database", "invoicing", "serve", "log_level", NULL};
+   loaders (invoicing/, api/, `tally infer`) and only skipped here. */
+static const char *const SECTIONS[] = {"kafka",     "meter", "database",
+                                       "invoicing", "serve", "log_level",
+                                       "infer",     NULL};
 
 /* A value that may be a secret: wiped before its memory is reused. */
 static void drop(char **text)
@@ -246,6 +247,7 @@ tl_status meter_config_load(struct meter_config *c, const char *path,
                                 rc = tl_conf_database(path, p->value, err);
                         else if (strcmp(p->key->text, "invoicing") &&
                                  strcmp(p->key->text, "serve") &&
+                                 strcmp(p->key->text, "infer") &&
                                  strcmp(p->key->text, "log_level"))
                                 rc = tl_conf_fail(err, TL_EINVAL, path, p->key,
                                                   p->key->text,

@@ -176,8 +176,8 @@ Test(close, worked_example_through_broker_meter_and_database, .timeout = 240)
         }
         json_decref(exp);
         json_decref(offline);
-        /* Each usage line keeps what it was priced at: the tiers as used,
-           or the price per unit. */
+        /* Each usage line keeps its meter and what it was priced at: the
+           tiers as used, or the price per unit. */
         {
                 json_t *got = stored(c.db, "cust_0042", "2026-10");
                 json_t *lines = json_object_get(got, "lines");
@@ -186,7 +186,8 @@ Test(close, worked_example_through_broker_meter_and_database, .timeout = 240)
                 text = json_dumps(json_array_get(lines, 3), JSON_COMPACT);
                 cr_assert_str_eq(
                     text, "{\"kind\":\"usage\",\"charge\":\"cloud-output\","
-                          "\"quantity\":\"11000000\",\"unit\":\"1000000\","
+                          "\"meter\":\"cloud-output\",\"quantity\":"
+                          "\"11000000\",\"unit\":\"1000000\","
                           "\"model\":\"graduated\",\"tiers\":[{\"quantity\":"
                           "\"10000000\",\"price\":\"0.60\"},{\"quantity\":"
                           "\"1000000\",\"price\":\"0.40\"}],\"name\":"

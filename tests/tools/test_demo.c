@@ -89,6 +89,7 @@ Test(demo, a_small_month_reconciles_and_matches_offline_rating, .timeout = 600)
                               NULL};
         char rules[100], customers[100], events[100], path[100];
         struct tk_proc_result r, rate;
+        const char *cap;
         json_t *offline;
 
         snprintf(dir, sizeof dir, "/tmp/tk-demo-XXXXXX");
@@ -107,6 +108,15 @@ Test(demo, a_small_month_reconciles_and_matches_offline_rating, .timeout = 600)
                   "%s", r.out);
         cr_assert(strstr(r.out, "adjustment line of $"), "%s", r.out);
         cr_assert(strstr(r.out, "+ 7 malformed"), "%s", r.out);
+        /* Outcomes by deployment equal the engine's counts, and the
+           licence customer's capacity is shown from its invoice. */
+        cr_assert(strstr(r.out, "Outcomes, by deployment"), "%s", r.out);
+        cr_assert(strstr(r.out, "  on device: "), "%s", r.out);
+        cr_assert(strstr(r.out, "priced alike wherever they ran: "), "%s",
+                  r.out);
+        cr_assert_eq(occurrences(r.out, "[equal]"), 2, "%s", r.out);
+        cap = strstr(r.out, "Capacity licences: ");
+        cr_assert(cap && strstr(cap, "\n  cust_0006  "), "%s", r.out);
         /* What it wrote. */
         snprintf(path, sizeof path, "%s/invoices", dir);
         cr_assert_eq(count_suffix(path, ".pdf"), 6);
@@ -153,6 +163,20 @@ Test(demo, a_small_month_reconciles_and_matches_offline_rating, .timeout = 600)
                 cr_assert_str_eq(json_string_value(json_object_get(
                                      json_object_get(got, "rules"), "version")),
                                  "demo-2", "priced by the edited catalog");
+                if (!strcmp(id, "cust_0005") || !strcmp(id, "cust_0006"))
+                        cr_assert_str_eq(
+                            json_string_value(json_object_get(got, "plan")),
+                            strcmp(id, "cust_0005") ? "device-licence"
+                                                    : "support-bot");
+                /* Stored usage lines name their meter: the PDF's noun
+                   ("outcomes") when the charge id is not the meter's. */
+                if (!strcmp(id, "cust_0005"))
+                        cr_assert_str_eq(
+                            json_string_value(json_object_get(
+                                json_array_get(json_object_get(got, "lines"),
+                                               1),
+                                "meter")),
+                            "resolutions");
                 json_decref(got);
         }
         json_decref(offline);

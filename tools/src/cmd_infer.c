@@ -289,8 +289,30 @@ static int parse_one(const struct cli_command *cmd, int ch, char *v, void *ctx)
         return cli_usage_error(cmd, "unknown option");
 }
 
+/* The config's infer.task and infer.outcome, for a request that emits
+   (a customer, not a deactivation); the flags win. */
+static int task_of_config(const struct cli_command *cmd, struct infer_args *a,
+                          struct infer_config *conf)
+{
+        struct tl_error e = {0};
+
+        if (infer_config_load(conf, a->config, &e)) {
+                fprintf(stderr, "tally %s: %s\n", cmd->name, e.msg);
+                return tl_status_exit_code(e.code);
+        }
+        if (!conf->task || !a->customer || a->deactivate)
+                return 0;
+        if (!a->task) {
+                a->task = conf->task;
+                if (!a->outcome)
+                        a->outcome = conf->outcome;
+        }
+        return 0;
+}
+
 static int parse(const struct cli_command *cmd, int argc, char **argv,
-                 struct infer_args *a, struct cli_kafka *kafka)
+                 struct infer_args *a, struct cli_kafka *kafka,
+                 struct infer_config *conf)
 {
         static const struct cli_options spec = {OPTS, "X:", parse_one, false};
         int rc;
@@ -319,11 +341,6 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
         if (a->deactivate && (!a->device || !a->customer))
                 return cli_usage_error(cmd, "--deactivate needs --device and "
                                             "--customer");
-        if (a->outcome && !a->task)
-                return cli_usage_error(cmd, "--outcome needs --task");
-        if (a->task && (!a->customer || a->deactivate))
-                return cli_usage_error(cmd, "--task needs --customer (and a "
-                                            "request, not --deactivate)");
         if (a->threshold > 0 && !a->diffusion)
                 return cli_usage_error(cmd, "--threshold is for "
                                             "--decoding diffusion");
@@ -331,6 +348,13 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
                             a->props, &a->prop_count, INFER_MAX_PROPS);
         if (rc)
                 return rc;
+        if ((rc = task_of_config(cmd, a, conf)))
+                return rc;
+        if (a->outcome && !a->task)
+                return cli_usage_error(cmd, "--outcome needs --task");
+        if (a->task && (!a->customer || a->deactivate))
+                return cli_usage_error(cmd, "--task needs --customer (and a "
+                                            "request, not --deactivate)");
         if (!a->model)
                 a->model =
                     getenv("TALLY_MODEL") ? getenv("TALLY_MODEL") : "var/model";
@@ -342,12 +366,13 @@ static int parse(const struct cli_command *cmd, int argc, char **argv,
         return 0;
 }
 
-static int infer(int argc, char **argv, struct cli_kafka *kafka)
+static int infer(int argc, char **argv, struct cli_kafka *kafka,
+                 struct infer_config *conf)
 {
         const struct cli_command *cmd = cli_find("infer");
         struct infer_args a;
         struct tl_error e = {0};
-        int rc = parse(cmd, argc, argv, &a, kafka);
+        int rc = parse(cmd, argc, argv, &a, kafka, conf);
 
         if (rc)
                 return rc;
@@ -377,10 +402,12 @@ static int infer(int argc, char **argv, struct cli_kafka *kafka)
 int cli_infer_main(int argc, char **argv)
 {
         struct cli_kafka kafka;
+        struct infer_config conf = {0};
         int rc;
 
         memset(&kafka, 0, sizeof kafka);
-        rc = infer(argc, argv, &kafka);
+        rc = infer(argc, argv, &kafka, &conf);
         cli_kafka_release(&kafka);
+        infer_config_release(&conf);
         return rc;
 }

@@ -16,6 +16,7 @@
 #include "invoicing/invoicing.h"
 #include "invoicing/render.h"
 #include "schemas/db.h"
+#include "summary.h"
 
 struct ingest {
         long long consumed, stored, duplicates, dead;
@@ -478,12 +479,19 @@ tl_status demo_close(const struct demo_opts *o, struct demo_env *env,
         }
         if (!rc)
                 rc = print_usage(c, o, n, err);
+        ok = true;
+        if (!rc)
+                rc = demo__print_outcomes(c, o, n, &ok, err);
+        if (!rc)
+                rc = demo__print_capacity(c, o, err);
         if (!rc) {
                 printf("\nEvents, produced vs accounted for by the meter\n");
                 rc = read_ingest(c, &in, err);
         }
-        ok = !rc && reconcile(&in, n->unique_events, n->replays, n->malformed,
-                              "at the close");
+        ok = !rc &&
+             reconcile(&in, n->unique_events, n->replays, n->malformed,
+                       "at the close") &&
+             ok;
         if (!rc)
                 rc = compare_offline(c, o, env, &equal, &total, err);
         if (!rc) {

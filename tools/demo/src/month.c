@@ -237,6 +237,16 @@ static tl_status serve(struct demo_month *m, const struct demo_customer *c,
                        (tl_time_us)demo_between(&m->rng, 8 * 3600, 20 * 3600) *
                            TL_US_PER_SEC,
         };
+        /* The support bot reports what each request achieved, on the
+           device path as in the cloud, as `tally infer --task --outcome`
+           does (the same inf_request fields). */
+        if (!strcmp(c->plan, "support-bot")) {
+                bool ok = chance(m, 0.85);
+
+                r.task = "support.resolution";
+                r.outcome = ok ? "success" : "failure";
+                m->n.outcomes[dev ? 1 : 0][ok ? 0 : 1]++;
+        }
         if ((rc = inf_request_events(&r, &u, evs, err)))
                 return rc;
         if (dev) {

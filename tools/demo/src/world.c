@@ -68,11 +68,25 @@ static void invent(struct demo_world *w, const struct demo_opts *o)
                     FIRST[demo_rand(&s) % (sizeof FIRST / sizeof *FIRST)],
                     SECOND[demo_rand(&s) % (sizeof SECOND / sizeof *SECOND)]);
                 c->plan = pro ? "pro" : "starter";
+                /* One in eight a support bot priced per resolution, one in
+                   eight a device licence whose allowance grows with seats;
+                   every other customer keeps the plan it had. */
+                if (i % 8 == 4)
+                        c->plan = "support-bot";
+                else if (i % 8 == 5)
+                        c->plan = "device-licence";
                 c->start_day = (i % 7 == 5 && o->days >= 12) ? 10 : 1;
                 c->ar_per_day = pro ? uniform(&s, 2, 8) : uniform(&s, 1, 4);
                 c->diffusion_per_day =
                     pro ? uniform(&s, 1, 5) : uniform(&s, 0.3, 2);
                 invent_devices(c, i, (int)o->days, &s);
+                /* Both need devices: resolutions on laptops, a licence's
+                   seats. */
+                if (i % 8 >= 4 && i % 8 <= 5 && c->devices < 2) {
+                        c->devices = 0;
+                        while (c->devices < 2)
+                                invent_devices(c, i, (int)o->days, &s);
+                }
         }
 }
 

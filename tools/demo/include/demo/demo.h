@@ -151,6 +151,8 @@ struct demo_counts {
         uint64_t seat_events;
         uint64_t late_events; /* uploaded after the close */
         uint64_t uploads, device_spools_pending;
+        /* task.outcome events: [cloud, device][success, failure] */
+        uint64_t outcomes[2][2];
 };
 
 struct demo_month;

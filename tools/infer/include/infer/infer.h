@@ -62,6 +62,23 @@ struct infer_args {
         struct infer_bench_args b;
 };
 
+/* The config file's `infer:` section (docs/operations.md). */
+struct infer_config {
+        char *task;    /* infer.task: a task.outcome with each request */
+        char *outcome; /* infer.outcome: how it ended (NULL: success) */
+};
+
+/*
+** Read the `infer:` section of the config file at 'path' into 'c' (zeroed
+** first; 'path' NULL: nothing). Keys task and outcome, each also as k_file,
+** ${VAR} expanded; an outcome without a task is refused. Returns TL_OK,
+** or TL_EINVAL / TL_EIO with "file:line:column: infer.key: ...". Release
+** 'c' with infer_config_release, also after a failure.
+*/
+tl_status infer_config_load(struct infer_config *c, const char *path,
+                            struct tl_error *err);
+void infer_config_release(struct infer_config *c);
+
 /* Generate, print, emit. Returns the exit code. */
 int infer_run(const struct infer_args *a);
 
