@@ -138,6 +138,7 @@ static tl_status compute(struct api_server *srv, PGconn *db, const char *id,
         tl_status rc;
         json_t *doc;
         char *text;
+        size_t n;
 
         pthread_mutex_lock(&x->mu);
         gen = x->gen;
@@ -155,12 +156,13 @@ static tl_status compute(struct api_server *srv, PGconn *db, const char *id,
         json_decref(doc);
         if (!text)
                 return tl_fail(err, TL_ENOMEM, "entitlements: out of memory");
-        *len = strlen(text);
-        store(x, id, gen, text, *len);
+        n = strlen(text);
+        store(x, id, gen, text, n);
         if (body) {
-                *body = tl_malloc(*len + 1);
+                *len = n;
+                *body = tl_malloc(n + 1);
                 if (*body)
-                        memcpy(*body, text, *len + 1);
+                        memcpy(*body, text, n + 1);
         }
         free(text); /* lint: libc-free: jansson allocated it */
         return body && !*body
