@@ -60,6 +60,20 @@ struct api__metrics {
         _Atomic uint64_t auth_failures, rate_limited, us_total;
 };
 
+/* Entitlements kept in memory (entitlements.c): answers by customer, and
+   the thread that drops them at the meter's commits. */
+struct api__ent_entry;
+struct api__entitlements {
+        pthread_mutex_t mu;
+        struct api__ent_entry **buckets;
+        size_t count;
+        uint64_t gen; /* moves on at every drop */
+        pthread_t thread;
+        int wake[2];
+        atomic_bool stop;
+        bool inited, running;
+};
+
 struct api_server {
         struct MHD_Daemon *d;
         const struct inv_config *inv;
@@ -70,6 +84,7 @@ struct api_server {
         struct api__key_cache keys;
         struct api__metrics metrics;
         struct api_sender *sender; /* webhooks (webhooks_send.c) */
+        struct api__entitlements ent;
         uint16_t port;
         char *tls_cert, *tls_key; /* PEM text, kept for MHD's life */
 };
@@ -137,6 +152,11 @@ enum MHD_Result api__customer_put(struct api__call *c);
 enum MHD_Result api__credits(struct api__call *c);
 enum MHD_Result api__subscriptions(struct api__call *c);
 enum MHD_Result api__events(struct api__call *c);
+enum MHD_Result api__entitlements(struct api__call *c);
+/* The cache and its watcher (LISTEN tally_usage): started once the rules
+   are loaded, stopped before they go. */
+tl_status api__entitlements_start(struct api_server *srv, struct tl_error *err);
+void api__entitlements_stop(struct api_server *srv);
 /* Corrections (corrections.c), admin only. */
 enum MHD_Result api__void(struct api__call *c);
 enum MHD_Result api__credit_note(struct api__call *c);

@@ -277,6 +277,8 @@ static const struct route ROUTES[] = {
     {"GET", "/metrics", metrics, true, false, false},
     {"GET", "/v1/customers/{id}/usage", api__usage, false, true, false},
     {"GET", "/v1/customers/{id}/invoices", api__invoices, false, true, false},
+    {"GET", "/v1/customers/{id}/entitlements", api__entitlements, false, true,
+     false},
     {"GET", "/v1/invoices/{number}", api__invoice, false, true, false},
     {"POST", "/v1/invoices/{number}/void", api__void, false, false, false},
     {"POST", "/v1/invoices/{number}/credit-notes", api__credit_note, false,
@@ -688,6 +690,8 @@ tl_status api_server_new(const struct api_config *cfg,
         }
         if (!rc)
                 rc = api_sender_new(&cfg->webhooks, &s->sender, err);
+        if (!rc)
+                rc = api__entitlements_start(s, err);
         if (rc) {
                 api_server_free(&s);
                 return rc;
@@ -745,6 +749,7 @@ void api_server_free(struct api_server **pp)
         api_sender_free(&s->sender);
         if (s->d)
                 MHD_stop_daemon(s->d);
+        api__entitlements_stop(s);
         rate_reloader_free(&s->rules);
         api__limiter_release(&s->limiter);
         api__key_cache_release(&s->keys);

@@ -11,9 +11,11 @@
 static const char ONE_SQL[] =
     "SELECT " ONE_COLUMNS " FROM customers c WHERE c.customer_id = $1";
 
-tl_status inv_balance(PGconn *conn, const struct inv_config *cfg,
-                      const struct rate_catalog_set *set, const char *id,
-                      struct inv_balance *out, struct tl_error *err)
+tl_status inv__balance_priced(PGconn *conn, const struct inv_config *cfg,
+                              const struct rate_catalog_set *set,
+                              const char *id, struct inv_balance *out,
+                              struct rate_invoice **priced,
+                              struct inv__custs *cust, struct tl_error *err)
 {
         tl_time_us now = cfg->now_us ? cfg->now_us : tl_time_now_us();
         const struct rate_catalog *cat;
@@ -57,9 +59,24 @@ tl_status inv_balance(PGconn *conn, const struct inv_config *cfg,
                 rc = tl_dec_sub(&out->credit_left, &out->draft, &out->balance,
                                 err);
         }
+        if (!rc && priced) {
+                *priced = inv;
+                inv = NULL;
+        }
+        if (!rc && cust) {
+                *cust = one;
+                memset(&one, 0, sizeof one);
+        }
         rate_invoice_free(&inv);
         inv__late_release(&late);
         inv__usage_release(&u);
         inv__custs_release(&one);
         return rc;
+}
+
+tl_status inv_balance(PGconn *conn, const struct inv_config *cfg,
+                      const struct rate_catalog_set *set, const char *id,
+                      struct inv_balance *out, struct tl_error *err)
+{
+        return inv__balance_priced(conn, cfg, set, id, out, NULL, NULL, err);
 }

@@ -180,6 +180,17 @@ tl_status inv__price(const struct rate_catalog *cat,
                      struct rate_invoice **out, struct tl_error *err);
 
 /*
+** inv_balance that also hands over the priced draft ('*priced', may be
+** NULL; rate_invoice_free) and the customer as read ('cust', may be NULL;
+** inv__custs_release), both only on success.
+*/
+tl_status inv__balance_priced(PGconn *conn, const struct inv_config *cfg,
+                              const struct rate_catalog_set *set,
+                              const char *id, struct inv_balance *out,
+                              struct rate_invoice **priced,
+                              struct inv__custs *cust, struct tl_error *err);
+
+/*
 ** Append the stored document of 'inv' (customer 'ci' of 'u') to 'out':
 ** rating's invoice JSON, each usage line with what it was priced at
 ** ("model", "price", "size", "packages", "tiers"), and "issuer", "issued"

@@ -86,12 +86,23 @@ static const char ROLL_SQL[] =
     " tokens = r.tokens + EXCLUDED.tokens, mac = r.mac + EXCLUDED.mac,"
     " units = r.units + EXCLUDED.units";
 
+/* The customers this transaction touched, told at its commit to whoever
+   keeps controls current (`tally serve`'s entitlements): comma-separated,
+   in chunks under NOTIFY's 8000-byte payload; an id with a comma is sent
+   as "*" (recheck everyone). */
+static const char TOUCHED_SQL[] =
+    "SELECT pg_notify('tally_usage', string_agg(c, ',')) FROM (SELECT c,"
+    " sum(octet_length(c) + 1) OVER (ORDER BY c) / 7000 AS chunk FROM"
+    " (SELECT DISTINCT CASE WHEN strpos(customer_id, ',') > 0 THEN '*'"
+    " ELSE customer_id END AS c FROM meter_roll) d) x GROUP BY chunk";
+
 static const struct {
         const char *name;
         const char *sql;
 } PREPARED[] = {
     {"chain", CHAIN_SQL},
     {"roll", ROLL_SQL},
+    {"touched", TOUCHED_SQL},
     {"probe", "SELECT s.seq, (SELECT k.content_hash FROM event_keys k"
               " WHERE k.key_hash = s.key_hash)"
               " FROM meter_keys s WHERE s.seq = ANY($1::int4[])"},
@@ -556,6 +567,8 @@ static tl_status write_stored(struct meter_store *st, struct meter_batch *b,
                              st->copy.data, st->copy.len, err);
         if (!rc && rows)
                 rc = run(st, "roll", 0, NULL, NULL, err);
+        if (!rc && rows)
+                rc = run(st, "touched", 0, NULL, NULL, err);
         return rc;
 }
 

@@ -151,6 +151,17 @@ static void load_alerts(struct rate__ld *ld, const struct rate_catalog *cat,
         }
 }
 
+/* wallet.prepaid: a plain true or false. */
+static bool yes_no(struct rate__ld *ld, const struct tl_yaml_node *n,
+                   const char *path)
+{
+        if (n->kind == TL_YAML_SCALAR && n->plain &&
+            (!strcmp(n->text, "true") || !strcmp(n->text, "false")))
+                return n->text[0] == 't';
+        rate__bad(ld, n, path, "expected true or false");
+        return false;
+}
+
 void rate__load_controls(struct rate__ld *ld, const struct rate_catalog *cat,
                          const struct rate__ctl_nodes *n, const char *path,
                          struct rate_controls *out)
@@ -169,12 +180,21 @@ void rate__load_controls(struct rate__ld *ld, const struct rate_catalog *cat,
                 load_alerts(ld, cat, n->progressive, p, true, out);
         snprintf(p, sizeof p, "%s.wallet", path);
         if (n->wallet && rate__is_map(ld, n->wallet, p)) {
-                static const char *const KEYS[] = {"low_balance", NULL};
-                const struct tl_yaml_node *x;
+                static const char *const KEYS[] = {"low_balance", "prepaid",
+                                                   NULL};
+                const struct tl_yaml_node *x, *pre;
 
                 rate__known_keys(ld, n->wallet, p, KEYS);
+                pre = tl_yaml_get(n->wallet, "prepaid");
+                snprintf(p, sizeof p, "%s.wallet.prepaid", path);
+                if (pre)
+                        out->prepaid = yes_no(ld, pre, p);
                 snprintf(p, sizeof p, "%s.wallet.low_balance", path);
-                if ((x = rate__need(ld, n->wallet, p, "low_balance")) != NULL)
+                /* A prepaid wallet needs no warning level; any other
+                   wallet is there for one. */
+                x = pre ? tl_yaml_get(n->wallet, "low_balance")
+                        : rate__need(ld, n->wallet, p, "low_balance");
+                if (x)
                         out->has_low_balance =
                             rate__number(ld, x, p, true, &out->low_balance);
         }
@@ -208,6 +228,7 @@ tl_status rate_controls_effective(
                 return TL_OK;
         out->has_low_balance = cc->has_low_balance;
         out->low_balance = cc->low_balance;
+        out->prepaid = cc->prepaid;
         if ((rc = tl_arena_alloc(
                  arena, (pc->limit_count + cc->limit_count + 1) * sizeof *l,
                  (void **)&l, err)) ||
@@ -298,10 +319,17 @@ tl_status rate_controls_to_json(const struct rate_controls *c, char **out,
                 ok = !json_object_set(j, "limits", l);
         if (ok && c->alert_count)
                 ok = !json_object_set(j, "alerts", a);
-        if (ok && c->has_low_balance)
-                ok = !json_object_set_new(j, "wallet",
-                                          json_pack("{s:o}", "low_balance",
-                                                    dec_json(&c->low_balance)));
+        if (ok && (c->has_low_balance || c->prepaid)) {
+                json_t *w = json_object();
+
+                ok = w && (!c->has_low_balance ||
+                           !json_object_set_new(w, "low_balance",
+                                                dec_json(&c->low_balance)));
+                if (ok && c->prepaid)
+                        ok = !json_object_set_new(w, "prepaid", json_true());
+                ok = ok && !json_object_set(j, "wallet", w);
+                json_decref(w);
+        }
         /* Not compact: read back as YAML flow style, which wants a space
            after ':'. */
         if (ok)

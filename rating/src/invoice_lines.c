@@ -283,8 +283,12 @@ tl_status rate__usage_lines(struct build *b, struct rate_amount *sum)
                 l->ref = ch->id;
                 l->name = ch->name;
                 l->unit = ch->unit;
+                l->meter = b->cat->meters[ch->meter].id;
                 weighted(b, ch, ch->meter, &q);
                 allowance(b, ch, &inc);
+                if ((rc = shown_text(b, &q, l->used)) ||
+                    (rc = shown_text(b, &inc, l->included)))
+                        break;
                 if (shown && (rc = show_allowance(b, &inc, &q, l)))
                         break;
                 rate_amount_sub(&q, &inc);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/arena.h"
+#include "core/dec.h"
 #include "core/error.h"
 #include "core/str.h"
 #include "core/time.h"
@@ -180,6 +182,54 @@ struct inv_balance {
 tl_status inv_balance(PGconn *conn, const struct inv_config *cfg,
                       const struct rate_catalog_set *set, const char *id,
                       struct inv_balance *out, struct tl_error *err);
+
+/* One meter of a customer under its usage controls. */
+struct inv_meter_state {
+        const char *meter;           /* id, owned by the state's arena */
+        struct tl_dec used;          /* after weights, over its usage lines */
+        struct tl_dec included_left; /* allowance not used yet */
+        bool has_hard;
+        struct tl_dec hard;
+        struct tl_dec remaining; /* hard - used, never below zero */
+        bool reached;            /* used >= hard */
+};
+
+/* One alert of a customer: spend (meter NULL) or a meter's quantity. */
+struct inv_alert_state {
+        const char *id, *meter;
+        struct tl_dec at_least;
+        bool crossed;
+};
+
+/* What entitlements and crossing detection read (controls.md). */
+struct inv_controls_state {
+        struct inv_balance balance;
+        bool prepaid; /* wallet.prepaid */
+        bool has_low_balance;
+        struct tl_dec low_balance;
+        bool low;           /* has_low_balance and balance <= low_balance */
+        bool allowed;       /* no hard limit reached, and not a prepaid wallet
+                               at or below zero */
+        size_t meter_count; /* meters with usage lines or a hard limit */
+        struct inv_meter_state *meters;
+        size_t alert_count;
+        struct inv_alert_state *alerts;
+        struct tl_arena arena;
+};
+
+/*
+** The controls of customer 'id' now, from one pricing of the running
+** period's draft (inv_balance's): per meter used and allowance left, hard
+** limits (rate_controls_effective of its plan and overrides), alerts
+** crossed, balance. A REPEATABLE READ transaction makes it one snapshot
+** when 'conn' is idle. Release 'out' with inv_controls_state_release (also
+** after a failure). Statuses as inv_balance.
+*/
+tl_status inv_controls_state(PGconn *conn, const struct inv_config *cfg,
+                             const struct rate_catalog_set *set, const char *id,
+                             struct inv_controls_state *out,
+                             struct tl_error *err);
+void inv_controls_state_release(struct inv_controls_state *s);
 
 /*
 ** inv_draft's JSON document as a jansson value ('*doc', the caller's

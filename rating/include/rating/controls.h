@@ -45,6 +45,9 @@ struct rate_controls {
         const struct rate_alert *progressive;
         bool has_low_balance; /* customers only: wallet.low_balance */
         struct tl_dec low_balance;
+        /* customers only: wallet.prepaid, spending only what the balance
+           holds (entitlements refuse it at or below zero) */
+        bool prepaid;
 };
 
 /*

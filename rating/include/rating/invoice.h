@@ -62,6 +62,12 @@ struct rate_line {
            the quantity then) */
         char capacity[RATE_QTY_MAX];
         char allowance_used[RATE_QTY_MAX];
+        /* usage, for usage controls (not on the document): the meter it
+           prices, its quantity after the charge's weights and its whole
+           allowance, exact or at 4 digits as the capacity */
+        const char *meter;
+        char used[RATE_QTY_MAX];
+        char included[RATE_QTY_MAX];
 };
 
 /* Usage shown on the invoice, per meter and group (informational). */
