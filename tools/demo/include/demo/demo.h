@@ -1,7 +1,8 @@
 /* `tally demo`: a month of business through the real path. The pieces:
    env.c starts and stops the processes (PostgreSQL, broker, meter,
    `tally serve`),
-   world.c writes the customers and the catalog, month.c runs
+   world.c writes the customers and the catalog, changes.c a plan change
+   and the corrections through `tally serve`, month.c runs
    the month's traffic through the engine, close.c closes the month
    and reconciles; cmd_demo.c strings them together. */
 #ifndef DEMO_DEMO_H
