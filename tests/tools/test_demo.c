@@ -42,7 +42,8 @@ static int occurrences(const char *s, const char *what)
         return n;
 }
 
-/* The finalized invoice of 'customer' among the JSON files written. */
+/* The finalized invoice of 'customer' among the JSON files written: of a
+   voided one and its re-issue, the re-issue (the later number). */
 static json_t *invoice_of(const char *customer)
 {
         char path[300];
@@ -53,20 +54,27 @@ static json_t *invoice_of(const char *customer)
         snprintf(path, sizeof path, "%s/invoices", dir);
         d = opendir(path);
         cr_assert_not_null(d);
-        while (!found && (e = readdir(d))) {
+        while ((e = readdir(d))) {
                 char file[600];
                 json_t *doc;
 
-                if (!strstr(e->d_name, ".json"))
+                if (!strstr(e->d_name, ".json") ||
+                    !strncmp(e->d_name, "CN-", 3))
                         continue;
                 snprintf(file, sizeof file, "%s/%s", path, e->d_name);
                 doc = json_load_file(file, 0, NULL);
                 cr_assert_not_null(doc, "%s does not parse", file);
                 if (!strcmp(json_string_value(json_object_get(doc, "customer")),
-                            customer))
+                            customer) &&
+                    (!found ||
+                     strcmp(json_string_value(json_object_get(doc, "number")),
+                            json_string_value(
+                                json_object_get(found, "number"))) > 0)) {
+                        json_decref(found);
                         found = doc;
-                else
+                } else {
                         json_decref(doc);
+                }
         }
         closedir(d);
         return found;
@@ -117,10 +125,41 @@ Test(demo, a_small_month_reconciles_and_matches_offline_rating, .timeout = 600)
         cr_assert_eq(occurrences(r.out, "[equal]"), 2, "%s", r.out);
         cap = strstr(r.out, "Capacity licences: ");
         cr_assert(cap && strstr(cap, "\n  cust_0006  "), "%s", r.out);
+        cr_assert(!strstr(cap, "\n  cust_0001  "),
+                  "a prorated allowance is no licence:\n%s", r.out);
+        /* The upgrade through tally serve, and its invoice's segments. */
+        cr_assert(strstr(r.out, "cust_0001 upgrades starter -> pro from "
+                                "2026-10-04 (POST /v1/customers/cust_0001/"
+                                "subscriptions, admin key)"),
+                  "%s", r.out);
+        cr_assert(strstr(r.out, "  cust_0001 INV-2026-000001:\n"
+                                "    segment starter  [2026-10-01, "
+                                "2026-10-04)  $"),
+                  "%s", r.out);
+        cr_assert(strstr(r.out, "    segment pro      [2026-10-04, "
+                                "2026-11-01)  $"),
+                  "%s", r.out);
+        /* The corrections after the close, and where they leave the
+           invoices. */
+        cr_assert(strstr(r.out, "  void:        INV-2026-000003 (cust_0003, "),
+                  "%s", r.out);
+        cr_assert(strstr(r.out, "  re-issued:   INV-2026-000007 (cust_0003, "),
+                  "%s", r.out);
+        cr_assert(strstr(r.out, "  credit note: CN-2026-000001 on "
+                                "INV-2026-000004 (cust_0004), line platform: "
+                                "$5.00"),
+                  "%s", r.out);
+        cr_assert(strstr(r.out, " on INV-2026-000002 (cust_0002), reference "
+                                "wire-demo-1: paid, $0.00 outstanding"),
+                  "%s", r.out);
+        cr_assert(strstr(r.out, "payment status of 2026-10's invoices: 5 "
+                                "open, 1 paid, 1 void\n"),
+                  "%s", r.out);
         /* What it wrote. */
         snprintf(path, sizeof path, "%s/invoices", dir);
-        cr_assert_eq(count_suffix(path, ".pdf"), 6);
-        cr_assert_eq(count_suffix(path, ".json"), 6);
+        /* Six invoices, the voided one's re-issue and the credit note. */
+        cr_assert_eq(count_suffix(path, ".pdf"), 8);
+        cr_assert_eq(count_suffix(path, ".json"), 8);
         cr_assert_eq(count_suffix(path, "invoices-2026-10.csv"), 1);
         cr_assert_eq(count_suffix(path, ".png"), 1);
         /* Our own `tally rate` on the demo's log equals every invoice. */
@@ -163,6 +202,31 @@ Test(demo, a_small_month_reconciles_and_matches_offline_rating, .timeout = 600)
                 cr_assert_str_eq(json_string_value(json_object_get(
                                      json_object_get(got, "rules"), "version")),
                                  "demo-2", "priced by the edited catalog");
+                if (!strcmp(id, "cust_0003"))
+                        cr_assert_str_eq(
+                            json_string_value(json_object_get(got, "number")),
+                            "INV-2026-000007", "the re-issue, not the void");
+                /* The upgrade: lines of both segments, Starter first. */
+                if (!strcmp(id, "cust_0001")) {
+                        json_t *lines = json_object_get(got, "lines");
+                        const char *first = NULL, *last = NULL;
+
+                        for (size_t k = 0; k < json_array_size(lines); k++) {
+                                const char *p =
+                                    json_string_value(json_object_get(
+                                        json_object_get(
+                                            json_array_get(lines, k),
+                                            "segment"),
+                                        "plan"));
+                                if (p && !first)
+                                        first = p;
+                                if (p)
+                                        last = p;
+                        }
+                        cr_assert(first && last, "no segments");
+                        cr_assert_str_eq(first, "starter");
+                        cr_assert_str_eq(last, "pro");
+                }
                 if (!strcmp(id, "cust_0005") || !strcmp(id, "cust_0006"))
                         cr_assert_str_eq(
                             json_string_value(json_object_get(got, "plan")),

@@ -324,7 +324,7 @@ static void progress(const struct demo_opts *o, const struct demo_counts *n,
 }
 
 static tl_status month(const struct demo_opts *o, struct demo_env *env,
-                       const struct demo_world *w, struct demo_month *m,
+                       struct demo_world *w, struct demo_month *m,
                        struct tl_error *err)
 {
         const struct demo_counts *n = demo_month_counts(m);
@@ -340,6 +340,8 @@ static tl_status month(const struct demo_opts *o, struct demo_env *env,
                         if (isatty(STDOUT_FILENO) && !o->quiet)
                                 putchar('\n');
                         rc = hot_reload(o, env, w, n, day, err);
+                        if (!rc)
+                                rc = demo_upgrade(o, env, w, day, err);
                 }
                 if (!rc)
                         progress(o, n, day);

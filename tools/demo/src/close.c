@@ -173,7 +173,8 @@ static tl_status compare_offline(PGconn *c, const struct demo_opts *o,
                 return rc;
         r = query(c,
                   "SELECT customer_id, body FROM invoices"
-                  " WHERE period_start = $1::date",
+                  " WHERE period_start = $1::date"
+                  " AND payment_status <> 'void'",
                   o->period.start_iso, NULL, err);
         if (!r) {
                 json_decref(offline);
@@ -285,7 +286,8 @@ static tl_status print_usage(PGconn *c, const struct demo_opts *o,
         static const char SAVINGS_SQL[] =
             "SELECT coalesce(sum((s->>'cloud_equivalent')::numeric), 0)"
             "::text FROM invoices i, json_array_elements(i.body->'savings')"
-            " s WHERE i.period_start = $1::date";
+            " s WHERE i.period_start = $1::date"
+            " AND i.payment_status <> 'void'";
         PGresult *r = query(c, SAVINGS_SQL, o->period.start_iso, NULL, err);
 
         if (!r)
@@ -400,6 +402,7 @@ static tl_status print_late(PGconn *c, const struct rate_period *p,
             "WITH late AS (SELECT e.customer_id, count(*) AS n"
             "  FROM events e JOIN invoices i ON i.customer_id ="
             "  e.customer_id AND i.period_start = $1::date"
+            "  AND i.payment_status <> 'void'"
             "  WHERE e.event_time >= ($1 || ' 00:00:00+00')::timestamptz"
             "  AND e.event_time < ($2 || ' 00:00:00+00')::timestamptz"
             "  AND e.ingested_at > i.finalized_at GROUP BY 1)"
@@ -407,6 +410,7 @@ static tl_status print_late(PGconn *c, const struct rate_period *p,
             "  string_agg(x->>'amount', ', ') FROM invoices j,"
             "  json_array_elements(j.body->'lines') x"
             "  WHERE j.customer_id = l.customer_id"
+            "  AND j.payment_status <> 'void'"
             "  AND j.period_start = $2::date"
             "  AND x->>'kind' = 'adjustment'), '')"
             " FROM late l ORDER BY l.customer_id COLLATE \"C\"";
@@ -468,6 +472,10 @@ tl_status demo_close(const struct demo_opts *o, struct demo_env *env,
                 rc = preview(c, &o->period, dir, png, sizeof png, err);
         if (!rc)
                 printf("  a picture of the first page: %s\n", png);
+        if (!rc)
+                rc = demo__print_segments(c, o, err);
+        if (!rc)
+                rc = demo__corrections(c, o, env, &cfg, dir, err);
         if (!rc) {
                 struct tl_buf rep;
 

@@ -396,10 +396,16 @@ void demo_env_stop(struct demo_env *env)
 int demo_http_get(const char *addr, const char *key, const char *path,
                   char *body, size_t size)
 {
+        return demo_http(addr, "GET", key, path, NULL, body, size);
+}
+
+int demo_http(const char *addr, const char *method, const char *key,
+              const char *path, const char *json, char *body, size_t size)
+{
         struct sockaddr_in a = {.sin_family = AF_INET};
-        char req[1024], *buf = body, *sep;
+        char req[4096], type[96] = "", *buf = body, *sep;
         size_t len = 0;
-        int fd, status = -1;
+        int fd, status = -1, n_req;
         ssize_t n;
 
         body[0] = '\0';
@@ -412,12 +418,23 @@ int demo_http_get(const char *addr, const char *key, const char *path,
                         close(fd);
                 return -1;
         }
-        snprintf(req, sizeof req,
-                 "GET %s HTTP/1.0\r\nHost: %s\r\n%s%s%sConnection: "
-                 "close\r\n\r\n",
-                 path, addr, key ? "Authorization: Bearer " : "",
-                 key ? key : "", key ? "\r\n" : "");
-        if (write(fd, req, strlen(req)) == (ssize_t)strlen(req))
+        if (json)
+                snprintf(type, sizeof type,
+                         "Content-Type: application/json\r\n"
+                         "Content-Length: %zu\r\n",
+                         strlen(json));
+        n_req =
+            snprintf(req, sizeof req,
+                     "%s %s HTTP/1.0\r\nHost: %s\r\n%s%s%s%s"
+                     "Connection: close\r\n\r\n%s",
+                     method, path, addr, key ? "Authorization: Bearer " : "",
+                     key ? key : "", key ? "\r\n" : "", type, json ? json : "");
+        if (n_req < 0 || (size_t)n_req >= sizeof req) {
+                close(fd);
+                snprintf(body, size, "request too long: %s %s", method, path);
+                return -1;
+        }
+        if (write(fd, req, (size_t)n_req) == n_req)
                 while (len + 1 < size &&
                        (n = read(fd, buf + len, size - 1 - len)) > 0)
                         len += (size_t)n;

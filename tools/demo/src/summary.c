@@ -42,6 +42,7 @@ tl_status demo__print_outcomes(PGconn *c, const struct demo_opts *o,
             " FROM invoices i, json_array_elements(i.body->'usage') u,"
             " json_array_elements(u->'groups') g"
             " WHERE i.period_start = $1::date AND u->>'meter' = 'resolutions'"
+            " AND i.payment_status <> 'void'"
             " GROUP BY 1, 2";
         static const char LINES_SQL[] =
             "SELECT count(*), "
@@ -49,6 +50,7 @@ tl_status demo__print_outcomes(PGconn *c, const struct demo_opts *o,
             "::text, coalesce(sum((l->>'amount')::numeric), 0)::text"
             " FROM invoices i, json_array_elements(i.body->'lines') l"
             " WHERE i.period_start = $1::date"
+            " AND i.payment_status <> 'void'"
             " AND l->>'charge' = 'per-resolution'";
         static const char *const WHERE[2] = {"cloud", "device"};
         static const char *const LABEL[2] = {"cloud:    ", "on device:"};
@@ -83,6 +85,8 @@ tl_status demo__print_outcomes(PGconn *c, const struct demo_opts *o,
         return TL_OK;
 }
 
+/* Lines with a segment are left out: across a plan change a prorated
+   `included` shows allowance_used and capacity too, without a licence. */
 tl_status demo__print_capacity(PGconn *c, const struct demo_opts *o,
                                struct tl_error *err)
 {
@@ -95,6 +99,8 @@ tl_status demo__print_capacity(PGconn *c, const struct demo_opts *o,
             " l->>'amount'"
             " FROM invoices i, json_array_elements(i.body->'lines') l"
             " WHERE i.period_start = $1::date AND l->>'capacity' IS NOT NULL"
+            " AND i.payment_status <> 'void'"
+            " AND l->'segment' IS NULL"
             " ORDER BY i.customer_id COLLATE \"C\", l->>'charge'";
         PGresult *r = query(c, SQL, o, err);
 

@@ -130,15 +130,30 @@ static tl_status write_customers(const struct demo_world *w,
         for (size_t i = 0; i < w->n; i++) {
                 const struct demo_customer *c = &w->c[i];
 
-                tl_buf_printf(&b, NULL,
-                              "  - id: %s\n    name: \"%s\"\n    plan: %s\n",
-                              c->id, c->name, c->plan);
+                char start[32];
+
                 if (c->start_day > 1)
-                        tl_buf_printf(&b, NULL, "    start: %.8s%02d\n",
-                                      o->period.start_iso, c->start_day);
+                        snprintf(start, sizeof start, "%.8s%02d",
+                                 o->period.start_iso, c->start_day);
                 else
-                        tl_buf_printf(&b, NULL, "    start: %.4s-01-01\n",
-                                      o->period.start_iso);
+                        snprintf(start, sizeof start, "%.4s-01-01",
+                                 o->period.start_iso);
+                tl_buf_printf(&b, NULL, "  - id: %s\n    name: \"%s\"\n", c->id,
+                              c->name);
+                /* After a plan change the file keeps the history, in the
+                   long form, as `tally serve` recorded it. */
+                if (c->upgrade_plan)
+                        tl_buf_printf(&b, NULL,
+                                      "    subscriptions:\n"
+                                      "      - { plan: %s, start: %s, end: "
+                                      "%.8s%02d }\n"
+                                      "      - { plan: %s, start: %.8s%02d }\n",
+                                      c->plan, start, o->period.start_iso,
+                                      c->upgrade_day, c->upgrade_plan,
+                                      o->period.start_iso, c->upgrade_day);
+                else
+                        tl_buf_printf(&b, NULL, "    plan: %s\n    start: %s\n",
+                                      c->plan, start);
                 if (i % 4 == 0)
                         tl_buf_puts(&b, "    tax_rate: 0.19\n", NULL);
                 else if (i % 4 == 1)
@@ -209,6 +224,15 @@ tl_status demo_world_init(struct demo_world *w, const struct demo_opts *o,
                     cat.data, cat.len - 1, err);
         tl_buf_release(&cat);
         return rc;
+}
+
+tl_status demo_world_upgrade(struct demo_world *w, const struct demo_opts *o,
+                             const struct demo_env *env, size_t i,
+                             const char *plan, int day, struct tl_error *err)
+{
+        w->c[i].upgrade_plan = plan;
+        w->c[i].upgrade_day = day;
+        return write_customers(w, o, env, err);
 }
 
 void demo_world_release(struct demo_world *w)

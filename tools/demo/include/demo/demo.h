@@ -1,7 +1,8 @@
 /* `tally demo`: a month of business through the real path. The pieces:
    env.c starts and stops the processes (PostgreSQL, broker, meter,
    `tally serve`),
-   world.c writes the customers and the catalog, month.c runs
+   world.c writes the customers and the catalog, changes.c a plan change
+   and the corrections through `tally serve`, month.c runs
    the month's traffic through the engine, close.c closes the month
    and reconciles; cmd_demo.c strings them together. */
 #ifndef DEMO_DEMO_H
@@ -65,6 +66,7 @@ struct demo_env {
         char http[64]; /* the meter's 127.0.0.1:PORT */
         char api[64];  /* `tally serve`'s 127.0.0.1:PORT */
         pid_t broker_pid, meter_pid, serve_pid;
+        char admin_key[256]; /* "" until demo_admin_key made one */
 };
 
 /* Start (or adopt) PostgreSQL and the broker, create a fresh database
@@ -92,6 +94,10 @@ void demo_env_stop(struct demo_env *env);
    'key'" unless 'key' is NULL; the status, or -1 (then 'body' says why). */
 int demo_http_get(const char *addr, const char *key, const char *path,
                   char *body, size_t size);
+/* 'method' 'path' with the JSON body 'json' (NULL: none), otherwise as
+   demo_http_get. */
+int demo_http(const char *addr, const char *method, const char *key,
+              const char *path, const char *json, char *body, size_t size);
 
 /* This tally binary, to start its own subcommands. */
 const char *demo_self_exe(void);
@@ -115,7 +121,9 @@ struct demo_customer {
         char id[24];
         char name[64];
         const char *plan;
-        int start_day; /* 1 unless the subscription starts inside */
+        int start_day;            /* 1 unless the subscription starts inside */
+        const char *upgrade_plan; /* NULL, or the plan from upgrade_day on */
+        int upgrade_day;
         double ar_per_day, diffusion_per_day;
         int devices;
         struct demo_device dev[DEMO_MAX_DEVICES];
@@ -131,6 +139,12 @@ struct demo_world {
    catalog). */
 tl_status demo_world_init(struct demo_world *w, const struct demo_opts *o,
                           const struct demo_env *env, struct tl_error *err);
+/* Record that customer 'i' moved to 'plan' on 'day' of the period and
+   rewrite DIR/customers.yaml with its history in the long form
+   (`subscriptions:`), which offline `tally rate` reads. */
+tl_status demo_world_upgrade(struct demo_world *w, const struct demo_opts *o,
+                             const struct demo_env *env, size_t i,
+                             const char *plan, int day, struct tl_error *err);
 /* Frees what demo_world_init filled in 'w'; 'w' itself is the caller's. */
 void demo_world_release(struct demo_world *w);
 
@@ -139,6 +153,15 @@ void demo_world_release(struct demo_world *w);
    and 'new_price' receive the prices as written. */
 tl_status demo_edit_catalog(const struct demo_env *env, char *old_price,
                             char *new_price, size_t size, struct tl_error *err);
+
+/* ---- changes.c: a plan change through `tally serve` ---- */
+
+/* Mid-month, day 'day': the first customer (a Starter one) upgrades to Pro
+   from that day through POST /v1/customers/{id}/subscriptions with an
+   admin key, and customers.yaml is rewritten with its history. Nothing
+   when 'day' is 1 or that customer is not on Starter. */
+tl_status demo_upgrade(const struct demo_opts *o, struct demo_env *env,
+                       struct demo_world *w, int day, struct tl_error *err);
 
 /* ---- month.c: the traffic ---- */
 
