@@ -258,12 +258,11 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
                           const char *customer, const char *dir,
                           uint64_t *written, struct tl_error *err)
 {
-        static const char SQL[] =
-            "SELECT customer_id, number, body::text FROM invoices"
-            " WHERE period_start = $1::date"
-            " AND ($2::text IS NULL OR customer_id = $2)"
-            " ORDER BY number NULLS LAST, customer_id";
-        const char *params[2] = {period->start_iso, customer};
+        static const char SQL[] = "SELECT customer_id, number, body::text,"
+                                  " payment_status = 'void' FROM invoices"
+                                  " WHERE period_start = $1::date"
+                                  " ORDER BY number NULLS LAST, customer_id";
+        const char *params[1] = {period->start_iso};
         struct tl_arena arena;
         struct tl_buf csv;
         char path[4096], **names = NULL;
@@ -274,7 +273,9 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
         *written = 0;
         if (mkdir(dir, 0777) != 0 && errno != EEXIST)
                 return tl_fail(err, TL_EIO, "%s: %s", dir, strerror(errno));
-        r = PQexecParams(conn, SQL, 2, NULL, params, NULL, NULL, 0);
+        /* Every invoice of the period is read even for one customer: the
+           period's CSV is rewritten whole, never with one customer alone. */
+        r = PQexecParams(conn, SQL, 1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
                 return inv__db_fail(r, "reading invoices", err);
         tl_buf_init(&csv, 0);
@@ -289,8 +290,10 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
                         csv_flags = INV_CSV_CAPACITY;
                 json_decref(doc);
         }
-        for (int i = 0; !rc && i < PQntuples(r); i++) {
+        for (int i = 0, rows = 0; !rc && i < PQntuples(r); i++) {
                 const char *body = PQgetvalue(r, i, 2);
+                bool voided = PQgetvalue(r, i, 3)[0] == 't';
+                bool mine = !customer || !strcmp(PQgetvalue(r, i, 0), customer);
                 json_error_t je;
                 json_t *doc = json_loads(body, 0, &je);
 
@@ -301,17 +304,24 @@ tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
                                      PQgetvalue(r, i, 0), je.text);
                         break;
                 }
+                /* A void invoice keeps its frozen JSON, its PDF says VOID,
+                   and its lines leave the period's CSV, where its re-issue
+                   stands: a sum over the CSV is what the period billed. */
+                if (voided)
+                        json_object_set_new(doc, "payment_status",
+                                            json_string("void"));
                 snprintf(path, sizeof path, "%s/%s.json", dir, names[i]);
-                rc = write_text(path, body, strlen(body), true, err);
+                if (mine)
+                        rc = write_text(path, body, strlen(body), true, err);
                 snprintf(path, sizeof path, "%s/%s.pdf", dir, names[i]);
-                if (!rc)
+                if (!rc && mine)
                         rc = inv_render_pdf(doc, path, err);
-                if (!rc)
+                if (!rc && !voided)
                         rc = inv_render_csv(
-                            doc, (i == 0 ? INV_CSV_HEADER : 0) | csv_flags,
+                            doc, (rows++ == 0 ? INV_CSV_HEADER : 0) | csv_flags,
                             &csv, err);
                 json_decref(doc);
-                if (!rc)
+                if (!rc && mine)
                         (*written)++;
         }
         tl_arena_release(&arena);

@@ -290,6 +290,32 @@ Test(corrections, void_returns_consumed_credit_once_and_the_period_is_reissued,
                   " WHERE customer_id = 'cust_A'",
                   "INV-2026-000001 void 59.50, INV-2026-000003 open 59.50");
         scalar_is(c.db, BALANCE, "0.00");
+        /* Files for one customer: its invoices, the void one's too; the
+           period's CSV still has every customer and not the void lines. */
+        {
+                char dir[300], path[400], *csv;
+                struct stat st;
+
+                snprintf(dir, sizeof dir, "%s/files", c.dir);
+                tally(&r, "invoice", "--period", "2026-10", "--customer",
+                      "cust_A", "--out", dir, "--as-of", "2026-11-06",
+                      "--quiet", NULL);
+                cr_assert_eq(r.exit_code, 0, "%s %s", r.out, r.err);
+                tk_proc_result_release(&r);
+                snprintf(path, sizeof path, "%s/INV-2026-000001.pdf", dir);
+                cr_expect_eq(stat(path, &st), 0, "%s", path);
+                snprintf(path, sizeof path, "%s/INV-2026-000003.json", dir);
+                cr_expect_eq(stat(path, &st), 0, "%s", path);
+                snprintf(path, sizeof path, "%s/INV-2026-000002.json", dir);
+                cr_expect_neq(stat(path, &st), 0, "%s: not cust_A's", path);
+                snprintf(path, sizeof path, "%s/invoices-2026-10.csv", dir);
+                csv = tk_read_text(path);
+                cr_assert(csv, "%s", path);
+                cr_expect(strstr(csv, "INV-2026-000002"), "%s", csv);
+                cr_expect(strstr(csv, "INV-2026-000003"), "%s", csv);
+                cr_expect(!strstr(csv, "INV-2026-000001"), "%s", csv);
+                free(csv);
+        }
         /* A rerun of the close creates nothing new. */
         tally(&r, "invoice", "--period", "2026-10", "--finalize", "--as-of",
               "2026-11-06", "--quiet", NULL);

@@ -243,8 +243,9 @@ tl_status inv_draft_doc(PGconn *conn, const struct inv_config *cfg,
                         const char **version, struct tl_error *err);
 
 /* Write every stored invoice of 'period' (or of one customer) to 'dir':
-   <name>.json, <name>.pdf, and invoices-YYYY-MM.csv for all of them.
-   '*written' counts invoices. */
+   <name>.json, <name>.pdf, and invoices-YYYY-MM.csv, always of the whole
+   period and without void invoices (a void invoice's PDF says VOID; its
+   JSON is the frozen document). '*written' counts invoices written. */
 tl_status inv_write_files(PGconn *conn, const struct rate_period *period,
                           const char *customer, const char *dir,
                           uint64_t *written, struct tl_error *err);
