@@ -12,10 +12,14 @@
 
 /* The grant and its idempotency record commit together or not at all. */
 static const char GRANT_SQL[] =
-    "WITH c AS (SELECT customer_id FROM customers WHERE customer_id = $3),"
+    "WITH c AS (SELECT customer_id, currency FROM customers"
+    " WHERE customer_id = $3),"
+    /* In the customer's currency (0013_currency.sql). */
     " g AS (INSERT INTO credit_ledger (customer_id, amount, reason,"
-    " expires_at) SELECT customer_id, $5::numeric, 'api', to_timestamp(0)"
-    " + ($7::int8 || ' microseconds')::interval FROM c RETURNING entry_id),"
+    " expires_at, currency) SELECT customer_id, $5::numeric, 'api',"
+    " to_timestamp(0)"
+    " + ($7::int8 || ' microseconds')::interval, currency FROM c"
+    " RETURNING entry_id),"
     " i AS (INSERT INTO api_idempotency (principal, idem_key, route,"
     " request_hash, status, response)"
     " SELECT $1, $2, 'POST credits', $4::bytea, 201, $6 FROM g"

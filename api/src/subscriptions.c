@@ -8,6 +8,7 @@
 
 #include "invoicing/invoicing.h"
 #include "rating/reload.h"
+#include "schemas/db.h"
 
 /* 'text' as a day YYYY-MM-DD, or false. */
 static bool day_of(const char *text, int64_t *out)
@@ -24,10 +25,35 @@ static bool day_of(const char *text, int64_t *out)
         return true;
 }
 
-/* Whether 'plan' is a plan of the catalog in force for the period of
-   'day' (a plan the close could price); else why not in 'why'. */
-static bool plan_known(struct api__call *c, const char *plan, int64_t day,
-                       const char *text, char *why, size_t size)
+/* The currency customer 'id' is billed in, NULL for none (or no such
+   customer: the change reports that). */
+static tl_status currency_of(PGconn *db, const char *id,
+                             const struct rate_currency **out,
+                             struct tl_error *err)
+{
+        const char *params[1] = {id};
+        PGresult *r = sch_db_exec(
+            db, "SELECT currency FROM customers WHERE customer_id = $1", 1,
+            params, 0);
+
+        *out = NULL;
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                tl_fail(err, TL_EDB, "subscriptions: %s", PQerrorMessage(db));
+                PQclear(r);
+                return TL_EDB;
+        }
+        if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+                *out = rate_currency_find(PQgetvalue(r, 0, 0), 3);
+        PQclear(r);
+        return TL_OK;
+}
+
+/* Whether 'plan' is a plan of the catalog in force in currency 'cur' (the
+   customer's; NULL: any) for the period of 'day' (a plan the close could
+   price); else why not in 'why'. */
+static bool plan_known(struct api__call *c, const struct rate_currency *cur,
+                       const char *plan, int64_t day, const char *text,
+                       char *why, size_t size)
 {
         const struct rate_catalog_set *set =
             rate_reloader_acquire(c->srv->rules);
@@ -36,9 +62,14 @@ static bool plan_known(struct api__call *c, const char *plan, int64_t day,
         bool ok;
 
         rate_period_of_day(day, &p);
-        cat = set ? rate_catalog_set_pick(set, p.start_day) : NULL;
+        cat = set ? rate_catalog_set_pick_in(set, p.start_day, cur) : NULL;
         ok = cat && rate_catalog_plan(cat, plan) != RATE_NO_INDEX;
-        if (!cat)
+        if (!cat && cur)
+                snprintf(why, size,
+                         "start: the customer is billed in %s and no catalog "
+                         "in %s is in force on %s (period %s)",
+                         cur->code, cur->code, text, p.label);
+        else if (!cat)
                 snprintf(why, size,
                          "start: no catalog in force on %s (period %s)", text,
                          p.label);
@@ -57,6 +88,7 @@ enum MHD_Result api__subscriptions(struct api__call *c)
         struct tl_error err = {TL_OK, ""};
         json_t *body, *history = NULL;
         const char *plan, *start;
+        const struct rate_currency *cur = NULL;
         char msg[300];
         int64_t day;
         tl_status rc;
@@ -78,7 +110,11 @@ enum MHD_Result api__subscriptions(struct api__call *c)
                 return api__error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
                                   "start: expected a date YYYY-MM-DD", "start");
         }
-        if (!plan_known(c, plan, day, start, msg, sizeof msg)) {
+        if (!api__db(c, &err) || currency_of(c->db, id, &cur, &err)) {
+                json_decref(body);
+                return api__fail(c, TL_EDB, &err);
+        }
+        if (!plan_known(c, cur, plan, day, start, msg, sizeof msg)) {
                 enum MHD_Result a =
                     api__error(c, MHD_HTTP_BAD_REQUEST, "invalid_request", msg,
                                strncmp(msg, "plan", 4) ? "start" : "plan");
@@ -86,11 +122,7 @@ enum MHD_Result api__subscriptions(struct api__call *c)
                 json_decref(body);
                 return a;
         }
-        if (!api__db(c, &err))
-                rc = TL_EDB;
-        else
-                rc = inv_subscription_change(c->db, id, plan, day, &history,
-                                             &err);
+        rc = inv_subscription_change(c->db, id, plan, day, &history, &err);
         json_decref(body);
         if (rc == TL_ENOTFOUND)
                 return api__error(c, MHD_HTTP_NOT_FOUND, "not_found",

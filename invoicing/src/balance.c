@@ -19,6 +19,7 @@ tl_status inv__balance_priced(PGconn *conn, const struct inv_config *cfg,
 {
         tl_time_us now = cfg->now_us ? cfg->now_us : tl_time_now_us();
         const struct rate_catalog *cat;
+        const struct rate_currency *cur = NULL;
         struct rate_period p;
         struct inv__custs one;
         struct inv__usage u;
@@ -36,7 +37,12 @@ tl_status inv__balance_priced(PGconn *conn, const struct inv_config *cfg,
         rate_period_of_day(
             now / TL_US_PER_DAY - (now % TL_US_PER_DAY < 0 ? 1 : 0), &p);
         inv__credit_as_of(cfg, &p, asof);
-        cat = rate_catalog_set_pick(set, p.start_day);
+        rc = inv__customer_currency(conn, id, &cur, err);
+        if (rc)
+                return rc;
+        cat = rate_catalog_set_pick_in(set, p.start_day, cur);
+        if (!cat && cur)
+                return inv__no_catalog_in(cfg->rules, id, cur, &p, err);
         if (!cat)
                 return tl_fail(err, TL_EINVAL,
                                "balance: no catalog in force for %s", p.label);

@@ -25,6 +25,7 @@ static const char CLAIM_SQL[] =
     " WHERE c.customer_id > $1 AND c.sub_start < $3::date"
     " AND (c.sub_end IS NULL OR c.sub_end > $2::date)"
     " AND ($4::text IS NULL OR c.customer_id = $4)"
+    " AND c.currency IS NOT DISTINCT FROM nullif($7, '')"
     " AND (SELECT i.status FROM invoices i"
     " WHERE i.customer_id = c.customer_id AND i.period_start = $2::date"
     " AND i.payment_status <> 'void')"
@@ -78,7 +79,9 @@ static const char STORE_SQL[] =
     " greatest(g.amount + coalesce((SELECT sum(m.amount)"
     " FROM credit_ledger m WHERE m.grant_id = g.entry_id), 0), 0) AS rest"
     " FROM credit_ledger g JOIN v USING (customer_id)"
+    " JOIN customers c USING (customer_id)"
     " WHERE $12 = 'finalized' AND v.credit <> 0 AND g.grant_id IS NULL"
+    " AND " INV__GRANT_CURRENCY_OK
     " AND g.amount > 0 AND (g.expires_at IS NULL OR g.expires_at > " STORE_AS_OF
     ")), go AS (SELECT gl.*, sum(rest) OVER (PARTITION BY customer_id"
     " ORDER BY expires_at NULLS LAST, entry_id) - rest AS before"
@@ -459,19 +462,20 @@ static tl_status claim(PGconn *conn, struct inv__batch *b, char from[1024],
 {
         struct inv__run *run = b->run;
         char limit[24], asof[24];
-        const char *params[6] = {from,
+        const char *params[7] = {from,
                                  b->opts->period.start_iso,
                                  b->opts->period.end_iso,
                                  b->opts->customer,
                                  limit,
-                                 asof};
+                                 asof,
+                                 b->currency};
         tl_status rc;
 
         snprintf(limit, sizeof limit, "%ld", b->cfg->batch);
         inv__credit_as_of(b->cfg, &b->opts->period, asof);
         pthread_mutex_lock(&run->lock);
         snprintf(from, 1024, "%s", run->cursor);
-        rc = inv__custs_query(conn, CLAIM_SQL, 6, params, &b->cs, err);
+        rc = inv__custs_query(conn, CLAIM_SQL, 7, params, &b->cs, err);
         if (!rc && b->cs.count) {
                 snprintf(run->cursor, sizeof run->cursor, "%s",
                          b->cs.items[b->cs.count - 1].id);

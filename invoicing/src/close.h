@@ -34,6 +34,9 @@ struct inv__batch {
         const struct inv_close_opts *opts;
         const struct rate_catalog_set *set;
         const struct rate_catalog *cat;
+        /* The customers' currency this run closes: "" for those without
+           one (priced by 'cat' whatever its currency). */
+        const char *currency;
         const char *catalog_id;
         struct inv__custs cs;
         struct inv__usage u;

@@ -174,8 +174,10 @@ static tl_status run_jobs(PGconn *conn, const struct inv__batch *tmpl, long n,
                         PQfinish(jobs[i].conn);
         }
         if (first) {
-                inv__number_format(tmpl, first, st->first_number,
-                                   sizeof st->first_number);
+                /* Runs of later currencies number after earlier ones. */
+                if (!st->first_number[0])
+                        inv__number_format(tmpl, first, st->first_number,
+                                           sizeof st->first_number);
                 inv__number_format(tmpl, last, st->last_number,
                                    sizeof st->last_number);
         }
@@ -221,13 +223,104 @@ static long job_count(const struct inv_config *cfg,
         return n;
 }
 
+/* The currencies of the customers the period bills ("" for those without
+   one, first), and the customers of one currency the close would claim. */
+static const char CURRENCIES_SQL[] =
+    "SELECT DISTINCT coalesce(c.currency, '') FROM customers c"
+    " WHERE c.sub_start < $2::date AND (c.sub_end IS NULL OR c.sub_end >"
+    " $1::date) AND ($3::text IS NULL OR c.customer_id = $3) ORDER BY 1";
+static const char IN_CURRENCY_SQL[] =
+    "SELECT c.customer_id FROM customers c"
+    " WHERE c.sub_start < $2::date AND (c.sub_end IS NULL OR c.sub_end >"
+    " $1::date) AND ($3::text IS NULL OR c.customer_id = $3)"
+    " AND c.currency = $4 AND NOT EXISTS (SELECT 1 FROM invoices i"
+    " WHERE i.customer_id = c.customer_id AND i.period_start = $1::date"
+    " AND i.payment_status <> 'void' AND i.status = 'finalized')"
+    " ORDER BY 1";
+
+/* Customers in currency 'code' that has no catalog in force: each named
+   and counted as failed, never priced in another currency. */
+static tl_status report_uncataloged(PGconn *conn, const struct inv_config *cfg,
+                                    const struct inv_close_opts *opts,
+                                    const char *code,
+                                    struct inv_close_stats *st,
+                                    struct tl_error *err)
+{
+        const struct rate_currency *cur = rate_currency_find(code, 3);
+        const char *params[4] = {opts->period.start_iso, opts->period.end_iso,
+                                 opts->customer, code};
+        PGresult *r = sch_db_exec(conn, IN_CURRENCY_SQL, 4, params, 0);
+
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                return inv__db_fail(r, "reading customers", err);
+        for (int i = 0; cur && i < PQntuples(r); i++) {
+                struct tl_error e = {0};
+
+                inv__no_catalog_in(cfg->rules, PQgetvalue(r, i, 0), cur,
+                                   &opts->period, &e);
+                fprintf(opts->progress ? opts->progress : stderr,
+                        "tally invoice: %s: not produced: %s\n",
+                        PQgetvalue(r, i, 0), e.msg);
+                st->failed++;
+        }
+        PQclear(r);
+        return TL_OK;
+}
+
+/* Close the customers of each currency with the catalog in force in it,
+   one run after another (numbers follow in currency order). */
+static tl_status close_currencies(PGconn *conn, struct inv__batch *b,
+                                  const struct inv_close_opts *opts,
+                                  struct inv_close_stats *st,
+                                  struct tl_error *err)
+{
+        const char *params[3] = {opts->period.start_iso, opts->period.end_iso,
+                                 opts->customer};
+        PGresult *r = sch_db_exec(conn, CURRENCIES_SQL, 3, params, 0);
+        int n;
+        tl_status rc = TL_OK;
+
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                return inv__db_fail(r, "reading customers' currencies", err);
+        n = PQntuples(r);
+        for (int i = 0; !rc && i < (n ? n : 1); i++) {
+                const char *code = n ? PQgetvalue(r, i, 0) : "";
+                const struct rate_currency *cur =
+                    *code ? rate_currency_find(code, 3) : NULL;
+                char catalog_id[24] = "";
+
+                b->currency = code;
+                b->cat = rate_catalog_set_pick_in(b->set,
+                                                  opts->period.start_day, cur);
+                if (!b->cat && cur) {
+                        rc = report_uncataloged(conn, b->cfg, opts, code, st,
+                                                err);
+                        continue;
+                }
+                if (!b->cat) {
+                        rc = tl_fail(err, TL_EINVAL,
+                                     "%s: no catalog in force for %s (none "
+                                     "has effective_from on or before %s)",
+                                     b->cfg->rules, opts->period.label,
+                                     opts->period.start_iso);
+                        break;
+                }
+                rc = inv__store_catalogs(conn, b->set, b->cat, catalog_id, err);
+                b->catalog_id = catalog_id;
+                if (!rc)
+                        rc =
+                            run_jobs(conn, b, job_count(b->cfg, opts), st, err);
+        }
+        PQclear(r);
+        return rc;
+}
+
 tl_status inv_close(PGconn *conn, const struct inv_config *cfg,
                     const struct inv_close_opts *opts,
                     struct inv_close_stats *st, struct tl_error *err)
 {
         struct rate_catalog_set *set = NULL;
         struct inv__batch b;
-        char catalog_id[24] = "";
         tl_time_us now = cfg->now_us ? cfg->now_us : tl_time_now_us();
         int64_t today = now / TL_US_PER_DAY, t0 = tl_mono_us();
         tl_status rc;
@@ -250,20 +343,8 @@ tl_status inv_close(PGconn *conn, const struct inv_config *cfg,
         b.cfg = cfg;
         b.opts = opts;
         b.set = set;
-        b.cat = rate_catalog_set_pick(set, opts->period.start_day);
-        if (!b.cat) {
-                rate_catalog_set_free(&set);
-                return tl_fail(err, TL_EINVAL,
-                               "%s: no catalog in force for %s (none has "
-                               "effective_from on or before %s)",
-                               cfg->rules, opts->period.label,
-                               opts->period.start_iso);
-        }
-        rc = inv__store_catalogs(conn, set, b.cat, catalog_id, err);
-        b.catalog_id = catalog_id;
         day_iso(today, b.issued);
-        if (!rc)
-                rc = run_jobs(conn, &b, job_count(cfg, opts), st, err);
+        rc = close_currencies(conn, &b, opts, st, err);
         st->ms_total = (tl_mono_us() - t0) / 1000;
         rate_catalog_set_free(&set);
         if (!rc && st->failed)

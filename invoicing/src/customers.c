@@ -182,6 +182,36 @@ tl_status inv__custs_query(PGconn *conn, const char *sql, int nparams,
                                  out, err);
 }
 
+tl_status inv__customer_currency(PGconn *conn, const char *id,
+                                 const struct rate_currency **out,
+                                 struct tl_error *err)
+{
+        const char *params[1] = {id};
+        PGresult *r = sch_db_exec(
+            conn, "SELECT currency FROM customers WHERE customer_id = $1", 1,
+            params, 0);
+
+        *out = NULL;
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                return inv__db_fail(r, "reading the customer's currency", err);
+        if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+                *out = rate_currency_find(PQgetvalue(r, 0, 0), 3);
+        PQclear(r);
+        return TL_OK;
+}
+
+tl_status inv__no_catalog_in(const char *rules, const char *id,
+                             const struct rate_currency *cur,
+                             const struct rate_period *p, struct tl_error *err)
+{
+        return tl_fail(err, TL_EINVAL,
+                       "customer %s is billed in %s: %s has no catalog in %s "
+                       "in force for %s (none in %s has effective_from on or "
+                       "before %s)",
+                       id, cur->code, rules ? rules : "the rules", cur->code,
+                       p->label, cur->code, p->start_iso);
+}
+
 tl_status inv__custs_result(PGresult *r, struct inv__custs *out,
                             struct tl_error *err)
 {
@@ -234,6 +264,15 @@ tl_status inv__custs_result(PGresult *r, struct inv__custs *out,
                             &out->arena, &cu->controls, err);
                 if (!rc)
                         rc = history(out, cu, r, i, 9, err);
+                if (!rc && !PQgetisnull(r, i, 10)) {
+                        cu->currency =
+                            rate_currency_find(PQgetvalue(r, i, 10), 3);
+                        if (!cu->currency)
+                                rc = tl_fail(err, TL_EINVAL,
+                                             "customers.currency of %s: '%s' "
+                                             "is not an ISO 4217 code",
+                                             cu->id, PQgetvalue(r, i, 10));
+                }
                 if (rc)
                         break;
                 cu->id_len = (uint32_t)strlen(cu->id);
@@ -268,17 +307,17 @@ tl_status inv__custs_result(PGresult *r, struct inv__custs *out,
 static const char IMPORT_SQL[] =
     "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
     " $4::date[], $5::date[], $6::numeric[], $7::jsonb[], $8::numeric[],"
-    " $9::jsonb[]) AS v(id, name, plan, sub_start, sub_end, tax_rate,"
-    " cohorts, credits, controls)),"
+    " $9::jsonb[], $17::text[]) AS v(id, name, plan, sub_start, sub_end,"
+    " tax_rate, cohorts, credits, controls, currency)),"
     " up AS (INSERT INTO customers AS c (customer_id, name, plan,"
-    " sub_start, sub_end, tax_rate, cohorts, controls)"
+    " sub_start, sub_end, tax_rate, cohorts, controls, currency)"
     " SELECT id, name, plan, sub_start, sub_end, tax_rate, cohorts,"
-    " controls FROM v"
+    " controls, currency FROM v"
     " ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name,"
     " plan = excluded.plan, sub_start = excluded.sub_start,"
     " sub_end = excluded.sub_end, tax_rate = excluded.tax_rate,"
     " cohorts = excluded.cohorts, controls = excluded.controls,"
-    " updated_at = now()"
+    " currency = excluded.currency, updated_at = now()"
     " RETURNING customer_id, (xmax = 0) AS inserted),"
     /* The file states the total it grants per customer and expiry: an
        import grants the difference from earlier imports of that class. */
@@ -287,25 +326,33 @@ static const char IMPORT_SQL[] =
     " $15::numeric[], $16::int[]) AS f(id, amount, day) GROUP BY 1, 2),"
     " dg AS (SELECT l.customer_id AS id, l.expires_at AS exp,"
     " sum(l.amount) AS amount FROM credit_ledger l JOIN v"
-    " ON l.customer_id = v.id WHERE l.reason = 'import' GROUP BY 1, 2),"
+    " ON l.customer_id = v.id WHERE l.reason = 'import' AND"
+    " (l.grant_id IS NULL AND l.currency IS NOT DISTINCT FROM v.currency"
+    " OR (SELECT o.currency FROM credit_ledger o WHERE o.entry_id ="
+    " l.grant_id) IS NOT DISTINCT FROM v.currency) GROUP BY 1, 2),"
     " grants AS (SELECT coalesce(fg.id, dg.id) AS id,"
     " coalesce(fg.exp, dg.exp) AS exp, coalesce(fg.amount, 0)"
-    " - coalesce(dg.amount, 0) AS amount FROM fg FULL JOIN dg"
+    " - coalesce(dg.amount, 0) AS amount, (SELECT v.currency FROM v"
+    " WHERE v.id = coalesce(fg.id, dg.id)) AS currency FROM fg FULL JOIN dg"
     " ON fg.id = dg.id AND coalesce(fg.exp, 'infinity') ="
     " coalesce(dg.exp, 'infinity')),"
     /* A lower total than before takes the difference back from the
        latest import grant of its class (a draw on it, 0010_balances.sql). */
     " g AS (INSERT INTO credit_ledger (customer_id, amount, reason,"
-    " expires_at, grant_id) SELECT id, amount, 'import', exp,"
+    " expires_at, grant_id, currency) SELECT id, amount, 'import', exp,"
     " CASE WHEN amount < 0 THEN (SELECT max(l.entry_id) FROM credit_ledger"
     " l WHERE l.customer_id = grants.id AND l.reason = 'import' AND"
-    " l.grant_id IS NULL AND l.expires_at IS NOT DISTINCT FROM grants.exp)"
-    " END FROM grants WHERE amount <> 0 RETURNING 1)" IMPORT_SUBS_CTES
+    " l.grant_id IS NULL AND l.expires_at IS NOT DISTINCT FROM grants.exp"
+    " AND l.currency IS NOT DISTINCT FROM grants.currency) END,"
+    " CASE WHEN amount > 0 THEN grants.currency END"
+    " FROM grants WHERE amount <> 0 RETURNING 1)" IMPORT_SUBS_CTES
     " SELECT (SELECT count(*) FROM up WHERE inserted),"
     " (SELECT count(*) FROM up WHERE NOT inserted),"
     " (SELECT count(*) FROM g)";
 
-enum { IMPORT_COLS = 9, SUB_COLS = 4, GRANT_COLS = 3 };
+/* The customers' currencies ($17) come last, after the grants. */
+enum { IMPORT_COLS = 9, SUB_COLS = 4, GRANT_COLS = 3, CUR_COLS = 1 };
+#define ALL_COLS (IMPORT_COLS + SUB_COLS + GRANT_COLS + CUR_COLS)
 
 /* The grants of 'c' as rows of the three grant arrays. */
 static tl_status grant_rows(const struct rate_customer *c, struct tl_buf *a,
@@ -426,6 +473,11 @@ static tl_status import_row(const struct rate_customer *c, struct tl_buf *a,
                 rc = cj ? inv__array_add(&a[8], cj, first, err)
                         : tl_buf_puts(&a[8], first ? "NULL" : ",NULL", err);
         free(cj); /* lint: libc-free: jansson allocated it */
+        if (!rc)
+                rc = c->currency ? inv__array_add(&a[ALL_COLS - 1],
+                                                  c->currency->code, first, err)
+                                 : tl_buf_puts(&a[ALL_COLS - 1],
+                                               first ? "NULL" : ",NULL", err);
         return rc;
 }
 
@@ -535,15 +587,15 @@ tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
                                const char *what, struct inv_import_stats *stats,
                                struct tl_error *err)
 {
-        struct tl_buf a[IMPORT_COLS + SUB_COLS + GRANT_COLS];
-        const char *params[IMPORT_COLS + SUB_COLS + GRANT_COLS];
+        struct tl_buf a[ALL_COLS];
+        const char *params[ALL_COLS];
         bool gfirst = true;
         PGresult *r;
         bool first_sub = true;
         tl_status rc = TL_OK;
 
         memset(stats, 0, sizeof *stats);
-        for (int i = 0; i < IMPORT_COLS + SUB_COLS + GRANT_COLS; i++) {
+        for (int i = 0; i < ALL_COLS; i++) {
                 tl_buf_init(&a[i], 0);
                 rc = rc ? rc : tl_buf_puts(&a[i], "{", err);
         }
@@ -557,7 +609,7 @@ tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
                                         a + IMPORT_COLS + SUB_COLS, &gfirst,
                                         err);
         }
-        for (int i = 0; i < IMPORT_COLS + SUB_COLS + GRANT_COLS; i++) {
+        for (int i = 0; i < ALL_COLS; i++) {
                 rc = rc ? rc : tl_buf_puts(&a[i], "}", err);
                 params[i] = a[i].data;
         }
@@ -565,8 +617,7 @@ tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
                 rc = inv__check_finalized(conn, cs, what, params[0], err);
         if (!rc) {
                 /* One statement is one transaction: all or nothing. */
-                r = sch_db_exec(conn, IMPORT_SQL,
-                                IMPORT_COLS + SUB_COLS + GRANT_COLS, params, 0);
+                r = sch_db_exec(conn, IMPORT_SQL, ALL_COLS, params, 0);
                 if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                         rc = inv__db_fail(r, what, err);
                 } else {
@@ -579,7 +630,7 @@ tl_status inv_customers_upsert(PGconn *conn, const struct rate_customers *cs,
                         PQclear(r);
                 }
         }
-        for (int i = 0; i < IMPORT_COLS + SUB_COLS + GRANT_COLS; i++)
+        for (int i = 0; i < ALL_COLS; i++)
                 tl_buf_release(&a[i]);
         return rc;
 }

@@ -26,14 +26,19 @@ struct inv__custs {
 #define INV__AT_US(p)                                                          \
         "(to_timestamp(0) + (" p "::int8 || ' microseconds')::interval)"
 
+/* Whether grant g may be spent on customer c's invoices: in c's currency,
+   or in none (0013_currency.sql: "the customer's currency"). */
+#define INV__GRANT_CURRENCY_OK "(g.currency IS NULL OR g.currency = c.currency)"
+
 /* The credit available at 'asof' (an SQL timestamptz) to customer c: each
-   grant not expired by then (0010_balances.sql), less what was drawn from
-   it. */
+   grant in its currency not expired by then (0010_balances.sql), less what
+   was drawn from it. */
 #define INV__CREDIT_LEFT(asof)                                                 \
         "coalesce((SELECT sum(greatest(g.amount + coalesce((SELECT"            \
         " sum(m.amount) FROM credit_ledger m WHERE m.grant_id ="               \
         " g.entry_id), 0), 0)) FROM credit_ledger g WHERE g.customer_id ="     \
         " c.customer_id AND g.grant_id IS NULL AND g.amount > 0 AND"           \
+        " " INV__GRANT_CURRENCY_OK " AND"                                      \
         " (g.expires_at IS NULL OR g.expires_at > " asof ")), 0)"
 
 /* The history [[plan, start, end], ...] of customer c, only when there is
@@ -52,7 +57,7 @@ struct inv__custs {
         " (c.sub_end - date '1970-01-01'), c.tax_rate::text,"                  \
         " c.cohorts::text, " INV__CREDIT_LEFT(                                 \
             asof) "::text,"                                                    \
-                  " c.controls::text, " INV__SUBSCRIPTIONS
+                  " c.controls::text, " INV__SUBSCRIPTIONS ", c.currency"
 
 /* The same for readers that spend no credit (re-rating, simulation): the
    credit available now. */
@@ -76,6 +81,21 @@ struct rate_customers;
 tl_status inv__check_finalized(PGconn *conn, const struct rate_customers *cs,
                                const char *what, const char *ids,
                                struct tl_error *err);
+
+/*
+** The currency customer 'id' is billed in into '*out': NULL when it has
+** none (the catalog's default) or is not in the table (the callers report
+** that their own way). TL_EDB.
+*/
+tl_status inv__customer_currency(PGconn *conn, const char *id,
+                                 const struct rate_currency **out,
+                                 struct tl_error *err);
+
+/* TL_EINVAL naming customer 'id' billed in 'cur', which has no catalog
+   in force for 'p' ('rules' the rules path). */
+tl_status inv__no_catalog_in(const char *rules, const char *id,
+                             const struct rate_currency *cur,
+                             const struct rate_period *p, struct tl_error *err);
 
 /* Run 'sql' (selecting INV__CUSTOMER_COLUMNS) into 'out' (released with
    inv__custs_release, also on failure). */

@@ -44,14 +44,21 @@ static tl_status rerate(PGconn *conn, const struct rate_catalog_set *set,
                         const char *id, const struct rate_period *q,
                         struct tl_dec *base, struct tl_error *err)
 {
-        const struct rate_catalog *cat =
-            rate_catalog_set_pick(set, q->start_day);
+        const struct rate_catalog *cat;
+        const struct rate_currency *cur = NULL;
         struct inv__custs one;
         struct inv__usage u;
         struct rate_invoice *inv = NULL;
         const char *params[1] = {id};
-        tl_status rc;
+        tl_status rc = inv__customer_currency(conn, id, &cur, err);
 
+        if (rc)
+                return rc;
+        /* In the customer's currency now: a late period is re-rated as the
+           invoice it corrects, in the currency it is billed in. */
+        cat = rate_catalog_set_pick_in(set, q->start_day, cur);
+        if (!cat && cur)
+                return inv__no_catalog_in(NULL, id, cur, q, err);
         if (!cat)
                 return tl_fail(err, TL_EINVAL,
                                "late usage of %s for customer %s: no "

@@ -97,6 +97,7 @@ static tl_status draft(PGconn *conn, const struct inv_config *cfg,
                        struct tl_error *err)
 {
         const struct rate_catalog *cat;
+        const struct rate_currency *cur = NULL;
         struct inv__custs one;
         struct inv__usage u;
         struct inv__late late;
@@ -108,8 +109,13 @@ static tl_status draft(PGconn *conn, const struct inv_config *cfg,
         memset(&one, 0, sizeof one);
         memset(&u, 0, sizeof u);
         memset(&late, 0, sizeof late);
-        cat = rate_catalog_set_pick(set, period->start_day);
-        if (!cat)
+        rc = inv__customer_currency(conn, id, &cur, err);
+        cat = rc ? NULL : rate_catalog_set_pick_in(set, period->start_day, cur);
+        if (rc)
+                ;
+        else if (!cat && cur)
+                rc = inv__no_catalog_in(cfg->rules, id, cur, period, err);
+        else if (!cat)
                 rc = tl_fail(err, TL_EINVAL, "%s: no catalog in force for %s",
                              cfg->rules ? cfg->rules : "rules", period->label);
         else if (version)

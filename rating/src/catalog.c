@@ -86,8 +86,12 @@ static int by_effective(const void *a, const void *b)
         const struct rate_catalog *x = *(const struct rate_catalog *const *)a;
         const struct rate_catalog *y = *(const struct rate_catalog *const *)b;
 
-        return (x->effective_from_day > y->effective_from_day) -
-               (x->effective_from_day < y->effective_from_day);
+        if (x->effective_from_day != y->effective_from_day)
+                return (x->effective_from_day > y->effective_from_day) -
+                       (x->effective_from_day < y->effective_from_day);
+        /* Catalogs of one date differ in currency: by file name, so a pick
+           in any currency is the same on every load. */
+        return strcmp(x->path, y->path);
 }
 
 static int by_name(const void *a, const void *b)
@@ -200,8 +204,10 @@ tl_status rate_catalog_set_load(const char *path, struct rate_catalog_set **out,
                 for (size_t j = 0; j < s->count; j++) {
                         const struct rate_catalog *o = s->catalogs[j];
 
+                        /* One date may hold one catalog per currency. */
                         if (strcmp(o->version, c->version) == 0 ||
-                            o->effective_from_day == c->effective_from_day) {
+                            (o->effective_from_day == c->effective_from_day &&
+                             o->currency == c->currency)) {
                                 bool same_version =
                                     strcmp(o->version, c->version) == 0;
 
@@ -252,10 +258,19 @@ const struct rate_catalog *
 rate_catalog_set_pick(const struct rate_catalog_set *s,
                       int64_t period_start_day)
 {
+        return rate_catalog_set_pick_in(s, period_start_day, NULL);
+}
+
+const struct rate_catalog *
+rate_catalog_set_pick_in(const struct rate_catalog_set *s,
+                         int64_t period_start_day,
+                         const struct rate_currency *cur)
+{
         const struct rate_catalog *best = NULL;
 
         for (size_t i = 0; i < s->count; i++)
-                if (s->catalogs[i]->effective_from_day <= period_start_day)
+                if (s->catalogs[i]->effective_from_day <= period_start_day &&
+                    (!cur || s->catalogs[i]->currency == cur))
                         best = s->catalogs[i];
         return best;
 }

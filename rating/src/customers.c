@@ -186,9 +186,9 @@ static void load_customer(struct rate__ld *ld, const struct tl_yaml_node *n,
                           size_t index, struct rate_customer *c)
 {
         static const char *const KEYS[] = {
-            "id",       "name",          "plan",    "start",  "end",
-            "tax_rate", "credits",       "cohorts", "limits", "alerts",
-            "wallet",   "subscriptions", NULL};
+            "id",       "name",          "plan",     "start",  "end",
+            "tax_rate", "credits",       "cohorts",  "limits", "alerts",
+            "wallet",   "subscriptions", "currency", NULL};
         struct rate__ctl_nodes cn = {NULL, NULL, NULL, NULL};
         const struct tl_yaml_node *x;
         char path[RATE_DIAG_MSG_MAX / 2], p[RATE_DIAG_MSG_MAX / 2];
@@ -242,6 +242,16 @@ static void load_customer(struct rate__ld *ld, const struct tl_yaml_node *n,
             c->end_day <= c->start_day)
                 rate__bad(ld, x, p, "must be after start");
 rest:
+        snprintf(p, sizeof p, "%s.currency", path);
+        if ((x = tl_yaml_get(n, "currency")) != NULL) {
+                c->currency = x->kind == TL_YAML_SCALAR
+                                  ? rate_currency_find(x->text, x->len)
+                                  : NULL;
+                if (!c->currency)
+                        rate__bad(ld, x, p,
+                                  "'%s' is not an ISO 4217 currency code",
+                                  x->kind == TL_YAML_SCALAR ? x->text : "");
+        }
         snprintf(p, sizeof p, "%s.tax_rate", path);
         if ((x = tl_yaml_get(n, "tax_rate")) != NULL &&
             rate__number(ld, x, p, true, &c->tax_rate)) {

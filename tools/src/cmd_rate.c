@@ -85,11 +85,27 @@ static void print_diags(const struct rate_diags *d, const struct tl_error *e)
                 fprintf(stderr, "... and %zu more\n", d->dropped);
 }
 
-/* Invoices for everyone subscribed in the period or with usage in it. */
+/* The index in 'set' of the catalog pricing customer 'c' over 'p' (in
+   its currency when it has one), or RATE_NO_INDEX. */
+static size_t catalog_of(const struct rate_catalog_set *set,
+                         const struct rate_customer *c,
+                         const struct rate_period *p)
+{
+        const struct rate_catalog *cat =
+            rate_catalog_set_pick_in(set, p->start_day, c->currency);
+
+        for (size_t k = 0; cat && k < set->count; k++)
+                if (set->catalogs[k] == cat)
+                        return k;
+        return RATE_NO_INDEX;
+}
+
+/* Invoices for everyone subscribed in the period or with usage in it,
+   each by the run 'offs' of its catalog (by index in 'set'). */
 static int print_invoices(const struct rate_args *a,
-                          const struct rate_catalog *cat,
+                          const struct rate_catalog_set *set,
                           const struct rate_customers *cs,
-                          const struct rate_offline *off,
+                          struct rate_offline *const *offs,
                           const struct rate_period *period)
 {
         struct tl_buf out;
@@ -103,17 +119,23 @@ static int print_invoices(const struct rate_args *a,
                 tl_buf_puts(&out, "[", NULL);
         for (size_t i = 0; i < cs->count; i++) {
                 const struct rate_customer *c = &cs->items[i];
+                size_t k = catalog_of(set, c, period);
+                const struct rate_offline *off =
+                    k == RATE_NO_INDEX ? NULL : offs[k];
                 struct rate_customer cc;
-                const struct rate_acc *acc = rate_offline_any_acc(off);
+                const struct rate_acc *acc;
                 size_t ci = RATE_NO_INDEX;
                 struct rate_invoice *inv = NULL;
-                bool used = rate_offline_find(off, c->id, &acc, &ci) &&
-                            rate_acc_in_period(acc, ci);
-                bool subscribed =
-                    c->start_day < period->end_day &&
-                    (!c->has_end || c->end_day > period->start_day);
+                bool used, subscribed;
                 tl_status rc;
 
+                if (!off)
+                        continue; /* reported by the caller */
+                acc = rate_offline_any_acc(off);
+                used = rate_offline_find(off, c->id, &acc, &ci) &&
+                       rate_acc_in_period(acc, ci);
+                subscribed = c->start_day < period->end_day &&
+                             (!c->has_end || c->end_day > period->start_day);
                 if (!used && !subscribed)
                         continue;
                 /* The grants this period may spend: those not expired at
@@ -123,8 +145,8 @@ static int print_invoices(const struct rate_args *a,
                 struct rate_invoice_opts opts = {0, NULL,
                                                  rate_offline_segs(off, c)};
 
-                rc = rate_invoice_build_opts(cat, cs, &cc, acc, ci, &opts, &inv,
-                                             &err);
+                rc = rate_invoice_build_opts(set->catalogs[k], cs, &cc, acc, ci,
+                                             &opts, &inv, &err);
                 if (rc) {
                         fprintf(stderr, "tally rate: %s\n", err.msg);
                         status = tl_status_exit_code(rc);
@@ -157,6 +179,79 @@ static int print_invoices(const struct rate_args *a,
         return status;
 }
 
+/*
+** Rate the events once per catalog some customer is priced by (one run,
+** as before currencies, when all share one), into 'offs' by the catalog's
+** index. A customer whose currency has no catalog in force is named and
+** never priced in another currency ('*named'); the others still rated.
+*/
+static int run_catalogs(const struct rate_args *a,
+                        const struct rate_catalog_set *set,
+                        const struct rate_customers *cs,
+                        const struct rate_period *period,
+                        struct rate_offline **offs, bool *named)
+{
+        struct rate_offline_opts opts;
+        struct tl_error err;
+
+        memset(&opts, 0, sizeof opts);
+        opts.threads = (unsigned)a->threads;
+        for (size_t i = 0; i < cs->count; i++) {
+                const struct rate_customer *c = &cs->items[i];
+
+                if (catalog_of(set, c, period) != RATE_NO_INDEX ||
+                    c->start_day >= period->end_day ||
+                    (c->has_end && c->end_day <= period->start_day))
+                        continue;
+                fprintf(stderr,
+                        "tally rate: customer %s is billed in %s: %s has no "
+                        "catalog in %s in force for %s (none in %s has "
+                        "effective_from on or before %s)\n",
+                        c->id, c->currency->code, a->rules, c->currency->code,
+                        period->label, c->currency->code, period->start_iso);
+                *named = true;
+        }
+        for (size_t k = 0; k < set->count; k++) {
+                const struct rate_catalog *cat = set->catalogs[k];
+                struct rate_offline_stats st;
+                bool needed =
+                    cs->count == 0 &&
+                    cat == rate_catalog_set_pick(set, period->start_day);
+                tl_status rc;
+
+                for (size_t i = 0; !needed && i < cs->count; i++)
+                        needed = catalog_of(set, &cs->items[i], period) == k;
+                if (!needed)
+                        continue;
+                rc =
+                    rate_offline_run(cat, cs, period, a->events, a->event_count,
+                                     &opts, &offs[k], &st, &err);
+                if (rc) {
+                        fprintf(stderr, "tally rate: %s\n", err.msg);
+                        return tl_status_exit_code(rc);
+                }
+                if (st.invalid && !a->skip_invalid) {
+                        fprintf(stderr,
+                                "tally rate: %llu invalid events; nothing "
+                                "rated (--skip-invalid rates the rest)\n",
+                                (unsigned long long)st.invalid);
+                        return CLI_EXIT_USAGE;
+                }
+                fprintf(stderr,
+                        "tally rate: %s: %llu events read, %llu rated, %llu "
+                        "duplicates, %llu invalid, %llu outside the period, "
+                        "%llu of unknown customers; catalog %s %s\n",
+                        a->period, (unsigned long long)st.read,
+                        (unsigned long long)st.rated,
+                        (unsigned long long)st.duplicates,
+                        (unsigned long long)st.invalid,
+                        (unsigned long long)st.outside,
+                        (unsigned long long)st.unknown, cat->name,
+                        cat->version);
+        }
+        return CLI_EXIT_OK;
+}
+
 int cli_rate_main(int argc, char **argv)
 {
         const struct cli_command *cmd = cli_find("rate");
@@ -164,10 +259,8 @@ int cli_rate_main(int argc, char **argv)
         struct rate_diags *d = tl_calloc(1, sizeof *d);
         struct rate_catalog_set *set = NULL;
         struct rate_customers *cs = NULL;
-        struct rate_offline *off = NULL;
-        struct rate_offline_stats st;
-        struct rate_offline_opts opts;
-        const struct rate_catalog *cat;
+        struct rate_offline **offs = NULL;
+        bool named = false;
         struct rate_period period;
         struct tl_error err;
         tl_status rc;
@@ -193,7 +286,7 @@ int cli_rate_main(int argc, char **argv)
                 status = tl_status_exit_code(rc);
                 goto out;
         }
-        if (!(cat = rate_catalog_set_pick(set, period.start_day))) {
+        if (!rate_catalog_set_pick(set, period.start_day)) {
                 fprintf(stderr,
                         "tally rate: %s: no catalog is in force for %s (every "
                         "effective_from is later)\n",
@@ -207,34 +300,21 @@ int cli_rate_main(int argc, char **argv)
                 status = tl_status_exit_code(rc);
                 goto out;
         }
-        memset(&opts, 0, sizeof opts);
-        opts.threads = (unsigned)a.threads;
-        rc = rate_offline_run(cat, cs, &period, a.events, a.event_count, &opts,
-                              &off, &st, &err);
-        if (rc) {
-                fprintf(stderr, "tally rate: %s\n", err.msg);
-                status = tl_status_exit_code(rc);
+        if (!(offs = tl_calloc(set->count, sizeof *offs))) {
+                fprintf(stderr, "tally rate: out of memory\n");
+                status = CLI_EXIT_RUNTIME;
                 goto out;
         }
-        if (st.invalid && !a.skip_invalid) {
-                fprintf(stderr,
-                        "tally rate: %llu invalid events; nothing rated "
-                        "(--skip-invalid rates the rest)\n",
-                        (unsigned long long)st.invalid);
-                status = CLI_EXIT_USAGE;
-                goto out;
-        }
-        fprintf(stderr,
-                "tally rate: %s: %llu events read, %llu rated, %llu "
-                "duplicates, %llu invalid, %llu outside the period, %llu of "
-                "unknown customers; catalog %s %s\n",
-                a.period, (unsigned long long)st.read,
-                (unsigned long long)st.rated, (unsigned long long)st.duplicates,
-                (unsigned long long)st.invalid, (unsigned long long)st.outside,
-                (unsigned long long)st.unknown, cat->name, cat->version);
-        status = print_invoices(&a, cat, cs, off, &period);
+        status = run_catalogs(&a, set, cs, &period, offs, &named);
+        if (status == CLI_EXIT_OK)
+                status = print_invoices(&a, set, cs, offs, &period);
+        /* The customers named above fail the run; the others still print. */
+        if (status == CLI_EXIT_OK && named)
+                status = tl_status_exit_code(TL_EINVAL);
 out:
-        rate_offline_free(&off);
+        for (size_t k = 0; offs && k < set->count; k++)
+                rate_offline_free(&offs[k]);
+        tl_free(offs);
         rate_customers_free(&cs);
         rate_catalog_set_free(&set);
         tl_free(a.events);

@@ -245,11 +245,13 @@ size_t rate_experiment_cohort(const struct rate_experiment *e, uint32_t bucket);
 
 /*
 ** The versions of one rules path: a file, or every *.yaml / *.yml file of
-** a directory. Versions must be unique, and so must effective_from dates.
+** a directory. Versions must be unique, and so must effective_from dates
+** within one currency (catalogs in different currencies may share one).
 */
 struct rate_catalog_set {
         size_t count;
-        struct rate_catalog **catalogs; /* by effective_from, ascending */
+        /* by effective_from ascending, then by file name */
+        struct rate_catalog **catalogs;
 };
 
 /*
@@ -269,6 +271,18 @@ void rate_catalog_set_free(struct rate_catalog_set **pp);
 const struct rate_catalog *
 rate_catalog_set_pick(const struct rate_catalog_set *s,
                       int64_t period_start_day);
+
+/*
+** The catalog in force in currency 'cur' (a customer's, rate_currency_find):
+** the latest effective_from on or before the day among the catalogs in
+** 'cur', or NULL when none is; never one in another currency. 'cur' NULL
+** is rate_catalog_set_pick (any currency; among catalogs sharing the
+** latest date, the last by file name).
+*/
+const struct rate_catalog *
+rate_catalog_set_pick_in(const struct rate_catalog_set *s,
+                         int64_t period_start_day,
+                         const struct rate_currency *cur);
 
 /* Add a message to 'd' (may be NULL). */
 void rate_diags_add(struct rate_diags *d, const char *fmt, ...)

@@ -49,8 +49,11 @@ struct rate_customer {
         bool has_end;
         int64_t end_day;        /* first day no longer subscribed (exclusive) */
         struct tl_dec tax_rate; /* 0 <= rate <= 1 */
-        struct tl_dec credits;  /* prepaid balance, >= 0: the grants' sum */
-        size_t grant_count;     /* `credits` as grants (a number is one) */
+        /* Billed in this currency: catalogs in it only. NULL: the catalog
+           in force, whatever its currency (the catalog's default). */
+        const struct rate_currency *currency;
+        struct tl_dec credits; /* prepaid balance, >= 0: the grants' sum */
+        size_t grant_count;    /* `credits` as grants (a number is one) */
         const struct rate_grant *grants;
         size_t placement_count;
         const struct rate_placement *placements;
