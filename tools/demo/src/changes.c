@@ -44,7 +44,7 @@ static tl_status post(struct demo_env *env, const char *path, json_t *req,
                      ? -1
                      : demo_http(env->api, "POST", env->admin_key, path, text,
                                  body, sizeof body);
-        free(text);
+        free(text); /* lint: libc-free: jansson allocated it */
         if (status != want)
                 return tl_fail(err, TL_EIO, "POST %s: %d, expected %d %s", path,
                                status, want, body);
