@@ -702,6 +702,29 @@ size_t rate_acc_find(const struct rate_acc *acc, const char *id)
         return c ? c->index : RATE_NO_INDEX;
 }
 
+/* Groups by their values, field by field: the order events arrived in (or
+   the order PostgreSQL returned rollups in) must not change an invoice, or
+   the close and the cost to date would list one bill's groups apart.
+   Insertion sort: a meter has a handful of groups. */
+static void sort_groups(struct rate_group_usage *v, size_t n, size_t fields)
+{
+        for (size_t i = 1; i < n; i++) {
+                struct rate_group_usage x = v[i];
+                size_t j = i;
+
+                for (; j > 0; j--) {
+                        int c = 0;
+
+                        for (size_t f = 0; !c && f < fields; f++)
+                                c = strcmp(v[j - 1].values[f], x.values[f]);
+                        if (c <= 0)
+                                break;
+                        v[j] = v[j - 1];
+                }
+                v[j] = x;
+        }
+}
+
 size_t rate_acc_groups(const struct rate_acc *acc, size_t i, size_t m,
                        const struct rate_group_usage **out)
 {
@@ -718,6 +741,7 @@ size_t rate_acc_groups(const struct rate_acc *acc, size_t i, size_t m,
                 v[g].values = ms->groups[g].values;
                 v[g].quantity = ms->groups[g].quantity;
         }
+        sort_groups(v, ms->group_count, acc->cat->meters[m].group_by_count);
         *out = v;
         return ms->group_count;
 }

@@ -322,3 +322,29 @@ Test(outcome_pricing, catalog_fields_of_outcome_meters_are_checked)
                 rate_catalog_free(&cat);
         }
 }
+
+/* The groups of a meter come in the order of their values, not of the
+   events' arrival: the close reads rollups in whatever order PostgreSQL
+   returns them, and its invoice must list groups as the cost to date does
+   (found by api.one_bill: "diffusion" before "autoregressive"). */
+Test(outcome_pricing, groups_are_listed_by_value_whatever_the_arrival_order,
+     .fini = fini)
+{
+        const struct rate_group_usage *gs;
+        size_t m = 0, n;
+
+        setup("USD", "      - { id: r, meter: resolved, model: per_unit, "
+                     "price: 1 }");
+        outcome("support.resolution", "success", "cloud", 2, 3);
+        outcome("support.resolution", "partial", "cloud", 1, 4);
+        outcome("support.resolution", "failure", "cloud", 1, 5);
+        while (m < R.cat->meter_count &&
+               strcmp(R.cat->meters[m].id, "resolved"))
+                m++;
+        cr_assert_lt(m, R.cat->meter_count);
+        n = rate_acc_groups(R.acc, rate_acc_find(R.acc, "c"), m, &gs);
+        cr_assert_eq(n, 3);
+        cr_expect_str_eq(gs[0].values[0], "failure");
+        cr_expect_str_eq(gs[1].values[0], "partial");
+        cr_expect_str_eq(gs[2].values[0], "success");
+}
