@@ -402,7 +402,7 @@ tl_status api_sender_new(const struct api_webhooks_config *cfg,
                 struct worker *w = &s->w[i];
 
                 w->s = s;
-                snprintf(w->owner, sizeof w->owner, "%s/%ld/%zu", host,
+                snprintf(w->owner, sizeof w->owner, "%.48s/%ld/%zu", host,
                          (long)getpid(), i);
                 w->started = !pthread_create(&w->thread, NULL, run, w);
                 if (!w->started) {
