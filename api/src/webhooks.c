@@ -95,29 +95,36 @@ static bool web_scheme(const char *url, size_t *len)
         return true;
 }
 
-static tl_status parts_check(CURLU *u, const char *url, struct tl_error *err)
+/* Whether URL part 'what' of 'u' is present (non-empty when 'nonempty'):
+   libcurl's copy is freed here, whatever the answer. */
+static bool has_part(CURLU *u, CURLUPart what, bool nonempty)
 {
         char *part = NULL;
-        tl_status rc = TL_OK;
+        bool yes = curl_url_get(u, what, &part, 0) == CURLUE_OK && part &&
+                   (!nonempty || *part);
 
+        curl_free(part);
+        return yes;
+}
+
+static tl_status parts_check(CURLU *u, const char *url, struct tl_error *err)
+{
         /* Credentials in a URL would be shown by `list` and in logs; the
            URL is not repeated here for the same reason. */
-        if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
-            curl_url_get(u, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK)
-                rc = tl_fail(err, TL_EINVAL,
-                             "URL: a user or password in the URL is refused "
-                             "(deliveries are authenticated by their "
-                             "signature)");
-        else if (curl_url_get(u, CURLUPART_HOST, &part, 0) != CURLUE_OK ||
-                 !part || !*part)
-                rc = tl_fail(err, TL_EINVAL, "URL '%s': no host", url);
-        else if (curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK)
-                rc = tl_fail(err, TL_EINVAL,
-                             "URL '%s': a fragment (#...) is never sent; "
-                             "remove it",
-                             url);
-        curl_free(part);
-        return rc;
+        if (has_part(u, CURLUPART_USER, false) ||
+            has_part(u, CURLUPART_PASSWORD, false))
+                return tl_fail(err, TL_EINVAL,
+                               "URL: a user or password in the URL is refused "
+                               "(deliveries are authenticated by their "
+                               "signature)");
+        if (!has_part(u, CURLUPART_HOST, true))
+                return tl_fail(err, TL_EINVAL, "URL '%s': no host", url);
+        if (has_part(u, CURLUPART_FRAGMENT, false))
+                return tl_fail(err, TL_EINVAL,
+                               "URL '%s': a fragment (#...) is never sent; "
+                               "remove it",
+                               url);
+        return TL_OK;
 }
 
 tl_status api_webhooks_check_url(const char *url, struct tl_error *err)

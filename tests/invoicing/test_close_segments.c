@@ -202,8 +202,14 @@ Test(close_segments, a_mid_month_upgrade_closes_as_offline_rating_prices_it,
         }
         json_decref(got);
         got = stored(c.db, "cust_A");
-        cr_assert_null(strstr(json_dumps(got, JSON_COMPACT), "segment"),
-                       "no change, no segment");
+        {
+                char *text = json_dumps(got, JSON_COMPACT);
+
+                cr_assert_not_null(text);
+                cr_expect_null(strstr(text, "segment"),
+                               "no change, no segment");
+                free(text);
+        }
         json_decref(got);
         json_decref(offline);
 
